@@ -1,0 +1,110 @@
+"""The Engine API HTTP server: routing with optional `/vX.Y` prefixes, the
+version check, Docker's response headers, and errors as `{"message": ...}`.
+
+aiohttp serves HTTP/1.1 on the Unix socket: it handles keep-alive, chunked
+streams and (through `hijack.py`) Docker's `Upgrade: tcp` connections, which a
+hand-written server would have to re-derive. Routers are plain aiohttp route
+tables; this module knows none of them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable, Iterable
+
+from aiohttp import web
+from aiohttp.web_urldispatcher import UrlMappingMatchInfo
+
+from dockyard import __version__
+from dockyard.api import errors, version
+
+log = logging.getLogger("dockyard.api")
+
+_VERSION_PREFIX = re.compile(r"^/v(\d+\.\d+)(?=/)")
+API_VERSION_KEY = web.RequestKey("api_version", str)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class VersionedRouter(web.UrlDispatcher):
+    """Resolves every route with and without a `/vX.Y` prefix (moby's version middleware)."""
+
+    async def resolve(self, request: web.Request) -> UrlMappingMatchInfo:
+        path = request.rel_url.path
+        m = _VERSION_PREFIX.match(path)
+        if m:
+            stripped = request.rel_url.with_path(path[m.end() :]).with_query(request.rel_url.query)
+            request = request.clone(rel_url=stripped)
+        return await super().resolve(request)
+
+
+def request_version(path: str) -> str:
+    m = _VERSION_PREFIX.match(path)
+    return m.group(1) if m else version.API_VERSION
+
+
+def error_response(status: int, message: str) -> web.Response:
+    return web.Response(
+        status=status,
+        body=json.dumps({"message": message}).encode() + b"\n",
+        content_type="application/json",
+    )
+
+
+def _headers(resp: web.StreamResponse) -> None:
+    h = resp.headers
+    h["Api-Version"] = version.API_VERSION
+    h["Docker-Experimental"] = "false"
+    h["Ostype"] = "linux"
+    h["Server"] = f"Dockyard/{__version__} (linux)"
+
+
+@web.middleware
+async def api_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    v = request_version(request.rel_url.path)
+    if version.less_than(version.API_VERSION, v):
+        return error_response(
+            400,
+            f"client version {v} is too new. Maximum supported API version is {version.API_VERSION}",
+        )
+    if version.less_than(v, version.MIN_API_VERSION):
+        return error_response(
+            400,
+            f"client version {v} is too old. Minimum supported API version is "
+            f"{version.MIN_API_VERSION}, please upgrade your client to a newer version",
+        )
+    request[API_VERSION_KEY] = v
+    try:
+        resp = await handler(request)
+    except web.HTTPNotFound:
+        resp = error_response(404, "page not found")
+    except web.HTTPMethodNotAllowed:
+        resp = error_response(405, "method not allowed")
+    except web.HTTPException as exc:
+        resp = error_response(exc.status, exc.reason or exc.text or "")
+    except errors.DockyardError as exc:
+        log.debug("%s %s -> %s: %s", request.method, request.path, exc.status, exc.message)
+        resp = error_response(errors.status_for(exc), exc.message)
+    except json.JSONDecodeError as exc:
+        resp = error_response(400, f"invalid JSON: {exc}")
+    if not resp.prepared:
+        _headers(resp)
+    return resp
+
+
+async def _on_prepare(request: web.Request, resp: web.StreamResponse) -> None:
+    _headers(resp)
+
+
+def make_app(route_tables: Iterable[Iterable[web.AbstractRouteDef]]) -> web.Application:
+    app = web.Application(
+        router=VersionedRouter(),
+        middlewares=[api_middleware],
+        client_max_size=1 << 40,
+        handler_args={"access_log": None},
+    )
+    for table in route_tables:
+        app.router.add_routes(table)
+    app.on_response_prepare.append(_on_prepare)
+    return app
