@@ -1,0 +1,226 @@
+"""`dockyard`: global flags, command lookup, error reporting and exit codes.
+
+Start-up is the budget: this module imports only `sys` and `os`; a command's
+module (and the client) is imported when that command runs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+VERSION = "0.1.0"
+
+# command -> module under dockyard.cli that defines it in its COMMANDS table
+_MODULES = {
+    "run": "container",
+    "create": "container",
+    "start": "container",
+    "ps": "container",
+    "logs": "container",
+    "stop": "container",
+    "kill": "container",
+    "rm": "container",
+    "restart": "container",
+    "wait": "container",
+    "images": "image",
+    "import": "image",
+    "tag": "image",
+    "rmi": "image",
+    "inspect": "system",
+    "version": "system",
+    "info": "system",
+}
+# management commands: `dockyard container ls` runs `ps`, and so on
+_GROUPS = {
+    "container": {
+        "ls": "ps",
+        "list": "ps",
+        "ps": "ps",
+        "rm": "rm",
+        "remove": "rm",
+        "inspect": "container inspect",
+        **{c: c for c in ("run", "create", "start", "logs", "stop", "kill", "restart", "wait")},
+    },
+    "image": {
+        "ls": "images",
+        "list": "images",
+        "import": "import",
+        "tag": "tag",
+        "rm": "rmi",
+        "remove": "rmi",
+        "inspect": "image inspect",
+    },
+    "system": {"info": "info"},
+}
+
+_USAGE = """
+Usage:  dockyard [OPTIONS] COMMAND
+
+A container engine: build, ship and run applications in containers
+
+Options:
+  -D, --debug              Enable debug mode
+  -H, --host string        Daemon socket to connect to (default
+                           unix:///run/dockyard/dockyard.sock, or $DOCKYARD_HOST)
+  -l, --log-level string   Set the logging level ("debug"|"info"|"warn"|"error"|"fatal")
+  -v, --version            Print version information and quit
+
+Management Commands:
+  container   Manage containers
+  image       Manage images
+  system      Manage Dockyard
+
+Commands:
+  create      Create a new container
+  images      List images
+  import      Import the contents from a tarball to create a filesystem image
+  info        Display system-wide information
+  inspect     Return low-level information on Dockyard objects
+  kill        Kill one or more running containers
+  logs        Fetch the logs of a container
+  ps          List containers
+  restart     Restart one or more containers
+  rm          Remove one or more containers
+  rmi         Remove one or more images
+  run         Run a command in a new container
+  start       Start one or more stopped containers
+  stop        Stop one or more running containers
+  tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+  version     Show the Dockyard version information
+  wait        Block until one or more containers stop, then print their exit codes
+
+Run 'dockyard COMMAND --help' for more information on a command.
+"""
+
+
+class Cli:
+    """What a command handler gets: the output streams and a lazily built client."""
+
+    def __init__(self, host: str | None) -> None:
+        self.host_flag = host
+        self._client: Any = None
+        self.stdout = sys.stdout
+        self.stderr = sys.stderr
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            from dockyard.client.api import Client, resolve_host
+
+            self._client = Client(resolve_host(self.host_flag, os.environ))
+        return self._client
+
+    def out(self, text: str) -> None:
+        self.stdout.write(text)
+
+    def err(self, text: str) -> None:
+        self.stdout.flush()
+        self.stderr.write(text)
+        self.stderr.flush()
+
+
+def _global_flags(argv: list[str]) -> tuple[dict[str, Any], int] | int:
+    """Parse flags before the command; an int is an exit status (handled already)."""
+    opts: dict[str, Any] = {"host": None}
+    i = 0
+    while i < len(argv) and argv[i].startswith("-") and argv[i] != "-":
+        arg = argv[i]
+        name, eq, value = arg.partition("=")
+        if name in ("-H", "--host", "-l", "--log-level", "--config", "--context", "-c"):
+            if not eq:
+                if i + 1 >= len(argv):
+                    sys.stderr.write(f"flag needs an argument: {name}\nSee 'dockyard --help'.\n")
+                    return 125
+                value = argv[i + 1]
+                i += 1
+            if name in ("-H", "--host"):
+                opts["host"] = value
+        elif arg.startswith("-H"):
+            opts["host"] = arg[2:]
+        elif arg in ("-v", "--version"):
+            sys.stdout.write(f"Dockyard version {VERSION}\n")
+            return 0
+        elif arg in ("-h", "--help"):
+            sys.stdout.write(_USAGE)
+            return 0
+        elif arg in ("-D", "--debug"):
+            pass
+        else:
+            sys.stderr.write(f"unknown flag: {name}\nSee 'dockyard --help'.\n")
+            return 125
+        i += 1
+    return opts, i
+
+
+def _lookup(argv: list[str], start: int) -> tuple[str, str, list[str]] | int:
+    """(command name for messages, command key, its arguments), or an exit status."""
+    word = argv[start]
+    rest = argv[start + 1 :]
+    if word in _GROUPS:
+        if not rest or rest[0] in ("-h", "--help"):
+            subs = "\n".join(f"  {s}" for s in sorted(_GROUPS[word]))
+            sys.stdout.write(f"\nUsage:  dockyard {word} COMMAND\n\nCommands:\n{subs}\n")
+            return 0
+        key = _GROUPS[word].get(rest[0])
+        if key is None:
+            sys.stderr.write(
+                f"dockyard: '{word} {rest[0]}' is not a dockyard command.\n"
+                f"See 'dockyard {word} --help'\n"
+            )
+            return 1
+        return f"{word} {rest[0]}", key, rest[1:]
+    if word not in _MODULES:
+        sys.stderr.write(f"dockyard: '{word}' is not a dockyard command.\nSee 'dockyard --help'\n")
+        return 1
+    return word, word, rest
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parsed = _global_flags(argv)
+    if isinstance(parsed, int):
+        return parsed
+    global_opts, start = parsed
+    if start >= len(argv):
+        sys.stdout.write(_USAGE)
+        return 0
+    found = _lookup(argv, start)
+    if isinstance(found, int):
+        return found
+    display_name, key, args = found
+    module_name = _MODULES[key.split()[-1]] if " " not in key else "system"
+    import importlib
+
+    module = importlib.import_module(f"dockyard.cli.{module_name}")
+    command, handler = module.COMMANDS[key]
+
+    from dockyard.cli.flags import UsageError, help_text, parse, usage_error_text
+
+    try:
+        opts, positionals = parse(command, args)
+    except UsageError as e:
+        sys.stderr.write(usage_error_text(display_name, e, command))
+        return e.status
+    if opts["help"]:
+        sys.stdout.write(help_text(command))
+        return 0
+
+    from dockyard.client.errors import ClientError
+
+    cli = Cli(global_opts["host"])
+    try:
+        status = handler(cli, opts, positionals) or 0
+    except ClientError as e:
+        cli.err(f"{e}\n")
+        status = 1
+    except KeyboardInterrupt:
+        status = 130
+    except BrokenPipeError:
+        status = 0
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        pass
+    return status

@@ -1,0 +1,270 @@
+"""`version`, `info` and `inspect`: what the daemon says about itself and its objects."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+from dockyard.cli.flags import STRING, Command, Flag
+from dockyard.cli.main import VERSION, Cli
+from dockyard.client.errors import APIError, ClientError
+
+_FORMAT = Flag("format", "f", STRING, "Format output using a custom template", metavar="string")
+
+
+def _arch() -> str:
+    machine = os.uname().machine
+    return {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm"}.get(machine, machine)
+
+
+def _render_one(cli: Cli, format_text: str, data: Any) -> int:
+    from dockyard.cli.template import TemplateError, render
+
+    try:
+        cli.out(render(format_text, [data]))
+    except TemplateError as e:
+        cli.err(f"template parsing error: {e}\n")
+        return 1
+    return 0
+
+
+# -- version -------------------------------------------------------------------
+VERSION_CMD = Command(
+    "version", "[OPTIONS]", "Show the Dockyard version information", (_FORMAT,), max_args=0
+)
+
+_CLIENT_TEMPLATE = """Client:
+ Version:           {Version}
+ API version:       {ApiVersion}{downgraded}
+ Python version:    {PythonVersion}
+ OS/Arch:           {Os}/{Arch}
+ Context:           default
+"""
+
+
+def version(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
+    from dockyard.api.version import API_VERSION
+
+    client_info = {
+        "Version": VERSION,
+        "ApiVersion": API_VERSION,
+        "DefaultAPIVersion": API_VERSION,
+        "PythonVersion": ".".join(str(n) for n in sys.version_info[:3]),
+        "Os": sys.platform,
+        "Arch": _arch(),
+    }
+    server: Any = None
+    error: ClientError | None = None
+    try:
+        negotiated = cli.client.version
+        client_info["ApiVersion"] = negotiated
+        server = cli.client.get("/version")
+    except ClientError as e:
+        error = e
+    if opts["format"]:
+        status = _render_one(cli, opts["format"], {"Client": client_info, "Server": server})
+        if error:
+            cli.err(f"{error}\n")
+            return 1
+        return status
+    downgraded = ""
+    if client_info["ApiVersion"] != API_VERSION:
+        downgraded = f" (downgraded from {API_VERSION})"
+    cli.out(_CLIENT_TEMPLATE.format(downgraded=downgraded, **client_info))
+    if error:
+        cli.out("\n")
+        cli.err(f"{error}\n")
+        return 1
+    cli.out("\n" + format_server_version(server))
+    return 0
+
+
+def format_server_version(server: dict[str, Any]) -> str:
+    """docker's Server section: the Engine component, then the others' details."""
+    name = (server.get("Platform") or {}).get("Name", "")
+    lines = ["Server:" + (f" {name}" if name else "")]
+    components = server.get("Components") or [
+        {"Name": "Engine", "Version": server.get("Version", ""), "Details": {}}
+    ]
+    for component in components:
+        details = component.get("Details") or {}
+        lines.append(f" {component.get('Name')}:")
+        if component.get("Name") == "Engine":
+            d = {**server, **details}
+            lines += [
+                f"  Version:          {component.get('Version', '')}",
+                f"  API version:      {d.get('ApiVersion', '')} (minimum version {d.get('MinAPIVersion', '')})",
+                f"  Go version:       {d.get('GoVersion', '')}",
+                f"  Git commit:       {d.get('GitCommit', '')}",
+                f"  Built:            {_ansic(d.get('BuildTime', ''))}",
+                f"  OS/Arch:          {d.get('Os', '')}/{d.get('Arch', '')}",
+                f"  Experimental:     {str(d.get('Experimental', 'false')).lower()}",
+            ]
+        else:
+            entries = [("Version", component.get("Version", ""))] + sorted(details.items())
+            lines += [f"  {(k + ':').ljust(18)}{v}" for k, v in entries]
+    return "\n".join(lines) + "\n"
+
+
+def _ansic(timestamp: str) -> str:
+    """RFC 3339 -> Go's time.ANSIC (`Thu May  7 21:09:36 2026`), as docker prints Built."""
+    import time
+
+    try:
+        return time.strftime(
+            "%a %b %e %H:%M:%S %Y", time.strptime(timestamp[:19], "%Y-%m-%dT%H:%M:%S")
+        )
+    except ValueError:
+        return timestamp
+
+
+# -- info ----------------------------------------------------------------------
+INFO = Command("info", "[OPTIONS]", "Display system-wide information", (_FORMAT,), max_args=0)
+
+
+def info(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
+    data = cli.client.get("/info")
+    if opts["format"]:
+        return _render_one(cli, opts["format"], data)
+    cli.out("Client:\n Context:    default\n Debug Mode: false\n\n" + format_info(data))
+    return 0
+
+
+def format_info(d: dict[str, Any]) -> str:
+    lines = [
+        "Server:",
+        f" Containers: {d.get('Containers', 0)}",
+        f"  Running: {d.get('ContainersRunning', 0)}",
+        f"  Paused: {d.get('ContainersPaused', 0)}",
+        f"  Stopped: {d.get('ContainersStopped', 0)}",
+        f" Images: {d.get('Images', 0)}",
+        f" Server Version: {d.get('ServerVersion', '')}",
+        f" Storage Driver: {d.get('Driver', '')}",
+    ]
+    lines += [f"  {k}: {v}" for k, v in d.get("DriverStatus") or []]
+    lines += [
+        f" Logging Driver: {d.get('LoggingDriver', '')}",
+        f" Cgroup Driver: {d.get('CgroupDriver', '')}",
+        f" Cgroup Version: {d.get('CgroupVersion', '')}",
+    ]
+    runtimes = d.get("Runtimes") or {}
+    if runtimes:
+        lines.append(" Runtimes: " + " ".join(sorted(runtimes)))
+    lines += [
+        f" Default Runtime: {d.get('DefaultRuntime', '')}",
+        f" Kernel Version: {d.get('KernelVersion', '')}",
+        f" Operating System: {d.get('OperatingSystem', '')}",
+        f" OSType: {d.get('OSType', '')}",
+        f" Architecture: {d.get('Architecture', '')}",
+        f" CPUs: {d.get('NCPU', 0)}",
+        f" Total Memory: {_binary_size(d.get('MemTotal', 0))}",
+        f" Name: {d.get('Name', '')}",
+        f" ID: {d.get('ID', '')}",
+        f" Docker Root Dir: {d.get('DockerRootDir', '')}",
+        f" Debug Mode: {str(d.get('Debug', False)).lower()}",
+        f" Experimental: {str(d.get('ExperimentalBuild', False)).lower()}",
+        f" Live Restore Enabled: {str(d.get('LiveRestoreEnabled', False)).lower()}",
+    ]
+    for warning in d.get("Warnings") or []:
+        lines.append(warning)
+    return "\n".join(lines) + "\n"
+
+
+def _binary_size(size: float) -> str:
+    """go-units BytesSize: `7.755GiB`."""
+    units = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+    i = 0
+    while size >= 1024 and i < len(units) - 1:
+        size /= 1024
+        i += 1
+    return f"{size:.4g}{units[i]}"
+
+
+# -- inspect -------------------------------------------------------------------
+INSPECT = Command(
+    "inspect",
+    "[OPTIONS] NAME|ID [NAME|ID...]",
+    "Return low-level information on Dockyard objects",
+    (
+        _FORMAT,
+        Flag("size", "s", help="Display total file sizes if the type is container"),
+        Flag("type", "", STRING, "Return JSON for specified type", metavar="string"),
+    ),
+    min_args=1,
+)
+CONTAINER_INSPECT = Command(
+    "container inspect",
+    "[OPTIONS] CONTAINER [CONTAINER...]",
+    "Display detailed information on one or more containers",
+    (_FORMAT, Flag("size", "s", help="Display total file sizes")),
+    min_args=1,
+)
+IMAGE_INSPECT = Command(
+    "image inspect",
+    "[OPTIONS] IMAGE [IMAGE...]",
+    "Display detailed information on one or more images",
+    (_FORMAT,),
+    min_args=1,
+)
+_KINDS = {
+    "container": ("/containers/{}/json", "No such container: {}"),
+    "image": ("/images/{}/json", "No such image: {}"),
+}
+
+
+def _fetch(cli: Cli, kinds: list[str], name: str, size: bool) -> Any:
+    from dockyard.client.http import quote
+
+    for kind in kinds:
+        path = _KINDS[kind][0].format(quote(name, safe="/:@"))
+        try:
+            return cli.client.get(path, {"size": True} if size and kind == "container" else None)
+        except APIError as e:
+            if not e.not_found:
+                raise
+    if len(kinds) == 1:
+        raise LookupError(_KINDS[kinds[0]][1].format(name))
+    raise LookupError(f"No such object: {name}")
+
+
+def inspect(cli: Cli, opts: dict[str, Any], args: list[str], kinds: list[str] | None = None) -> int:
+    if kinds is None:
+        kind = opts.get("type") or ""
+        if kind and kind not in _KINDS:
+            cli.err(f'"{kind}" is not a valid value for --type\n')
+            return 1
+        kinds = [kind] if kind else ["container", "image"]
+    found, errors = [], []
+    for name in args:
+        try:
+            found.append(_fetch(cli, kinds, name, opts.get("size", False)))
+        except LookupError as e:
+            errors.append(str(e))
+    status = 0
+    if opts["format"]:
+        from dockyard.cli.template import Template, TemplateError, prepare
+
+        try:
+            template = Template(prepare(opts["format"])[1])
+            for item in found:
+                cli.out(template.execute(item) + "\n")
+        except TemplateError as e:
+            cli.err(f"template parsing error: {e}\n")
+            return 1
+    else:
+        cli.out((json.dumps(found, indent=4, ensure_ascii=False) if found else "[]") + "\n")
+    for error in errors:
+        cli.err(f"Error: {error}\n")
+        status = 1
+    return status
+
+
+COMMANDS = {
+    "version": (VERSION_CMD, version),
+    "info": (INFO, info),
+    "inspect": (INSPECT, inspect),
+    "container inspect": (CONTAINER_INSPECT, lambda c, o, a: inspect(c, o, a, ["container"])),
+    "image inspect": (IMAGE_INSPECT, lambda c, o, a: inspect(c, o, a, ["image"])),
+}
