@@ -32,7 +32,7 @@ class _RawReader:
 class HijackedStream:
     def __init__(self, request: web.Request, response: web.StreamResponse, upgraded: bool) -> None:
         self._request = request
-        self._response = response
+        self.response = response
         self.upgraded = upgraded
         self._input: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._eof = False
@@ -42,7 +42,7 @@ class HijackedStream:
             self._input.put_nowait(None)
 
     async def write(self, data: bytes) -> None:
-        await self._response.write(data)
+        await self.response.write(data)
 
     async def read(self) -> bytes:
         """The next chunk of client input; b"" at end of input."""

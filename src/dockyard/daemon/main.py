@@ -1,0 +1,185 @@
+"""`dockyardd`: the composition root. Every part is built and wired here, explicitly.
+
+Flags follow dockerd's: --data-root, --exec-root, -H/--host unix:///path,
+--pidfile, --log-level, -D/--debug, --runtime.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import shutil
+import signal
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from dockyard.daemon.paths import DaemonPaths
+from dockyard.daemon.routers import containers as containers_router
+from dockyard.daemon.routers import images as images_router
+from dockyard.daemon.routers import system as system_router
+from dockyard.daemon.server.app import make_app
+from dockyard.daemon.services.containers import ContainerService
+from dockyard.daemon.services.events import EventBus
+from dockyard.daemon.services.images import open_image_service
+from dockyard.daemon.services.system import SystemService
+from dockyard.snapshot import mount_all, unmount
+
+log = logging.getLogger("dockyard")
+
+DEFAULT_SOCKET = "unix:///run/dockyard/dockyard.sock"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="dockyardd", description="The Dockyard container engine")
+    p.add_argument("--data-root", default="/var/lib/dockyard")
+    p.add_argument("--exec-root", default="/run/dockyard")
+    p.add_argument("-H", "--host", action="append", default=[])
+    p.add_argument("--pidfile", default=None)
+    p.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warn", "error", "fatal"]
+    )
+    p.add_argument("-D", "--debug", action="store_true")
+    p.add_argument("--runtime", default="dockyard-runtime", help="dockyard-runtime, runc or a path")
+    p.add_argument("--group", "-G", default="root", help="group owning the socket")
+    return p.parse_args(argv)
+
+
+def socket_path(host: str) -> str:
+    if not host.startswith("unix://"):
+        raise SystemExit(f"dockyardd: only unix:// hosts are supported: {host}")
+    return host[len("unix://") :]
+
+
+def resolve_runtime(name: str) -> str:
+    if os.sep in name:
+        return name
+    here = os.path.join(os.path.dirname(sys.executable), name)
+    if os.access(here, os.X_OK):
+        return here
+    found = shutil.which(name)
+    if not found:
+        raise SystemExit(f"dockyardd: runtime {name!r} not found")
+    return found
+
+
+def write_pidfile(path: str) -> None:
+    try:
+        with open(path) as f:
+            old = int(f.read().strip() or 0)
+        if old and os.path.exists(f"/proc/{old}"):
+            raise SystemExit(
+                f"dockyardd: pid file found, ensure dockyardd is not running or delete {path}"
+            )
+    except (FileNotFoundError, ValueError):
+        pass
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "w") as f:
+        f.write(str(os.getpid()))
+
+
+async def serve(args: argparse.Namespace) -> None:
+    paths = DaemonPaths(os.path.abspath(args.data_root), os.path.abspath(args.exec_root))
+    paths.ensure()
+    runtime = resolve_runtime(args.runtime)
+    events = EventBus()
+    images = open_image_service(Path(paths.data_root), events)
+    containers = ContainerService(
+        paths,
+        images,
+        events,
+        mount_all=mount_all,
+        unmount=unmount,
+        runtime=runtime,
+        runtime_args=["--root", paths.runtime_root],
+    )
+    images.set_usage_check(containers.images_in_use)
+    daemon_id = _daemon_id(paths)
+    system = SystemService(paths, containers, images, os.path.basename(runtime), daemon_id)
+    await containers.restore()
+
+    app = make_app(
+        [
+            system_router.routes(system, events),
+            containers_router.routes(containers),
+            images_router.routes(images),
+        ]
+    )
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=5, access_log=None)
+    await runner.setup()
+    hosts = args.host or [DEFAULT_SOCKET]
+    for host in hosts:
+        path = socket_path(host)
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        old_umask = os.umask(0o177)
+        try:
+            site = web.UnixSite(runner, path)
+            await site.start()
+        finally:
+            os.umask(old_umask)
+        os.chmod(path, 0o660)
+        _chgrp(path, args.group)
+        log.info("API listen on %s", path)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("Daemon has completed initialization")
+    await stop.wait()
+    log.info("Processing signal, shutting down; containers keep running (live restore)")
+    await runner.cleanup()
+    for host in hosts:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(socket_path(host))
+
+
+def _chgrp(path: str, group: str) -> None:
+    import grp
+
+    try:
+        os.chown(path, 0, grp.getgrnam(group).gr_gid)
+    except (KeyError, PermissionError):
+        pass
+
+
+def _daemon_id(paths: DaemonPaths) -> str:
+    p = os.path.join(paths.data_root, "engine-id")
+    try:
+        with open(p) as f:
+            return f.read().strip()
+    except FileNotFoundError:
+        ident = secrets.token_hex(16)
+        with open(p, "w") as f:
+            f.write(ident)
+        return ident
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    level = "debug" if args.debug else args.log_level
+    logging.basicConfig(
+        level={"warn": logging.WARNING, "fatal": logging.CRITICAL}.get(level, level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if os.geteuid() != 0:
+        raise SystemExit("dockyardd needs to be started with root privileges")
+    if args.pidfile:
+        write_pidfile(args.pidfile)
+    try:
+        asyncio.run(serve(args))
+    finally:
+        if args.pidfile:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(args.pidfile)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""Every path the daemon itself uses under --data-root and --exec-root.
+
+data-root/containers/<id>/   config.v2.json, <id>-json.log, exit.json, hosts, hostname, resolv.conf
+exec-root/containers/<id>/   the OCI bundle: config.json, rootfs/ (mount point), monitor.json,
+                             monitor.sock, monitor.pid, runtime.log, init.pid
+exec-root/runtime/           the runtime's --root (state of live containers)
+The image layer keeps its own paths module (store/paths.py) under data-root.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class DaemonPaths:
+    data_root: str
+    exec_root: str
+
+    def ensure(self) -> None:
+        for d in (self.containers_root, self.bundles_root, self.runtime_root):
+            os.makedirs(d, mode=0o700, exist_ok=True)
+
+    @property
+    def containers_root(self) -> str:
+        return os.path.join(self.data_root, "containers")
+
+    @property
+    def bundles_root(self) -> str:
+        return os.path.join(self.exec_root, "containers")
+
+    @property
+    def runtime_root(self) -> str:
+        return os.path.join(self.exec_root, "runtime")
+
+    def container_dir(self, cid: str) -> str:
+        return os.path.join(self.containers_root, cid)
+
+    def container_record(self, cid: str) -> str:
+        return os.path.join(self.container_dir(cid), "config.v2.json")
+
+    def log(self, cid: str) -> str:
+        return os.path.join(self.container_dir(cid), f"{cid}-json.log")
+
+    def exit_file(self, cid: str) -> str:
+        return os.path.join(self.container_dir(cid), "exit.json")
+
+    def etc_file(self, cid: str, name: str) -> str:
+        return os.path.join(self.container_dir(cid), name)
+
+    def bundle(self, cid: str) -> str:
+        return os.path.join(self.bundles_root, cid)
+
+    def rootfs(self, cid: str) -> str:
+        return os.path.join(self.bundle(cid), "rootfs")
+
+    def monitor_socket(self, cid: str) -> str:
+        return os.path.join(self.bundle(cid), "monitor.sock")
+
+    def monitor_config(self, cid: str) -> str:
+        return os.path.join(self.bundle(cid), "monitor.json")

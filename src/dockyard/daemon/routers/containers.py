@@ -1,0 +1,290 @@
+"""Routes of /containers: the wire shapes of the Engine API over the container service.
+
+The router turns requests into calls and containers into ContainerSummary /
+ContainerJSON documents; every rule of the life cycle lives in the service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from typing import Any
+
+from aiohttp import web
+
+from dockyard.api.errors import InvalidParameter
+from dockyard.daemon.server import hijack as hj
+from dockyard.daemon.server.params import json_body, json_response, qbool, qfilters, qint
+from dockyard.daemon.services.containers import Container, ContainerService, status_text
+from dockyard.monitor import jsonlog
+from dockyard.proto import stdcopy
+
+
+def _command(c: Container) -> str:
+    parts = [c.path, *c.args]
+    return " ".join(parts)
+
+
+def _created_unix(c: Container) -> int:
+    return jsonlog.parse_rfc3339_nano(c.created) // 1_000_000_000
+
+
+def summary(c: Container, now: float) -> dict[str, Any]:
+    return {
+        "Id": c.id,
+        "Names": [c.name],
+        "Image": c.image,
+        "ImageID": c.image_id,
+        "Command": _command(c),
+        "Created": _created_unix(c),
+        "Ports": [],
+        "Labels": c.config.get("Labels") or {},
+        "State": c.state.get("Status"),
+        "Status": status_text(c.state, now),
+        "HostConfig": {"NetworkMode": c.host_config.get("NetworkMode", "none")},
+        "NetworkSettings": {"Networks": {}},
+        "Mounts": [],
+    }
+
+
+def inspect(c: Container, svc: ContainerService) -> dict[str, Any]:
+    p = svc.paths
+    state = dict(c.state)
+    state.pop("Health", None)
+    return {
+        "Id": c.id,
+        "Created": c.created,
+        "Path": c.path,
+        "Args": c.args,
+        "State": state,
+        "Image": c.image_id,
+        "ResolvConfPath": p.etc_file(c.id, "resolv.conf"),
+        "HostnamePath": p.etc_file(c.id, "hostname"),
+        "HostsPath": p.etc_file(c.id, "hosts"),
+        "LogPath": p.log(c.id),
+        "Name": c.name,
+        "RestartCount": c.restart_count,
+        "Driver": "overlay2",
+        "Platform": "linux",
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "AppArmorProfile": "",
+        "ExecIDs": None,
+        "HostConfig": c.host_config,
+        "GraphDriver": {"Name": "overlay2", "Data": None},
+        "Mounts": [],
+        "Config": c.config,
+        "NetworkSettings": {
+            "Bridge": "",
+            "SandboxID": "",
+            "SandboxKey": "",
+            "Ports": {},
+            "HairpinMode": False,
+            "LinkLocalIPv6Address": "",
+            "LinkLocalIPv6PrefixLen": 0,
+            "Gateway": "",
+            "IPAddress": "",
+            "IPPrefixLen": 0,
+            "MacAddress": "",
+            "Networks": {},
+        },
+    }
+
+
+def _matches(c: Container, filters: dict[str, list[str]]) -> bool:
+    for key, values in filters.items():
+        if key == "id" and not any(c.id.startswith(v) for v in values):
+            return False
+        if key == "name" and not any(v.lstrip("/") in c.name.lstrip("/") for v in values):
+            return False
+        if key == "status" and c.state.get("Status") not in values:
+            return False
+        if key == "exited":
+            if c.state.get("Status") != "exited":
+                return False
+            if str(c.state.get("ExitCode")) not in values:
+                return False
+        if key == "label":
+            labels = c.config.get("Labels") or {}
+            for v in values:
+                k, eq, val = v.partition("=")
+                if k not in labels or (eq and labels[k] != val):
+                    return False
+        if key == "ancestor" and not any(v in (c.image, c.image_id) for v in values):
+            return False
+    return True
+
+
+def _since(value: str | None) -> float:
+    """Docker's `since`/`until`: unix seconds (with fraction), or 0 when absent."""
+    if not value:
+        return 0
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        return jsonlog.parse_rfc3339_nano(value) / 1e9
+    except ValueError:
+        raise InvalidParameter(f"invalid value for time: {value!r}") from None
+
+
+def routes(svc: ContainerService) -> web.RouteTableDef:
+    r = web.RouteTableDef()
+
+    @r.get("/containers/json")
+    async def list_containers(request: web.Request) -> web.Response:
+        filters = qfilters(request)
+        show_all = qbool(request, "all") or bool(filters.get("status"))
+        now = time.time()
+        items = [
+            summary(c, now)
+            for c in svc.list(all=show_all or bool(filters), limit=qint(request, "limit"))
+            if _matches(c, filters) and (show_all or c.running or qint(request, "limit"))
+        ]
+        return json_response(items)
+
+    @r.post("/containers/create")
+    async def create(request: web.Request) -> web.Response:
+        body = await json_body(request, {})
+        cid, warnings = svc.create(request.query.get("name") or None, body)
+        return json_response({"Id": cid, "Warnings": warnings}, status=201)
+
+    @r.get("/containers/{id}/json")
+    async def inspect_container(request: web.Request) -> web.Response:
+        return json_response(inspect(svc.get(request.match_info["id"]), svc))
+
+    @r.post("/containers/{id}/start")
+    async def start(request: web.Request) -> web.Response:
+        await svc.start(request.match_info["id"])
+        return web.Response(status=204)
+
+    @r.post("/containers/{id}/stop")
+    async def stop(request: web.Request) -> web.Response:
+        await svc.stop(request.match_info["id"], qint(request, "t"), request.query.get("signal"))
+        return web.Response(status=204)
+
+    @r.post("/containers/{id}/restart")
+    async def restart(request: web.Request) -> web.Response:
+        await svc.restart(request.match_info["id"], qint(request, "t"))
+        return web.Response(status=204)
+
+    @r.post("/containers/{id}/kill")
+    async def kill(request: web.Request) -> web.Response:
+        await svc.kill(request.match_info["id"], request.query.get("signal"))
+        return web.Response(status=204)
+
+    @r.post("/containers/{id}/wait")
+    async def wait(request: web.Request) -> web.StreamResponse:
+        c = svc.get(request.match_info["id"])
+        condition = request.query.get("condition") or "not-running"
+        waiting = asyncio.ensure_future(svc.wait(c.id, condition))
+        await asyncio.sleep(0)
+        if waiting.done():
+            return json_response(waiting.result())
+        # Headers go out at once (as dockerd does): clients start the container
+        # only once the wait is registered.
+        resp = web.StreamResponse(status=200)
+        resp.content_type = "application/json"
+        await resp.prepare(request)
+        try:
+            result = await waiting
+        finally:
+            waiting.cancel()
+        await resp.write(json.dumps(result).encode() + b"\n")
+        await resp.write_eof()
+        return resp
+
+    @r.delete("/containers/{id}")
+    async def remove(request: web.Request) -> web.Response:
+        await svc.remove(
+            request.match_info["id"], force=qbool(request, "force"), volumes=qbool(request, "v")
+        )
+        return web.Response(status=204)
+
+    @r.get("/containers/{id}/logs")
+    async def logs(request: web.Request) -> web.StreamResponse:
+        c = svc.get(request.match_info["id"])
+        stdout, stderr = qbool(request, "stdout"), qbool(request, "stderr")
+        if not (stdout or stderr):
+            raise InvalidParameter("Bad parameters: you must choose at least one stream")
+        tail_raw = request.query.get("tail", "all")
+        tail = None if tail_raw in ("all", "") else qint(request, "tail")
+        entries = svc.logs(
+            c.id,
+            stdout=stdout,
+            stderr=stderr,
+            follow=qbool(request, "follow"),
+            since=_since(request.query.get("since")),
+            until=_since(request.query.get("until")),
+            timestamps=qbool(request, "timestamps"),
+            tail=tail,
+        )
+        tty = bool(c.config.get("Tty"))
+        resp = web.StreamResponse(status=200)
+        resp.content_type = hj.RAW if tty else hj.MULTIPLEXED
+        first = True
+        async for stream, data in entries:
+            if first:
+                await resp.prepare(request)
+                first = False
+            await resp.write(data if tty else stdcopy.encode(stream, data))
+        if first:
+            await resp.prepare(request)
+        await resp.write_eof()
+        return resp
+
+    @r.post("/containers/{id}/attach")
+    async def attach(request: web.Request) -> web.StreamResponse:
+        c = svc.get(request.match_info["id"])
+        want_stdin = qbool(request, "stdin")
+        want = set()
+        if qbool(request, "stdout"):
+            want.add(stdcopy.STDOUT)
+        if qbool(request, "stderr"):
+            want.add(stdcopy.STDERR)
+        tty = bool(c.config.get("Tty"))
+        q = svc.subscribe(c)
+        stream = await hj.hijack(request, hj.RAW if tty else hj.MULTIPLEXED)
+        pump_in = None
+        if want_stdin and c.config.get("OpenStdin"):
+            pump_in = asyncio.create_task(_pump_stdin(svc, c, stream))
+        try:
+            if qbool(request, "logs"):
+                async for s, data in svc.logs(
+                    c.id, stdout=stdcopy.STDOUT in want, stderr=stdcopy.STDERR in want
+                ):
+                    await stream.write(data if tty else stdcopy.encode(s, data))
+            if qbool(request, "stream", True) and (c.running or c.state["Status"] == "created"):
+                while True:
+                    frame = await q.get()
+                    if frame is None:
+                        break
+                    if frame.stream in want:
+                        await stream.write(
+                            frame.data if tty else stdcopy.encode(frame.stream, frame.data)
+                        )
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            svc.unsubscribe(c, q)
+            if pump_in is not None:
+                pump_in.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await pump_in
+            stream.close()
+        return stream.response
+
+    return r
+
+
+async def _pump_stdin(svc: ContainerService, c: Container, stream: hj.HijackedStream) -> None:
+    while True:
+        data = await stream.read()
+        if not data:
+            break
+        svc.send_stdin(c, data)
+    if c.config.get("StdinOnce"):
+        svc.close_stdin(c)

@@ -1,0 +1,818 @@
+"""The container service: Docker's container life cycle over monitors and a runtime.
+
+It owns container records (one JSON file each, rewritten atomically), names,
+the link to each container's monitor (`monitor/`), waiters, attach
+subscribers and the json-file logs. Images and snapshots come from the image
+service; the OCI spec from `ocispec`. A container's states:
+
+  create → "created" (snapshot prepared, nothing running)
+  start  → rootfs mounted, monitor spawned (runtime create), {"op":"start"} → "running"
+  exit   → the monitor reports it, unmounts and deletes the runtime state → "exited"
+  rm     → snapshot and directories removed; `removed` waiters released
+
+The daemon never forks into a container: the monitor and runtime are exec'd.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import secrets
+import shutil
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from dockyard.api.errors import (
+    Conflict,
+    DockyardError,
+    InvalidParameter,
+    NoSuchContainer,
+    NotFound,
+    NotModified,
+    SystemError_,
+)
+from dockyard.daemon.paths import DaemonPaths
+from dockyard.daemon.services import names, ocispec
+from dockyard.daemon.services.events import EventBus
+from dockyard.daemon.services.signals import parse_signal
+from dockyard.monitor import jsonlog, protocol
+from dockyard.proto import stdcopy
+from dockyard.rootpath import open_in_root
+
+log = logging.getLogger("dockyard.containers")
+
+ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+class ImageLike(Protocol):
+    id: str
+    config: dict[str, Any]
+    snapshot: str | None
+    repo_tags: list[str]
+
+
+class ImageProvider(Protocol):
+    """What the container service needs from the image service."""
+
+    snapshotter: Any
+
+    def resolve(self, ref_or_id: str) -> ImageLike: ...
+
+
+@dataclass
+class Live:
+    """In-memory state of a container; rebuilt on daemon start."""
+
+    writer: asyncio.StreamWriter | None = None
+    reader_task: asyncio.Task[None] | None = None
+    subscribers: set[asyncio.Queue[stdcopy.Frame | None]] = field(default_factory=set)
+    waiters: list[tuple[str, asyncio.Future[dict[str, Any]]]] = field(default_factory=list)
+    exited: asyncio.Event = field(default_factory=asyncio.Event)
+    output: asyncio.Event = field(default_factory=asyncio.Event)
+    started: asyncio.Future[dict[str, Any]] | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    removing: bool = False
+
+
+@dataclass
+class Container:
+    id: str
+    name: str
+    created: str
+    image: str
+    image_id: str
+    config: dict[str, Any]
+    host_config: dict[str, Any]
+    path: str
+    args: list[str]
+    state: dict[str, Any]
+    restart_count: int = 0
+    live: Live = field(default_factory=Live, repr=False, compare=False)
+
+    @property
+    def running(self) -> bool:
+        return bool(self.state.get("Running"))
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "ID": self.id,
+            "Name": self.name,
+            "Created": self.created,
+            "Image": self.image,
+            "ImageID": self.image_id,
+            "Config": self.config,
+            "HostConfig": self.host_config,
+            "Path": self.path,
+            "Args": self.args,
+            "State": self.state,
+            "RestartCount": self.restart_count,
+        }
+
+    @classmethod
+    def from_record(cls, r: dict[str, Any]) -> Container:
+        return cls(
+            id=r["ID"],
+            name=r["Name"],
+            created=r["Created"],
+            image=r["Image"],
+            image_id=r["ImageID"],
+            config=r["Config"],
+            host_config=r["HostConfig"],
+            path=r["Path"],
+            args=r["Args"],
+            state=r["State"],
+            restart_count=r.get("RestartCount", 0),
+        )
+
+
+def _initial_state() -> dict[str, Any]:
+    return {
+        "Status": "created",
+        "Running": False,
+        "Paused": False,
+        "Restarting": False,
+        "OOMKilled": False,
+        "Dead": False,
+        "Pid": 0,
+        "ExitCode": 0,
+        "Error": "",
+        "StartedAt": ZERO_TIME,
+        "FinishedAt": ZERO_TIME,
+    }
+
+
+def _write_json_atomic(path: str, data: Any) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.rename(tmp, path)
+
+
+def _read_in_root(root: str, rel: str) -> str:
+    """A small text file from the container's rootfs, never following links out of it."""
+    try:
+        with open_in_root(root, rel) as f:
+            return f.read(1 << 20).decode("utf-8", "replace")
+    except (FileNotFoundError, NotADirectoryError):
+        return ""
+
+
+def _host_resolv_conf() -> str:
+    try:
+        with open("/etc/resolv.conf") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        lines = []
+    kept = []
+    for line in lines:
+        parts = line.split()
+        if parts and parts[0] == "nameserver" and len(parts) > 1:
+            if parts[1].startswith("127.") or parts[1] == "::1":
+                continue
+        kept.append(line)
+    if not any(line.split()[:1] == ["nameserver"] for line in kept if line.split()):
+        kept += ["nameserver 8.8.8.8", "nameserver 8.8.4.4"]
+    return "\n".join(kept) + "\n"
+
+
+class ContainerService:
+    def __init__(
+        self,
+        paths: DaemonPaths,
+        images: ImageProvider,
+        events: EventBus,
+        mount_all: Callable[[list[Any], str], None],
+        unmount: Callable[[str], None],
+        runtime: str,
+        runtime_args: list[str] | None = None,
+    ) -> None:
+        self.paths = paths
+        self.images = images
+        self.events = events
+        self._mount_all = mount_all
+        self._unmount = unmount
+        self.runtime = runtime
+        self.runtime_args = runtime_args if runtime_args is not None else []
+        self.containers: dict[str, Container] = {}
+        self.by_name: dict[str, str] = {}
+        self.monitor_bin = os.path.join(os.path.dirname(sys.executable), "dockyard-monitor")
+
+    # ---- lookup -----------------------------------------------------------------------
+    def get(self, ref: str) -> Container:
+        if not ref:
+            raise NoSuchContainer(ref)
+        c = self.containers.get(ref)
+        if c is not None:
+            return c
+        cid = self.by_name.get(ref if ref.startswith("/") else "/" + ref)
+        if cid is not None:
+            return self.containers[cid]
+        matches = [c for cid, c in self.containers.items() if cid.startswith(ref)]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise InvalidParameter(f"multiple IDs found with provided prefix: {ref}")
+        raise NoSuchContainer(ref)
+
+    def images_in_use(self, image_id: str) -> list[str]:
+        return [c.id for c in self.containers.values() if c.image_id == image_id]
+
+    def _save(self, c: Container) -> None:
+        _write_json_atomic(self.paths.container_record(c.id), c.record())
+
+    def _attrs(self, c: Container, **extra: str) -> dict[str, str]:
+        attrs = {k: str(v) for k, v in (c.config.get("Labels") or {}).items()}
+        attrs.update({"image": c.image, "name": c.name.lstrip("/")})
+        attrs.update(extra)
+        return attrs
+
+    # ---- restore ----------------------------------------------------------------------
+    async def restore(self) -> None:
+        """Load records; reconnect to monitors of running containers (live restore)."""
+        root = self.paths.containers_root
+        for cid in sorted(os.listdir(root)):
+            path = self.paths.container_record(cid)
+            try:
+                with open(path) as f:
+                    c = Container.from_record(json.load(f))
+            except (OSError, json.JSONDecodeError, KeyError):
+                log.warning("skipping unreadable container record %s", path)
+                continue
+            self.containers[c.id] = c
+            self.by_name[c.name] = c.id
+        for c in list(self.containers.values()):
+            if c.running:
+                try:
+                    await self._connect(c)
+                    self._send(c, {"op": "status"})
+                except OSError:
+                    await self._exited_while_away(c)
+
+    async def _exited_while_away(self, c: Container) -> None:
+        try:
+            with open(self.paths.exit_file(c.id)) as f:
+                result = json.load(f)
+        except (OSError, json.JSONDecodeError):
+            result = {"exit_code": 255, "finished_at": jsonlog.rfc3339_nano(), "error": ""}
+        await asyncio.to_thread(self._unmount_quietly, self.paths.rootfs(c.id))
+        await self._on_exit(c, result)
+
+    # ---- create -----------------------------------------------------------------------
+    def create(self, name: str | None, body: dict[str, Any]) -> tuple[str, list[str]]:
+        if not isinstance(body, dict):
+            raise InvalidParameter("invalid container config")
+        host_config = body.pop("HostConfig", None) or {}
+        body.pop("NetworkingConfig", None)
+        image_ref = body.get("Image") or ""
+        if not image_ref:
+            raise InvalidParameter("invalid reference format")
+        if host_config.get("AutoRemove") and (host_config.get("RestartPolicy") or {}).get(
+            "Name"
+        ) not in (None, "", "no"):
+            raise InvalidParameter("can't create 'AutoRemove' container with restart policy")
+        canonical = names.validate(name) if name else names.random_name(set(self.by_name))
+        if canonical in self.by_name:
+            other = self.by_name[canonical]
+            raise Conflict(
+                f'Conflict. The container name "{canonical}" is already in use by container '
+                f'"{other}". You have to remove (or rename) that container to be able to reuse '
+                "that name."
+            )
+        image = self.images.resolve(image_ref)
+        cfg = ocispec.merge_config(body, (image.config or {}).get("config") or {})
+        args = ocispec.command_line(cfg)
+        cid = secrets.token_hex(32)
+        cfg["Image"] = image_ref
+        cfg.setdefault("Hostname", "")
+        if not cfg["Hostname"]:
+            cfg["Hostname"] = cid[:12]
+        for key, default in (
+            ("Domainname", ""),
+            ("User", ""),
+            ("AttachStdin", False),
+            ("AttachStdout", False),
+            ("AttachStderr", False),
+            ("Tty", False),
+            ("OpenStdin", False),
+            ("StdinOnce", False),
+            ("WorkingDir", ""),
+            ("OnBuild", None),
+        ):
+            cfg.setdefault(key, default)
+        host_config.setdefault("NetworkMode", "none")
+        host_config.setdefault("LogConfig", {"Type": "json-file", "Config": {}})
+        host_config.setdefault("RestartPolicy", {"Name": "no", "MaximumRetryCount": 0})
+        host_config.setdefault("AutoRemove", False)
+        log_type = (host_config.get("LogConfig") or {}).get("Type") or "json-file"
+        if log_type not in ("json-file", "none", "local"):
+            raise InvalidParameter(f"logger: no log driver named '{log_type}' is registered")
+        os.makedirs(self.paths.container_dir(cid), mode=0o700)
+        try:
+            self.images.snapshotter.prepare(cid, image.snapshot)
+            c = Container(
+                id=cid,
+                name=canonical,
+                created=jsonlog.rfc3339_nano(),
+                image=image_ref,
+                image_id=image.id,
+                config=cfg,
+                host_config=host_config,
+                path=args[0],
+                args=args[1:],
+                state=_initial_state(),
+            )
+            self._save(c)
+        except BaseException:
+            self._remove_files(cid)
+            raise
+        self.containers[cid] = c
+        self.by_name[canonical] = cid
+        self.events.publish("container", "create", cid, self._attrs(c))
+        return cid, []
+
+    # ---- start ------------------------------------------------------------------------
+    async def start(self, ref: str) -> None:
+        c = self.get(ref)
+        async with c.live.lock:
+            if c.running:
+                raise NotModified("container already started")
+            if c.live.removing:
+                raise Conflict(f"container {c.id} is marked for removal and cannot be started")
+            try:
+                await self._start(c)
+            except DockyardError as exc:
+                c.state["Error"] = exc.message
+                if "executable file not found" in exc.message or "no such file" in exc.message:
+                    c.state["ExitCode"] = 127
+                elif "permission denied" in exc.message:
+                    c.state["ExitCode"] = 126
+                self._save(c)
+                raise
+
+    async def _start(self, c: Container) -> None:
+        cid = c.id
+        bundle = self.paths.bundle(cid)
+        rootfs = self.paths.rootfs(cid)
+        os.makedirs(rootfs, exist_ok=True)
+        mounts = self.images.snapshotter.mounts(cid)
+        await asyncio.to_thread(self._mount_all, mounts, rootfs)
+        try:
+            spec = self._spec(c, rootfs)
+            _write_json_atomic(os.path.join(bundle, "config.json"), spec)
+            try:
+                os.unlink(self.paths.exit_file(cid))
+            except FileNotFoundError:
+                pass
+            log_type = (c.host_config.get("LogConfig") or {}).get("Type") or "json-file"
+            mcfg = {
+                "id": cid,
+                "bundle": bundle,
+                "rootfs": rootfs,
+                "runtime": self.runtime,
+                "runtime_args": self.runtime_args,
+                "socket": self.paths.monitor_socket(cid),
+                "log_path": None if log_type == "none" else self.paths.log(cid),
+                "exit_file": self.paths.exit_file(cid),
+                "stdin": bool(c.config.get("OpenStdin")),
+                "tty": bool(c.config.get("Tty")),
+            }
+            _write_json_atomic(self.paths.monitor_config(cid), mcfg)
+            proc = await asyncio.create_subprocess_exec(
+                self.monitor_bin,
+                self.paths.monitor_config(cid),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                start_new_session=True,
+            )
+            assert proc.stdout is not None
+            line = await proc.stdout.readline()
+            await proc.wait()
+            try:
+                ready = json.loads(line)
+            except json.JSONDecodeError:
+                ready = {"ok": False, "error": "monitor exited without a word"}
+            if not ready.get("ok"):
+                err = ready.get("error", "unknown error")
+                msg = (
+                    "failed to create task for container: failed to create shim task: "
+                    f"OCI runtime create failed: {err}: unknown"
+                )
+                if "executable file not found" in err or "no such file" in err:
+                    raise InvalidParameter(msg)
+                raise SystemError_(msg)
+        except BaseException:
+            await asyncio.to_thread(self._unmount_quietly, rootfs)
+            raise
+        c.live.exited = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        c.live.started = loop.create_future()
+        await self._connect(c)
+        self._send(c, {"op": "start"})
+        result = await c.live.started
+        if result.get("event") == "error":
+            raise SystemError_(
+                "failed to start container: OCI runtime start failed: "
+                f"{result.get('message', '')}: unknown"
+            )
+        c.state.update(
+            Status="running",
+            Running=True,
+            Pid=result.get("pid", ready.get("pid", 0)),
+            ExitCode=0,
+            Error="",
+            StartedAt=jsonlog.rfc3339_nano(),
+            FinishedAt=ZERO_TIME,
+        )
+        self._save(c)
+        self.events.publish("container", "start", c.id, self._attrs(c))
+
+    def _spec(self, c: Container, rootfs: str) -> dict[str, Any]:
+        cfg, hc = c.config, c.host_config
+        user = ocispec.resolve_user(
+            cfg.get("User") or "0",
+            _read_in_root(rootfs, "etc/passwd"),
+            _read_in_root(rootfs, "etc/group"),
+        )
+        hostname = cfg.get("Hostname") or c.id[:12]
+        etc = self._write_etc_files(c, hostname)
+        extra_mounts = [
+            {"destination": dest, "type": "bind", "source": src,
+             "options": ["rbind", "rprivate"]}
+            for dest, src in etc
+        ]  # fmt: skip
+        return ocispec.build_spec(
+            args=[c.path, *c.args],
+            env=ocispec.process_env(cfg, hostname, bool(cfg.get("Tty"))),
+            cwd=cfg.get("WorkingDir") or "/",
+            user=user,
+            hostname=hostname,
+            rootfs=rootfs,
+            tty=bool(cfg.get("Tty")),
+            read_only=bool(hc.get("ReadonlyRootfs")),
+            extra_mounts=extra_mounts,
+            cgroups_path=f"/dockyard/{c.id}",
+            privileged=bool(hc.get("Privileged")),
+            cap_add=hc.get("CapAdd") or [],
+            cap_drop=hc.get("CapDrop") or [],
+        )
+
+    def _write_etc_files(self, c: Container, hostname: str) -> list[tuple[str, str]]:
+        hosts = (
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+            "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
+            "ff02::2\tip6-allrouters\n"
+        )
+        files = {
+            "hostname": hostname + "\n",
+            "hosts": hosts,
+            "resolv.conf": _host_resolv_conf(),
+        }
+        out = []
+        for name, content in files.items():
+            path = self.paths.etc_file(c.id, name)
+            with open(path, "w") as f:
+                f.write(content)
+            out.append((f"/etc/{name}", path))
+        return out
+
+    # ---- the monitor link ------------------------------------------------------------
+    async def _connect(self, c: Container) -> None:
+        reader, writer = await asyncio.open_unix_connection(self.paths.monitor_socket(c.id))
+        c.live.writer = writer
+        c.live.reader_task = asyncio.create_task(self._read_monitor(c, reader))
+
+    def _send(self, c: Container, msg: dict[str, Any]) -> None:
+        if c.live.writer is not None and not c.live.writer.is_closing():
+            c.live.writer.write(protocol.control(msg))
+
+    def send_stdin(self, c: Container, data: bytes) -> None:
+        if c.live.writer is not None and not c.live.writer.is_closing():
+            c.live.writer.write(stdcopy.encode(stdcopy.STDIN, data))
+
+    async def _read_monitor(self, c: Container, reader: asyncio.StreamReader) -> None:
+        decoder = stdcopy.FrameDecoder()
+        exit_result: dict[str, Any] | None = None
+        try:
+            while True:
+                data = await reader.read(65536)
+                if not data:
+                    break
+                decoder.feed(data)
+                for frame in decoder:
+                    if frame.stream == stdcopy.CONTROL:
+                        msg = protocol.parse_control(frame.data)
+                        ev = msg.get("event")
+                        if ev in ("started", "error"):
+                            if c.live.started is not None and not c.live.started.done():
+                                c.live.started.set_result(msg)
+                        elif ev == "exit":
+                            exit_result = msg
+                        elif ev == "status" and msg.get("exited"):
+                            pass
+                    else:
+                        for q in c.live.subscribers:
+                            q.put_nowait(frame)
+                        c.live.output.set()
+                        c.live.output = asyncio.Event()
+        except (ConnectionError, ValueError) as exc:
+            log.warning("monitor link of %s broke: %s", c.id[:12], exc)
+        finally:
+            if c.live.writer is not None:
+                c.live.writer.close()
+            c.live.writer = None
+            if c.live.started is not None and not c.live.started.done():
+                c.live.started.set_result({"event": "error", "message": "monitor went away"})
+        if exit_result is None:
+            if not c.running:
+                return
+            await asyncio.sleep(0.05)
+            try:
+                with open(self.paths.exit_file(c.id)) as f:
+                    exit_result = json.load(f)
+            except (OSError, json.JSONDecodeError):
+                exit_result = {"exit_code": 255, "finished_at": jsonlog.rfc3339_nano()}
+        await self._on_exit(c, exit_result)
+
+    async def _on_exit(self, c: Container, result: dict[str, Any]) -> None:
+        code = int(result.get("exit_code", 255))
+        c.state.update(
+            Status="exited",
+            Running=False,
+            Paused=False,
+            Pid=0,
+            ExitCode=code,
+            FinishedAt=result.get("finished_at") or jsonlog.rfc3339_nano(),
+        )
+        self._save(c)
+        self.events.publish("container", "die", c.id, self._attrs(c, exitCode=str(code)))
+        for q in c.live.subscribers:
+            q.put_nowait(None)
+        c.live.output.set()
+        c.live.exited.set()
+        waiters, c.live.waiters = c.live.waiters, []
+        for condition, fut in waiters:
+            if condition == "removed":
+                c.live.waiters.append((condition, fut))
+            elif not fut.done():
+                fut.set_result({"StatusCode": code, "Error": None})
+        if c.host_config.get("AutoRemove") and not c.live.removing:
+            try:
+                await self.remove(c.id, force=False, volumes=True)
+            except DockyardError as exc:
+                log.warning("auto-remove of %s failed: %s", c.id[:12], exc.message)
+
+    # ---- wait, stop, kill ------------------------------------------------------------
+    async def wait(self, ref: str, condition: str = "not-running") -> dict[str, Any]:
+        c = self.get(ref)
+        if condition not in ("not-running", "next-exit", "removed"):
+            raise InvalidParameter(f"invalid condition: {condition!r}")
+        if condition == "not-running" and not c.running:
+            return {"StatusCode": c.state.get("ExitCode", 0), "Error": None}
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        c.live.waiters.append((condition, fut))
+        return await fut
+
+    async def kill(self, ref: str, sig: str | int | None = None) -> None:
+        c = self.get(ref)
+        signum = parse_signal(sig, signal.SIGKILL)
+        if not c.running:
+            raise Conflict(f"Cannot kill container: {ref}: Container {c.id} is not running")
+        self._send(c, {"op": "kill", "signal": signum})
+        self.events.publish("container", "kill", c.id, self._attrs(c, signal=str(signum)))
+        if signum == signal.SIGKILL:
+            await c.live.exited.wait()
+
+    async def stop(self, ref: str, timeout: int | None = None, sig: str | None = None) -> None:
+        c = self.get(ref)
+        if not c.running:
+            raise NotModified("container already stopped")
+        await self._stop(c, timeout, sig)
+
+    async def _stop(self, c: Container, timeout: int | None, sig: str | None = None) -> None:
+        signum = parse_signal(sig or c.config.get("StopSignal"), signal.SIGTERM)
+        if timeout is None:
+            timeout = c.config.get("StopTimeout")
+        if timeout is None:
+            timeout = 10
+        exited = c.live.exited
+        self._send(c, {"op": "kill", "signal": signum})
+        if timeout >= 0:
+            try:
+                await asyncio.wait_for(exited.wait(), timeout)
+            except TimeoutError:
+                pass
+            else:
+                self.events.publish("container", "stop", c.id, self._attrs(c))
+                return
+        self._send(c, {"op": "kill", "signal": int(signal.SIGKILL)})
+        self.events.publish("container", "kill", c.id, self._attrs(c, signal="9"))
+        await exited.wait()
+        self.events.publish("container", "stop", c.id, self._attrs(c))
+
+    async def restart(self, ref: str, timeout: int | None = None) -> None:
+        c = self.get(ref)
+        if c.running:
+            await self._stop(c, timeout)
+        await self.start(c.id)
+        self.events.publish("container", "restart", c.id, self._attrs(c))
+
+    # ---- remove ------------------------------------------------------------------------
+    async def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
+        c = self.get(ref)
+        if c.running:
+            if not force:
+                raise Conflict(
+                    f"You cannot remove a running container {c.id}. Stop the container "
+                    "before attempting removal or force remove"
+                )
+            if c.live.removing:
+                raise Conflict(f"removal of container {c.id} is already in progress")
+            c.live.removing = True
+            self._send(c, {"op": "kill", "signal": int(signal.SIGKILL)})
+            await c.live.exited.wait()
+            if c.id not in self.containers:
+                return
+        elif c.live.removing and c.id not in self.containers:
+            return
+        c.live.removing = True
+        if c.live.reader_task is not None and not c.live.reader_task.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(c.live.reader_task), 5)
+            except TimeoutError:
+                pass
+        await asyncio.to_thread(self._unmount_quietly, self.paths.rootfs(c.id))
+        try:
+            await asyncio.to_thread(self.images.snapshotter.remove, c.id)
+        except NotFound:
+            pass
+        await asyncio.to_thread(self._remove_files, c.id)
+        self.containers.pop(c.id, None)
+        if self.by_name.get(c.name) == c.id:
+            del self.by_name[c.name]
+        self.events.publish("container", "destroy", c.id, self._attrs(c))
+        for _, fut in c.live.waiters:
+            if not fut.done():
+                fut.set_result({"StatusCode": c.state.get("ExitCode", 0), "Error": None})
+        c.live.waiters = []
+
+    def _unmount_quietly(self, target: str) -> None:
+        if os.path.ismount(target):
+            self._unmount(target)
+
+    def _remove_files(self, cid: str) -> None:
+        shutil.rmtree(self.paths.container_dir(cid), ignore_errors=True)
+        shutil.rmtree(self.paths.bundle(cid), ignore_errors=True)
+
+    # ---- attach and logs ----------------------------------------------------------------
+    def subscribe(self, c: Container) -> asyncio.Queue[stdcopy.Frame | None]:
+        q: asyncio.Queue[stdcopy.Frame | None] = asyncio.Queue()
+        c.live.subscribers.add(q)
+        return q
+
+    def unsubscribe(self, c: Container, q: asyncio.Queue[stdcopy.Frame | None]) -> None:
+        c.live.subscribers.discard(q)
+
+    def close_stdin(self, c: Container) -> None:
+        self._send(c, {"op": "close_stdin"})
+
+    async def logs(
+        self,
+        ref: str,
+        *,
+        stdout: bool,
+        stderr: bool,
+        follow: bool = False,
+        since: float = 0,
+        until: float = 0,
+        timestamps: bool = False,
+        tail: int | None = None,
+    ) -> AsyncIterator[tuple[int, bytes]]:
+        c = self.get(ref)
+        if (c.host_config.get("LogConfig") or {}).get("Type") == "none":
+            raise InvalidParameter("configured logging driver does not support reading")
+        wanted = {"stdout"} if stdout else set()
+        if stderr:
+            wanted.add("stderr")
+        path = self.paths.log(c.id)
+        since_ns = int(since * 1e9)
+        until_ns = int(until * 1e9) if until else 0
+
+        def render(raw: bytes) -> tuple[int, bytes] | None:
+            try:
+                entry = json.loads(raw)
+            except json.JSONDecodeError:
+                return None
+            stream = entry.get("stream")
+            if stream not in wanted:
+                return None
+            t = entry.get("time", "")
+            if since_ns or until_ns:
+                ts = jsonlog.parse_rfc3339_nano(t)
+                if ts < since_ns or (until_ns and ts > until_ns):
+                    return None
+            data = entry.get("log", "").encode()
+            if timestamps:
+                data = t.encode() + b" " + data
+            return (stdcopy.STDOUT if stream == "stdout" else stdcopy.STDERR, data)
+
+        try:
+            f = open(path, "rb")  # noqa: SIM115
+        except FileNotFoundError:
+            return
+        with f:
+            lines = f.readlines()
+            if lines and not lines[-1].endswith(b"\n"):
+                f.seek(-len(lines[-1]), os.SEEK_CUR)
+                lines.pop()
+            if tail is not None and tail >= 0:
+                lines = lines[-tail:] if tail else []
+            for raw in lines:
+                out = render(raw)
+                if out:
+                    yield out
+            if not follow:
+                return
+            while True:
+                changed = c.live.output
+                running = c.running
+                pos = f.tell()
+                chunk = f.read()
+                if chunk:
+                    complete, _, _rest = chunk.rpartition(b"\n")
+                    f.seek(pos + len(complete) + 1 if complete else pos)
+                    for raw in complete.split(b"\n") if complete else []:
+                        out = render(raw)
+                        if out:
+                            yield out
+                    continue
+                if not running or c.id not in self.containers:
+                    return
+                try:
+                    await asyncio.wait_for(changed.wait(), 1.0)
+                except TimeoutError:
+                    pass
+
+    # ---- views ---------------------------------------------------------------------------
+    def list(self, all: bool = False, limit: int | None = None) -> list[Container]:
+        items = sorted(self.containers.values(), key=lambda c: c.created, reverse=True)
+        if not all and not limit:
+            items = [c for c in items if c.running]
+        if limit and limit > 0:
+            items = items[:limit]
+        return items
+
+    def wait_stopped_all(self) -> list[Container]:
+        return [c for c in self.containers.values() if c.running]
+
+
+def human_duration(seconds: float) -> str:
+    """go-units HumanDuration, as `docker ps` shows it."""
+    s = int(seconds)
+    if s < 1:
+        return "Less than a second"
+    if s == 1:
+        return "1 second"
+    if s < 60:
+        return f"{s} seconds"
+    m = s // 60
+    if m == 1:
+        return "About a minute"
+    if m < 60:
+        return f"{m} minutes"
+    h = round(s / 3600)
+    if h == 1:
+        return "About an hour"
+    if h < 48:
+        return f"{h} hours"
+    if h < 24 * 7 * 2:
+        return f"{h // 24} days"
+    if h < 24 * 30 * 2:
+        return f"{h // 24 // 7} weeks"
+    if h < 24 * 365 * 2:
+        return f"{h // 24 // 30} months"
+    return f"{h // 24 // 365} years"
+
+
+def status_text(state: dict[str, Any], now: float | None = None) -> str:
+    now = time.time() if now is None else now
+    status = state.get("Status")
+    if state.get("Running"):
+        started = jsonlog.parse_rfc3339_nano(state["StartedAt"]) / 1e9
+        text = "Up " + human_duration(now - started)
+        return text + " (Paused)" if state.get("Paused") else text
+    if status == "exited" or (status == "created" and state.get("FinishedAt") != ZERO_TIME):
+        if state.get("FinishedAt", ZERO_TIME) == ZERO_TIME:
+            return "Created"
+        finished = jsonlog.parse_rfc3339_nano(state["FinishedAt"]) / 1e9
+        return f"Exited ({state.get('ExitCode', 0)}) {human_duration(now - finished)} ago"
+    if status == "dead":
+        return "Dead"
+    return "Created"

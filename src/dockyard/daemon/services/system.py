@@ -1,0 +1,148 @@
+"""The system service: the /info document, from the other services' counts."""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import time
+from typing import Any
+
+from dockyard import __version__
+from dockyard.daemon.paths import DaemonPaths
+from dockyard.daemon.services.containers import ContainerService
+from dockyard.monitor import jsonlog
+
+
+def _meminfo_total() -> int:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _os_name() -> str:
+    try:
+        with open("/etc/os-release") as f:
+            for line in f:
+                if line.startswith("PRETTY_NAME="):
+                    return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return "Linux"
+
+
+def cgroup_version() -> str:
+    return "2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "1"
+
+
+class SystemService:
+    def __init__(
+        self,
+        paths: DaemonPaths,
+        containers: ContainerService,
+        images: Any,
+        runtime_name: str,
+        daemon_id: str,
+    ) -> None:
+        self.paths = paths
+        self.containers = containers
+        self.images = images
+        self.runtime_name = runtime_name
+        self.daemon_id = daemon_id
+
+    def _image_count(self) -> int:
+        lister = getattr(self.images, "list_images", None) or getattr(self.images, "list", None)
+        try:
+            return len(lister()) if lister else 0
+        except Exception:
+            return 0
+
+    def info(self) -> dict[str, Any]:
+        cs = list(self.containers.containers.values())
+        running = sum(1 for c in cs if c.running)
+        paused = sum(1 for c in cs if c.state.get("Paused"))
+        uname = os.uname()
+        arch = {"x86_64": "x86_64", "aarch64": "aarch64"}.get(uname.machine, uname.machine)
+        return {
+            "ID": self.daemon_id,
+            "Containers": len(cs),
+            "ContainersRunning": running - paused,
+            "ContainersPaused": paused,
+            "ContainersStopped": len(cs) - running,
+            "Images": self._image_count(),
+            "Driver": "overlay2",
+            "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"]],
+            "Plugins": {
+                "Volume": ["local"],
+                "Network": ["bridge", "host", "none"],
+                "Authorization": None,
+                "Log": ["json-file", "local", "none"],
+            },
+            "MemoryLimit": True,
+            "SwapLimit": True,
+            "KernelMemory": False,
+            "CpuCfsPeriod": True,
+            "CpuCfsQuota": True,
+            "CPUShares": True,
+            "CPUSet": True,
+            "PidsLimit": True,
+            "OomKillDisable": cgroup_version() == "1",
+            "IPv4Forwarding": True,
+            "Debug": False,
+            "NFd": len(os.listdir("/proc/self/fd")),
+            "NGoroutines": 0,
+            "SystemTime": jsonlog.rfc3339_nano(),
+            "LoggingDriver": "json-file",
+            "CgroupDriver": "cgroupfs",
+            "CgroupVersion": cgroup_version(),
+            "NEventsListener": 0,
+            "KernelVersion": uname.release,
+            "OperatingSystem": _os_name(),
+            "OSVersion": "",
+            "OSType": "linux",
+            "Architecture": arch,
+            "IndexServerAddress": "https://index.docker.io/v1/",
+            "RegistryConfig": {
+                "AllowNondistributableArtifactsCIDRs": None,
+                "AllowNondistributableArtifactsHostnames": None,
+                "InsecureRegistryCIDRs": ["127.0.0.0/8"],
+                "IndexConfigs": {},
+                "Mirrors": None,
+            },
+            "NCPU": os.cpu_count() or 1,
+            "MemTotal": _meminfo_total(),
+            "GenericResources": None,
+            "DockerRootDir": self.paths.data_root,
+            "HttpProxy": "",
+            "HttpsProxy": "",
+            "NoProxy": "",
+            "Name": socket.gethostname(),
+            "Labels": [],
+            "ExperimentalBuild": False,
+            "ServerVersion": __version__,
+            "Runtimes": {self.runtime_name: {"path": self.runtime_name}},
+            "DefaultRuntime": self.runtime_name,
+            "Swarm": {
+                "NodeID": "",
+                "NodeAddr": "",
+                "LocalNodeState": "inactive",
+                "ControlAvailable": False,
+                "Error": "",
+                "RemoteManagers": None,
+            },
+            "LiveRestoreEnabled": True,
+            "Isolation": "",
+            "InitBinary": "",
+            "ContainerdCommit": {"ID": ""},
+            "RuncCommit": {"ID": ""},
+            "InitCommit": {"ID": ""},
+            "SecurityOptions": ["name=seccomp,profile=builtin"],
+            "Warnings": None,
+            "ServerTime": time.time(),
+            "PythonVersion": platform.python_version(),
+        }
