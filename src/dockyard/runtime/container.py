@@ -1,0 +1,316 @@
+"""Container life cycle as runc's commands do it: create, start, run, kill, delete, state, list.
+
+The caller of ``create`` (the monitor, as containerd's shim) is expected to
+be a child subreaper: the bootstrap child exits once the init is forked, so
+the init is an orphan that reparents to it. ``run`` without ``--detach``
+makes itself the subreaper, waits, forwards signals and deletes. Errors are
+:class:`ContainerError` with runc's wording; the CLI prints them and exits 1.
+"""
+
+from __future__ import annotations
+
+import os
+
+from . import jsontext
+from .signals import SIGNALS
+from .spec import Spec, load_spec, validate_container_id
+from .state import (
+    EXEC_FIFO,
+    ContainerState,
+    StateError,
+    container_dir,
+    load_state,
+    now_rfc3339,
+    process_alive,
+    process_start_time,
+)
+from .sync import Channel, SyncError
+
+__all__ = [
+    "ContainerError",
+    "create",
+    "start",
+    "run",
+    "kill",
+    "delete",
+    "destroy",
+    "container_pids",
+]
+
+SIGKILL = SIGNALS["SIGKILL"]
+_NO_FORWARD = {SIGNALS[n] for n in ("SIGKILL", "SIGSTOP", "SIGCHLD", "SIGURG")}
+
+
+class ContainerError(RuntimeError):
+    """A user-facing failure of a runtime command (printed as is, exit 1)."""
+
+
+def _write_pid_file(path: str, pid: int) -> None:
+    path = os.path.abspath(path)
+    tmp = os.path.join(os.path.dirname(path), "." + os.path.basename(path))
+    with open(tmp, "w") as f:
+        f.write(str(pid))
+    os.rename(tmp, path)
+
+
+def _write_id_maps(pid: int, spec: Spec) -> None:
+    def lines(maps: list[dict]) -> str:
+        return "".join(f"{m['containerID']} {m['hostID']} {m['size']}\n" for m in maps)
+
+    with open(f"/proc/{pid}/setgroups", "w") as f:
+        f.write("allow")
+    with open(f"/proc/{pid}/uid_map", "w") as f:
+        f.write(lines(spec.uid_mappings))
+    with open(f"/proc/{pid}/gid_map", "w") as f:
+        f.write(lines(spec.gid_mappings))
+
+
+def create(
+    root: str,
+    container_id: str,
+    bundle: str,
+    pid_file: str | None = None,
+    preserve_fds: int = 0,
+    subreaper: bool = False,
+    verb: str = "create",
+) -> ContainerState:
+    """Set the container up to the point where ``start`` lets it exec."""
+    validate_container_id(container_id)
+    spec = load_spec(bundle)
+    os.makedirs(root, mode=0o711, exist_ok=True)
+    state_dir = container_dir(root, container_id)
+    try:
+        os.mkdir(state_dir, 0o711)
+    except FileExistsError:
+        raise ContainerError(f"container with id exists: {container_id}") from None
+    init_pid = 0
+    try:
+        fifo = os.path.join(state_dir, EXEC_FIFO)
+        os.mkfifo(fifo, 0o622)
+        fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
+        c2p_r, c2p_w = os.pipe()
+        p2c_r, p2c_w = os.pipe()
+        from .syscalls import PR_SET_CHILD_SUBREAPER, LinuxSyscall
+
+        sys = LinuxSyscall()
+        if subreaper:
+            sys.prctl(PR_SET_CHILD_SUBREAPER, 1)
+        child = os.fork()
+        if child == 0:
+            os.close(c2p_r)
+            os.close(p2c_w)
+            from .init import bootstrap
+
+            bootstrap(sys, spec, Channel(p2c_r, c2p_w), fifo_fd, preserve_fds)
+        os.close(c2p_w)
+        os.close(p2c_r)
+        os.close(fifo_fd)
+        channel = Channel(c2p_r, p2c_w)
+        try:
+            message = channel.expect("userns", "pid")
+            if message["type"] == "userns":
+                _write_id_maps(int(message["pid"]), spec)
+                channel.send("userns-mapped")
+                message = channel.expect("pid")
+            init_pid = int(message["pid"])
+            channel.expect("ready")
+        finally:
+            channel.close()
+            os.waitpid(child, 0)
+        state = ContainerState(
+            root,
+            container_id,
+            pid=init_pid,
+            pid_start=process_start_time(init_pid),
+            bundle=spec.bundle,
+            rootfs=spec.root_path,
+            created=now_rfc3339(),
+            annotations=spec.annotations,
+            namespaces=[ns.type for ns in spec.namespaces],
+        )
+        state.save()
+        if pid_file:
+            _write_pid_file(pid_file, init_pid)
+        return state
+    except BaseException as e:
+        if init_pid:
+            try:
+                os.kill(init_pid, SIGKILL)
+            except ProcessLookupError:
+                pass
+        _remove_dir(state_dir)
+        if isinstance(e, SyncError):
+            raise ContainerError(
+                f"dockyard-runtime {verb} failed: unable to start container process: {e}"
+            ) from None
+        raise
+
+
+def _remove_dir(path: str) -> None:
+    try:
+        names = os.listdir(path)
+    except FileNotFoundError:
+        return
+    for name in names:
+        try:
+            os.unlink(os.path.join(path, name))
+        except FileNotFoundError:
+            pass
+    try:
+        os.rmdir(path)
+    except FileNotFoundError:
+        pass
+
+
+def start(root: str, container_id: str) -> ContainerState:
+    """Release a created container's init: open exec.fifo for reading."""
+    state = load_state(root, container_id)
+    status = state.status()
+    if status == "stopped":
+        raise ContainerError("cannot start a container that has stopped")
+    if status != "created":
+        raise ContainerError("cannot start an already running container")
+    import select
+
+    fd = os.open(state.fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN | select.POLLHUP)
+        while not poller.poll(100):
+            if not state.running():
+                raise ContainerError("container init exited before start")
+        if os.read(fd, 1) != b"0":
+            raise ContainerError("cannot start an already running container")
+    finally:
+        os.close(fd)
+    try:
+        os.unlink(state.fifo)
+    except FileNotFoundError:
+        pass
+    return state
+
+
+def run(
+    root: str,
+    container_id: str,
+    bundle: str,
+    pid_file: str | None = None,
+    detach: bool = False,
+    preserve_fds: int = 0,
+) -> int:
+    """create + start; without ``detach``, wait, delete and return the exit code."""
+    state = create(root, container_id, bundle, pid_file, preserve_fds, not detach, verb="run")
+    try:
+        start(root, container_id)
+    except BaseException:
+        destroy(state, kill_first=True)
+        raise
+    if detach:
+        return 0
+    import _signal
+
+    def forward(signum: int, _frame: object) -> None:
+        try:
+            os.kill(state.pid, signum)
+        except ProcessLookupError:
+            pass
+
+    for signum in range(1, 32):
+        if signum not in _NO_FORWARD:
+            try:
+                _signal.signal(signum, forward)
+            except (OSError, ValueError):
+                pass
+    _, status = os.waitpid(state.pid, 0)
+    destroy(state)
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
+
+
+def container_pids(state: ContainerState) -> list[int]:
+    """Every process of the container: its cgroup if it has one, else its PID namespace."""
+    procs = state.cgroup_paths.get("pids") or state.cgroup_paths.get("")
+    if procs:
+        try:
+            with open(os.path.join(procs, "cgroup.procs")) as f:
+                return [int(line) for line in f if line.strip()]
+        except OSError:
+            pass
+    try:
+        target = os.stat(f"/proc/{state.pid}/ns/pid").st_ino
+    except OSError:
+        return []
+    pids = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                if os.stat(f"/proc/{name}/ns/pid").st_ino == target:
+                    pids.append(int(name))
+            except OSError:
+                continue
+    return pids
+
+
+def kill(root: str, container_id: str, signum: int, all_processes: bool = False) -> None:
+    state = load_state(root, container_id)
+    if not state.running():
+        raise ContainerError("container not running")
+    targets = container_pids(state) if all_processes else [state.pid]
+    for pid in targets:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+
+def _wait_exit(pid: int, start_time: int | None, timeout_ms: int = 10_000) -> None:
+    """Wait until ``pid`` has exited (zombie counts): we are not its parent."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        if not process_alive(pid, start_time):
+            return
+        import select
+
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+        if not poller.poll(timeout_ms):
+            raise ContainerError(f"container init {pid} still running after SIGKILL")
+    finally:
+        os.close(pidfd)
+
+
+def destroy(state: ContainerState, kill_first: bool = False) -> None:
+    """Kill (if asked), release cgroups and remove the state directory."""
+    if kill_first and state.running():
+        try:
+            os.kill(state.pid, SIGKILL)
+        except ProcessLookupError:
+            pass
+        _wait_exit(state.pid, state.pid_start)
+    _remove_dir(state.dir)
+
+
+def delete(root: str, container_id: str, force: bool = False) -> None:
+    try:
+        state = load_state(root, container_id)
+    except StateError:
+        if force:
+            _remove_dir(container_dir(root, container_id))
+            return
+        raise
+    status = state.status()
+    if status == "stopped":
+        destroy(state)
+    elif status == "created" or force:
+        destroy(state, kill_first=True)
+    else:
+        raise ContainerError(
+            f"cannot delete container {container_id} that is not stopped: {status}"
+        )
+
+
+def state_json(root: str, container_id: str) -> str:
+    return jsontext.dumps(load_state(root, container_id).oci_state(), indent=2)

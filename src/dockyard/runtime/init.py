@@ -1,0 +1,209 @@
+"""The container side of ``create``: bootstrap, then the init that execs the user process.
+
+``bootstrap`` runs in the child forked by ``create``: it makes itself
+non-dumpable, joins or unshares the namespaces and forks again so that the
+init is PID 1 of the new PID namespace, then exits, leaving the init orphaned
+(it reparents to the caller's subreaper). ``container_init``'s body is the
+list of steps in runc's ``standard_init_linux.go`` order. Both report over a
+:class:`~.sync.Channel` (see that module for the messages).
+"""
+
+from __future__ import annotations
+
+import _signal
+import os
+import stat
+
+from . import rootfs
+from .capabilities import apply_capabilities, drop_bounding, last_cap
+from .spec import Spec
+from .sync import Channel
+from .syscalls import (
+    CLONE_NEWNET,
+    CLONE_NEWUSER,
+    NAMESPACE_FLAGS,
+    PR_SET_DUMPABLE,
+    PR_SET_KEEPCAPS,
+    PR_SET_NO_NEW_PRIVS,
+    Syscall,
+)
+
+__all__ = ["bootstrap", "container_init", "lookup_executable", "ExecLookupError", "env_dict"]
+
+# Signals Python leaves ignored, which exec would keep ignored in the user process.
+_RESET_SIGNALS = (13, 25)  # SIGPIPE, SIGXFSZ
+# Order matters when joining: the user namespace first gives the rights for the others.
+_JOIN_ORDER = ("user", "ipc", "uts", "network", "pid", "mount", "cgroup", "time")
+
+
+class ExecLookupError(OSError):
+    """``process.args[0]`` could not be found; message as Go's ``exec.LookPath``."""
+
+
+def env_dict(env: list[str]) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for item in env:
+        key, sep, value = item.partition("=")
+        if key:
+            result[key] = value if sep else ""
+    return result
+
+
+def _executable(path: str, stat_fn) -> bool:
+    try:
+        st = stat_fn(path)
+    except OSError:
+        return False
+    return not stat.S_ISDIR(st.st_mode) and bool(st.st_mode & 0o111)
+
+
+def lookup_executable(name: str, path_env: str, stat_fn=os.stat) -> str:
+    """Go's ``exec.LookPath`` semantics, in the calling process's root.
+
+    A name with ``/`` is checked as is; otherwise each ``$PATH`` entry is
+    tried in order. The error messages are runc's (the docker CLI maps
+    "executable file not found" to exit 127 and "permission denied" to 126).
+    """
+    if "/" in name:
+        try:
+            st = stat_fn(name)
+        except OSError as e:
+            raise ExecLookupError(
+                e.errno, f'exec: "{name}": stat {name}: {os.strerror(e.errno).lower()}'
+            ) from None
+        if stat.S_ISDIR(st.st_mode) or not st.st_mode & 0o111:
+            raise ExecLookupError(13, f'exec: "{name}": permission denied')
+        return name
+    for directory in path_env.split(":"):
+        candidate = os.path.join(directory or ".", name)
+        if _executable(candidate, stat_fn):
+            return candidate
+    raise ExecLookupError(2, f'exec: "{name}": executable file not found in $PATH')
+
+
+def _error_text(e: BaseException) -> str:
+    if isinstance(e, ExecLookupError):
+        return e.strerror
+    if isinstance(e, OSError):
+        text = e.strerror or str(e)
+        return f"{text}: {e.filename}" if e.filename else text
+    return str(e) or type(e).__name__
+
+
+def bootstrap(sys: Syscall, spec: Spec, channel: Channel, exec_fifo: int, extra_fds: int) -> None:
+    """Child of ``create``: namespaces, then fork the init. Never returns."""
+    code = 1
+    try:
+        sys.prctl(PR_SET_DUMPABLE, 0)
+        joined = 0
+        for kind in _JOIN_ORDER:
+            ns = spec.namespace(kind)
+            if ns is not None and ns.path:
+                fd = os.open(ns.path, os.O_RDONLY | os.O_CLOEXEC)
+                try:
+                    sys.setns(fd, NAMESPACE_FLAGS[kind])
+                finally:
+                    os.close(fd)
+                joined |= NAMESPACE_FLAGS[kind]
+        user = spec.namespace("user")
+        if user is not None and not user.path:
+            sys.unshare(CLONE_NEWUSER)
+            channel.send("userns", pid=os.getpid())
+            channel.expect("userns-mapped")
+            os.setresgid(0, 0, 0)
+            os.setresuid(0, 0, 0)
+        flags = 0
+        for ns in spec.namespaces:
+            if not ns.path and ns.type != "user":
+                flags |= NAMESPACE_FLAGS[ns.type]
+        if flags:
+            sys.unshare(flags)
+        pid = os.fork()
+        if pid == 0:
+            container_init(
+                sys, spec, channel, exec_fifo, extra_fds, new_net=bool(flags & CLONE_NEWNET)
+            )
+        channel.send("pid", pid=pid)
+        code = 0
+    except BaseException as e:  # noqa: B036 - whatever happens, the parent must hear of it
+        try:
+            channel.send("error", message=_error_text(e))
+        except OSError:
+            pass
+    finally:
+        os._exit(code)
+
+
+def _set_user(spec: Spec) -> None:
+    user = spec.process.user
+    os.setgroups(user.additional_gids)
+    os.setresgid(user.gid, user.gid, user.gid)
+    os.setresuid(user.uid, user.uid, user.uid)
+    if user.umask is not None:
+        os.umask(user.umask)
+
+
+def container_init(
+    sys: Syscall, spec: Spec, channel: Channel, exec_fifo: int, extra_fds: int, new_net: bool
+) -> None:
+    """PID 1 of the container: the set-up steps, in order, then exec. Never returns."""
+    try:
+        # after pivot_root the host's Python library is out of reach: import now
+        import resource
+
+        process = spec.process
+        os.setsid()
+        if new_net:
+            sys.set_link_up("lo")
+        if spec.namespace("mount") is not None:
+            rootfs.prepare_rootfs(sys, spec, create_cwd=process.cwd)
+            rootfs.finalize_rootfs(sys, spec)
+        if spec.hostname and spec.namespace("uts") is not None:
+            sys.sethostname(spec.hostname)
+        for key, value in spec.sysctl.items():
+            with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
+                f.write(str(value))
+        rootfs.readonly_paths(sys, spec.readonly_paths)
+        rootfs.mask_paths(sys, spec.masked_paths)
+        if process.no_new_privileges:
+            sys.prctl(PR_SET_NO_NEW_PRIVS, 1)
+        if process.oom_score_adj is not None:
+            with open("/proc/self/oom_score_adj", "w") as f:
+                f.write(str(process.oom_score_adj))
+        if process.rlimits:
+            for limit in process.rlimits:
+                resource.setrlimit(limit.resource, (limit.soft, limit.hard))
+        # nothing the caller leaked may reach the user process (CVE-2024-21626 class)
+        sys.cloexec_from(3 + extra_fds)
+        last = last_cap()
+        caps = process.capabilities
+        if caps is not None:
+            drop_bounding(sys, caps.bounding, last)
+        sys.prctl(PR_SET_KEEPCAPS, 1)
+        _set_user(spec)
+        sys.prctl(PR_SET_KEEPCAPS, 0)
+        os.chdir(process.cwd)
+        if caps is not None:
+            apply_capabilities(sys, caps, last)
+        env = env_dict(process.env)
+        path = lookup_executable(process.args[0], env.get("PATH", ""))
+        channel.send("ready")
+        channel.close()
+        _wait_for_start(exec_fifo)
+        for number in _RESET_SIGNALS:
+            _signal.signal(number, _signal.SIG_DFL)
+        os.execve(path, process.args, env)
+    except BaseException as e:  # noqa: B036 - report, never fall back into the runtime's code
+        try:
+            channel.send("error", message=_error_text(e))
+        except OSError:
+            pass
+    os._exit(1)
+
+
+def _wait_for_start(exec_fifo: int) -> None:
+    """Block until ``start`` opens the fifo for reading, then tell it we go."""
+    fd = os.open(f"/proc/self/fd/{exec_fifo}", os.O_WRONLY | os.O_CLOEXEC)
+    os.write(fd, b"0")
+    os.close(fd)
+    os.close(exec_fifo)
