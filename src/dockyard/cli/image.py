@@ -1,0 +1,301 @@
+"""Image commands: images, import, tag, rmi."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from dockyard.cli.flags import BOOL, LIST, STRING, Command, Flag
+from dockyard.cli.format import human_size, json_message_line, short_id, since, split_reference
+from dockyard.cli.main import Cli
+from dockyard.client.errors import APIError, ClientError
+from dockyard.client.http import quote
+
+IMAGES = Command(
+    "images",
+    "[OPTIONS] [REPOSITORY[:TAG]]",
+    "List images",
+    (
+        Flag("all", "a", BOOL, "Show all images (default hides intermediate images)"),
+        Flag("digests", "", BOOL, "Show digests"),
+        Flag("filter", "f", LIST, "Filter output based on conditions provided", metavar="filter"),
+        Flag("format", "", STRING, "Pretty-print images using a Go template", metavar="string"),
+        Flag("no-trunc", "", BOOL, "Don't truncate output"),
+        Flag("quiet", "q", BOOL, "Only show image IDs"),
+    ),
+    max_args=1,
+    aliases=("image ls", "image list"),
+)
+IMAGES_TABLE = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+IMAGES_TABLE_DIGESTS = (
+    "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+)
+_IMAGE_HEADERS = {
+    "ID": "IMAGE ID",
+    "Repository": "REPOSITORY",
+    "Tag": "TAG",
+    "Digest": "DIGEST",
+    "CreatedSince": "CREATED",
+    "CreatedAt": "CREATED AT",
+    "Size": "SIZE",
+    "Containers": "CONTAINERS",
+    "VirtualSize": "VIRTUAL SIZE",
+    "SharedSize": "SHARED SIZE",
+    "UniqueSize": "UNIQUE SIZE",
+}
+
+
+def familiar_name(name: str) -> str:
+    """`docker.io/library/busybox` -> `busybox`, as docker's reference.FamiliarName."""
+    if name.startswith("docker.io/"):
+        name = name[len("docker.io/") :]
+        if name.startswith("library/") and name.count("/") == 1:
+            name = name[len("library/") :]
+    return name
+
+
+class ImageRow:
+    """One row of `images`: an image under one repository/tag/digest."""
+
+    def __init__(self, image: dict[str, Any], repo: str, tag: str, digest: str, trunc: bool):
+        self.i, self.repo, self.tag, self.digest, self.trunc = image, repo, tag, digest, trunc
+
+    def template_field(self, name: str) -> Any:
+        image_id = self.i.get("Id", "")
+        created = self.i.get("Created", 0)
+        fields = {
+            "ID": short_id(image_id) if self.trunc else image_id,
+            "Repository": self.repo,
+            "Tag": self.tag,
+            "Digest": self.digest,
+            "CreatedSince": since(created),
+            "CreatedAt": _go_time(created),
+            "Size": human_size(self.i.get("Size") or 0),
+            "Containers": _na(self.i.get("Containers", -1)),
+            "VirtualSize": human_size(self.i.get("VirtualSize") or self.i.get("Size") or 0),
+            "SharedSize": _na(self.i.get("SharedSize", -1), human_size),
+            "UniqueSize": _na(
+                (self.i.get("Size") or 0) - self.i["SharedSize"]
+                if self.i.get("SharedSize", -1) >= 0
+                else -1,
+                human_size,
+            ),
+        }
+        return fields[name]
+
+    def template_json(self) -> dict[str, Any]:
+        return {k: self.template_field(k) for k in sorted(_IMAGE_HEADERS)}
+
+
+class _ImageHeader:
+    def template_field(self, name: str) -> str:
+        return _IMAGE_HEADERS[name]
+
+
+def _na(value: int, fmt: Any = str) -> str:
+    return "N/A" if value is None or value < 0 else fmt(value)
+
+
+def _go_time(timestamp: float) -> str:
+    from dockyard.cli.pscontext import go_time_string
+
+    return go_time_string(timestamp)
+
+
+def image_rows(images: list[dict[str, Any]], digests: bool, trunc: bool) -> list[ImageRow]:
+    """docker's rule: a row per repo:tag (per digest with --digests), digest-only rows, else <none>."""
+    rows = []
+    for image in images:
+        repo_tags: dict[str, list[str]] = {}
+        repo_digests: dict[str, list[str]] = {}
+        for ref in image.get("RepoTags") or []:
+            if ref.startswith("<none>"):
+                continue
+            repo, tag = split_reference(ref)
+            if tag:
+                repo_tags.setdefault(familiar_name(repo), []).append(tag)
+        for ref in image.get("RepoDigests") or []:
+            if ref.startswith("<none>") or "@" not in ref:
+                continue
+            repo, digest = ref.split("@", 1)
+            repo_digests.setdefault(familiar_name(repo), []).append(digest)
+        for repo, tags in repo_tags.items():
+            repo_digest_list = repo_digests.pop(repo, [])
+            for tag in tags:
+                if not digests or not repo_digest_list:
+                    rows.append(ImageRow(image, repo, tag, "<none>", trunc))
+                    continue
+                for digest in repo_digest_list:
+                    rows.append(ImageRow(image, repo, tag, digest, trunc))
+        for repo, digest_list in repo_digests.items():
+            if digests:
+                rows += [ImageRow(image, repo, "<none>", d, trunc) for d in digest_list]
+            else:
+                rows.append(ImageRow(image, repo, "<none>", "<none>", trunc))
+        if not repo_tags and not repo_digests:
+            rows.append(ImageRow(image, "<none>", "<none>", "<none>", trunc))
+    return rows
+
+
+def images(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
+    from dockyard.cli.container import parse_filters
+    from dockyard.cli.template import TemplateError, render
+
+    filter_items = list(opts["filter"])
+    if args:
+        filter_items.append(f"reference={args[0]}")
+    try:
+        filters = parse_filters(filter_items)
+    except ValueError as e:
+        cli.err(f"{e}\n")
+        return 125
+    found = cli.client.get("/images/json", {"all": opts["all"] or None, "filters": filters})
+    rows = image_rows(found or [], opts["digests"], not opts["no_trunc"])
+    if opts["quiet"] and not opts["format"]:
+        fmt = "{{.ID}}"
+    else:
+        fmt = opts["format"] or (IMAGES_TABLE_DIGESTS if opts["digests"] else IMAGES_TABLE)
+        if fmt == "table":
+            fmt = IMAGES_TABLE_DIGESTS if opts["digests"] else IMAGES_TABLE
+    try:
+        cli.out(render(fmt, rows, _ImageHeader()))
+    except TemplateError as e:
+        cli.err(f"template parsing error: {e}\n")
+        return 1
+    return 0
+
+
+# -- import ------------------------------------------------------------------------
+IMPORT = Command(
+    "import",
+    "[OPTIONS] file|URL|- [REPOSITORY[:TAG]]",
+    "Import the contents from a tarball to create a filesystem image",
+    (
+        Flag(
+            "change", "c", LIST, "Apply Dockerfile instruction to the created image", metavar="list"
+        ),
+        Flag("message", "m", STRING, "Set commit message for imported image", metavar="string"),
+        Flag(
+            "platform",
+            "",
+            STRING,
+            "Set platform if server is multi-platform capable",
+            metavar="string",
+        ),
+    ),
+    min_args=1,
+    max_args=2,
+    aliases=("image import",),
+)
+
+
+def show_progress(cli: Cli, messages: Any, out: Any) -> None:
+    """Print a JSON progress stream like docker off a terminal; an error message raises."""
+    for message in messages:
+        if not isinstance(message, dict):
+            continue
+        if message.get("errorDetail") or message.get("error"):
+            detail = message.get("errorDetail") or {}
+            raise ClientError(detail.get("message") or message.get("error"))
+        line = json_message_line(message)
+        if line:
+            out.write(line)
+            out.flush()
+
+
+def import_(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
+    source = args[0]
+    repo, tag = split_reference(args[1]) if len(args) > 1 else ("", "")
+    params: dict[str, Any] = {
+        "fromSrc": source if "://" in source else "-",
+        "repo": repo or None,
+        "tag": tag or None,
+        "message": opts["message"] or None,
+        "changes": opts["change"] or None,
+        "platform": opts["platform"] or None,
+    }
+    body: Any = None
+    if "://" not in source:
+        if source == "-":
+            body = sys.stdin.buffer
+        else:
+            try:
+                body = open(source, "rb")  # noqa: SIM115 - closed below
+            except OSError as e:
+                cli.err(f"open {source}: {e.strerror.lower()}\n")
+                return 1
+    try:
+        resp = cli.client.request(
+            "POST", "/images/create", params, body, {"Content-Type": "application/x-tar"}
+        )
+        show_progress(cli, cli.client.json_stream(resp), sys.stdout)
+    except ClientError as e:
+        cli.err(f"{e}\n")
+        return 1
+    finally:
+        if body is not None and body is not sys.stdin.buffer:
+            body.close()
+    return 0
+
+
+# -- tag, rmi ----------------------------------------------------------------------
+TAG = Command(
+    "tag",
+    "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
+    "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
+    min_args=2,
+    max_args=2,
+    aliases=("image tag",),
+)
+
+
+def tag(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
+    repo, tag_name = split_reference(args[1])
+    if "@" in repo:
+        cli.err("refusing to create a tag with a digest reference\n")
+        return 1
+    cli.client.post(
+        f"/images/{quote(args[0], safe='/:@')}/tag", {"repo": repo, "tag": tag_name or "latest"}
+    )
+    return 0
+
+
+RMI = Command(
+    "rmi",
+    "[OPTIONS] IMAGE [IMAGE...]",
+    "Remove one or more images",
+    (
+        Flag("force", "f", BOOL, "Force removal of the image"),
+        Flag("no-prune", "", BOOL, "Do not delete untagged parents"),
+    ),
+    min_args=1,
+    aliases=("image rm", "image remove"),
+)
+
+
+def rmi(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
+    params = {"force": opts["force"] or None, "noprune": opts["no_prune"] or None}
+    errors = []
+    for name in args:
+        try:
+            deleted = cli.client.delete(f"/images/{quote(name, safe='/:@')}", params) or []
+        except APIError as e:
+            errors.append(str(e))
+            continue
+        for item in deleted:
+            if item.get("Untagged"):
+                cli.out(f"Untagged: {item['Untagged']}\n")
+            if item.get("Deleted"):
+                cli.out(f"Deleted: {item['Deleted']}\n")
+    if errors:
+        cli.err("\n".join(errors) + "\n")
+        return 1
+    return 0
+
+
+COMMANDS = {
+    "images": (IMAGES, images),
+    "import": (IMPORT, import_),
+    "tag": (TAG, tag),
+    "rmi": (RMI, rmi),
+}
