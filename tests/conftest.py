@@ -1,0 +1,187 @@
+"""Shared fixtures: a real dockyardd on a temp data root and socket, per test session.
+
+Everything it starts lives under one temp dir and is torn down at the end,
+even on failure: containers removed, daemon stopped by pid, monitors killed,
+mounts under the temp dir detached.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+BUSYBOX_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+@dataclass
+class Daemon:
+    root: Path
+    sock: str
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def host(self) -> str:
+        return f"unix://{self.sock}"
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["DOCKER_HOST"] = self.host
+        env["DOCKYARD_HOST"] = self.host
+        env["DOCKER_CONFIG"] = str(self.root / "docker-config")
+        env["DOCKER_CLI_HINTS"] = "false"
+        env.pop("DOCKER_CONTEXT", None)
+        return env
+
+    def docker(
+        self, *args: str, input: bytes | None = None, timeout: float = 60, check: bool = False
+    ) -> subprocess.CompletedProcess[str]:
+        return _run(["docker", *args], self.env(), input, timeout, check)
+
+    def dockyard(
+        self, *args: str, input: bytes | None = None, timeout: float = 60, check: bool = False
+    ) -> subprocess.CompletedProcess[str]:
+        return _run([str(BIN / "dockyard"), *args], self.env(), input, timeout, check)
+
+    def mounts_under_root(self) -> list[str]:
+        with open("/proc/self/mountinfo") as f:
+            return [line.split()[4] for line in f if str(self.root) in line.split()[4]]
+
+
+def _run(
+    cmd: list[str], env: dict[str, str], input: bytes | None, timeout: float, check: bool
+) -> subprocess.CompletedProcess[str]:
+    p = subprocess.run(cmd, env=env, input=input, capture_output=True, timeout=timeout)
+    out = subprocess.CompletedProcess(
+        p.args, p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+    )
+    if check and p.returncode != 0:
+        raise AssertionError(f"{cmd} exited {p.returncode}: {out.stderr}")
+    return out
+
+
+def busybox_tar(dest: Path) -> Path:
+    subprocess.run(
+        [str(REPO / "scripts" / "make-busybox-rootfs.sh"), "--tar", str(dest)], check=True
+    )
+    return dest
+
+
+def start_daemon(root: Path, extra: list[str] | None = None) -> Daemon:
+    sock = str(root / "run" / "dockyard.sock")
+    log_path = root / "dockyardd.log"
+    runtime = os.environ.get("DOCKYARD_TEST_RUNTIME", "dockyard-runtime")
+    cmd = [
+        str(BIN / "dockyardd"),
+        "--data-root",
+        str(root / "data"),
+        "--exec-root",
+        str(root / "exec"),
+        "-H",
+        f"unix://{sock}",
+        "--pidfile",
+        str(root / "dockyardd.pid"),
+        "--runtime",
+        runtime,
+        *(extra or []),
+    ]
+    logf = open(log_path, "ab")  # noqa: SIM115
+    proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
+    logf.close()
+    deadline = time.monotonic() + 20
+    while not os.path.exists(sock):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"dockyardd did not start:\n{log_path.read_text()}")
+        time.sleep(0.05)
+    return Daemon(root, sock, proc, log_path)
+
+
+def stop_daemon(d: Daemon) -> None:
+    if d.proc.poll() is None:
+        d.proc.send_signal(signal.SIGTERM)
+        try:
+            d.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            d.proc.kill()
+            d.proc.wait()
+
+
+def kill_leftovers(root: Path) -> None:
+    """Monitors and container processes started under `root`; then its mounts."""
+    exec_root = root / "exec"
+    for pidfile in list(exec_root.glob("containers/*/monitor.pid")) + list(
+        exec_root.glob("containers/*/init.pid")
+    ):
+        try:
+            os.kill(int(pidfile.read_text().strip()), signal.SIGKILL)
+        except (ValueError, ProcessLookupError, FileNotFoundError):
+            pass
+    time.sleep(0.1)
+    with open("/proc/self/mountinfo") as f:
+        targets = [line.split()[4] for line in f if str(root) in line.split()[4]]
+    for t in sorted(targets, key=len, reverse=True):
+        subprocess.run(["umount", "-l", t], capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def session_tmp() -> Path:
+    d = Path(tempfile.mkdtemp(prefix="dytest-"))
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def busybox_rootfs_tar(session_tmp: Path) -> Path:
+    return busybox_tar(session_tmp / "busybox.tar")
+
+
+@pytest.fixture(scope="session")
+def daemon(session_tmp: Path, busybox_rootfs_tar: Path) -> Daemon:
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    root = session_tmp / "d"
+    root.mkdir()
+    d = start_daemon(root)
+    try:
+        r = d.docker(
+            "import",
+            "-c",
+            'CMD ["sh"]',
+            "-c",
+            f"ENV PATH={BUSYBOX_PATH}",
+            str(busybox_rootfs_tar),
+            "busybox:latest",
+        )
+        assert r.returncode == 0, r.stderr + d.log_path.read_text()
+        yield d
+    finally:
+        try:
+            ids = d.docker("ps", "-aq", timeout=20).stdout.split()
+            if ids:
+                d.docker("rm", "-f", *ids, timeout=60)
+        except Exception:
+            pass
+        stop_daemon(d)
+        kill_leftovers(root)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"dockyard test runtime: {os.environ.get('DOCKYARD_TEST_RUNTIME', 'dockyard-runtime')}"
+
+
+def inspect(d: Daemon, ref: str) -> dict:
+    r = d.docker("inspect", ref, check=True)
+    return json.loads(r.stdout)[0]

@@ -1,0 +1,52 @@
+"""docker-py (the Docker SDK for Python), unchanged, against dockyardd."""
+
+from __future__ import annotations
+
+import docker
+import pytest
+
+from tests.conftest import Daemon
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture()
+def client(daemon: Daemon) -> docker.DockerClient:
+    c = docker.DockerClient(base_url=daemon.host)
+    yield c
+    c.close()
+
+
+def test_run_remove_returns_output(client: docker.DockerClient) -> None:
+    assert client.containers.run("busybox", "echo hi", remove=True) == b"hi\n"
+
+
+def test_ping_and_version(client: docker.DockerClient) -> None:
+    assert client.ping() is True
+    assert client.version()["ApiVersion"] == "1.45"
+
+
+def test_detached_life_cycle(client: docker.DockerClient) -> None:
+    c = client.containers.run("busybox", ["sh", "-c", "echo started; sleep 300"], detach=True)
+    try:
+        c.reload()
+        assert c.status == "running"
+        assert c.attrs["State"]["Pid"] > 0
+        c.stop(timeout=1)
+        assert c.wait()["StatusCode"] == 137
+        assert b"started" in c.logs()
+    finally:
+        c.remove(force=True)
+    with pytest.raises(docker.errors.NotFound):
+        client.containers.get(c.id)
+
+
+def test_nonzero_exit_raises_container_error(client: docker.DockerClient) -> None:
+    with pytest.raises(docker.errors.ContainerError) as info:
+        client.containers.run("busybox", ["sh", "-c", "echo bad >&2; exit 2"], remove=True)
+    assert info.value.exit_status == 2
+
+
+def test_image_not_found(client: docker.DockerClient) -> None:
+    with pytest.raises(docker.errors.ImageNotFound):
+        client.images.get("nosuchimage:latest")
