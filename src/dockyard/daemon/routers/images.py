@@ -1,0 +1,118 @@
+"""The images router: Engine API `/images/...` (v1.45 shapes). Routes are a
+table over the narrow `ImagesBackend`; names in paths may hold slashes
+(`/images/localhost:5000/foo/bar/json`), hence the `{name:.+}` patterns."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from dockyard.api import version
+from dockyard.api.errors import InvalidParameter
+from dockyard.daemon.server.app import API_VERSION_KEY
+from dockyard.daemon.server.params import json_response, qbool, qfilters
+
+
+class ImagesBackend(Protocol):
+    async def import_image(
+        self,
+        body: AsyncIterator[bytes],
+        repo: str = "",
+        tag: str = "",
+        changes: list[str] | None = None,
+        message: str = "",
+        platform: str = "",
+    ) -> str: ...
+
+    async def pull(self, from_image: str, tag: str = "", platform: str = "") -> None: ...
+
+    def list_images(
+        self, all: bool = False, filters: dict[str, list[str]] | None = None, digests: bool = False
+    ) -> list[dict[str, Any]]: ...
+
+    def inspect(self, name: str) -> dict[str, Any]: ...
+
+    def history(self, name: str) -> list[dict[str, Any]]: ...
+
+    async def tag(self, name: str, repo: str, tag: str = "") -> None: ...
+
+    async def delete(
+        self, name: str, force: bool = False, noprune: bool = False
+    ) -> list[dict[str, str]]: ...
+
+
+def _status_line(obj: dict[str, Any]) -> bytes:
+    return json.dumps(obj).encode() + b"\r\n"
+
+
+def routes(backend: ImagesBackend) -> web.RouteTableDef:
+    r = web.RouteTableDef()
+
+    @r.post("/images/create")
+    async def create(request: web.Request) -> web.StreamResponse:
+        q = request.query
+        from_src = q.get("fromSrc", "")
+        from_image = q.get("fromImage", "")
+        platform = q.get("platform", "")
+        if from_src:
+            if from_src != "-":
+                raise InvalidParameter(
+                    f"importing from a URL ({from_src}) is not supported: send the archive as the request body"
+                )
+            image_id = await backend.import_image(
+                request.content.iter_chunked(1 << 20),
+                repo=q.get("repo", ""),
+                tag=q.get("tag", ""),
+                changes=q.getall("changes", []),
+                message=q.get("message", ""),
+                platform=platform,
+            )
+            return web.Response(
+                body=_status_line({"status": image_id}), content_type="application/json"
+            )
+        if from_image:
+            await backend.pull(from_image, q.get("tag", ""), platform)
+            return web.Response(body=b"", content_type="application/json")
+        raise InvalidParameter("either fromSrc or fromImage must be given")
+
+    @r.get("/images/json")
+    async def list_(request: web.Request) -> web.Response:
+        out = backend.list_images(
+            all=qbool(request, "all"), filters=qfilters(request), digests=qbool(request, "digests")
+        )
+        if version.less_than(request[API_VERSION_KEY], "1.44"):
+            for s in out:
+                s["VirtualSize"] = s["Size"]
+        return json_response(out)
+
+    @r.get("/images/{name:.+}/json")
+    async def inspect(request: web.Request) -> web.Response:
+        out = backend.inspect(request.match_info["name"])
+        if version.less_than(request[API_VERSION_KEY], "1.44"):
+            out["VirtualSize"] = out["Size"]
+        return json_response(out)
+
+    @r.get("/images/{name:.+}/history")
+    async def history(request: web.Request) -> web.Response:
+        return json_response(backend.history(request.match_info["name"]))
+
+    @r.post("/images/{name:.+}/tag")
+    async def tag(request: web.Request) -> web.Response:
+        await backend.tag(
+            request.match_info["name"], request.query.get("repo", ""), request.query.get("tag", "")
+        )
+        return web.Response(status=201)
+
+    @r.delete("/images/{name:.+}")
+    async def delete(request: web.Request) -> web.Response:
+        out = await backend.delete(
+            request.match_info["name"],
+            force=qbool(request, "force"),
+            noprune=qbool(request, "noprune"),
+        )
+        return json_response(out)
+
+    return r

@@ -1,0 +1,550 @@
+"""The image service: implements the images router's backend over the content
+store, the image store and the overlay snapshotter. Blocking work (unpacking,
+hashing, removing trees) runs in threads; events are published from the loop.
+
+Deleting follows dockerd's ImageDelete (daemon/images/image_delete.go): a
+name untags first and deletes only the last reference; an id deletes the
+image with its references when they all belong to one repository; containers
+using an image block both unless forced (running ones even then).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import queue
+import threading
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from dockyard import __version__
+from dockyard.api.errors import Conflict, InvalidParameter, NoSuchImage, NotFound
+from dockyard.daemon.services.events import EventBus
+from dockyard.proto import reference as refs
+from dockyard.proto.changes import apply_changes
+from dockyard.proto.image import (
+    api_container_config,
+    chain_ids,
+    import_config,
+    parse_platform,
+    parse_rfc3339,
+    rfc3339_nano,
+)
+from dockyard.proto.reference import Reference
+from dockyard.snapshot import OverlaySnapshotter, upper_dir
+from dockyard.snapshot.apply import HashingReader, apply_layer
+from dockyard.store.compression import decompressed
+from dockyard.store.content import ContentStore
+from dockyard.store.images import LAYER_TAR, Image, ImageStore, Layer
+from dockyard.store.paths import StorePaths
+
+__all__ = ["Image", "ImageService", "open_image_service"]
+
+UsageCheck = Callable[[str], list[str]]
+_EOF = object()
+
+
+def open_image_service(data_root: Path, events: EventBus) -> ImageService:
+    """Create the directories under `data_root` and open the stores."""
+    paths = StorePaths.under(Path(data_root))
+    for d in paths.all_dirs():
+        d.mkdir(parents=True, exist_ok=True)
+    content = ContentStore(paths)
+    store = ImageStore(str(paths.db), content)
+    snapshotter = OverlaySnapshotter.open(Path(data_root))
+    return ImageService(paths, content, store, snapshotter, events)
+
+
+class BodyPipe:
+    """An HTTP body handed from the event loop to a worker thread, in order,
+    with bounded memory (a few MiB in flight)."""
+
+    def __init__(self, depth: int = 8) -> None:
+        self._q: queue.Queue[object] = queue.Queue(maxsize=depth)
+        self._buf = b""
+        self._eof = False
+        self.closed = threading.Event()
+
+    # worker side
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            out = bytearray()
+            while chunk := self.read(1 << 20):
+                out += chunk
+            return bytes(out)
+        while not self._buf and not self._eof:
+            item = self._q.get()
+            if item is _EOF:
+                self._eof = True
+            elif isinstance(item, BaseException):
+                self._eof = True
+                raise InvalidParameter(f"error reading request body: {item}")
+            else:
+                self._buf = item  # type: ignore[assignment]
+        out, self._buf = self._buf[:n], self._buf[n:]
+        return out
+
+    def close_reader(self) -> None:
+        """The worker is done: let a blocked feeder go, discard what is queued."""
+        self.closed.set()
+        try:
+            while True:
+                self._q.get_nowait()
+        except queue.Empty:
+            pass
+
+    # loop side
+    async def feed(self, body: AsyncIterator[bytes]) -> None:
+        try:
+            async for chunk in body:
+                if self.closed.is_set():
+                    break
+                if chunk:
+                    await self._put(chunk)
+        except BaseException as exc:
+            await self._put(exc)
+            raise
+        await self._put(_EOF)
+
+    async def _put(self, item: object) -> None:
+        try:
+            self._q.put_nowait(item)
+        except queue.Full:
+            await asyncio.to_thread(self._put_blocking, item)
+
+    def _put_blocking(self, item: object) -> None:
+        while not self.closed.is_set():
+            try:
+                self._q.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+
+class ImageService:
+    def __init__(
+        self,
+        paths: StorePaths,
+        content: ContentStore,
+        store: ImageStore,
+        snapshotter: OverlaySnapshotter,
+        events: EventBus,
+    ) -> None:
+        self.paths = paths
+        self.content = content
+        self.store = store
+        self.snapshotter = snapshotter
+        self.events = events
+        self._in_use: UsageCheck = lambda image_id: []
+        self._running: UsageCheck | None = None
+        self._lock = asyncio.Lock()
+
+    def set_usage_check(self, fn: UsageCheck, running: UsageCheck | None = None) -> None:
+        """`fn(image_id)` -> ids of containers using the image; `running`, if
+        given, the subset that is running (whose use even `force` can't override)."""
+        self._in_use = fn
+        self._running = running
+
+    def close(self) -> None:
+        self.store.close()
+        self.snapshotter.close()
+
+    # -- lookup ---------------------------------------------------------------
+
+    def resolve(self, ref_or_id: str) -> Image:
+        """An image by name[:tag], name@digest, or (short) id; NoSuchImage otherwise."""
+        image_id = self._resolve_id(ref_or_id)
+        try:
+            return self.store.get(image_id)
+        except NotFound:
+            raise self._no_such(ref_or_id) from None
+
+    def _resolve_id(self, ref_or_id: str) -> str:
+        if not ref_or_id:
+            raise InvalidParameter("invalid reference format")
+        if refs.is_full_id(ref_or_id):
+            image_id = "sha256:" + ref_or_id.removeprefix("sha256:")
+            if self.store.exists(image_id):
+                return image_id
+            raise NoSuchImage(image_id if ref_or_id.startswith("sha256:") else ref_or_id)
+        try:
+            ref = refs.parse_normalized(ref_or_id)
+        except refs.InvalidReference:
+            if ref_or_id.startswith("sha256:") and refs.short_id_prefix(ref_or_id):
+                ref = None  # "sha256:abc" is only ever an id prefix
+            else:
+                raise
+        if ref is not None:
+            found = self.store.lookup(ref.tag_name_only())
+            if found is not None:
+                return found
+        prefix = refs.short_id_prefix(ref_or_id)
+        if prefix is not None:
+            ids = self.store.search(prefix)
+            if len(ids) == 1:
+                return ids[0]
+        raise self._no_such(ref_or_id)
+
+    @staticmethod
+    def _no_such(ref_or_id: str) -> NoSuchImage:
+        try:
+            return NoSuchImage(refs.parse_normalized(ref_or_id).tag_name_only().familiar())
+        except refs.InvalidReference:
+            return NoSuchImage(ref_or_id)
+
+    # -- import ---------------------------------------------------------------
+
+    async def import_image(
+        self,
+        body: AsyncIterator[bytes],
+        repo: str = "",
+        tag: str = "",
+        changes: list[str] | None = None,
+        message: str = "",
+        platform: str = "",
+    ) -> str:
+        """`docker import -`: a rootfs tar (plain or compressed) becomes a one-layer image."""
+        ref = refs.parse_repository_tag(repo, tag) if repo else None
+        if tag and not repo:
+            raise InvalidParameter("tag without repository")
+        plat = parse_platform(platform)
+        container_config = apply_changes({}, list(changes or []))
+        pipe = BodyPipe()
+        worker = asyncio.ensure_future(
+            asyncio.to_thread(self._import_sync, pipe, container_config, message, plat)
+        )
+        try:
+            await pipe.feed(body)
+        except BaseException:
+            await asyncio.wait([worker])
+            raise
+        image_id = await worker
+        if ref is not None:
+            self._tag(image_id, ref)
+        self.events.publish("image", "import", image_id, {"name": image_id})
+        return image_id
+
+    def _import_sync(
+        self,
+        pipe: BodyPipe,
+        container_config: dict[str, Any],
+        message: str,
+        plat: tuple[str, str, str],
+    ) -> str:
+        try:
+            _, raw = decompressed(pipe)  # type: ignore[arg-type]
+            layer = self.unpack_layer(raw, None)
+        finally:
+            pipe.close_reader()
+        created = rfc3339_nano()
+        cfg = import_config(container_config, layer.diff_id, message, plat, created, __version__)
+        return self.store.create(json.dumps(cfg, separators=(",", ":")).encode())
+
+    def unpack_layer(self, tar: BinaryIO, parent: str | None) -> Layer:
+        """Unpack an uncompressed layer tar onto the snapshot `parent` (a chain id)
+        and keep the tar as a blob; returns the layer record. All or nothing."""
+        key = f"extract-{uuid.uuid4().hex}"
+        mounts = self.snapshotter.prepare(key, parent)
+        try:
+            with self.content.writer(verify=False) as w:
+                reader = HashingReader(tar, sink=w)  # type: ignore[arg-type]
+                res = apply_layer(upper_dir(mounts), reader)  # type: ignore[arg-type]
+                w.commit(res.diff_id, res.tar_size)
+            chain = chain_ids([parent, res.diff_id])[-1] if parent else res.diff_id
+            try:
+                self.snapshotter.stat(chain)
+                self.snapshotter.remove(key)
+            except NotFound:
+                self.snapshotter.commit(chain, key)
+        except BaseException:
+            try:
+                self.snapshotter.remove(key)
+            except NotFound:
+                pass
+            raise
+        layer = Layer(res.diff_id, chain, res.diff_id, LAYER_TAR, res.tar_size, res.size)
+        self.store.add_layer(layer)
+        return layer
+
+    async def pull(self, from_image: str, tag: str = "", platform: str = "") -> None:
+        ref = refs.parse_repository_tag(from_image, tag) if from_image else None
+        name = ref.familiar() if ref else from_image
+        raise InvalidParameter(
+            f"pull access denied for {name}: pulling from a registry is not implemented yet "
+            "(use docker load or docker import)"
+        )
+
+    # -- tag ------------------------------------------------------------------
+
+    async def tag(self, name: str, repo: str, tag: str = "") -> None:
+        image = self.resolve(name)
+        if not repo:
+            raise InvalidParameter("repository name must have at least one component")
+        ref = refs.parse_repository_tag(repo, tag)
+        self._tag(image.id, ref)
+
+    def _tag(self, image_id: str, ref: Reference) -> None:
+        self.store.add_reference(ref, image_id, tag_time=rfc3339_nano())
+        self.events.publish("image", "tag", image_id, {"name": ref.familiar()})
+
+    # -- list / inspect / history --------------------------------------------
+
+    def list_images(
+        self, all: bool = False, filters: dict[str, list[str]] | None = None, digests: bool = False
+    ) -> list[dict[str, Any]]:
+        filters = filters or {}
+        for key in filters:
+            if key not in ("dangling", "label", "reference", "before", "since", "until"):
+                raise InvalidParameter(f"invalid filter '{key}'")
+        images = self.store.list()
+        dangling = filters.get("dangling")
+        if dangling:
+            if dangling[-1] not in ("true", "false", "1", "0"):
+                raise InvalidParameter(f"Invalid filter 'dangling={dangling[-1]}'")
+            want = dangling[-1] in ("true", "1")
+            images = [i for i in images if (not i.repo_tags) == want]
+        if "label" in filters:
+            images = [i for i in images if all(_label_match(i.labels, f) for f in filters["label"])]
+        if "before" in filters:
+            t = min(parse_rfc3339(self.resolve(r).created) for r in filters["before"])
+            images = [i for i in images if parse_rfc3339(i.created) < t]
+        if "since" in filters:
+            t = max(parse_rfc3339(self.resolve(r).created) for r in filters["since"])
+            images = [i for i in images if parse_rfc3339(i.created) > t]
+        if "reference" in filters:
+            images = [i for i in images if any(_ref_match(i, p) for p in filters["reference"])]
+        return [self._summary(i) for i in images]
+
+    def _summary(self, i: Image) -> dict[str, Any]:
+        return {
+            "Containers": -1,
+            "Created": int(parse_rfc3339(i.created)),
+            "Id": i.id,
+            "Labels": i.labels or None,
+            "ParentId": i.parent,
+            "RepoDigests": list(i.repo_digests),
+            "RepoTags": list(i.repo_tags),
+            "SharedSize": -1,
+            "Size": i.size,
+        }
+
+    def inspect(self, name: str) -> dict[str, Any]:
+        i = self.resolve(name)
+        cfg = i.config
+        graph: dict[str, Any] = {"Name": "overlay2", "Data": None}
+        if i.snapshot:
+            dirs = self.snapshotter.chain_dirs(i.snapshot)
+            top = dirs[0].parent
+            data = {
+                "MergedDir": str(top / "merged"),
+                "UpperDir": str(dirs[0]),
+                "WorkDir": str(top / "work"),
+            }
+            if len(dirs) > 1:
+                data["LowerDir"] = ":".join(str(d) for d in dirs[1:])
+            graph["Data"] = data
+        out: dict[str, Any] = {
+            "Id": i.id,
+            "RepoTags": list(i.repo_tags),
+            "RepoDigests": list(i.repo_digests),
+            "Parent": i.parent,
+            "Comment": cfg.get("comment", ""),
+            "Created": cfg.get("created") or "",
+            "DockerVersion": cfg.get("docker_version", ""),
+            "Author": cfg.get("author", ""),
+            "Config": api_container_config(cfg.get("config")),
+            "Architecture": cfg.get("architecture", ""),
+            "Os": cfg.get("os", ""),
+            "Size": i.size,
+            "GraphDriver": graph,
+            "RootFS": {
+                "Type": (cfg.get("rootfs") or {}).get("type", "layers"),
+                "Layers": i.diff_ids,
+            },
+            "Metadata": {"LastTagTime": i.last_tag_time},
+        }
+        if cfg.get("variant"):
+            out["Variant"] = cfg["variant"]
+        if cfg.get("container"):
+            out["Container"] = cfg["container"]
+        if cfg.get("container_config"):
+            out["ContainerConfig"] = api_container_config(cfg["container_config"])
+        return out
+
+    def history(self, name: str) -> list[dict[str, Any]]:
+        i = self.resolve(name)
+        layers = [self.store.layer(d) for d in i.diff_ids]
+        out: list[dict[str, Any]] = []
+        li = 0
+        for h in i.config.get("history") or []:
+            size = 0
+            if not h.get("empty_layer"):
+                layer = layers[li] if li < len(layers) else None
+                size = layer.size if layer else 0
+                li += 1
+            out.append(
+                {
+                    "Comment": h.get("comment", ""),
+                    "Created": int(parse_rfc3339(h.get("created"))),
+                    "CreatedBy": h.get("created_by", ""),
+                    "Id": "<missing>",
+                    "Size": size,
+                    "Tags": None,
+                }
+            )
+        out.reverse()
+        if out:
+            out[0]["Id"] = i.id
+            out[0]["Tags"] = list(i.repo_tags) or None
+        return out
+
+    # -- delete ---------------------------------------------------------------
+
+    async def delete(
+        self, name: str, force: bool = False, noprune: bool = False
+    ) -> list[dict[str, str]]:
+        async with self._lock:
+            records: list[dict[str, str]] = []
+            image = self.resolve(name)
+            image_id = image.id
+            repo_refs = self.store.references(image_id)
+            by_id = self._is_id_reference(name, image_id)
+            if not by_id:
+                ref = refs.parse_normalized(name).tag_name_only()
+                if not force and _single_repository(repo_refs):
+                    users = self._in_use(image_id)
+                    if users:
+                        raise Conflict(
+                            f'conflict: unable to remove repository reference "{name}" (must force) - '
+                            f"container {refs.truncate_id(users[0])} is using its referenced image "
+                            f"{refs.truncate_id(image_id)}"
+                        )
+                self._untag(image_id, ref, records)
+                repo_refs = self.store.references(image_id)
+                if ref.digest is None and not any(
+                    r.digest is None and r.name == ref.name for r in repo_refs
+                ):
+                    for r in repo_refs:
+                        if r.digest is not None and r.name == ref.name:
+                            self._untag(image_id, r, records)
+                    repo_refs = self.store.references(image_id)
+                if repo_refs:
+                    return records
+                quiet = True
+            else:
+                quiet = False
+                if _single_repository(repo_refs):
+                    self._check_conflict(image_id, force, ignore_refs=True)
+                    for r in repo_refs:
+                        self._untag(image_id, r, records)
+            try:
+                self._check_conflict(image_id, force)
+            except Conflict:
+                if quiet:
+                    return records
+                raise
+            for r in self.store.references(image_id):
+                self._untag(image_id, r, records)
+            removed = await asyncio.to_thread(self._delete_image, image)
+            self.events.publish("image", "delete", image_id, {"name": image_id})
+            records.append({"Deleted": image_id})
+            records.extend({"Deleted": c} for c in removed)
+            return records
+
+    @staticmethod
+    def _is_id_reference(name: str, image_id: str) -> bool:
+        prefix = refs.short_id_prefix(name)
+        if prefix is None:
+            return False
+        return image_id.removeprefix("sha256:").startswith(prefix)
+
+    def _untag(self, image_id: str, ref: Reference, records: list[dict[str, str]]) -> None:
+        self.store.remove_reference(ref)
+        records.append({"Untagged": ref.familiar()})
+        self.events.publish("image", "untag", image_id, {"name": ref.familiar()})
+
+    def _check_conflict(self, image_id: str, force: bool, ignore_refs: bool = False) -> None:
+        running = self._running(image_id) if self._running else []
+        if running:
+            raise Conflict(
+                f"conflict: unable to delete {refs.truncate_id(image_id)} (cannot be forced) - "
+                f"image is being used by running container {refs.truncate_id(running[0])}"
+            )
+        if force:
+            return
+        if not ignore_refs and len({r.name for r in self.store.references(image_id)}) > 1:
+            raise Conflict(
+                f"conflict: unable to delete {refs.truncate_id(image_id)} (must be forced) - "
+                "image is referenced in multiple repositories"
+            )
+        users = self._in_use(image_id)
+        if users:
+            # Without a running check every user counts as stopped (a soft conflict).
+            raise Conflict(
+                f"conflict: unable to delete {refs.truncate_id(image_id)} (must be forced) - "
+                f"image is being used by stopped container {refs.truncate_id(users[0])}"
+            )
+
+    def _delete_image(self, image: Image) -> list[str]:
+        """Drop the record, then the snapshots and blobs no other image uses; returns the removed chain ids."""
+        self.store.delete(image.id)
+        keep = self.store.snapshots_in_use()
+        removed: list[str] = []
+        chains = chain_ids(image.diff_ids)
+        for chain in reversed(chains):
+            if chain in keep:
+                continue
+            try:
+                self.snapshotter.remove(chain)
+                removed.append(chain)
+            except NotFound:
+                pass
+            except Conflict:
+                continue  # a container's snapshot still sits on it
+        in_use_diffs = {
+            d
+            for i in self.store.ids()
+            for d in self.store.config(i).get("rootfs", {}).get("diff_ids", [])
+        }
+        for diff_id in image.diff_ids:
+            if diff_id not in in_use_diffs:
+                self.store.delete_layer(diff_id)
+                try:
+                    self.content.delete(diff_id)
+                except NotFound:
+                    pass
+        if image.id not in {i for i in self.store.ids()}:
+            try:
+                self.content.delete(image.id)
+            except NotFound:
+                pass
+        return removed
+
+
+def _single_repository(repo_refs: list[Reference]) -> bool:
+    """dockerd's isSingleReference: at most one tag, all references in one repository."""
+    tags = [r for r in repo_refs if r.digest is None]
+    if len(tags) > 1:
+        return False
+    return len({r.name for r in repo_refs}) <= 1
+
+
+def _label_match(labels: dict[str, str], f: str) -> bool:
+    k, sep, v = f.partition("=")
+    if k not in labels:
+        return False
+    return not sep or labels[k] == v
+
+
+def _ref_match(image: Image, pattern: str) -> bool:
+    import fnmatch
+
+    for r in image.references:
+        if r.digest is not None:
+            continue
+        familiar = r.familiar()
+        if fnmatch.fnmatchcase(familiar, pattern) or fnmatch.fnmatchcase(r.familiar_name, pattern):
+            return True
+    return False
