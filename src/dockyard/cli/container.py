@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
 
 from dockyard.cli.flags import BOOL, INT, LIST, STRING, Command, Flag
 from dockyard.cli.main import Cli
 from dockyard.client.errors import APIError, ClientError
 from dockyard.client.http import quote
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 # -- flags shared by run and create ---------------------------------------------
 _CREATE_FLAGS = (
@@ -209,20 +212,12 @@ def report(cli: Cli, command: str, message: str, with_help: bool) -> None:
 
 def pull_image(cli: Cli, reference: str, out: Any) -> None:
     """POST /images/create?fromImage=..&tag=..; progress printed as docker does off a tty."""
-    from dockyard.cli.format import json_message_line, split_reference
+    from dockyard.cli.format import split_reference
+    from dockyard.cli.image import show_progress
 
     repo, tag = split_reference(reference)
     resp = cli.client.request("POST", "/images/create", {"fromImage": repo, "tag": tag or None})
-    for message in cli.client.json_stream(resp):
-        if not isinstance(message, dict):
-            continue
-        if message.get("error") or message.get("errorDetail"):
-            detail = message.get("errorDetail") or {}
-            raise ClientError(detail.get("message") or message.get("error"))
-        line = json_message_line(message)
-        if line:
-            out.write(line)
-            out.flush()
+    show_progress(cli.client.json_stream(resp), out)
 
 
 def create_container(cli: Cli, opts: dict[str, Any], image: str, body: dict[str, Any]) -> str:

@@ -6,8 +6,11 @@ the non-terminal rendering of JSON progress messages. No I/O here.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any
 
 _DECIMAL_UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
 

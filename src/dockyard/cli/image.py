@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 from dockyard.cli.flags import BOOL, LIST, STRING, Command, Flag
 from dockyard.cli.format import human_size, json_message_line, short_id, since, split_reference
 from dockyard.cli.main import Cli
 from dockyard.client.errors import APIError, ClientError
 from dockyard.client.http import quote
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 IMAGES = Command(
     "images",
@@ -189,7 +192,7 @@ IMPORT = Command(
 )
 
 
-def show_progress(cli: Cli, messages: Any, out: Any) -> None:
+def show_progress(messages: Any, out: Any) -> None:
     """Print a JSON progress stream like docker off a terminal; an error message raises."""
     for message in messages:
         if not isinstance(message, dict):
@@ -228,7 +231,7 @@ def import_(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
         resp = cli.client.request(
             "POST", "/images/create", params, body, {"Content-Type": "application/x-tar"}
         )
-        show_progress(cli, cli.client.json_stream(resp), sys.stdout)
+        show_progress(cli.client.json_stream(resp), sys.stdout)
     except ClientError as e:
         cli.err(f"{e}\n")
         return 1

@@ -6,9 +6,12 @@ Pure: built from one item of GET /containers/json; every field is a string.
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from dockyard.cli.format import display_ports, ellipsis, go_quote, human_size, short_id, since
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _HEADERS = {
     "ID": "CONTAINER ID",

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any
 
 from dockyard.cli.flags import STRING, Command, Flag
 from dockyard.cli.main import VERSION, Cli
 from dockyard.client.errors import APIError, ClientError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _FORMAT = Flag("format", "f", STRING, "Format output using a custom template", metavar="string")
 
@@ -109,13 +112,14 @@ def format_server_version(server: dict[str, Any]) -> str:
 
 
 def _ansic(timestamp: str) -> str:
-    """RFC 3339 -> Go's time.ANSIC (`Thu May  7 21:09:36 2026`), as docker prints Built."""
-    import time
+    """RFC 3339 -> Go's time.ANSIC (`Thu May  7 21:09:36 2026`), as docker prints Built.
+
+    Via datetime (a C module) rather than time.strptime, whose import costs ~9 ms.
+    """
+    from datetime import datetime
 
     try:
-        return time.strftime(
-            "%a %b %e %H:%M:%S %Y", time.strptime(timestamp[:19], "%Y-%m-%dT%H:%M:%S")
-        )
+        return datetime.fromisoformat(timestamp[:19]).strftime("%a %b %e %H:%M:%S %Y")
     except ValueError:
         return timestamp
 

@@ -10,17 +10,20 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Iterable, Iterator
-from typing import Any, BinaryIO
 
 from dockyard.api.version import API_VERSION, less_than
 from dockyard.client.errors import APIError, ClientError, DaemonUnreachable
 from dockyard.client.http import ProtocolError, Reader, Response, encode_query, send_request
 from dockyard.client.streams import JSONStreamDecoder
 
-DEFAULT_HOST = "unix:///run/dockyard/dockyard.sock"
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+    from typing import Any, BinaryIO
 
-Body = bytes | BinaryIO | Iterable[bytes] | None
+    Body = bytes | BinaryIO | Iterable[bytes] | None
+
+DEFAULT_HOST = "unix:///run/dockyard/dockyard.sock"
 
 
 def resolve_host(flag: str | None, environ: dict[str, str] | os._Environ[str]) -> str:

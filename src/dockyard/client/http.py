@@ -11,8 +11,11 @@ code that touches the socket for reading.
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterable, Iterator
-from typing import BinaryIO
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+    from typing import BinaryIO
 
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 _CHUNK = 65536

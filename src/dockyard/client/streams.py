@@ -9,9 +9,12 @@ as Go's json.Decoder accepts). Multiplexed stdout/stderr frames are decoded by
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
 
-from dockyard.proto.stdcopy import CONTROL, STDERR, STDOUT, FrameDecoder
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from dockyard.proto.stdcopy import FrameDecoder
 
 _WHITESPACE = b" \t\r\n"
 
@@ -56,6 +59,8 @@ def demux(
 
     Stream 3 ("systemerr") goes to stderr, as docker's stdcopy turns it into an error.
     """
+    from dockyard.proto.stdcopy import CONTROL, STDERR, STDOUT
+
     decoder.feed(data)
     for frame in decoder:
         if frame.stream == STDOUT:
