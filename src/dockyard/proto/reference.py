@@ -156,6 +156,8 @@ def _parse(s: str) -> Reference:
     nm = _ANCHORED_NAME_RE.match(name)
     assert nm is not None
     domain, path = nm.group(1) or "", nm.group(2)
+    if not domain:  # e.g. "a_b.c/x": the first component looked like a host but is not one
+        raise InvalidReference("invalid reference format")
     if digest is not None:
         validate_digest(digest)
     return Reference(domain, path, tag, digest)

@@ -30,7 +30,10 @@ class ImagesBackend(Protocol):
     async def pull(self, from_image: str, tag: str = "", platform: str = "") -> None: ...
 
     def list_images(
-        self, all: bool = False, filters: dict[str, list[str]] | None = None, digests: bool = False
+        self,
+        show_all: bool = False,
+        filters: dict[str, list[str]] | None = None,
+        digests: bool = False,
     ) -> list[dict[str, Any]]: ...
 
     def inspect(self, name: str) -> dict[str, Any]: ...
@@ -81,7 +84,9 @@ def routes(backend: ImagesBackend) -> web.RouteTableDef:
     @r.get("/images/json")
     async def list_(request: web.Request) -> web.Response:
         out = backend.list_images(
-            all=qbool(request, "all"), filters=qfilters(request), digests=qbool(request, "digests")
+            show_all=qbool(request, "all"),
+            filters=qfilters(request),
+            digests=qbool(request, "digests"),
         )
         if version.less_than(request[API_VERSION_KEY], "1.44"):
             for s in out:

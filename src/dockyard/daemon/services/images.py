@@ -292,7 +292,10 @@ class ImageService:
     # -- list / inspect / history --------------------------------------------
 
     def list_images(
-        self, all: bool = False, filters: dict[str, list[str]] | None = None, digests: bool = False
+        self,
+        show_all: bool = False,
+        filters: dict[str, list[str]] | None = None,
+        digests: bool = False,
     ) -> list[dict[str, Any]]:
         filters = filters or {}
         for key in filters:
