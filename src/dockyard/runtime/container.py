@@ -87,6 +87,7 @@ def create(
     try:
         fifo = os.path.join(state_dir, EXEC_FIFO)
         os.mkfifo(fifo, 0o622)
+        os.chmod(fifo, 0o622)  # past the umask: a non-root init must be able to open it
         fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
         c2p_r, c2p_w = os.pipe()
         p2c_r, p2c_w = os.pipe()

@@ -28,7 +28,14 @@ from .syscalls import (
     Syscall,
 )
 
-__all__ = ["bootstrap", "container_init", "lookup_executable", "ExecLookupError", "env_dict"]
+__all__ = [
+    "bootstrap",
+    "container_init",
+    "lookup_executable",
+    "ExecLookupError",
+    "env_dict",
+    "home_dir",
+]
 
 # Signals Python leaves ignored, which exec would keep ignored in the user process.
 _RESET_SIGNALS = (13, 25)  # SIGPIPE, SIGXFSZ
@@ -47,6 +54,19 @@ def env_dict(env: list[str]) -> dict[str, str]:
         if key:
             result[key] = value if sep else ""
     return result
+
+
+def home_dir(uid: int, passwd: str = "/etc/passwd") -> str:
+    """The user's home from the container's passwd file, ``/`` if unknown (as runc)."""
+    try:
+        with open(passwd) as f:
+            for line in f:
+                fields = line.rstrip("\n").split(":")
+                if len(fields) >= 6 and fields[2] == str(uid):
+                    return fields[5] or "/"
+    except OSError:
+        pass
+    return "/"
 
 
 def _executable(path: str, stat_fn) -> bool:
@@ -186,6 +206,8 @@ def container_init(
         if caps is not None:
             apply_capabilities(sys, caps, last)
         env = env_dict(process.env)
+        if "HOME" not in env:
+            env["HOME"] = home_dir(process.user.uid)
         path = lookup_executable(process.args[0], env.get("PATH", ""))
         channel.send("ready")
         channel.close()
