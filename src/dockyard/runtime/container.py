@@ -84,7 +84,12 @@ def create(
     except FileExistsError:
         raise ContainerError(f"container with id exists: {container_id}") from None
     init_pid = 0
+    manager = None
     try:
+        from .cgroups import new_manager
+
+        manager = new_manager(spec.cgroups_path, container_id)
+        manager.create(spec.resources)
         fifo = os.path.join(state_dir, EXEC_FIFO)
         os.mkfifo(fifo, 0o622)
         os.chmod(fifo, 0o622)  # past the umask: a non-root init must be able to open it
@@ -102,7 +107,7 @@ def create(
             os.close(p2c_w)
             from .init import bootstrap
 
-            bootstrap(sys, spec, Channel(p2c_r, c2p_w), fifo_fd, preserve_fds)
+            bootstrap(sys, spec, Channel(p2c_r, c2p_w), fifo_fd, preserve_fds, manager)
         os.close(c2p_w)
         os.close(p2c_r)
         os.close(fifo_fd)
@@ -128,6 +133,7 @@ def create(
             created=now_rfc3339(),
             annotations=spec.annotations,
             namespaces=[ns.type for ns in spec.namespaces],
+            cgroup_paths=manager.paths(),
         )
         state.save()
         if pid_file:
@@ -138,6 +144,12 @@ def create(
             try:
                 os.kill(init_pid, SIGKILL)
             except ProcessLookupError:
+                pass
+            _wait_exit(init_pid, None)
+        if manager is not None:
+            try:
+                manager.destroy()
+            except Exception:
                 pass
         _remove_dir(state_dir)
         if isinstance(e, SyncError):
@@ -230,11 +242,10 @@ def run(
 
 def container_pids(state: ContainerState) -> list[int]:
     """Every process of the container: its cgroup if it has one, else its PID namespace."""
-    procs = state.cgroup_paths.get("pids") or state.cgroup_paths.get("")
-    if procs:
+    manager = _manager(state)
+    if manager is not None:
         try:
-            with open(os.path.join(procs, "cgroup.procs")) as f:
-                return [int(line) for line in f if line.strip()]
+            return manager.pids()
         except OSError:
             pass
     try:
@@ -250,6 +261,32 @@ def container_pids(state: ContainerState) -> list[int]:
             except OSError:
                 continue
     return pids
+
+
+def _manager(state: ContainerState):
+    from .cgroups import from_paths
+
+    return from_paths(state.cgroup_paths)
+
+
+def pause(root: str, container_id: str) -> None:
+    state = load_state(root, container_id)
+    status = state.status()
+    if status not in ("running", "created"):
+        raise ContainerError(
+            "container not running" if status == "stopped" else "container already paused"
+        )
+    manager = _manager(state)
+    if manager is None:
+        raise ContainerError("container has no cgroup to freeze")
+    manager.freeze()
+
+
+def resume(root: str, container_id: str) -> None:
+    state = load_state(root, container_id)
+    if state.status() != "paused":
+        raise ContainerError("container not paused")
+    _manager(state).thaw()
 
 
 def kill(root: str, container_id: str, signum: int, all_processes: bool = False) -> None:
@@ -291,6 +328,9 @@ def destroy(state: ContainerState, kill_first: bool = False) -> None:
         except ProcessLookupError:
             pass
         _wait_exit(state.pid, state.pid_start)
+    manager = _manager(state)
+    if manager is not None:
+        manager.destroy()
     _remove_dir(state.dir)
 
 

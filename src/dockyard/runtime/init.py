@@ -110,11 +110,15 @@ def _error_text(e: BaseException) -> str:
     return str(e) or type(e).__name__
 
 
-def bootstrap(sys: Syscall, spec: Spec, channel: Channel, exec_fifo: int, extra_fds: int) -> None:
-    """Child of ``create``: namespaces, then fork the init. Never returns."""
+def bootstrap(
+    sys: Syscall, spec: Spec, channel: Channel, exec_fifo: int, extra_fds: int, cgroups=None
+) -> None:
+    """Child of ``create``: cgroups, namespaces, then fork the init. Never returns."""
     code = 1
     try:
         sys.prctl(PR_SET_DUMPABLE, 0)
+        if cgroups is not None:
+            cgroups.apply(os.getpid())
         joined = 0
         for kind in _JOIN_ORDER:
             ns = spec.namespace(kind)

@@ -145,7 +145,7 @@ def _mount_one(sys: Syscall, spec: Spec, m: Mount) -> None:
     flags, propagation, data = parse_mount_options(m.options)
     dest = secure_join(root, m.destination, sys)
     if m.type == "cgroup":
-        _mount_cgroup_v1(sys, root, dest, flags)
+        _mount_cgroup(sys, spec, dest, flags)
         return
     if m.is_bind():
         source = m.source if m.source.startswith("/") else os.path.join(spec.bundle, m.source)
@@ -192,12 +192,27 @@ def _cgroup_v1_mounts() -> list[tuple[str, str]]:
     return found
 
 
-def _mount_cgroup_v1(sys: Syscall, root: str, dest: str, flags: int) -> None:
-    """runc's v1 layout: a tmpfs with one bind of the container's cgroup per hierarchy."""
+def _mount_cgroup(sys: Syscall, spec: Spec, dest: str, flags: int) -> None:
+    """runc's layout. v2: one cgroup2 mount. v1: a tmpfs holding, per hierarchy, a
+    fresh mount (in a cgroup namespace) or a bind of the container's own cgroup."""
+    root = spec.root_path
     _make_inside(root, dest, sys, False)
+    cgroupns = spec.namespace("cgroup") is not None
+    if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        if cgroupns:
+            _mount_at(sys, root, dest, "cgroup2", "cgroup2", flags, None)
+        else:
+            _mount_at(sys, root, dest, "/sys/fs/cgroup", None, MS_BIND | MS_REC, None)
+            _mount_at(sys, root, dest, None, None, flags | MS_BIND | MS_REMOUNT, None)
+        return
     _mount_at(sys, root, dest, "tmpfs", "tmpfs", flags & ~MS_RDONLY, "mode=755")
     paths = _cgroup_paths()
     for point, names in _cgroup_v1_mounts():
+        if cgroupns:
+            sub = dest + "/" + os.path.basename(point)
+            _make_inside(root, sub, sys, False)
+            _mount_at(sys, root, sub, "cgroup", "cgroup", flags, names)
+            continue
         name = names.split(",")[0]
         path = paths.get(name)
         if path is None:
