@@ -30,6 +30,11 @@ commands:
   delete   delete [--force] ID
   list     list containers (--format table|json, --quiet)
   spec     create a new specification file (--bundle)
+  exec     exec [--process FILE | ID ARGS...] (--tty, --console-socket, --detach, --pid-file,
+           --cwd, --env K=V, --user UID[:GID], --cap CAP, --no-new-privs)
+  pause    freeze every process of a container;  resume  thaw them
+  ps       ps ID [ps options] (--format table|json)
+  features print what this runtime supports (JSON)
 
 global options:
   --root DIR          state directory (default /run/dockyard-runtime)
@@ -66,12 +71,46 @@ _COMMAND_FLAGS: dict[str, dict[str, bool]] = {
     },
     "start": {},
     "state": {},
+    "exec": {
+        "process": True,
+        "tty": False,
+        "console-socket": True,
+        "detach": False,
+        "pid-file": True,
+        "cwd": True,
+        "env": True,
+        "user": True,
+        "cap": True,
+        "no-new-privs": False,
+        "preserve-fds": True,
+        "additional-gids": True,
+        "process-label": True,
+        "apparmor": True,
+        "ignore-paused": False,
+        "cgroup": True,
+    },
+    "pause": {},
+    "resume": {},
+    "ps": {"format": True},
+    "features": {},
     "kill": {"all": False},
     "delete": {"force": False},
     "list": {"format": True, "quiet": False},
     "spec": {"bundle": True, "rootless": False},
 }
-_SHORT = {"b": "bundle", "d": "detach", "a": "all", "f": "force", "q": "quiet"}
+_SHORT = {
+    "b": "bundle",
+    "d": "detach",
+    "a": "all",
+    "f": "force",
+    "q": "quiet",
+    "p": "process",
+    "t": "tty",
+    "e": "env",
+    "u": "user",
+    "c": "cap",
+}
+_REPEATABLE = {"env", "cap"}
 _GLOBAL_FLAGS = {
     "root": True,
     "log": True,
@@ -112,7 +151,10 @@ def _parse_flags(args: list[str], known: dict[str, bool], stop_at_positional: bo
                 if i >= len(args):
                     raise UsageError(f"flag needs an argument: -{name}")
                 value = args[i]
-            flags[name] = value
+            if name in _REPEATABLE:
+                flags.setdefault(name, []).append(value)
+            else:
+                flags[name] = value
         else:
             flags[name] = value.lower() not in ("false", "0") if eq else True
         i += 1
@@ -212,7 +254,8 @@ def dispatch(argv: list[str]) -> int:
     root = os.path.abspath(str(gflags.get("root") or DEFAULT_ROOT))
     if command not in _COMMAND_FLAGS:
         raise UsageError(f"No help topic for '{command}'")
-    flags, rest = _parse_flags(rest, _COMMAND_FLAGS[command], False)
+    # exec: flags end at the container id; what follows is the command line
+    flags, rest = _parse_flags(rest, _COMMAND_FLAGS[command], command == "exec")
     from . import container
 
     if command == "state":
@@ -236,16 +279,94 @@ def dispatch(argv: list[str]) -> int:
         return _list(root, flags)
     if command == "spec":
         return _spec(flags)
+    if command in ("pause", "resume"):
+        getattr(container, command)(root, _one_id(rest, command))
+        return 0
+    if command == "ps":
+        return _ps(root, rest, flags)
+    if command == "features":
+        from . import jsontext
+        from .features import features
+
+        print(jsontext.dumps(features(), indent=4))
+        return 0
+    if command == "exec":
+        return _exec(root, rest, flags)
     container_id = _one_id(rest, command)
-    if flags.get("console-socket"):
-        raise UsageError("--console-socket is not supported yet")
+    console_socket = str(flags.get("console-socket") or "") or None
     bundle = str(flags.get("bundle") or ".")
     pid_file = flags.get("pid-file") or None
     preserve = int(flags.get("preserve-fds") or 0)
     if command == "create":
-        container.create(root, container_id, bundle, pid_file, preserve)
+        container.create(
+            root, container_id, bundle, pid_file, preserve, console_socket=console_socket
+        )
         return 0
-    return container.run(root, container_id, bundle, pid_file, bool(flags.get("detach")), preserve)
+    return container.run(
+        root,
+        container_id,
+        bundle,
+        pid_file,
+        bool(flags.get("detach")),
+        preserve,
+        console_socket=console_socket,
+    )
+
+
+def _exec(root: str, rest: list[str], flags: dict) -> int:
+    if not rest or (not flags.get("process") and len(rest) < 2):
+        raise UsageError('"exec" requires a minimum of 2 arguments')
+    from .execute import build_process, exec_process
+    from .state import load_state
+
+    container_id, args = rest[0], rest[1:]
+    process = build_process(
+        load_state(root, container_id).bundle,
+        str(flags.get("process") or "") or None,
+        args,
+        bool(flags.get("tty")),
+        str(flags.get("cwd") or "") or None,
+        list(flags.get("env") or []),
+        str(flags.get("user") or "") or None,
+        list(flags.get("cap") or []),
+        bool(flags.get("no-new-privs")),
+    )
+    return exec_process(
+        root,
+        container_id,
+        process,
+        bool(flags.get("detach")),
+        str(flags.get("pid-file") or "") or None,
+        str(flags.get("console-socket") or "") or None,
+        int(flags.get("preserve-fds") or 0),
+    )
+
+
+def _ps(root: str, rest: list[str], flags: dict) -> int:
+    if not rest:
+        raise UsageError('"ps" requires a minimum of 1 argument')
+    from . import jsontext
+    from .container import container_pids
+    from .state import load_state
+
+    state = load_state(root, rest[0])
+    pids = container_pids(state) if state.running() else []
+    if flags.get("format") == "json":
+        print(jsontext.dumps(pids))
+        return 0
+    import subprocess
+
+    out = subprocess.run(["ps", *(rest[1:] or ["-ef"])], capture_output=True, text=True, check=True)
+    lines = out.stdout.splitlines()
+    if not lines:
+        return 0
+    column = lines[0].split().index("PID")
+    print(lines[0])
+    for line in lines[1:]:
+        fields = line.split()
+        if len(fields) > column and fields[column].isdigit() and int(fields[column]) in pids:
+            print(line)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -271,7 +392,10 @@ def main(argv: list[str] | None = None) -> int:
         message = _message(e)
         sys.stderr.write(message + "\n")
         log.error(message)
-        return 1
+        from .execute import ExecError
+
+        # runc's exit code when exec cannot start the process
+        return 255 if isinstance(e, ExecError) else 1
 
 
 def _message(e: Exception) -> str:

@@ -73,10 +73,17 @@ def create(
     preserve_fds: int = 0,
     subreaper: bool = False,
     verb: str = "create",
+    console_socket: str | None = None,
 ) -> ContainerState:
     """Set the container up to the point where ``start`` lets it exec."""
     validate_container_id(container_id)
     spec = load_spec(bundle)
+    if console_socket and not spec.process.terminal:
+        raise ContainerError("cannot use console socket if runtime will not allocate a terminal")
+    if spec.process.terminal and not console_socket:
+        raise ContainerError(
+            "cannot allocate tty if runtime will detach without setting console socket"
+        )
     os.makedirs(root, mode=0o711, exist_ok=True)
     state_dir = container_dir(root, container_id)
     try:
@@ -94,6 +101,11 @@ def create(
         os.mkfifo(fifo, 0o622)
         os.chmod(fifo, 0o622)  # past the umask: a non-root init must be able to open it
         fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
+        console_fd = -1
+        if console_socket:
+            from .console import connect_console_socket
+
+            console_fd = connect_console_socket(console_socket)
         c2p_r, c2p_w = os.pipe()
         p2c_r, p2c_w = os.pipe()
         from .syscalls import PR_SET_CHILD_SUBREAPER, LinuxSyscall
@@ -107,10 +119,12 @@ def create(
             os.close(p2c_w)
             from .init import bootstrap
 
-            bootstrap(sys, spec, Channel(p2c_r, c2p_w), fifo_fd, preserve_fds, manager)
+            bootstrap(sys, spec, Channel(p2c_r, c2p_w), fifo_fd, preserve_fds, manager, console_fd)
         os.close(c2p_w)
         os.close(p2c_r)
         os.close(fifo_fd)
+        if console_fd >= 0:
+            os.close(console_fd)
         channel = Channel(c2p_r, p2c_w)
         try:
             message = channel.expect("userns", "pid")
@@ -210,9 +224,19 @@ def run(
     pid_file: str | None = None,
     detach: bool = False,
     preserve_fds: int = 0,
+    console_socket: str | None = None,
 ) -> int:
     """create + start; without ``detach``, wait, delete and return the exit code."""
-    state = create(root, container_id, bundle, pid_file, preserve_fds, not detach, verb="run")
+    state = create(
+        root,
+        container_id,
+        bundle,
+        pid_file,
+        preserve_fds,
+        not detach,
+        verb="run",
+        console_socket=console_socket,
+    )
     try:
         start(root, container_id)
     except BaseException:
@@ -299,6 +323,14 @@ def kill(root: str, container_id: str, signum: int, all_processes: bool = False)
             os.kill(pid, signum)
         except ProcessLookupError:
             pass
+    if signum == SIGKILL:
+        _thaw(state)  # frozen tasks die only once thawed
+
+
+def _thaw(state: ContainerState) -> None:
+    manager = _manager(state)
+    if manager is not None and state.status() == "paused":
+        manager.thaw()
 
 
 def _wait_exit(pid: int, start_time: int | None, timeout_ms: int = 10_000) -> None:
@@ -327,6 +359,7 @@ def destroy(state: ContainerState, kill_first: bool = False) -> None:
             os.kill(state.pid, SIGKILL)
         except ProcessLookupError:
             pass
+        _thaw(state)
         _wait_exit(state.pid, state.pid_start)
     manager = _manager(state)
     if manager is not None:

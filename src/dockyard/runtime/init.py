@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import _signal
 import os
+import resource
 import stat
 
-from . import rootfs
+from . import console, rootfs
 from .capabilities import apply_capabilities, drop_bounding, last_cap
 from .spec import Spec
 from .sync import Channel
@@ -111,7 +112,13 @@ def _error_text(e: BaseException) -> str:
 
 
 def bootstrap(
-    sys: Syscall, spec: Spec, channel: Channel, exec_fifo: int, extra_fds: int, cgroups=None
+    sys: Syscall,
+    spec: Spec,
+    channel: Channel,
+    exec_fifo: int,
+    extra_fds: int,
+    cgroups=None,
+    console_fd: int = -1,
 ) -> None:
     """Child of ``create``: cgroups, namespaces, then fork the init. Never returns."""
     code = 1
@@ -145,7 +152,13 @@ def bootstrap(
         pid = os.fork()
         if pid == 0:
             container_init(
-                sys, spec, channel, exec_fifo, extra_fds, new_net=bool(flags & CLONE_NEWNET)
+                sys,
+                spec,
+                channel,
+                exec_fifo,
+                extra_fds,
+                new_net=bool(flags & CLONE_NEWNET),
+                console_fd=console_fd,
             )
         channel.send("pid", pid=pid)
         code = 0
@@ -158,8 +171,7 @@ def bootstrap(
         os._exit(code)
 
 
-def _set_user(spec: Spec) -> None:
-    user = spec.process.user
+def _set_user(user) -> None:
     os.setgroups(user.additional_gids)
     os.setresgid(user.gid, user.gid, user.gid)
     os.setresuid(user.uid, user.uid, user.uid)
@@ -168,19 +180,29 @@ def _set_user(spec: Spec) -> None:
 
 
 def container_init(
-    sys: Syscall, spec: Spec, channel: Channel, exec_fifo: int, extra_fds: int, new_net: bool
+    sys: Syscall,
+    spec: Spec,
+    channel: Channel,
+    exec_fifo: int,
+    extra_fds: int,
+    new_net: bool,
+    console_fd: int = -1,
 ) -> None:
     """PID 1 of the container: the set-up steps, in order, then exec. Never returns."""
     try:
         # after pivot_root the host's Python library is out of reach: import now
-        import resource
-
+        if console_fd >= 0:
+            console.preload()
         process = spec.process
         os.setsid()
         if new_net:
             sys.set_link_up("lo")
         if spec.namespace("mount") is not None:
             rootfs.prepare_rootfs(sys, spec, create_cwd=process.cwd)
+        if console_fd >= 0:
+            user = process.user
+            console.setup_console(console_fd, process.console_size, user.uid, user.gid)
+        if spec.namespace("mount") is not None:
             rootfs.finalize_rootfs(sys, spec)
         if spec.hostname and spec.namespace("uts") is not None:
             sys.sethostname(spec.hostname)
@@ -189,42 +211,50 @@ def container_init(
                 f.write(str(value))
         rootfs.readonly_paths(sys, spec.readonly_paths)
         rootfs.mask_paths(sys, spec.masked_paths)
-        if process.no_new_privileges:
-            sys.prctl(PR_SET_NO_NEW_PRIVS, 1)
-        if process.oom_score_adj is not None:
-            with open("/proc/self/oom_score_adj", "w") as f:
-                f.write(str(process.oom_score_adj))
-        if process.rlimits:
-            for limit in process.rlimits:
-                resource.setrlimit(limit.resource, (limit.soft, limit.hard))
-        # nothing the caller leaked may reach the user process (CVE-2024-21626 class)
-        sys.cloexec_from(3 + extra_fds)
-        last = last_cap()
-        caps = process.capabilities
-        if caps is not None:
-            drop_bounding(sys, caps.bounding, last)
-        sys.prctl(PR_SET_KEEPCAPS, 1)
-        _set_user(spec)
-        sys.prctl(PR_SET_KEEPCAPS, 0)
-        os.chdir(process.cwd)
-        if caps is not None:
-            apply_capabilities(sys, caps, last)
-        env = env_dict(process.env)
-        if "HOME" not in env:
-            env["HOME"] = home_dir(process.user.uid)
-        path = lookup_executable(process.args[0], env.get("PATH", ""))
-        channel.send("ready")
-        channel.close()
-        _wait_for_start(exec_fifo)
-        for number in _RESET_SIGNALS:
-            _signal.signal(number, _signal.SIG_DFL)
-        os.execve(path, process.args, env)
+        exec_user_process(sys, process, channel, extra_fds, exec_fifo)
     except BaseException as e:  # noqa: B036 - report, never fall back into the runtime's code
         try:
             channel.send("error", message=_error_text(e))
         except OSError:
             pass
     os._exit(1)
+
+
+def exec_user_process(
+    sys: Syscall, process, channel: Channel, extra_fds: int, fifo: int | None
+) -> None:
+    """The last steps, shared by the init and ``exec``: no_new_privs, limits, fds,
+    bounding set, user, cwd, capabilities, lookup, ``ready``, (fifo), exec."""
+    if process.no_new_privileges:
+        sys.prctl(PR_SET_NO_NEW_PRIVS, 1)
+    if process.oom_score_adj is not None:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write(str(process.oom_score_adj))
+    for limit in process.rlimits:
+        resource.setrlimit(limit.resource, (limit.soft, limit.hard))
+    # nothing the caller leaked may reach the user process (CVE-2024-21626 class)
+    sys.cloexec_from(3 + extra_fds)
+    last = last_cap()
+    caps = process.capabilities
+    if caps is not None:
+        drop_bounding(sys, caps.bounding, last)
+    sys.prctl(PR_SET_KEEPCAPS, 1)
+    _set_user(process.user)
+    sys.prctl(PR_SET_KEEPCAPS, 0)
+    os.chdir(process.cwd)
+    if caps is not None:
+        apply_capabilities(sys, caps, last)
+    env = env_dict(process.env)
+    if "HOME" not in env:
+        env["HOME"] = home_dir(process.user.uid)
+    path = lookup_executable(process.args[0], env.get("PATH", ""))
+    channel.send("ready")
+    channel.close()
+    if fifo is not None:
+        _wait_for_start(fifo)
+    for number in _RESET_SIGNALS:
+        _signal.signal(number, _signal.SIG_DFL)
+    os.execve(path, process.args, env)
 
 
 def _wait_for_start(exec_fifo: int) -> None:
