@@ -160,7 +160,7 @@ def _join(sys, state, ns_fds, process, channel: Channel, console_fd: int, extra_
     # everything imported now: after setns(mount) the host's library is out of reach
     from . import console
     from .cgroups import from_paths
-    from .init import _error_text, exec_user_process
+    from .init import exec_user_process, report_error
     from .syscalls import NAMESPACE_FLAGS, PR_SET_DUMPABLE
 
     if console_fd >= 0:
@@ -183,17 +183,11 @@ def _join(sys, state, ns_fds, process, channel: Channel, console_fd: int, extra_
                     console.setup_console(console_fd, process.console_size, user.uid, user.gid)
                 exec_user_process(sys, process, channel, extra_fds, fifo=None)
             except BaseException as e:  # noqa: B036
-                try:
-                    channel.send("error", message=_error_text(e))
-                except OSError:
-                    pass
+                report_error(channel, e)
             os._exit(1)
         channel.send("pid", pid=pid)
         code = 0
     except BaseException as e:  # noqa: B036
-        try:
-            channel.send("error", message=_error_text(e))
-        except OSError:
-            pass
+        report_error(channel, e)
     finally:
         os._exit(code)

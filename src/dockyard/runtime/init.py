@@ -102,6 +102,14 @@ def lookup_executable(name: str, path_env: str, stat_fn=os.stat) -> str:
     raise ExecLookupError(2, f'exec: "{name}": executable file not found in $PATH')
 
 
+def report_error(channel: Channel, e: BaseException) -> None:
+    """Tell the parent why this child is about to exit (it may be gone already)."""
+    try:
+        channel.send("error", message=_error_text(e))
+    except OSError:
+        pass
+
+
 def _error_text(e: BaseException) -> str:
     if isinstance(e, ExecLookupError):
         return e.strerror
@@ -137,6 +145,12 @@ def bootstrap(
                     os.close(fd)
                 joined |= NAMESPACE_FLAGS[kind]
         user = spec.namespace("user")
+        if user is not None:
+            # once mapped, the host's Python library may be unreadable: import now
+            import fcntl  # noqa: F401
+
+            if console_fd >= 0:
+                console.preload()
         if user is not None and not user.path:
             sys.unshare(CLONE_NEWUSER)
             channel.send("userns", pid=os.getpid())
@@ -163,10 +177,7 @@ def bootstrap(
         channel.send("pid", pid=pid)
         code = 0
     except BaseException as e:  # noqa: B036 - whatever happens, the parent must hear of it
-        try:
-            channel.send("error", message=_error_text(e))
-        except OSError:
-            pass
+        report_error(channel, e)
     finally:
         os._exit(code)
 
@@ -213,10 +224,7 @@ def container_init(
         rootfs.mask_paths(sys, spec.masked_paths)
         exec_user_process(sys, process, channel, extra_fds, exec_fifo)
     except BaseException as e:  # noqa: B036 - report, never fall back into the runtime's code
-        try:
-            channel.send("error", message=_error_text(e))
-        except OSError:
-            pass
+        report_error(channel, e)
     os._exit(1)
 
 

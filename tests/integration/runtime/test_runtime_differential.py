@@ -33,6 +33,17 @@ def _set(path: str, value):
     return edit
 
 
+def _userns(config: dict) -> None:
+    config["linux"]["namespaces"].append({"type": "user"})
+    mapping = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    config["linux"]["uidMappings"] = mapping
+    config["linux"]["gidMappings"] = mapping
+
+
+def _cgroupns(config: dict) -> None:
+    config["linux"]["namespaces"].append({"type": "cgroup"})
+
+
 def _mountinfo(text: str) -> str:
     """Mount point, per-mount options and fs type of each line (ids and devices vary)."""
     rows = []
@@ -124,6 +135,15 @@ CASES = [
         None,
     ),
     ("no-pdeathsig-fds", ["ls", "/proc/self/fd"], [], None),
+    (
+        "user-namespace",
+        SH
+        + ["id; cat /proc/self/uid_map /proc/self/gid_map; ls -ld /; echo > /dev/null && echo ok"],
+        [_userns],
+        None,
+    ),
+    ("cgroup-namespace", ["cat", "/proc/self/cgroup"], [_cgroupns], None),
+    ("cgroup-namespace-mounts", ["cat", "/proc/self/mountinfo"], [_cgroupns], _mountinfo),
 ]
 
 
