@@ -81,14 +81,14 @@ def _rmdir_tree(path: str) -> None:
     for entry in os.scandir(path):
         if entry.is_dir(follow_symlinks=False):
             _rmdir_tree(entry.path)
-    for _ in range(50):
+    for _ in range(500):
         try:
             os.rmdir(path)
             return
         except FileNotFoundError:
             return
         except OSError:
-            time.sleep(0.01)
+            time.sleep(0.001)
     raise CgroupError(f"cannot remove cgroup {path}: still busy")
 
 
