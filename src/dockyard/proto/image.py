@@ -170,3 +170,73 @@ def import_config(
     if variant:
         cfg["variant"] = variant
     return cfg
+
+
+# -- distribution formats: media types, descriptors, manifests, indexes -------
+
+MT_OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+MT_OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+MT_OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+MT_OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
+MT_OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
+MT_OCI_LAYER_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
+MT_DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+MT_DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+MT_DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
+MT_DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar"
+MT_DOCKER_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+MT_DOCKER_FOREIGN_LAYER = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
+
+MANIFEST_TYPES = (MT_OCI_MANIFEST, MT_DOCKER_MANIFEST)
+INDEX_TYPES = (MT_OCI_INDEX, MT_DOCKER_LIST)
+LAYER_TYPES = (
+    MT_OCI_LAYER, MT_OCI_LAYER_GZIP, MT_OCI_LAYER_ZSTD,
+    MT_DOCKER_LAYER, MT_DOCKER_LAYER_GZIP, MT_DOCKER_FOREIGN_LAYER,
+)  # fmt: skip
+
+ANNOTATION_REF_NAME = "org.opencontainers.image.ref.name"
+ANNOTATION_IMAGE_NAME = "io.containerd.image.name"
+OCI_LAYOUT = b'{"imageLayoutVersion":"1.0.0"}'
+
+
+def canonical_json(obj: Any) -> bytes:
+    """Compact JSON, keys in the order given (Go's json.Marshal of a struct)."""
+    import json
+
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def descriptor(media_type: str, digest: str, size: int, **extra: Any) -> dict[str, Any]:
+    d: dict[str, Any] = {"mediaType": media_type, "digest": digest, "size": size}
+    d.update({k: v for k, v in extra.items() if v})
+    return d
+
+
+def oci_manifest(config: dict[str, Any], layers: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"schemaVersion": 2, "mediaType": MT_OCI_MANIFEST, "config": config, "layers": layers}
+
+
+def oci_index(manifests: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"schemaVersion": 2, "mediaType": MT_OCI_INDEX, "manifests": manifests}
+
+
+def docker_manifest(config: dict[str, Any], layers: list[dict[str, Any]]) -> dict[str, Any]:
+    """Docker's image manifest v2 schema 2 (for registries that want it)."""
+    cfg = dict(config, mediaType=MT_DOCKER_CONFIG)
+    lys = [
+        dict(
+            ly,
+            mediaType=MT_DOCKER_LAYER_GZIP if ly["mediaType"].endswith("gzip") else MT_DOCKER_LAYER,
+        )
+        for ly in layers
+    ]
+    return {"schemaVersion": 2, "mediaType": MT_DOCKER_MANIFEST, "config": cfg, "layers": lys}
+
+
+def platform_matches(p: dict[str, Any] | None, want: tuple[str, str, str]) -> bool:
+    if not p:
+        return True
+    os_, arch, variant = want
+    if p.get("os", os_) != os_ or p.get("architecture", arch) != arch:
+        return False
+    return not variant or not p.get("variant") or p.get("variant") == variant

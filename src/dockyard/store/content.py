@@ -51,6 +51,10 @@ class Writer:
         self.size += len(data)
         return len(data)
 
+    def current_digest(self) -> str | None:
+        """The digest of what was written so far (None for an unverified writer)."""
+        return "sha256:" + self._hash.hexdigest() if self._hash is not None else None
+
     def commit(self, digest: str | None = None, size: int | None = None) -> BlobInfo:
         assert self._f is not None
         if self._hash is not None:

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from dockyard.api import version
-from dockyard.api.errors import InvalidParameter
+from dockyard.api.errors import DockyardError, InvalidParameter
 from dockyard.daemon.server.app import API_VERSION_KEY
 from dockyard.daemon.server.params import json_response, qbool, qfilters
 
@@ -119,5 +119,45 @@ def routes(backend: ImagesBackend) -> web.RouteTableDef:
             noprune=qbool(request, "noprune"),
         )
         return json_response(out)
+
+    async def _save(request: web.Request, names: list[str]) -> web.StreamResponse:
+        plan = backend.save_plan(names)
+        resp = web.StreamResponse(headers={"Content-Type": "application/x-tar"})
+        await resp.prepare(request)
+        await backend.save(plan, resp.write)
+        await resp.write_eof()
+        return resp
+
+    @r.get("/images/get")
+    async def save_many(request: web.Request) -> web.StreamResponse:
+        return await _save(request, request.query.getall("names", []))
+
+    @r.get("/images/{name:.+}/get")
+    async def save_one(request: web.Request) -> web.StreamResponse:
+        return await _save(request, [request.match_info["name"]])
+
+    @r.post("/images/load")
+    async def load(request: web.Request) -> web.StreamResponse:
+        # dockerd answers 200 and reports a failed load inside the JSON stream.
+        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+        try:
+            lines = await backend.load(
+                request.content.iter_chunked(1 << 20), request.query.get("platform", "")
+            )
+        except DockyardError as exc:
+            await resp.prepare(request)
+            await resp.write(
+                _status_line({"errorDetail": {"message": exc.message}, "error": exc.message})
+            )
+            return resp
+        await resp.prepare(request)
+        for line in lines:
+            await resp.write(_status_line({"stream": line + "\n"}))
+        await resp.write_eof()
+        return resp
+
+    @r.post("/images/prune")
+    async def prune(request: web.Request) -> web.Response:
+        return json_response(await backend.prune(qfilters(request)))
 
     return r

@@ -14,7 +14,6 @@ import asyncio
 import json
 import queue
 import threading
-import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -33,11 +32,12 @@ from dockyard.proto.image import (
     rfc3339_nano,
 )
 from dockyard.proto.reference import Reference
-from dockyard.snapshot import OverlaySnapshotter, upper_dir
-from dockyard.snapshot.apply import HashingReader, apply_layer
+from dockyard.snapshot import OverlaySnapshotter
+from dockyard.store import archive
+from dockyard.store import gc as store_gc
 from dockyard.store.compression import decompressed
 from dockyard.store.content import ContentStore
-from dockyard.store.images import LAYER_TAR, Image, ImageStore, Layer
+from dockyard.store.images import Image, ImageStore, Layer
 from dockyard.store.paths import StorePaths
 
 __all__ = ["Image", "ImageService", "open_image_service"]
@@ -54,6 +54,9 @@ def open_image_service(data_root: Path, events: EventBus) -> ImageService:
     content = ContentStore(paths)
     store = ImageStore(str(paths.db), content)
     snapshotter = OverlaySnapshotter.open(Path(data_root))
+    store_gc.collect(
+        content, store, snapshotter, stale_extracts=True
+    )  # an import cut short by a crash
     return ImageService(paths, content, store, snapshotter, events)
 
 
@@ -243,30 +246,8 @@ class ImageService:
         return self.store.create(json.dumps(cfg, separators=(",", ":")).encode())
 
     def unpack_layer(self, tar: BinaryIO, parent: str | None) -> Layer:
-        """Unpack an uncompressed layer tar onto the snapshot `parent` (a chain id)
-        and keep the tar as a blob; returns the layer record. All or nothing."""
-        key = f"extract-{uuid.uuid4().hex}"
-        mounts = self.snapshotter.prepare(key, parent)
-        try:
-            with self.content.writer(verify=False) as w:
-                reader = HashingReader(tar, sink=w)  # type: ignore[arg-type]
-                res = apply_layer(upper_dir(mounts), reader)  # type: ignore[arg-type]
-                w.commit(res.diff_id, res.tar_size)
-            chain = chain_ids([parent, res.diff_id])[-1] if parent else res.diff_id
-            try:
-                self.snapshotter.stat(chain)
-                self.snapshotter.remove(key)
-            except NotFound:
-                self.snapshotter.commit(chain, key)
-        except BaseException:
-            try:
-                self.snapshotter.remove(key)
-            except NotFound:
-                pass
-            raise
-        layer = Layer(res.diff_id, chain, res.diff_id, LAYER_TAR, res.tar_size, res.size)
-        self.store.add_layer(layer)
-        return layer
+        """Unpack an uncompressed layer tar onto the snapshot `parent` (a chain id); see store.archive."""
+        return archive.unpack_layer(self.content, self.store, self.snapshotter, tar, parent)
 
     async def pull(self, from_image: str, tag: str = "", platform: str = "") -> None:
         ref = refs.parse_repository_tag(from_image, tag) if from_image else None
@@ -403,6 +384,133 @@ class ImageService:
             out[0]["Tags"] = list(i.repo_tags) or None
         return out
 
+    # -- save / load ----------------------------------------------------------
+
+    def save_plan(self, names: list[str]) -> list[archive.SaveItem]:
+        """What `docker save NAMES` writes: each image once; a tag brings that tag,
+        a bare repository name all its tags, an id none. Raises before any output."""
+        if not names:
+            raise InvalidParameter("no image names given")
+        items: dict[str, archive.SaveItem] = {}
+        for name in names:
+            image = self.resolve(name)
+            item = items.setdefault(image.id, archive.SaveItem(image))
+            if self._is_id_reference(name, image.id):
+                continue
+            ref = refs.parse_normalized(name)
+            if ref.tag is None and ref.digest is None:
+                wanted = [r for r in image.references if r.name == ref.name and r.digest is None]
+            elif ref.digest is None:
+                wanted = [ref]
+            else:
+                wanted = []
+            item.refs.extend(r for r in wanted if r not in item.refs)
+        return list(items.values())
+
+    async def save(self, plan: list[archive.SaveItem], write: Callable[[bytes], Any]) -> None:
+        """Stream the archive of `plan` through the coroutine function `write`."""
+        loop = asyncio.get_running_loop()
+        buf = bytearray()
+
+        def put(data: bytes) -> None:
+            buf.extend(data)
+            if len(buf) >= 1 << 20:
+                flush()
+
+        def flush() -> None:
+            if buf:
+                asyncio.run_coroutine_threadsafe(write(bytes(buf)), loop).result()
+                buf.clear()
+
+        def work() -> None:
+            archive.save(self.content, self.store, plan, put)
+            flush()
+
+        await asyncio.to_thread(work)
+        for item in plan:
+            self.events.publish("image", "save", item.image.id, {"name": item.image.id})
+
+    async def load(self, body: AsyncIterator[bytes], platform: str = "") -> list[str]:
+        """`docker load`: returns the lines docker prints ("Loaded image: busybox:latest")."""
+        plat = parse_platform(platform)
+        pipe = BodyPipe()
+
+        def work() -> list[archive.Loaded]:
+            try:
+                return archive.load(self.content, self.store, self.snapshotter, pipe, plat)  # type: ignore[arg-type]
+            finally:
+                pipe.close_reader()
+
+        worker = asyncio.ensure_future(asyncio.to_thread(work))
+        try:
+            await pipe.feed(body)
+        except BaseException:
+            await asyncio.wait([worker])
+            raise
+        loaded = await worker
+        lines: list[str] = []
+        for item in loaded:
+            for ref in item.refs:
+                old = self.store.lookup(ref)
+                if old is not None and old != item.image_id:
+                    lines.append(
+                        f"The image {ref.familiar()} already exists, renaming the old one with ID {old} to empty string"
+                    )
+                self._tag(item.image_id, ref)
+            self.events.publish("image", "load", item.image_id, {"name": item.image_id})
+            if item.refs:
+                lines.extend(f"Loaded image: {r.familiar()}" for r in item.refs)
+            else:
+                lines.append(f"Loaded image ID: {item.image_id}")
+        return lines
+
+    # -- prune / gc / check ---------------------------------------------------
+
+    async def prune(self, filters: dict[str, list[str]] | None = None) -> dict[str, Any]:
+        """`docker image prune`: dangling images (or, with dangling=false, all unused ones)."""
+        filters = filters or {}
+        for key in filters:
+            if key not in ("dangling", "label", "label!", "until"):
+                raise InvalidParameter(f"invalid filter '{key}'")
+        dangling_only = (filters.get("dangling") or ["true"])[-1] not in ("false", "0")
+        until = None
+        if filters.get("until"):
+            until = _parse_until(filters["until"][-1])
+        deleted: list[dict[str, str]] = []
+        reclaimed = 0
+        for image in self.store.list():
+            if dangling_only and image.repo_tags:
+                continue
+            if self._in_use(image.id):
+                continue
+            if "label" in filters and not all(
+                _label_match(image.labels, f) for f in filters["label"]
+            ):
+                continue
+            if "label!" in filters and any(
+                _label_match(image.labels, f) for f in filters["label!"]
+            ):
+                continue
+            if until is not None and parse_rfc3339(image.created) >= until:
+                continue
+            try:
+                records = await self.delete(
+                    image.id, force=not dangling_only and bool(image.repo_tags)
+                )
+            except (Conflict, NotFound):
+                continue
+            deleted.extend(records)
+            reclaimed += image.size
+        return {"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
+
+    def gc(self) -> store_gc.Collected:
+        """Remove blobs, layer records and snapshots no image refers to."""
+        return store_gc.collect(self.content, self.store, self.snapshotter)
+
+    def check(self, verify_digests: bool = False) -> list[str]:
+        """Problems found in the stores (empty when consistent)."""
+        return store_gc.check(self.content, self.store, self.snapshotter, verify_digests)
+
     # -- delete ---------------------------------------------------------------
 
     async def delete(
@@ -532,6 +640,22 @@ def _single_repository(repo_refs: list[Reference]) -> bool:
     if len(tags) > 1:
         return False
     return len({r.name for r in repo_refs}) <= 1
+
+
+def _parse_until(value: str) -> float:
+    import re
+    import time
+
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)(s|m|h)", value)
+    if m:
+        return time.time() - float(m.group(1)) * {"s": 1, "m": 60, "h": 3600}[m.group(2)]
+    try:
+        return float(value)
+    except ValueError:
+        t = parse_rfc3339(value)
+        if t == 0:
+            raise InvalidParameter(f"invalid value for until: {value}") from None
+        return t
 
 
 def _label_match(labels: dict[str, str], f: str) -> bool:
