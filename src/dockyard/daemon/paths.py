@@ -2,7 +2,8 @@
 
 data-root/containers/<id>/   config.v2.json, <id>-json.log, exit.json, hosts, hostname, resolv.conf
 exec-root/containers/<id>/   the OCI bundle: config.json, rootfs/ (mount point), monitor.json,
-                             monitor.sock, monitor.pid, runtime.log, init.pid
+                             monitor.pid, monitor.log, runtime.log, init.pid
+exec-root/s/<id[:32]>        the monitor's socket (short: AF_UNIX paths are limited)
 exec-root/runtime/           the runtime's --root (state of live containers)
 The image layer keeps its own paths module (store/paths.py) under data-root.
 """
@@ -19,7 +20,7 @@ class DaemonPaths:
     exec_root: str
 
     def ensure(self) -> None:
-        for d in (self.containers_root, self.bundles_root, self.runtime_root):
+        for d in (self.containers_root, self.bundles_root, self.runtime_root, self.sockets_root):
             os.makedirs(d, mode=0o700, exist_ok=True)
 
     @property
@@ -55,8 +56,14 @@ class DaemonPaths:
     def rootfs(self, cid: str) -> str:
         return os.path.join(self.bundle(cid), "rootfs")
 
+    @property
+    def sockets_root(self) -> str:
+        return os.path.join(self.exec_root, "s")
+
     def monitor_socket(self, cid: str) -> str:
-        return os.path.join(self.bundle(cid), "monitor.sock")
+        # Short on purpose: AF_UNIX paths are limited to 108 bytes, and a bundle
+        # path holds the 64-character id.
+        return os.path.join(self.sockets_root, cid[:32])
 
     def monitor_config(self, cid: str) -> str:
         return os.path.join(self.bundle(cid), "monitor.json")

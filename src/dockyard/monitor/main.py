@@ -341,6 +341,9 @@ class Monitor:
             code = os.WEXITSTATUS(status)
         result = {"exit_code": code, "signal": sig, "finished_at": self.finished_at, "error": ""}
         _write_atomic(self.cfg["exit_file"], json.dumps(result).encode())
+        # Unmount before telling anyone: once the daemon hears "exit" it may
+        # remove the snapshot under the rootfs.
+        self.unmount_rootfs()
         self.send(protocol.control({"event": "exit", **result}))
         for c in list(self.clients):
             c.sock.setblocking(True)
@@ -354,17 +357,20 @@ class Monitor:
         for c in list(self.clients):
             c.sock.close()
 
+    def unmount_rootfs(self) -> None:
+        rootfs = self.cfg.get("rootfs")
+        if rootfs and _libc().umount2(rootfs.encode(), MNT_DETACH) != 0:
+            err = ctypes.get_errno()
+            if err not in (errno.EINVAL, errno.ENOENT):
+                print(f"umount {rootfs}: {os.strerror(err)}", file=sys.stderr)
+
     def cleanup(self) -> None:
         subprocess.run(
             [*self.runtime, "delete", "--force", self.id],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             check=False,
         )  # fmt: skip
-        rootfs = self.cfg.get("rootfs")
-        if rootfs and _libc().umount2(rootfs.encode(), MNT_DETACH) != 0:
-            err = ctypes.get_errno()
-            if err not in (errno.EINVAL, errno.ENOENT):
-                print(f"umount {rootfs}: {os.strerror(err)}", file=sys.stderr)
+        self.unmount_rootfs()
         try:
             os.unlink(self.cfg["socket"])
         except FileNotFoundError:

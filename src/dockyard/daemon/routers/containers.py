@@ -281,6 +281,8 @@ def routes(svc: ContainerService) -> web.RouteTableDef:
 
 
 async def _pump_stdin(svc: ContainerService, c: Container, stream: hj.HijackedStream) -> None:
+    # Input may come before `start`: hold it until the monitor link is up.
+    await c.live.linked.wait()
     while True:
         data = await stream.read()
         if not data:

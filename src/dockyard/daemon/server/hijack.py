@@ -3,13 +3,15 @@
 After `101 UPGRADED` the socket carries raw bytes both ways: output written
 with `HijackedStream.write`, input read with `read` until the client
 half-closes. aiohttp hands raw bytes to a payload parser once a connection is
-upgraded; `_RawReader` is that parser. A client that does not ask to upgrade
+upgraded; `_RawReader` is that parser. A half-close from the client ends the input
+only; output goes on until the stream is done. A client that does not ask to upgrade
 (docker-py's non-upgraded attach, old clients) gets a plain 200 stream.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -29,6 +31,30 @@ class _RawReader:
         self._queue.put_nowait(None)
 
 
+class _HalfCloseAware(asyncio.Protocol):
+    """Delegates to aiohttp's protocol, but keeps the socket open on the peer's EOF."""
+
+    def __init__(self, inner: asyncio.Protocol, on_eof: Callable[[], bool]) -> None:
+        self._inner = inner
+        self._on_eof = on_eof
+
+    def data_received(self, data: bytes) -> None:
+        self._inner.data_received(data)
+
+    def eof_received(self) -> bool:
+        return self._on_eof()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._on_eof()
+        self._inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._inner.resume_writing()
+
+
 class HijackedStream:
     def __init__(self, request: web.Request, response: web.StreamResponse, upgraded: bool) -> None:
         self._request = request
@@ -37,9 +63,20 @@ class HijackedStream:
         self._input: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._eof = False
         if upgraded:
-            request.protocol.set_parser(_RawReader(self._input))  # type: ignore[arg-type]
+            protocol = request.protocol
+            protocol.set_parser(_RawReader(self._input))  # type: ignore[arg-type]
+            # A client half-closes when its stdin ends (docker's CloseWrite). asyncio
+            # closes the whole socket unless eof_received returns True, and
+            # aiohttp's returns None; on a hijacked connection, EOF only ends input.
+            transport = request.transport
+            assert transport is not None
+            transport.set_protocol(_HalfCloseAware(protocol, self._on_eof))
         else:
             self._input.put_nowait(None)
+
+    def _on_eof(self) -> bool:
+        self._input.put_nowait(None)
+        return True
 
     async def write(self, data: bytes) -> None:
         await self.response.write(data)
@@ -69,6 +106,8 @@ async def hijack(request: web.Request, content_type: str) -> HijackedStream:
     else:
         resp = web.StreamResponse(status=200)
     resp.headers["Content-Type"] = content_type
-    resp.enable_compression = False  # type: ignore[assignment]
+    # Take over input before the headers go out: the client may send its stdin
+    # and half-close as soon as it reads them.
+    stream = HijackedStream(request, resp, upgrade)
     await resp.prepare(request)
-    return HijackedStream(request, resp, upgrade)
+    return stream

@@ -76,6 +76,7 @@ class Live:
     exited: asyncio.Event = field(default_factory=asyncio.Event)
     output: asyncio.Event = field(default_factory=asyncio.Event)
     started: asyncio.Future[dict[str, Any]] | None = None
+    linked: asyncio.Event = field(default_factory=asyncio.Event)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     removing: bool = False
 
@@ -355,6 +356,10 @@ class ContainerService:
                 elif "permission denied" in exc.message:
                     c.state["ExitCode"] = 126
                 self._save(c)
+                if c.host_config.get("AutoRemove"):
+                    # As dockerd: a container that cannot start is removed, which
+                    # releases the client's `condition=removed` wait.
+                    asyncio.ensure_future(self.remove(c.id, force=True))
                 raise
 
     async def _start(self, c: Container) -> None:
@@ -487,6 +492,7 @@ class ContainerService:
     async def _connect(self, c: Container) -> None:
         reader, writer = await asyncio.open_unix_connection(self.paths.monitor_socket(c.id))
         c.live.writer = writer
+        c.live.linked.set()
         c.live.reader_task = asyncio.create_task(self._read_monitor(c, reader))
 
     def _send(self, c: Container, msg: dict[str, Any]) -> None:
@@ -528,6 +534,7 @@ class ContainerService:
             if c.live.writer is not None:
                 c.live.writer.close()
             c.live.writer = None
+            c.live.linked = asyncio.Event()
             if c.live.started is not None and not c.live.started.done():
                 c.live.started.set_result({"event": "error", "message": "monitor went away"})
         if exit_result is None:
@@ -643,9 +650,10 @@ class ContainerService:
         elif c.live.removing and c.id not in self.containers:
             return
         c.live.removing = True
-        if c.live.reader_task is not None and not c.live.reader_task.done():
+        task = c.live.reader_task
+        if task is not None and not task.done() and task is not asyncio.current_task():
             try:
-                await asyncio.wait_for(asyncio.shield(c.live.reader_task), 5)
+                await asyncio.wait_for(asyncio.shield(task), 5)
             except TimeoutError:
                 pass
         await asyncio.to_thread(self._unmount_quietly, self.paths.rootfs(c.id))
