@@ -98,7 +98,7 @@ async def serve(args: argparse.Namespace) -> None:
         runtime=runtime,
         runtime_args=["--root", paths.runtime_root],
     )
-    images.set_usage_check(containers.images_in_use)
+    images.set_usage_check(containers.images_in_use, running=containers.images_running)
     daemon_id = _daemon_id(paths)
     system = SystemService(paths, containers, images, os.path.basename(runtime), daemon_id)
     await containers.restore()
@@ -135,7 +135,12 @@ async def serve(args: argparse.Namespace) -> None:
     log.info("Daemon has completed initialization")
     await stop.wait()
     log.info("Processing signal, shutting down; containers keep running (live restore)")
-    await runner.cleanup()
+    await containers.shutdown()
+    try:
+        await asyncio.wait_for(runner.cleanup(), 10)
+    except TimeoutError:
+        log.warning("HTTP server did not shut down within 10s")
+    images.close()
     for host in hosts:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(socket_path(host))

@@ -266,7 +266,7 @@ def routes(svc: ContainerService) -> web.RouteTableDef:
                         await stream.write(
                             frame.data if tty else stdcopy.encode(frame.stream, frame.data)
                         )
-        except (ConnectionError, asyncio.CancelledError):
+        except ConnectionError:
             pass
         finally:
             svc.unsubscribe(c, q)

@@ -203,6 +203,7 @@ class ContainerService:
         self.runtime = runtime
         self.runtime_args = runtime_args if runtime_args is not None else []
         self.containers: dict[str, Container] = {}
+        self.closing = False
         self.by_name: dict[str, str] = {}
         self.monitor_bin = os.path.join(os.path.dirname(sys.executable), "dockyard-monitor")
 
@@ -225,6 +226,9 @@ class ContainerService:
 
     def images_in_use(self, image_id: str) -> list[str]:
         return [c.id for c in self.containers.values() if c.image_id == image_id]
+
+    def images_running(self, image_id: str) -> list[str]:
+        return [c.id for c in self.containers.values() if c.image_id == image_id and c.running]
 
     def _save(self, c: Container) -> None:
         _write_json_atomic(self.paths.container_record(c.id), c.record())
@@ -530,6 +534,11 @@ class ContainerService:
                         c.live.output = asyncio.Event()
         except (ConnectionError, ValueError) as exc:
             log.warning("monitor link of %s broke: %s", c.id[:12], exc)
+        except asyncio.CancelledError:
+            if c.live.writer is not None:
+                c.live.writer.close()
+            c.live.writer = None
+            raise
         finally:
             if c.live.writer is not None:
                 c.live.writer.close()
@@ -761,7 +770,7 @@ class ContainerService:
                         if out:
                             yield out
                     continue
-                if not running or c.id not in self.containers:
+                if not running or c.id not in self.containers or self.closing:
                     return
                 try:
                     await asyncio.wait_for(changed.wait(), 1.0)
@@ -777,8 +786,22 @@ class ContainerService:
             items = items[:limit]
         return items
 
-    def wait_stopped_all(self) -> list[Container]:
-        return [c for c in self.containers.values() if c.running]
+    async def shutdown(self) -> None:
+        """Let go of every container without stopping it (live restore): end
+        attach streams and waits, close the monitor links."""
+        self.closing = True
+        for c in self.containers.values():
+            for q in c.live.subscribers:
+                q.put_nowait(None)
+            for _, fut in c.live.waiters:
+                if not fut.done():
+                    fut.cancel()
+            c.live.waiters = []
+            task = c.live.reader_task
+            if task is not None and not task.done():
+                task.cancel()
+        tasks = [c.live.reader_task for c in self.containers.values() if c.live.reader_task]
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def human_duration(seconds: float) -> str:
