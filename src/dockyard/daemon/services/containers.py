@@ -57,6 +57,53 @@ class ImageLike(Protocol):
     repo_tags: list[str]
 
 
+@dataclass(frozen=True)
+class SandboxInfo:
+    """What the network side decided for one start of a container.
+
+    netns: a path to bind-mounted network namespace the runtime joins; None for a
+    fresh empty one (made by the runtime); "host" for the host's.
+    hosts: extra /etc/hosts lines ("10.0.0.2\tname alias"); resolv_conf: the file's
+    content, or None for the host's (filtered) one.
+    """
+
+    netns: str | None = None
+    hosts: tuple[str, ...] = ()
+    resolv_conf: str | None = None
+
+
+class NetworkAttacher(Protocol):
+    """The seam to the network layer: called around each run of a container."""
+
+    async def attach(self, c: Container) -> SandboxInfo: ...
+
+    async def detach(self, c: Container) -> None: ...
+
+
+class VolumeMounter(Protocol):
+    """The seam to the volume layer: OCI mounts for Binds/Mounts/Tmpfs/Volumes."""
+
+    async def mounts(self, c: Container, rootfs: str) -> list[dict[str, Any]]: ...
+
+    async def release(self, c: Container, remove_anonymous: bool) -> None: ...
+
+
+class NoNetwork:
+    async def attach(self, c: Container) -> SandboxInfo:
+        return SandboxInfo()
+
+    async def detach(self, c: Container) -> None:
+        return None
+
+
+class NoVolumes:
+    async def mounts(self, c: Container, rootfs: str) -> list[dict[str, Any]]:
+        return []
+
+    async def release(self, c: Container, remove_anonymous: bool) -> None:
+        return None
+
+
 class ImageProvider(Protocol):
     """What the container service needs from the image service."""
 
@@ -194,7 +241,11 @@ class ContainerService:
         unmount: Callable[[str], None],
         runtime: str,
         runtime_args: list[str] | None = None,
+        network: NetworkAttacher | None = None,
+        volumes: VolumeMounter | None = None,
     ) -> None:
+        self.network: NetworkAttacher = network or NoNetwork()
+        self.volumes: VolumeMounter = volumes or NoVolumes()
         self.paths = paths
         self.images = images
         self.events = events
@@ -373,8 +424,10 @@ class ContainerService:
         os.makedirs(rootfs, exist_ok=True)
         mounts = self.images.snapshotter.mounts(cid)
         await asyncio.to_thread(self._mount_all, mounts, rootfs)
+        sandbox: SandboxInfo | None = None
         try:
-            spec = self._spec(c, rootfs)
+            sandbox = await self.network.attach(c)
+            spec = self._spec(c, rootfs, sandbox, await self.volumes.mounts(c, rootfs))
             _write_json_atomic(os.path.join(bundle, "config.json"), spec)
             try:
                 os.unlink(self.paths.exit_file(cid))
@@ -419,6 +472,8 @@ class ContainerService:
                 raise SystemError_(msg)
         except BaseException:
             await asyncio.to_thread(self._unmount_quietly, rootfs)
+            if sandbox is not None:
+                await self.network.detach(c)
             raise
         c.live.exited = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -443,7 +498,9 @@ class ContainerService:
         self._save(c)
         self.events.publish("container", "start", c.id, self._attrs(c))
 
-    def _spec(self, c: Container, rootfs: str) -> dict[str, Any]:
+    def _spec(
+        self, c: Container, rootfs: str, sandbox: SandboxInfo, volume_mounts: list[dict[str, Any]]
+    ) -> dict[str, Any]:
         cfg, hc = c.config, c.host_config
         user = ocispec.resolve_user(
             cfg.get("User") or "0",
@@ -451,13 +508,13 @@ class ContainerService:
             _read_in_root(rootfs, "etc/group"),
         )
         hostname = cfg.get("Hostname") or c.id[:12]
-        etc = self._write_etc_files(c, hostname)
+        etc = self._write_etc_files(c, hostname, sandbox)
         extra_mounts = [
             {"destination": dest, "type": "bind", "source": src,
              "options": ["rbind", "rprivate"]}
             for dest, src in etc
         ]  # fmt: skip
-        return ocispec.build_spec(
+        spec = ocispec.build_spec(
             args=[c.path, *c.args],
             env=ocispec.process_env(cfg, hostname, bool(cfg.get("Tty"))),
             cwd=cfg.get("WorkingDir") or "/",
@@ -472,17 +529,29 @@ class ContainerService:
             cap_add=hc.get("CapAdd") or [],
             cap_drop=hc.get("CapDrop") or [],
         )
+        spec["mounts"].extend(volume_mounts)
+        namespaces = spec["linux"]["namespaces"]
+        if sandbox.netns == "host":
+            spec["linux"]["namespaces"] = [n for n in namespaces if n["type"] != "network"]
+        elif sandbox.netns:
+            for n in namespaces:
+                if n["type"] == "network":
+                    n["path"] = sandbox.netns
+        return spec
 
-    def _write_etc_files(self, c: Container, hostname: str) -> list[tuple[str, str]]:
+    def _write_etc_files(
+        self, c: Container, hostname: str, sandbox: SandboxInfo
+    ) -> list[tuple[str, str]]:
         hosts = (
             "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
             "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
             "ff02::2\tip6-allrouters\n"
         )
+        hosts += "".join(line + "\n" for line in sandbox.hosts)
         files = {
             "hostname": hostname + "\n",
             "hosts": hosts,
-            "resolv.conf": _host_resolv_conf(),
+            "resolv.conf": sandbox.resolv_conf or _host_resolv_conf(),
         }
         out = []
         for name, content in files.items():
@@ -559,6 +628,10 @@ class ContainerService:
 
     async def _on_exit(self, c: Container, result: dict[str, Any]) -> None:
         code = int(result.get("exit_code", 255))
+        try:
+            await self.network.detach(c)
+        except Exception:
+            log.exception("network detach of %s failed", c.id[:12])
         c.state.update(
             Status="exited",
             Running=False,
@@ -670,6 +743,7 @@ class ContainerService:
             await asyncio.to_thread(self.images.snapshotter.remove, c.id)
         except NotFound:
             pass
+        await self.volumes.release(c, remove_anonymous=volumes)
         await asyncio.to_thread(self._remove_files, c.id)
         self.containers.pop(c.id, None)
         if self.by_name.get(c.name) == c.id:
