@@ -8,8 +8,7 @@ import gzip
 import json
 import os
 import subprocess
-import tempfile
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,25 +27,6 @@ pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root (overlay mounts)"),
 ]
 REPO = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture(scope="module")
-def busybox_tar() -> Iterator[bytes]:
-    with tempfile.TemporaryDirectory() as d:
-        p = Path(d) / "bb.tar"
-        subprocess.run([str(REPO / "scripts/make-busybox-rootfs.sh"), "--tar", str(p)], check=True)
-        yield p.read_bytes()
-
-
-@pytest.fixture
-def data_root(tmp_path: Path) -> Iterator[Path]:
-    root = tmp_path / "data"
-    yield root
-    with open("/proc/self/mountinfo") as f:
-        leftovers = [ln.split()[4] for ln in f if str(tmp_path) in ln.split()[4]]
-    for t in sorted(leftovers, key=len, reverse=True):
-        unmount(t)
-    assert not leftovers, f"left mounted: {leftovers}"
 
 
 Scenario = Callable[[TestClient, ImageService, EventBus], Awaitable[None]]

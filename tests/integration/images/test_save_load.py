@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestClient
 
 from dockyard.daemon.services.events import EventBus
 from dockyard.daemon.services.images import ImageService
-from tests.integration.images.test_image_service import _import, busybox_tar, data_root, run  # noqa: F401
+from tests.integration.images.test_image_service import _import, run
 
 pytestmark = [
     pytest.mark.integration,
@@ -60,7 +60,7 @@ def _members(archive: bytes) -> dict[str, bytes]:
 @skopeo
 def test_save_is_docker_and_oci_and_round_trips(
     data_root: Path, busybox_tar: bytes, tmp_path: Path
-) -> None:  # noqa: F811
+) -> None:
     async def scenario(client: TestClient, svc: ImageService, events: EventBus) -> None:
         image_id = (await _import(client, busybox_tar, repo="busybox", changes=['CMD ["sh"]']))[
             "status"
@@ -147,7 +147,7 @@ def test_save_is_docker_and_oci_and_round_trips(
     run(data_root, scenario)
 
 
-def test_bad_archives_store_nothing(data_root: Path, busybox_tar: bytes) -> None:  # noqa: F811
+def test_bad_archives_store_nothing(data_root: Path, busybox_tar: bytes) -> None:
     async def scenario(client: TestClient, svc: ImageService, events: EventBus) -> None:
         for bad in (
             b"garbage" * 500,
@@ -185,7 +185,7 @@ def test_bad_archives_store_nothing(data_root: Path, busybox_tar: bytes) -> None
     run(data_root, scenario)
 
 
-def test_prune_and_gc(data_root: Path, busybox_tar: bytes) -> None:  # noqa: F811
+def test_prune_and_gc(data_root: Path, busybox_tar: bytes) -> None:
     async def scenario(client: TestClient, svc: ImageService, events: EventBus) -> None:
         kept = (await _import(client, busybox_tar, repo="kept"))["status"]
         dangling = (await _import(client, busybox_tar, changes=["ENV X=1"]))["status"]
