@@ -1,0 +1,48 @@
+"""The commit router: `POST /commit` (docker commit) over a narrow backend."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from dockyard.api.errors import InvalidParameter
+from dockyard.daemon.server.params import json_body, json_response, qbool
+
+
+class CommitBackend(Protocol):
+    async def commit(
+        self,
+        container: str,
+        repo: str = "",
+        tag: str = "",
+        comment: str = "",
+        author: str = "",
+        pause: bool = True,
+        changes: list[str] | None = None,
+        config: dict[str, Any] | None = None,
+    ) -> str: ...
+
+
+def routes(backend: CommitBackend) -> web.RouteTableDef:
+    r = web.RouteTableDef()
+
+    @r.post("/commit")
+    async def commit(request: web.Request) -> web.Response:
+        q = request.query
+        body = await json_body(request, None)
+        if body is not None and not isinstance(body, dict):
+            raise InvalidParameter("invalid container config")
+        image_id = await backend.commit(
+            q.get("container", ""),
+            repo=q.get("repo", ""),
+            tag=q.get("tag", ""),
+            comment=q.get("comment", ""),
+            author=q.get("author", ""),
+            pause=qbool(request, "pause", True),
+            changes=q.getall("changes", []),
+            config=body,
+        )
+        return json_response({"Id": image_id}, status=201)
+
+    return r

@@ -1,0 +1,162 @@
+"""`docker commit` and the builder's layer step: a container's overlay upper
+dir becomes a layer (Docker whiteouts, `dockyard.snapshot.diff`), stored
+through the image store's public pieces (`ImageService.unpack_layer`,
+`ImageStore.create`), and a new image config is written on top of the
+parent's: container config (+ `--change` lines), rootfs, one history entry.
+
+The diff is spooled to a temporary file under the store's tmp dir and then
+unpacked onto the parent's snapshot (the same path as `docker load`), so the
+committed snapshot is an ordinary, immutable chain-id snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import tempfile
+from typing import Any
+
+from dockyard import __version__
+from dockyard.api.errors import InvalidParameter
+from dockyard.daemon.services.containers import ContainerService
+from dockyard.daemon.services.events import EventBus
+from dockyard.daemon.services.images import ImageService
+from dockyard.proto import reference as refs
+from dockyard.proto.changes import apply_changes
+from dockyard.proto.image import host_platform, rfc3339_nano
+from dockyard.snapshot.diff import write_diff
+from dockyard.snapshot.snapshotter import upper_dir
+from dockyard.store.images import Layer
+
+__all__ = ["CommitService", "image_config"]
+
+
+def image_config(
+    parent: dict[str, Any] | None,
+    container_config: dict[str, Any],
+    created_by: str,
+    diff_id: str | None,
+    *,
+    created: str | None = None,
+    comment: str = "",
+    author: str = "",
+    container_id: str = "",
+    ordinary_container_config: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The image config of a child of `parent` (an image config, or None for
+    scratch): `diff_id` None means an empty layer (a config-only step)."""
+    created = created or rfc3339_nano()
+    parent = parent or {}
+    os_, arch, variant = host_platform()
+    history = copy.deepcopy(list(parent.get("history") or []))
+    entry: dict[str, Any] = {"created": created}
+    if author:
+        entry["author"] = author
+    if created_by:
+        entry["created_by"] = created_by
+    if comment:
+        entry["comment"] = comment
+    if diff_id is None:
+        entry["empty_layer"] = True
+    history.append(entry)
+    diff_ids = list((parent.get("rootfs") or {}).get("diff_ids") or [])
+    if diff_id is not None:
+        diff_ids.append(diff_id)
+    cfg: dict[str, Any] = {
+        "architecture": parent.get("architecture") or arch,
+        "config": container_config,
+        "created": created,
+        "docker_version": __version__,
+        "history": history,
+        "os": parent.get("os") or os_,
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+    }
+    if parent.get("variant") or (variant and not parent):
+        cfg["variant"] = parent.get("variant") or variant
+    if author:
+        cfg["author"] = author
+    if comment:
+        cfg["comment"] = comment
+    if container_id:
+        cfg["container"] = container_id
+    if ordinary_container_config is not None:
+        cfg["container_config"] = ordinary_container_config
+    return cfg
+
+
+class CommitService:
+    def __init__(
+        self, containers: ContainerService, images: ImageService, events: EventBus
+    ) -> None:
+        self.containers = containers
+        self.images = images
+        self.events = events
+
+    # -- building blocks (shared with the builder) -----------------------------
+
+    def layer_of(self, container_id: str, parent_snapshot: str | None) -> Layer:
+        """Blocking: the container's upper dir as a stored layer on `parent_snapshot`."""
+        upper = upper_dir(self.images.snapshotter.mounts(container_id))
+        with tempfile.TemporaryFile(dir=self.images.paths.tmp) as spool:
+            write_diff(upper, spool.write)
+            spool.seek(0)
+            return self.images.unpack_layer(spool, parent_snapshot)  # type: ignore[arg-type]
+
+    def store_image(self, cfg: dict[str, Any], parent_id: str = "") -> str:
+        """Blocking: write an image config whose layers are stored; returns its id."""
+        return self.images.store.create(
+            json.dumps(cfg, separators=(",", ":")).encode(), parent=parent_id
+        )
+
+    # -- POST /commit -----------------------------------------------------------
+
+    async def commit(
+        self,
+        container: str,
+        repo: str = "",
+        tag: str = "",
+        comment: str = "",
+        author: str = "",
+        pause: bool = True,
+        changes: list[str] | None = None,
+        config: dict[str, Any] | None = None,
+    ) -> str:
+        c = self.containers.get(container)
+        if tag and not repo:
+            raise InvalidParameter("tag without repository")
+        ref = refs.parse_repository_tag(repo, tag) if repo else None
+        parent = self.images.store.get(c.image_id)
+        new_config = copy.deepcopy(c.config)
+        for key, value in (config or {}).items():
+            if value not in (None, "", [], {}):
+                new_config[key] = value
+        new_config = apply_changes(new_config, list(changes or []))
+        created_by = " ".join([c.path, *c.args]) if c.path else ""
+        layer = await asyncio.to_thread(self.layer_of, c.id, parent.snapshot)
+        cfg = image_config(
+            parent.config,
+            new_config,
+            created_by,
+            layer.diff_id,
+            comment=comment,
+            author=author,
+            container_id=c.id,
+            ordinary_container_config=copy.deepcopy(c.config),
+        )
+        image_id = await asyncio.to_thread(self.store_image, cfg, parent.id)
+        if ref is not None:
+            await self.images.tag(image_id, ref.familiar_name, ref.tag or "latest")
+        self.events.publish(
+            "container",
+            "commit",
+            c.id,
+            {
+                "comment": comment,
+                "imageID": image_id,
+                "imageRef": ref.familiar() if ref else "",
+                "name": c.name.lstrip("/"),
+                "image": c.image,
+            },
+        )
+        return image_id
