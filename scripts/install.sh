@@ -24,6 +24,9 @@ if [ -z "$PY" ]; then
 fi
 if [ ! -x .venv/bin/python ]; then "$PY" -m venv .venv; fi
 .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+# Byte-compile now: with PYTHONDONTWRITEBYTECODE set (as on these machines) every
+# start of the CLI, monitor and runtime would otherwise recompile our modules.
+.venv/bin/python -m compileall -q src >/dev/null
 
 [ "${1:-}" = "--deps" ] && exit 0
 
