@@ -1,4 +1,4 @@
-"""Image commands: images, import, tag, rmi."""
+"""Image commands: images, import, tag, rmi, history, image prune."""
 
 from __future__ import annotations
 
@@ -296,7 +296,168 @@ def rmi(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     return 0
 
 
+# -- history -----------------------------------------------------------------------
+HISTORY = Command(
+    "history",
+    "[OPTIONS] IMAGE",
+    "Show the history of an image",
+    (
+        Flag("format", "", STRING, "Format output using a custom template", metavar="string"),
+        Flag("human", "H", BOOL, "Print sizes and dates in human readable format", default=True),
+        Flag("no-trunc", "", BOOL, "Don't truncate output"),
+        Flag("quiet", "q", BOOL, "Only show image IDs"),
+        Flag("platform", "", STRING, "Show history for the given platform", metavar="string"),
+    ),
+    min_args=1,
+    max_args=1,
+    aliases=("image history",),
+)
+HISTORY_TABLE = "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
+HISTORY_TABLE_NOHUMAN = "table {{.ID}}\t{{.CreatedAt}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
+_HISTORY_HEADERS = {
+    "ID": "IMAGE",
+    "CreatedSince": "CREATED",
+    "CreatedAt": "CREATED AT",
+    "CreatedBy": "CREATED BY",
+    "Size": "SIZE",
+    "Comment": "COMMENT",
+}
+
+
+class HistoryRow:
+    """One row of `history`, docker's historyContext."""
+
+    def __init__(self, h: dict[str, Any], trunc: bool, human: bool) -> None:
+        self.h, self.trunc, self.human = h, trunc, human
+
+    def template_field(self, name: str) -> Any:
+        from dockyard.cli.format import ellipsis
+
+        h = self.h
+        created = h.get("Created", 0)
+        if name == "ID":
+            image_id = h.get("Id", "")
+            return short_id(image_id) if self.trunc and image_id != "<missing>" else image_id
+        if name in ("CreatedSince", "CreatedAt"):
+            if name == "CreatedSince" and self.human:
+                return since(created)
+            return _rfc3339(created)
+        if name == "CreatedBy":
+            created_by = (h.get("CreatedBy") or "").replace("\t", " ")
+            return ellipsis(created_by, 45) if self.trunc else created_by
+        if name == "Size":
+            size = h.get("Size") or 0
+            return human_size(size) if self.human else str(size)
+        if name == "Comment":
+            return h.get("Comment") or ""
+        if name == "Tags":
+            return ", ".join(h.get("Tags") or [])
+        raise KeyError(name)
+
+    def template_json(self) -> dict[str, Any]:
+        return {k: self.template_field(k) for k in sorted(_HISTORY_HEADERS)}
+
+
+class _HistoryHeader:
+    def template_field(self, name: str) -> str:
+        return _HISTORY_HEADERS[name]
+
+
+def _rfc3339(timestamp: float) -> str:
+    """Go's time.Unix(t).Format(time.RFC3339) in local time."""
+    import time as _time
+
+    t = _time.localtime(timestamp)
+    offset = t.tm_gmtoff
+    if offset == 0:
+        zone = "Z"
+    else:
+        sign = "+" if offset > 0 else "-"
+        zone = f"{sign}{abs(offset) // 3600:02d}:{abs(offset) % 3600 // 60:02d}"
+    return _time.strftime("%Y-%m-%dT%H:%M:%S", t) + zone
+
+
+def history(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
+    from dockyard.cli.template import TemplateError, render
+
+    params = {"platform": opts["platform"]} if opts["platform"] else None
+    found = cli.client.get(f"/images/{quote(args[0], safe='/:@')}/history", params) or []
+    rows = [HistoryRow(h, not opts["no_trunc"], opts["human"]) for h in found]
+    if opts["quiet"] and not opts["format"]:
+        fmt = "{{.ID}}"
+    else:
+        fmt = opts["format"] or "table"
+        if fmt == "table":
+            fmt = HISTORY_TABLE if opts["human"] else HISTORY_TABLE_NOHUMAN
+    try:
+        cli.out(render(fmt, rows, _HistoryHeader()))
+    except TemplateError as e:
+        cli.err(f"template parsing error: {e}\n")
+        return 1
+    return 0
+
+
+# -- image prune -------------------------------------------------------------------
+PRUNE = Command(
+    "image prune",
+    "[OPTIONS]",
+    "Remove unused images",
+    (
+        Flag("all", "a", BOOL, "Remove all unused images, not just dangling ones"),
+        Flag(
+            "filter", "", LIST, 'Provide filter values (e.g. "until=<timestamp>")', metavar="filter"
+        ),
+        Flag("force", "f", BOOL, "Do not prompt for confirmation"),
+    ),
+    max_args=0,
+)
+_PRUNE_WARNING = "WARNING! This will remove all dangling images.\n"
+_PRUNE_ALL_WARNING = (
+    "WARNING! This will remove all images without at least one container associated to them.\n"
+)
+
+
+def confirm(cli: Cli, message: str) -> bool:
+    """docker's PromptForConfirmation: anything but y/Y (or no input) is a no."""
+    cli.out(message + "Are you sure you want to continue? [y/N] ")
+    sys.stdout.flush()
+    answer = sys.stdin.readline()
+    return answer.strip().lower() == "y"
+
+
+def image_prune(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
+    from dockyard.cli.container import parse_filters
+
+    items = list(opts["filter"])
+    if opts["all"]:
+        items.append("dangling=false")
+    try:
+        filters = parse_filters(items)
+    except ValueError as e:
+        cli.err(f"{e}\n")
+        return 125
+    if not opts["force"] and not confirm(
+        cli, _PRUNE_ALL_WARNING if opts["all"] else _PRUNE_WARNING
+    ):
+        return 0
+    report = cli.client.post("/images/prune", {"filters": filters}) or {}
+    out = ""
+    deleted = report.get("ImagesDeleted") or []
+    if deleted:
+        out = "Deleted Images:\n"
+        for item in deleted:
+            if item.get("Untagged"):
+                out += f"untagged: {item['Untagged']}\n"
+            if item.get("Deleted"):
+                out += f"deleted: {item['Deleted']}\n"
+        out += "\n"
+    cli.out(out + f"Total reclaimed space: {human_size(report.get('SpaceReclaimed') or 0, 4)}\n")
+    return 0
+
+
 COMMANDS = {
+    "history": (HISTORY, history),
+    "image prune": (PRUNE, image_prune),
     "images": (IMAGES, images),
     "import": (IMPORT, import_),
     "tag": (TAG, tag),

@@ -31,6 +31,10 @@ _MODULES = {
     "import": "image",
     "tag": "image",
     "rmi": "image",
+    "history": "image",
+    "save": "save",
+    "load": "save",
+    "image prune": "image",
     "inspect": "system",
     "version": "system",
     "info": "system",
@@ -54,6 +58,10 @@ _GROUPS = {
         "rm": "rmi",
         "remove": "rmi",
         "inspect": "image inspect",
+        "history": "history",
+        "prune": "image prune",
+        "save": "save",
+        "load": "load",
     },
     "system": {"info": "info"},
 }
@@ -79,15 +87,18 @@ Commands:
   create      Create a new container
   images      List images
   import      Import the contents from a tarball to create a filesystem image
+  history     Show the history of an image
   info        Display system-wide information
   inspect     Return low-level information on Dockyard objects
   kill        Kill one or more running containers
+  load        Load an image from a tar archive or STDIN
   logs        Fetch the logs of a container
   ps          List containers
   restart     Restart one or more containers
   rm          Remove one or more containers
   rmi         Remove one or more images
   run         Run a command in a new container
+  save        Save one or more images to a tar archive (streamed to STDOUT by default)
   start       Start one or more stopped containers
   stop        Stop one or more running containers
   tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
@@ -193,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     if isinstance(found, int):
         return found
     display_name, key, args = found
-    module_name = _MODULES[key.split()[-1]] if " " not in key else "system"
+    module_name = _MODULES[key] if key in _MODULES else "system"
     import importlib
 
     module = importlib.import_module(f"dockyard.cli.{module_name}")
