@@ -63,7 +63,7 @@ _GROUPS = {
         "save": "save",
         "load": "load",
     },
-    "system": {"info": "info"},
+    "system": {"info": "info", "df": "system df"},
 }
 
 _USAGE = """

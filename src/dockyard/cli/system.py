@@ -265,7 +265,179 @@ def inspect(cli: Cli, opts: dict[str, Any], args: list[str], kinds: list[str] | 
     return status
 
 
+# -- system df -----------------------------------------------------------------
+DF = Command(
+    "system df",
+    "[OPTIONS]",
+    "Show docker disk usage",
+    (
+        Flag("format", "", STRING, "Format output using a custom template", metavar="string"),
+        Flag("verbose", "v", help="Show detailed information on space usage"),
+    ),
+    max_args=0,
+)
+DF_TABLE = "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}"
+_DF_HEADERS = {
+    "Type": "TYPE",
+    "TotalCount": "TOTAL",
+    "Active": "ACTIVE",
+    "Size": "SIZE",
+    "Reclaimable": "RECLAIMABLE",
+}
+
+
+class DfRow:
+    """One row of `system df`, docker's diskUsage*Context (sizes by go-units HumanSize)."""
+
+    def __init__(self, kind: str, total: int, active: int, size: int, reclaimable: int) -> None:
+        self.kind, self.total, self.active = kind, total, active
+        self.size, self.reclaimable = size, reclaimable
+
+    def template_field(self, name: str) -> Any:
+        from dockyard.cli.format import human_size
+
+        if name == "Type":
+            return self.kind
+        if name == "TotalCount":
+            return str(self.total)
+        if name == "Active":
+            return str(self.active)
+        if name == "Size":
+            return human_size(self.size, 4)
+        if name == "Reclaimable":
+            text = human_size(self.reclaimable, 4)
+            if self.kind != "Build Cache" and self.size > 0:
+                text += f" ({self.reclaimable * 100 // self.size}%)"
+            return text
+        raise KeyError(name)
+
+    def template_json(self) -> dict[str, Any]:
+        return {k: self.template_field(k) for k in sorted(_DF_HEADERS)}
+
+
+class _DfHeader:
+    def template_field(self, name: str) -> str:
+        return _DF_HEADERS[name]
+
+
+def df_rows(d: dict[str, Any]) -> list[DfRow]:
+    """The four summary rows from a /system/df answer, with docker's reclaimable rules."""
+    images = d.get("Images") or []
+    layers_size = d.get("LayersSize") or 0
+    used = sum(
+        (i.get("Size") or 0) - i["SharedSize"]
+        for i in images
+        if i.get("Containers") and i.get("SharedSize", -1) != -1
+    )
+    containers = d.get("Containers") or []
+    running = [c for c in containers if c.get("State") in ("running", "paused", "restarting")]
+    c_size = sum(c.get("SizeRw") or 0 for c in containers)
+    c_used = sum(c.get("SizeRw") or 0 for c in running)
+    volumes = d.get("Volumes") or []
+    v_size = sum(max(0, (v.get("UsageData") or {}).get("Size", 0)) for v in volumes)
+    v_active = [v for v in volumes if (v.get("UsageData") or {}).get("RefCount", 0) > 0]
+    v_used = sum(max(0, (v.get("UsageData") or {}).get("Size", 0)) for v in v_active)
+    cache = d.get("BuildCache") or []
+    b_size = sum(b.get("Size") or 0 for b in cache if not b.get("Shared"))
+    b_used = sum(b.get("Size") or 0 for b in cache if b.get("InUse") and not b.get("Shared"))
+    return [
+        DfRow(
+            "Images",
+            len(images),
+            sum(1 for i in images if i.get("Containers")),
+            layers_size,
+            layers_size - used,
+        ),
+        DfRow("Containers", len(containers), len(running), c_size, c_size - c_used),
+        DfRow("Local Volumes", len(volumes), len(v_active), v_size, v_size - v_used),
+        DfRow(
+            "Build Cache",
+            len(cache),
+            sum(1 for b in cache if b.get("InUse")),
+            b_size,
+            b_size - b_used,
+        ),
+    ]
+
+
+def system_df(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
+    from dockyard.cli.template import TemplateError, render
+
+    data = cli.client.get("/system/df") or {}
+    if opts["verbose"] and not opts["format"]:
+        return _df_verbose(cli, data)
+    fmt = opts["format"] or "table"
+    if fmt == "table":
+        fmt = DF_TABLE
+    try:
+        cli.out(render(fmt, df_rows(data), _DfHeader()))
+    except TemplateError as e:
+        cli.err(f"template parsing error: {e}\n")
+        return 1
+    return 0
+
+
+def _df_size(size: int) -> str:
+    from dockyard.cli.format import human_size
+
+    return "N/A" if size < 0 else human_size(size, 4)
+
+
+def _df_verbose(cli: Cli, d: dict[str, Any]) -> int:
+    """`system df -v`: the images, containers, volumes and cache, one table each."""
+    from dockyard.cli.format import human_size, since, tabwrite
+    from dockyard.cli.image import image_rows
+
+    out = ["Images space usage:\n\n"]
+    table = ["REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE\tSHARED SIZE\tUNIQUE SIZE\tCONTAINERS"]
+    for row in image_rows(d.get("Images") or [], False, True):
+        f = row.template_field
+        table.append(
+            "\t".join(
+                [f("Repository"), f("Tag"), f("ID"), f("CreatedSince"), f("Size")]
+                + [_df_size(row.i.get("SharedSize", -1))]
+                + [_df_size((row.i.get("Size") or 0) - max(0, row.i.get("SharedSize", 0)))]
+                + [str(row.i.get("Containers", 0))]
+            )
+        )
+    out.append(tabwrite("\n".join(table) + "\n"))
+    out.append("\nContainers space usage:\n\n")
+    table = ["CONTAINER ID\tIMAGE\tCOMMAND\tLOCAL VOLUMES\tSIZE\tCREATED\tSTATUS\tNAMES"]
+    for c in d.get("Containers") or []:
+        command = c.get("Command", "")
+        command = json.dumps(
+            command if len(command) <= 20 else command[:19] + "…", ensure_ascii=False
+        )
+        table.append(
+            "\t".join(
+                [
+                    c["Id"][:12],
+                    c.get("Image", ""),
+                    command,
+                    str(sum(1 for m in c.get("Mounts") or [] if m.get("Type") == "volume")),
+                    human_size(c.get("SizeRw") or 0),
+                    since(c.get("Created", 0)),
+                    c.get("Status", ""),
+                    ",".join(n.lstrip("/") for n in c.get("Names") or []),
+                ]
+            )
+        )
+    out.append(tabwrite("\n".join(table) + "\n"))
+    out.append("\nLocal Volumes space usage:\n\n")
+    table = ["VOLUME NAME\tLINKS\tSIZE"]
+    for v in d.get("Volumes") or []:
+        u = v.get("UsageData") or {}
+        table.append(f"{v.get('Name', '')}\t{u.get('RefCount', 0)}\t{human_size(u.get('Size', 0))}")
+    out.append(tabwrite("\n".join(table) + "\n"))
+    out.append("\nBuild cache usage: 0B\n\n")
+    table = ["CACHE ID\tCACHE TYPE\tSIZE\tCREATED\tLAST USED\tUSAGE\tSHARED"]
+    out.append(tabwrite("\n".join(table) + "\n"))
+    cli.out("".join(out))
+    return 0
+
+
 COMMANDS = {
+    "system df": (DF, system_df),
     "version": (VERSION_CMD, version),
     "info": (INFO, info),
     "inspect": (INSPECT, inspect),

@@ -22,12 +22,16 @@ from aiohttp import web
 from dockyard.daemon.paths import DaemonPaths
 from dockyard.daemon.routers import commit as commit_router
 from dockyard.daemon.routers import containers as containers_router
+from dockyard.daemon.routers import exec as exec_router
 from dockyard.daemon.routers import images as images_router
 from dockyard.daemon.routers import system as system_router
+from dockyard.daemon.routers import system_df as system_df_router
 from dockyard.daemon.server.app import make_app
 from dockyard.daemon.services.commit import CommitService
 from dockyard.daemon.services.containers import ContainerService
+from dockyard.daemon.services.disk_usage import DiskUsageService
 from dockyard.daemon.services.events import EventBus
+from dockyard.daemon.services.exec import ExecService
 from dockyard.daemon.services.images import open_image_service
 from dockyard.daemon.services.system import SystemService
 from dockyard.snapshot import mount_all, unmount
@@ -120,12 +124,17 @@ async def serve(args: argparse.Namespace) -> None:
     system = SystemService(paths, containers, images, os.path.basename(runtime), daemon_id)
     commits = CommitService(containers, images, events)
     await containers.restore()
+    execs = ExecService(containers)
 
     app = make_app(
         [
             system_router.routes(system, events),
             containers_router.routes(containers),
+            exec_router.routes(execs),
             images_router.routes(images),
+            system_df_router.routes(
+                DiskUsageService(images, containers, containers_router.summary)
+            ),
             commit_router.routes(commits),
         ]
     )
@@ -154,6 +163,7 @@ async def serve(args: argparse.Namespace) -> None:
     log.info("Daemon has completed initialization")
     await stop.wait()
     log.info("Processing signal, shutting down; containers keep running (live restore)")
+    await execs.shutdown()
     await containers.shutdown()
     try:
         await asyncio.wait_for(runner.cleanup(), 10)

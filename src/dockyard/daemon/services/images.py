@@ -299,9 +299,9 @@ class ImageService:
             images = [i for i in images if parse_rfc3339(i.created) > t]
         if "reference" in filters:
             images = [i for i in images if any(_ref_match(i, p) for p in filters["reference"])]
-        return [self._summary(i) for i in images]
+        return [self.summary(i) for i in images]
 
-    def _summary(self, i: Image) -> dict[str, Any]:
+    def summary(self, i: Image) -> dict[str, Any]:
         return {
             "Containers": -1,
             "Created": int(parse_rfc3339(i.created)),
