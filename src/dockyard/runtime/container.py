@@ -106,6 +106,11 @@ def create(
             from .console import connect_console_socket
 
             console_fd = connect_console_socket(console_socket)
+        seccomp = None
+        if spec.seccomp:
+            from .seccomp import compile_filter
+
+            seccomp = compile_filter(spec.seccomp)
         c2p_r, c2p_w = os.pipe()
         p2c_r, p2c_w = os.pipe()
         from .syscalls import PR_SET_CHILD_SUBREAPER, LinuxSyscall
@@ -119,7 +124,16 @@ def create(
             os.close(p2c_w)
             from .init import bootstrap
 
-            bootstrap(sys, spec, Channel(p2c_r, c2p_w), fifo_fd, preserve_fds, manager, console_fd)
+            bootstrap(
+                sys,
+                spec,
+                Channel(p2c_r, c2p_w),
+                fifo_fd,
+                preserve_fds,
+                manager,
+                console_fd,
+                seccomp,
+            )
         os.close(c2p_w)
         os.close(p2c_r)
         os.close(fifo_fd)

@@ -108,13 +108,21 @@ def exec_process(
         from .console import connect_console_socket
 
         console_fd = connect_console_socket(console_socket)
+    seccomp = None
+    section = load_spec(state.bundle).seccomp
+    if section:
+        from .seccomp import compile_filter
+
+        seccomp = compile_filter(section)  # the container's filter applies to exec too
     c2p_r, c2p_w = os.pipe()
     p2c_r, p2c_w = os.pipe()
     child = os.fork()
     if child == 0:
         os.close(c2p_r)
         os.close(p2c_w)
-        _join(sys, state, ns_fds, process, Channel(p2c_r, c2p_w), console_fd, preserve_fds)
+        _join(
+            sys, state, ns_fds, process, Channel(p2c_r, c2p_w), console_fd, preserve_fds, seccomp
+        )
     os.close(c2p_w)
     os.close(p2c_r)
     for _, fd in ns_fds:
@@ -155,7 +163,9 @@ def exec_process(
     return 128 - code if code < 0 else code
 
 
-def _join(sys, state, ns_fds, process, channel: Channel, console_fd: int, extra_fds: int) -> None:
+def _join(
+    sys, state, ns_fds, process, channel: Channel, console_fd: int, extra_fds: int, seccomp=None
+) -> None:
     """The exec child: cgroup, namespaces, fork into the PID namespace. Never returns."""
     # everything imported now: after setns(mount) the host's library is out of reach
     from . import console
@@ -181,7 +191,7 @@ def _join(sys, state, ns_fds, process, channel: Channel, console_fd: int, extra_
                 if console_fd >= 0:
                     user = process.user
                     console.setup_console(console_fd, process.console_size, user.uid, user.gid)
-                exec_user_process(sys, process, channel, extra_fds, fifo=None)
+                exec_user_process(sys, process, channel, extra_fds, None, seccomp)
             except BaseException as e:  # noqa: B036
                 report_error(channel, e)
             os._exit(1)

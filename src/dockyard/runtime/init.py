@@ -127,6 +127,7 @@ def bootstrap(
     extra_fds: int,
     cgroups=None,
     console_fd: int = -1,
+    seccomp=None,
 ) -> None:
     """Child of ``create``: cgroups, namespaces, then fork the init. Never returns."""
     code = 1
@@ -173,6 +174,7 @@ def bootstrap(
                 extra_fds,
                 new_net=bool(flags & CLONE_NEWNET),
                 console_fd=console_fd,
+                seccomp=seccomp,
             )
         channel.send("pid", pid=pid)
         code = 0
@@ -198,6 +200,7 @@ def container_init(
     extra_fds: int,
     new_net: bool,
     console_fd: int = -1,
+    seccomp=None,
 ) -> None:
     """PID 1 of the container: the set-up steps, in order, then exec. Never returns."""
     try:
@@ -222,17 +225,21 @@ def container_init(
                 f.write(str(value))
         rootfs.readonly_paths(sys, spec.readonly_paths)
         rootfs.mask_paths(sys, spec.masked_paths)
-        exec_user_process(sys, process, channel, extra_fds, exec_fifo)
+        exec_user_process(sys, process, channel, extra_fds, exec_fifo, seccomp)
     except BaseException as e:  # noqa: B036 - report, never fall back into the runtime's code
         report_error(channel, e)
     os._exit(1)
 
 
 def exec_user_process(
-    sys: Syscall, process, channel: Channel, extra_fds: int, fifo: int | None
+    sys: Syscall, process, channel: Channel, extra_fds: int, fifo: int | None, seccomp=None
 ) -> None:
     """The last steps, shared by the init and ``exec``: no_new_privs, limits, fds,
-    bounding set, user, cwd, capabilities, lookup, ``ready``, (fifo), exec."""
+    bounding set, user, cwd, capabilities, lookup, ``ready``, (fifo), exec.
+
+    ``seccomp`` (a compiled :class:`~.seccomp.Filter`) is loaded as runc does:
+    without no_new_privs loading needs CAP_SYS_ADMIN, so before the capabilities
+    are dropped; with it, as late as possible, just before ``execve``."""
     if process.no_new_privileges:
         sys.prctl(PR_SET_NO_NEW_PRIVS, 1)
     if process.oom_score_adj is not None:
@@ -242,6 +249,8 @@ def exec_user_process(
         resource.setrlimit(limit.resource, (limit.soft, limit.hard))
     # nothing the caller leaked may reach the user process (CVE-2024-21626 class)
     sys.cloexec_from(3 + extra_fds)
+    if seccomp is not None and not process.no_new_privileges:
+        seccomp.load()
     last = last_cap()
     caps = process.capabilities
     if caps is not None:
@@ -262,6 +271,8 @@ def exec_user_process(
         _wait_for_start(fifo)
     for number in _RESET_SIGNALS:
         _signal.signal(number, _signal.SIG_DFL)
+    if seccomp is not None and process.no_new_privileges:
+        seccomp.load()
     os.execve(path, process.args, env)
 
 
