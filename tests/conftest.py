@@ -97,6 +97,8 @@ def start_daemon(root: Path, extra: list[str] | None = None) -> Daemon:
         runtime,
         *(extra or []),
     ]
+    if os.path.exists(sock):  # left by a killed daemon: wait for the new one's
+        os.unlink(sock)
     logf = open(log_path, "ab")  # noqa: SIM115
     proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
     logf.close()

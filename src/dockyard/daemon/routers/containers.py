@@ -52,7 +52,6 @@ def summary(c: Container, now: float) -> dict[str, Any]:
 def inspect(c: Container, svc: ContainerService) -> dict[str, Any]:
     p = svc.paths
     state = dict(c.state)
-    state.pop("Health", None)
     return {
         "Id": c.id,
         "Created": c.created,
@@ -114,7 +113,27 @@ def _matches(c: Container, filters: dict[str, list[str]]) -> bool:
                     return False
         if key == "ancestor" and not any(v in (c.image, c.image_id) for v in values):
             return False
+        if key == "health":
+            status = (c.state.get("Health") or {}).get("Status", "none")
+            if status not in values:
+                return False
+        if key == "is-task" and "true" in values:
+            return False
     return True
+
+
+def _relative(
+    svc: ContainerService, items: list[Container], filters: dict[str, list[str]]
+) -> list[Container]:
+    """`before` / `since`: containers created before / after the named one."""
+    for key in ("before", "since"):
+        for ref in filters.get(key, []):
+            pivot = svc.get(ref)
+            if key == "before":
+                items = [c for c in items if c.created < pivot.created]
+            else:
+                items = [c for c in items if c.created > pivot.created]
+    return items
 
 
 def _since(value: str | None) -> float:
@@ -139,12 +158,16 @@ def routes(svc: ContainerService) -> web.RouteTableDef:
         filters = qfilters(request)
         show_all = qbool(request, "all") or bool(filters.get("status"))
         now = time.time()
-        items = [
-            summary(c, now)
-            for c in svc.list(all=show_all or bool(filters), limit=qint(request, "limit"))
+        chosen = [
+            c
+            for c in svc.list(all=True, limit=None)
             if _matches(c, filters) and (show_all or c.running or qint(request, "limit"))
         ]
-        return json_response(items)
+        chosen = _relative(svc, chosen, filters)
+        limit = qint(request, "limit")
+        if limit and limit > 0:
+            chosen = chosen[:limit]
+        return json_response([summary(c, now) for c in chosen])
 
     @r.post("/containers/create")
     async def create(request: web.Request) -> web.Response:
@@ -196,6 +219,12 @@ def routes(svc: ContainerService) -> web.RouteTableDef:
         await resp.write(json.dumps(result).encode() + b"\n")
         await resp.write_eof()
         return resp
+
+    @r.post("/containers/{id}/update")
+    async def update(request: web.Request) -> web.Response:
+        body = await json_body(request, {})
+        warnings = svc.update(request.match_info["id"], body)
+        return json_response({"Warnings": warnings})
 
     @r.delete("/containers/{id}")
     async def remove(request: web.Request) -> web.Response:

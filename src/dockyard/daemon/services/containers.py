@@ -16,6 +16,7 @@ The daemon never forks into a container: the monitor and runtime are exec'd.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -126,6 +127,10 @@ class Live:
     linked: asyncio.Event = field(default_factory=asyncio.Event)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     removing: bool = False
+    restart_task: asyncio.Task[None] | None = None
+    health_task: asyncio.Task[None] | None = None
+    backoff: float = 0.0
+    started_mono: float = 0.0
 
 
 @dataclass
@@ -141,6 +146,7 @@ class Container:
     args: list[str]
     state: dict[str, Any]
     restart_count: int = 0
+    manually_stopped: bool = False
     live: Live = field(default_factory=Live, repr=False, compare=False)
 
     @property
@@ -160,6 +166,7 @@ class Container:
             "Args": self.args,
             "State": self.state,
             "RestartCount": self.restart_count,
+            "HasBeenManuallyStopped": self.manually_stopped,
         }
 
     @classmethod
@@ -176,6 +183,7 @@ class Container:
             args=r["Args"],
             state=r["State"],
             restart_count=r.get("RestartCount", 0),
+            manually_stopped=r.get("HasBeenManuallyStopped", False),
         )
 
 
@@ -257,6 +265,8 @@ class ContainerService:
         self.closing = False
         self.by_name: dict[str, str] = {}
         self.monitor_bin = os.path.join(os.path.dirname(sys.executable), "dockyard-monitor")
+        # `--init`: a static reaping init bind-mounted as /sbin/docker-init, as Docker does.
+        self.init_binary = shutil.which("tini-static") or shutil.which("docker-init")
 
     # ---- lookup -----------------------------------------------------------------------
     def get(self, ref: str) -> Container:
@@ -309,8 +319,18 @@ class ContainerService:
                 try:
                     await self._connect(c)
                     self._send(c, {"op": "status"})
+                    self._start_health(c)
                 except OSError:
                     await self._exited_while_away(c)
+            elif c.state.get("Restarting"):
+                c.state.update(Restarting=False, Status="exited")
+        for c in list(self.containers.values()):
+            policy = restart_policy(c.host_config)[0]
+            if not c.running and not c.manually_stopped and policy in ("always", "unless-stopped"):
+                try:
+                    await self.start(c.id)
+                except DockyardError as exc:
+                    log.warning("restart of %s on daemon start failed: %s", c.id[:12], exc.message)
 
     async def _exited_while_away(self, c: Container) -> None:
         try:
@@ -319,7 +339,18 @@ class ContainerService:
         except (OSError, json.JSONDecodeError):
             result = {"exit_code": 255, "finished_at": jsonlog.rfc3339_nano(), "error": ""}
         await asyncio.to_thread(self._unmount_quietly, self.paths.rootfs(c.id))
+        await self._runtime_delete(c.id)
         await self._on_exit(c, result)
+
+    async def _runtime_delete(self, cid: str) -> None:
+        """Forget the runtime's state of a container whose monitor is gone (it would
+        have deleted it), so the id can be created again."""
+        proc = await asyncio.create_subprocess_exec(
+            self.runtime, *self.runtime_args, "delete", "--force", cid,
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        await proc.wait()
 
     # ---- create -----------------------------------------------------------------------
     def create(self, name: str | None, body: dict[str, Any]) -> tuple[str, list[str]]:
@@ -402,8 +433,11 @@ class ContainerService:
                 raise NotModified("container already started")
             if c.live.removing:
                 raise Conflict(f"container {c.id} is marked for removal and cannot be started")
+            c.manually_stopped = False
+            self._cancel_restart(c)
             try:
                 await self._start(c)
+                self._start_health(c)
             except DockyardError as exc:
                 c.state["Error"] = exc.message
                 if "executable file not found" in exc.message or "no such file" in exc.message:
@@ -486,9 +520,11 @@ class ContainerService:
                 "failed to start container: OCI runtime start failed: "
                 f"{result.get('message', '')}: unknown"
             )
+        c.live.started_mono = time.monotonic()
         c.state.update(
             Status="running",
             Running=True,
+            Restarting=False,
             Pid=result.get("pid", ready.get("pid", 0)),
             ExitCode=0,
             Error="",
@@ -514,8 +550,15 @@ class ContainerService:
              "options": ["rbind", "rprivate"]}
             for dest, src in etc
         ]  # fmt: skip
+        args = [c.path, *c.args]
+        if hc.get("Init") and self.init_binary:
+            extra_mounts.append(
+                {"destination": "/sbin/docker-init", "type": "bind", "source": self.init_binary,
+                 "options": ["rbind", "ro", "nosuid", "nodev"]}
+            )  # fmt: skip
+            args = ["/sbin/docker-init", "--", *args]
         spec = ocispec.build_spec(
-            args=[c.path, *c.args],
+            args=args,
             env=ocispec.process_env(cfg, hostname, bool(cfg.get("Tty"))),
             cwd=cfg.get("WorkingDir") or "/",
             user=user,
@@ -652,11 +695,135 @@ class ContainerService:
                 c.live.waiters.append((condition, fut))
             elif not fut.done():
                 fut.set_result({"StatusCode": code, "Error": None})
+        if c.live.health_task is not None:
+            c.live.health_task.cancel()
+            c.live.health_task = None
+        if self._should_restart(c, code):
+            self._schedule_restart(c)
+            return
         if c.host_config.get("AutoRemove") and not c.live.removing:
             try:
                 await self.remove(c.id, force=False, volumes=True)
             except DockyardError as exc:
                 log.warning("auto-remove of %s failed: %s", c.id[:12], exc.message)
+
+    # ---- restart policy ------------------------------------------------------------
+    def _should_restart(self, c: Container, code: int) -> bool:
+        if c.manually_stopped or c.live.removing or self.closing or c.id not in self.containers:
+            return False
+        name, max_retries = restart_policy(c.host_config)
+        if name in ("always", "unless-stopped"):
+            return True
+        if name == "on-failure":
+            return code != 0 and (max_retries == 0 or c.restart_count < max_retries)
+        return False
+
+    def _schedule_restart(self, c: Container) -> None:
+        # moby's restart manager: 100 ms doubling to a minute; reset after a run of 10 s.
+        ran = time.monotonic() - c.live.started_mono
+        if ran >= 10 or c.live.backoff == 0:
+            c.live.backoff = 0.1
+        elif c.live.backoff < 60:
+            c.live.backoff = min(c.live.backoff * 2, 60)
+        c.state.update(Status="restarting", Restarting=True)
+        self._save(c)
+        c.live.restart_task = asyncio.create_task(self._restart_later(c, c.live.backoff))
+
+    async def _restart_later(self, c: Container, delay: float) -> None:
+        try:
+            await asyncio.sleep(delay)
+        except asyncio.CancelledError:
+            return
+        c.live.restart_task = None
+        try:
+            async with c.live.lock:
+                if c.id not in self.containers or c.manually_stopped or c.running:
+                    return
+                c.restart_count += 1
+                await self._start(c)
+            if c.manually_stopped:  # stopped while it was starting
+                await self._stop(c, None)
+                return
+            self._start_health(c)
+        except DockyardError as exc:
+            log.warning("restart of %s failed: %s", c.id[:12], exc.message)
+            c.state.update(Restarting=False, Status="exited", Error=exc.message)
+            self._save(c)
+            return
+        self.events.publish("container", "restart", c.id, self._attrs(c))
+
+    def _cancel_restart(self, c: Container) -> None:
+        task, c.live.restart_task = c.live.restart_task, None
+        if task is not None:
+            task.cancel()
+
+    # ---- health checks ---------------------------------------------------------------
+    def _start_health(self, c: Container) -> None:
+        check = health_config(c.config)
+        if check is None:
+            c.state.pop("Health", None)
+            return
+        c.state["Health"] = {"Status": "starting", "FailingStreak": 0, "Log": []}
+        self._save(c)
+        if c.live.health_task is not None:
+            c.live.health_task.cancel()
+        c.live.health_task = asyncio.create_task(self._health_loop(c, check))
+
+    async def _health_loop(self, c: Container, check: HealthCheck) -> None:
+        started = time.monotonic()
+        while c.running and c.id in self.containers:
+            in_start_period = time.monotonic() - started < check.start_period
+            await asyncio.sleep(check.start_interval if in_start_period else check.interval)
+            if not c.running:
+                return
+            probe = await self._probe(c, check)
+            health = c.state.setdefault("Health", {"Status": "starting", "FailingStreak": 0})
+            log_ = health.setdefault("Log", [])
+            log_.append(probe)
+            del log_[:-5]
+            old = health["Status"]
+            if probe["ExitCode"] == 0:
+                health["FailingStreak"] = 0
+                health["Status"] = "healthy"
+            elif not in_start_period or old != "starting":
+                health["FailingStreak"] = health.get("FailingStreak", 0) + 1
+                if health["FailingStreak"] >= check.retries:
+                    health["Status"] = "unhealthy"
+            self._save(c)
+            if health["Status"] != old:
+                self.events.publish(
+                    "container", f"health_status: {health['Status']}", c.id, self._attrs(c)
+                )
+
+    async def _probe(self, c: Container, check: HealthCheck) -> dict[str, Any]:
+        """One run of the check inside the container, through the runtime's `exec`."""
+        start = jsonlog.rfc3339_nano()
+        try:
+            with open(os.path.join(self.paths.bundle(c.id), "config.json")) as f:
+                process = json.load(f)["process"]
+        except (OSError, json.JSONDecodeError, KeyError) as exc:
+            return {"Start": start, "End": start, "ExitCode": -1, "Output": str(exc)}
+        process = dict(process, args=check.args, terminal=False)
+        pfile = os.path.join(self.paths.bundle(c.id), f"health-{secrets.token_hex(4)}.json")
+        _write_json_atomic(pfile, process)
+        proc = await asyncio.create_subprocess_exec(
+            self.runtime, *self.runtime_args, "exec", "--process", pfile, c.id,
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            out, _ = await asyncio.wait_for(proc.communicate(), check.timeout)
+            code = proc.returncode if proc.returncode is not None else -1
+            output = out[:4096].decode("utf-8", "replace")
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            code = -1
+            output = f"Health check exceeded timeout ({check.timeout:g}s)"
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(pfile)
+        return {"Start": start, "End": jsonlog.rfc3339_nano(), "ExitCode": code, "Output": output}
 
     # ---- wait, stop, kill ------------------------------------------------------------
     async def wait(self, ref: str, condition: str = "not-running") -> dict[str, Any]:
@@ -674,6 +841,8 @@ class ContainerService:
         signum = parse_signal(sig, signal.SIGKILL)
         if not c.running:
             raise Conflict(f"Cannot kill container: {ref}: Container {c.id} is not running")
+        c.manually_stopped = True
+        self._save(c)
         self._send(c, {"op": "kill", "signal": signum})
         self.events.publish("container", "kill", c.id, self._attrs(c, signal=str(signum)))
         if signum == signal.SIGKILL:
@@ -681,6 +850,14 @@ class ContainerService:
 
     async def stop(self, ref: str, timeout: int | None = None, sig: str | None = None) -> None:
         c = self.get(ref)
+        # Marked first: a restart in flight checks the mark when it is done.
+        c.manually_stopped = True
+        if c.live.restart_task is not None:
+            self._cancel_restart(c)
+            c.state.update(Restarting=False, Status="exited")
+            self._save(c)
+            return
+        self._save(c)
         if not c.running:
             raise NotModified("container already stopped")
         await self._stop(c, timeout, sig)
@@ -713,9 +890,41 @@ class ContainerService:
         await self.start(c.id)
         self.events.publish("container", "restart", c.id, self._attrs(c))
 
+    def update(self, ref: str, body: dict[str, Any]) -> list[str]:
+        """`docker update`: the restart policy at once; resources from the next start."""
+        c = self.get(ref)
+        if not isinstance(body, dict):
+            raise InvalidParameter("invalid update body")
+        warnings: list[str] = []
+        policy = body.pop("RestartPolicy", None)
+        if policy and policy.get("Name") is not None:
+            if c.host_config.get("AutoRemove") and policy.get("Name") not in ("", "no"):
+                raise InvalidParameter(
+                    "Restart policy cannot be updated because AutoRemove is enabled for the container"
+                )
+            c.host_config["RestartPolicy"] = {
+                "Name": policy.get("Name") or "no",
+                "MaximumRetryCount": int(policy.get("MaximumRetryCount") or 0),
+            }
+        changed = {k: v for k, v in body.items() if v not in (None, 0, "", [], {})}
+        if changed:
+            c.host_config.update(changed)
+            if c.running:
+                warnings.append("resource changes take effect when the container next starts")
+        self._save(c)
+        self.events.publish("container", "update", c.id, self._attrs(c))
+        return warnings
+
     # ---- remove ------------------------------------------------------------------------
     async def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
         c = self.get(ref)
+        if c.live.restart_task is not None:
+            if not force:
+                raise Conflict(
+                    f"You cannot remove a restarting container {c.id}. Stop the container "
+                    "before attempting removal or force remove"
+                )
+            self._cancel_restart(c)
         if c.running:
             if not force:
                 raise Conflict(
@@ -878,6 +1087,50 @@ class ContainerService:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+def restart_policy(host_config: dict[str, Any]) -> tuple[str, int]:
+    rp = host_config.get("RestartPolicy") or {}
+    return (rp.get("Name") or "no"), int(rp.get("MaximumRetryCount") or 0)
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    args: list[str]
+    interval: float
+    timeout: float
+    start_period: float
+    start_interval: float
+    retries: int
+
+
+def health_config(config: dict[str, Any]) -> HealthCheck | None:
+    """The container's health check (image and flags merged), or None when there is none."""
+    hc = config.get("Healthcheck") or {}
+    test = hc.get("Test") or []
+    if not test or test[0] == "NONE":
+        return None
+    if test[0] == "CMD":
+        args = list(test[1:])
+    elif test[0] == "CMD-SHELL":
+        args = ["/bin/sh", "-c", " ".join(test[1:])]
+    else:
+        args = list(test)
+    if not args:
+        return None
+
+    def secs(key: str, default: float) -> float:
+        value = hc.get(key) or 0
+        return value / 1e9 if value else default
+
+    return HealthCheck(
+        args=args,
+        interval=secs("Interval", 30.0),
+        timeout=secs("Timeout", 30.0),
+        start_period=secs("StartPeriod", 0.0),
+        start_interval=secs("StartInterval", 5.0),
+        retries=int(hc.get("Retries") or 3),
+    )
+
+
 def human_duration(seconds: float) -> str:
     """go-units HumanDuration, as `docker ps` shows it."""
     s = int(seconds)
@@ -912,7 +1165,17 @@ def status_text(state: dict[str, Any], now: float | None = None) -> str:
     if state.get("Running"):
         started = jsonlog.parse_rfc3339_nano(state["StartedAt"]) / 1e9
         text = "Up " + human_duration(now - started)
-        return text + " (Paused)" if state.get("Paused") else text
+        if state.get("Paused"):
+            return text + " (Paused)"
+        health = (state.get("Health") or {}).get("Status")
+        if health == "starting":
+            return text + " (health: starting)"
+        if health in ("healthy", "unhealthy"):
+            return f"{text} ({health})"
+        return text
+    if state.get("Restarting"):
+        finished = jsonlog.parse_rfc3339_nano(state["FinishedAt"]) / 1e9
+        return f"Restarting ({state.get('ExitCode', 0)}) {human_duration(now - finished)} ago"
     if status == "exited" or (status == "created" and state.get("FinishedAt") != ZERO_TIME):
         if state.get("FinishedAt", ZERO_TIME) == ZERO_TIME:
             return "Created"

@@ -1,0 +1,103 @@
+"""Daemon restarts: live restore after SIGTERM and SIGKILL, exits while the daemon
+is away, and `always` containers after a host-style restart (no monitors left)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BUSYBOX_PATH, Daemon, kill_leftovers, start_daemon, stop_daemon
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture()
+def private_root(session_tmp: Path, busybox_rootfs_tar: Path) -> Iterator[Path]:
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    root = session_tmp / f"restart-{os.getpid()}-{time.monotonic_ns()}"
+    root.mkdir()
+    d = start_daemon(root)
+    d.docker(
+        "import",
+        "-c",
+        'CMD ["sh"]',
+        "-c",
+        f"ENV PATH={BUSYBOX_PATH}",
+        str(busybox_rootfs_tar),
+        "busybox:latest",
+        check=True,
+    )
+    stop_daemon(d)
+    try:
+        yield root
+    finally:
+        d = start_daemon(root)
+        ids = d.docker("ps", "-aq").stdout.split()
+        if ids:
+            d.docker("rm", "-f", *ids)
+        stop_daemon(d)
+        kill_leftovers(root)
+
+
+def _inspect(d: Daemon, name: str) -> dict:
+    return json.loads(d.docker("inspect", name, check=True).stdout)[0]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_containers_survive_daemon_restart(private_root: Path, sig: int) -> None:
+    d = start_daemon(private_root)
+    d.docker(
+        "run",
+        "-d",
+        "--name",
+        "ticker",
+        "busybox",
+        "sh",
+        "-c",
+        "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done",
+        check=True,
+    )
+    d.docker("run", "-d", "--name", "short", "busybox", "sh", "-c", "sleep 1; exit 5", check=True)
+    pid = _inspect(d, "ticker")["State"]["Pid"]
+    d.proc.send_signal(sig)
+    d.proc.wait(15)
+    assert os.path.exists(f"/proc/{pid}"), "the container died with the daemon"
+    time.sleep(1.5)  # "short" exits while no daemon runs
+    d = start_daemon(private_root)
+    try:
+        info = _inspect(d, "ticker")
+        assert info["State"]["Running"] and info["State"]["Pid"] == pid
+        short = _inspect(d, "short")
+        assert short["State"]["Status"] == "exited" and short["State"]["ExitCode"] == 5
+        before = d.docker("logs", "ticker").stdout.count("tick")
+        time.sleep(0.5)
+        assert d.docker("logs", "ticker").stdout.count("tick") > before
+        r = d.docker("stop", "-t", "1", "ticker")
+        assert r.returncode == 0, r.stderr
+        assert not os.path.exists(f"/proc/{pid}")
+    finally:
+        stop_daemon(d)
+
+
+def test_always_containers_come_back_after_host_restart(private_root: Path) -> None:
+    d = start_daemon(private_root)
+    d.docker(
+        "run", "-d", "--name", "svc", "--restart", "always", "busybox", "sleep", "300", check=True
+    )
+    d.docker("run", "-d", "--name", "plain", "busybox", "sleep", "300", check=True)
+    stop_daemon(d)
+    kill_leftovers(private_root)  # what a reboot does: no monitors, no containers
+    d = start_daemon(private_root)
+    try:
+        assert _inspect(d, "svc")["State"]["Running"] is True
+        plain = _inspect(d, "plain")["State"]
+        assert plain["Running"] is False and plain["Status"] == "exited"
+    finally:
+        stop_daemon(d)
