@@ -60,6 +60,8 @@ def familiar_name(name: str) -> str:
 class ImageRow:
     """One row of `images`: an image under one repository/tag/digest."""
 
+    go_type = "*formatter.imageContext"
+
     def __init__(self, image: dict[str, Any], repo: str, tag: str, digest: str, trunc: bool):
         self.i, self.repo, self.tag, self.digest, self.trunc = image, repo, tag, digest, trunc
 
@@ -160,6 +162,8 @@ def images(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
         fmt = opts["format"] or (IMAGES_TABLE_DIGESTS if opts["digests"] else IMAGES_TABLE)
         if fmt == "table":
             fmt = IMAGES_TABLE_DIGESTS if opts["digests"] else IMAGES_TABLE
+        elif fmt.startswith("table") and opts["digests"] and "{{.Digest}}" not in fmt:
+            fmt += "\t{{.Digest}}"  # docker's NewImageFormat
     try:
         cli.out(render(fmt, rows, _ImageHeader()))
     except TemplateError as e:
@@ -326,6 +330,8 @@ _HISTORY_HEADERS = {
 
 class HistoryRow:
     """One row of `history`, docker's historyContext."""
+
+    go_type = "*formatter.historyContext"
 
     def __init__(self, h: dict[str, Any], trunc: bool, human: bool) -> None:
         self.h, self.trunc, self.human = h, trunc, human

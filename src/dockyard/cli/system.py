@@ -228,9 +228,9 @@ def _fetch(cli: Cli, kinds: list[str], name: str, size: bool) -> Any:
         except APIError as e:
             if not e.not_found:
                 raise
-    if len(kinds) == 1:
-        raise LookupError(_KINDS[kinds[0]][1].format(name))
-    raise LookupError(f"No such object: {name}")
+            if len(kinds) == 1:  # `image inspect`, `container inspect`: the daemon's words
+                raise LookupError(str(e)) from None
+    raise LookupError(f"Error: No such object: {name}")
 
 
 def inspect(cli: Cli, opts: dict[str, Any], args: list[str], kinds: list[str] | None = None) -> int:
@@ -260,7 +260,7 @@ def inspect(cli: Cli, opts: dict[str, Any], args: list[str], kinds: list[str] | 
     else:
         cli.out((json.dumps(found, indent=4, ensure_ascii=False) if found else "[]") + "\n")
     for error in errors:
-        cli.err(f"Error: {error}\n")
+        cli.err(f"{error}\n")
         status = 1
     return status
 

@@ -129,7 +129,9 @@ def _lookup(value: Any, name: str, field: Field, text: str) -> Any:
             return getter(name)
         except KeyError:
             pass
-    kind = type(value).__name__ if not isinstance(value, _NullOf) else "interface {}"
+    kind = getattr(value, "go_type", None) or type(value).__name__  # docker's Go type name
+    if isinstance(value, _NullOf):
+        kind = "interface {}"
     raise TemplateError(f"{where}: can't evaluate field {name} in type {kind}")
 
 
