@@ -9,6 +9,15 @@ The wire protocol is in `protocol.py`.
 It is single-threaded with `selectors` (asyncio's import and loop cost more
 than this small job needs, and the monitor is per container).
 
+Two modes (`"mode"` in the config):
+  container (default) — the container's init, as below;
+  exec — one `runtime exec --detach` process in a running container: nothing
+    happens until {"op": "start"}; then the exec'd process (reparented to the
+    monitor, the subreaper) is relayed the same way; no log, no delete/unmount.
+With `"tty": true` the process gets a pty (`--console-socket`, see `console.py`):
+its master is relayed raw as STDOUT frames, input goes to it, and
+{"op": "resize"} sets its window size.
+
 Life cycle:
   daemon spawns `dockyard-monitor cfg` ─ fork ─ parent exits at once
     child: subreaper → listen on monitor.sock → `runtime create` with pipes as stdio
@@ -32,7 +41,7 @@ import sys
 import time
 from typing import Any
 
-from dockyard.monitor import jsonlog, protocol
+from dockyard.monitor import console, jsonlog, protocol
 from dockyard.proto import stdcopy
 
 PR_SET_CHILD_SUBREAPER = 36
@@ -85,6 +94,10 @@ class Monitor:
     def __init__(self, cfg: dict[str, Any]) -> None:
         self.cfg = cfg
         self.id: str = cfg["id"]
+        self.exec_mode = cfg.get("mode") == "exec"
+        self.tty = bool(cfg.get("tty"))
+        self.master: int | None = None
+        self.reaped: dict[int, int] = {}
         self.runtime: list[str] = [cfg["runtime"], *cfg.get("runtime_args", [])]
         self.sel = selectors.DefaultSelector()
         self.clients: list[Client] = []
@@ -102,43 +115,74 @@ class Monitor:
 
     # ---- set-up -------------------------------------------------------------------
     def create(self) -> dict[str, Any]:
+        if self.exec_mode:
+            return {"ok": True, "pid": 0, "monitor_pid": os.getpid()}
+        cfg = self.cfg
+        pidfile = os.path.join(cfg["bundle"], "init.pid")
+        args = ["create", "--bundle", cfg["bundle"], "--pid-file", pidfile]
+        err = self.run_runtime(args, pidfile)
+        if err is not None:
+            return {"ok": False, "error": err}
+        return {"ok": True, "pid": self.pid, "monitor_pid": os.getpid()}
+
+    def run_runtime(self, args: list[str], pidfile: str) -> str | None:
+        """`runtime ARGS... ID` with the process's stdio (pipes or a pty) wired to
+        the monitor; sets self.pid; the runtime's error on failure."""
         cfg = self.cfg
         rlog = os.path.join(cfg["bundle"], "runtime.log")
-        pidfile = os.path.join(cfg["bundle"], "init.pid")
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        if cfg.get("stdin"):
-            in_r, in_w = os.pipe()
-        else:
+        csock = None
+        if self.tty:
+            csock = console.ConsoleSocket(os.path.join(cfg["bundle"], "console.sock"))
+            args = [*args, "--console-socket", csock.path]
             in_r, in_w = os.open(os.devnull, os.O_RDONLY), None
-        proc = subprocess.run(
-            [*self.runtime, "--log", rlog, "--log-format", "json", "create",
-             "--bundle", cfg["bundle"], "--pid-file", pidfile, self.id],
-            stdin=in_r, stdout=out_w, stderr=err_w, close_fds=True, check=False,
-        )  # fmt: skip
-        os.close(in_r)
-        os.close(out_w)
-        os.close(err_w)
-        if proc.returncode != 0:
-            os.set_blocking(err_r, False)
-            try:
-                stderr_text = os.read(err_r, 65536).decode("utf-8", "replace")
-            except BlockingIOError:
-                stderr_text = ""
-            for fd in (out_r, err_r, in_w):
-                if fd is not None:
-                    os.close(fd)
-            return {"ok": False, "error": _runtime_error(rlog, stderr_text)}
-        with open(pidfile) as f:
-            self.pid = int(f.read().strip())
+            out_r, out_w = None, os.open(os.devnull, os.O_WRONLY)
+            err_r, err_w = os.pipe()
+        else:
+            out_r, out_w = os.pipe()
+            err_r, err_w = os.pipe()
+            if cfg.get("stdin"):
+                in_r, in_w = os.pipe()
+            else:
+                in_r, in_w = os.open(os.devnull, os.O_RDONLY), None
+        try:
+            proc = subprocess.run(
+                [*self.runtime, "--log", rlog, "--log-format", "json", *args, self.id],
+                stdin=in_r, stdout=out_w, stderr=err_w, close_fds=True, check=False,
+            )  # fmt: skip
+            os.close(in_r)
+            os.close(out_w)
+            os.close(err_w)
+            if proc.returncode != 0:
+                os.set_blocking(err_r, False)
+                try:
+                    stderr_text = os.read(err_r, 65536).decode("utf-8", "replace")
+                except BlockingIOError:
+                    stderr_text = ""
+                for fd in (out_r, err_r, in_w):
+                    if fd is not None:
+                        os.close(fd)
+                return _runtime_error(rlog, stderr_text)
+            with open(pidfile) as f:
+                self.pid = int(f.read().strip())
+            if csock is not None:
+                os.close(err_r)
+                self.master = csock.receive()
+                out_r, err_r = self.master, None
+                if cfg.get("stdin"):
+                    in_w = os.dup(self.master)
+        finally:
+            if csock is not None:
+                csock.close()
         self.stdin_w = in_w
         if in_w is not None:
             os.set_blocking(in_w, False)
         for fd, name in ((out_r, "stdout"), (err_r, "stderr")):
+            if fd is None:
+                continue
             os.set_blocking(fd, False)
             self.outputs[fd] = (name, jsonlog.LineSplitter())
             self.sel.register(fd, selectors.EVENT_READ, ("output", fd))
-        return {"ok": True, "pid": self.pid, "monitor_pid": os.getpid()}
+        return None
 
     def listen(self) -> None:
         path = self.cfg["socket"]
@@ -222,6 +266,12 @@ class Monitor:
             self.close_stdin()
         elif op == "status":
             self.send(protocol.control(self.status()), only=c)
+        elif op == "resize":
+            if self.master is not None:
+                try:
+                    console.resize(self.master, int(msg.get("h", 0)), int(msg.get("w", 0)))
+                except (OSError, ValueError) as exc:
+                    print(f"resize: {exc}", file=sys.stderr)
 
     def status(self) -> dict[str, Any]:
         return {
@@ -234,6 +284,9 @@ class Monitor:
     def start(self, c: Client) -> None:
         if self.started:
             self.send(protocol.control({"event": "started", "pid": self.pid}), only=c)
+            return
+        if self.exec_mode:
+            self.start_exec(c)
             return
         rlog = os.path.join(self.cfg["bundle"], "runtime.log")
         proc = subprocess.run(
@@ -250,6 +303,25 @@ class Monitor:
                 pass
             return
         self.started = True
+        self.send(protocol.control({"event": "started", "pid": self.pid}))
+
+    def start_exec(self, c: Client) -> None:
+        pidfile = os.path.join(self.cfg["bundle"], "exec.pid")
+        args = ["exec", "--process", self.cfg["process"], "--detach", "--pid-file", pidfile]
+        err = self.run_runtime(args, pidfile)
+        self.started = True
+        if err is not None:
+            self.send(protocol.control({"event": "error", "message": err}), only=c)
+            # Nothing runs: finish at once with runc's "cannot exec" status.
+            code = 127 if "not found" in err or "no such file" in err else 126
+            self.exit_status = code << 8
+            self.exited_at = time.monotonic()
+            self.finished_at = jsonlog.rfc3339_nano()
+            return
+        if self.pid in self.reaped and self.exit_status is None:
+            self.exit_status = self.reaped.pop(self.pid)
+            self.exited_at = time.monotonic()
+            self.finished_at = jsonlog.rfc3339_nano()
         self.send(protocol.control({"event": "started", "pid": self.pid}))
 
     # ---- container stdio ---------------------------------------------------------
@@ -299,6 +371,8 @@ class Monitor:
             data = os.read(fd, 65536)
         except BlockingIOError:
             return
+        except OSError:  # EIO: a pty whose every slave is closed
+            data = b""
         if not data:
             rest = splitter.flush()
             if rest:
@@ -306,6 +380,8 @@ class Monitor:
             self.sel.unregister(fd)
             os.close(fd)
             del self.outputs[fd]
+            if fd == self.master:
+                self.master = None
             return
         stream = stdcopy.STDOUT if name == "stdout" else stdcopy.STDERR
         self.send(stdcopy.encode(stream, data))
@@ -326,10 +402,13 @@ class Monitor:
                 return
             if pid == 0:
                 return
-            if pid == self.pid and self.exit_status is None:
+            if pid == self.pid and self.pid and self.exit_status is None:
                 self.exit_status = status
                 self.exited_at = time.monotonic()
                 self.finished_at = jsonlog.rfc3339_nano()
+            elif self.exec_mode and not self.pid:
+                # The exec'd process may end before its pid file is read.
+                self.reaped[pid] = status
 
     def finish(self) -> None:
         status = self.exit_status or 0
@@ -340,7 +419,8 @@ class Monitor:
             sig = 0
             code = os.WEXITSTATUS(status)
         result = {"exit_code": code, "signal": sig, "finished_at": self.finished_at, "error": ""}
-        _write_atomic(self.cfg["exit_file"], json.dumps(result).encode())
+        if self.cfg.get("exit_file"):
+            _write_atomic(self.cfg["exit_file"], json.dumps(result).encode())
         # Unmount before telling anyone: once the daemon hears "exit" it may
         # remove the snapshot under the rootfs.
         self.unmount_rootfs()
@@ -358,6 +438,8 @@ class Monitor:
             c.sock.close()
 
     def unmount_rootfs(self) -> None:
+        if self.exec_mode:
+            return
         rootfs = self.cfg.get("rootfs")
         if rootfs and _libc().umount2(rootfs.encode(), MNT_DETACH) != 0:
             err = ctypes.get_errno()
@@ -365,6 +447,12 @@ class Monitor:
                 print(f"umount {rootfs}: {os.strerror(err)}", file=sys.stderr)
 
     def cleanup(self) -> None:
+        if self.exec_mode:
+            try:
+                os.unlink(self.cfg["socket"])
+            except FileNotFoundError:
+                pass
+            return
         subprocess.run(
             [*self.runtime, "delete", "--force", self.id],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -1,0 +1,103 @@
+"""Routes of exec instances: POST /containers/{id}/exec, /exec/{id}/start|resize,
+GET /exec/{id}/json. Wire shapes only; the exec service owns the rules."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from aiohttp import web
+
+from dockyard.api.errors import DockyardError, InvalidParameter
+from dockyard.daemon.server import hijack as hj
+from dockyard.daemon.server.params import json_body, json_response, qint
+from dockyard.daemon.services.exec import Exec, ExecService
+from dockyard.proto import detachkeys, stdcopy
+
+
+def routes(svc: ExecService) -> web.RouteTableDef:
+    r = web.RouteTableDef()
+
+    @r.post("/containers/{id}/exec")
+    async def create(request: web.Request) -> web.Response:
+        body = await json_body(request, {})
+        if isinstance(body, dict) and body.get("DetachKeys"):
+            try:
+                detachkeys.parse(body["DetachKeys"])
+            except ValueError as exc:
+                raise InvalidParameter(str(exc)) from None
+        eid = svc.create(request.match_info["id"], body)
+        return json_response({"Id": eid}, status=201)
+
+    @r.get("/exec/{id}/json")
+    async def inspect(request: web.Request) -> web.Response:
+        return json_response(svc.get(request.match_info["id"]).inspect())
+
+    @r.post("/exec/{id}/resize")
+    async def resize(request: web.Request) -> web.Response:
+        h, w = qint(request, "h", 0) or 0, qint(request, "w", 0) or 0
+        svc.resize(request.match_info["id"], h, w)
+        return web.Response(status=200)
+
+    @r.post("/exec/{id}/start")
+    async def start(request: web.Request) -> web.StreamResponse:
+        e = svc.get(request.match_info["id"])
+        body = await json_body(request, {}) or {}
+        if body.get("ConsoleSize"):
+            e.config["ConsoleSize"] = body["ConsoleSize"]
+        if body.get("Detach"):
+            await svc.start(e.id)
+            return web.Response(status=200)
+        if e.running or e.started:
+            await svc.start(e.id)  # raises Docker's conflict
+        tty = e.tty
+        q = svc.subscribe(e)
+        stream = await hj.hijack(request, hj.RAW if tty else hj.MULTIPLEXED)
+        pump_in = None
+        if e.config.get("AttachStdin"):
+            pump_in = asyncio.create_task(_pump_stdin(svc, e, stream))
+        try:
+            try:
+                await svc.start(e.id)
+            except DockyardError as exc:
+                text = exc.message.encode() + b"\r\n"
+                await stream.write(text if tty else stdcopy.encode(stdcopy.STDOUT, text))
+                return stream.response
+            while True:
+                frame = await q.get()
+                if frame is None:
+                    break
+                if frame.stream == stdcopy.STDOUT and not e.config.get("AttachStdout"):
+                    continue
+                if frame.stream == stdcopy.STDERR and not e.config.get("AttachStderr"):
+                    continue
+                await stream.write(frame.data if tty else stdcopy.encode(frame.stream, frame.data))
+        except ConnectionError:
+            pass
+        finally:
+            svc.unsubscribe(e, q)
+            if pump_in is not None:
+                pump_in.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await pump_in
+            stream.close()
+        return stream.response
+
+    return r
+
+
+async def _pump_stdin(svc: ExecService, e: Exec, stream: hj.HijackedStream) -> None:
+    await e.linked.wait()
+    keys = e.config.get("DetachKeys") or detachkeys.DEFAULT
+    scanner = detachkeys.Scanner(detachkeys.parse(keys))
+    while True:
+        data = await stream.read()
+        if not data:
+            break
+        data, detach = scanner.feed(data)
+        if data:
+            svc.send_stdin(e, data)
+        if detach:
+            stream.close()
+            return
+    svc.close_stdin(e)

@@ -1,0 +1,234 @@
+"""Operations on one container beyond its life cycle: pause/unpause (the
+runtime's freezer), rename, TTY resize, top, stats, changes, export and the
+archive (cp) endpoints' root handling.
+
+It sits beside the container service and uses its records, monitor links and
+events; the life cycle stays in `containers.py`. Stats are read straight from
+the container's cgroup v1 controllers (`/sys/fs/cgroup/<ctrl>/dockyard/<id>`,
+where the runtime puts it) and /proc/<pid>/net/dev (the container's netns);
+`stats.py` shapes them into Docker's JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from dockyard.api.errors import Conflict, InvalidParameter, SystemError_
+from dockyard.daemon.services import names
+from dockyard.daemon.services.containers import Container, ContainerService
+
+
+class ContainerOps:
+    def __init__(self, containers: ContainerService) -> None:
+        self.svc = containers
+
+    # ---- runtime helpers ----------------------------------------------------------
+    async def _runtime(self, *args: str) -> str:
+        proc = await asyncio.create_subprocess_exec(
+            self.svc.runtime,
+            *self.svc.runtime_args,
+            *args,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await proc.communicate()
+        if proc.returncode != 0:
+            raise SystemError_(err.decode(errors="replace").strip() or f"runtime {args[0]} failed")
+        return out.decode(errors="replace")
+
+    def _running(self, ref: str) -> Container:
+        c = self.svc.get(ref)
+        if not c.running:
+            raise Conflict(f"Container {c.id} is not running")
+        return c
+
+    # ---- pause ------------------------------------------------------------------------
+    async def pause(self, ref: str) -> None:
+        c = self._running(ref)
+        if c.state.get("Paused"):
+            raise Conflict(f"Container {c.id} is already paused")
+        await self._runtime("pause", c.id)
+        c.state.update(Paused=True, Status="paused")
+        self.svc._save(c)
+        self.svc.events.publish("container", "pause", c.id, self.svc._attrs(c))
+
+    async def unpause(self, ref: str) -> None:
+        c = self._running(ref)
+        if not c.state.get("Paused"):
+            raise Conflict(f"Container {c.id} is not paused")
+        await self._runtime("resume", c.id)
+        c.state.update(Paused=False, Status="running")
+        self.svc._save(c)
+        self.svc.events.publish("container", "unpause", c.id, self.svc._attrs(c))
+
+    @contextlib.asynccontextmanager
+    async def frozen(self, c: Container) -> AsyncIterator[None]:
+        """Freeze a running container for the time of a copy (if not paused already)."""
+        thaw = c.running and not c.state.get("Paused")
+        if thaw:
+            try:
+                await self._runtime("pause", c.id)
+            except SystemError_:
+                thaw = False
+        try:
+            yield
+        finally:
+            if thaw and c.running:
+                with contextlib.suppress(SystemError_):
+                    await self._runtime("resume", c.id)
+
+    # ---- rename, resize ---------------------------------------------------------------------
+    def rename(self, ref: str, new_name: str) -> None:
+        c = self.svc.get(ref)
+        if not new_name:
+            raise InvalidParameter("Neither old nor new names may be empty")
+        canonical = names.validate(new_name)
+        old = c.name
+        if canonical == old:
+            raise InvalidParameter("Renaming a container with the same name as its current name")
+        if canonical in self.svc.by_name:
+            raise Conflict(
+                f'Conflict. The container name "{canonical}" is already in use by container '
+                f'"{self.svc.by_name[canonical]}". You have to remove (or rename) that container '
+                "to be able to reuse that name."
+            )
+        self.svc.by_name[canonical] = c.id
+        self.svc.by_name.pop(old, None)
+        c.name = canonical
+        self.svc._save(c)
+        self.svc.events.publish("container", "rename", c.id, self.svc._attrs(c, oldName=old))
+
+    def resize(self, ref: str, h: int, w: int) -> None:
+        c = self._running(ref)
+        if h < 0 or w < 0:
+            raise InvalidParameter("invalid resize dimensions")
+        self.svc._send(c, {"op": "resize", "h": h, "w": w})
+
+    # ---- top --------------------------------------------------------------------------------
+    async def top(self, ref: str, ps_args: str) -> dict[str, Any]:
+        c = self._running(ref)
+        pids = _cgroup_pids(c.id)
+        args = ps_args.split() if ps_args else ["-ef"]
+        proc = await asyncio.create_subprocess_exec(
+            "ps",
+            *args,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await proc.communicate()
+        if proc.returncode != 0:
+            raise SystemError_(f"ps: {err.decode(errors='replace').strip()}")
+        return parse_ps(out.decode(errors="replace"), pids)
+
+    # ---- changes, export ----------------------------------------------------------------
+    def changes(self, ref: str) -> list[dict[str, Any]]:
+        c = self.svc.get(ref)
+        mounts = self.svc.images.snapshotter.mounts(c.id)
+        upper, lowers = _overlay_dirs(mounts)
+        return list(walk_changes(upper, lowers))
+
+    @contextlib.asynccontextmanager
+    async def root(self, c: Container) -> AsyncIterator[str]:
+        """The container's root filesystem: the live rootfs of a running
+        container, else its snapshot mounted on a private temp dir meanwhile."""
+        if c.running:
+            yield self.svc.paths.rootfs(c.id)
+            return
+        mounts = self.svc.images.snapshotter.mounts(c.id)
+        target = tempfile.mkdtemp(prefix=f"cp-{c.id[:12]}-", dir=self.svc.paths.exec_root)
+        try:
+            await asyncio.to_thread(self.svc._mount_all, mounts, target)
+            try:
+                yield target
+            finally:
+                await asyncio.to_thread(self.svc._unmount, target)
+        finally:
+            with contextlib.suppress(OSError):
+                os.rmdir(target)
+
+    def export_event(self, c: Container) -> None:
+        self.svc.events.publish("container", "export", c.id, self.svc._attrs(c))
+
+
+def _cgroup_pids(cid: str) -> set[int]:
+    for ctrl in ("pids", "memory", "freezer", "cpu"):
+        try:
+            with open(f"/sys/fs/cgroup/{ctrl}/dockyard/{cid}/cgroup.procs") as f:
+                return {int(x) for x in f.read().split()}
+        except FileNotFoundError:
+            continue
+    return set()
+
+
+def parse_ps(output: str, pids: set[int]) -> dict[str, Any]:
+    """Docker's top: ps's header as Titles, the rows of the container's pids."""
+    lines = output.splitlines()
+    if not lines:
+        raise SystemError_("ps printed nothing")
+    titles = lines[0].split()
+    try:
+        pid_col = titles.index("PID")
+    except ValueError:
+        raise InvalidParameter("Couldn't find PID field in ps output") from None
+    procs = []
+    for line in lines[1:]:
+        if not line.strip():
+            continue
+        fields = line.split(None, len(titles) - 1)
+        try:
+            pid = int(fields[pid_col])
+        except (ValueError, IndexError):
+            continue
+        if pid in pids:
+            procs.append(fields)
+    return {"Titles": titles, "Processes": procs}
+
+
+def _overlay_dirs(mounts: list[Any]) -> tuple[str, list[str]]:
+    for m in mounts:
+        if m.type == "overlay":
+            upper, lowers = "", []
+            for opt in m.options:
+                if opt.startswith("upperdir="):
+                    upper = opt[len("upperdir=") :]
+                elif opt.startswith("lowerdir="):
+                    lowers = opt[len("lowerdir=") :].split(":")
+            return upper, lowers
+        if m.type == "bind":
+            return m.source, []
+    raise SystemError_("container snapshot has no upper directory")
+
+
+def walk_changes(upper: str, lowers: list[str]) -> Iterator[dict[str, Any]]:
+    """Docker's changes from an overlay upper dir: 0 modified, 1 added, 2 deleted."""
+
+    def in_lower(rel: str) -> bool:
+        return any(os.path.lexists(os.path.join(low, rel)) for low in lowers)
+
+    out: list[dict[str, Any]] = []
+    for dirpath, dirnames, filenames in os.walk(upper):
+        for base in dirnames + filenames:
+            full = os.path.join(dirpath, base)
+            rel = os.path.relpath(full, upper)
+            st = os.lstat(full)
+            if (
+                os.major(st.st_rdev) == 0
+                and os.minor(st.st_rdev) == 0
+                and ((st.st_mode & 0o170000) == 0o020000)
+            ):
+                out.append({"Path": "/" + rel, "Kind": 2})
+            else:
+                out.append({"Path": "/" + rel, "Kind": 0 if in_lower(rel) else 1})
+    out.sort(key=lambda d: d["Path"])
+    yield from out
+
+
+def export_command(root: str) -> list[str]:
+    """GNU tar of the whole tree; it never follows symlinks without -h."""
+    return ["tar", "--numeric-owner", "--xattrs", "-C", root, "-cf", "-", "."]

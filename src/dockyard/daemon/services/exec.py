@@ -1,0 +1,329 @@
+"""The exec service: Docker's exec instances (create, start, inspect, resize).
+
+Each started exec gets its own monitor in exec mode (`dockyard-monitor`,
+`"mode": "exec"`): the monitor runs `runtime exec --process --detach` and holds
+the process's pipes or pty, so the daemon never does; it talks to the monitor
+over the same framed protocol as a container's (`monitor/protocol.py`).
+The process is the container's spec process with the exec's args, env, cwd,
+user (resolved against the container's /etc/passwd, like the container's) and,
+with --privileged, every capability.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import secrets
+import shutil
+from dataclasses import dataclass, field
+from typing import Any
+
+from dockyard.api.errors import (
+    Conflict,
+    DockyardError,
+    InvalidParameter,
+    NotFound,
+    SystemError_,
+)
+from dockyard.daemon.services import ocispec
+from dockyard.daemon.services.containers import Container, ContainerService, _read_in_root
+from dockyard.daemon.services.signals import parse_signal
+from dockyard.monitor import protocol
+from dockyard.proto import stdcopy
+
+log = logging.getLogger("dockyard.exec")
+
+
+class NoSuchExec(NotFound):
+    def __init__(self, exec_id: str) -> None:
+        super().__init__(f"No such exec instance: {exec_id}")
+
+
+@dataclass
+class Exec:
+    id: str
+    container: Container
+    config: dict[str, Any]
+    running: bool = False
+    started: bool = False
+    exit_code: int | None = None
+    pid: int = 0
+    writer: asyncio.StreamWriter | None = None
+    reader_task: asyncio.Task[None] | None = None
+    subscribers: set[asyncio.Queue[stdcopy.Frame | None]] = field(default_factory=set)
+    exited: asyncio.Event = field(default_factory=asyncio.Event)
+    linked: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def tty(self) -> bool:
+        return bool(self.config.get("Tty"))
+
+    def inspect(self) -> dict[str, Any]:
+        cmd = self.config.get("Cmd") or []
+        user = self.config.get("User") or ""
+        return {
+            "ID": self.id,
+            "Running": self.running,
+            "ExitCode": self.exit_code,
+            "ProcessConfig": {
+                "tty": self.tty,
+                "entrypoint": cmd[0] if cmd else "",
+                "arguments": cmd[1:],
+                "privileged": bool(self.config.get("Privileged")),
+                **({"user": user} if user else {}),
+            },
+            "OpenStdin": bool(self.config.get("AttachStdin")),
+            "OpenStderr": bool(self.config.get("AttachStderr")),
+            "OpenStdout": bool(self.config.get("AttachStdout")),
+            "CanRemove": False,
+            "ContainerID": self.container.id,
+            "DetachKeys": self.config.get("DetachKeys") or "",
+            "Pid": self.pid,
+        }
+
+
+def exec_process(
+    base: dict[str, Any], cfg: dict[str, Any], passwd: str, group: str
+) -> dict[str, Any]:
+    """The OCI process of an exec: the container's process edited (pure)."""
+    proc = json.loads(json.dumps(base))
+    proc["args"] = list(cfg["Cmd"])
+    proc["terminal"] = bool(cfg.get("Tty"))
+    env = list(proc.get("env") or [])
+    if cfg.get("Tty") and not any(e.startswith("TERM=") for e in env):
+        env.append("TERM=xterm")
+    for item in cfg.get("Env") or []:
+        env = ocispec.replace_or_append_env(env, item)
+    proc["env"] = env
+    if cfg.get("WorkingDir"):
+        proc["cwd"] = cfg["WorkingDir"]
+    if cfg.get("User"):
+        u = ocispec.resolve_user(cfg["User"], passwd, group)
+        proc["user"] = {"uid": u.uid, "gid": u.gid, "additionalGids": u.additional_gids}
+    if cfg.get("Privileged"):
+        caps = ocispec._capabilities(True, [], [])
+        proc["capabilities"] = {"bounding": caps, "effective": caps, "permitted": caps}
+    proc.pop("consoleSize", None)
+    if cfg.get("ConsoleSize"):
+        h, w = cfg["ConsoleSize"][:2]
+        if h and w:
+            proc["consoleSize"] = {"height": int(h), "width": int(w)}
+    return proc
+
+
+class ExecService:
+    def __init__(self, containers: ContainerService) -> None:
+        self.containers = containers
+        self.execs: dict[str, Exec] = {}
+
+    def get(self, exec_id: str) -> Exec:
+        e = self.execs.get(exec_id)
+        if e is None:
+            raise NoSuchExec(exec_id)
+        return e
+
+    def _check_running(self, c: Container) -> None:
+        if not c.running:
+            raise Conflict(f"container {c.id} is not running")
+        if c.state.get("Paused"):
+            raise Conflict(f"container {c.id} is paused, unpause the container before exec")
+
+    def create(self, ref: str, body: dict[str, Any]) -> str:
+        c = self.containers.get(ref)
+        if not isinstance(body, dict):
+            raise InvalidParameter("invalid exec config")
+        self._check_running(c)
+        if not body.get("Cmd"):
+            raise InvalidParameter("No exec command specified")
+        eid = secrets.token_hex(32)
+        self.execs[eid] = Exec(eid, c, body)
+        self._forget_old(c)
+        self.containers.events.publish(
+            "container",
+            f"exec_create: {' '.join(body['Cmd'])}",
+            c.id,
+            self.containers._attrs(c, execID=eid),
+        )
+        return eid
+
+    def _forget_old(self, c: Container) -> None:
+        """Keep at most 64 finished execs per container (dockerd keeps them until
+        the container goes; a bound keeps a long-lived daemon small)."""
+        done = [e for e in self.execs.values() if e.container is c and e.exit_code is not None]
+        for e in done[:-64]:
+            self.execs.pop(e.id, None)
+
+    def exec_ids(self, c: Container) -> list[str] | None:
+        ids = [e.id for e in self.execs.values() if e.container is c and e.running]
+        return ids or None
+
+    def _state_dir(self, e: Exec) -> str:
+        return os.path.join(self.containers.paths.bundle(e.container.id), "exec", e.id[:32])
+
+    async def start(self, exec_id: str) -> Exec:
+        """Spawn the exec's monitor and start the process; output flows to subscribers."""
+        e = self.get(exec_id)
+        if e.running:
+            raise Conflict(f"Error: Exec command {e.id} is already running")
+        if e.started:
+            raise Conflict(f"Error: Exec command {e.id} has already run")
+        c = e.container
+        self._check_running(c)
+        e.started = True
+        svc = self.containers
+        state_dir = self._state_dir(e)
+        os.makedirs(state_dir, mode=0o700, exist_ok=True)
+        try:
+            with open(os.path.join(svc.paths.bundle(c.id), "config.json")) as f:
+                base = json.load(f)["process"]
+            rootfs = svc.paths.rootfs(c.id)
+            proc = exec_process(
+                base,
+                e.config,
+                _read_in_root(rootfs, "etc/passwd"),
+                _read_in_root(rootfs, "etc/group"),
+            )
+            process_path = os.path.join(state_dir, "process.json")
+            with open(process_path, "w") as f:
+                json.dump(proc, f)
+            sock = os.path.join(svc.paths.sockets_root, "x" + e.id[:31])
+            mcfg = {
+                "mode": "exec",
+                "id": c.id,
+                "bundle": state_dir,
+                "process": process_path,
+                "runtime": svc.runtime,
+                "runtime_args": svc.runtime_args,
+                "socket": sock,
+                "stdin": bool(e.config.get("AttachStdin")),
+                "tty": e.tty,
+            }
+            cfg_path = os.path.join(state_dir, "monitor.json")
+            with open(cfg_path, "w") as f:
+                json.dump(mcfg, f)
+            mon = await asyncio.create_subprocess_exec(
+                svc.monitor_bin,
+                cfg_path,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                start_new_session=True,
+            )
+            assert mon.stdout is not None
+            line = await mon.stdout.readline()
+            await mon.wait()
+            ready = json.loads(line) if line.strip() else {"ok": False, "error": "no word"}
+            if not ready.get("ok"):
+                raise SystemError_(f"exec monitor failed: {ready.get('error')}")
+            reader, writer = await asyncio.open_unix_connection(sock)
+        except BaseException:
+            e.exit_code = 126
+            e.exited.set()
+            shutil.rmtree(state_dir, ignore_errors=True)
+            raise
+        e.writer = writer
+        started: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        e.reader_task = asyncio.create_task(self._read_monitor(e, reader, started))
+        writer.write(protocol.control({"op": "start"}))
+        e.running = True
+        e.linked.set()
+        result = await started
+        if result.get("event") == "error":
+            await e.exited.wait()
+            msg = result.get("message", "")
+            raise _exec_error(msg)
+        e.pid = int(result.get("pid") or 0)
+        svc.events.publish(
+            "container",
+            f"exec_start: {' '.join(e.config['Cmd'])}",
+            c.id,
+            svc._attrs(c, execID=e.id),
+        )
+        return e
+
+    async def _read_monitor(
+        self, e: Exec, reader: asyncio.StreamReader, started: asyncio.Future[dict[str, Any]]
+    ) -> None:
+        decoder = stdcopy.FrameDecoder()
+        result: dict[str, Any] | None = None
+        try:
+            while True:
+                data = await reader.read(65536)
+                if not data:
+                    break
+                decoder.feed(data)
+                for frame in decoder:
+                    if frame.stream == stdcopy.CONTROL:
+                        msg = protocol.parse_control(frame.data)
+                        ev = msg.get("event")
+                        if ev in ("started", "error") and not started.done():
+                            started.set_result(msg)
+                        elif ev == "exit":
+                            result = msg
+                    else:
+                        for q in e.subscribers:
+                            q.put_nowait(frame)
+        except (ConnectionError, ValueError) as exc:
+            log.warning("exec monitor link of %s broke: %s", e.id[:12], exc)
+        finally:
+            if e.writer is not None:
+                e.writer.close()
+            e.writer = None
+            if not started.done():
+                started.set_result({"event": "error", "message": "exec monitor went away"})
+            e.running = False
+            e.exit_code = int((result or {}).get("exit_code", 126 if result is None else 0))
+            for q in e.subscribers:
+                q.put_nowait(None)
+            e.exited.set()
+            shutil.rmtree(self._state_dir(e), ignore_errors=True)
+            c = e.container
+            self.containers.events.publish(
+                "container",
+                "exec_die",
+                c.id,
+                self.containers._attrs(c, execID=e.id, exitCode=str(e.exit_code)),
+            )
+
+    def subscribe(self, e: Exec) -> asyncio.Queue[stdcopy.Frame | None]:
+        q: asyncio.Queue[stdcopy.Frame | None] = asyncio.Queue()
+        e.subscribers.add(q)
+        return q
+
+    def unsubscribe(self, e: Exec, q: asyncio.Queue[stdcopy.Frame | None]) -> None:
+        e.subscribers.discard(q)
+
+    def _send(self, e: Exec, data: bytes) -> None:
+        if e.writer is not None and not e.writer.is_closing():
+            e.writer.write(data)
+
+    def send_stdin(self, e: Exec, data: bytes) -> None:
+        self._send(e, stdcopy.encode(stdcopy.STDIN, data))
+
+    def close_stdin(self, e: Exec) -> None:
+        self._send(e, protocol.control({"op": "close_stdin"}))
+
+    def kill(self, e: Exec, sig: str | int | None = None) -> None:
+        self._send(e, protocol.control({"op": "kill", "signal": parse_signal(sig, 15)}))
+
+    def resize(self, exec_id: str, h: int, w: int) -> None:
+        e = self.get(exec_id)
+        if not e.running:
+            raise Conflict(f"Exec {exec_id} is not running")
+        self._send(e, protocol.control({"op": "resize", "h": h, "w": w}))
+
+    async def shutdown(self) -> None:
+        tasks = [e.reader_task for e in self.execs.values() if e.reader_task]
+        for t in tasks:
+            t.cancel()
+        with contextlib.suppress(Exception):
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _exec_error(msg: str) -> DockyardError:
+    text = f"OCI runtime exec failed: {msg}: unknown"
+    if "not found" in msg or "no such file" in msg:
+        return InvalidParameter(text)
+    return SystemError_(text)
