@@ -21,6 +21,7 @@ from aiohttp import web
 
 from dockyard.daemon.paths import DaemonPaths
 from dockyard.daemon.routers import commit as commit_router
+from dockyard.daemon.routers import container_ops as container_ops_router
 from dockyard.daemon.routers import containers as containers_router
 from dockyard.daemon.routers import exec as exec_router
 from dockyard.daemon.routers import images as images_router
@@ -28,6 +29,7 @@ from dockyard.daemon.routers import system as system_router
 from dockyard.daemon.routers import system_df as system_df_router
 from dockyard.daemon.server.app import make_app
 from dockyard.daemon.services.commit import CommitService
+from dockyard.daemon.services.container_ops import ContainerOps
 from dockyard.daemon.services.containers import ContainerService
 from dockyard.daemon.services.disk_usage import DiskUsageService
 from dockyard.daemon.services.events import EventBus
@@ -131,6 +133,7 @@ async def serve(args: argparse.Namespace) -> None:
             system_router.routes(system, events),
             containers_router.routes(containers),
             exec_router.routes(execs),
+            container_ops_router.routes(ContainerOps(containers)),
             images_router.routes(images),
             system_df_router.routes(
                 DiskUsageService(images, containers, containers_router.summary)
