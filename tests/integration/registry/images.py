@@ -60,7 +60,11 @@ def make_oci_layout(
         gz = gzip.compress(raw, mtime=0)
         diff_ids.append(_sha(raw))
         descs.append(
-            {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": put(gz), "size": len(gz)}
+            {
+                "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                "digest": put(gz),
+                "size": len(gz),
+            }
         )
     config = json.dumps(
         {

@@ -1,0 +1,119 @@
+"""Registry processes for tests: `dockyard-registry serve` and Debian's
+`docker-registry` (CNCF distribution 2.8), each on a free loopback port with
+storage in a temp dir, stopped by pid."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Registry:
+    kind: str
+    port: int
+    root: Path
+    proc: subprocess.Popen[bytes]
+    log: Path
+    session: requests.Session = field(default_factory=requests.Session)
+
+    @property
+    def addr(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.addr}"
+
+    def req(self, method: str, path: str, **kw: object) -> requests.Response:
+        url = path if path.startswith("http") else self.url + path
+        return self.session.request(method, url, allow_redirects=False, timeout=30, **kw)  # type: ignore[arg-type]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def _wait(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"registry exited:\n{log.read_text()}")
+        try:
+            requests.get(f"http://127.0.0.1:{port}/v2/", timeout=1)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(f"registry did not start:\n{log.read_text()}")
+
+
+def start(
+    kind: str, root: Path | None = None, extra_yaml: str = "", args: list[str] | None = None
+) -> Registry:
+    root = root or Path(tempfile.mkdtemp(prefix=f"reg-{kind}-"))
+    port = free_port()
+    cfg = root / "config.yml"
+    cfg.write_text(
+        "version: 0.1\n"
+        "log: {level: warn}\n"
+        f"storage:\n  filesystem: {{rootdirectory: {root / 'data'}}}\n"
+        "  delete: {enabled: true}\n"
+        f"http: {{addr: '127.0.0.1:{port}'}}\n" + extra_yaml
+    )
+    log = root / "registry.log"
+    if kind == "dockyard":
+        cmd = [
+            str(BIN / "dockyard-registry"),
+            "serve",
+            str(cfg),
+            "--log-level",
+            "warning",
+            *(args or []),
+        ]
+    elif kind == "distribution":
+        exe = shutil.which("docker-registry")
+        if exe is None:
+            import pytest
+
+            pytest.skip("docker-registry (Debian package) is not installed")
+        cmd = [exe, "serve", str(cfg)]
+    else:
+        raise ValueError(kind)
+    with open(log, "ab") as f:
+        proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
+    reg = Registry(kind, port, root, proc, log)
+    try:
+        _wait(port, proc, log)
+    except BaseException:
+        reg.stop()
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+    return reg
+
+
+def stop(reg: Registry) -> None:
+    reg.stop()
+    shutil.rmtree(reg.root, ignore_errors=True)
