@@ -191,6 +191,10 @@ class _Archive:
             )
             self.links[path] = posixpath.normpath(target.lstrip("/"))
             return
+        if m.ischr() or m.isblk() or m.isfifo():
+            raise InvalidParameter(
+                f"invalid archive: {m.name} is a device node or fifo, not allowed in an image archive"
+            )
         if not m.isreg():
             return
         expected = None
@@ -316,6 +320,10 @@ def load(
                     ar.ingest(tf, m)
         except (tarfile.TarError, EOFError) as exc:
             raise InvalidParameter(f"invalid archive: {exc}") from None
+        except InvalidParameter as exc:
+            if exc.message.startswith("invalid archive"):
+                raise
+            raise InvalidParameter(f"invalid archive: {exc.message}") from None
         if "manifest.json" in ar.files or "manifest.json" in ar.links:
             candidates = _docker_candidates(ar)
         elif "index.json" in ar.files:

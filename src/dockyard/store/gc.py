@@ -86,9 +86,17 @@ def check(
     store: ImageStore,
     snapshotter: OverlaySnapshotter,
     verify_digests: bool = False,
+    dangling: bool = False,
 ) -> list[str]:
-    """Every inconsistency found, as a sentence; `verify_digests` rehashes every blob."""
+    """Every inconsistency found, as a sentence; `verify_digests` rehashes every blob.
+
+    `dangling` also reports what only an interrupted operation leaves (and `collect`
+    removes): blobs, layer records and committed snapshots no image refers to,
+    active `extract-*` snapshots and ingest files. Only meaningful on a quiet store.
+    """
     problems: list[str] = []
+    if dangling:
+        problems += _dangling(content, store, snapshotter)
     image_ids = set(store.ids())
     for image_id in sorted(image_ids):
         if content.info_or_none(image_id) is None:
@@ -126,4 +134,34 @@ def check(
                     h.update(chunk)
             if "sha256:" + h.hexdigest() != blob.digest:
                 problems.append(f"blob {blob.digest}: content does not match its digest")
+    return problems
+
+
+def _dangling(
+    content: ContentStore, store: ImageStore, snapshotter: OverlaySnapshotter
+) -> list[str]:
+    problems: list[str] = []
+    image_ids = set(store.ids())
+    diff_ids: set[str] = set()
+    chains: set[str] = set()
+    for i in image_ids:
+        d = list((store.config(i).get("rootfs") or {}).get("diff_ids") or [])
+        diff_ids.update(d)
+        chains.update(chain_ids(d))
+    keep = set(image_ids)
+    for layer in store.layers():
+        if layer.diff_id in diff_ids:
+            keep.add(layer.blob)
+        else:
+            problems.append(f"layer {layer.diff_id}: no image refers to it")
+    problems += [f"blob {b.digest}: no image or layer refers to it" for b in content.walk()]
+    problems = [p for p in problems if not any(p.startswith(f"blob {k}:") for k in keep)]
+    infos = list(snapshotter.walk())
+    parents = {i.parent for i in infos if i.parent}
+    for info in infos:
+        if info.key.startswith(EXTRACT_PREFIX):
+            problems.append(f"snapshot {info.key}: an unfinished layer extraction")
+        elif info.kind == KIND_COMMITTED and info.key not in chains and info.key not in parents:
+            problems.append(f"snapshot {info.key}: no image refers to it")
+    problems += [f"ingest {e.name}: an unfinished write" for e in content.paths.ingest.iterdir()]
     return problems

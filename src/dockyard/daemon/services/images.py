@@ -507,9 +507,11 @@ class ImageService:
         """Remove blobs, layer records and snapshots no image refers to."""
         return store_gc.collect(self.content, self.store, self.snapshotter)
 
-    def check(self, verify_digests: bool = False) -> list[str]:
-        """Problems found in the stores (empty when consistent)."""
-        return store_gc.check(self.content, self.store, self.snapshotter, verify_digests)
+    def check(self, verify_digests: bool = False, dangling: bool = False) -> list[str]:
+        """Problems found in the stores (empty when consistent); see store.gc.check."""
+        return store_gc.check(
+            self.content, self.store, self.snapshotter, verify_digests, dangling
+        )
 
     # -- delete ---------------------------------------------------------------
 
