@@ -25,6 +25,7 @@ from dockyard.daemon.routers import container_ops as container_ops_router
 from dockyard.daemon.routers import containers as containers_router
 from dockyard.daemon.routers import exec as exec_router
 from dockyard.daemon.routers import images as images_router
+from dockyard.daemon.routers import networks as networks_router
 from dockyard.daemon.routers import system as system_router
 from dockyard.daemon.routers import system_df as system_df_router
 from dockyard.daemon.server.app import make_app
@@ -35,6 +36,8 @@ from dockyard.daemon.services.disk_usage import DiskUsageService
 from dockyard.daemon.services.events import EventBus
 from dockyard.daemon.services.exec import ExecService
 from dockyard.daemon.services.images import open_image_service
+from dockyard.daemon.services.networks import NetworkService
+from dockyard.daemon.services.networks import options_from_flags as network_options
 from dockyard.daemon.services.system import SystemService
 from dockyard.snapshot import mount_all, unmount
 
@@ -55,6 +58,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("-D", "--debug", action="store_true")
     p.add_argument("--runtime", default="dockyard-runtime", help="dockyard-runtime, runc or a path")
     p.add_argument("--group", "-G", default="root", help="group owning the socket")
+    p.add_argument("--bridge", "-b", default="dockyard0", help="the default bridge's name")
+    p.add_argument("--bip", default="172.17.0.1/16", help="the default bridge's address/prefix")
+    p.add_argument(
+        "--default-address-pool",
+        action="append",
+        default=[],
+        help="base=CIDR,size=N: subnets for user networks",
+    )
+    p.add_argument("--iptables", default="true", choices=["true", "false"])
+    p.add_argument("--ip-forward", default="true", choices=["true", "false"])
+    p.add_argument("--mtu", type=int, default=1500)
     return p.parse_args(argv)
 
 
@@ -112,6 +126,8 @@ async def serve(args: argparse.Namespace) -> None:
     runtime = resolve_runtime(args.runtime)
     events = EventBus()
     images = open_image_service(Path(paths.data_root), events)
+    networks = NetworkService(paths, events, network_options(args))
+    await networks.start()
     containers = ContainerService(
         paths,
         images,
@@ -121,11 +137,14 @@ async def serve(args: argparse.Namespace) -> None:
         runtime=runtime_command(runtime)[0],
         runtime_args=[*runtime_command(runtime)[1:], "--root", paths.runtime_root],
     )
+    containers.network = networks
+    networks.containers = containers
     images.set_usage_check(containers.images_in_use, running=containers.images_running)
     daemon_id = _daemon_id(paths)
     system = SystemService(paths, containers, images, os.path.basename(runtime), daemon_id)
     commits = CommitService(containers, images, events)
     await containers.restore()
+    await networks.restore()
     execs = ExecService(containers)
 
     app = make_app(
@@ -135,6 +154,7 @@ async def serve(args: argparse.Namespace) -> None:
             exec_router.routes(execs),
             container_ops_router.routes(ContainerOps(containers)),
             images_router.routes(images),
+            networks_router.routes(networks),
             system_df_router.routes(
                 DiskUsageService(images, containers, containers_router.summary)
             ),
@@ -168,6 +188,7 @@ async def serve(args: argparse.Namespace) -> None:
     log.info("Processing signal, shutting down; containers keep running (live restore)")
     await execs.shutdown()
     await containers.shutdown()
+    await networks.shutdown()
     try:
         await asyncio.wait_for(runner.cleanup(), 10)
     except TimeoutError:

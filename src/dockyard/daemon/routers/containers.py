@@ -31,7 +31,29 @@ def _created_unix(c: Container) -> int:
     return jsonlog.parse_rfc3339_nano(c.created) // 1_000_000_000
 
 
-def summary(c: Container, now: float) -> dict[str, Any]:
+def _network_settings(c: Container, svc: ContainerService) -> dict[str, Any]:
+    """NetworkSettings from the network layer when it has a view (else empty)."""
+    settings = getattr(svc.network, "settings", None)
+    if settings is not None:
+        return settings(c)
+    return {"Bridge": "", "SandboxID": "", "SandboxKey": "", "Ports": {}, "Networks": {}}
+
+
+def _mount_points(c: Container, svc: ContainerService) -> list[dict[str, Any]]:
+    mount_points = getattr(svc.volumes, "mount_points", None)
+    return mount_points(c) if mount_points is not None else []
+
+
+def summary(c: Container, now: float, svc: ContainerService | None = None) -> dict[str, Any]:
+    if svc is not None:
+        ns = _network_settings(c, svc)
+        ps_ports = getattr(svc.network, "ps_ports", None)
+        return {
+            **summary(c, now),
+            "Ports": ps_ports(c) if ps_ports is not None else [],
+            "NetworkSettings": {"Networks": ns["Networks"]},
+            "Mounts": _mount_points(c, svc),
+        }
     return {
         "Id": c.id,
         "Names": [c.name],
@@ -43,7 +65,7 @@ def summary(c: Container, now: float) -> dict[str, Any]:
         "Labels": c.config.get("Labels") or {},
         "State": c.state.get("Status"),
         "Status": status_text(c.state, now),
-        "HostConfig": {"NetworkMode": c.host_config.get("NetworkMode", "none")},
+        "HostConfig": {"NetworkMode": c.host_config.get("NetworkMode", "default")},
         "NetworkSettings": {"Networks": {}},
         "Mounts": [],
     }
@@ -73,22 +95,9 @@ def inspect(c: Container, svc: ContainerService) -> dict[str, Any]:
         "ExecIDs": None,
         "HostConfig": c.host_config,
         "GraphDriver": {"Name": "overlay2", "Data": None},
-        "Mounts": [],
+        "Mounts": _mount_points(c, svc),
         "Config": c.config,
-        "NetworkSettings": {
-            "Bridge": "",
-            "SandboxID": "",
-            "SandboxKey": "",
-            "Ports": {},
-            "HairpinMode": False,
-            "LinkLocalIPv6Address": "",
-            "LinkLocalIPv6PrefixLen": 0,
-            "Gateway": "",
-            "IPAddress": "",
-            "IPPrefixLen": 0,
-            "MacAddress": "",
-            "Networks": {},
-        },
+        "NetworkSettings": _network_settings(c, svc),
     }
 
 

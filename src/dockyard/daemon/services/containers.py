@@ -357,7 +357,7 @@ class ContainerService:
         if not isinstance(body, dict):
             raise InvalidParameter("invalid container config")
         host_config = body.pop("HostConfig", None) or {}
-        body.pop("NetworkingConfig", None)
+        networking = body.pop("NetworkingConfig", None)
         image_ref = body.get("Image") or ""
         if not image_ref:
             raise InvalidParameter("invalid reference format")
@@ -394,7 +394,8 @@ class ContainerService:
             ("OnBuild", None),
         ):
             cfg.setdefault(key, default)
-        host_config.setdefault("NetworkMode", "none")
+        if not host_config.get("NetworkMode"):
+            host_config["NetworkMode"] = "default"
         host_config.setdefault("LogConfig", {"Type": "json-file", "Config": {}})
         host_config.setdefault("RestartPolicy", {"Name": "no", "MaximumRetryCount": 0})
         host_config.setdefault("AutoRemove", False)
@@ -416,8 +417,16 @@ class ContainerService:
                 args=args[1:],
                 state=_initial_state(),
             )
+            created = getattr(self.network, "created", None)
+            if created is not None:  # the network layer checks and keeps NetworkingConfig
+                created(c, networking)
+            validate = getattr(self.volumes, "validate", None)
+            if validate is not None:  # the volume layer checks Binds/Mounts (--mount errors)
+                validate(c)
             self._save(c)
         except BaseException:
+            with contextlib.suppress(Exception):
+                self.images.snapshotter.remove(cid)
             self._remove_files(cid)
             raise
         self.containers[cid] = c

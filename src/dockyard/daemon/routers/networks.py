@@ -1,0 +1,64 @@
+"""The networks router: Engine API `/networks/...` over the narrow NetworksBackend."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from dockyard.daemon.server.params import json_body, json_response, qfilters
+
+
+class NetworksBackend(Protocol):
+    def list(self, filters: dict[str, list[str]]) -> list[dict[str, Any]]: ...
+
+    def get(self, ref: str) -> dict[str, Any]: ...
+
+    def view(self, n: dict[str, Any]) -> dict[str, Any]: ...
+
+    async def create(self, body: dict[str, Any]) -> dict[str, str]: ...
+
+    async def remove(self, ref: str) -> None: ...
+
+    async def prune(self, filters: dict[str, list[str]]) -> list[str]: ...
+
+    async def connect(self, ref: str, body: dict[str, Any]) -> None: ...
+
+    async def disconnect(self, ref: str, body: dict[str, Any]) -> None: ...
+
+
+def routes(svc: NetworksBackend) -> web.RouteTableDef:
+    r = web.RouteTableDef()
+
+    @r.get("/networks")
+    async def list_networks(request: web.Request) -> web.Response:
+        return json_response(svc.list(qfilters(request)))
+
+    @r.get("/networks/{id}")
+    async def inspect(request: web.Request) -> web.Response:
+        return json_response(svc.view(svc.get(request.match_info["id"])))
+
+    @r.post("/networks/create")
+    async def create(request: web.Request) -> web.Response:
+        return json_response(await svc.create(await json_body(request, {})), status=201)
+
+    @r.delete("/networks/{id}")
+    async def remove(request: web.Request) -> web.Response:
+        await svc.remove(request.match_info["id"])
+        return web.Response(status=204)
+
+    @r.post("/networks/prune")
+    async def prune(request: web.Request) -> web.Response:
+        return json_response({"NetworksDeleted": await svc.prune(qfilters(request))})
+
+    @r.post("/networks/{id}/connect")
+    async def connect(request: web.Request) -> web.Response:
+        await svc.connect(request.match_info["id"], await json_body(request, {}))
+        return web.Response(status=200)
+
+    @r.post("/networks/{id}/disconnect")
+    async def disconnect(request: web.Request) -> web.Response:
+        await svc.disconnect(request.match_info["id"], await json_body(request, {}))
+        return web.Response(status=200)
+
+    return r

@@ -1,0 +1,1 @@
+"""Networking: IPAM, port specs, the firewall rule set, network namespaces, links, embedded DNS."""

@@ -1,0 +1,75 @@
+"""IP address management: pure allocation over a subnet (no I/O).
+
+Allocations are kept by the caller (the network store persists them with each
+endpoint), so the allocator is rebuilt from them after a daemon restart.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+
+from dockyard.api.errors import Conflict, InvalidParameter
+
+
+def parse_subnet(text: str) -> ipaddress.IPv4Network:
+    try:
+        return ipaddress.IPv4Network(text, strict=False)
+    except ValueError:
+        raise InvalidParameter(f"invalid subnet {text}") from None
+
+
+def first_host(net: ipaddress.IPv4Network) -> ipaddress.IPv4Address:
+    return net.network_address + 1
+
+
+def allocate(
+    subnet: str,
+    gateway: str,
+    used: Iterable[str],
+    ip_range: str | None = None,
+    wanted: str | None = None,
+) -> str:
+    """A free address of `subnet` (within `ip_range` if set), or `wanted` if it is free."""
+    net = parse_subnet(subnet)
+    taken = {ipaddress.IPv4Address(u) for u in used}
+    taken.add(ipaddress.IPv4Address(gateway))
+    if wanted:
+        try:
+            addr = ipaddress.IPv4Address(wanted)
+        except ValueError:
+            raise InvalidParameter(f"invalid IPv4 address: {wanted}") from None
+        if addr not in net or addr in (net.network_address, net.broadcast_address):
+            raise InvalidParameter(
+                f"no configured subnet or ip-range contain the IP address {wanted}"
+            )
+        if addr in taken:
+            raise Conflict("Address already in use")
+        return str(addr)
+    pool = parse_subnet(ip_range) if ip_range else net
+    for addr in pool.hosts() if pool.prefixlen < 31 else pool:
+        if (
+            addr in net
+            and addr not in taken
+            and addr not in (net.network_address, net.broadcast_address)
+        ):
+            return str(addr)
+    raise Conflict(f"no available IPv4 addresses on this network's address pools: {subnet}")
+
+
+def split_pool(base: str, size: int) -> list[str]:
+    """Docker's --default-address-pool base=...,size=...: the candidate subnets in order."""
+    net = parse_subnet(base)
+    if size < net.prefixlen:
+        raise InvalidParameter(f"invalid pool size {size} for {base}")
+    return [str(s) for s in net.subnets(new_prefix=size)]
+
+
+def overlaps(a: str, others: Iterable[str]) -> bool:
+    na = parse_subnet(a)
+    return any(na.overlaps(parse_subnet(o)) for o in others)
+
+
+def mac_for(ip: str) -> str:
+    """Docker's MAC from the IPv4 address: 02:42:a.b.c.d."""
+    return "02:42:" + ":".join(f"{int(o):02x}" for o in ip.split("."))

@@ -1,0 +1,82 @@
+"""Host-side links over netlink with pyroute2 (bridges, veth pairs, sysctls).
+
+pyroute2's IPRoute talks netlink on a socket in the caller's namespace and
+does not fork (checked with strace: no clone without CLONE_THREAD, no setns),
+so the daemon may use it from a worker thread. The container's end of a veth
+pair is created straight inside the target namespace (IFLA_NET_NS_FD).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+
+def _sysctl(path: str, value: str) -> None:
+    with contextlib.suppress(OSError), open(path, "w") as f:
+        f.write(value)
+
+
+def ensure_bridge(name: str, gateway: str, prefixlen: int, mtu: int = 1500) -> None:
+    with IPRoute() as ipr:
+        idx = ipr.link_lookup(ifname=name)
+        if not idx:
+            ipr.link("add", ifname=name, kind="bridge")
+            idx = ipr.link_lookup(ifname=name)
+        i = idx[0]
+        have = {a.get("IFA_ADDRESS") for a in ipr.get_addr(index=i, family=2)}
+        if gateway not in have:
+            ipr.addr("add", index=i, address=gateway, prefixlen=prefixlen)
+        ipr.link("set", index=i, state="up", mtu=mtu)
+    _sysctl(f"/proc/sys/net/ipv4/conf/{name}/route_localnet", "1")
+
+
+def delete_link(name: str) -> None:
+    with IPRoute() as ipr:
+        idx = ipr.link_lookup(ifname=name)
+        if idx:
+            with contextlib.suppress(NetlinkError):
+                ipr.link("del", index=idx[0])
+
+
+def link_exists(name: str) -> bool:
+    with IPRoute() as ipr:
+        return bool(ipr.link_lookup(ifname=name))
+
+
+def add_veth(host_name: str, peer_name: str, netns_path: str, bridge: str, mtu: int) -> None:
+    fd = os.open(netns_path, os.O_RDONLY)
+    try:
+        with IPRoute() as ipr:
+            ipr.link(
+                "add",
+                ifname=host_name,
+                kind="veth",
+                mtu=mtu,
+                peer={"ifname": peer_name, "net_ns_fd": fd, "mtu": mtu},
+            )
+            v = ipr.link_lookup(ifname=host_name)[0]
+            br = ipr.link_lookup(ifname=bridge)[0]
+            ipr.link("set", index=v, master=br, state="up")
+            with contextlib.suppress(NetlinkError):
+                ipr.brport("set", index=v, hairpin_mode=1)
+    finally:
+        os.close(fd)
+
+
+def host_routes() -> list[str]:
+    """IPv4 destinations routed on the host (to avoid subnets that collide)."""
+    out = []
+    with IPRoute() as ipr:
+        for r in ipr.get_routes(family=2):
+            dst = r.get("RTA_DST")
+            if dst:
+                out.append(f"{dst}/{r['dst_len']}")
+    return out
+
+
+def enable_forwarding() -> None:
+    _sysctl("/proc/sys/net/ipv4/ip_forward", "1")

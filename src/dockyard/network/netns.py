@@ -1,0 +1,49 @@
+"""Persistent network namespaces, made and configured by exec'd programs.
+
+The daemon is a multi-threaded asyncio process and never calls unshare/setns
+itself: util-linux `unshare --net=FILE true` creates a namespace and bind-mounts
+it on FILE; `nsenter --net=FILE ip -batch -` configures the inside (loopback,
+eth0's address, routes) in one exec. The host side (bridge, veth, moving the
+peer in by fd) is done over netlink with pyroute2 (see links.py), which does
+not fork. Removal is umount + unlink.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+
+from dockyard.api.errors import SystemError_
+
+
+def create(path: str) -> None:
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    with open(path, "w"):
+        pass
+    p = subprocess.run(["unshare", f"--net={path}", "true"], capture_output=True, text=True)
+    if p.returncode != 0:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        raise SystemError_(f"failed to create network namespace: {p.stderr.strip()}")
+
+
+def run_ip(path: str, commands: list[str]) -> None:
+    p = subprocess.run(
+        ["nsenter", f"--net={path}", "ip", "-batch", "-"],
+        input="\n".join(commands) + "\n",
+        capture_output=True,
+        text=True,
+    )
+    if p.returncode != 0:
+        raise SystemError_(f"failed to set up the container's network: {p.stderr.strip()}")
+
+
+def remove(path: str) -> None:
+    subprocess.run(["umount", path], capture_output=True)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+def exists(path: str) -> bool:
+    return os.path.ismount(path)
