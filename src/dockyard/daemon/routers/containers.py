@@ -176,7 +176,7 @@ def routes(svc: ContainerService) -> web.RouteTableDef:
         limit = qint(request, "limit")
         if limit and limit > 0:
             chosen = chosen[:limit]
-        return json_response([summary(c, now) for c in chosen])
+        return json_response([summary(c, now, svc) for c in chosen])
 
     @r.post("/containers/create")
     async def create(request: web.Request) -> web.Response:
