@@ -132,7 +132,8 @@ class Monitor:
         rlog = os.path.join(cfg["bundle"], "runtime.log")
         csock = None
         if self.tty:
-            csock = console.ConsoleSocket(os.path.join(cfg["bundle"], "console.sock"))
+            # Beside the monitor's own socket: bundle paths can pass AF_UNIX's 108 bytes.
+            csock = console.ConsoleSocket(cfg["socket"] + ".tty")
             args = [*args, "--console-socket", csock.path]
             in_r, in_w = os.open(os.devnull, os.O_RDONLY), None
             out_r, out_w = None, os.open(os.devnull, os.O_WRONLY)
@@ -308,7 +309,10 @@ class Monitor:
     def start_exec(self, c: Client) -> None:
         pidfile = os.path.join(self.cfg["bundle"], "exec.pid")
         args = ["exec", "--process", self.cfg["process"], "--detach", "--pid-file", pidfile]
-        err = self.run_runtime(args, pidfile)
+        try:
+            err = self.run_runtime(args, pidfile)
+        except OSError as exc:
+            err = f"exec failed: {exc}"
         self.started = True
         if err is not None:
             self.send(protocol.control({"event": "error", "message": err}), only=c)

@@ -189,6 +189,7 @@ def _join(
         if pid == 0:
             try:
                 if console_fd >= 0:
+                    os.setsid()  # TIOCSCTTY needs a session leader (runc does the same)
                     user = process.user
                     console.setup_console(console_fd, process.console_size, user.uid, user.gid)
                 exec_user_process(sys, process, channel, extra_fds, None, seccomp)

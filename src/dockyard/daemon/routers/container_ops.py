@@ -149,7 +149,7 @@ def routes(ops: ContainerOps) -> web.RouteTableDef:
             header = await asyncio.to_thread(archive.stat_path, root, path)
         return web.Response(status=200, headers={archive.STAT_HEADER: header})
 
-    @r.get("/containers/{id}/archive")
+    @r.get("/containers/{id}/archive", allow_head=False)
     async def archive_get(request: web.Request) -> web.StreamResponse:
         c = svc.get(request.match_info["id"])
         path = _path(request)

@@ -19,7 +19,7 @@ from dockyard.daemon.server import hijack as hj
 from dockyard.daemon.server.params import json_body, json_response, qbool, qfilters, qint
 from dockyard.daemon.services.containers import Container, ContainerService, status_text
 from dockyard.monitor import jsonlog
-from dockyard.proto import stdcopy
+from dockyard.proto import detachkeys, stdcopy
 
 
 def _command(c: Container) -> str:
@@ -288,7 +288,8 @@ def routes(svc: ContainerService) -> web.RouteTableDef:
         stream = await hj.hijack(request, hj.RAW if tty else hj.MULTIPLEXED)
         pump_in = None
         if want_stdin and c.config.get("OpenStdin"):
-            pump_in = asyncio.create_task(_pump_stdin(svc, c, stream))
+            keys = _detach_keys(request.query.get("detachKeys"))
+            pump_in = asyncio.create_task(_pump_stdin(svc, c, stream, keys))
         try:
             if qbool(request, "logs"):
                 async for s, data in svc.logs(
@@ -318,13 +319,29 @@ def routes(svc: ContainerService) -> web.RouteTableDef:
     return r
 
 
-async def _pump_stdin(svc: ContainerService, c: Container, stream: hj.HijackedStream) -> None:
+def _detach_keys(spec: str | None) -> bytes:
+    try:
+        return detachkeys.parse(spec or detachkeys.DEFAULT)
+    except ValueError as exc:
+        raise InvalidParameter(str(exc)) from None
+
+
+async def _pump_stdin(
+    svc: ContainerService, c: Container, stream: hj.HijackedStream, keys: bytes
+) -> None:
     # Input may come before `start`: hold it until the monitor link is up.
     await c.live.linked.wait()
+    scanner = detachkeys.Scanner(keys)
     while True:
         data = await stream.read()
         if not data:
             break
-        svc.send_stdin(c, data)
-    if c.config.get("StdinOnce"):
+        data, detached = scanner.feed(data)
+        if data:
+            svc.send_stdin(c, data)
+        if detached:  # the detach keys end this attach; stdin stays open
+            stream.close()
+            return
+    # dockerd: CloseStdin = StdinOnce && !Tty
+    if c.config.get("StdinOnce") and not c.config.get("Tty"):
         svc.close_stdin(c)

@@ -205,6 +205,9 @@ def _overlay_dirs(mounts: list[Any]) -> tuple[str, list[str]]:
     raise SystemError_("container snapshot has no upper directory")
 
 
+_ETC_MOUNTS = {"/etc/hostname", "/etc/hosts", "/etc/resolv.conf"}
+
+
 def walk_changes(upper: str, lowers: list[str]) -> Iterator[dict[str, Any]]:
     """Docker's changes from an overlay upper dir: 0 modified, 1 added, 2 deleted."""
 
@@ -225,6 +228,11 @@ def walk_changes(upper: str, lowers: list[str]) -> Iterator[dict[str, Any]]:
                 out.append({"Path": "/" + rel, "Kind": 2})
             else:
                 out.append({"Path": "/" + rel, "Kind": 0 if in_lower(rel) else 1})
+    # The runtime's mount points for the daemon's /etc files are not changes
+    # (dockerd keeps them in an "-init" layer under the container's).
+    out = [d for d in out if d["Path"] not in _ETC_MOUNTS or d["Kind"] == 2]
+    if not any(d["Path"].startswith("/etc/") for d in out):
+        out = [d for d in out if not (d["Path"] == "/etc" and d["Kind"] == 0)]
     out.sort(key=lambda d: d["Path"])
     yield from out
 
