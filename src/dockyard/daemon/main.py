@@ -28,6 +28,7 @@ from dockyard.daemon.routers import images as images_router
 from dockyard.daemon.routers import networks as networks_router
 from dockyard.daemon.routers import system as system_router
 from dockyard.daemon.routers import system_df as system_df_router
+from dockyard.daemon.routers import volumes as volumes_router
 from dockyard.daemon.server.app import make_app
 from dockyard.daemon.services.commit import CommitService
 from dockyard.daemon.services.container_ops import ContainerOps
@@ -39,6 +40,7 @@ from dockyard.daemon.services.images import open_image_service
 from dockyard.daemon.services.networks import NetworkService
 from dockyard.daemon.services.networks import options_from_flags as network_options
 from dockyard.daemon.services.system import SystemService
+from dockyard.daemon.services.volumes import VolumeService
 from dockyard.snapshot import mount_all, unmount
 
 log = logging.getLogger("dockyard")
@@ -139,6 +141,9 @@ async def serve(args: argparse.Namespace) -> None:
     )
     containers.network = networks
     networks.containers = containers
+    volumes = VolumeService(paths, events)
+    containers.volumes = volumes
+    volumes.containers = containers
     images.set_usage_check(containers.images_in_use, running=containers.images_running)
     daemon_id = _daemon_id(paths)
     system = SystemService(paths, containers, images, os.path.basename(runtime), daemon_id)
@@ -155,6 +160,7 @@ async def serve(args: argparse.Namespace) -> None:
             container_ops_router.routes(ContainerOps(containers)),
             images_router.routes(images),
             networks_router.routes(networks),
+            volumes_router.routes(volumes),
             system_df_router.routes(
                 DiskUsageService(images, containers, containers_router.summary)
             ),
