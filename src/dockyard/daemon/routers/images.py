@@ -5,7 +5,7 @@ table over the narrow `ImagesBackend`; names in paths may hold slashes
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -51,7 +51,11 @@ def _status_line(obj: dict[str, Any]) -> bytes:
     return json.dumps(obj).encode() + b"\r\n"
 
 
-def routes(backend: ImagesBackend) -> web.RouteTableDef:
+def routes(
+    backend: ImagesBackend,
+    pull: Callable[[web.Request], Awaitable[web.StreamResponse]] | None = None,
+) -> web.RouteTableDef:
+    """`pull`, if given, answers `POST /images/create?fromImage=` (the distribution router)."""
     r = web.RouteTableDef()
 
     @r.post("/images/create")
@@ -76,6 +80,8 @@ def routes(backend: ImagesBackend) -> web.RouteTableDef:
             return web.Response(
                 body=_status_line({"status": image_id}), content_type="application/json"
             )
+        if from_image and pull is not None:
+            return await pull(request)
         if from_image:
             await backend.pull(from_image, q.get("tag", ""), platform)
             return web.Response(body=b"", content_type="application/json")

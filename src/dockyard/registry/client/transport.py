@@ -1,0 +1,200 @@
+"""HTTP to one registry host: scheme choice, the auth challenge dance, error
+mapping. aiohttp's client, because the daemon already runs on aiohttp's loop.
+
+Scheme: loopback hosts (localhost, 127.0.0.0/8, ::1) and configured insecure
+registries use plain HTTP, as dockerd does; others HTTPS. Dockyard never
+talks to Docker Hub (`docker.io`): it answers with an error instead, so that
+tests and offline hosts fail fast and clearly.
+
+Auth: a request answered 401 is retried once with what the challenge asks
+for: Basic with the given credentials, or Bearer with a token fetched from
+the challenge's realm (the Docker token protocol; GET with scope and service,
+Basic credentials if any). Tokens are cached per scope until they expire.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from dockyard.api.errors import DockyardError, Forbidden, NotFound, Unauthorized, Unavailable
+from dockyard.registry import proto
+from dockyard.registry.client.auth import Credentials
+
+ALL_MANIFESTS = ", ".join(
+    (proto.OCI_INDEX, proto.DOCKER_MANIFEST_LIST, proto.OCI_MANIFEST, proto.DOCKER_MANIFEST)
+)
+
+
+class RegistryRequestError(DockyardError):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status if status in (400, 401, 403, 404, 409, 416, 429) else 500
+        self.code = code
+
+
+def is_loopback(host: str) -> bool:
+    h = host.rsplit(":", 1)[0] if host.count(":") == 1 or host.startswith("[") else host
+    h = h.strip("[]")
+    if h == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(h).is_loopback
+    except ValueError:
+        return False
+
+
+def check_host_allowed(host: str) -> None:
+    if host == "docker.io":
+        raise Unavailable(
+            "Dockyard does not contact Docker Hub (docker.io): name a registry host, "
+            "e.g. localhost:5000/library/busybox, or configure a registry mirror"
+        )
+
+
+@dataclass
+class Scope:
+    repo: str
+    actions: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"repository:{self.repo}:{','.join(self.actions)}"
+
+
+@dataclass
+class Transport:
+    host: str
+    creds: Credentials = field(default_factory=Credentials)
+    insecure: frozenset[str] = frozenset()
+    session: aiohttp.ClientSession | None = None
+    _tokens: dict[str, tuple[str, float]] = field(default_factory=dict)
+    _basic: bool = False
+
+    def __post_init__(self) -> None:
+        check_host_allowed(self.host)
+        plain = is_loopback(self.host) or self.host in self.insecure
+        self.base = f"{'http' if plain else 'https'}://{self.host}"
+
+    async def __aenter__(self) -> Transport:
+        if self.session is None:
+            self.session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=15, sock_read=120),
+                connector=aiohttp.TCPConnector(limit=16),
+                auto_decompress=False,
+            )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.session is not None:
+            await self.session.close()
+            self.session = None
+
+    def _auth_header(self, scope: str) -> dict[str, str]:
+        tok = self._tokens.get(scope)
+        if tok and tok[1] > time.monotonic():
+            return {"Authorization": f"Bearer {tok[0]}"}
+        if self._basic and self.creds.username:
+            raw = f"{self.creds.username}:{self.creds.password}".encode()
+            return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+        return {}
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        scope: Scope | None = None,
+        headers: Mapping[str, str] | None = None,
+        data: Any = None,
+        ok: tuple[int, ...] = (200,),
+        allow_404: bool = False,
+    ) -> aiohttp.ClientResponse:
+        """A request with auth; the caller reads and releases the response."""
+        assert self.session is not None
+        url = path if path.startswith("http") else self.base + path
+        sc = str(scope) if scope else ""
+        for attempt in range(2):
+            h = dict(headers or {})
+            h.update(self._auth_header(sc))
+            try:
+                resp = await self.session.request(
+                    method, url, headers=h, data=data, allow_redirects=True
+                )
+            except aiohttp.ClientConnectorError as exc:
+                raise Unavailable(
+                    f'Get "{self.base}/v2/": dial tcp {self.host}: connect: {exc.os_error.strerror if exc.os_error else exc}'
+                ) from None
+            except aiohttp.ClientError as exc:
+                raise Unavailable(f"registry {self.host}: {exc}") from None
+            if resp.status == 401 and attempt == 0 and (data is None or isinstance(data, bytes)):
+                challenge = resp.headers.get("WWW-Authenticate", "")
+                await resp.read()
+                resp.release()
+                await self._answer(challenge, sc)
+                continue
+            break
+        if resp.status in ok or (allow_404 and resp.status == 404):
+            return resp
+        body = await resp.read()
+        resp.release()
+        code, msg = proto.parse_error_body(resp.status, body)
+        raise _error(resp.status, code, msg, scope)
+
+    async def _answer(self, challenge: str, scope: str) -> None:
+        scheme, params = proto.parse_www_authenticate(challenge)
+        if scheme == "basic":
+            if not self.creds.username:
+                raise Unauthorized("unauthorized: authentication required")
+            self._basic = True
+            return
+        if scheme != "bearer" or "realm" not in params:
+            raise Unauthorized(f"unauthorized: unsupported challenge {challenge!r}")
+        q = {"service": params.get("service", "")}
+        sc = params.get("scope") or scope
+        if sc:
+            q["scope"] = sc
+        h = {}
+        if self.creds.username:
+            raw = f"{self.creds.username}:{self.creds.password}".encode()
+            h["Authorization"] = "Basic " + base64.b64encode(raw).decode()
+        elif self.creds.registry_token:
+            self._tokens[scope] = (self.creds.registry_token, time.monotonic() + 60)
+            return
+        realm = params["realm"]
+        check_host_allowed(realm.split("://", 1)[-1].split("/", 1)[0])
+        assert self.session is not None
+        async with self.session.get(realm, params=q, headers=h) as r:
+            body = await r.read()
+            if r.status != 200:
+                code, msg = proto.parse_error_body(r.status, body)
+                raise Unauthorized(f"unauthorized: {msg or 'authentication required'}")
+        import json
+
+        doc = json.loads(body)
+        token = doc.get("token") or doc.get("access_token")
+        if not token:
+            raise Unauthorized("unauthorized: token server returned no token")
+        ttl = int(doc.get("expires_in") or 60)
+        self._tokens[scope] = (token, time.monotonic() + max(10, ttl - 5))
+
+    async def ping(self) -> None:
+        resp = await self.request("GET", "/v2/", scope=None)
+        resp.release()
+
+
+def _error(status: int, code: str, msg: str, scope: Scope | None) -> DockyardError:
+    repo = scope.repo if scope else ""
+    if status == 401:
+        return Unauthorized(f"unauthorized: {msg or 'authentication required'}")
+    if status == 403:
+        return Forbidden(f"denied: {msg or 'requested access to the resource is denied'}")
+    if status == 404:
+        if code in ("MANIFEST_UNKNOWN", "NAME_UNKNOWN", ""):
+            return NotFound(f"manifest unknown: {msg}" if repo else msg)
+        return NotFound(msg)
+    return RegistryRequestError(status, code, f"{code.lower() or 'error'}: {msg}" if code else msg)
