@@ -23,6 +23,7 @@ from dockyard.daemon.paths import DaemonPaths
 from dockyard.daemon.routers import commit as commit_router
 from dockyard.daemon.routers import container_ops as container_ops_router
 from dockyard.daemon.routers import containers as containers_router
+from dockyard.daemon.routers import distribution as distribution_router
 from dockyard.daemon.routers import exec as exec_router
 from dockyard.daemon.routers import images as images_router
 from dockyard.daemon.routers import networks as networks_router
@@ -34,6 +35,7 @@ from dockyard.daemon.services.commit import CommitService
 from dockyard.daemon.services.container_ops import ContainerOps
 from dockyard.daemon.services.containers import ContainerService
 from dockyard.daemon.services.disk_usage import DiskUsageService
+from dockyard.daemon.services.distribution import DistributionService
 from dockyard.daemon.services.events import EventBus
 from dockyard.daemon.services.exec import ExecService
 from dockyard.daemon.services.images import open_image_service
@@ -62,6 +64,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--group", "-G", default="root", help="group owning the socket")
     p.add_argument("--bridge", "-b", default="dockyard0", help="the default bridge's name")
     p.add_argument("--bip", default="172.17.0.1/16", help="the default bridge's address/prefix")
+    p.add_argument(
+        "--insecure-registry", action="append", default=[], help="plain-HTTP registry host:port"
+    )
     p.add_argument(
         "--default-address-pool",
         action="append",
@@ -128,6 +133,7 @@ async def serve(args: argparse.Namespace) -> None:
     runtime = resolve_runtime(args.runtime)
     events = EventBus()
     images = open_image_service(Path(paths.data_root), events)
+    distribution = DistributionService(images, events, paths.data_root, args.insecure_registry)
     networks = NetworkService(paths, events, network_options(args))
     await networks.start()
     containers = ContainerService(
@@ -158,7 +164,8 @@ async def serve(args: argparse.Namespace) -> None:
             containers_router.routes(containers),
             exec_router.routes(execs),
             container_ops_router.routes(ContainerOps(containers)),
-            images_router.routes(images),
+            images_router.routes(images, pull=distribution_router.pull_handler(distribution)),
+            distribution_router.routes(distribution),
             networks_router.routes(networks),
             volumes_router.routes(volumes),
             system_df_router.routes(
