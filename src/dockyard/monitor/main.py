@@ -316,9 +316,8 @@ class Monitor:
         self.started = True
         if err is not None:
             self.send(protocol.control({"event": "error", "message": err}), only=c)
-            # Nothing runs: finish at once with runc's "cannot exec" status.
-            code = 127 if "not found" in err or "no such file" in err else 126
-            self.exit_status = code << 8
+            # Nothing runs: finish at once with dockerd's status for a failed exec.
+            self.exit_status = 126 << 8
             self.exited_at = time.monotonic()
             self.finished_at = jsonlog.rfc3339_nano()
             return
