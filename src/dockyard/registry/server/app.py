@@ -180,12 +180,14 @@ class RegistryApp:
 
     # --- manifests
     async def _manifest_get(self, request: web.Request, name: str, ref: str) -> web.StreamResponse:
-        try:
+        m = None
+        if self.proxy is not None and self.proxy.stale(name, ref):
+            try:
+                m = await self.proxy.manifest(name, ref, request.headers.getall("Accept", []))
+            except RegistryError:
+                m = None  # upstream unreachable or unknown: serve what is cached
+        if m is None:
             m = self.storage.get_manifest(name, ref)
-        except RegistryError as exc:
-            if self.proxy is None or exc.code not in ("MANIFEST_UNKNOWN", "NAME_UNKNOWN"):
-                raise
-            m = await self.proxy.manifest(name, ref, request.headers.getall("Accept", []))
         accept = proto.parse_accept(request.headers.getall("Accept", []))
         if accept and m.media_type not in accept and "*/*" not in accept:
             m = self._negotiate(name, m, accept)

@@ -247,7 +247,7 @@ class RegistryStorage:
         return m
 
     def put_manifest(
-        self, repo: str, ref: str, body: bytes, content_type: str
+        self, repo: str, ref: str, body: bytes, content_type: str, check_refs: bool = True
     ) -> tuple[Manifest, str | None]:
         parsed = proto.parse_manifest(body, content_type)
         digest = "sha256:" + hashlib.sha256(body).hexdigest()
@@ -258,7 +258,7 @@ class RegistryStorage:
         elif not proto.TAG_RE.match(ref):
             raise RegistryError("TAG_INVALID", detail={"tag": ref})
         missing = []
-        for d in parsed.references:
+        for d in parsed.references if check_refs else []:
             if parsed.is_index:
                 if self.driver.size(self._revision_link(repo, d)) is None:
                     missing.append(d)
