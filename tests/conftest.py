@@ -79,6 +79,26 @@ def busybox_tar(dest: Path) -> Path:
     return dest
 
 
+def network_args(root: Path) -> list[str]:
+    """A unique default bridge (dy + 4 hex) and subnets that no host route covers, so
+    parallel test daemons never share a bridge, addresses or iptables chains."""
+    import ipaddress
+    import random
+
+    routes = subprocess.run(["ip", "-4", "route"], capture_output=True, text=True).stdout
+    used = [ipaddress.ip_network(w.split()[0]) for w in routes.splitlines() if "/" in w.split()[0]]
+    rng = random.SystemRandom()
+    while True:
+        net = ipaddress.ip_network(f"10.{rng.randrange(100, 250)}.{rng.randrange(0, 256)}.0/24")
+        pool = ipaddress.ip_network(f"10.{rng.randrange(100, 250)}.0.0/16")
+        if not any(net.overlaps(u) or pool.overlaps(u) for u in used) and not net.overlaps(pool):
+            break
+    bridge = f"dy{rng.randrange(0x10000):04x}"
+    (root / ".bridge").write_text(bridge)
+    return ["--bridge", bridge, "--bip", f"{net[1]}/24", "--default-address-pool",
+            f"base={pool},size=24"]  # fmt: skip
+
+
 def start_daemon(root: Path, extra: list[str] | None = None) -> Daemon:
     sock = str(root / "run" / "dockyard.sock")
     log_path = root / "dockyardd.log"
@@ -97,6 +117,8 @@ def start_daemon(root: Path, extra: list[str] | None = None) -> Daemon:
         runtime,
         *(extra or []),
     ]
+    if "--bridge" not in cmd:
+        cmd += network_args(root)
     if os.path.exists(sock):  # left by a killed daemon: wait for the new one's
         os.unlink(sock)
     logf = open(log_path, "ab")  # noqa: SIM115
@@ -136,6 +158,28 @@ def kill_leftovers(root: Path) -> None:
         targets = [line.split()[4] for line in f if str(root) in line.split()[4]]
     for t in sorted(targets, key=len, reverse=True):
         subprocess.run(["umount", "-l", t], capture_output=True)
+    netns_dir = exec_root / "netns"
+    for ns in netns_dir.glob("*") if netns_dir.is_dir() else []:
+        subprocess.run(["umount", "-l", str(ns)], capture_output=True)
+    bridge_file = root / ".bridge"
+    if bridge_file.exists():  # a daemon that died without cleaning up: its bridge, chains
+        bridge = bridge_file.read_text().strip()
+        subprocess.run(["ip", "link", "del", bridge], capture_output=True)
+        for table, chain, jump in (
+            ("nat", "PREROUTING", ["-m", "addrtype", "--dst-type", "LOCAL"]),
+            ("nat", "OUTPUT", ["-m", "addrtype", "--dst-type", "LOCAL"]),
+            ("nat", "POSTROUTING", []),
+            ("filter", "FORWARD", []),
+        ):
+            target = (
+                f"DY-{bridge}"
+                if table == "nat" and jump
+                else f"DY-{bridge}-" + ("POST" if table == "nat" else "FWD")
+            )
+            subprocess.run(["iptables", "-w", "-t", table, "-D", chain, *jump, "-j", target],
+                           capture_output=True)  # fmt: skip
+            subprocess.run(["iptables", "-w", "-t", table, "-F", target], capture_output=True)
+            subprocess.run(["iptables", "-w", "-t", table, "-X", target], capture_output=True)
 
 
 @pytest.fixture(scope="session")

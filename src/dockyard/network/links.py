@@ -34,6 +34,19 @@ def ensure_bridge(name: str, gateway: str, prefixlen: int, mtu: int = 1500) -> N
     _sysctl(f"/proc/sys/net/ipv4/conf/{name}/route_localnet", "1")
 
 
+def delete_bridge_if_unused(name: str) -> bool:
+    """Deletes a bridge nobody is plugged into (another daemon may share it)."""
+    with IPRoute() as ipr:
+        idx = ipr.link_lookup(ifname=name)
+        if not idx:
+            return True
+        if any(link.get("IFLA_MASTER") == idx[0] for link in ipr.get_links()):
+            return False
+        with contextlib.suppress(NetlinkError):
+            ipr.link("del", index=idx[0])
+        return True
+
+
 def delete_link(name: str) -> None:
     with IPRoute() as ipr:
         idx = ipr.link_lookup(ifname=name)

@@ -170,7 +170,7 @@ class NetworkService:
         used = {nid for eps in self.endpoints.values() for nid in eps}
         for n in self.nets.values():
             if n["Driver"] == "bridge" and n["Id"] not in used:
-                await asyncio.to_thread(links.delete_link, n["_bridge"])
+                await asyncio.to_thread(links.delete_bridge_if_unused, n["_bridge"])
 
     def _rules(self) -> list[firewall.NetRules]:
         out = []
