@@ -85,6 +85,9 @@ def network_args(root: Path) -> list[str]:
     import ipaddress
     import random
 
+    saved = root / ".netargs"
+    if saved.exists():  # a restart on the same root keeps its bridge and subnets
+        return json.loads(saved.read_text())
     routes = subprocess.run(["ip", "-4", "route"], capture_output=True, text=True).stdout
     used = [ipaddress.ip_network(w.split()[0]) for w in routes.splitlines() if "/" in w.split()[0]]
     rng = random.SystemRandom()
@@ -95,8 +98,10 @@ def network_args(root: Path) -> list[str]:
             break
     bridge = f"dy{rng.randrange(0x10000):04x}"
     (root / ".bridge").write_text(bridge)
-    return ["--bridge", bridge, "--bip", f"{net[1]}/24", "--default-address-pool",
+    args = ["--bridge", bridge, "--bip", f"{net[1]}/24", "--default-address-pool",
             f"base={pool},size=24"]  # fmt: skip
+    saved.write_text(json.dumps(args))
+    return args
 
 
 def start_daemon(root: Path, extra: list[str] | None = None) -> Daemon:
