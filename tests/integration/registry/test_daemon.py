@@ -1,0 +1,232 @@
+"""dockyardd pulls from and pushes to registries, driven by the official
+docker CLI and docker-py: our `dockyard registry serve` and Debian's
+docker-registry (distribution 2.8), plain, with htpasswd and with token auth."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import bcrypt
+import pytest
+
+from tests.conftest import Daemon, inspect
+from tests.integration.registry.peers import Registry, start, stop
+
+
+def blob_files(reg: Registry) -> set[str]:
+    return {p.parent.name for p in (reg.root / "data").rglob("blobs/sha256/*/*/data")} | {
+        p.name for p in (reg.root / "data").rglob("docker/registry/v2/blobs/sha256/*/*")
+    }
+
+
+def uniq() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+def test_push_twice_pull_run(daemon: Daemon, registry: Registry) -> None:
+    ref = f"{registry.addr}/dy/bb{uniq()}:v1"
+    daemon.docker("tag", "busybox:latest", ref, check=True)
+    try:
+        r = daemon.docker("push", ref, check=True)
+        assert "Pushed" in r.stdout, r.stdout
+        assert "digest: sha256:" in r.stdout
+        before = blob_files(registry)
+        r = daemon.docker("push", ref, check=True)
+        assert "Pushed" not in r.stdout and "Layer already exists" in r.stdout, r.stdout
+        assert blob_files(registry) == before
+        daemon.docker("rmi", ref, check=True)
+        r = daemon.docker("pull", ref, check=True)
+        assert "Download complete" in r.stdout or "Already exists" in r.stdout, r.stdout
+        assert f"Status: Downloaded newer image for {ref}" in r.stdout
+        info = inspect(daemon, ref)
+        repo = ref.rsplit(":", 1)[0]
+        assert any(d.startswith(repo + "@sha256:") for d in info["RepoDigests"]), info
+        r = daemon.docker("pull", ref, check=True)
+        assert "Image is up to date" in r.stdout, r.stdout
+        r = daemon.docker("run", "--rm", ref, "echo", "pulled-ok", check=True)
+        assert r.stdout.strip() == "pulled-ok"
+    finally:
+        daemon.docker("rmi", "-f", ref)
+
+
+def test_pull_fresh_layers_and_by_digest(daemon: Daemon, ours: Registry, tmp_path: Path) -> None:
+    """A multi-layer image made elsewhere (pushed by skopeo) pulled into the daemon,
+    by tag and by digest; layers are downloaded, verified, unpacked in order."""
+    import subprocess
+
+    from tests.integration.registry.images import make_oci_layout
+
+    src = make_oci_layout(
+        tmp_path / "oci",
+        layers=[
+            {"a.txt": b"one"},
+            {"b.txt": b"two", "a.txt": b"changed"},
+            {"c/d.txt": b"x" * 100000},
+        ],
+    )
+    name = f"{ours.addr}/fresh/img{uniq()}"
+    r = subprocess.run(
+        ["skopeo", "--insecure-policy", "copy", "--dest-tls-verify=false",
+         f"oci:{src.path}:latest", f"docker://{name}:t"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    try:
+        r = daemon.docker("pull", f"{name}:t", check=True)
+        assert r.stdout.count("Pull complete") == 3, r.stdout
+        r = daemon.docker("pull", f"{name}@{src.manifest_digest}", check=True)
+        assert "Digest: " + src.manifest_digest in r.stdout
+        info = inspect(daemon, f"{name}:t")
+        assert (
+            info["RootFS"]["Layers"]
+            == json.loads((src.path / "blobs" / "sha256" / src.config_digest[7:]).read_text())[
+                "rootfs"
+            ]["diff_ids"]
+        )
+    finally:
+        daemon.docker("rmi", "-f", f"{name}:t")
+
+
+def test_cross_repository_mount(daemon: Daemon, ours: Registry) -> None:
+    a, b = f"{ours.addr}/m/a{uniq()}:1", f"{ours.addr}/m/b{uniq()}:1"
+    daemon.docker("tag", "busybox:latest", a, check=True)
+    daemon.docker("tag", "busybox:latest", b, check=True)
+    try:
+        daemon.docker("push", a, check=True)
+        r = daemon.docker("push", b, check=True)
+        assert "Mounted from m/a" in r.stdout, r.stdout
+        assert "Pushed" not in r.stdout
+    finally:
+        daemon.docker("rmi", "-f", a, b)
+
+
+def test_wrong_digest_rejected(daemon: Daemon, ours: Registry, tmp_path: Path) -> None:
+    """A registry serving a layer whose bytes do not match its digest: the pull
+    fails with docker's message and leaves no image behind."""
+    import subprocess
+
+    from tests.integration.registry.images import make_oci_layout
+
+    src = make_oci_layout(tmp_path / "oci", seed=7)
+    ref = f"{ours.addr}/bad/img{uniq()}:1"
+    r = subprocess.run(
+        ["skopeo", "--insecure-policy", "copy", "--dest-tls-verify=false",
+         f"oci:{src.path}:latest", f"docker://{ref}"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    layer = src.layer_digests[-1][7:]
+    path = next((ours.root / "data" / "blobs").rglob(f"{layer}/data"))
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # same size, different content
+    path.write_bytes(bytes(data))
+    r = daemon.docker("pull", ref)
+    assert r.returncode != 0
+    assert "filesystem layer verification failed for digest" in r.stdout + r.stderr, r.stdout
+    assert daemon.docker("image", "inspect", ref).returncode != 0
+
+
+def test_docker_hub_is_never_contacted(daemon: Daemon) -> None:
+    r = daemon.docker("pull", "busybox:1.36")
+    assert r.returncode != 0
+    assert "does not contact Docker Hub" in r.stderr
+
+
+def test_unknown_manifest(daemon: Daemon, ours: Registry) -> None:
+    r = daemon.docker("pull", f"{ours.addr}/nothing/here:1")
+    assert r.returncode != 0
+    assert "not found" in r.stderr and "manifest unknown" in r.stderr, r.stderr
+
+
+@pytest.fixture(scope="module")
+def users(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("auth")
+    pw = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(rounds=5)).decode()
+    (d / "htpasswd").write_text(f"alice:{pw}\n")
+    (d / "access.yml").write_text(
+        "- {account: alice, name: 'alice/*', actions: [pull, push, delete]}\n"
+        "- {account: '', name: 'public/*', actions: [pull]}\n"
+    )
+    (d / "key").write_text(uuid.uuid4().hex)
+    return d
+
+
+@pytest.fixture(scope="module")
+def token_registry(users: Path) -> Iterator[Registry]:
+    reg = start(
+        "dockyard",
+        extra_yaml=(
+            "auth:\n  token:\n"
+            "    service: test-registry\n    issuer: test-issuer\n"
+            f"    htpasswd: {users / 'htpasswd'}\n    access: {users / 'access.yml'}\n"
+            f"    key: {users / 'key'}\n"
+        ),
+    )
+    try:
+        yield reg
+    finally:
+        stop(reg)
+
+
+@pytest.fixture(scope="module")
+def basic_registry(users: Path) -> Iterator[Registry]:
+    reg = start(
+        "dockyard", extra_yaml=f"auth:\n  htpasswd: {{realm: test, path: {users / 'htpasswd'}}}\n"
+    )
+    try:
+        yield reg
+    finally:
+        stop(reg)
+
+
+@pytest.mark.parametrize("kind", ["token", "basic"])
+def test_login_push_pull_with_auth(
+    daemon: Daemon, kind: str, token_registry: Registry, basic_registry: Registry
+) -> None:
+    reg = token_registry if kind == "token" else basic_registry
+    ref = f"{reg.addr}/alice/img{uniq()}:1"
+    daemon.docker("tag", "busybox:latest", ref, check=True)
+    try:
+        r = daemon.docker("push", ref)
+        assert r.returncode != 0 and "unauthorized" in (r.stdout + r.stderr).lower(), (
+            r.stdout + r.stderr
+        )
+        r = daemon.docker("login", "-u", "alice", "--password-stdin", reg.addr, input=b"wrong\n")
+        assert r.returncode != 0, r.stdout
+        r = daemon.docker("login", "-u", "alice", "--password-stdin", reg.addr, input=b"s3cret\n")
+        assert r.returncode == 0 and "Login Succeeded" in r.stdout, r.stderr
+        r = daemon.docker("push", ref, check=True)
+        assert "digest: sha256:" in r.stdout
+        daemon.docker("rmi", ref, check=True)
+        daemon.docker("pull", ref, check=True)
+        if kind == "token":  # rights are per repository: alice may not push elsewhere
+            other = f"{reg.addr}/bob/img{uniq()}:1"
+            daemon.docker("tag", "busybox:latest", other, check=True)
+            r = daemon.docker("push", other)
+            daemon.docker("rmi", other)
+            assert r.returncode != 0
+    finally:
+        daemon.docker("logout", reg.addr)
+        daemon.docker("rmi", "-f", ref)
+
+
+def test_docker_py_pull_and_distribution_inspect(daemon: Daemon, ours: Registry) -> None:
+    import docker
+
+    repo = f"{ours.addr}/py/img{uniq()}"
+    daemon.docker("tag", "busybox:latest", f"{repo}:1", check=True)
+    daemon.docker("push", f"{repo}:1", check=True)
+    daemon.docker("rmi", f"{repo}:1", check=True)
+    client = docker.DockerClient(base_url=daemon.host)
+    try:
+        img = client.images.pull(repo, tag="1")
+        assert f"{repo}:1" in img.tags
+        data = client.images.get_registry_data(f"{repo}:1")
+        assert data.id.startswith("sha256:")
+        assert data.has_platform("linux/amd64") or data.platforms
+    finally:
+        client.close()
+        daemon.docker("rmi", "-f", f"{repo}:1")
