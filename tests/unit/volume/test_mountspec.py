@@ -49,5 +49,5 @@ def test_parse_all_precedence() -> None:
     assert by["/run"].type == "tmpfs" and by["/run"].tmpfs_options == ["size=64k"]
     with pytest.raises(InvalidParameter, match="Duplicate mount point"):
         mountspec.parse_all({}, {"Binds": ["aa:/x", "bb:/x"]})
-    ro = mountspec.parse_bind("v:/x:ro")
+    ro = mountspec.parse_bind("vv:/x:ro")
     assert mountspec.oci_options(ro) == ["rbind", "rprivate", "ro"]
