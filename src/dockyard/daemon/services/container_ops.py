@@ -94,6 +94,7 @@ class ContainerOps:
             raise InvalidParameter("Renaming a container with the same name as its current name")
         if canonical in self.svc.by_name:
             raise Conflict(
+                "Error when allocating new name: "
                 f'Conflict. The container name "{canonical}" is already in use by container '
                 f'"{self.svc.by_name[canonical]}". You have to remove (or rename) that container '
                 "to be able to reuse that name."

@@ -125,17 +125,17 @@ class ExecService:
             raise NoSuchExec(exec_id)
         return e
 
-    def _check_running(self, c: Container) -> None:
+    def _check_running(self, c: Container, ref: str) -> None:
         if not c.running:
-            raise Conflict(f"container {c.id} is not running")
+            raise Conflict(f"Container {c.id} is not running")
         if c.state.get("Paused"):
-            raise Conflict(f"container {c.id} is paused, unpause the container before exec")
+            raise Conflict(f"Container {ref} is paused, unpause the container before exec")
 
     def create(self, ref: str, body: dict[str, Any]) -> str:
         c = self.containers.get(ref)
         if not isinstance(body, dict):
             raise InvalidParameter("invalid exec config")
-        self._check_running(c)
+        self._check_running(c, ref)
         if not body.get("Cmd"):
             raise InvalidParameter("No exec command specified")
         eid = secrets.token_hex(32)
@@ -171,7 +171,7 @@ class ExecService:
         if e.started:
             raise Conflict(f"Error: Exec command {e.id} has already run")
         c = e.container
-        self._check_running(c)
+        self._check_running(c, c.name.lstrip("/"))
         e.started = True
         svc = self.containers
         state_dir = self._state_dir(e)
