@@ -38,6 +38,10 @@ _MODULES = {
     "inspect": "system",
     "version": "system",
     "info": "system",
+    "pull": "registry",
+    "push": "registry",
+    "login": "registry",
+    "logout": "registry",
 }
 # management commands: `dockyard container ls` runs `ps`, and so on
 _GROUPS = {
@@ -62,6 +66,8 @@ _GROUPS = {
         "prune": "image prune",
         "save": "save",
         "load": "load",
+        "pull": "pull",
+        "push": "push",
     },
     "system": {"info": "info", "df": "system df"},
 }
@@ -81,6 +87,7 @@ Options:
 Management Commands:
   container   Manage containers
   image       Manage images
+  registry    Run a registry server (serve, gc)
   system      Manage Dockyard
 
 Commands:
@@ -92,8 +99,12 @@ Commands:
   inspect     Return low-level information on Dockyard objects
   kill        Kill one or more running containers
   load        Load an image from a tar archive or STDIN
+  login       Authenticate to a registry
+  logout      Log out from a registry
   logs        Fetch the logs of a container
   ps          List containers
+  pull        Download an image from a registry
+  push        Upload an image to a registry
   restart     Restart one or more containers
   rm          Remove one or more containers
   rmi         Remove one or more images
@@ -200,6 +211,10 @@ def main(argv: list[str] | None = None) -> int:
     if start >= len(argv):
         sys.stdout.write(_USAGE)
         return 0
+    if argv[start] == "registry":  # the registry server has its own command line
+        from dockyard.cli.registry import registry_main
+
+        return registry_main(argv[start + 1 :])
     found = _lookup(argv, start)
     if isinstance(found, int):
         return found

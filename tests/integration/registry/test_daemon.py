@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import bcrypt
 import pytest
 
 from tests.conftest import Daemon, inspect
-from tests.integration.registry.peers import Registry, start, stop
+from tests.integration.registry.peers import Registry
 
 
 def blob_files(reg: Registry) -> set[str]:
@@ -139,47 +137,6 @@ def test_unknown_manifest(daemon: Daemon, ours: Registry) -> None:
     r = daemon.docker("pull", f"{ours.addr}/nothing/here:1")
     assert r.returncode != 0
     assert "not found" in r.stderr and "manifest unknown" in r.stderr, r.stderr
-
-
-@pytest.fixture(scope="module")
-def users(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    d = tmp_path_factory.mktemp("auth")
-    pw = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(rounds=5)).decode()
-    (d / "htpasswd").write_text(f"alice:{pw}\n")
-    (d / "access.yml").write_text(
-        "- {account: alice, name: 'alice/*', actions: [pull, push, delete]}\n"
-        "- {account: '', name: 'public/*', actions: [pull]}\n"
-    )
-    (d / "key").write_text(uuid.uuid4().hex)
-    return d
-
-
-@pytest.fixture(scope="module")
-def token_registry(users: Path) -> Iterator[Registry]:
-    reg = start(
-        "dockyard",
-        extra_yaml=(
-            "auth:\n  token:\n"
-            "    service: test-registry\n    issuer: test-issuer\n"
-            f"    htpasswd: {users / 'htpasswd'}\n    access: {users / 'access.yml'}\n"
-            f"    key: {users / 'key'}\n"
-        ),
-    )
-    try:
-        yield reg
-    finally:
-        stop(reg)
-
-
-@pytest.fixture(scope="module")
-def basic_registry(users: Path) -> Iterator[Registry]:
-    reg = start(
-        "dockyard", extra_yaml=f"auth:\n  htpasswd: {{realm: test, path: {users / 'htpasswd'}}}\n"
-    )
-    try:
-        yield reg
-    finally:
-        stop(reg)
 
 
 @pytest.mark.parametrize("kind", ["token", "basic"])
