@@ -84,3 +84,40 @@ def test_upload_killed_halfway_resumes(ours: Registry) -> None:
     r = ours.req("PUT", f"{loc}?digest={digest}")
     assert r.status_code == 201, r.text
     assert ours.req("GET", f"/v2/resume/blobs/{digest}").content == data
+
+
+def test_pull_through_cache(ours: Registry, tmp_path: Path) -> None:
+    """A dockyard registry in proxy mode mirrors `ours`: skopeo pulls through it,
+    and the mirror then holds every blob and answers by digest from its cache."""
+    from tests.integration.registry.peers import start, stop
+
+    src = make_oci_layout(tmp_path / "src", seed=3)
+    r = skopeo(
+        "copy",
+        "--dest-tls-verify=false",
+        f"oci:{src.path}:latest",
+        f"docker://{ours.addr}/px/img:1",
+    )
+    assert r.returncode == 0, r.stderr
+    mirror = start("dockyard", args=["--proxy", ours.url])
+    try:
+        r = skopeo(
+            "copy",
+            "--src-tls-verify=false",
+            f"docker://{mirror.addr}/px/img:1",
+            f"oci:{tmp_path / 'a'}:x",
+        )
+        assert r.returncode == 0, r.stderr
+        cached = {p.parent.name for p in (mirror.root / "data").rglob("blobs/sha256/*/*/data")}
+        assert {d[7:] for d in src.layer_digests} <= cached
+        r = mirror.req("GET", "/v2/px/img/tags/list")
+        assert r.json()["tags"] == ["1"]
+        # by digest, the cached copy answers without asking upstream
+        r = mirror.req(
+            "GET",
+            f"/v2/px/img/manifests/{src.manifest_digest}",
+            headers={"Accept": "application/vnd.oci.image.manifest.v1+json"},
+        )
+        assert r.status_code == 200
+    finally:
+        stop(mirror)
