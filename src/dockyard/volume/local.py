@@ -17,7 +17,7 @@ import shutil
 from dataclasses import dataclass, field
 from typing import Any
 
-from dockyard.api.errors import InvalidParameter, NotFound
+from dockyard.api.errors import InvalidParameter, NotFound, SystemError_
 from dockyard.monitor import jsonlog
 from dockyard.snapshot.mount import Mount, mount, unmount
 
@@ -36,6 +36,17 @@ class Volume:
     @property
     def data(self) -> str:
         return os.path.join(self.path, "_data")
+
+
+def is_mounted(path: str) -> bool:
+    """From mountinfo: os.path.ismount misses a bind mount within one filesystem."""
+    path = os.path.realpath(path)
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            target = line.split()[4].encode().decode("unicode_escape")
+            if target == path:
+                return True
+    return False
 
 
 class LocalDriver:
@@ -87,7 +98,7 @@ class LocalDriver:
         return bool(v.options.get("type") or v.options.get("device"))
 
     def mount(self, v: Volume) -> None:
-        if not self.needs_mount(v) or os.path.ismount(v.data):
+        if not self.needs_mount(v) or is_mounted(v.data):
             return
         typ = v.options.get("type", "")
         opts = tuple(o for o in v.options.get("o", "").split(",") if o)
@@ -102,11 +113,15 @@ class LocalDriver:
             mount(Mount(typ, v.options.get("device") or typ, opts), v.data)
 
     def unmount(self, v: Volume) -> None:
-        if os.path.ismount(v.data):
+        for _ in range(8):  # stacked mounts, one at a time
+            if not is_mounted(v.data):
+                return
             unmount(v.data)
 
     def remove(self, v: Volume) -> None:
         self.unmount(v)
+        if is_mounted(v.data):  # never delete through a mount (a bind's device data)
+            raise SystemError_(f"remove {v.name}: volume is still mounted")
         with contextlib.suppress(FileNotFoundError):
             shutil.rmtree(v.path)
 
