@@ -8,11 +8,11 @@ import asyncio
 import contextlib
 import json
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 from aiohttp import web
 
-from dockyard.api.errors import InvalidParameter
+from dockyard.api.errors import InvalidParameter, NotFound
 from dockyard.daemon.server.params import json_response, qbool, qint
 from dockyard.daemon.services import archive, stats
 from dockyard.daemon.services.container_ops import ContainerOps, export_command
@@ -135,6 +135,16 @@ def routes(ops: ContainerOps) -> web.RouteTableDef:
         await resp.write_eof()
         return resp
 
+    @contextlib.asynccontextmanager
+    async def _named(request: web.Request) -> AsyncIterator[None]:
+        """Docker's wording: the container as the client named it."""
+        try:
+            yield
+        except archive.PathNotFound as exc:
+            raise NotFound(
+                f"Could not find the file {exc.path} in container {request.match_info['id']}"
+            ) from None
+
     def _path(request: web.Request) -> str:
         path = request.query.get("path", "")
         if not path:
@@ -145,7 +155,7 @@ def routes(ops: ContainerOps) -> web.RouteTableDef:
     async def archive_head(request: web.Request) -> web.Response:
         c = svc.get(request.match_info["id"])
         path = _path(request)
-        async with ops.root(c) as root:
+        async with _named(request), ops.root(c) as root:
             header = await asyncio.to_thread(archive.stat_path, root, path)
         return web.Response(status=200, headers={archive.STAT_HEADER: header})
 
@@ -153,7 +163,7 @@ def routes(ops: ContainerOps) -> web.RouteTableDef:
     async def archive_get(request: web.Request) -> web.StreamResponse:
         c = svc.get(request.match_info["id"])
         path = _path(request)
-        async with ops.root(c) as root, ops.frozen(c):
+        async with _named(request), ops.root(c) as root, ops.frozen(c):
             header, chunks = await asyncio.to_thread(archive.tar_path, root, path)
             resp = web.StreamResponse(status=200)
             resp.content_type = "application/x-tar"
@@ -182,7 +192,7 @@ def routes(ops: ContainerOps) -> web.RouteTableDef:
             async for chunk in request.content.iter_chunked(1 << 16):
                 body.write(chunk)
             body.seek(0)
-            async with ops.root(c) as root, ops.frozen(c):
+            async with _named(request), ops.root(c) as root, ops.frozen(c):
                 await asyncio.to_thread(archive.extract, root, path, body, no_overwrite)  # type: ignore[arg-type]
         svc.events.publish("container", "extract-to-dir", c.id, svc._attrs(c))
         return web.Response(status=200)

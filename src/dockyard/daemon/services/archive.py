@@ -88,8 +88,12 @@ def _clean(path: str) -> str:
     return posixpath.normpath("/" + path)
 
 
-def _not_found(path: str) -> NotFound:
-    return NotFound(f"Could not find the file {path} in container")
+class PathNotFound(NotFound):
+    """`path` is not in the container; the router adds the container's name."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"Could not find the file {path} in container")
+        self.path = path
 
 
 def _follow_final(path: str) -> bool:
@@ -112,7 +116,7 @@ def open_path(root_fd: int, path: str, follow: bool) -> tuple[int, str]:
             os.close(pfd)
     except OSError as exc:
         if exc.errno in (errno.ENOENT, errno.ENOTDIR):
-            raise _not_found(path) from None
+            raise PathNotFound(path) from None
         raise
 
 
@@ -271,7 +275,7 @@ def extract(root: str, path: str, stream: BinaryIO, no_overwrite_dir_non_dir: bo
             fd = openat_in_root(root_fd, _clean(path), os.O_PATH)
         except OSError as exc:
             if exc.errno in (errno.ENOENT, errno.ENOTDIR):
-                raise _not_found(path) from None
+                raise PathNotFound(path) from None
             raise
     finally:
         os.close(root_fd)

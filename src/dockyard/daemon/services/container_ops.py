@@ -136,10 +136,16 @@ class ContainerOps:
 
     @contextlib.asynccontextmanager
     async def root(self, c: Container) -> AsyncIterator[str]:
-        """The container's root filesystem: the live rootfs of a running
-        container, else its snapshot mounted on a private temp dir meanwhile."""
+        """The container's root filesystem: a running container's as it sees it,
+        else its snapshot mounted on a private temp dir meanwhile."""
         if c.running:
-            yield self.svc.paths.rootfs(c.id)
+            # The container's own view (its /etc/hosts... binds and volumes are
+            # mounts in its namespace, invisible in the host's view of rootfs).
+            pid = int(c.state.get("Pid") or 0)
+            root = f"/proc/{pid}/root"
+            if not pid or not os.path.isdir(root):
+                raise Conflict(f"Container {c.id} is not running")
+            yield root
             return
         mounts = self.svc.images.snapshotter.mounts(c.id)
         target = tempfile.mkdtemp(prefix=f"cp-{c.id[:12]}-", dir=self.svc.paths.exec_root)
