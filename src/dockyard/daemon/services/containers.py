@@ -251,7 +251,9 @@ class ContainerService:
         runtime_args: list[str] | None = None,
         network: NetworkAttacher | None = None,
         volumes: VolumeMounter | None = None,
+        security: ocispec.SecurityDefaults | None = None,
     ) -> None:
+        self.security = security or ocispec.SecurityDefaults()
         self.network: NetworkAttacher = network or NoNetwork()
         self.volumes: VolumeMounter = volumes or NoVolumes()
         self.paths = paths
@@ -322,8 +324,10 @@ class ContainerService:
                     self._start_health(c)
                 except OSError:
                     await self._exited_while_away(c)
-            elif c.state.get("Restarting"):
-                c.state.update(Restarting=False, Status="exited")
+            else:
+                if c.state.get("Restarting"):
+                    c.state.update(Restarting=False, Status="exited")
+                await self._reap_half_started(c)
         for c in list(self.containers.values()):
             policy = restart_policy(c.host_config)[0]
             if not c.running and not c.manually_stopped and policy in ("always", "unless-stopped"):
@@ -341,6 +345,27 @@ class ContainerService:
         await asyncio.to_thread(self._unmount_quietly, self.paths.rootfs(c.id))
         await self._runtime_delete(c.id)
         await self._on_exit(c, result)
+
+    async def _reap_half_started(self, c: Container) -> None:
+        """A daemon killed inside `start` can leave a monitor whose container never
+        got `start`, and a mounted rootfs. Neither belongs to a container that is
+        not running: kill the one, unmount the other."""
+        sock = self.paths.monitor_socket(c.id)
+        if os.path.exists(sock):
+            try:
+                reader, writer = await asyncio.open_unix_connection(sock)
+            except OSError:
+                pass
+            else:
+                writer.write(protocol.control({"op": "kill", "signal": int(signal.SIGKILL)}))
+                try:
+                    while await asyncio.wait_for(reader.read(65536), 5):
+                        pass
+                except (TimeoutError, ConnectionError):
+                    pass
+                writer.close()
+            await self._runtime_delete(c.id)
+        await asyncio.to_thread(self._unmount_quietly, self.paths.rootfs(c.id))
 
     async def _runtime_delete(self, cid: str) -> None:
         """Forget the runtime's state of a container whose monitor is gone (it would
@@ -399,6 +424,7 @@ class ContainerService:
         host_config.setdefault("LogConfig", {"Type": "json-file", "Config": {}})
         host_config.setdefault("RestartPolicy", {"Name": "no", "MaximumRetryCount": 0})
         host_config.setdefault("AutoRemove", False)
+        ocispec.validate_host_config(host_config)
         log_type = (host_config.get("LogConfig") or {}).get("Type") or "json-file"
         if log_type not in ("json-file", "none", "local"):
             raise InvalidParameter(f"logger: no log driver named '{log_type}' is registered")
@@ -581,6 +607,7 @@ class ContainerService:
             cap_add=hc.get("CapAdd") or [],
             cap_drop=hc.get("CapDrop") or [],
         )
+        ocispec.apply_host_config(spec, hc, self.security)
         spec["mounts"].extend(volume_mounts)
         namespaces = spec["linux"]["namespaces"]
         if sandbox.netns == "host":
