@@ -28,6 +28,35 @@ _CREATE_FLAGS = (
     ),
     Flag("env", "e", LIST, "Set environment variables", metavar="list"),
     Flag("env-file", "", LIST, "Read in a file of environment variables", metavar="list"),
+    Flag("health-cmd", "", STRING, "Command to run to check health", metavar="string"),
+    Flag(
+        "health-interval",
+        "",
+        STRING,
+        "Time between running the check (ms|s|m|h)",
+        metavar="duration",
+    ),
+    Flag(
+        "health-retries", "", INT, "Consecutive failures needed to report unhealthy", metavar="int"
+    ),
+    Flag(
+        "health-start-interval",
+        "",
+        STRING,
+        "Time between running the check during the start period",
+        metavar="duration",
+    ),
+    Flag(
+        "health-start-period",
+        "",
+        STRING,
+        "Start period for the container to initialize",
+        metavar="duration",
+    ),
+    Flag(
+        "health-timeout", "", STRING, "Maximum time to allow one check to run", metavar="duration"
+    ),
+    Flag("no-healthcheck", "", BOOL, "Disable any container-specified HEALTHCHECK"),
     Flag("hostname", "h", STRING, "Container host name", metavar="string"),
     Flag("init", "", BOOL, "Run an init inside the container"),
     Flag("interactive", "i", BOOL, "Keep STDIN open even if not attached"),
@@ -182,11 +211,43 @@ def build_create_body(opts: dict[str, Any], image: str, command: list[str]) -> d
         "HostConfig": host_config,
         "NetworkingConfig": {"EndpointsConfig": {}},
     }
+    health = health_config(opts)
+    if health is not None:
+        body["Healthcheck"] = health
     if opts["stop_signal"]:
         body["StopSignal"] = opts["stop_signal"]
     if opts["stop_timeout"] is not None:
         body["StopTimeout"] = opts["stop_timeout"]
     return body
+
+
+def health_config(opts: dict[str, Any]) -> dict[str, Any] | None:
+    """The --health-* flags as the API's HealthConfig (durations in nanoseconds)."""
+    from dockyard.cli.timestamps import parse_duration
+
+    if opts["no_healthcheck"]:
+        if opts["health_cmd"]:
+            raise ValueError("--no-healthcheck conflicts with --health-* options")
+        return {"Test": ["NONE"]}
+    health: dict[str, Any] = {}
+    if opts["health_cmd"]:
+        health["Test"] = ["CMD-SHELL", opts["health_cmd"]]
+    for flag, key in (
+        ("health_interval", "Interval"),
+        ("health_timeout", "Timeout"),
+        ("health_start_period", "StartPeriod"),
+        ("health_start_interval", "StartInterval"),
+    ):
+        if opts[flag]:
+            seconds = parse_duration(opts[flag])
+            if seconds is None or seconds < 0:
+                raise ValueError(
+                    f'invalid argument {opts[flag]!r} for "--{flag.replace("_", "-")}" flag'
+                )
+            health[key] = int(seconds * 1e9)
+    if opts["health_retries"] is not None:
+        health["Retries"] = opts["health_retries"]
+    return health or None
 
 
 def start_error_status(message: str) -> int:

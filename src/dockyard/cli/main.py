@@ -38,6 +38,8 @@ _MODULES = {
     "inspect": "system",
     "version": "system",
     "info": "system",
+    "update": "lifecycle",
+    "events": "lifecycle",
     "pull": "registry",
     "push": "registry",
     "login": "registry",
@@ -53,6 +55,7 @@ _GROUPS = {
         "remove": "rm",
         "inspect": "container inspect",
         **{c: c for c in ("run", "create", "start", "logs", "stop", "kill", "restart", "wait")},
+        "update": "update",
     },
     "image": {
         "ls": "images",
@@ -69,7 +72,7 @@ _GROUPS = {
         "pull": "pull",
         "push": "push",
     },
-    "system": {"info": "info", "df": "system df"},
+    "system": {"info": "info", "df": "system df", "events": "events"},
 }
 
 _USAGE = """
