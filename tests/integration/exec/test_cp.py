@@ -85,26 +85,18 @@ def test_cp_on_a_stopped_container_mounts_its_snapshot(
 ) -> None:
     n = unique()
     names.append(n)
-    daemon.docker(
-        "create", "--network", "none", "--name", n, "busybox", "cat", "/data/x", check=True
-    )
+    daemon.docker("create", "--network", "none", "--name", n, "busybox", "cat", "/x", check=True)
     f = tmp_path / "x"
     f.write_text("copied while stopped\n")
     before = daemon.mounts_under_root()
     r = daemon.docker("cp", str(f), f"{n}:/")
     assert r.returncode == 0, r.stderr
-    daemon.docker("exec", n, "true")  # not running: refused, nothing mounted
     r = daemon.docker("cp", f"{n}:/x", str(tmp_path / "back"))
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "back").read_text() == "copied while stopped\n"
     assert daemon.mounts_under_root() == before  # the temporary mount is gone
-    r = daemon.docker(
-        "run", "--network", "none", "--rm", "-v", "/dev/null:/dev/null", "busybox", "true"
-    )
-    r = daemon.docker("start", "-a", n)
-    assert "No such file" in r.stdout + r.stderr  # /data/x absent; but /x is there:
-    daemon.docker("rm", "-f", n)
-    names.remove(n)
+    r = daemon.docker("start", "-a", n)  # the container sees the file
+    assert (r.returncode, r.stdout) == (0, "copied while stopped\n")
 
 
 def test_symlinks_in_the_path_stay_inside_the_root(
