@@ -1,7 +1,7 @@
 """The embedded DNS server for containers on user-defined networks.
 
 Each container on a user network gets its own server sockets on 127.0.0.11:53
-inside its namespace (bound by the exec'd `dnshelper`, passed back over
+inside its namespace (bound by a tiny stdlib-only helper exec'd in the namespace, passed back over
 SCM_RIGHTS), served from the daemon's event loop: the socket tells which
 container asks, so names resolve within that container's networks only.
 dnslib encodes/decodes the wire format (a small, pure-Python, well-kept
@@ -26,6 +26,17 @@ log = logging.getLogger("dockyard.dns")
 
 Lookup = Callable[[str], list[str]]
 
+# Run as `python -S -I -c` (stdlib only, no site: ~10 ms instead of ~150 ms with the
+# venv's site and the dockyard package).
+_HELPER = (
+    "import socket,sys\n"
+    "c=socket.socket(fileno=int(sys.argv[1]))\n"
+    "u=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);u.bind(('127.0.0.11',53))\n"
+    "t=socket.socket(socket.AF_INET,socket.SOCK_STREAM)\n"
+    "t.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1);t.bind(('127.0.0.11',53));t.listen(16)\n"
+    "socket.send_fds(c,[b'ok'],[u.fileno(),t.fileno()])\n"
+)
+
 
 def open_sockets(netns_path: str) -> tuple[socket.socket, socket.socket]:
     """UDP and TCP sockets bound on 127.0.0.11:53 inside the namespace at netns_path."""
@@ -36,10 +47,12 @@ def open_sockets(netns_path: str) -> tuple[socket.socket, socket.socket]:
                 "nsenter",
                 f"--net={netns_path}",
                 sys.executable,
-                "-m",
-                "dockyard.network.dnshelper",
+                "-S",
+                "-I",
+                "-c",
+                _HELPER,
                 str(theirs.fileno()),
-            ],
+            ],  # fmt: skip
             pass_fds=[theirs.fileno()],
             capture_output=True,
             text=True,

@@ -113,11 +113,14 @@ class Firewall:
         self.tag = tag
         self.enabled = enabled
         self.installed = False
+        self.applied = ""
 
     def apply(self, nets: list[NetRules]) -> None:
         if not self.enabled:
             return
         text = render(self.tag, nets)
+        if text == self.applied and self.installed:
+            return  # unchanged (most starts): no exec
         p = subprocess.run(
             ["iptables-restore", "-w", "--noflush"], input=text, capture_output=True, text=True
         )
@@ -128,6 +131,7 @@ class Firewall:
                 if not _iptables("-t", table, "-C", chain, *rule, check=False):
                     _iptables("-t", table, "-I", chain, "1", *rule)
             self.installed = True
+        self.applied = text
 
     def remove(self) -> None:
         """Jumps deleted, chains flushed and deleted: nothing of this daemon stays."""
@@ -141,3 +145,4 @@ class Firewall:
             _iptables("-t", table, "-F", ch, check=False)
             _iptables("-t", table, "-X", ch, check=False)
         self.installed = False
+        self.applied = ""

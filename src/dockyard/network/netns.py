@@ -2,7 +2,7 @@
 
 The daemon is a multi-threaded asyncio process and never calls unshare/setns
 itself: util-linux `unshare --net=FILE true` creates a namespace and bind-mounts
-it on FILE; `nsenter --net=FILE ip -batch -` configures the inside (loopback,
+it on FILE (running `ip link set lo up` in it); `nsenter --net=FILE ip -batch -` configures the inside (loopback,
 eth0's address, routes) in one exec. The host side (bridge, veth, moving the
 peer in by fd) is done over netlink with pyroute2 (see links.py), which does
 not fork. Removal is umount + unlink.
@@ -18,10 +18,15 @@ from dockyard.api.errors import SystemError_
 
 
 def create(path: str) -> None:
+    """A new namespace bind-mounted on `path`, its loopback up (one exec: `ip` runs in it)."""
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     with open(path, "w"):
         pass
-    p = subprocess.run(["unshare", f"--net={path}", "true"], capture_output=True, text=True)
+    p = subprocess.run(
+        ["unshare", f"--net={path}", "ip", "link", "set", "lo", "up"],
+        capture_output=True,
+        text=True,
+    )
     if p.returncode != 0:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)

@@ -444,7 +444,6 @@ class NetworkService:
                 await asyncio.to_thread(netns.remove, path)
             await asyncio.to_thread(netns.create, path)
             try:
-                await asyncio.to_thread(netns.run_ip, path, ["link set lo up"])
                 wanted = self._wanted(c)
                 for i, (n, cfg) in enumerate(wanted):
                     await self._join(c, n, cfg, path, i, primary=(i == 0))
