@@ -19,7 +19,10 @@ from pathlib import Path
 
 from aiohttp import web
 
+from dockyard.builder.builder import Builder
+from dockyard.builder.cache import BuildCache
 from dockyard.daemon.paths import DaemonPaths
+from dockyard.daemon.routers import build as build_router
 from dockyard.daemon.routers import commit as commit_router
 from dockyard.daemon.routers import container_ops as container_ops_router
 from dockyard.daemon.routers import containers as containers_router
@@ -31,6 +34,7 @@ from dockyard.daemon.routers import system as system_router
 from dockyard.daemon.routers import system_df as system_df_router
 from dockyard.daemon.routers import volumes as volumes_router
 from dockyard.daemon.server.app import make_app
+from dockyard.daemon.services.build import BuildService, tmp_dir
 from dockyard.daemon.services.commit import CommitService
 from dockyard.daemon.services.container_ops import ContainerOps
 from dockyard.daemon.services.containers import ContainerService
@@ -154,6 +158,11 @@ async def serve(args: argparse.Namespace) -> None:
     daemon_id = _daemon_id(paths)
     system = SystemService(paths, containers, images, os.path.basename(runtime), daemon_id)
     commits = CommitService(containers, images, events)
+    build_tmp = tmp_dir(paths.data_root)
+    build_cache = BuildCache(os.path.join(os.path.dirname(build_tmp), "cache.db"))
+    builds = BuildService(
+        Builder(containers, images, commits, build_cache, mount_all, unmount), build_tmp
+    )
     await containers.restore()
     await networks.restore()
     execs = ExecService(containers)
@@ -172,6 +181,7 @@ async def serve(args: argparse.Namespace) -> None:
                 DiskUsageService(images, containers, containers_router.summary)
             ),
             commit_router.routes(commits),
+            build_router.routes(builds),
         ]
     )
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=5, access_log=None)

@@ -1,0 +1,88 @@
+"""The build router: `POST /build` (the classic builder; what
+`DOCKER_BUILDKIT=0 docker build` and docker-py's `images.build` call).
+Parameters are Docker's query parameters; the response is the JSON message
+stream (one object per line), errors after the first byte as `errorDetail`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from dockyard.api.errors import DockyardError, InvalidParameter
+from dockyard.builder.builder import BuildError, BuildOptions, Emit
+from dockyard.daemon.server.params import qbool
+from dockyard.dockerfile.parser import Dockerfile
+
+
+class BuildBackend(Protocol):
+    async def receive(self, body: Any, opts: BuildOptions) -> tuple[str, Dockerfile]: ...
+
+    async def release(self, ctx: str) -> None: ...
+
+    async def build(self, df: Dockerfile, ctx: str, opts: BuildOptions, emit: Emit) -> str: ...
+
+
+def _json_param(request: web.Request, name: str, default: Any) -> Any:
+    raw = request.query.get(name)
+    if not raw:
+        return default
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        raise InvalidParameter(f"invalid {name} parameter: {raw!r}") from None
+
+
+def options(request: web.Request) -> BuildOptions:
+    q = request.query
+    extrahosts = q.get("extrahosts", "")
+    return BuildOptions(
+        dockerfile=q.get("dockerfile", "Dockerfile") or "Dockerfile",
+        tags=q.getall("t", []),
+        buildargs=_json_param(request, "buildargs", {}) or {},
+        target=q.get("target", ""),
+        labels=_json_param(request, "labels", {}) or {},
+        nocache=qbool(request, "nocache"),
+        quiet=qbool(request, "q"),
+        rm=qbool(request, "rm", True),
+        forcerm=qbool(request, "forcerm"),
+        networkmode=q.get("networkmode", ""),
+        extrahosts=[h for h in extrahosts.split(",") if h] if extrahosts else [],
+        cachefrom=_json_param(request, "cachefrom", []) or [],
+        pull=qbool(request, "pull"),
+        platform=q.get("platform", ""),
+    )
+
+
+def routes(backend: BuildBackend) -> web.RouteTableDef:
+    r = web.RouteTableDef()
+
+    @r.post("/build")
+    async def build(request: web.Request) -> web.StreamResponse:
+        opts = options(request)
+        if request.query.get("remote"):
+            raise InvalidParameter("building from a remote context is not supported")
+        ctx, df = await backend.receive(request.content.iter_chunked(1 << 20), opts)
+        try:
+            resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+            await resp.prepare(request)
+
+            async def emit(msg: dict[str, Any]) -> None:
+                await resp.write(json.dumps(msg).encode() + b"\r\n")
+
+            for w in df.warnings:
+                await emit({"stream": w + "\n"})
+            try:
+                await backend.build(df, ctx, opts, emit)
+            except DockyardError as exc:
+                detail: dict[str, Any] = {"message": exc.message}
+                if isinstance(exc, BuildError) and exc.code is not None:
+                    detail["code"] = exc.code
+                await emit({"errorDetail": detail, "error": exc.message})
+            await resp.write_eof()
+            return resp
+        finally:
+            await backend.release(ctx)
+
+    return r
