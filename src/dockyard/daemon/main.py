@@ -30,10 +30,12 @@ from dockyard.daemon.routers import distribution as distribution_router
 from dockyard.daemon.routers import exec as exec_router
 from dockyard.daemon.routers import images as images_router
 from dockyard.daemon.routers import networks as networks_router
+from dockyard.daemon.routers import swarm as swarm_router
 from dockyard.daemon.routers import system as system_router
 from dockyard.daemon.routers import system_df as system_df_router
 from dockyard.daemon.routers import volumes as volumes_router
 from dockyard.daemon.server.app import make_app
+from dockyard.daemon.services import ocispec
 from dockyard.daemon.services.build import BuildService, tmp_dir
 from dockyard.daemon.services.commit import CommitService
 from dockyard.daemon.services.container_ops import ContainerOps
@@ -65,6 +67,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("-D", "--debug", action="store_true")
     p.add_argument("--runtime", default="dockyard-runtime", help="dockyard-runtime, runc or a path")
+    p.add_argument("--seccomp-profile", default=None, help="builtin, unconfined or a path")
+    p.add_argument("--default-ulimit", action="append", default=[], help="name=soft[:hard]")
+    p.add_argument("--userns-remap", default=None, help="default, user[:group] (/etc/subuid)")
     p.add_argument("--group", "-G", default="root", help="group owning the socket")
     p.add_argument("--bridge", "-b", default="dockyard0", help="the default bridge's name")
     p.add_argument("--bip", default="172.17.0.1/16", help="the default bridge's address/prefix")
@@ -148,6 +153,9 @@ async def serve(args: argparse.Namespace) -> None:
         unmount=unmount,
         runtime=runtime_command(runtime)[0],
         runtime_args=[*runtime_command(runtime)[1:], "--root", paths.runtime_root],
+        security=ocispec.load_security_defaults(
+            args.seccomp_profile, args.default_ulimit, args.userns_remap
+        ),
     )
     containers.network = networks
     networks.containers = containers
@@ -170,6 +178,7 @@ async def serve(args: argparse.Namespace) -> None:
     app = make_app(
         [
             system_router.routes(system, events),
+            swarm_router.routes(),
             containers_router.routes(containers),
             exec_router.routes(execs),
             container_ops_router.routes(ContainerOps(containers)),

@@ -210,3 +210,25 @@ def test_events_since_until(daemon: Daemon) -> None:
     for action in ("create", "start", "die", "destroy"):
         assert action in actions, actions
     assert actions.index("create") < actions.index("start") < actions.index("die")
+
+
+def test_container_prune(daemon: Daemon) -> None:
+    keep, gone = _name(), _name()
+    daemon.docker("run", "-d", "--name", keep, "busybox", "sleep", "60", check=True)
+    daemon.docker("run", "--name", gone, "-l", "prune=me", "busybox", "true", check=True)
+    try:
+        r = daemon.docker("container", "prune", "-f", "--filter", "label=prune=me")
+        assert r.returncode == 0, r.stderr
+        assert _state(daemon, keep)["State"]["Running"]
+        assert daemon.docker("inspect", gone).returncode == 1
+        assert "Deleted Containers:" in r.stdout
+    finally:
+        daemon.docker("rm", "-f", keep, gone)
+
+
+def test_not_a_swarm_node_and_no_plugins(daemon: Daemon) -> None:
+    r = daemon.docker("service", "ls")
+    assert r.returncode == 1
+    assert "This node is not a swarm manager" in r.stderr
+    r = daemon.docker("plugin", "ls")
+    assert r.returncode == 0 and r.stdout.split()[:3] == ["ID", "NAME", "DESCRIPTION"]

@@ -229,6 +229,10 @@ def routes(svc: ContainerService) -> web.RouteTableDef:
         await resp.write_eof()
         return resp
 
+    @r.post("/containers/prune")
+    async def prune(request: web.Request) -> web.Response:
+        return json_response(await svc.prune(qfilters(request)))
+
     @r.post("/containers/{id}/update")
     async def update(request: web.Request) -> web.Response:
         body = await json_body(request, {})

@@ -951,6 +951,23 @@ class ContainerService:
         self.events.publish("container", "update", c.id, self._attrs(c))
         return warnings
 
+    async def prune(self, filters: dict[str, list[str]]) -> dict[str, Any]:
+        """`docker container prune`: every stopped container, filtered by `until` and `label`."""
+        until = filters.get("until", [])
+        cutoff = min((_unix_time(u) for u in until), default=None)
+        deleted: list[str] = []
+        for c in list(self.containers.values()):
+            if c.running or c.live.restart_task is not None:
+                continue
+            if cutoff is not None and jsonlog.parse_rfc3339_nano(c.created) / 1e9 >= cutoff:
+                continue
+            if not _labels_match(c.config.get("Labels") or {}, filters):
+                continue
+            await self.remove(c.id)
+            deleted.append(c.id)
+        self.events.publish("container", "prune", "", {"reclaimed": "0"})
+        return {"ContainersDeleted": deleted or None, "SpaceReclaimed": 0}
+
     # ---- remove ------------------------------------------------------------------------
     async def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
         c = self.get(ref)
@@ -1121,6 +1138,34 @@ class ContainerService:
                 task.cancel()
         tasks = [c.live.reader_task for c in self.containers.values() if c.live.reader_task]
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _unix_time(value: str) -> float:
+    """A filter's time: unix seconds, RFC 3339, or a Go duration before now (`10m`)."""
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        return jsonlog.parse_rfc3339_nano(value) / 1e9
+    except ValueError:
+        pass
+    units = {"s": 1, "m": 60, "h": 3600}
+    if value[:-1].replace(".", "", 1).isdigit() and value[-1] in units:
+        return time.time() - float(value[:-1]) * units[value[-1]]
+    raise InvalidParameter(f"invalid filter 'until={value}'")
+
+
+def _labels_match(labels: dict[str, str], filters: dict[str, list[str]]) -> bool:
+    """`label=k`, `label=k=v` must all match; `label!=...` must all not."""
+
+    def hit(expr: str) -> bool:
+        k, eq, v = expr.partition("=")
+        return k in labels and (not eq or labels[k] == v)
+
+    return all(hit(e) for e in filters.get("label", [])) and not any(
+        hit(e) for e in filters.get("label!", [])
+    )
 
 
 def restart_policy(host_config: dict[str, Any]) -> tuple[str, int]:
