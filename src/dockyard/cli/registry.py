@@ -130,27 +130,35 @@ PULL = Command(
 )
 
 
-def pull(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
-    ref = args[0]
+def split_tag(ref: str, all_tags: bool, cli: Cli) -> tuple[str, str]:
+    """NAME[:TAG|@DIGEST] -> (name, tag or digest); `latest` unless --all-tags."""
     name, tag = ref, ""
     if "@" in ref:
         name, tag = ref.split("@", 1)
-    else:
-        slash = ref.rfind("/")
-        colon = ref.rfind(":")
-        if colon > slash:
-            name, tag = ref[:colon], ref[colon + 1 :]
-    if not tag and not opts["all_tags"]:
+    elif ref.rfind(":") > ref.rfind("/"):
+        name, tag = ref[: ref.rfind(":")], ref[ref.rfind(":") + 1 :]
+    if not tag and not all_tags:
         cli.out("Using default tag: latest\n")
         tag = "latest"
-    params = {"fromImage": name, "tag": tag or None, "platform": opts["platform"] or None}
+    return name, tag
+
+
+def stream(cli: Cli, path: str, params: dict[str, Any], name: str, quiet: bool) -> int:
+    """POST a pull/push with the registry's credentials; render its progress."""
     try:
-        resp = cli.client.request(
-            "POST", "/images/create", params, None, auth_header(registry_host(name))
-        )
-        show_progress(cli.client.json_stream(resp), _Quiet() if opts["quiet"] else sys.stdout)
+        resp = cli.client.request("POST", path, params, None, auth_header(registry_host(name)))
+        show_progress(cli.client.json_stream(resp), _Quiet() if quiet else sys.stdout)
     except ClientError as e:
         cli.err(f"{e}\n")
+        return 1
+    return 0
+
+
+def pull(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
+    ref = args[0]
+    name, tag = split_tag(ref, opts["all_tags"], cli)
+    params = {"fromImage": name, "tag": tag or None, "platform": opts["platform"] or None}
+    if stream(cli, "/images/create", params, name, opts["quiet"]):
         return 1
     if opts["quiet"]:
         cli.out(f"{name}:{tag}\n" if tag and not tag.startswith("sha256:") else f"{ref}\n")
@@ -180,28 +188,11 @@ PUSH = Command(
 
 
 def push(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
-    ref = args[0]
-    name, tag = ref, ""
-    slash, colon = ref.rfind("/"), ref.rfind(":")
-    if colon > slash:
-        name, tag = ref[:colon], ref[colon + 1 :]
-    if not tag and not opts["all_tags"]:
-        cli.out("Using default tag: latest\n")
-        tag = "latest"
-    try:
-        resp = cli.client.request(
-            "POST",
-            f"/images/{name}/push",
-            {"tag": tag or None},
-            None,
-            auth_header(registry_host(name)),
-        )
-        show_progress(cli.client.json_stream(resp), _Quiet() if opts["quiet"] else sys.stdout)
-    except ClientError as e:
-        cli.err(f"{e}\n")
+    name, tag = split_tag(args[0], opts["all_tags"], cli)
+    if stream(cli, f"/images/{name}/push", {"tag": tag or None}, name, opts["quiet"]):
         return 1
     if opts["quiet"]:
-        cli.out(f"{ref}\n")
+        cli.out(f"{args[0]}\n")
     return 0
 
 

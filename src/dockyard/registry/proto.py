@@ -11,15 +11,17 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
-DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
-OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
-OCI_EMPTY = "application/vnd.oci.empty.v1+json"
+from dockyard.proto import image as fmt
+
+# media types are the image format's (proto.image); short names here for the spec code
+DOCKER_MANIFEST = fmt.MT_DOCKER_MANIFEST
+DOCKER_MANIFEST_LIST = fmt.MT_DOCKER_LIST
+DOCKER_CONFIG = fmt.MT_DOCKER_CONFIG
+DOCKER_LAYER = fmt.MT_DOCKER_LAYER_GZIP
+OCI_MANIFEST = fmt.MT_OCI_MANIFEST
+OCI_INDEX = fmt.MT_OCI_INDEX
+OCI_CONFIG = fmt.MT_OCI_CONFIG
+OCI_LAYER_GZIP = fmt.MT_OCI_LAYER_GZIP
 
 MANIFEST_TYPES = (DOCKER_MANIFEST, OCI_MANIFEST)
 INDEX_TYPES = (DOCKER_MANIFEST_LIST, OCI_INDEX)

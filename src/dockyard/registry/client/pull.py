@@ -188,16 +188,6 @@ class Puller:
                         f"layer {desc['digest']} has diff id {layer.diff_id}, the config says {diff_ids[i]}"
                     )
                 self.emit(pm.status("Pull complete", ident))
-                self.meta.add(
-                    diff_ids[i],
-                    BlobSource(
-                        desc["digest"],
-                        int(desc.get("size", 0)),
-                        desc.get("mediaType", ""),
-                        t.host,
-                        repo,
-                    ),
-                )
         except BaseException:
             for task in downloads:
                 if task is not None and not task.done():
@@ -210,18 +200,9 @@ class Puller:
                     except BaseException:  # noqa: BLE001 - already failing
                         pass
             raise
-        for i, desc in enumerate(layers):
-            if downloads[i] is None:
-                self.meta.add(
-                    diff_ids[i],
-                    BlobSource(
-                        desc["digest"],
-                        int(desc.get("size", 0)),
-                        desc.get("mediaType", ""),
-                        t.host,
-                        repo,
-                    ),
-                )
+        for desc, diff_id in zip(layers, diff_ids, strict=True):  # where each layer lives
+            source = (desc["digest"], int(desc.get("size", 0)), desc.get("mediaType", ""))
+            self.meta.add(diff_id, BlobSource(*source, t.host, repo))
         image_id = store.create(config_bytes)
         return image_id, digest, new
 
