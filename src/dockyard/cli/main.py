@@ -45,6 +45,9 @@ _MODULES = {
     "login": "registry",
     "logout": "registry",
 }
+_MODULES.update({f"network {c}": "network" for c in
+                 ("create", "ls", "inspect", "rm", "prune", "connect", "disconnect")})  # fmt: skip
+_MODULES.update({f"volume {c}": "volume" for c in ("create", "ls", "inspect", "rm", "prune")})
 # management commands: `dockyard container ls` runs `ps`, and so on
 _GROUPS = {
     "container": {
@@ -72,6 +75,19 @@ _GROUPS = {
         "pull": "pull",
         "push": "push",
     },
+    "network": {
+        **{
+            c: f"network {c}"
+            for c in ("create", "ls", "inspect", "rm", "prune", "connect", "disconnect")
+        },  # fmt: skip
+        "list": "network ls",
+        "remove": "network rm",
+    },
+    "volume": {
+        **{c: f"volume {c}" for c in ("create", "ls", "inspect", "rm", "prune")},
+        "list": "volume ls",
+        "remove": "volume rm",
+    },
     "system": {"info": "info", "df": "system df", "events": "events"},
 }
 
@@ -90,7 +106,9 @@ Options:
 Management Commands:
   container   Manage containers
   image       Manage images
+  network     Manage networks
   registry    Run a registry server (serve, gc)
+  volume      Manage volumes
   system      Manage Dockyard
 
 Commands:

@@ -1,0 +1,294 @@
+"""Network commands: network create, ls, inspect, rm, prune, connect, disconnect."""
+
+from __future__ import annotations
+
+import json
+
+from dockyard.cli.flags import BOOL, LIST, STRING, Command, Flag
+from dockyard.cli.main import Cli
+from dockyard.client.errors import APIError
+from dockyard.client.http import quote
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+_FORMAT = Flag("format", "f", STRING, "Format output using a custom template", metavar="string")
+
+
+def kv_list(items: list[str]) -> dict[str, str]:
+    """`--label a=b --label c` -> {"a": "b", "c": ""} (docker's ConvertKVStringsToMap)."""
+    out = {}
+    for item in items:
+        k, _, v = item.partition("=")
+        out[k] = v
+    return out
+
+
+def inspect_objects(cli: Cli, opts: dict[str, Any], paths: list[tuple[str, str]]) -> int:
+    """GET each path; print JSON (indented as docker does) or each through --format."""
+    found, status = [], 0
+    for _name, path in paths:
+        try:
+            found.append(cli.client.get(path))
+        except APIError as e:
+            cli.err(f"{e}\n")
+            status = 1
+    if opts["format"]:
+        from dockyard.cli.template import Template, TemplateError, prepare
+
+        try:
+            template = Template(prepare(opts["format"])[1])
+            for item in found:
+                cli.out(template.execute(item) + "\n")
+        except TemplateError as e:
+            cli.err(f"template parsing error: {e}\n")
+            return 1
+    else:
+        cli.out((json.dumps(found, indent=4, ensure_ascii=False) if found else "[]") + "\n")
+    return status
+
+
+def _filters(cli: Cli, items: list[str]) -> str | None:
+    from dockyard.cli.container import parse_filters
+
+    return parse_filters(items)
+
+
+# -- network create ----------------------------------------------------------------------
+CREATE = Command(
+    "network create",
+    "[OPTIONS] NETWORK",
+    "Create a network",
+    (
+        Flag("attachable", "", BOOL, "Enable manual container attachment"),
+        Flag("driver", "d", STRING, "Driver to manage the Network", metavar="string"),
+        Flag("gateway", "", LIST, "IPv4 or IPv6 Gateway for the master subnet", metavar="strings"),
+        Flag("internal", "", BOOL, "Restrict external access to the network"),
+        Flag("ip-range", "", LIST, "Allocate container ip from a sub-range", metavar="strings"),
+        Flag("ipv6", "", BOOL, "Enable IPv6 networking"),
+        Flag("label", "", LIST, "Set metadata on a network", metavar="list"),
+        Flag("opt", "o", LIST, "Set driver specific options", metavar="map"),
+        Flag(
+            "subnet",
+            "",
+            LIST,
+            "Subnet in CIDR format that represents a network segment",
+            metavar="strings",
+        ),  # fmt: skip
+    ),
+    min_args=1,
+    max_args=1,
+)
+
+
+def create(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
+    config = []
+    for i, subnet in enumerate(opts["subnet"]):
+        c = {"Subnet": subnet}
+        if i < len(opts["gateway"]):
+            c["Gateway"] = opts["gateway"][i]
+        if i < len(opts["ip_range"]):
+            c["IPRange"] = opts["ip_range"][i]
+        config.append(c)
+    body = {
+        "Name": args[0],
+        "Driver": opts["driver"] or "bridge",
+        "Internal": opts["internal"],
+        "Attachable": opts["attachable"],
+        "EnableIPv6": opts["ipv6"] or None,
+        "Options": kv_list(opts["opt"]),
+        "Labels": kv_list(opts["label"]),
+        "IPAM": {"Driver": "default", "Config": config, "Options": {}},
+    }
+    out = cli.client.post("/networks/create", json_body=body) or {}
+    cli.out(out.get("Id", "") + "\n")
+    return 0
+
+
+# -- network ls --------------------------------------------------------------------------
+LS = Command(
+    "network ls",
+    "[OPTIONS]",
+    "List networks",
+    (
+        Flag("filter", "f", LIST, 'Provide filter values (e.g. "driver=bridge")', metavar="filter"),
+        Flag("format", "", STRING, "Format output using a custom template", metavar="string"),
+        Flag("no-trunc", "", BOOL, "Do not truncate the output"),
+        Flag("quiet", "q", BOOL, "Only display network IDs"),
+    ),
+    max_args=0,
+)
+_LS_TABLE = "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}"
+_HEADERS = {"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE",
+            "IPv6": "IPV6", "Internal": "INTERNAL", "Labels": "LABELS", "CreatedAt": "CREATED"}  # fmt: skip
+
+
+class NetworkRow:
+    go_type = "*formatter.networkContext"
+
+    def __init__(self, n: dict[str, Any], trunc: bool) -> None:
+        self.n, self.trunc = n, trunc
+
+    def template_field(self, name: str) -> Any:
+        n = self.n
+        fields = {
+            "ID": n["Id"][:12] if self.trunc else n["Id"],
+            "Name": n["Name"],
+            "Driver": n["Driver"],
+            "Scope": n["Scope"],
+            "IPv6": str(bool(n.get("EnableIPv6"))).lower(),
+            "Internal": str(bool(n.get("Internal"))).lower(),
+            "Labels": ",".join(f"{k}={v}" for k, v in (n.get("Labels") or {}).items()),
+            "CreatedAt": n.get("Created", ""),
+        }
+        return fields[name]
+
+    def template_json(self) -> dict[str, Any]:
+        return {k: self.template_field(k) for k in sorted(_HEADERS)}
+
+
+class _Header:
+    def template_field(self, name: str) -> str:
+        return _HEADERS[name]
+
+
+def ls(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
+    from dockyard.cli.template import TemplateError, render
+
+    try:
+        filters = _filters(cli, list(opts["filter"]))
+    except ValueError as e:
+        cli.err(f"{e}\n")
+        return 125
+    nets = sorted(cli.client.get("/networks", {"filters": filters}) or [], key=lambda n: n["Name"])
+    fmt = "{{.ID}}" if opts["quiet"] and not opts["format"] else (opts["format"] or _LS_TABLE)
+    if fmt == "table":
+        fmt = _LS_TABLE
+    try:
+        cli.out(render(fmt, [NetworkRow(n, not opts["no_trunc"]) for n in nets], _Header()))
+    except TemplateError as e:
+        cli.err(f"template parsing error: {e}\n")
+        return 1
+    return 0
+
+
+# -- inspect, rm, prune --------------------------------------------------------------------
+INSPECT = Command(
+    "network inspect",
+    "[OPTIONS] NETWORK [NETWORK...]",
+    "Display detailed information on one or more networks",
+    (_FORMAT, Flag("verbose", "v", BOOL, "Verbose output for diagnostics")),
+    min_args=1,
+)
+
+
+def inspect(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
+    return inspect_objects(cli, opts, [(a, f"/networks/{quote(a, safe='')}") for a in args])
+
+
+RM = Command(
+    "network rm",
+    "NETWORK [NETWORK...]",
+    "Remove one or more networks",
+    (Flag("force", "f", BOOL, "Do not error if the network does not exist"),),
+    min_args=1,
+)
+
+
+def rm(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
+    status = 0
+    for name in args:
+        try:
+            cli.client.delete(f"/networks/{quote(name, safe='')}")
+            cli.out(name + "\n")
+        except APIError as e:
+            if opts["force"] and e.not_found:
+                continue
+            cli.err(f"{e}\n")
+            status = 1
+    return status
+
+
+PRUNE = Command(
+    "network prune",
+    "[OPTIONS]",
+    "Remove all unused networks",
+    (
+        Flag(
+            "filter", "", LIST, 'Provide filter values (e.g. "until=<timestamp>")', metavar="filter"
+        ),  # fmt: skip
+        Flag("force", "f", BOOL, "Do not prompt for confirmation"),
+    ),
+    max_args=0,
+)
+
+
+def prune(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
+    from dockyard.cli.image import confirm
+
+    if not opts["force"] and not confirm(
+        cli,
+        "WARNING! This will remove all custom networks not used by at least one container.\n",
+    ):
+        return 0
+    report = cli.client.post("/networks/prune", {"filters": _filters(cli, opts["filter"])}) or {}
+    gone = report.get("NetworksDeleted") or []
+    if gone:
+        cli.out("Deleted Networks:\n" + "".join(n + "\n" for n in gone))
+    return 0
+
+
+# -- connect, disconnect --------------------------------------------------------------------
+CONNECT = Command(
+    "network connect",
+    "[OPTIONS] NETWORK CONTAINER",
+    "Connect a container to a network",
+    (
+        Flag("alias", "", LIST, "Add network-scoped alias for the container", metavar="strings"),
+        Flag("ip", "", STRING, 'IPv4 address (e.g., "172.30.100.104")', metavar="string"),
+        Flag("link", "", LIST, "Add link to another container", metavar="list"),
+    ),
+    min_args=2,
+    max_args=2,
+)
+
+
+def connect(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
+    ep: dict[str, Any] = {"Aliases": opts["alias"] or None, "Links": opts["link"] or None}
+    if opts["ip"]:
+        ep["IPAMConfig"] = {"IPv4Address": opts["ip"]}
+    cli.client.post(
+        f"/networks/{quote(args[0], safe='')}/connect",
+        json_body={"Container": args[1], "EndpointConfig": ep},
+    )
+    return 0
+
+
+DISCONNECT = Command(
+    "network disconnect",
+    "[OPTIONS] NETWORK CONTAINER",
+    "Disconnect a container from a network",
+    (Flag("force", "f", BOOL, "Force the container to disconnect from a network"),),
+    min_args=2,
+    max_args=2,
+)
+
+
+def disconnect(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
+    cli.client.post(
+        f"/networks/{quote(args[0], safe='')}/disconnect",
+        json_body={"Container": args[1], "Force": opts["force"]},
+    )
+    return 0
+
+
+COMMANDS = {
+    "network create": (CREATE, create),
+    "network ls": (LS, ls),
+    "network inspect": (INSPECT, inspect),
+    "network rm": (RM, rm),
+    "network prune": (PRUNE, prune),
+    "network connect": (CONNECT, connect),
+    "network disconnect": (DISCONNECT, disconnect),
+}

@@ -1,0 +1,182 @@
+"""Volume commands: volume create, ls, inspect, rm, prune."""
+
+from __future__ import annotations
+
+from dockyard.cli.flags import BOOL, LIST, STRING, Command, Flag
+from dockyard.cli.format import human_size
+from dockyard.cli.main import Cli
+from dockyard.cli.network import inspect_objects, kv_list
+from dockyard.client.errors import APIError
+from dockyard.client.http import quote
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+CREATE = Command(
+    "volume create",
+    "[OPTIONS] [VOLUME]",
+    "Create a volume",
+    (
+        Flag("driver", "d", STRING, "Specify volume driver name", metavar="string"),
+        Flag("label", "", LIST, "Set metadata for a volume", metavar="list"),
+        Flag("name", "", STRING, "Specify volume name", metavar="string"),
+        Flag("opt", "o", LIST, "Set driver specific options", metavar="map"),
+    ),
+    max_args=1,
+)
+
+
+def create(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
+    name = args[0] if args else opts["name"] or ""
+    body = {
+        "Name": name,
+        "Driver": opts["driver"] or "local",
+        "DriverOpts": kv_list(opts["opt"]),
+        "Labels": kv_list(opts["label"]),
+    }
+    out = cli.client.post("/volumes/create", json_body=body) or {}
+    cli.out(out.get("Name", "") + "\n")
+    return 0
+
+
+LS = Command(
+    "volume ls",
+    "[OPTIONS]",
+    "List volumes",
+    (
+        Flag("filter", "f", LIST, 'Provide filter values (e.g. "dangling=true")', metavar="filter"),
+        Flag("format", "", STRING, "Format output using a custom template", metavar="string"),
+        Flag("quiet", "q", BOOL, "Only display volume names"),
+    ),
+    max_args=0,
+)
+_LS_TABLE = "table {{.Driver}}\t{{.Name}}"
+_HEADERS = {"Driver": "DRIVER", "Name": "VOLUME NAME", "Mountpoint": "MOUNTPOINT",
+            "Scope": "SCOPE", "Labels": "LABELS", "Size": "SIZE", "CreatedAt": "CREATED",
+            "Links": "LINKS"}  # fmt: skip
+
+
+class VolumeRow:
+    go_type = "*formatter.volumeContext"
+
+    def __init__(self, v: dict[str, Any]) -> None:
+        self.v = v
+
+    def template_field(self, name: str) -> Any:
+        v = self.v
+        usage = v.get("UsageData") or {}
+        fields = {
+            "Driver": v.get("Driver", "local"),
+            "Name": v["Name"],
+            "Mountpoint": v.get("Mountpoint", ""),
+            "Scope": v.get("Scope", "local"),
+            "Labels": ",".join(f"{k}={x}" for k, x in (v.get("Labels") or {}).items()),
+            "Size": human_size(usage["Size"]) if usage.get("Size", -1) >= 0 else "N/A",
+            "CreatedAt": v.get("CreatedAt", ""),
+            "Links": str(usage["RefCount"]) if usage.get("RefCount", -1) >= 0 else "N/A",
+        }
+        return fields[name]
+
+    def template_json(self) -> dict[str, Any]:
+        return {k: self.template_field(k) for k in sorted(_HEADERS)}
+
+
+class _Header:
+    def template_field(self, name: str) -> str:
+        return _HEADERS[name]
+
+
+def ls(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
+    from dockyard.cli.container import parse_filters
+    from dockyard.cli.template import TemplateError, render
+
+    try:
+        filters = parse_filters(list(opts["filter"]))
+    except ValueError as e:
+        cli.err(f"{e}\n")
+        return 125
+    found = (cli.client.get("/volumes", {"filters": filters}) or {}).get("Volumes") or []
+    found.sort(key=lambda v: v["Name"])
+    fmt = "{{.Name}}" if opts["quiet"] and not opts["format"] else (opts["format"] or _LS_TABLE)
+    if fmt == "table":
+        fmt = _LS_TABLE
+    try:
+        cli.out(render(fmt, [VolumeRow(v) for v in found], _Header()))
+    except TemplateError as e:
+        cli.err(f"template parsing error: {e}\n")
+        return 1
+    return 0
+
+
+INSPECT = Command(
+    "volume inspect",
+    "[OPTIONS] VOLUME [VOLUME...]",
+    "Display detailed information on one or more volumes",
+    (Flag("format", "f", STRING, "Format output using a custom template", metavar="string"),),
+    min_args=1,
+)
+
+
+def inspect(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
+    return inspect_objects(cli, opts, [(a, f"/volumes/{quote(a, safe='')}") for a in args])
+
+
+RM = Command(
+    "volume rm",
+    "[OPTIONS] VOLUME [VOLUME...]",
+    "Remove one or more volumes",
+    (Flag("force", "f", BOOL, "Force the removal of one or more volumes"),),
+    min_args=1,
+)
+
+
+def rm(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
+    status = 0
+    for name in args:
+        try:
+            cli.client.delete(f"/volumes/{quote(name, safe='')}", {"force": opts["force"] or None})
+            cli.out(name + "\n")
+        except APIError as e:
+            cli.err(f"{e}\n")
+            status = 1
+    return status
+
+
+PRUNE = Command(
+    "volume prune",
+    "[OPTIONS]",
+    "Remove unused local volumes",
+    (
+        Flag("all", "a", BOOL, "Remove all unused volumes, not just anonymous ones"),
+        Flag("filter", "", LIST, 'Provide filter values (e.g. "label=<label>")', metavar="filter"),
+        Flag("force", "f", BOOL, "Do not prompt for confirmation"),
+    ),
+    max_args=0,
+)
+
+
+def prune(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
+    from dockyard.cli.container import parse_filters
+    from dockyard.cli.image import confirm
+
+    items = list(opts["filter"]) + (["all=true"] if opts["all"] else [])
+    if not opts["force"] and not confirm(
+        cli,
+        "WARNING! This will remove anonymous local volumes not used by at least one container.\n",
+    ):  # noqa: E501
+        return 0
+    report = cli.client.post("/volumes/prune", {"filters": parse_filters(items)}) or {}
+    gone = report.get("VolumesDeleted") or []
+    out = "Deleted Volumes:\n" + "".join(v + "\n" for v in gone) + "\n" if gone else ""
+    cli.out(out + f"Total reclaimed space: {human_size(report.get('SpaceReclaimed') or 0, 4)}\n")
+    return 0
+
+
+COMMANDS = {
+    "volume create": (CREATE, create),
+    "volume ls": (LS, ls),
+    "volume inspect": (INSPECT, inspect),
+    "volume rm": (RM, rm),
+    "volume prune": (PRUNE, prune),
+}
