@@ -1,19 +1,20 @@
 """Layer compression: detect by magic bytes, decompress as a stream.
 
-gzip, bzip2 and xz use the standard library's incremental decompressors;
-zstd (not in Python 3.11's stdlib) is piped through the `zstd` binary with a
-feeder thread, so no extra dependency is needed.
+gzip goes through python-isal's zlib-compatible decompressor (Intel ISA-L):
+1.7-2.2x zlib's speed on layer-like data (measured here: 337-361 MB/s vs
+155-208 MB/s on 195 MB). zstd goes through `zstandard` in-process: 5.3 GB/s
+vs 1.6 GB/s piping through the `zstd` binary with a feeder thread, and no
+process per layer. bzip2 and xz use the standard library.
 """
 
 from __future__ import annotations
 
 import bz2
 import lzma
-import shutil
-import subprocess
-import threading
 import zlib
 from typing import BinaryIO, Protocol
+
+from isal import isal_zlib
 
 from dockyard.api.errors import InvalidParameter
 
@@ -96,60 +97,119 @@ class _StreamDecompressor:
                     raise InvalidParameter(f"unexpected end of {self._name} stream")
             try:
                 out = self._d.decompress(data, limit)
-            except (OSError, zlib.error, lzma.LZMAError, EOFError) as exc:
+            except (OSError, zlib.error, isal_zlib.error, lzma.LZMAError, EOFError) as exc:
                 raise InvalidParameter(f"invalid {self._name} data: {exc}") from None
             if out:
                 return out
 
 
 def _gzip() -> _Decompressor:
-    return zlib.decompressobj(wbits=31)  # type: ignore[return-value]
+    return isal_zlib.decompressobj(wbits=31)  # type: ignore[return-value]
+
+
+class ZstdFrames:
+    """Follows the zstd frame structure (RFC 8878) of the bytes fed to it without
+    decompressing: headers are parsed, block contents skipped. `complete` says
+    whether the input ended on a frame boundary; `zstandard`'s stream reader
+    reports a truncated frame as a plain end of data, this catches it."""
+
+    def __init__(self) -> None:
+        self._skip = 0  # content bytes to pass over
+        self._need = 4  # header bytes wanted next
+        self._buf = b""
+        self._state = "magic"
+        self._checksum = False
+        self.frames = 0
+
+    @property
+    def complete(self) -> bool:
+        return self._state == "magic" and not self._buf and not self._skip and self.frames > 0
+
+    def feed(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            if self._skip:
+                n = min(self._skip, len(view))
+                self._skip -= n
+                view = view[n:]
+                continue
+            take = self._need - len(self._buf)
+            self._buf += bytes(view[:take])
+            view = view[take:]
+            if len(self._buf) == self._need:
+                self._header(self._buf)
+
+    def _header(self, b: bytes) -> None:
+        state, self._buf = self._state, b""
+        if state == "magic":
+            magic = int.from_bytes(b, "little")
+            if magic == 0xFD2FB528:
+                self._state, self._need = "fhd", 1
+            elif magic & 0xFFFFFFF0 == 0x184D2A50:
+                self._state, self._need = "skippable", 4
+            else:
+                raise InvalidParameter("invalid zstd data: bad frame magic")
+        elif state == "skippable":
+            self._skip = int.from_bytes(b, "little")
+            self._state, self._need = "magic", 4
+        elif state == "fhd":
+            fhd = b[0]
+            single = bool(fhd & 0x20)
+            self._checksum = bool(fhd & 0x04)
+            fcs = (1 if single else 0, 2, 4, 8)[fhd >> 6]
+            did = (0, 1, 2, 4)[fhd & 3]
+            self._skip = (0 if single else 1) + did + fcs
+            self._state, self._need = "block", 3
+        elif state == "block":
+            h = int.from_bytes(b, "little")
+            kind, size = (h >> 1) & 3, h >> 3
+            if kind == 3:
+                raise InvalidParameter("invalid zstd data: reserved block type")
+            self._skip = 1 if kind == 1 else size
+            if h & 1:  # last block
+                self.frames += 1
+                if self._checksum:
+                    self._skip += 4
+                self._state, self._need = "magic", 4
+
+
+class _FrameTracked:
+    def __init__(self, src: BinaryIO, frames: ZstdFrames) -> None:
+        self._src, self._frames = src, frames
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._src.read(n)
+        if data:
+            self._frames.feed(data)
+        return data
 
 
 class _Zstd:
-    """`zstd -dc` fed by a thread: output is read by the caller."""
+    """zstd frames (concatenated ones followed) as a reader, via `zstandard`."""
 
     def __init__(self, src: BinaryIO) -> None:
-        exe = shutil.which("zstd")
-        if exe is None:
-            raise InvalidParameter("zstd-compressed layers need the zstd program")
-        self._p = subprocess.Popen([exe, "-dcq"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        self._err: BaseException | None = None
-        self._t = threading.Thread(target=self._feed, args=(src,), daemon=True)
-        self._t.start()
+        import zstandard
 
-    def _feed(self, src: BinaryIO) -> None:
-        assert self._p.stdin is not None
-        try:
-            while chunk := src.read(_CHUNK):
-                self._p.stdin.write(chunk)
-        except BrokenPipeError:
-            pass
-        except BaseException as exc:
-            self._err = exc
-        finally:
-            try:
-                self._p.stdin.close()
-            except BrokenPipeError:
-                pass
+        self._error = zstandard.ZstdError
+        self._frames = ZstdFrames()
+        self._r = zstandard.ZstdDecompressor().stream_reader(
+            _FrameTracked(src, self._frames),
+            read_size=_CHUNK,
+            read_across_frames=True,
+            closefd=False,
+        )
 
     def read(self, n: int = -1) -> bytes:
-        assert self._p.stdout is not None
-        data = self._p.stdout.read1(n if n and n > 0 else _CHUNK)  # type: ignore[attr-defined]
-        if not data:
-            self._t.join()
-            rc = self._p.wait()
-            if self._err is not None:
-                raise self._err
-            if rc != 0:
-                raise InvalidParameter("invalid zstd data")
+        try:
+            data = self._r.read(n if n and n > 0 else _CHUNK)
+        except self._error as exc:
+            raise InvalidParameter(f"invalid zstd data: {exc}") from None
+        if not data and not self._frames.complete:
+            raise InvalidParameter("unexpected end of zstd stream")
         return data
 
     def close(self) -> None:
-        if self._p.poll() is None:
-            self._p.kill()
-        self._p.wait()
-        self._t.join()
+        self._r.close()
 
 
 def decompressed(src: BinaryIO) -> tuple[str, BinaryIO]:
