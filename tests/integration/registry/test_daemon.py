@@ -187,3 +187,51 @@ def test_docker_py_pull_and_distribution_inspect(daemon: Daemon, ours: Registry)
     finally:
         client.close()
         daemon.docker("rmi", "-f", f"{repo}:1")
+
+
+def test_interrupted_download_resumes(daemon: Daemon, ours: Registry, tmp_path: Path) -> None:
+    """Each layer's first download (above 1 KiB) breaks halfway; the pull resumes with a
+    Range request and succeeds."""
+    import subprocess
+
+    from tests.integration.registry.flaky import FlakyProxy
+    from tests.integration.registry.images import make_oci_layout
+
+    src = make_oci_layout(
+        tmp_path / "oci",
+        layers=[{"big.bin": __import__("os").urandom(3 << 20)}, {"x": b"y" * 5000}],
+    )
+    name = f"resume/img{uniq()}"
+    r = subprocess.run(
+        ["skopeo", "--insecure-policy", "copy", "--dest-tls-verify=false",
+         f"oci:{src.path}:latest", f"docker://{ours.addr}/{name}:1"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    with FlakyProxy(ours.url) as proxy:
+        ref = f"{proxy.addr}/{name}:1"
+        try:
+            r = daemon.docker("pull", ref)
+            assert r.returncode == 0, r.stdout + r.stderr
+            assert r.stdout.count("Pull complete") == 2
+            assert src.layer_digests[0] in proxy.cut  # the large layer broke once
+            assert any(
+                rg.startswith("bytes=") and not rg.startswith("bytes=0-") for rg in proxy.ranges
+            ), proxy.ranges
+        finally:
+            daemon.docker("rmi", "-f", ref)
+
+
+def test_push_all_tags(daemon: Daemon, ours: Registry) -> None:
+    repo = f"{ours.addr}/all/img{uniq()}"
+    for t in ("a", "b"):
+        daemon.docker("tag", "busybox:latest", f"{repo}:{t}", check=True)
+    try:
+        r = daemon.docker("push", "--all-tags", repo, check=True)
+        assert "a: digest:" in r.stdout and "b: digest:" in r.stdout, r.stdout
+        assert ours.req("GET", f"/v2/{repo.split('/', 1)[1]}/tags/list").json()["tags"] == [
+            "a",
+            "b",
+        ]
+    finally:
+        daemon.docker("rmi", "-f", f"{repo}:a", f"{repo}:b")

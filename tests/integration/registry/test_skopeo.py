@@ -121,3 +121,19 @@ def test_pull_through_cache(ours: Registry, tmp_path: Path) -> None:
         assert r.status_code == 200
     finally:
         stop(mirror)
+
+
+def test_read_only_mode(tmp_path: Path) -> None:
+    """`--read-only` (or storage.maintenance.readonly): reads work, writes get UNSUPPORTED."""
+    from tests.integration.registry.peers import start, stop
+
+    reg = start("dockyard", args=["--read-only"])
+    try:
+        assert reg.req("GET", "/v2/").status_code == 200
+        r = reg.req("POST", "/v2/ro/blobs/uploads/")
+        assert r.status_code == 405
+        assert r.json()["errors"][0]["code"] == "UNSUPPORTED"
+        r = reg.req("GET", "/v2/ro/tags/list")
+        assert r.status_code == 404 and r.json()["errors"][0]["code"] == "NAME_UNKNOWN"
+    finally:
+        stop(reg)
