@@ -77,6 +77,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--insecure-registry", action="append", default=[], help="plain-HTTP registry host:port"
     )
     p.add_argument(
+        "--registry-mirror", action="append", default=[], help="a mirror for docker.io (URL)"
+    )
+    p.add_argument(
         "--default-address-pool",
         action="append",
         default=[],
@@ -142,7 +145,9 @@ async def serve(args: argparse.Namespace) -> None:
     runtime = resolve_runtime(args.runtime)
     events = EventBus()
     images = open_image_service(Path(paths.data_root), events)
-    distribution = DistributionService(images, events, paths.data_root, args.insecure_registry)
+    distribution = DistributionService(
+        images, events, paths.data_root, args.insecure_registry, args.registry_mirror
+    )
     networks = NetworkService(paths, events, network_options(args))
     await networks.start()
     containers = ContainerService(

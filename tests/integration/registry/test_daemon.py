@@ -235,3 +235,27 @@ def test_push_all_tags(daemon: Daemon, ours: Registry) -> None:
         ]
     finally:
         daemon.docker("rmi", "-f", f"{repo}:a", f"{repo}:b")
+
+
+def test_registry_mirror_for_docker_hub_names(
+    daemon: Daemon, ours: Registry, tmp_path: Path
+) -> None:
+    """With --registry-mirror, `docker pull name` (a docker.io name) is served by the
+    mirror, and the image keeps its familiar name."""
+    from tests.conftest import kill_leftovers, start_daemon, stop_daemon
+
+    name = f"mirrored{uniq()}"
+    daemon.docker("tag", "busybox:latest", f"{ours.addr}/library/{name}:1", check=True)
+    daemon.docker("push", f"{ours.addr}/library/{name}:1", check=True)
+    daemon.docker("rmi", f"{ours.addr}/library/{name}:1", check=True)
+    root = tmp_path / "mirror-daemon"
+    root.mkdir()
+    d = start_daemon(root, ["--registry-mirror", ours.url])
+    try:
+        r = d.docker("pull", f"{name}:1")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert f"Status: Downloaded newer image for {name}:1" in r.stdout
+        assert inspect(d, f"{name}:1")["RepoTags"] == [f"{name}:1"]
+    finally:
+        stop_daemon(d)
+        kill_leftovers(root)

@@ -38,6 +38,7 @@ class DistributionService:
         events: EventBus,
         data_root: str,
         insecure_registries: list[str] | None = None,
+        registry_mirrors: list[str] | None = None,
         max_concurrent_downloads: int = 3,
         max_concurrent_uploads: int = 5,
     ) -> None:
@@ -45,6 +46,8 @@ class DistributionService:
         self.events = events
         self.meta = DistributionMetadata(os.path.join(data_root, "distribution", "v2metadata.json"))
         self.insecure = frozenset(insecure_registries or [])
+        # mirrors serve docker.io's repositories (`library/busybox`) under their own host
+        self.mirrors = [regauth.normalize_host(m) for m in registry_mirrors or []]
         self.downloads = max_concurrent_downloads
         self.uploads = max_concurrent_uploads
 
@@ -70,7 +73,10 @@ class DistributionService:
         ref = self.pull_reference(from_image, tag)
         plat = parse_platform(platform)
         creds = regauth.decode_header(auth_header)
-        async with self._transport(ref.domain, creds) as t:
+        host = ref.domain
+        if host == refs.DEFAULT_DOMAIN and self.mirrors:
+            host, creds = self.mirrors[0], regauth.Credentials()
+        async with self._transport(host, creds) as t:
             if ref.tag is None and ref.digest is None:  # --all-tags
                 tags = await self._tags(t, ref.path)
                 for tg in tags:
