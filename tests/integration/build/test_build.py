@@ -1,0 +1,252 @@
+"""`docker commit` and `DOCKER_BUILDKIT=0 docker build` against a real dockyardd:
+resulting configs, files, history, cache hits/misses and clean failures."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Daemon, inspect
+
+
+def build(
+    d: Daemon, ctx: Path, *args: str, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    env = d.env()
+    env["DOCKER_BUILDKIT"] = "0"
+    p = subprocess.run(
+        ["docker", "build", *args, str(ctx)], env=env, capture_output=True, text=True,
+        timeout=timeout,
+    )  # fmt: skip
+    return p
+
+
+def write(ctx: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        p = ctx / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    return ctx
+
+
+def run(d: Daemon, image: str, *cmd: str) -> str:
+    r = d.docker("run", "--rm", "--network", "none", image, *cmd, check=True)
+    return r.stdout
+
+
+def containers(d: Daemon) -> list[str]:
+    return d.docker("ps", "-aq").stdout.split()
+
+
+@pytest.fixture
+def tag() -> str:
+    return f"bt{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def cleanup(daemon: Daemon):
+    names: list[str] = []
+    yield names
+    if names:
+        daemon.docker("rmi", "-f", *names)
+
+
+def test_commit_with_changes_and_whiteouts(daemon: Daemon, tag: str, cleanup: list[str]) -> None:
+    name = f"c{tag}"
+    daemon.docker("run", "--network", "none", "--name", name, "busybox", "sh", "-c",
+                  "echo hi > /hello && rm /bin/vi", check=True)  # fmt: skip
+    try:
+        r = daemon.docker("commit", "-c", 'CMD ["cat", "/hello"]', "-c", "ENV X=1",
+                          "-m", "msg", "-a", "me", name, f"{tag}:v1", check=True)  # fmt: skip
+        cleanup.append(f"{tag}:v1")
+        assert r.stdout.strip().startswith("sha256:")
+    finally:
+        daemon.docker("rm", "-f", name)
+    assert run(daemon, f"{tag}:v1") == "hi\n"
+    r = daemon.docker("run", "--rm", "--network", "none", f"{tag}:v1", "ls", "/bin/vi")
+    assert r.returncode != 0
+    info = inspect(daemon, f"{tag}:v1")
+    assert info["Author"] == "me" and info["Comment"] == "msg"
+    assert "X=1" in info["Config"]["Env"]
+    assert len(info["RootFS"]["Layers"]) == len(inspect(daemon, "busybox")["RootFS"]["Layers"]) + 1
+    hist = json.loads(daemon.docker("history", "--no-trunc", "--format", "{{json .}}",
+                                    f"{tag}:v1").stdout.splitlines()[0])  # fmt: skip
+    assert "echo hi" in hist["CreatedBy"] and hist["Comment"] == "msg"
+
+
+def test_build_instructions(daemon: Daemon, tmp_path: Path, tag: str, cleanup: list[str]) -> None:
+    ctx = write(tmp_path, {
+        "Dockerfile": (
+            "FROM busybox\n"
+            "ARG V=1\n"
+            'ENV A=hi B="x y"\n'
+            "LABEL k=$A\n"
+            "WORKDIR /app\n"
+            "WORKDIR sub\n"
+            "COPY a.txt d ./\n"
+            "COPY --chmod=600 --chown=1:2 a.txt /etc/a2\n"
+            'RUN echo "run $A $V" > /out.txt && stat -c "%a %u %g" /etc/a2 >> /out.txt\n'
+            "COPY <<EOF /h.txt\nhd $A\nEOF\n"
+            'SHELL ["/bin/sh", "-ec"]\n'
+            "RUN pwd >> /out.txt\n"
+            "EXPOSE 80 53/udp\n"
+            "VOLUME /data\n"
+            "USER 1000\n"
+            "STOPSIGNAL SIGKILL\n"
+            "HEALTHCHECK --interval=5s --retries=2 CMD true\n"
+            'ENTRYPOINT ["cat"]\n'
+            'CMD ["/out.txt"]\n'
+            "ONBUILD RUN echo child\n"
+        ),
+        "a.txt": "hello\n",
+        "d/x": "x\n",
+        "skip.log": "no\n",
+        ".dockerignore": "*.log\n",
+    })  # fmt: skip
+    r = build(daemon, ctx, "-t", tag, "--build-arg", "V=2", "--label", "extra=yes")
+    cleanup.append(tag)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Step 1/21 : FROM busybox" in r.stdout
+    assert f"Successfully tagged {tag}:latest" in r.stdout
+    assert run(daemon, tag) == "run hi 2\n600 1 2\n/app/sub\n"
+    assert run(daemon, tag, "/h.txt") == "hd hi\n"
+    assert run(daemon, tag, "/app/sub/x") == "x\n"
+    r = daemon.docker("run", "--rm", "--network", "none", "--entrypoint", "ls", tag, "/app/sub")
+    assert r.stdout.split() == ["a.txt", "x"]
+    cfg = inspect(daemon, tag)["Config"]
+    assert cfg["Labels"] == {"k": "hi", "extra": "yes"}
+    assert cfg["WorkingDir"] == "/app/sub" and cfg["User"] == "1000"
+    assert set(cfg["ExposedPorts"]) == {"80/tcp", "53/udp"}
+    assert set(cfg["Volumes"]) == {"/data"} and cfg["StopSignal"] == "SIGKILL"
+    assert cfg["Healthcheck"] == {
+        "Test": ["CMD-SHELL", "true"],
+        "Interval": 5_000_000_000,
+        "Retries": 2,
+    }
+    assert cfg["Entrypoint"] == ["cat"] and cfg["Cmd"] == ["/out.txt"]
+    assert cfg["OnBuild"] == ["RUN echo child"] and cfg["Shell"] == ["/bin/sh", "-ec"]
+    assert (
+        "A=hi" in cfg["Env"]
+        and "B=x y" in cfg["Env"]
+        and not any(e.startswith("V=") for e in cfg["Env"])
+    )
+    hist = daemon.docker(
+        "history", "--no-trunc", "--format", "{{.CreatedBy}}|{{.Size}}", tag
+    ).stdout
+    lines = hist.splitlines()
+    assert lines[0].endswith('#(nop)  LABEL "extra"="yes"|0B') or "LABEL" in lines[0]
+    assert any(line.startswith('|1 V=2 /bin/sh -c echo "run $A $V"') for line in lines)
+    assert not containers(daemon) or all(tag not in c for c in containers(daemon))
+
+    # ONBUILD triggers run in a child
+    child = write(tmp_path / "child", {"Dockerfile": f"FROM {tag}\nRUN true\n"})
+    r = build(daemon, child, "-t", f"{tag}-child")
+    cleanup.append(f"{tag}-child")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "# Executing 1 build trigger" in r.stdout and "child\n" in r.stdout
+    assert inspect(daemon, f"{tag}-child")["Config"]["OnBuild"] is None
+
+
+def test_cache_hits_and_one_file_change(
+    daemon: Daemon, tmp_path: Path, tag: str, cleanup: list[str]
+) -> None:
+    ctx = write(tmp_path, {
+        "Dockerfile": "FROM busybox\nCOPY a /a\nRUN cat /a > /b\nCOPY c /c\nRUN cat /c\n",
+        "a": "1\n", "c": "3\n",
+    })  # fmt: skip
+    first = build(daemon, ctx, "-t", tag)
+    cleanup.append(tag)
+    assert first.returncode == 0, first.stderr
+    assert "Using cache" not in first.stdout
+    again = build(daemon, ctx, "-t", tag)
+    assert again.stdout.count("Using cache") == 4
+    (ctx / "c").write_text("changed\n")
+    changed = build(daemon, ctx, "-t", tag)
+    assert changed.stdout.count("Using cache") == 2, changed.stdout
+    assert "changed" in changed.stdout
+    nocache = build(daemon, ctx, "--no-cache", "-q")
+    assert "Using cache" not in nocache.stdout
+    image_id = nocache.stdout.strip()
+    assert image_id.startswith("sha256:")
+    daemon.docker("rmi", image_id)
+
+
+def test_failed_build_is_clean_and_keeps_cache(daemon: Daemon, tmp_path: Path, tag: str) -> None:
+    before = set(containers(daemon))
+    ctx = write(tmp_path, {"Dockerfile": f"FROM busybox\nRUN echo {tag} > /f\nRUN exit 3\n"})
+    r = build(daemon, ctx)
+    assert r.returncode != 0
+    assert "The command '/bin/sh -c exit 3' returned a non-zero code: 3" in r.stderr + r.stdout
+    assert set(containers(daemon)) == before
+    assert not [m for m in daemon.mounts_under_root() if "build-" in m]
+    r2 = build(daemon, ctx)
+    assert r2.stdout.count("Using cache") == 1
+
+
+def test_multistage_target_and_copy_from(
+    daemon: Daemon, tmp_path: Path, tag: str, cleanup: list[str]
+) -> None:
+    ctx = write(tmp_path, {
+        "Dockerfile": (
+            "ARG BASE=busybox\n"
+            "FROM $BASE AS one\nRUN echo one > /one\n"
+            "FROM busybox AS unused\nRUN exit 1\n"
+            "FROM scratch AS final\nCOPY --from=one /one /copied\nCOPY --from=0 /bin/busybox /bin/sh\n"
+            "FROM final AS last\nCMD [\"/bin/sh\"]\n"
+        ),
+    })  # fmt: skip
+    r = build(daemon, ctx, "-t", tag, "--target", "final")
+    cleanup.append(tag)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "exit 1" not in r.stdout  # the unneeded stage is skipped
+    info = inspect(daemon, tag)
+    assert len(info["RootFS"]["Layers"]) == 2
+    assert run(daemon, tag, "/bin/sh", "-c", "read l < /copied; echo $l") == "one\n"
+    r = build(daemon, ctx, "--target", "nope")
+    assert "failed to reach build target nope" in r.stderr + r.stdout
+
+
+@pytest.mark.parametrize(
+    ("dockerfile", "message"),
+    [
+        ("FROM busybox\nRUNN x\n", "dockerfile parse error on line 2: unknown instruction: RUNN"),
+        ("FROM nosuchimage-xyz\n", "pull access denied for nosuchimage-xyz"),
+        ("FROM busybox\nCOPY missing /x\n", "file not found in build context"),
+        ("FROM busybox\nCOPY a b /dst\n", "the destination must be a directory and end with a /"),
+        ("FROM busybox\nADD http://127.0.0.1:9/x /x\n", "ADD failed: cannot fetch"),
+        ("FROM --platform=linux/s390x busybox\n", "does not match the host platform"),
+    ],
+)
+def test_build_errors(daemon: Daemon, tmp_path: Path, dockerfile: str, message: str) -> None:
+    ctx = write(tmp_path, {"Dockerfile": dockerfile, "a": "a", "b": "b"})
+    r = build(daemon, ctx)
+    assert r.returncode != 0
+    assert message in r.stdout + r.stderr
+
+
+def test_add_extracts_tar_and_docker_py(
+    daemon: Daemon, tmp_path: Path, tag: str, cleanup: list[str]
+) -> None:
+    import tarfile
+
+    src = tmp_path / "src"
+    write(src, {"inner/f.txt": "in tar\n"})
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    with tarfile.open(ctx / "a.tar.gz", "w:gz") as tf:
+        tf.add(src / "inner", arcname="inner")
+    write(ctx, {"Dockerfile": "FROM busybox\nADD a.tar.gz /x/\nCOPY *.tar.gz /keep/\n"})
+    docker = pytest.importorskip("docker")
+    client = docker.DockerClient(base_url=daemon.host)
+    try:
+        image, logs = client.images.build(path=str(ctx), tag=tag, rm=True)
+        cleanup.append(tag)
+        assert any("Successfully built" in (m.get("stream") or "") for m in logs)
+    finally:
+        client.close()
+    assert run(daemon, tag, "cat", "/x/inner/f.txt") == "in tar\n"
+    assert run(daemon, tag, "ls", "/keep") == "a.tar.gz\n"
