@@ -8,6 +8,8 @@ Docker's default mounts, capabilities, masked and read-only paths.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +62,8 @@ def default_mounts() -> list[dict[str, Any]]:
          "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
         {"destination": "/sys", "type": "sysfs", "source": "sysfs",
          "options": ["nosuid", "noexec", "nodev", "ro"]},
+        {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+         "options": ["ro", "nosuid", "noexec", "nodev"]},
         {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
          "options": ["nosuid", "noexec", "nodev"]},
         {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
@@ -251,7 +255,16 @@ def _all_caps() -> list[str]:
             last = int(f.read())
     except OSError:
         last = len(names) - 1
-    return ["CAP_" + n for n in names[: last + 1]]
+    # what the daemon itself may hand out: its bounding set (a sandboxed host may lack some)
+    bounding = (1 << (last + 1)) - 1
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("CapBnd:"):
+                    bounding = int(line.split()[1], 16)
+    except OSError:
+        pass
+    return ["CAP_" + n for i, n in enumerate(names[: last + 1]) if bounding >> i & 1]
 
 
 def normalize_cap(name: str) -> str:
@@ -281,3 +294,445 @@ def _capabilities(privileged: bool, add: list[str], drop: list[str]) -> list[str
         if c not in caps:
             caps.append(c)
     return caps
+
+
+# ---- HostConfig: security options and resources -----------------------------------------
+
+#: Docker's default device cgroup: deny all, then what every container may use.
+DEFAULT_DEVICE_RULES = [
+    ("c", None, None, "m"),
+    ("b", None, None, "m"),
+    ("c", 1, 3, "rwm"),  # null
+    ("c", 1, 5, "rwm"),  # zero
+    ("c", 1, 7, "rwm"),  # full
+    ("c", 1, 8, "rwm"),  # random
+    ("c", 1, 9, "rwm"),  # urandom
+    ("c", 5, 0, "rwm"),  # tty
+    ("c", 5, 1, "rwm"),  # console
+    ("c", 5, 2, "rwm"),  # ptmx
+    ("c", 136, None, "rwm"),  # pts
+    ("c", 10, 200, "rwm"),  # tun
+]
+ULIMITS = {
+    "core": "RLIMIT_CORE", "cpu": "RLIMIT_CPU", "data": "RLIMIT_DATA", "fsize": "RLIMIT_FSIZE",
+    "locks": "RLIMIT_LOCKS", "memlock": "RLIMIT_MEMLOCK", "msgqueue": "RLIMIT_MSGQUEUE",
+    "nice": "RLIMIT_NICE", "nofile": "RLIMIT_NOFILE", "nproc": "RLIMIT_NPROC",
+    "rss": "RLIMIT_RSS", "rtprio": "RLIMIT_RTPRIO", "rttime": "RLIMIT_RTTIME",
+    "sigpending": "RLIMIT_SIGPENDING", "stack": "RLIMIT_STACK", "as": "RLIMIT_AS",
+}  # fmt: skip
+# Namespaced sysctls Docker lets a container set (moby's ValidateSysctl).
+_IPC_SYSCTLS = {
+    "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
+    "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced",
+}  # fmt: skip
+MIN_MEMORY = 6 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class SecurityDefaults:
+    """The daemon-wide settings a container starts from (dockerd's flags)."""
+
+    seccomp_profile: dict[str, Any] | None = None  # Docker format; None: unconfined
+    default_ulimits: dict[str, tuple[int, int]] = field(default_factory=dict)
+    userns_remap: tuple[int, int, int] | None = None  # (uid base, gid base, size)
+
+
+@dataclass(frozen=True)
+class HostDevice:
+    """What ``stat`` says of a ``--device`` path on the host."""
+
+    type: str  # "c" or "b"
+    major: int
+    minor: int
+    mode: int
+    uid: int
+    gid: int
+
+
+def parse_ulimit(text: str) -> tuple[str, int, int]:
+    """`name=soft[:hard]` (dockerd's --default-ulimit, docker's --ulimit)."""
+    name, sep, values = text.partition("=")
+    if not sep or name not in ULIMITS:
+        raise InvalidParameter(f"invalid ulimit type: {name}")
+    soft_s, _, hard_s = values.partition(":")
+    try:
+        soft = int(soft_s)
+        hard = int(hard_s) if hard_s else soft
+    except ValueError:
+        raise InvalidParameter(f"invalid ulimit argument: {text}") from None
+    if soft > hard:
+        raise InvalidParameter(
+            f"ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}"
+        )
+    return name, soft, hard
+
+
+def security_options(opts: list[str]) -> dict[str, Any]:
+    """`--security-opt` values: no-new-privileges, seccomp, apparmor, label, systempaths."""
+    out: dict[str, Any] = {}
+    for opt in opts:
+        if opt == "no-new-privileges":
+            out["no_new_privileges"] = True
+            continue
+        key, sep, value = opt.partition("=")
+        if not sep:
+            key, sep, value = opt.partition(":")
+        if not sep:
+            raise InvalidParameter(f'invalid --security-opt 1: "{opt}"')
+        if key == "no-new-privileges":
+            if value not in ("true", "false", "1", "0"):
+                raise InvalidParameter(f'invalid --security-opt 2: "{opt}"')
+            out["no_new_privileges"] = value in ("true", "1")
+        elif key == "seccomp":
+            out["seccomp"] = value
+        elif key == "systempaths":
+            out["unmask_paths"] = value == "unconfined"
+        elif key in ("apparmor", "label"):
+            out[key] = value  # no such LSM on this kernel: accepted, as dockerd does
+        else:
+            raise InvalidParameter(f'invalid --security-opt 2: "{opt}"')
+    return out
+
+
+def _device_rule(kind: str, major: int | None, minor: int | None, access: str) -> dict:
+    rule: dict[str, Any] = {"allow": True, "type": kind, "access": access}
+    if major is not None:
+        rule["major"] = major
+    if minor is not None:
+        rule["minor"] = minor
+    return rule
+
+
+def parse_device_cgroup_rule(text: str) -> dict[str, Any]:
+    """`--device-cgroup-rule 'c 1:3 mr'`."""
+    parts = text.split()
+    try:
+        kind, numbers, access = parts
+        major_s, minor_s = numbers.split(":")
+        if kind not in ("a", "b", "c") or not access or set(access) - set("rwm"):
+            raise ValueError
+        major = None if major_s == "*" else int(major_s)
+        minor = None if minor_s == "*" else int(minor_s)
+    except ValueError:
+        raise InvalidParameter(f"invalid device cgroup format '{text}'") from None
+    return _device_rule(kind, major, minor, access)
+
+
+def validate_host_config(hc: dict[str, Any]) -> None:
+    """What dockerd refuses at create time, with its wording."""
+    memory = hc.get("Memory") or 0
+    if memory and memory < MIN_MEMORY:
+        raise InvalidParameter("Minimum memory limit allowed is 6MB")
+    swap = hc.get("MemorySwap") or 0
+    if swap > 0 and not memory:
+        raise InvalidParameter(
+            "You should always set the Memory limit when using Memoryswap limit, see usage."
+        )
+    if swap > 0 and swap < memory:
+        raise InvalidParameter(
+            "Minimum memoryswap limit should be larger than memory limit, see usage"
+        )
+    reservation = hc.get("MemoryReservation") or 0
+    if memory and reservation and memory < reservation:
+        raise InvalidParameter(
+            "Minimum memory limit can not be less than memory reservation limit, see usage"
+        )
+    if hc.get("NanoCpus") and (hc.get("CpuQuota") or hc.get("CpuPeriod")):
+        raise InvalidParameter(
+            "Conflicting options: Nano CPUs and CPU Period cannot both be set"
+            if hc.get("CpuPeriod")
+            else "Conflicting options: Nano CPUs and CPU Quota cannot both be set"
+        )
+    nano = hc.get("NanoCpus") or 0
+    ncpu = os.cpu_count() or 1
+    if nano < 0 or nano > ncpu * 10**9:
+        raise InvalidParameter(
+            f"Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available"
+        )
+    score = hc.get("OomScoreAdj") or 0
+    if not -1000 <= score <= 1000:
+        raise InvalidParameter(f"Invalid value {score}, range for oom score adj is [-1000, 1000]")
+    if hc.get("ShmSize") and hc["ShmSize"] < 0:
+        raise InvalidParameter("SHM size can not be less than 0")
+    security_options(hc.get("SecurityOpt") or [])
+    for u in hc.get("Ulimits") or []:
+        if u.get("Name") not in ULIMITS:
+            raise InvalidParameter(f"invalid ulimit type: {u.get('Name')}")
+    for key in hc.get("Sysctls") or {}:
+        _check_sysctl(key, hc)
+
+
+def _check_sysctl(key: str, hc: dict[str, Any]) -> None:
+    if key in _IPC_SYSCTLS or key.startswith("fs.mqueue."):
+        if hc.get("IpcMode") == "host":
+            raise InvalidParameter(f"sysctl {key!r} is not allowed in host IPC namespace")
+        return
+    if key.startswith("net."):
+        if hc.get("NetworkMode") == "host":
+            raise InvalidParameter(f"sysctl {key!r} is not allowed in host network namespace")
+        return
+    raise InvalidParameter(f"sysctl {key!r} is not whitelisted")
+
+
+def _mem(value: Any) -> int | None:
+    return int(value) if value else None
+
+
+def resources(hc: dict[str, Any]) -> dict[str, Any]:
+    """linux.resources from HostConfig (memory, CPU, pids, blkio), as moby's oci_linux."""
+    out: dict[str, Any] = {}
+    memory: dict[str, Any] = {}
+    if _mem(hc.get("Memory")):
+        memory["limit"] = int(hc["Memory"])
+    if hc.get("MemorySwap"):
+        memory["swap"] = int(hc["MemorySwap"])  # -1: unlimited
+    elif memory.get("limit"):
+        memory["swap"] = memory["limit"] * 2  # docker's default: as much swap as memory
+    if _mem(hc.get("MemoryReservation")):
+        memory["reservation"] = int(hc["MemoryReservation"])
+    swappiness = hc.get("MemorySwappiness")
+    if swappiness is not None and swappiness >= 0:
+        memory["swappiness"] = int(swappiness)
+    if hc.get("OomKillDisable"):
+        memory["disableOOMKiller"] = True
+    if memory:
+        out["memory"] = memory
+    cpu: dict[str, Any] = {}
+    if hc.get("CpuShares"):
+        cpu["shares"] = int(hc["CpuShares"])
+    if hc.get("NanoCpus"):
+        cpu["period"] = 100000
+        cpu["quota"] = int(hc["NanoCpus"]) * 100000 // 10**9
+    if hc.get("CpuQuota"):
+        cpu["quota"] = int(hc["CpuQuota"])
+    if hc.get("CpuPeriod"):
+        cpu["period"] = int(hc["CpuPeriod"])
+    if hc.get("CpusetCpus"):
+        cpu["cpus"] = hc["CpusetCpus"]
+    if hc.get("CpusetMems"):
+        cpu["mems"] = hc["CpusetMems"]
+    if cpu:
+        out["cpu"] = cpu
+    limit = hc.get("PidsLimit")
+    if limit is not None and limit != 0:
+        out["pids"] = {"limit": int(limit) if limit > 0 else -1}
+    if hc.get("BlkioWeight"):
+        out["blockIO"] = {"weight": int(hc["BlkioWeight"])}
+    return out
+
+
+def _stat_device(path: str) -> HostDevice:
+    import stat as stat_
+
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise InvalidParameter(
+            f"error gathering device information while adding custom device {path!r}: "
+            f"{e.strerror.lower() if e.strerror else e}"
+        ) from None
+    if stat_.S_ISCHR(st.st_mode):
+        kind = "c"
+    elif stat_.S_ISBLK(st.st_mode):
+        kind = "b"
+    else:
+        raise InvalidParameter(
+            f"error gathering device information while adding custom device {path!r}: "
+            "not a device node"
+        )
+    return HostDevice(
+        kind, os.major(st.st_rdev), os.minor(st.st_rdev), stat_.S_IMODE(st.st_mode),
+        st.st_uid, st.st_gid,
+    )  # fmt: skip
+
+
+def _host_devices() -> list[tuple[str, HostDevice]]:
+    """Every device node under the host's /dev (what --privileged gives)."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk("/dev"):
+        dirnames[:] = [d for d in dirnames if d not in ("pts", "shm", "mqueue", "fd")]
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            if path in ("/dev/console", "/dev/ptmx", "/dev/tty") or os.path.islink(path):
+                continue
+            try:
+                found.append((path, _stat_device(path)))
+            except InvalidParameter:
+                continue
+    return found
+
+
+def _device_entry(path: str, dev: HostDevice) -> dict[str, Any]:
+    return {
+        "path": path, "type": dev.type, "major": dev.major, "minor": dev.minor,
+        "fileMode": 0o20000 * (1 if dev.type == "c" else 3) | dev.mode,
+        "uid": dev.uid, "gid": dev.gid,
+    }  # fmt: skip
+
+
+def apply_host_config(
+    spec: dict[str, Any],
+    hc: dict[str, Any],
+    defaults: SecurityDefaults | None = None,
+    stat_device=_stat_device,
+    host_devices=_host_devices,
+) -> dict[str, Any]:
+    """Edit ``spec`` for HostConfig's security options and resources (moby's oci_linux)."""
+    defaults = defaults or SecurityDefaults()
+    process, linux = spec["process"], spec["linux"]
+    privileged = bool(hc.get("Privileged"))
+    sec = security_options(hc.get("SecurityOpt") or [])
+    process["noNewPrivileges"] = bool(sec.get("no_new_privileges"))
+    if sec.get("unmask_paths"):
+        linux["maskedPaths"], linux["readonlyPaths"] = [], []
+    # rlimits: the daemon's defaults, then the container's
+    limits = dict(defaults.default_ulimits)
+    for u in hc.get("Ulimits") or []:
+        limits[u["Name"]] = (int(u["Soft"]), int(u["Hard"]))
+    if limits:
+        process["rlimits"] = [
+            {"type": ULIMITS[name], "soft": soft, "hard": hard}
+            for name, (soft, hard) in sorted(limits.items())
+        ]
+    if hc.get("OomScoreAdj"):
+        process["oomScoreAdj"] = int(hc["OomScoreAdj"])
+    if hc.get("GroupAdd"):
+        extra = process["user"].setdefault("additionalGids", [])
+        for g in hc["GroupAdd"]:
+            if str(g).isdigit() and int(g) not in extra:
+                extra.append(int(g))
+    if hc.get("Sysctls"):
+        linux["sysctl"] = dict(hc["Sysctls"])
+    shm = hc.get("ShmSize")
+    for m in spec["mounts"]:
+        if m["destination"] == "/dev/shm" and shm:
+            m["options"] = [o for o in m["options"] if not o.startswith("size=")]
+            m["options"].append(f"size={int(shm)}")
+        if privileged and m["type"] in ("sysfs", "cgroup"):
+            m["options"] = [o for o in m["options"] if o != "ro"] + ["rw"]
+    # devices: Docker's default cgroup rules, --device, --device-cgroup-rule, --privileged
+    rules: list[dict[str, Any]] = [{"allow": False, "access": "rwm"}]
+    devices: list[dict[str, Any]] = []
+    if privileged:
+        rules = [{"allow": True, "access": "rwm"}]
+        devices = [_device_entry(p, d) for p, d in host_devices()]
+    else:
+        rules += [_device_rule(*r) for r in DEFAULT_DEVICE_RULES]
+    for d in hc.get("Devices") or []:
+        host = d.get("PathOnHost") or ""
+        inside = d.get("PathInContainer") or host
+        access = d.get("CgroupPermissions") or "rwm"
+        dev = stat_device(host)
+        devices = [e for e in devices if e["path"] != inside]
+        devices.append(_device_entry(inside, dev))
+        rules.append(_device_rule(dev.type, dev.major, dev.minor, access))
+    for text in hc.get("DeviceCgroupRules") or []:
+        rules.append(parse_device_cgroup_rule(text))
+    res = resources(hc)
+    res["devices"] = rules
+    linux["resources"] = res
+    if devices:
+        linux["devices"] = devices
+    # namespaces shared with the host
+    drop = {
+        "pid": hc.get("PidMode") == "host",
+        "ipc": hc.get("IpcMode") == "host",
+        "uts": hc.get("UTSMode") == "host",
+    }
+    linux["namespaces"] = [n for n in linux["namespaces"] if not drop.get(n["type"])]
+    if drop["uts"]:
+        spec.pop("hostname", None)
+    if hc.get("CgroupParent"):
+        parent = hc["CgroupParent"]
+        linux["cgroupsPath"] = os.path.join(
+            parent if parent.startswith("/") else "/" + parent,
+            os.path.basename(linux["cgroupsPath"]),
+        )
+    # user namespace: the daemon's remapping unless --userns=host
+    if defaults.userns_remap and hc.get("UsernsMode") != "host" and not privileged:
+        uid, gid, size = defaults.userns_remap
+        linux["namespaces"].append({"type": "user"})
+        linux["uidMappings"] = [{"containerID": 0, "hostID": uid, "size": size}]
+        linux["gidMappings"] = [{"containerID": 0, "hostID": gid, "size": size}]
+    # seccomp last: its rules depend on the final capability set
+    seccomp = sec.get("seccomp")
+    if privileged or seccomp == "unconfined":
+        linux.pop("seccomp", None)
+    else:
+        from dockyard.runtime.seccomp_profile import ProfileError, parse, to_oci
+
+        if seccomp in (None, "", "builtin"):
+            profile = defaults.seccomp_profile
+        else:
+            try:
+                profile = parse(seccomp)
+            except ProfileError as e:
+                raise InvalidParameter(str(e)) from None
+        if profile is not None:
+            caps = process["capabilities"]["bounding"]
+            try:
+                linux["seccomp"] = to_oci(profile, caps)
+            except ProfileError as e:
+                raise InvalidParameter(str(e)) from None
+    return spec
+
+
+# ---- the daemon's flags (the only I/O here: reading a profile and /etc/subuid) -------------
+
+
+def _subid_range(path: str, names: tuple[str, ...]) -> tuple[int, int]:
+    with open(path) as f:
+        for line in f:
+            parts = line.strip().split(":")
+            if len(parts) == 3 and parts[0] in names:
+                return int(parts[1]), int(parts[2])
+    raise ValueError(f"no subordinate ids for {names[0]} in {path}")
+
+
+def load_security_defaults(
+    seccomp_profile: str | None,
+    default_ulimits: list[str],
+    userns_remap: str | None,
+    subuid: str = "/etc/subuid",
+    subgid: str = "/etc/subgid",
+) -> SecurityDefaults:
+    """dockerd's `--seccomp-profile`, `--default-ulimit`, `--userns-remap`."""
+    from dockyard.runtime.seccomp_profile import default_profile, parse
+
+    if seccomp_profile in (None, "", "builtin"):
+        profile: dict[str, Any] | None = default_profile()
+    elif seccomp_profile == "unconfined":
+        profile = None
+    else:
+        with open(seccomp_profile) as f:
+            profile = parse(f.read())
+    limits = {}
+    for text in default_ulimits:
+        name, soft, hard = parse_ulimit(text)
+        limits[name] = (soft, hard)
+    remap = None
+    if userns_remap:
+        user, _, group = userns_remap.partition(":")
+        user = "dockremap" if user == "default" else user
+        group = group or user
+        import grp
+        import pwd
+
+        names_u: tuple[str, ...] = (user,)
+        with contextlib.suppress(KeyError, ValueError):
+            names_u = (
+                (user, str(pwd.getpwnam(user).pw_uid))
+                if not user.isdigit()
+                else (user, pwd.getpwuid(int(user)).pw_name)
+            )
+        names_g: tuple[str, ...] = (group,)
+        with contextlib.suppress(KeyError, ValueError):
+            names_g = (
+                (group, str(grp.getgrnam(group).gr_gid))
+                if not group.isdigit()
+                else (group, grp.getgrgid(int(group)).gr_name)
+            )
+        uid, usize = _subid_range(subuid, names_u)
+        gid, gsize = _subid_range(subgid, names_g)
+        remap = (uid, gid, min(usize, gsize))
+    return SecurityDefaults(profile, limits, remap)
