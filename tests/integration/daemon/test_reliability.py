@@ -11,49 +11,19 @@ import random
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import docker
 import pytest
 import requests
 
-from tests.conftest import BUSYBOX_PATH, kill_leftovers, start_daemon, stop_daemon
+from tests.conftest import start_daemon, stop_daemon
 
 pytestmark = pytest.mark.integration
 
 N = int(os.environ.get("DOCKYARD_RELIABILITY_N", "200"))
 CLIENTS = 8
 _TRANSIENT = (requests.exceptions.ConnectionError, docker.errors.APIError, OSError)
-
-
-@pytest.fixture()
-def root(session_tmp: Path, busybox_rootfs_tar: Path) -> Iterator[Path]:
-    if os.geteuid() != 0:
-        pytest.skip("needs root")
-    r = session_tmp / f"reliability-{time.monotonic_ns()}"
-    r.mkdir()
-    d = start_daemon(r)
-    d.docker(
-        "import",
-        "-c",
-        'CMD ["sh"]',
-        "-c",
-        f"ENV PATH={BUSYBOX_PATH}",
-        str(busybox_rootfs_tar),
-        "busybox:latest",
-        check=True,
-    )
-    stop_daemon(d)
-    try:
-        yield r
-    finally:
-        d = start_daemon(r)
-        ids = d.docker("ps", "-aq").stdout.split()
-        if ids:
-            d.docker("rm", "-f", *ids, timeout=300)
-        stop_daemon(d)
-        kill_leftovers(r)
 
 
 class Ledger:
@@ -121,7 +91,8 @@ def _rootfs_mounts(root: Path) -> set[str]:
     }
 
 
-def test_clients_while_daemon_is_killed(root: Path) -> None:
+def test_clients_while_daemon_is_killed(private_root: Path) -> None:
+    root = private_root
     d = start_daemon(root)
     ledger = Ledger()
     stop = threading.Event()

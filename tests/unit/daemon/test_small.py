@@ -7,8 +7,9 @@ import pytest
 
 from dockyard.api.errors import InvalidParameter
 from dockyard.daemon.services import names
-from dockyard.daemon.services.containers import human_duration, status_text
+from dockyard.daemon.services.containers import status_text
 from dockyard.daemon.services.signals import parse_signal
+from dockyard.humanize import human_duration
 from dockyard.rootpath import open_in_root
 
 

@@ -17,7 +17,12 @@ from aiohttp import web
 from dockyard.api.errors import InvalidParameter
 from dockyard.daemon.server import hijack as hj
 from dockyard.daemon.server.params import json_body, json_response, qbool, qfilters, qint
-from dockyard.daemon.services.containers import Container, ContainerService, status_text
+from dockyard.daemon.services.containers import (
+    Container,
+    ContainerService,
+    labels_match,
+    status_text,
+)
 from dockyard.monitor import jsonlog
 from dockyard.proto import detachkeys, stdcopy
 
@@ -114,12 +119,10 @@ def _matches(c: Container, filters: dict[str, list[str]]) -> bool:
                 return False
             if str(c.state.get("ExitCode")) not in values:
                 return False
-        if key == "label":
-            labels = c.config.get("Labels") or {}
-            for v in values:
-                k, eq, val = v.partition("=")
-                if k not in labels or (eq and labels[k] != val):
-                    return False
+        if key in ("label", "label!") and not labels_match(
+            c.config.get("Labels") or {}, {key: values}
+        ):
+            return False
         if key == "ancestor" and not any(v in (c.image, c.image_id) for v in values):
             return False
         if key == "health":

@@ -42,6 +42,8 @@ from dockyard.daemon.paths import DaemonPaths
 from dockyard.daemon.services import names, ocispec
 from dockyard.daemon.services.events import EventBus
 from dockyard.daemon.services.signals import parse_signal
+from dockyard.fsutil import write_json_atomic
+from dockyard.humanize import human_duration
 from dockyard.monitor import jsonlog, protocol
 from dockyard.proto import stdcopy
 from dockyard.rootpath import open_in_root
@@ -203,15 +205,6 @@ def _initial_state() -> dict[str, Any]:
     }
 
 
-def _write_json_atomic(path: str, data: Any) -> None:
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.rename(tmp, path)
-
-
 def _read_in_root(root: str, rel: str) -> str:
     """A small text file from the container's rootfs, never following links out of it."""
     try:
@@ -294,7 +287,7 @@ class ContainerService:
         return [c.id for c in self.containers.values() if c.image_id == image_id and c.running]
 
     def _save(self, c: Container) -> None:
-        _write_json_atomic(self.paths.container_record(c.id), c.record())
+        write_json_atomic(self.paths.container_record(c.id), c.record())
 
     def _attrs(self, c: Container, **extra: str) -> dict[str, str]:
         attrs = {k: str(v) for k, v in (c.config.get("Labels") or {}).items()}
@@ -497,7 +490,7 @@ class ContainerService:
         try:
             sandbox = await self.network.attach(c)
             spec = self._spec(c, rootfs, sandbox, await self.volumes.mounts(c, rootfs))
-            _write_json_atomic(os.path.join(bundle, "config.json"), spec)
+            write_json_atomic(os.path.join(bundle, "config.json"), spec)
             try:
                 os.unlink(self.paths.exit_file(cid))
             except FileNotFoundError:
@@ -515,7 +508,7 @@ class ContainerService:
                 "stdin": bool(c.config.get("OpenStdin")),
                 "tty": bool(c.config.get("Tty")),
             }
-            _write_json_atomic(self.paths.monitor_config(cid), mcfg)
+            write_json_atomic(self.paths.monitor_config(cid), mcfg)
             proc = await asyncio.create_subprocess_exec(
                 self.monitor_bin,
                 self.paths.monitor_config(cid),
@@ -841,7 +834,7 @@ class ContainerService:
             return {"Start": start, "End": start, "ExitCode": -1, "Output": str(exc)}
         process = dict(process, args=check.args, terminal=False)
         pfile = os.path.join(self.paths.bundle(c.id), f"health-{secrets.token_hex(4)}.json")
-        _write_json_atomic(pfile, process)
+        write_json_atomic(pfile, process)
         proc = await asyncio.create_subprocess_exec(
             self.runtime, *self.runtime_args, "exec", "--process", pfile, c.id,
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
@@ -961,7 +954,7 @@ class ContainerService:
                 continue
             if cutoff is not None and jsonlog.parse_rfc3339_nano(c.created) / 1e9 >= cutoff:
                 continue
-            if not _labels_match(c.config.get("Labels") or {}, filters):
+            if not labels_match(c.config.get("Labels") or {}, filters):
                 continue
             await self.remove(c.id)
             deleted.append(c.id)
@@ -1156,7 +1149,7 @@ def _unix_time(value: str) -> float:
     raise InvalidParameter(f"invalid filter 'until={value}'")
 
 
-def _labels_match(labels: dict[str, str], filters: dict[str, list[str]]) -> bool:
+def labels_match(labels: dict[str, str], filters: dict[str, list[str]]) -> bool:
     """`label=k`, `label=k=v` must all match; `label!=...` must all not."""
 
     def hit(expr: str) -> bool:
@@ -1210,34 +1203,6 @@ def health_config(config: dict[str, Any]) -> HealthCheck | None:
         start_interval=secs("StartInterval", 5.0),
         retries=int(hc.get("Retries") or 3),
     )
-
-
-def human_duration(seconds: float) -> str:
-    """go-units HumanDuration, as `docker ps` shows it."""
-    s = int(seconds)
-    if s < 1:
-        return "Less than a second"
-    if s == 1:
-        return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    m = s // 60
-    if m == 1:
-        return "About a minute"
-    if m < 60:
-        return f"{m} minutes"
-    h = round(s / 3600)
-    if h == 1:
-        return "About an hour"
-    if h < 48:
-        return f"{h} hours"
-    if h < 24 * 7 * 2:
-        return f"{h // 24} days"
-    if h < 24 * 30 * 2:
-        return f"{h // 24 // 7} weeks"
-    if h < 24 * 365 * 2:
-        return f"{h // 24 // 30} months"
-    return f"{h // 24 // 365} years"
 
 
 def status_text(state: dict[str, Any], now: float | None = None) -> str:
