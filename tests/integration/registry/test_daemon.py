@@ -259,3 +259,19 @@ def test_registry_mirror_for_docker_hub_names(
     finally:
         stop_daemon(d)
         kill_leftovers(root)
+
+
+def test_run_pulls_a_missing_image(daemon: Daemon, ours: Registry) -> None:
+    """`docker run` of an image that is only in the registry: the CLI pulls it through
+    `POST /images/create` after the daemon's 404, then runs it."""
+    ref = f"{ours.addr}/run/img{uniq()}:1"
+    daemon.docker("tag", "busybox:latest", ref, check=True)
+    daemon.docker("push", ref, check=True)
+    daemon.docker("rmi", ref, check=True)
+    try:
+        r = daemon.docker("run", "--rm", ref, "echo", "auto-pulled")
+        assert r.returncode == 0, r.stderr
+        assert "auto-pulled" in r.stdout
+        assert "Unable to find image" in r.stderr
+    finally:
+        daemon.docker("rmi", "-f", ref)
