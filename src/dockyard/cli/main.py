@@ -33,6 +33,8 @@ _MODULES = {
     "rmi": "image",
     "history": "image",
     "save": "save",
+    "build": "build",
+    "commit": "commit",
     "load": "save",
     "image prune": "image",
     "inspect": "system",
@@ -59,6 +61,7 @@ _GROUPS = {
         "inspect": "container inspect",
         **{c: c for c in ("run", "create", "start", "logs", "stop", "kill", "restart", "wait")},
         "update": "update",
+        "commit": "commit",
     },
     "image": {
         "ls": "images",
@@ -74,6 +77,7 @@ _GROUPS = {
         "load": "load",
         "pull": "pull",
         "push": "push",
+        "build": "build",
     },
     "network": {
         **{
