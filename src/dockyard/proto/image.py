@@ -240,3 +240,38 @@ def platform_matches(p: dict[str, Any] | None, want: tuple[str, str, str]) -> bo
     if p.get("os", os_) != os_ or p.get("architecture", arch) != arch:
         return False
     return not variant or not p.get("variant") or p.get("variant") == variant
+
+
+IMAGE_CONFIG_TYPES = (MT_OCI_CONFIG, MT_DOCKER_CONFIG)
+ANNOTATION_REFERENCE_TYPE = "vnd.docker.reference.type"  # BuildKit's attestation manifests
+
+
+def is_image_manifest(manifest: dict[str, Any], desc: dict[str, Any] | None = None) -> bool:
+    """An image (runnable) rather than an OCI 1.1 artifact: no `artifactType`, an image
+    config media type (or none, as old writers leave it), not an attestation."""
+    if manifest.get("artifactType") or (desc or {}).get("artifactType"):
+        return False
+    ann = (desc or {}).get("annotations") or {}
+    if ann.get(ANNOTATION_REFERENCE_TYPE):
+        return False
+    mt = (manifest.get("config") or {}).get("mediaType")
+    return not mt or mt in IMAGE_CONFIG_TYPES
+
+
+def select_platform(
+    manifests: list[dict[str, Any]], want: tuple[str, str, str]
+) -> dict[str, Any] | None:
+    """The index entry for platform `want`: os and architecture equal, then an exact
+    variant before a missing one (containerd's platforms.Only ordering, simplified);
+    artifacts and attestations (unknown/unknown) never match."""
+    best: tuple[int, dict[str, Any]] | None = None
+    for m in manifests:
+        if m.get("artifactType") or ((m.get("annotations") or {}).get(ANNOTATION_REFERENCE_TYPE)):
+            continue
+        if not platform_matches(m.get("platform"), want):
+            continue
+        p = m.get("platform") or {}
+        score = 2 if want[2] and p.get("variant") == want[2] else 1 if p else 0
+        if best is None or score > best[0]:
+            best = (score, m)
+    return best[1] if best else None

@@ -270,17 +270,15 @@ def _oci_candidates(ar: _Archive, platform: tuple[str, str, str]) -> list[_Candi
         body = ar.blob_json(desc["digest"])
         mt = mt or body.get("mediaType", "")
         if mt in fmt.INDEX_TYPES or "manifests" in body:
-            matching = [
-                m
-                for m in body.get("manifests") or []
-                if fmt.platform_matches(m.get("platform"), platform)
-            ]
-            if not matching:
+            chosen = fmt.select_platform(body.get("manifests") or [], platform)
+            if chosen is None:
                 raise InvalidParameter(
                     f"no image in the archive matches platform {'/'.join(p for p in platform if p)}"
                 )
-            visit(matching[0], refs, depth + 1)
+            visit(chosen, refs, depth + 1)
             return
+        if not fmt.is_image_manifest(body, desc):
+            return  # an OCI 1.1 artifact (signature, SBOM, attestation): not an image
         key = desc["digest"]
         if key not in found:
             found[key] = _Candidate(
@@ -290,6 +288,8 @@ def _oci_candidates(ar: _Archive, platform: tuple[str, str, str]) -> list[_Candi
         found[key].refs.extend(r for r in refs if r not in found[key].refs)
 
     for desc in index.get("manifests") or []:
+        if desc.get("platform") and not fmt.platform_matches(desc["platform"], platform):
+            continue  # a multi-platform layout lists each platform's manifest at the top
         ann = desc.get("annotations") or {}
         refs = []
         name = ann.get(fmt.ANNOTATION_IMAGE_NAME) or ann.get(fmt.ANNOTATION_REF_NAME)
@@ -299,6 +299,11 @@ def _oci_candidates(ar: _Archive, platform: tuple[str, str, str]) -> list[_Candi
             except InvalidParameter:
                 pass
         visit(desc, refs, 0)
+    if not order:
+        raise InvalidParameter(
+            f"invalid archive: no image for platform {'/'.join(p for p in platform if p)} "
+            "in index.json (only other platforms or artifacts)"
+        )
     return [found[k] for k in order]
 
 
