@@ -16,6 +16,7 @@ SIZE_MB=${1:-200}
 work=$(mktemp -d /var/tmp/dy-bench-registry.XXXX)
 pids=()
 cleanup() {
+  for f in "$work"/*/registry.pid; do [ -f "$f" ] && pids+=("$(cat "$f")"); done
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do while kill -0 "$p" 2>/dev/null; do sleep 0.1; done; done
   for m in $(awk -v w="$work" 'index($5, w) == 1 {print $5}' /proc/self/mountinfo | sort -r); do
@@ -76,7 +77,7 @@ YML
   else
     docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
   fi
-  pids+=($!)
+  echo $! > "$dir/registry.pid"  # (a $(...) subshell: the pid goes through a file)
   wait_http "127.0.0.1:$port"
   echo "127.0.0.1:$port"
 }
@@ -122,9 +123,12 @@ run_stack "dockyardd -> docker-registry" "$DY" "$(start_registry distribution "$
 if command -v wrk >/dev/null; then
   for pair in "dockyard registry:$ours" "docker-registry:$theirs"; do
     label=${pair%%:*}; addr=${pair#*:}
-    rps=$(wrk -t2 -c16 -d5s -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
-      "http://$addr/v2/bench/img/manifests/1" | awk '/Requests\/sec/ {print $2}')
-    printf "%-34s manifest GET %8.0f req/s (wrk -t2 -c16 -d5s)\n" "$label" "$rps"
+    out=$(wrk -t2 -c16 -d5s -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+      "http://$addr/v2/bench/img/manifests/1")
+    rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+    bad=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
+    printf "%-34s manifest GET %8.0f req/s (wrk -t2 -c16 -d5s)%s\n" "$label" "$rps" \
+      "${bad:+  ($bad non-2xx answers!)}"
   done
 else
   echo "wrk not installed: manifest GETs/s skipped (apt-get install wrk)"
