@@ -39,6 +39,7 @@ from dockyard.dockerfile.stages import PROXY_ARGS, Stage, expand, expand_flags, 
 from dockyard.proto import changes as change_rules
 from dockyard.proto.image import host_platform
 from dockyard.rootpath import open_in_root
+from dockyard.snapshot.snapshotter import upper_dir
 
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_SHELL = ["/bin/sh", "-c"]
@@ -160,7 +161,7 @@ class _Run:
         state = self.results[target]
         if self.opts.labels:
             self.step += 1
-            text = "LABEL " + " ".join(f'"{k}"="{v}"' for k, v in sorted(self.opts.labels.items()))
+            text = "LABEL " + " ".join(f"{k}={v}" for k, v in sorted(self.opts.labels.items()))
             await self.out(f"Step {self.step}/{self.total} : {text}\n")
             labels = dict(state.cc.get("Labels") or {})
             labels.update(self.opts.labels)
@@ -332,7 +333,8 @@ class _Run:
             cc["WorkingDir"] = posixpath.normpath(
                 posixpath.join(cc.get("WorkingDir") or "/", args[0])
             )
-            msg = f"WORKDIR {cc['WorkingDir']}"
+            await self._workdir(st, cc)
+            return
         elif cmd == "USER":
             if not args or not args[0]:
                 raise DockerfileError("USER requires exactly one argument", ins.line)
@@ -344,7 +346,7 @@ class _Run:
                 for p in change_rules._expand_port(a):
                     ports[p] = {}
             cc["ExposedPorts"] = ports
-            msg = "EXPOSE " + " ".join(sorted(ports))
+            msg = "EXPOSE " + " ".join(sorted(args))
         elif cmd == "VOLUME":
             if not args or any(not a.strip() for a in args):
                 raise DockerfileError("VOLUME specified can not be an empty string", ins.line)
@@ -360,10 +362,10 @@ class _Run:
             msg = f"STOPSIGNAL {args[0]}"
         elif cmd == "SHELL":
             cc["Shell"] = list(ins.args)
-            msg = f"SHELL {_go_quote(ins.args)}"
+            msg = f"SHELL [{' '.join(ins.args)}]"
         elif cmd == "HEALTHCHECK":
             cc["Healthcheck"] = self._healthcheck(ins, cc)
-            msg = f"HEALTHCHECK {ins.rest}"
+            msg = f"HEALTHCHECK {_go_healthcheck(cc['Healthcheck'])}"
         elif cmd == "ONBUILD":
             cc["OnBuild"] = [*(cc.get("OnBuild") or []), ins.args[0]]
             msg = f"ONBUILD {ins.args[0]}"
@@ -416,7 +418,7 @@ class _Run:
         await self.out(f" ---> {image_id[7:19]}\n")
 
     async def _nop(self, st: _State, cc: dict[str, Any], msg: str) -> None:
-        created_by = " ".join([*DEFAULT_SHELL, "#(nop) ", msg])
+        created_by = " ".join([*self._shell(cc), "#(nop) ", msg])
         key = created_by + "\n" + json.dumps(cc, sort_keys=True) + "\n" + st.author
         hit = self._cached(st, key)
         if hit:
@@ -440,12 +442,32 @@ class _Run:
         layer = await asyncio.to_thread(layer_from)
         cc = copy.deepcopy(st.cc)
         cc["Image"] = st.image_id
-        cfg = image_config(st.config, cc, created_by, layer.diff_id, author=st.author)
+        diff_id = layer.diff_id if layer is not None else None
+        cfg = image_config(st.config, cc, created_by, diff_id, author=st.author)
         image_id = await asyncio.to_thread(self.b.commits.store_image, cfg, st.image_id)
         self.b.cache.put(st.image_id or "scratch", key, image_id)
         if before_use is not None:
             await before_use()
         await self._use(st, image_id)
+
+    async def _workdir(self, st: _State, cc: dict[str, Any]) -> None:
+        """WORKDIR creates the directory: a layer (dockerd's), empty when it existed."""
+        workdir = cc["WorkingDir"]
+        created_by = " ".join([*self._shell(cc), "#(nop)", f"WORKDIR {workdir}"])
+        key = created_by + "\n" + json.dumps(cc, sort_keys=True) + "\n" + st.author
+        hit = self._cached(st, key)
+        if hit:
+            await self.out(" ---> Using cache\n")
+            await self._use(st, hit)
+            return
+        st.config["config"] = cc
+        snap = st.snapshot
+
+        def work() -> Any:
+            return self._copy_layer(snap, [], workdir + "/", "/", "", None, False, "WORKDIR", [],
+                                    mkdir=workdir)  # fmt: skip
+
+        await self._commit_layer(st, key, created_by, work)
 
     # -- RUN ------------------------------------------------------------------------
 
@@ -528,7 +550,7 @@ class _Run:
                     await self.out(f"Removing intermediate container {cid[:12]}\n")
 
             await self._commit_layer(
-                st, key, created_by, lambda: self.b.commits.layer_of(cid, snap), remove_first
+                st, key, created_by, lambda: self._run_layer(cid, snap), remove_first
             )
         except DockyardError as exc:
             if isinstance(exc, BuildError):
@@ -538,6 +560,12 @@ class _Run:
             if not ok and (self.opts.forcerm or self.opts.rm):
                 await cs.remove(cid, force=True)
                 await self.out(f"Removing intermediate container {cid[:12]}\n")
+
+    def _run_layer(self, cid: str, parent: str | None) -> Any:
+        """The RUN container's changes; None (an empty layer, as dockerd) when there are none."""
+        if not os.listdir(upper_dir(self.b.images.snapshotter.mounts(cid))):
+            return None
+        return self.b.commits.layer_of(cid, parent)
 
     # -- COPY / ADD -----------------------------------------------------------------
 
@@ -631,6 +659,7 @@ class _Run:
         extract: bool,
         cmd: str,
         heredocs: list[tuple[str, str]],
+        mkdir: str = "",
     ) -> Any:
         sn = self.b.images.snapshotter
         key = f"build-{uuid.uuid4().hex}"
@@ -640,6 +669,8 @@ class _Run:
             self.b._mount_all(mounts, target)
             try:
                 uid, gid = _resolve_chown(target, chown) if chown else (None, None)
+                if mkdir:
+                    fcopy.mkdir_in_root(target, mkdir)
                 fcopy.copy(target, found, dest, workdir, uid=uid, gid=gid, chmod=chmod,
                            extract=extract, instruction=cmd) if found else None  # fmt: skip
                 for name, content in heredocs:
@@ -647,6 +678,8 @@ class _Run:
                     fcopy.write_file(target, d, workdir, content.encode(), uid, gid, chmod)
             finally:
                 self.b._unmount(target)
+            if not os.listdir(upper_dir(mounts)):
+                return None  # nothing changed: an empty layer
             return self.b.commits.layer_of(key, parent)
         finally:
             os.rmdir(target)
@@ -719,6 +752,36 @@ def _resolve_chown(root: str, spec: str) -> tuple[int, int]:
     else:
         gid = uid if user.isdigit() else (lookup("/etc/passwd", user, 3) or 0)
     return uid, gid
+
+
+def _go_duration(ns: int) -> str:
+    """Go's time.Duration.String() for the values a HEALTHCHECK takes."""
+    if ns == 0:
+        return "0s"
+    if ns < 1_000_000_000:
+        for unit, size in (("ms", 1_000_000), ("µs", 1_000), ("ns", 1)):
+            if ns >= size:
+                return f"{ns / size:g}{unit}"
+    s = ns / 1e9
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    out = ""
+    if h:
+        out += f"{int(h)}h"
+    if h or m:
+        out += f"{int(m)}m"
+    return out + f"{sec:g}s"
+
+
+def _go_healthcheck(hc: dict[str, Any]) -> str:
+    """dockerd's `%v` of a *HealthConfig in the HEALTHCHECK history line."""
+    test = "[" + " ".join(json.dumps(t) for t in hc.get("Test") or []) + "]"
+    durs = " ".join(
+        f'"{_go_duration(int(hc.get(k) or 0))}"' for k in ("Interval", "Timeout", "StartPeriod")
+    )
+    retries = int(hc.get("Retries") or 0)
+    rune = f"'\\x{retries:02x}'" if retries < 0x20 else repr(chr(retries))
+    return f"&{{{test} {durs} {rune}}}"
 
 
 def _go_quote(argv: list[str]) -> str:
