@@ -56,13 +56,13 @@ class Registry:
                 self.proc.wait()
 
 
-def _wait(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
+def _wait(port: int, proc: subprocess.Popen[bytes], log: Path, scheme: str = "http") -> None:
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"registry exited:\n{log.read_text()}")
         try:
-            requests.get(f"http://127.0.0.1:{port}/v2/", timeout=1)
+            requests.get(f"{scheme}://127.0.0.1:{port}/v2/", timeout=1, verify=False)
             return
         except requests.ConnectionError:
             time.sleep(0.05)
@@ -71,7 +71,11 @@ def _wait(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
 
 
 def start(
-    kind: str, root: Path | None = None, extra_yaml: str = "", args: list[str] | None = None
+    kind: str,
+    root: Path | None = None,
+    extra_yaml: str = "",
+    args: list[str] | None = None,
+    scheme: str = "http",
 ) -> Registry:
     root = root or Path(tempfile.mkdtemp(prefix=f"reg-{kind}-"))
     port = free_port()
@@ -106,7 +110,7 @@ def start(
         proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
     reg = Registry(kind, port, root, proc, log)
     try:
-        _wait(port, proc, log)
+        _wait(port, proc, log, scheme)
     except BaseException:
         reg.stop()
         shutil.rmtree(root, ignore_errors=True)

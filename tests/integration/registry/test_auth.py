@@ -1,0 +1,92 @@
+"""The registry server's auth at the HTTP level: the Docker token flow
+(challenge, token endpoint, scopes, anonymous rights) and htpasswd Basic
+auth; TLS with a self-signed certificate, driven by skopeo."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+from pathlib import Path
+
+import jwt
+import requests
+
+from tests.integration.registry.images import make_oci_layout
+from tests.integration.registry.peers import Registry, start, stop
+
+
+def _token(reg: Registry, scope: str, user: str = "", password: str = "") -> requests.Response:
+    r = reg.req("GET", "/v2/")
+    realm = r.headers["WWW-Authenticate"].split('realm="')[1].split('"')[0]
+    auth = (user, password) if user else None
+    return requests.get(
+        realm, params={"service": "test-registry", "scope": scope}, auth=auth, timeout=10
+    )
+
+
+def test_token_flow(token_registry: Registry) -> None:
+    r = token_registry.req("GET", "/v2/public/x/tags/list")
+    assert r.status_code == 401
+    assert r.json()["errors"][0]["code"] == "UNAUTHORIZED"
+    challenge = r.headers["WWW-Authenticate"]
+    assert challenge.startswith('Bearer realm="http://') and 'service="test-registry"' in challenge
+    assert 'scope="repository:public/x:pull"' in challenge
+    # anonymous: pull on public/*, nothing on alice/*
+    tok = _token(token_registry, "repository:public/x:pull").json()["token"]
+    claims = jwt.decode(tok, options={"verify_signature": False})
+    assert claims["access"] == [{"type": "repository", "name": "public/x", "actions": ["pull"]}]
+    r = token_registry.req(
+        "GET", "/v2/public/x/tags/list", headers={"Authorization": f"Bearer {tok}"}
+    )
+    assert r.status_code == 404 and r.json()["errors"][0]["code"] == "NAME_UNKNOWN"
+    tok = _token(token_registry, "repository:alice/x:pull,push").json()["token"]
+    r = token_registry.req(
+        "POST", "/v2/alice/x/blobs/uploads/", headers={"Authorization": f"Bearer {tok}"}
+    )
+    assert r.status_code == 401 and 'error="insufficient_scope"' in r.headers["WWW-Authenticate"]
+    # alice: push on alice/*
+    r = _token(token_registry, "repository:alice/x:pull,push", "alice", "s3cret")
+    tok = r.json()["token"]
+    r = token_registry.req(
+        "POST", "/v2/alice/x/blobs/uploads/", headers={"Authorization": f"Bearer {tok}"}
+    )
+    assert r.status_code == 202
+    token_registry.req("DELETE", r.headers["Location"], headers={"Authorization": f"Bearer {tok}"})
+    # wrong password: the token endpoint refuses; a forged token is refused
+    assert _token(token_registry, "repository:alice/x:pull", "alice", "bad").status_code == 401
+    forged = jwt.encode(
+        {"iss": "test-issuer", "aud": "test-registry", "access": []}, "wrong-key", algorithm="HS256"
+    )
+    r = token_registry.req("GET", "/v2/", headers={"Authorization": f"Bearer {forged}"})
+    assert r.status_code == 401 and 'error="invalid_token"' in r.headers["WWW-Authenticate"]
+
+
+def test_basic_auth(basic_registry: Registry) -> None:
+    r = basic_registry.req("GET", "/v2/")
+    assert r.status_code == 401 and r.headers["WWW-Authenticate"] == 'Basic realm="test"'
+    good = "Basic " + base64.b64encode(b"alice:s3cret").decode()
+    bad = "Basic " + base64.b64encode(b"alice:nope").decode()
+    assert basic_registry.req("GET", "/v2/", headers={"Authorization": good}).status_code == 200
+    assert basic_registry.req("GET", "/v2/", headers={"Authorization": bad}).status_code == 401
+
+
+def test_tls_with_skopeo(tmp_path: Path) -> None:
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    reg = start("dockyard", args=["--tls-cert", str(cert), "--tls-key", str(key)], scheme="https")
+    try:
+        src = make_oci_layout(tmp_path / "oci", seed=11)
+        r = subprocess.run(
+            ["skopeo", "--insecure-policy", "copy", "--dest-cert-dir", str(tmp_path / "certs"),
+             "--dest-tls-verify=false", f"oci:{src.path}:latest", f"docker://{reg.addr}/tls/img:1"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        r = requests.get(f"https://{reg.addr}/v2/tls/img/tags/list", verify=str(cert), timeout=10)
+        assert r.json()["tags"] == ["1"]
+    finally:
+        stop(reg)
