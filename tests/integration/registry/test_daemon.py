@@ -275,3 +275,62 @@ def test_run_pulls_a_missing_image(daemon: Daemon, ours: Registry) -> None:
         assert "Unable to find image" in r.stderr
     finally:
         daemon.docker("rmi", "-f", ref)
+
+
+def _skopeo_push(src: Path, dest: str) -> None:
+    import subprocess
+
+    r = subprocess.run(
+        ["skopeo", "--insecure-policy", "copy", "--dest-tls-verify=false", f"oci:{src}:latest", f"docker://{dest}"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+
+
+def test_pull_chooses_platform_from_index_and_pushes_oci_back(
+    daemon: Daemon, ours: Registry, tmp_path: Path
+) -> None:
+    from tests.integration.registry.images import make_oci_layout
+
+    repo = f"plat/img{uniq()}"
+    amd = make_oci_layout(tmp_path / "amd", seed=21)
+    arm = make_oci_layout(tmp_path / "arm", seed=22)
+    _skopeo_push(amd.path, f"{ours.addr}/{repo}:amd")
+    _skopeo_push(arm.path, f"{ours.addr}/{repo}:arm")
+    entries = []
+    for lay, arch in ((arm, "arm64"), (amd, "amd64")):
+        body = (lay.path / "blobs" / "sha256" / lay.manifest_digest[7:]).read_bytes()
+        entries.append({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": lay.manifest_digest,
+                        "size": len(body), "platform": {"os": "linux", "architecture": arch}})  # fmt: skip
+    index = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": entries,
+        }
+    )
+    r = ours.req("PUT", f"/v2/{repo}/manifests/multi", data=index,
+                 headers={"Content-Type": "application/vnd.oci.image.index.v1+json"})  # fmt: skip
+    assert r.status_code == 201, r.text
+    ref = f"{ours.addr}/{repo}:multi"
+    try:
+        daemon.docker("pull", ref, check=True)
+        assert inspect(daemon, ref)["Id"] == amd.config_digest
+        daemon.docker("rmi", ref, check=True)
+        daemon.docker("pull", "--platform", "linux/arm64", ref, check=True)
+        assert inspect(daemon, ref)["Id"] == arm.config_digest
+        # an image that came in as OCI goes out as OCI, its layers mounted, not re-sent
+        again = f"{ours.addr}/{repo}-copy:1"
+        daemon.docker("tag", ref, again, check=True)
+        r = daemon.docker("push", again, check=True)
+        assert "Pushed" not in r.stdout, r.stdout
+        r = ours.req(
+            "GET",
+            f"/v2/{repo}-copy/manifests/1",
+            headers={"Accept": "application/vnd.oci.image.manifest.v1+json"},
+        )
+        assert r.headers["Content-Type"] == "application/vnd.oci.image.manifest.v1+json"
+        assert [layer["digest"] for layer in r.json()["layers"]] == arm.layer_digests
+        daemon.docker("rmi", again)
+    finally:
+        daemon.docker("rmi", "-f", ref)
