@@ -141,13 +141,22 @@ def create(
             os.close(console_fd)
         channel = Channel(c2p_r, p2c_w)
         try:
-            message = channel.expect("userns", "pid")
-            if message["type"] == "userns":
-                _write_id_maps(int(message["pid"]), spec)
-                channel.send("userns-mapped")
-                message = channel.expect("pid")
-            init_pid = int(message["pid"])
-            channel.expect("ready")
+            hooks_asked = False
+            while True:
+                message = channel.expect("userns", "pid", "hooks", "ready")
+                kind = message["type"]
+                if kind == "ready":
+                    break
+                if kind == "userns":
+                    _write_id_maps(int(message["pid"]), spec)
+                    channel.send("userns-mapped")
+                elif kind == "pid":
+                    init_pid = int(message["pid"])
+                else:
+                    hooks_asked = True
+                if hooks_asked and init_pid:  # "hooks" may come before "pid"
+                    hooks_asked = False
+                    channel.send("hooks-done", state=_create_hooks(spec, container_id, init_pid))
         finally:
             channel.close()
             os.waitpid(child, 0)
@@ -185,6 +194,28 @@ def create(
                 f"dockyard-runtime {verb} failed: unable to start container process: {e}"
             ) from None
         raise
+
+
+def _create_hooks(spec: Spec, container_id: str, pid: int) -> dict:
+    """prestart and createRuntime, in the runtime's namespaces; the state for the init's."""
+    from .hooks import run_hooks, state_document
+
+    state = state_document(container_id, pid, "creating", spec.bundle, spec.annotations)
+    for name in ("prestart", "createRuntime"):
+        if spec.hooks.get(name):
+            run_hooks(name, spec.hooks[name], state)
+    return state
+
+
+def _bundle_hooks(bundle: str, name: str) -> list:
+    """One hook list from the bundle's config.json (missing file or list: none)."""
+    try:
+        with open(os.path.join(bundle, "config.json"), "rb") as f:
+            raw = jsontext.loads(f.read())
+    except (OSError, jsontext.JSONError):
+        return []
+    hooks = raw.get("hooks") if isinstance(raw, dict) else None
+    return (hooks or {}).get(name) or [] if isinstance(hooks, dict) else []
 
 
 def _remove_dir(path: str) -> None:
@@ -228,6 +259,17 @@ def start(root: str, container_id: str) -> ContainerState:
         os.unlink(state.fifo)
     except FileNotFoundError:
         pass
+    poststart = _bundle_hooks(state.bundle, "poststart")
+    if poststart:
+        from .hooks import HookError, run_hooks, state_document
+
+        # runc reports "created" here: the state as it was when start began
+        doc = state_document(state.id, state.pid, "created", state.bundle, state.annotations)
+        try:
+            run_hooks("poststart", poststart, doc)
+        except HookError as e:
+            destroy(state, kill_first=True)
+            raise ContainerError(str(e)) from None
     return state
 
 
@@ -378,6 +420,15 @@ def destroy(state: ContainerState, kill_first: bool = False) -> None:
     manager = _manager(state)
     if manager is not None:
         manager.destroy()
+    poststop = _bundle_hooks(state.bundle, "poststop")
+    if poststop:
+        import sys
+
+        from .hooks import run_hooks, state_document
+
+        doc = state_document(state.id, 0, "stopped", state.bundle, state.annotations)
+        for warning in run_hooks("poststop", poststop, doc, strict=False):
+            sys.stderr.write(warning + "\n")
     _remove_dir(state.dir)
 
 

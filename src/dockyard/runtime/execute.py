@@ -120,9 +120,7 @@ def exec_process(
     if child == 0:
         os.close(c2p_r)
         os.close(p2c_w)
-        _join(
-            sys, state, ns_fds, process, Channel(p2c_r, c2p_w), console_fd, preserve_fds, seccomp
-        )
+        _join(sys, state, ns_fds, process, Channel(p2c_r, c2p_w), console_fd, preserve_fds, seccomp)
     os.close(c2p_w)
     os.close(p2c_r)
     for _, fd in ns_fds:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .capabilities import CAPABILITIES
+from .hooks import HOOK_NAMES
 from .spec import _MOUNT_FLAGS, _PROPAGATION, OCI_VERSION
 from .syscalls import NAMESPACE_FLAGS
 
@@ -13,7 +14,7 @@ def features() -> dict:
     return {
         "ociVersionMin": "1.0.0",
         "ociVersionMax": OCI_VERSION,
-        "hooks": [],
+        "hooks": list(HOOK_NAMES),
         "mountOptions": sorted(set(_MOUNT_FLAGS) | set(_PROPAGATION)),
         "linux": {
             "namespaces": sorted(NAMESPACE_FLAGS),

@@ -42,6 +42,9 @@ __all__ = [
 _RESET_SIGNALS = (13, 25)  # SIGPIPE, SIGXFSZ
 # Order matters when joining: the user namespace first gives the rights for the others.
 _JOIN_ORDER = ("user", "ipc", "uts", "network", "pid", "mount", "cgroup", "time")
+# Hook lists run by the create process (runtime namespace) and by the init (container's).
+_PARENT_HOOKS = ("prestart", "createRuntime")
+_INIT_HOOKS = ("createContainer", "startContainer")
 
 
 class ExecLookupError(OSError):
@@ -209,10 +212,30 @@ def container_init(
             console.preload()
         process = spec.process
         os.setsid()
+        hooks = spec.hooks or {}
+        state = None
+        if any(hooks.get(n) for n in _PARENT_HOOKS + _INIT_HOOKS):
+            from .hooks import run_hooks  # before pivot_root, as every import
+
+            channel.send("hooks")  # the parent runs prestart/createRuntime now
+            state = channel.expect("hooks-done").get("state") or {}
+
+        def create_container_hooks() -> None:
+            if hooks.get("createContainer"):
+                run_hooks("createContainer", hooks["createContainer"], state)
+
+        def start_container_hooks() -> None:
+            if hooks.get("startContainer"):
+                run_hooks("startContainer", hooks["startContainer"], {**state, "status": "created"})
+
         if new_net:
             sys.set_link_up("lo")
         if spec.namespace("mount") is not None:
-            rootfs.prepare_rootfs(sys, spec, create_cwd=process.cwd)
+            rootfs.prepare_rootfs(
+                sys, spec, create_cwd=process.cwd, before_pivot=create_container_hooks
+            )
+        else:
+            create_container_hooks()
         if console_fd >= 0:
             user = process.user
             console.setup_console(console_fd, process.console_size, user.uid, user.gid)
@@ -225,14 +248,22 @@ def container_init(
                 f.write(str(value))
         rootfs.readonly_paths(sys, spec.readonly_paths)
         rootfs.mask_paths(sys, spec.masked_paths)
-        exec_user_process(sys, process, channel, extra_fds, exec_fifo, seccomp)
+        exec_user_process(
+            sys, process, channel, extra_fds, exec_fifo, seccomp, start_container_hooks
+        )
     except BaseException as e:  # noqa: B036 - report, never fall back into the runtime's code
         report_error(channel, e)
     os._exit(1)
 
 
 def exec_user_process(
-    sys: Syscall, process, channel: Channel, extra_fds: int, fifo: int | None, seccomp=None
+    sys: Syscall,
+    process,
+    channel: Channel,
+    extra_fds: int,
+    fifo: int | None,
+    seccomp=None,
+    before_exec=None,
 ) -> None:
     """The last steps, shared by the init and ``exec``: no_new_privs, limits, fds,
     bounding set, user, cwd, capabilities, lookup, ``ready``, (fifo), exec.
@@ -269,6 +300,8 @@ def exec_user_process(
     channel.close()
     if fifo is not None:
         _wait_for_start(fifo)
+    if before_exec is not None:
+        before_exec()  # startContainer hooks: inside the container, after start
     for number in _RESET_SIGNALS:
         _signal.signal(number, _signal.SIG_DFL)
     if seccomp is not None and process.no_new_privileges:

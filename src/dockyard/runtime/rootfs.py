@@ -284,7 +284,7 @@ def _pivot_root(sys: Syscall, root: str) -> None:
     sys.chdir("/")
 
 
-def prepare_rootfs(sys: Syscall, spec: Spec, create_cwd: str = "/") -> None:
+def prepare_rootfs(sys: Syscall, spec: Spec, create_cwd: str = "/", before_pivot=None) -> None:
     """Mount everything in config order inside the rootfs and pivot into it.
 
     Runs in the container's new mount namespace, as its PID 1 (so /proc is the
@@ -305,6 +305,8 @@ def prepare_rootfs(sys: Syscall, spec: Spec, create_cwd: str = "/") -> None:
         _create_devices(sys, root, spec.devices)
         _dev_links(sys, root)
     _make_inside(root, secure_join(root, create_cwd, sys), sys, False)
+    if before_pivot is not None:
+        before_pivot()  # createContainer hooks: container namespaces, host paths
     _pivot_root(sys, root)
     if spec.rootfs_propagation in ("shared", "rshared"):
         sys.mount(None, "/", None, propagation_flag(spec.rootfs_propagation), None)
