@@ -466,3 +466,33 @@ def test_referrers(registry: Registry) -> None:
     # a subject with no referrers: an empty index, not a 404
     r = registry.req("GET", f"/v2/{name}/referrers/{sha(b'lonely')}")
     assert r.status_code == 200 and r.json()["manifests"] == []
+
+
+def test_client_chunked_upload(registry: Registry, tmp_path) -> None:  # noqa: ANN001
+    """The daemon's push client uploading one blob in several Content-Range'd PATCHes."""
+    import asyncio
+
+    from dockyard.registry.client.metadata import DistributionMetadata
+    from dockyard.registry.client.push import Pusher
+    from dockyard.registry.client.transport import Scope, Transport
+
+    data = os.urandom((5 << 20) + 123)
+    path = tmp_path / "blob"
+    path.write_bytes(data)
+    name = repo()
+    messages: list[dict] = []
+
+    async def go() -> None:
+        async with Transport(registry.addr) as t:
+            p = Pusher(
+                None,
+                DistributionMetadata(str(tmp_path / "m.json")),
+                messages.append,
+                chunk_size=1 << 20,
+            )
+            await p._upload_file(
+                t, Scope(name, ("pull", "push")), name, str(path), sha(data), len(data), "x"
+            )
+
+    asyncio.run(go())
+    assert registry.req("GET", f"/v2/{name}/blobs/{sha(data)}").content == data

@@ -4,9 +4,11 @@ Only what the registry lacks moves: for each layer the compressed blobs this
 daemon already knows for it (from earlier pulls and pushes, `metadata`) are
 HEAD-checked in the target repository, then cross-mounted from a sibling
 repository on the same registry; only then is the stored (uncompressed) layer
-compressed and uploaded. Compression is gzip level 1 through isal, in worker
-threads, one per layer (measured ~1.4 GB/s against ~0.1 GB/s for zlib level 1
-and 0.05 GB/s for Go's default that dockerd uses); gzip output is
+compressed and uploaded, in chunked PATCHes (resumed from the upload's status
+after a broken connection). Compression is gzip level 1 through isal, in worker
+threads, one per layer (measured here on 32 MiB half-compressible data:
+~1.4 GB/s, against ~0.11 GB/s for zlib level 1 and ~0.05 GB/s for zlib's
+default level 6, the level dockerd's gzip uses); gzip output is
 deterministic (mtime 0), so a layer compressed again has the same digest and
 a re-push after losing the metadata still finds it with HEAD.
 
@@ -24,7 +26,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from dockyard.api.errors import InvalidParameter
+from dockyard.api.errors import InvalidParameter, Unavailable
 from dockyard.registry import proto
 from dockyard.registry.client import progress as pm
 from dockyard.registry.client.metadata import BlobSource, DistributionMetadata
@@ -57,13 +59,19 @@ def compress_file(src_path: str, dst_path: str) -> tuple[str, int]:
 
 class Pusher:
     def __init__(
-        self, images: Any, metadata: DistributionMetadata, emit: Emit, concurrency: int = 5
+        self,
+        images: Any,
+        metadata: DistributionMetadata,
+        emit: Emit,
+        concurrency: int = 5,
+        chunk_size: int = 64 << 20,
     ) -> None:
         self.images = images
         self.meta = metadata
         self.emit = emit
         self.sem = asyncio.Semaphore(concurrency)
         self.uploaded = 0  # blobs that actually moved (for tests and benches)
+        self.chunk_size = chunk_size
 
     async def push(self, t: Transport, repo: str, tag: str, image: Any) -> tuple[str, int]:
         """Push `image` as repo:tag; returns (manifest digest, manifest size)."""
@@ -178,9 +186,7 @@ class Pusher:
         loc = resp.headers.get("Location")
         if not loc:
             raise InvalidParameter("registry did not return an upload location")
-        if not loc.startswith("http"):
-            loc = t.base + loc
-        return loc
+        return self._absolute(t, loc)
 
     @staticmethod
     def _with_digest(loc: str, digest: str) -> str:
@@ -204,27 +210,45 @@ class Pusher:
     async def _upload_file(
         self, t: Transport, scope: Scope, repo: str, path: str, digest: str, size: int, ident: str
     ) -> None:
+        """Chunked upload: PATCHes of `chunk_size` with Content-Range; after a broken
+        connection the upload's status says where to resume (a few times, with backoff)."""
         loc = await self._start(t, scope, repo)
+        offset, retries, last = 0, 0, 0.0
 
-        async def body() -> AsyncIterator[bytes]:
-            sent, last = 0, 0.0
+        async def body(start: int, end: int) -> AsyncIterator[bytes]:
+            nonlocal last
             with open(path, "rb") as f:
-                while chunk := f.read(4 * _CHUNK):
-                    sent += len(chunk)
+                f.seek(start)
+                pos = start
+                while pos < end and (chunk := f.read(min(4 * _CHUNK, end - pos))):
+                    pos += len(chunk)
                     yield chunk
                     now = time.monotonic()
                     if now - last > 0.1:
                         last = now
-                        self.emit(pm.progress("Pushing", ident, sent, size))
+                        self.emit(pm.progress("Pushing", ident, pos, size))
 
-        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
-        if size:
-            headers["Content-Range"] = f"0-{size - 1}"
-        resp = await t.request("PATCH", loc, scope, headers, data=body(), ok=(202, 204))
-        resp.release()
-        loc = resp.headers.get("Location") or loc
-        if not loc.startswith("http"):
-            loc = t.base + loc
+        while offset < size:
+            end = min(size, offset + self.chunk_size)
+            headers = {
+                "Content-Type": "application/octet-stream",
+                "Content-Length": str(end - offset),
+                "Content-Range": f"{offset}-{end - 1}",
+            }
+            try:
+                resp = await t.request(
+                    "PATCH", loc, scope, headers, data=body(offset, end), ok=(202, 204)
+                )
+            except Unavailable:
+                retries += 1
+                if retries > 3:
+                    raise
+                await asyncio.sleep(0.2 * 2**retries)
+                offset = await self._upload_offset(t, scope, loc)
+                continue
+            resp.release()
+            loc = self._absolute(t, resp.headers.get("Location") or loc)
+            offset = end
         resp = await t.request(
             "PUT",
             self._with_digest(loc, digest),
@@ -234,3 +258,14 @@ class Pusher:
         )
         resp.release()
         self.uploaded += 1
+
+    @staticmethod
+    def _absolute(t: Transport, loc: str) -> str:
+        return loc if loc.startswith("http") else t.base + loc
+
+    async def _upload_offset(self, t: Transport, scope: Scope, loc: str) -> int:
+        resp = await t.request("GET", loc, scope, ok=(204,))
+        resp.release()
+        rng = resp.headers.get("Range", "0-0")
+        end = int(rng.split("-")[-1])
+        return end + 1 if end > 0 else 0
