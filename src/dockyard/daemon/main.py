@@ -71,6 +71,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--default-ulimit", action="append", default=[], help="name=soft[:hard]")
     p.add_argument("--userns-remap", default=None, help="default, user[:group] (/etc/subuid)")
     p.add_argument("--group", "-G", default="root", help="group owning the socket")
+    p.add_argument(
+        "--no-monitor-zygote",
+        dest="monitor_zygote",
+        action="store_false",
+        help="exec a fresh interpreter per monitor instead of forking one from a warm zygote",
+    )
     p.add_argument("--bridge", "-b", default="dockyard0", help="the default bridge's name")
     p.add_argument("--bip", default="172.17.0.1/16", help="the default bridge's address/prefix")
     p.add_argument(
@@ -176,6 +182,10 @@ async def serve(args: argparse.Namespace) -> None:
     builds = BuildService(
         Builder(containers, images, commits, build_cache, mount_all, unmount), build_tmp
     )
+    zygote = None
+    if args.monitor_zygote:
+        zygote = await start_zygote(os.path.join(paths.exec_root, "zygote.sock"))
+    containers.zygote_socket = zygote.socket if zygote else None
     await containers.restore()
     await networks.restore()
     execs = ExecService(containers)
@@ -231,9 +241,46 @@ async def serve(args: argparse.Namespace) -> None:
     except TimeoutError:
         log.warning("HTTP server did not shut down within 10s")
     images.close()
+    if zygote is not None:
+        await zygote.stop()
     for host in hosts:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(socket_path(host))
+
+
+class Zygote:
+    """The monitor zygote's process (`monitor/zygote.py`); it exits when our pipe closes."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, socket: str) -> None:
+        self.proc = proc
+        self.socket = socket
+
+    async def stop(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            await asyncio.wait_for(self.proc.wait(), 5)
+        except TimeoutError:
+            self.proc.kill()
+            await self.proc.wait()
+
+
+async def start_zygote(path: str) -> Zygote | None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "dockyard.monitor.zygote", path,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, start_new_session=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    try:
+        line = await asyncio.wait_for(proc.stdout.readline(), 10)
+    except TimeoutError:
+        line = b""
+    if line.strip() != b"ready":
+        log.warning("monitor zygote did not start; monitors will be exec'd")
+        proc.kill()
+        await proc.wait()
+        return None
+    return Zygote(proc, path)
 
 
 def _chgrp(path: str, group: str) -> None:

@@ -260,6 +260,7 @@ class ContainerService:
         self.closing = False
         self.by_name: dict[str, str] = {}
         self.monitor_bin = os.path.join(os.path.dirname(sys.executable), "dockyard-monitor")
+        self.zygote_socket: str | None = None  # set when a monitor zygote runs
         # `--init`: a static reaping init bind-mounted as /sbin/docker-init, as Docker does.
         self.init_binary = shutil.which("tini-static") or shutil.which("docker-init")
 
@@ -509,16 +510,7 @@ class ContainerService:
                 "tty": bool(c.config.get("Tty")),
             }
             write_json_atomic(self.paths.monitor_config(cid), mcfg)
-            proc = await asyncio.create_subprocess_exec(
-                self.monitor_bin,
-                self.paths.monitor_config(cid),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                start_new_session=True,
-            )
-            assert proc.stdout is not None
-            line = await proc.stdout.readline()
-            await proc.wait()
+            line = await self._spawn_monitor(self.paths.monitor_config(cid))
             try:
                 ready = json.loads(line)
             except json.JSONDecodeError:
@@ -632,6 +624,33 @@ class ContainerService:
                 f.write(content)
             out.append((f"/etc/{name}", path))
         return out
+
+    async def _spawn_monitor(self, config_path: str) -> bytes:
+        """Start a monitor; its ready line. Forked by the zygote when one runs (a fork,
+        not a fresh interpreter), else exec'd."""
+        if self.zygote_socket:
+            try:
+                reader, writer = await asyncio.open_unix_connection(self.zygote_socket)
+            except OSError as exc:
+                log.warning("monitor zygote unreachable (%s); exec'ing the monitor", exc)
+            else:
+                try:
+                    writer.write(config_path.encode() + b"\n")
+                    await writer.drain()
+                    return await reader.readline()
+                finally:
+                    writer.close()
+        proc = await asyncio.create_subprocess_exec(
+            self.monitor_bin,
+            config_path,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            start_new_session=True,
+        )
+        assert proc.stdout is not None
+        line = await proc.stdout.readline()
+        await proc.wait()
+        return line
 
     # ---- the monitor link ------------------------------------------------------------
     async def _connect(self, c: Container) -> None:
