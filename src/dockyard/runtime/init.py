@@ -290,6 +290,13 @@ def exec_user_process(
     _set_user(process.user)
     sys.prctl(PR_SET_KEEPCAPS, 0)
     os.chdir(process.cwd)
+    try:  # a cwd reached through a leaked fd is outside the root (CVE-2024-21626 class)
+        os.getcwd()
+    except FileNotFoundError:
+        raise OSError(
+            "current working directory is outside of container mount namespace root -- "
+            "possible container breakout detected"
+        ) from None
     if caps is not None:
         apply_capabilities(sys, caps, last)
     env = env_dict(process.env)
