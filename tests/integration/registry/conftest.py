@@ -10,7 +10,7 @@ import pytest
 from tests.integration.registry.peers import Registry, start, stop
 
 
-@pytest.fixture(scope="module", params=["dockyard", "distribution"])
+@pytest.fixture(scope="module", params=["dockyard", "memory", "distribution"])
 def registry(request: pytest.FixtureRequest) -> Iterator[Registry]:
     reg = start(request.param)
     try:

@@ -19,6 +19,17 @@ import requests
 BIN = Path(sys.executable).parent
 
 
+_MEMORY_SERVER = """
+import sys
+from aiohttp import web
+from dockyard.registry.server.app import RegistryApp
+from dockyard.registry.server.driver import InMemoryDriver
+from dockyard.registry.server.storage import RegistryStorage
+app = RegistryApp(RegistryStorage(InMemoryDriver())).make_app()
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+"""
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -97,6 +108,8 @@ def start(
             "warning",
             *(args or []),
         ]
+    elif kind == "memory":  # ours over the in-memory storage driver
+        cmd = [sys.executable, "-c", _MEMORY_SERVER, str(port)]
     elif kind == "distribution":
         exe = shutil.which("docker-registry")
         if exe is None:

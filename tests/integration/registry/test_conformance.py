@@ -146,7 +146,7 @@ def test_chunked_upload_status_and_resume(registry: Registry) -> None:
     assert r.status_code == 204
     assert r.headers["Range"] == "0-9"
     # out of order: 416
-    if registry.kind == "dockyard":  # 2.8 does not check a chunk's start (takes it: 202)
+    if registry.kind != "distribution":  # 2.8 does not check a chunk's start (takes it: 202)
         r = registry.req("PATCH", loc, data=data[20:], headers={**h, "Content-Range": "20-29"})
         assert r.status_code == 416
     r = registry.req("PATCH", loc, data=data[10:], headers={**h, "Content-Range": "10-29"})
@@ -297,7 +297,7 @@ def test_name_unknown_and_invalid(registry: Registry) -> None:
     assert code(r) == "NAME_UNKNOWN"
     r = registry.req("GET", "/v2/Bad_Name/tags/list")
     assert r.status_code in (400, 404)
-    if registry.kind == "dockyard":
+    if registry.kind != "distribution":
         assert code(r) == "NAME_INVALID"
 
 

@@ -12,7 +12,12 @@ import pytest
 
 from dockyard.registry import proto
 from dockyard.registry.proto import RegistryError
-from dockyard.registry.server.driver import FilesystemDriver, PathNotFound
+from dockyard.registry.server.driver import (
+    FilesystemDriver,
+    InMemoryDriver,
+    PathNotFound,
+    StorageDriver,
+)
 from dockyard.registry.server.gc import collect
 from dockyard.registry.server.storage import RegistryStorage, blob_path
 
@@ -21,13 +26,21 @@ def sha(b: bytes) -> str:
     return "sha256:" + hashlib.sha256(b).hexdigest()
 
 
+@pytest.fixture(params=["filesystem", "memory"])
+def driver(request: pytest.FixtureRequest, tmp_path: Path) -> StorageDriver:
+    """Every StorageDriver runs the same tests (the driver conformance suite)."""
+    if request.param == "memory":
+        return InMemoryDriver()
+    return FilesystemDriver(str(tmp_path / "root"))
+
+
 @pytest.fixture
-def storage(tmp_path: Path) -> RegistryStorage:
-    return RegistryStorage(FilesystemDriver(str(tmp_path / "root")))
+def storage(driver: StorageDriver) -> RegistryStorage:
+    return RegistryStorage(driver)
 
 
-def test_driver_contract(tmp_path: Path) -> None:
-    d = FilesystemDriver(str(tmp_path))
+def test_driver_contract(driver: StorageDriver) -> None:
+    d = driver
     d.put_content("/a/b/c", b"one")
     d.put_content("/a/b/c", b"two")
     assert d.get_content("/a/b/c") == b"two"
@@ -66,12 +79,12 @@ def test_upload_verified_and_deduplicated(storage: RegistryStorage) -> None:
     assert storage.blob_size("c", sha(data)) is None  # not linked into c
 
 
-def test_upload_resumes_after_restart(storage: RegistryStorage, tmp_path: Path) -> None:
+def test_upload_resumes_after_restart(storage: RegistryStorage) -> None:
     up = storage.start_upload("r")
     with up.open() as f:
         f.write(b"first half ")
     up.wrote(b"first half ")
-    again = RegistryStorage(FilesystemDriver(str(tmp_path / "root")))  # a new process
+    again = RegistryStorage(storage.driver)  # a new process over the same storage
     up2 = again.upload("r", up.id)
     up2.resync()
     assert up2.offset == len(b"first half ")

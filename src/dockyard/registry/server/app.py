@@ -265,7 +265,28 @@ class RegistryApp:
             return resp
         if local is not None:
             return web.FileResponse(local, headers=headers, chunk_size=1 << 20)
-        raise RegistryError("UNSUPPORTED", "driver cannot serve blobs")
+        return await self._stream_blob(request, digest, size, rng, headers)
+
+    async def _stream_blob(
+        self, request: web.Request, digest: str, size: int, rng: str | None, headers: dict[str, str]
+    ) -> web.StreamResponse:
+        """A blob from a driver without local files: read and sent in chunks."""
+        start, end, status = 0, size - 1, 200
+        if rng is not None:
+            span = proto.parse_range(rng, size)
+            assert span is not None  # unsatisfiable ranges were answered above
+            (start, end), status = span, 206
+            headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+        resp = web.StreamResponse(status=status, headers=headers)
+        resp.content_length = end - start + 1
+        await resp.prepare(request)
+        with self.storage.driver.reader(blob_path(digest), start) as f:
+            left = end - start + 1
+            while left > 0 and (chunk := f.read(min(1 << 20, left))):
+                left -= len(chunk)
+                await resp.write(chunk)
+        await resp.write_eof()
+        return resp
 
     _blob_head = _blob_get
 

@@ -126,3 +126,81 @@ class FilesystemDriver:
 
     def local_path(self, path: str) -> str | None:
         return self._p(path)
+
+
+class InMemoryDriver:
+    """Everything in a dict: for tests, and the proof that nothing above this
+    module assumes files (blob bodies are streamed when `local_path` is None)."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+
+    @staticmethod
+    def _norm(path: str) -> str:
+        parts = [p for p in path.split("/") if p]
+        if any(p in (".", "..") for p in parts):
+            raise ValueError(f"invalid storage path {path!r}")
+        return "/" + "/".join(parts)
+
+    def get_content(self, path: str) -> bytes:
+        try:
+            return self.files[self._norm(path)]
+        except KeyError:
+            raise PathNotFound(path) from None
+
+    def put_content(self, path: str, data: bytes) -> None:
+        self.files[self._norm(path)] = bytes(data)
+
+    def reader(self, path: str, offset: int = 0) -> BinaryIO:
+        import io
+
+        f = io.BytesIO(self.get_content(path))
+        f.seek(offset)
+        return f
+
+    def appender(self, path: str) -> BinaryIO:
+        import io
+
+        driver, key = self, self._norm(path)
+
+        class _Appender(io.BytesIO):
+            def close(self) -> None:
+                driver.files[key] = driver.files.get(key, b"") + self.getvalue()
+                super().close()
+
+        return _Appender()
+
+    def size(self, path: str) -> int | None:
+        data = self.files.get(self._norm(path))
+        return None if data is None else len(data)
+
+    def _children(self, path: str) -> set[str]:
+        prefix = self._norm(path).rstrip("/") + "/"
+        return {k[len(prefix) :].split("/", 1)[0] for k in self.files if k.startswith(prefix)}
+
+    def list(self, path: str) -> list[str]:
+        names = self._children(path)
+        if not names:
+            raise PathNotFound(path)
+        return sorted(names)
+
+    def move(self, src: str, dst: str) -> None:
+        try:
+            self.files[self._norm(dst)] = self.files.pop(self._norm(src))
+        except KeyError:
+            raise PathNotFound(src) from None
+
+    def delete(self, path: str) -> None:
+        key = self._norm(path)
+        doomed = [k for k in self.files if k == key or k.startswith(key.rstrip("/") + "/")]
+        if not doomed:
+            raise PathNotFound(path)
+        for k in doomed:
+            del self.files[k]
+
+    def walk_files(self, path: str) -> Iterator[str]:
+        prefix = self._norm(path).rstrip("/") + "/"
+        yield from sorted(k for k in self.files if k.startswith(prefix))
+
+    def local_path(self, path: str) -> str | None:
+        return None
