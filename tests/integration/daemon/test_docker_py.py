@@ -50,3 +50,29 @@ def test_nonzero_exit_raises_container_error(client: docker.DockerClient) -> Non
 def test_image_not_found(client: docker.DockerClient) -> None:
     with pytest.raises(docker.errors.ImageNotFound):
         client.images.get("nosuchimage:latest")
+
+
+def test_attach_over_websocket(client: docker.DockerClient, daemon: Daemon) -> None:
+    import aiohttp
+
+    c = client.containers.create("busybox", ["sh", "-c", "sleep 0.5; echo over ws; echo err >&2"])
+    try:
+
+        async def scenario() -> bytes:
+            conn = aiohttp.UnixConnector(path=daemon.sock)
+            async with aiohttp.ClientSession(connector=conn) as session:
+                url = f"http://d/v1.45/containers/{c.id}/attach/ws?stream=1&stdout=1&stderr=1"
+                async with session.ws_connect(url) as ws:
+                    c.start()
+                    out = b""
+                    async for msg in ws:
+                        out += msg.data
+                    return out
+
+        import asyncio
+
+        out = asyncio.run(scenario())
+        assert b"over ws\n" in out and b"err\n" in out
+        assert b"\x01\x00\x00\x00" not in out  # raw, not multiplexed
+    finally:
+        c.remove(force=True)

@@ -323,6 +323,46 @@ def routes(svc: ContainerService) -> web.RouteTableDef:
             stream.close()
         return stream.response
 
+    @r.get("/containers/{id}/attach/ws")
+    async def attach_ws(request: web.Request) -> web.WebSocketResponse:
+        """Attach over a WebSocket: output as binary messages (never multiplexed, as
+        Docker does), input from the client's messages."""
+        c = svc.get(request.match_info["id"])
+        want = {s for s, q in ((stdcopy.STDOUT, "stdout"), (stdcopy.STDERR, "stderr"))
+                if qbool(request, q)}  # fmt: skip
+        q = svc.subscribe(c)
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+
+        async def pump_in() -> None:
+            await c.live.linked.wait()
+            async for msg in ws:
+                if msg.type in (web.WSMsgType.BINARY, web.WSMsgType.TEXT):
+                    data = msg.data if isinstance(msg.data, bytes) else msg.data.encode()
+                    svc.send_stdin(c, data)
+
+        reader = None
+        if qbool(request, "stdin") and c.config.get("OpenStdin"):
+            reader = asyncio.create_task(pump_in())
+        try:
+            if qbool(request, "logs"):
+                async for _stream, data in svc.logs(
+                    c.id, stdout=stdcopy.STDOUT in want, stderr=stdcopy.STDERR in want
+                ):
+                    await ws.send_bytes(data)
+            if qbool(request, "stream", True) and (c.running or c.state["Status"] == "created"):
+                while (frame := await q.get()) is not None:
+                    if frame.stream in want:
+                        await ws.send_bytes(frame.data)
+        except ConnectionError:
+            pass
+        finally:
+            svc.unsubscribe(c, q)
+            if reader is not None:
+                reader.cancel()
+            await ws.close()
+        return ws
+
     return r
 
 
