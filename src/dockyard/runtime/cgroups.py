@@ -180,12 +180,18 @@ class CgroupV1(CgroupManager):
 
     def set(self, resources: dict) -> None:
         memory = resources.get("memory") or {}
+        memsw = os.path.join(
+            self._paths.get("memory", "/nonexistent"), "memory.memsw.limit_in_bytes"
+        )
+        swap = memory.get("swap") if os.path.exists(memsw) else None
+        # memory+swap may never be below memory: raising both writes memsw first (an update)
+        swap_first = swap is not None and (swap == -1 or swap > int(_read(memsw)))
+        if swap_first:
+            self._file("memory", "memory.memsw.limit_in_bytes", swap)
         self._file("memory", "memory.limit_in_bytes", memory.get("limit"))
         self._file("memory", "memory.soft_limit_in_bytes", memory.get("reservation"))
-        if memory.get("swap") is not None and os.path.exists(
-            os.path.join(self._paths.get("memory", "/nonexistent"), "memory.memsw.limit_in_bytes")
-        ):
-            self._file("memory", "memory.memsw.limit_in_bytes", memory["swap"])
+        if swap is not None and not swap_first:
+            self._file("memory", "memory.memsw.limit_in_bytes", swap)
         self._file("memory", "memory.swappiness", memory.get("swappiness"))
         cpu = resources.get("cpu") or {}
         self._file("cpu", "cpu.shares", cpu.get("shares"))

@@ -33,6 +33,8 @@ commands:
   exec     exec [--process FILE | ID ARGS...] (--tty, --console-socket, --detach, --pid-file,
            --cwd, --env K=V, --user UID[:GID], --cap CAP, --no-new-privs)
   pause    freeze every process of a container;  resume  thaw them
+  update   update ID (--resources FILE|-, --memory, --memory-swap, --cpu-quota, --pids-limit...)
+  events   events --stats ID: the container's resource usage (JSON)
   ps       ps ID [ps options] (--format table|json)
   features print what this runtime supports (JSON)
 
@@ -91,6 +93,23 @@ _COMMAND_FLAGS: dict[str, dict[str, bool]] = {
     },
     "pause": {},
     "resume": {},
+    "update": {
+        "resources": True,
+        "r": True,
+        "memory": True,
+        "memory-swap": True,
+        "memory-reservation": True,
+        "kernel-memory": True,
+        "cpu-share": True,  # runc's spelling
+        "cpu-shares": True,
+        "cpu-quota": True,
+        "cpu-period": True,
+        "cpuset-cpus": True,
+        "cpuset-mems": True,
+        "pids-limit": True,
+        "blkio-weight": True,
+    },
+    "events": {"stats": False, "interval": True},
     "ps": {"format": True},
     "features": {},
     "kill": {"all": False},
@@ -284,6 +303,13 @@ def dispatch(argv: list[str]) -> int:
         return 0
     if command == "ps":
         return _ps(root, rest, flags)
+    if command == "update":
+        from .update import resources_from_flags
+
+        container.update(root, _one_id(rest, command), resources_from_flags(flags))
+        return 0
+    if command == "events":
+        return _events(root, _one_id(rest, command), flags)
     if command == "features":
         from . import jsontext
         from .features import features
@@ -340,6 +366,26 @@ def _exec(root: str, rest: list[str], flags: dict) -> int:
         str(flags.get("console-socket") or "") or None,
         int(flags.get("preserve-fds") or 0),
     )
+
+
+def _events(root: str, container_id: str, flags: dict) -> int:
+    """``events --stats`` prints one stats event; without it, one every --interval (5s)."""
+    from . import jsontext
+    from .container import stats
+
+    if flags.get("stats"):
+        print(jsontext.dumps(stats(root, container_id)))
+        return 0
+    import time
+
+    interval = float(str(flags.get("interval") or "5s").rstrip("s"))
+    while True:
+        try:
+            event = stats(root, container_id)
+        except Exception:
+            return 0
+        print(jsontext.dumps(event), flush=True)
+        time.sleep(interval)
 
 
 def _ps(root: str, rest: list[str], flags: dict) -> int:

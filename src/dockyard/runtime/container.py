@@ -369,6 +369,39 @@ def resume(root: str, container_id: str) -> None:
     _manager(state).thaw()
 
 
+def update(root: str, container_id: str, resources: dict) -> None:
+    """``update``: new ``linux.resources`` for a running (or paused, created) container."""
+    state = load_state(root, container_id)
+    if state.status() == "stopped":
+        raise ContainerError("container not running")
+    manager = _manager(state)
+    if manager is None:
+        raise ContainerError("container has no cgroup to update")
+    manager.set(resources)
+
+
+def stats(root: str, container_id: str) -> dict:
+    """``events --stats``: one runc-style stats event."""
+    state = load_state(root, container_id)
+    if state.status() == "stopped":
+        raise ContainerError("container not running")
+    manager = _manager(state)
+    raw = manager.stats() if manager is not None else {}
+    memory = raw.get("memory") or {}
+    data = {  # runc's shape (types.Stats)
+        "cpu": raw.get("cpu") or {},
+        "memory": {
+            "usage": {
+                "usage": memory.get("usage"),
+                "max": memory.get("max_usage"),
+                "limit": memory.get("limit"),
+            }
+        },
+        "pids": raw.get("pids") or {},
+    }
+    return {"type": "stats", "id": container_id, "data": data}
+
+
 def kill(root: str, container_id: str, signum: int, all_processes: bool = False) -> None:
     state = load_state(root, container_id)
     if not state.running():
