@@ -11,6 +11,7 @@ from pathlib import Path
 import jwt
 import requests
 
+from tests.conftest import Daemon
 from tests.integration.registry.images import make_oci_layout
 from tests.integration.registry.peers import Registry, start, stop
 
@@ -70,7 +71,10 @@ def test_basic_auth(basic_registry: Registry) -> None:
     assert basic_registry.req("GET", "/v2/", headers={"Authorization": bad}).status_code == 401
 
 
-def test_tls_with_skopeo(tmp_path: Path) -> None:
+def test_tls_with_skopeo_and_the_daemon(daemon: Daemon, tmp_path: Path) -> None:
+    """A registry serving TLS with a self-signed certificate on loopback: skopeo
+    pushes to it; dockyardd, which treats loopback as insecure like dockerd, finds
+    it speaks TLS and pulls over HTTPS."""
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
@@ -88,5 +92,9 @@ def test_tls_with_skopeo(tmp_path: Path) -> None:
         assert r.returncode == 0, r.stderr
         r = requests.get(f"https://{reg.addr}/v2/tls/img/tags/list", verify=str(cert), timeout=10)
         assert r.json()["tags"] == ["1"]
+        r2 = daemon.docker("pull", f"{reg.addr}/tls/img:1")
+        assert r2.returncode == 0, r2.stdout + r2.stderr
+        assert "Pull complete" in r2.stdout
+        daemon.docker("rmi", f"{reg.addr}/tls/img:1")
     finally:
         stop(reg)

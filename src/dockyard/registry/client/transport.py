@@ -1,8 +1,9 @@
 """HTTP to one registry host: scheme choice, the auth challenge dance, error
 mapping. aiohttp's client, because the daemon already runs on aiohttp's loop.
 
-Scheme: loopback hosts (localhost, 127.0.0.0/8, ::1) and configured insecure
-registries use plain HTTP, as dockerd does; others HTTPS. Dockyard never
+Scheme: HTTPS, verified. Loopback hosts (localhost, 127.0.0.0/8, ::1) and
+configured insecure registries are probed as dockerd does: HTTPS without
+certificate checks if they speak TLS, else plain HTTP. Dockyard never
 talks to Docker Hub (`docker.io`): it answers with an error instead, so that
 tests and offline hosts fail fast and clearly.
 
@@ -78,8 +79,9 @@ class Transport:
 
     def __post_init__(self) -> None:
         check_host_allowed(self.host)
-        plain = is_loopback(self.host) or self.host in self.insecure
-        self.base = f"{'http' if plain else 'https'}://{self.host}"
+        self.insecure_host = is_loopback(self.host) or self.host in self.insecure
+        self.base = f"https://{self.host}"
+        self.ssl: bool = True
 
     async def __aenter__(self) -> Transport:
         if self.session is None:
@@ -88,7 +90,22 @@ class Transport:
                 connector=aiohttp.TCPConnector(limit=16),
                 auto_decompress=False,
             )
+        if self.insecure_host:
+            await self._probe_scheme()
         return self
+
+    async def _probe_scheme(self) -> None:
+        """An insecure registry (loopback or configured): HTTPS without verification
+        if it speaks TLS, plain HTTP otherwise; what dockerd does for them."""
+        assert self.session is not None
+        try:
+            async with self.session.get(
+                f"https://{self.host}/v2/", ssl=False, timeout=aiohttp.ClientTimeout(total=5)
+            ) as r:
+                await r.read()
+            self.ssl = False
+        except (aiohttp.ClientError, TimeoutError):
+            self.base = f"http://{self.host}"
 
     async def __aexit__(self, *exc: object) -> None:
         if self.session is not None:
@@ -123,8 +140,14 @@ class Transport:
             h.update(self._auth_header(sc))
             try:
                 resp = await self.session.request(
-                    method, url, headers=h, data=data, allow_redirects=True
+                    method, url, headers=h, data=data, allow_redirects=True, ssl=self.ssl
                 )
+            except aiohttp.ClientConnectorCertificateError as exc:
+                raise Unavailable(
+                    f'Get "{self.base}/v2/": tls: failed to verify certificate: {exc.certificate_error}'
+                ) from None
+            except aiohttp.ClientSSLError as exc:
+                raise Unavailable(f'Get "{self.base}/v2/": tls: {exc}') from None
             except aiohttp.ClientConnectorError as exc:
                 raise Unavailable(
                     f'Get "{self.base}/v2/": dial tcp {self.host}: connect: {exc.os_error.strerror if exc.os_error else exc}'
@@ -168,7 +191,9 @@ class Transport:
         realm = params["realm"]
         check_host_allowed(realm.split("://", 1)[-1].split("/", 1)[0])
         assert self.session is not None
-        async with self.session.get(realm, params=q, headers=h) as r:
+        realm_host = realm.split("://", 1)[-1].split("/", 1)[0]
+        ssl = self.ssl if is_loopback(realm_host) or realm_host in self.insecure else True
+        async with self.session.get(realm, params=q, headers=h, ssl=ssl) as r:
             body = await r.read()
             if r.status != 200:
                 code, msg = proto.parse_error_body(r.status, body)
