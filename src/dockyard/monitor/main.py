@@ -262,6 +262,7 @@ class Monitor:
                     os.kill(self.pid, int(msg.get("signal", signal.SIGTERM)))
                 except ProcessLookupError:
                     pass
+                self.thaw_if_frozen()
         elif op == "close_stdin":
             self.stdin_buf.clear()
             self.close_stdin()
@@ -273,6 +274,28 @@ class Monitor:
                     console.resize(self.master, int(msg.get("h", 0)), int(msg.get("w", 0)))
                 except (OSError, ValueError) as exc:
                     print(f"resize: {exc}", file=sys.stderr)
+
+    def thaw_if_frozen(self) -> None:
+        """A frozen (paused) container cannot act on a signal, not even SIGKILL
+        under cgroup v1: thaw it once signalled, as dockerd does."""
+        if self.exec_mode:
+            return
+        for path, frozen in (
+            (f"/sys/fs/cgroup/freezer/dockyard/{self.id}/freezer.state", "FROZEN"),
+            (f"/sys/fs/cgroup/dockyard/{self.id}/cgroup.freeze", "1"),
+        ):
+            try:
+                with open(path) as f:
+                    state = f.read().strip()
+            except OSError:
+                continue
+            if state == frozen:
+                subprocess.run(
+                    [*self.runtime, "resume", self.id],
+                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL, check=False,
+                )  # fmt: skip
+            return
 
     def status(self) -> dict[str, Any]:
         return {

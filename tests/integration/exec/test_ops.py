@@ -156,3 +156,19 @@ def test_resize_needs_a_running_container(
     with pytest.raises(docker.errors.APIError) as info:
         client.api.resize(n, 10, 10)
     assert info.value.status_code == 409
+
+
+def test_a_paused_container_can_be_stopped_and_removed(daemon: Daemon, names: list[str]) -> None:
+    for verb in ("stop", "rm"):
+        n = unique()
+        names.append(n)
+        daemon.docker("run", "-d", "--network", "none", "--name", n, "busybox", "sleep", "600",
+                      check=True)  # fmt: skip
+        daemon.docker("pause", n, check=True)
+        t0 = time.monotonic()
+        args = ["stop", "-t", "1", n] if verb == "stop" else ["rm", "-f", n]
+        r = daemon.docker(*args, timeout=20)
+        assert r.returncode == 0, r.stderr
+        assert time.monotonic() - t0 < 8
+    r = daemon.docker("inspect", "-f", "{{.State.Status}} {{.State.Paused}}", names[0])
+    assert r.stdout.strip() == "exited false"
