@@ -128,6 +128,8 @@ def test_connect_disconnect_running(daemon: Daemon, cleanup: list[str]) -> None:
     daemon.docker("network", "connect", "--ip", "10.251.77.9", "--alias", "pal", n1, c, check=True)
     settings = json.loads(daemon.docker("inspect", c).stdout)[0]["NetworkSettings"]["Networks"]
     assert settings[n1]["IPAddress"] == "10.251.77.9" and "bridge" in settings
+    r = daemon.docker("ps", "--filter", f"network={n1}", "--format", "{{.Names}}")
+    assert r.stdout.split() == [c]
     r = daemon.docker("run", "--rm", "--network", n1, "busybox", "ping", "-c1", "-W2", "pal")
     assert r.returncode == 0 and "10.251.77.9" in r.stdout, r.stdout + r.stderr
     daemon.docker("network", "disconnect", n1, c, check=True)

@@ -56,6 +56,8 @@ def test_in_use_refusal_prune_and_rm_v(daemon: Daemon, cleanup: list[str]) -> No
     c = _name("c")
     cleanup.append("c:" + c)
     daemon.docker("create", "--name", c, "-v", f"{used}:/u", "-v", "/anon", "busybox", check=True)
+    r = daemon.docker("ps", "-a", "--filter", f"volume={used}", "--format", "{{.Names}}")
+    assert r.stdout.split() == [c]
     r = daemon.docker("volume", "rm", used)
     assert r.returncode != 0 and "volume is in use" in r.stderr
     mounts = json.loads(daemon.docker("inspect", c).stdout)[0]["Mounts"]

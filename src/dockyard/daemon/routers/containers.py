@@ -49,6 +49,22 @@ def _mount_points(c: Container, svc: ContainerService) -> list[dict[str, Any]]:
     return mount_points(c) if mount_points is not None else []
 
 
+def _on_networks_and_volumes(svc: ContainerService, c: Container, f: dict[str, Any]) -> bool:
+    """The `network` (name or id) and `volume` (name or mount destination) filters."""
+    if f.get("network"):
+        nets = _network_settings(c, svc)["Networks"]
+        ids = set(nets) | {n.get("NetworkID", "") for n in nets.values()}
+        if not any(v in ids or any(i.startswith(v) for i in ids if i) for v in f["network"]):
+            return False
+    if f.get("volume"):
+        mounts = _mount_points(c, svc)
+        names = {m.get("Name") for m in mounts} | {m.get("Destination") for m in mounts}
+        names |= {m.get("Source") for m in mounts if m.get("Type") == "bind"}
+        if not any(v in names for v in f["volume"]):
+            return False
+    return True
+
+
 def summary(c: Container, now: float, svc: ContainerService | None = None) -> dict[str, Any]:
     if svc is not None:
         ns = _network_settings(c, svc)
@@ -176,6 +192,7 @@ def routes(svc: ContainerService) -> web.RouteTableDef:
             if _matches(c, filters) and (show_all or c.running or qint(request, "limit"))
         ]
         chosen = _relative(svc, chosen, filters)
+        chosen = [c for c in chosen if _on_networks_and_volumes(svc, c, filters)]
         limit = qint(request, "limit")
         if limit and limit > 0:
             chosen = chosen[:limit]
