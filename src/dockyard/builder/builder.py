@@ -19,6 +19,7 @@ import json
 import os
 import posixpath
 import shutil
+import stat
 import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
@@ -562,8 +563,16 @@ class _Run:
                 await self.out(f"Removing intermediate container {cid[:12]}\n")
 
     def _run_layer(self, cid: str, parent: str | None) -> Any:
-        """The RUN container's changes; None (an empty layer, as dockerd) when there are none."""
-        if not os.listdir(upper_dir(self.b.images.snapshotter.mounts(cid))):
+        """The RUN container's changes; None (an empty layer, as dockerd) when there are none.
+        The empty mount points of /etc/hosts, /etc/hostname and /etc/resolv.conf the
+        container service leaves in the upper dir are not part of the step (dockerd
+        keeps them in its init layer)."""
+        rootfs = self.b.containers.paths.rootfs(cid)
+        if os.path.ismount(rootfs):
+            self.b._unmount(rootfs)
+        upper = upper_dir(self.b.images.snapshotter.mounts(cid))
+        _strip_mount_stubs(upper)
+        if not os.listdir(upper):
             return None
         return self.b.commits.layer_of(cid, parent)
 
@@ -615,7 +624,10 @@ class _Run:
 
             if hd:
                 digest = hashlib.sha256((digest + hd).encode()).hexdigest()
-            created_by = f"{' '.join(DEFAULT_SHELL)} #(nop) {ins.cmd} {kind}:{digest} in {dest} "
+            chown_note = f"--chown={flags['chown']}" if flags.get("chown") else ""
+            created_by = (
+                f"{' '.join(DEFAULT_SHELL)} #(nop) {ins.cmd} {chown_note}{kind}:{digest} in {dest} "
+            )
             key = (
                 created_by
                 + "\n"
@@ -722,6 +734,26 @@ class _Run:
 
         await asyncio.to_thread(setup)
         return target, cleanup
+
+
+def _strip_mount_stubs(upper: str) -> None:
+    etc = os.path.join(upper, "etc")
+    if not os.path.isdir(etc) or os.path.islink(etc):
+        return
+    for name in ("hosts", "hostname", "resolv.conf"):
+        p = os.path.join(etc, name)
+        try:
+            st = os.lstat(p)
+        except FileNotFoundError:
+            continue
+        if stat.S_ISREG(st.st_mode) and st.st_size == 0:
+            os.unlink(p)
+    try:
+        opaque = os.getxattr(etc, "trusted.overlay.opaque", follow_symlinks=False) == b"y"
+    except OSError:
+        opaque = False
+    if not os.listdir(etc) and not opaque:
+        os.rmdir(etc)
 
 
 def _resolve_chown(root: str, spec: str) -> tuple[int, int]:

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Build speed: a 12-step Dockerfile with a ~50 MB context, built cold, rebuilt
+# with nothing changed (every step from cache) and rebuilt with one copied file
+# changed, through the official CLI's legacy builder (DOCKER_BUILDKIT=0) and
+# through `dockyard build`, against a private dockyardd and, when dockerd is
+# installed, side by side with a private peer dockerd's legacy builder.
+#   bench/build.sh [CONTEXT_MB] [RUNS]        (defaults 50, 3; needs root)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$PWD
+BIN=$REPO/.venv/bin
+SIZE_MB=${1:-50}
+RUNS=${2:-3}
+work=$(mktemp -d /tmp/dy-bench-build.XXXX)
+dy_pid="" peer_pid=""
+cleanup() {
+  [ -n "$dy_pid" ] && kill "$dy_pid" 2>/dev/null && while kill -0 "$dy_pid" 2>/dev/null; do sleep 0.1; done
+  [ -n "$peer_pid" ] && kill "$peer_pid" 2>/dev/null && while kill -0 "$peer_pid" 2>/dev/null; do sleep 0.1; done
+  grep -o " $work[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# -- the project: 12 steps, ~SIZE_MB of context in 200 files + one small file
+ctx=$work/ctx
+mkdir -p "$ctx/data" "$ctx/src"
+for i in $(seq 1 200); do head -c $((SIZE_MB * 1024 * 1024 / 200)) /dev/urandom > "$ctx/data/blob$i"; done
+echo "v1" > "$ctx/src/app.txt"
+cat > "$ctx/Dockerfile" <<'EOF'
+FROM busybox
+ARG VERSION=1
+ENV APP=/app
+WORKDIR /app
+LABEL bench=build
+COPY data /app/data
+RUN ls /app/data | wc -l > /app/count
+COPY src/app.txt /app/app.txt
+RUN cat /app/app.txt > /app/out
+EXPOSE 8080
+USER nobody
+CMD ["cat", "/app/out"]
+EOF
+"$REPO/scripts/make-busybox-rootfs.sh" --tar "$work/busybox.tar" >/dev/null
+
+wait_sock() { for _ in $(seq 1 300); do [ -S "$1" ] && docker -H "unix://$1" version >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "no daemon on $1" >&2; exit 1; }
+
+mkdir -p "$work/dy"
+"$BIN/dockyardd" --data-root "$work/dy/data" --exec-root "$work/dy/exec" -H "unix://$work/dy/d.sock" \
+  --pidfile "$work/dy/pid" >"$work/dy/log" 2>&1 &
+dy_pid=$!
+wait_sock "$work/dy/d.sock"
+hosts=("dockyard=unix://$work/dy/d.sock")
+if command -v dockerd >/dev/null; then
+  mkdir -p "$work/peer"
+  dockerd -H "unix://$work/peer/d.sock" --data-root "$work/peer/data" --exec-root "$work/peer/x" \
+    --pidfile "$work/peer/pid" --iptables=false --ip-forward=false --bridge=none >"$work/peer/log" 2>&1 &
+  peer_pid=$!
+  wait_sock "$work/peer/d.sock"
+  hosts+=("dockerd=unix://$work/peer/d.sock")
+fi
+for h in "${hosts[@]}"; do
+  docker -H "${h#*=}" import -c 'CMD ["sh"]' -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    "$work/busybox.tar" busybox:latest >/dev/null
+done
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+ms() {  # milliseconds of "$@"
+  local t0 t1
+  t0=$(date +%s%N); "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }; t1=$(date +%s%N)
+  echo $(((t1 - t0) / 1000000))
+}
+legacy() { DOCKER_BUILDKIT=0 docker -H "$1" build -q "${@:2}" -t bench:latest "$ctx"; }
+ours() { DOCKYARD_HOST="$1" "$BIN/dockyard" build -q "${@:2}" -t bench:latest "$ctx"; }
+
+printf '%-9s %-16s %10s %10s %14s\n' daemon client cold_ms noop_ms one_changed_ms
+for h in "${hosts[@]}"; do
+  name=${h%%=*} host=${h#*=}
+  clients=(legacy)
+  [ "$name" = dockyard ] && clients+=(ours)
+  for client in "${clients[@]}"; do
+    cold=() noop=() changed=()
+    for r in $(seq 1 "$RUNS"); do
+      echo "v1" > "$ctx/src/app.txt"
+      cold+=("$(ms $client "$host" --no-cache)")
+      noop+=("$(ms $client "$host")")
+      echo "v$r-changed" > "$ctx/src/app.txt"
+      changed+=("$(ms $client "$host")")
+    done
+    label=$client; [ "$client" = legacy ] && label="docker(legacy)"; [ "$client" = ours ] && label="dockyard build"
+    printf '%-9s %-16s %10s %10s %14s\n' "$name" "$label" \
+      "$(printf '%s\n' "${cold[@]}" | median)" "$(printf '%s\n' "${noop[@]}" | median)" \
+      "$(printf '%s\n' "${changed[@]}" | median)"
+  done
+done

@@ -1,0 +1,208 @@
+"""Differential test: the same Dockerfiles built by dockyardd and by a peer
+dockerd's legacy builder (Debian's docker.io), comparing image configs,
+history (created_by, layer count) and the files the images hold. Skipped
+when dockerd is not installed. COPY/ADD content hashes differ by design
+(dockerd's tarsum vs our checksum) and are masked."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BUSYBOX_PATH, Daemon
+from tests.integration.cli.conftest import _stop, _wait_for_socket
+
+FILES = {
+    "a.txt": "hello\n",
+    "b.txt": "bee\n",
+    "d/x": "x\n",
+    "d/sub/y": "y\n",
+    "skip.log": "ignored\n",
+    ".dockerignore": "*.log\n",
+}
+
+# (name, Dockerfile, probe command run in the result, extra build args)
+CASES = [
+    (
+        "env-forms",
+        'FROM busybox\nENV A=1 B="two words"\nENV C $A-c\nENV D=${A:+set} E=${NOPE:-dflt}\n',
+        "env | grep -v HOSTNAME | sort",
+        [],
+    ),
+    ("arg-default", "FROM busybox\nARG V=1\nRUN echo $V > /v\n", "cat /v", []),
+    ("arg-override", "FROM busybox\nARG V=1\nRUN echo $V > /v\n", "cat /v", ["--build-arg", "V=9"]),
+    ("arg-global", "ARG T=latest\nFROM busybox:$T\nARG T\nRUN echo $T > /t\n", "cat /t", []),
+    (
+        "env-beats-arg",
+        "FROM busybox\nARG X=arg\nENV X=env\nRUN echo $X > /x\n",
+        "cat /x",
+        ["--build-arg", "X=cli"],
+    ),
+    ("workdir", "FROM busybox\nWORKDIR /a\nWORKDIR b\nWORKDIR ../c\nRUN pwd > /p\n", "cat /p", []),
+    ("workdir-env", "FROM busybox\nENV D=/data\nWORKDIR $D/x\nRUN pwd > /p\n", "cat /p", []),
+    ("copy-file", "FROM busybox\nCOPY a.txt /dst\n", "ls -ln /dst", []),
+    ("copy-into-dir", "FROM busybox\nCOPY a.txt /dst/\n", "ls -lnR /dst", []),
+    ("copy-dir-contents", "FROM busybox\nCOPY d /dst\n", "ls -lnR /dst", []),
+    ("copy-multi", "FROM busybox\nCOPY a.txt b.txt /m/\n", "ls -lnR /m", []),
+    ("copy-glob", "FROM busybox\nCOPY *.txt /g/\n", "ls -lnR /g", []),
+    ("copy-glob-class", "FROM busybox\nCOPY [ab].txt /g/\n", "ls -lnR /g", []),
+    ("copy-relative", "FROM busybox\nWORKDIR /w\nCOPY a.txt rel\n", "ls -lnR /w", []),
+    ("copy-chown", "FROM busybox\nCOPY --chown=12:34 d /o\n", "ls -lnR /o", []),
+    ("copy-ignored", "FROM busybox\nCOPY . /ctx\n", "ls -a /ctx", []),
+    ("copy-json", 'FROM busybox\nCOPY ["a.txt", "/j s"]\n', "ls -ln '/j s'", []),
+    ("cmd-shell", "FROM busybox\nCMD echo hi\n", "true", []),
+    ("cmd-entrypoint", 'FROM busybox\nCMD ["a"]\nENTRYPOINT ["b"]\n', "true", []),
+    ("entrypoint-resets-cmd", 'FROM busybox\nENTRYPOINT ["b"]\n', "true", []),
+    (
+        "shell-honoured",
+        'FROM busybox\nSHELL ["/bin/sh", "-xc"]\nRUN echo a > /s\nCMD b\n',
+        "cat /s",
+        [],
+    ),
+    ("run-exec", 'FROM busybox\nRUN ["sh", "-c", "echo e > /e"]\n', "cat /e", []),
+    ("run-empty-layer", "FROM busybox\nRUN true\nRUN echo x > /x\n", "cat /x", []),
+    ("run-delete", "FROM busybox\nRUN rm -rf /etc/group /home\n", "ls /etc | grep -v mtab", []),
+    (
+        "label-expose-volume",
+        'FROM busybox\nLABEL a=b "c d"=e\nEXPOSE 80 53/udp 1000-1001\nVOLUME /v /w\n',
+        "true",
+        [],
+    ),
+    ("user-stopsignal", "FROM busybox\nUSER nobody:nogroup\nSTOPSIGNAL SIGUSR1\n", "true", []),
+    (
+        "healthcheck",
+        'FROM busybox\nHEALTHCHECK --interval=5s --timeout=2s --retries=3 CMD ["true"]\n',
+        "true",
+        [],
+    ),
+    ("healthcheck-none", "FROM busybox\nHEALTHCHECK NONE\n", "true", []),
+    ("onbuild-maintainer", "FROM busybox\nMAINTAINER someone\nONBUILD RUN echo hi\n", "true", []),
+    ("escape-backtick", "# escape=`\nFROM busybox\nRUN echo a `\n  b > /e\n", "cat /e", []),
+    (
+        "continuation-comments",
+        "FROM busybox\nRUN echo a \\\n# inner comment\n  b > /c\n",
+        "cat /c",
+        [],
+    ),
+    (
+        "multistage",
+        "FROM busybox AS b\nRUN echo built > /out\nFROM busybox\nCOPY --from=b /out /in\n",
+        "cat /in",
+        [],
+    ),
+    (
+        "stage-index",
+        "FROM busybox\nRUN echo zero > /z\nFROM busybox\nCOPY --from=0 /z /z\n",
+        "cat /z",
+        [],
+    ),
+    ("add-tar", "FROM busybox\nADD ctx.tar.gz /t/\n", "ls -lnR /t", []),
+]
+
+PROBE_IMAGE_KEYS = ("Env", "Cmd", "Entrypoint", "WorkingDir", "User", "Labels", "ExposedPorts",
+                    "Volumes", "StopSignal", "Healthcheck", "OnBuild", "Shell")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def peer() -> Iterator[str]:
+    if shutil.which("dockerd") is None:
+        pytest.skip("dockerd is not installed")
+    if os.geteuid() != 0:
+        pytest.skip("a peer dockerd needs root")
+    root = tempfile.mkdtemp(prefix="dy-build-peer-", dir="/tmp")
+    sock = f"{root}/d.sock"
+    log = Path(root) / "dockerd.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            ["dockerd", "-H", f"unix://{sock}", "--data-root", f"{root}/data",
+             "--exec-root", f"{root}/exec", "--pidfile", f"{root}/dockerd.pid",
+             "--iptables=false", "--ip-forward=false", "--bridge=none"],
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        _wait_for_socket(sock, proc, log)
+        yield f"unix://{sock}"
+    finally:
+        _stop(proc, root)
+
+
+@pytest.fixture(scope="module")
+def peer_busybox(peer: str, busybox_rootfs_tar: Path) -> str:
+    r = _docker(peer, "import", "-c", 'CMD ["sh"]', "-c", f"ENV PATH={BUSYBOX_PATH}",
+                str(busybox_rootfs_tar), "busybox:latest")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    return peer
+
+
+def _docker(
+    host: str, *args: str, env_extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, DOCKER_HOST=host, DOCKER_BUILDKIT="0", DOCKER_CLI_HINTS="false")
+    env.pop("DOCKER_CONTEXT", None)
+    env.update(env_extra or {})
+    return subprocess.run(["docker", *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def context(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import tarfile
+
+    ctx = tmp_path_factory.mktemp("peerctx")
+    for name, text in FILES.items():
+        p = ctx / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+        os.utime(p, (1_600_000_000, 1_600_000_000))
+    with tarfile.open(ctx / "ctx.tar.gz", "w:gz") as tf:
+        tf.add(ctx / "d", arcname="d")
+    return ctx
+
+
+def _result(host: str, ctx: Path, name: str, dockerfile: str, probe: str, extra: list[str]) -> dict:
+    (ctx / f"Dockerfile.{name}").write_text(dockerfile)
+    tag = f"peercase-{name}"
+    r = _docker(host, "build", "-f", str(ctx / f"Dockerfile.{name}"), "-t", tag, *extra, str(ctx))
+    assert r.returncode == 0, f"{host}: {r.stdout}\n{r.stderr}"
+    info = json.loads(_docker(host, "image", "inspect", tag).stdout)[0]
+    cfg = {k: info["Config"].get(k) or None for k in PROBE_IMAGE_KEYS}
+    hist = json.loads(
+        "["
+        + ",".join(
+            _docker(host, "history", "--no-trunc", "--format", "{{json .}}", tag).stdout.split(
+                "\n"
+            )[:-1]
+        )
+        + "]"
+    )
+    created = [re.sub(r"(file|dir|multi):[0-9a-f]{64}", r"\1:HASH", h["CreatedBy"]) for h in hist]
+    run = _docker(host, "run", "--rm", "--network", "none", "--entrypoint", "sh", tag, "-c", probe)
+    _docker(host, "rmi", tag)
+    return {
+        "config": cfg,
+        "history": created,
+        "layers": len(info["RootFS"]["Layers"]),
+        "probe": (run.returncode, re.sub(r"\w{3} +\d+ +[\d:]+ ", "DATE ", run.stdout)),
+    }
+
+
+@pytest.mark.parametrize(("name", "dockerfile", "probe", "extra"), CASES, ids=[c[0] for c in CASES])
+def test_same_as_dockerd(
+    daemon: Daemon,
+    peer_busybox: str,
+    context: Path,
+    name: str,
+    dockerfile: str,
+    probe: str,
+    extra: list[str],
+) -> None:
+    ours = _result(daemon.host, context, name, dockerfile, probe, extra)
+    theirs = _result(peer_busybox, context, name, dockerfile, probe, extra)
+    assert ours == theirs
