@@ -99,7 +99,7 @@ def network_args(root: Path) -> list[str]:
     bridge = f"dy{rng.randrange(0x10000):04x}"
     (root / ".bridge").write_text(bridge)
     args = ["--bridge", bridge, "--bip", f"{net[1]}/24", "--default-address-pool",
-            f"base={pool},size=24"]  # fmt: skip
+            f"base={pool},size=24", "--dns-forward", "false"]  # fmt: skip
     saved.write_text(json.dumps(args))
     return args
 

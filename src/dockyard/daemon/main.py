@@ -94,6 +94,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--iptables", default="true", choices=["true", "false"])
     p.add_argument("--ip-forward", default="true", choices=["true", "false"])
     p.add_argument("--mtu", type=int, default=1500)
+    p.add_argument(
+        "--dns-forward",
+        default="true",
+        choices=["true", "false"],
+        help="embedded DNS forwards unknown names to the host's resolvers (off in tests)",
+    )
     return p.parse_args(argv)
 
 

@@ -88,32 +88,77 @@ def answer(query: bytes, lookup: Lookup) -> tuple[bytes | None, bool]:
     return reply.pack(), True
 
 
+class _Upstream(asyncio.DatagramProtocol):
+    def __init__(self, done: asyncio.Future[bytes]) -> None:
+        self.done = done
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        if not self.done.done():
+            self.done.set_result(data)
+
+
+async def forward(
+    query: bytes, upstreams: list[str], timeout: float = 2.0, port: int = 53
+) -> bytes | None:
+    """The first upstream's reply to `query` (UDP from the host's namespace), or None."""
+    loop = asyncio.get_running_loop()
+    for server in upstreams:
+        done: asyncio.Future[bytes] = loop.create_future()
+        try:
+            transport, _ = await loop.create_datagram_endpoint(
+                lambda done=done: _Upstream(done), remote_addr=(server, port)
+            )
+        except OSError:
+            continue
+        try:
+            transport.sendto(query)
+            return await asyncio.wait_for(done, timeout)
+        except (TimeoutError, OSError):
+            continue
+        finally:
+            transport.close()
+    return None
+
+
 class _Udp(asyncio.DatagramProtocol):
-    def __init__(self, lookup: Lookup) -> None:
+    def __init__(self, lookup: Lookup, upstreams: list[str]) -> None:
         self.lookup = lookup
+        self.upstreams = upstreams
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        out, _ours = answer(data, self.lookup)
-        if out is not None and self.transport is not None:
+        out, ours = answer(data, self.lookup)
+        if out is None or self.transport is None:
+            return
+        if ours or not self.upstreams:
             self.transport.sendto(out, addr)
+            return
+        asyncio.ensure_future(self._forward(data, addr, out))
+
+    async def _forward(self, data: bytes, addr: tuple[str, int], fallback: bytes) -> None:
+        reply = await forward(data, self.upstreams)
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.sendto(reply or fallback, addr)
 
 
 class Server:
     """One container's DNS endpoint (UDP and TCP) served on the running loop."""
 
-    def __init__(self, lookup: Lookup) -> None:
+    def __init__(self, lookup: Lookup, upstreams: list[str] | None = None) -> None:
         self.lookup = lookup
+        self.upstreams = upstreams or []
         self.udp: asyncio.DatagramTransport | None = None
         self.tcp: asyncio.base_events.Server | None = None
 
     async def start(self, netns_path: str) -> None:
         udp, tcp = await asyncio.to_thread(open_sockets, netns_path)
         loop = asyncio.get_running_loop()
-        self.udp, _ = await loop.create_datagram_endpoint(lambda: _Udp(self.lookup), sock=udp)
+        self.udp, _ = await loop.create_datagram_endpoint(
+            lambda: _Udp(self.lookup, self.upstreams), sock=udp
+        )
         self.tcp = await asyncio.start_server(self._tcp_client, sock=tcp)
 
     async def _tcp_client(self, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:

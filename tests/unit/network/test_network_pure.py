@@ -91,3 +91,31 @@ def test_dns_answer() -> None:
     r = DNSRecord.parse(out)
     assert r.header.rcode == RCODE.NOERROR and not r.rr and r.q.qtype == QTYPE.AAAA
     assert dns.answer(b"\x00garbage", lambda n: [])[0] is None
+
+
+def test_forward_to_an_upstream_on_loopback() -> None:
+    import asyncio
+    import socket
+
+    async def main() -> bytes | None:
+        loop = asyncio.get_running_loop()
+        up = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        up.bind(("127.0.0.1", 0))
+        up.setblocking(False)
+        port = up.getsockname()[1]
+
+        async def serve() -> None:
+            data, addr = await loop.sock_recvfrom(up, 512)
+            reply, _ = dns.answer(data, lambda n: ["192.0.2.77"])
+            await loop.sock_sendto(up, reply, addr)
+
+        task = asyncio.ensure_future(serve())
+        try:
+            return await dns.forward(DNSRecord.question("example.test").pack(), ["127.0.0.1"],
+                                     timeout=2, port=port)  # fmt: skip
+        finally:
+            task.cancel()
+            up.close()
+
+    out = asyncio.run(main())
+    assert out is not None and str(DNSRecord.parse(out).rr[0].rdata) == "192.0.2.77"

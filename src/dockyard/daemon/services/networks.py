@@ -42,6 +42,7 @@ class Options:
     iptables: bool = True
     ip_forward: bool = True
     mtu: int = 1500
+    dns_forward: bool = True
 
 
 class NetworkNotFound(NotFound):
@@ -578,13 +579,27 @@ class NetworkService:
         return out
 
     async def _start_dns(self, cid: str) -> None:
-        srv = dns.Server(lambda name, cid=cid: self.resolve(cid, name))
+        srv = dns.Server(lambda name, cid=cid: self.resolve(cid, name), self._upstreams(cid))
         try:
             await srv.start(self.netns_path(cid))
         except OSError as exc:
             log.warning("embedded DNS for %s not started: %s", cid[:12], exc)
             return
         self.dns[cid] = srv
+
+    def _upstreams(self, cid: str) -> list[str]:
+        """Where names that are not containers' go: the container's --dns, else the
+        host's non-loopback resolvers; none when forwarding is off (tests)."""
+        if not self.opts.dns_forward:
+            return []
+        c = self.containers.containers.get(cid) if self.containers else None
+        servers = list((c.host_config.get("Dns") or []) if c else [])
+        if not servers:
+            for line in _host_resolv_conf().splitlines():
+                parts = line.split()
+                if parts[:1] == ["nameserver"] and len(parts) > 1 and "." in parts[1]:
+                    servers.append(parts[1])
+        return servers
 
     def resolve(self, cid: str, name: str) -> list[str]:
         """Addresses for `name` as seen from container cid: its user networks only."""
@@ -796,4 +811,5 @@ def options_from_flags(args: Any) -> Options:
         iptables=args.iptables == "true",
         ip_forward=args.ip_forward == "true",
         mtu=args.mtu,
+        dns_forward=getattr(args, "dns_forward", "true") == "true",
     )
