@@ -91,6 +91,9 @@ def test_user_network_names_aliases_and_isolation(daemon: Daemon, cleanup: list[
     assert "nameserver 127.0.0.11" in r.stdout
     web_id = json.loads(daemon.docker("inspect", web, check=True).stdout)[0]["Id"]
     assert web_id[:12] in r.stdout  # the server's hostname file, fetched by alias
+    r = daemon.docker("run", "--rm", "--network", n1, "--link", f"{web}:backend", "busybox",
+                      "wget", "-qO-", "http://backend/hostname")  # fmt: skip
+    assert r.stdout.strip() == web_id[:12], r.stderr
     ip = json.loads(daemon.docker("inspect", web).stdout)[0]["NetworkSettings"]["Networks"][n1][
         "IPAddress"
     ]

@@ -604,6 +604,14 @@ class NetworkService:
     def resolve(self, cid: str, name: str) -> list[str]:
         """Addresses for `name` as seen from container cid: its user networks only."""
         name = name.lower()
+        c = self.containers.containers.get(cid) if self.containers else None
+        for link in (c.host_config.get("Links") or []) if c else []:
+            # --link other[:alias] (the API may carry "/other:/me/alias")
+            target, _, alias = link.partition(":")
+            alias = alias.rsplit("/", 1)[-1] or target
+            if name == alias.lower().lstrip("/"):
+                name = target.lstrip("/").lower()
+                break
         mine = [
             nid
             for nid in self.endpoints.get(cid, {})
