@@ -49,6 +49,37 @@ def inspect_objects(cli: Cli, opts: dict[str, Any], paths: list[tuple[str, str]]
     return status
 
 
+def remove_each(
+    cli: Cli, names: list[str], kind: str, params: Any = None, ignore_missing: bool = False
+) -> int:
+    """DELETE /<kind>/<name> for each name, echoing the ones removed (docker's rm loop)."""
+    status = 0
+    for name in names:
+        try:
+            cli.client.delete(f"/{kind}/{quote(name, safe='')}", params)
+            cli.out(name + "\n")
+        except APIError as e:
+            if ignore_missing and e.not_found:
+                continue
+            cli.err(f"{e}\n")
+            status = 1
+    return status
+
+
+def list_rows(cli: Cli, opts: dict[str, Any], rows: list[Any], table: str, header: Any,
+              quiet: str) -> int:  # fmt: skip
+    """`ls` output: --quiet, --format (or `table`), or the default table."""
+    from dockyard.cli.template import TemplateError, render
+
+    fmt = quiet if opts["quiet"] and not opts["format"] else (opts["format"] or table)
+    try:
+        cli.out(render(table if fmt == "table" else fmt, rows, header))
+    except TemplateError as e:
+        cli.err(f"template parsing error: {e}\n")
+        return 1
+    return 0
+
+
 def _filters(cli: Cli, items: list[str]) -> str | None:
     from dockyard.cli.container import parse_filters
 
@@ -154,23 +185,14 @@ class _Header:
 
 
 def ls(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
-    from dockyard.cli.template import TemplateError, render
-
     try:
         filters = _filters(cli, list(opts["filter"]))
     except ValueError as e:
         cli.err(f"{e}\n")
         return 125
     nets = sorted(cli.client.get("/networks", {"filters": filters}) or [], key=lambda n: n["Name"])
-    fmt = "{{.ID}}" if opts["quiet"] and not opts["format"] else (opts["format"] or _LS_TABLE)
-    if fmt == "table":
-        fmt = _LS_TABLE
-    try:
-        cli.out(render(fmt, [NetworkRow(n, not opts["no_trunc"]) for n in nets], _Header()))
-    except TemplateError as e:
-        cli.err(f"template parsing error: {e}\n")
-        return 1
-    return 0
+    rows = [NetworkRow(n, not opts["no_trunc"]) for n in nets]
+    return list_rows(cli, opts, rows, _LS_TABLE, _Header(), "{{.ID}}")
 
 
 # -- inspect, rm, prune --------------------------------------------------------------------
@@ -197,17 +219,7 @@ RM = Command(
 
 
 def rm(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
-    status = 0
-    for name in args:
-        try:
-            cli.client.delete(f"/networks/{quote(name, safe='')}")
-            cli.out(name + "\n")
-        except APIError as e:
-            if opts["force"] and e.not_found:
-                continue
-            cli.err(f"{e}\n")
-            status = 1
-    return status
+    return remove_each(cli, args, "networks", ignore_missing=opts["force"])
 
 
 PRUNE = Command(

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dockyard.cli.flags import BOOL, LIST, STRING, Command, Flag
 from dockyard.cli.format import human_size
 from dockyard.cli.main import Cli
-from dockyard.cli.network import inspect_objects, kv_list
-from dockyard.client.errors import APIError
+from dockyard.cli.network import inspect_objects, kv_list, list_rows, remove_each
 from dockyard.client.http import quote
 
 TYPE_CHECKING = False
@@ -89,7 +88,6 @@ class _Header:
 
 def ls(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     from dockyard.cli.container import parse_filters
-    from dockyard.cli.template import TemplateError, render
 
     try:
         filters = parse_filters(list(opts["filter"]))
@@ -97,16 +95,8 @@ def ls(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
         cli.err(f"{e}\n")
         return 125
     found = (cli.client.get("/volumes", {"filters": filters}) or {}).get("Volumes") or []
-    found.sort(key=lambda v: v["Name"])
-    fmt = "{{.Name}}" if opts["quiet"] and not opts["format"] else (opts["format"] or _LS_TABLE)
-    if fmt == "table":
-        fmt = _LS_TABLE
-    try:
-        cli.out(render(fmt, [VolumeRow(v) for v in found], _Header()))
-    except TemplateError as e:
-        cli.err(f"template parsing error: {e}\n")
-        return 1
-    return 0
+    rows = [VolumeRow(v) for v in sorted(found, key=lambda v: v["Name"])]
+    return list_rows(cli, opts, rows, _LS_TABLE, _Header(), "{{.Name}}")
 
 
 INSPECT = Command(
@@ -132,15 +122,7 @@ RM = Command(
 
 
 def rm(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
-    status = 0
-    for name in args:
-        try:
-            cli.client.delete(f"/volumes/{quote(name, safe='')}", {"force": opts["force"] or None})
-            cli.out(name + "\n")
-        except APIError as e:
-            cli.err(f"{e}\n")
-            status = 1
-    return status
+    return remove_each(cli, args, "volumes", {"force": opts["force"] or None})
 
 
 PRUNE = Command(
