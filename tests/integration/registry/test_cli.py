@@ -147,3 +147,54 @@ def test_registry_serve_and_gc(tmp_path: Path) -> None:
     assert not (root / "blobs" / "sha256" / _sha(orphan)[7:9] / _sha(orphan)[7:]).exists()
     for d in (kept, cfg, m):
         assert (root / "blobs" / "sha256" / _sha(d)[7:9] / _sha(d)[7:] / "data").exists()
+
+
+def test_cli_credential_helper(daemon: Daemon, basic_registry: Registry, tmp_path: Path) -> None:
+    """With `credsStore`, login stores through `docker-credential-<name> store` and
+    pull reads through `get`, as docker runs helpers; config.json holds no secret."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    store = tmp_path / "helper-store.json"
+    helper = bindir / "docker-credential-dytest"
+    helper.write_text(
+        f"#!{sys.executable}\n"
+        "import json, sys\n"
+        f"path = {str(store)!r}\n"
+        "try:\n    data = json.load(open(path))\nexcept FileNotFoundError:\n    data = {}\n"
+        "op = sys.argv[1]\n"
+        "if op == 'store':\n    d = json.load(sys.stdin); data[d['ServerURL']] = d\n"
+        "elif op == 'get':\n"
+        "    host = sys.stdin.read().strip()\n"
+        "    if host not in data:\n        print('credentials not found'); sys.exit(1)\n"
+        "    print(json.dumps(data[host])); sys.exit(0)\n"
+        "elif op == 'erase':\n    data.pop(sys.stdin.read().strip(), None)\n"
+        "json.dump(data, open(path, 'w'))\n"
+    )
+    helper.chmod(0o755)
+    cfg = tmp_path / "cfg"
+    cfg.mkdir()
+    (cfg / "config.json").write_text(json.dumps({"credsStore": "dytest"}))
+    env = daemon.env()
+    env["DOCKYARD_CONFIG"] = str(cfg)
+    env["PATH"] = f"{bindir}:{env['PATH']}"
+
+    def run(*args: str, input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            [str(BIN / "dockyard"), *args], env=env, input=input, capture_output=True, timeout=120
+        )
+
+    r = run("login", "-u", "alice", "--password-stdin", basic_registry.addr, input=b"s3cret\n")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(store.read_text())[basic_registry.addr]["Secret"] == "s3cret"
+    assert "s3cret" not in (cfg / "config.json").read_text()
+    ref = f"{basic_registry.addr}/alice/helper{uuid.uuid4().hex[:8]}:1"
+    daemon.docker("tag", "busybox:latest", ref, check=True)
+    try:
+        assert run("push", ref).returncode == 0
+        daemon.docker("rmi", ref, check=True)
+        r = run("pull", ref)
+        assert r.returncode == 0, r.stderr
+    finally:
+        daemon.docker("rmi", "-f", ref)
+    run("logout", basic_registry.addr)
+    assert basic_registry.addr not in json.loads(store.read_text())
