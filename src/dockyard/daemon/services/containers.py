@@ -593,6 +593,13 @@ class ContainerService:
             cap_drop=hc.get("CapDrop") or [],
         )
         ocispec.apply_host_config(spec, hc, self.security)
+        if spec["linux"].get("uidMappings") and self.security.userns_remap:
+            ocispec.remap_rootfs_ownership(
+                rootfs,
+                self.security.userns_remap,
+                tops=[self.paths.exec_root, self.paths.data_root],
+                sources=[src for _, src in etc],
+            )
         spec["mounts"].extend(volume_mounts)
         namespaces = spec["linux"]["namespaces"]
         if sandbox.netns == "host":

@@ -736,3 +736,51 @@ def load_security_defaults(
         gid, gsize = _subid_range(subgid, names_g)
         remap = (uid, gid, min(usize, gsize))
     return SecurityDefaults(profile, limits, remap)
+
+
+def _make_reachable(path: str, tops: list[str]) -> None:
+    """Search permission for others on every directory from ``path``'s up to its top."""
+    here = os.path.dirname(os.path.abspath(path))
+    top = next((t for t in map(os.path.abspath, tops) if here.startswith(t)), None)
+    while top is not None and here.startswith(top):
+        mode = os.stat(here).st_mode
+        if not mode & 0o001:
+            os.chmod(here, (mode & 0o7777) | 0o001)
+        if here == top:
+            break
+        here = os.path.dirname(here)
+
+
+def remap_rootfs_ownership(
+    rootfs: str,
+    remap: tuple[int, int, int],
+    tops: list[str] | None = None,
+    sources: list[str] | None = None,
+) -> None:
+    """`--userns-remap`: shift the owner of every file of a container's rootfs into the
+    remapped range (chown-on-copy: overlayfs copies each file up into the container's own
+    layer, the image's layers stay as they are). Done once: a root already owned by the
+    remapped root is left alone. Never follows symlinks (lchown, walk without links).
+    The directories from the rootfs and the bind ``sources`` up to the daemon's roots
+    (``tops``) get search permission for others (not listing), so that the remapped root
+    can reach them."""
+    uid_base, gid_base, size = remap
+    for path in [rootfs, *(sources or [])]:
+        _make_reachable(path, tops or [])
+    st = os.lstat(rootfs)
+    if st.st_uid == uid_base and st.st_gid == gid_base:
+        return
+
+    def shift(path: str) -> None:
+        s = os.lstat(path)
+        uid = s.st_uid + uid_base if s.st_uid < size else s.st_uid
+        gid = s.st_gid + gid_base if s.st_gid < size else s.st_gid
+        mode = s.st_mode
+        os.lchown(path, uid, gid)
+        if not os.path.islink(path) and mode & 0o6000:
+            os.chmod(path, mode & 0o7777)  # chown clears setuid/setgid bits: restore them
+
+    for dirpath, dirnames, filenames in os.walk(rootfs, followlinks=False):
+        for name in dirnames + filenames:
+            shift(os.path.join(dirpath, name))
+    shift(rootfs)

@@ -1,0 +1,84 @@
+"""dockerd's `--userns-remap` on a daemon of its own: containers run in a user namespace
+mapped to dockremap's subordinate range, and the rootfs fits the mapping (chown-on-copy).
+/etc/subuid and /etc/subgid get a dockremap line for the test and are restored after."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BUSYBOX_PATH, kill_leftovers, start_daemon, stop_daemon
+
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="needs root"),
+    pytest.mark.integration,
+]
+
+BASE, SIZE = 231072, 65536
+
+
+@pytest.fixture
+def subids():
+    saved = {}
+    for path in ("/etc/subuid", "/etc/subgid"):
+        p = Path(path)
+        saved[p] = p.read_bytes() if p.exists() else None
+        p.write_bytes((saved[p] or b"") + f"dockremap:{BASE}:{SIZE}\n".encode())
+    try:
+        yield
+    finally:
+        for p, content in saved.items():
+            if content is None:
+                p.unlink()
+            else:
+                p.write_bytes(content)
+
+
+@pytest.fixture
+def remapped_daemon(subids, session_tmp, busybox_rootfs_tar):
+    root = session_tmp / f"remap-{uuid.uuid4().hex[:8]}"
+    root.mkdir(mode=0o711)
+    os.chmod(session_tmp, 0o711)  # the remapped root must be able to reach the rootfs
+    d = start_daemon(root, ["--userns-remap", "default"])
+    try:
+        r = d.docker("import", "-c", 'CMD ["sh"]', "-c", f"ENV PATH={BUSYBOX_PATH}",
+                     str(busybox_rootfs_tar), "busybox:latest")  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        yield d
+    finally:
+        ids = d.docker("ps", "-aq", timeout=20).stdout.split()
+        if ids:
+            d.docker("rm", "-f", *ids, timeout=60)
+        stop_daemon(d)
+        kill_leftovers(root)
+
+
+def test_userns_remap(remapped_daemon):
+    d = remapped_daemon
+    name = f"dysec-remap-{uuid.uuid4().hex[:8]}"
+    r = d.docker(
+        "run", "--network", "none", "--name", name, "busybox", "sh", "-c",
+        "id; cat /proc/self/uid_map /proc/self/gid_map; stat -c '%u:%g' / /bin/busybox;"
+        " touch /newfile && echo wrote; sleep 2",
+    )  # fmt: skip
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("uid=0(root) gid=0(root)")
+    assert lines[1].split() == ["0", str(BASE), str(SIZE)]
+    assert lines[2].split() == ["0", str(BASE), str(SIZE)]
+    assert lines[3:5] == ["0:0", "0:0"]  # the image's root-owned files are root's inside
+    assert "wrote" in lines
+    # from the host, the container's root is the unprivileged base uid
+    r = d.docker("run", "-d", "--network", "none", "busybox", "sleep", "30")
+    cid = r.stdout.strip()
+    pid = d.docker("inspect", "-f", "{{.State.Pid}}", cid).stdout.strip()
+    with open(f"/proc/{pid}/status") as f:
+        uids = next(line for line in f if line.startswith("Uid:")).split()[1:]
+    assert uids == [str(BASE)] * 4
+    # --userns=host opts out
+    r = d.docker("run", "--rm", "--network", "none", "--userns", "host", "busybox",
+                 "cat", "/proc/self/uid_map")  # fmt: skip
+    assert r.stdout.split() == ["0", "0", "4294967295"]
