@@ -14,6 +14,7 @@ needs are built. Messages go out through `emit` as the classic JSON stream.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import copy
 import json
 import os
@@ -94,6 +95,22 @@ class _State:
         return out
 
 
+@dataclass
+class _StageOut:
+    """One stage's place in the output: its step numbers and what it said
+    while an earlier stage (still running) had the stream."""
+
+    index: int
+    step: int
+    buf: list[dict[str, Any]] = field(default_factory=list)
+    flushing: bool = False
+
+
+_CURRENT: contextvars.ContextVar[_StageOut | None] = contextvars.ContextVar(
+    "build_stage", default=None
+)
+
+
 class Builder:
     def __init__(
         self,
@@ -134,8 +151,64 @@ class _Run:
         self.used_args: set[str] = set()
 
     async def out(self, text: str) -> None:
-        if not self.opts.quiet:
-            await self._emit({"stream": text})
+        if self.opts.quiet:
+            return
+        cur = _CURRENT.get()
+        msg = {"stream": text}
+        if cur is None or (self._head() == cur.index and not cur.flushing):
+            await self._emit(msg)
+        else:
+            cur.buf.append(msg)
+
+    def _head(self) -> int | None:
+        return self.order[self.head_pos] if self.head_pos < len(self.order) else None
+
+    def _next_step(self) -> int:
+        cur = _CURRENT.get()
+        if cur is None:
+            self.step += 1
+            return self.step
+        cur.step += 1
+        return cur.step
+
+    async def _advance(self) -> None:
+        """Hand the stream to the next stage in order, replaying what it buffered."""
+        while self.head_pos < len(self.order) and self.done[self.order[self.head_pos]].is_set():
+            self.head_pos += 1
+            head = self._head()
+            if head is not None:
+                o = self.outs[head]
+                o.flushing = True
+                while o.buf:
+                    await self._emit(o.buf.pop(0))
+                o.flushing = False
+
+    async def _run_stages(self, order: list[int], target: int) -> None:
+        """Every needed stage at once; a stage waits only for the stages it uses."""
+        self.order = order
+        self.head_pos = 0
+        self.done = {i: asyncio.Event() for i in order}
+        self.outs: dict[int, _StageOut] = {}
+        offset = 0
+        for i in order:
+            self.outs[i] = _StageOut(i, offset)
+            offset += 1 + len(self.stages[i].instructions)
+        self.step = offset
+
+        async def one(i: int) -> None:
+            _CURRENT.set(self.outs[i])
+            await self._stage(self.stages[i], last=(i == target))
+            self.done[i].set()
+            await self._advance()
+
+        tasks = [asyncio.create_task(one(i)) for i in order]
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
 
     async def go(self) -> str:
         global_args, stages = split_stages(self.df)
@@ -157,8 +230,7 @@ class _Run:
         needed = self._needed(target)
         extra = 1 if self.opts.labels else 0
         self.total = sum(1 + len(stages[i].instructions) for i in needed) + extra
-        for i in sorted(needed):
-            await self._stage(stages[i], last=(i == target))
+        await self._run_stages(sorted(needed), target)
         state = self.results[target]
         if self.opts.labels:
             self.step += 1
@@ -223,8 +295,7 @@ class _Run:
 
     async def _stage(self, stage: Stage, last: bool) -> None:
         ins = stage.from_ins
-        self.step += 1
-        await self.out(f"Step {self.step}/{self.total} : {ins.original}\n")
+        await self.out(f"Step {self._next_step()}/{self.total} : {ins.original}\n")
         base = word(ins, stage.base, self.global_env, self.esc)
         plat = word(ins, stage.platform, self.global_env, self.esc) if stage.platform else ""
         if plat:
@@ -237,6 +308,7 @@ class _Run:
                 )
         ref = self._stage_ref(base, stage.index)
         if ref is not None:
+            await self.done[ref].wait()
             prev = self.results[ref]
             state = _State(prev.image_id, copy.deepcopy(prev.config), prev.snapshot)
         elif base.lower() == "scratch":
@@ -263,8 +335,7 @@ class _Run:
             for t in triggers:
                 await self._dispatch(state, parse_line(t, ins.line, self.esc))
         for ins in stage.instructions:
-            self.step += 1
-            await self.out(f"Step {self.step}/{self.total} : {ins.original}\n")
+            await self.out(f"Step {self._next_step()}/{self.total} : {ins.original}\n")
             await self._dispatch(state, ins)
         self.results[stage.index] = state
 
@@ -703,6 +774,8 @@ class _Run:
     async def _source_root(self, ref: str, ins: Instruction) -> tuple[str, Callable[[], None]]:
         idx = self._stage_ref(ref, len(self.stages))
         if idx is not None:
+            if idx in self.done:
+                await self.done[idx].wait()
             if idx not in self.results:
                 raise BuildError(f"COPY --from={ref}: stage {ref} is not built before this step")
             snap = self.results[idx].snapshot

@@ -250,3 +250,44 @@ def test_add_extracts_tar_and_docker_py(
         client.close()
     assert run(daemon, tag, "cat", "/x/inner/f.txt") == "in tar\n"
     assert run(daemon, tag, "ls", "/keep") == "a.tar.gz\n"
+
+
+def test_independent_stages_run_in_parallel(daemon: Daemon, tmp_path: Path, tag: str) -> None:
+    import time
+
+    ctx = write(tmp_path, {
+        "Dockerfile": (
+            f"FROM busybox AS a\nRUN sleep 3; echo {tag}a > /a\n"
+            f"FROM busybox AS b\nRUN sleep 3; echo {tag}b > /b\n"
+            "FROM busybox\nCOPY --from=a /a /a\nCOPY --from=b /b /b\nRUN cat /a /b\n"
+        ),
+    })  # fmt: skip
+    t0 = time.monotonic()
+    r = build(daemon, ctx, "-q")
+    elapsed = time.monotonic() - t0
+    assert r.returncode == 0, r.stderr
+    assert elapsed < 5.5, f"stages ran one after the other: {elapsed:.1f}s"
+    image_id = r.stdout.strip()
+    try:
+        assert run(daemon, image_id, "cat", "/a", "/b") == f"{tag}a\n{tag}b\n"
+    finally:
+        daemon.docker("rmi", image_id)
+    # the stream stays in Dockerfile order
+    r = build(daemon, ctx)
+    steps = [line for line in r.stdout.splitlines() if line.startswith("Step ")]
+    assert [s.split(" :")[0] for s in steps] == [f"Step {i}/8" for i in range(1, 9)]
+
+
+def test_failing_parallel_stage_cleans_up(daemon: Daemon, tmp_path: Path, tag: str) -> None:
+    before = set(containers(daemon))
+    ctx = write(tmp_path, {
+        "Dockerfile": (
+            f"FROM busybox AS a\nRUN sleep 20; echo {tag}\n"
+            "FROM busybox AS b\nRUN exit 7\n"
+            "FROM busybox\nCOPY --from=a /etc/passwd /a\nCOPY --from=b /etc/passwd /b\n"
+        ),
+    })  # fmt: skip
+    r = build(daemon, ctx, timeout=15)
+    assert r.returncode != 0 and "returned a non-zero code: 7" in r.stdout + r.stderr
+    assert set(containers(daemon)) == before
+    assert not [m for m in daemon.mounts_under_root() if "build-" in m]
