@@ -496,3 +496,49 @@ def test_client_chunked_upload(registry: Registry, tmp_path) -> None:  # noqa: A
 
     asyncio.run(go())
     assert registry.req("GET", f"/v2/{name}/blobs/{sha(data)}").content == data
+
+
+def test_concurrent_patches_to_one_upload(registry: Registry) -> None:
+    """Two clients PATCHing one upload at once: the server stays up, takes one
+    and refuses or queues the other; the upload stays consistent."""
+    import threading
+
+    name = repo()
+    loc = registry.req("POST", f"/v2/{name}/blobs/uploads/").headers["Location"]
+    data = os.urandom(1 << 20)
+    results: list[int] = []
+
+    def patch() -> None:
+        import requests
+
+        r = requests.patch(
+            loc if loc.startswith("http") else registry.url + loc,
+            data=data,
+            headers={
+                "Content-Type": "application/octet-stream",
+                "Content-Range": f"0-{len(data) - 1}",
+            },
+            timeout=30,
+        )
+        results.append(r.status_code)
+
+    threads = [threading.Thread(target=patch) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert registry.req("GET", "/v2/").status_code == 200
+    if registry.kind != "distribution":
+        assert sorted(results) == [202, 416]
+        r = registry.req("GET", loc)
+        assert r.headers["Range"] == f"0-{len(data) - 1}"
+
+
+def test_manifest_too_large(registry: Registry) -> None:
+    if registry.kind == "distribution":
+        pytest.skip("distribution 2.8 accepts any size")
+    r = registry.req(
+        "PUT", f"/v2/{repo()}/manifests/t", data=b"{" + b" " * (5 << 20) + b"}",
+        headers={"Content-Type": OCI_MANIFEST},
+    )  # fmt: skip
+    assert r.status_code == 400 and code(r) == "MANIFEST_INVALID"

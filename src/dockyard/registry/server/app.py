@@ -26,6 +26,7 @@ log = logging.getLogger("dockyard.registry")
 
 API_HEADER = {"Docker-Distribution-API-Version": "registry/2.0"}
 _N_MAX = 10000
+MANIFEST_MAX = 4 << 20  # the spec's floor for what registries accept
 
 
 class Authorizer(Protocol):
@@ -221,7 +222,14 @@ class RegistryApp:
         )
 
     async def _manifest_put(self, request: web.Request, name: str, ref: str) -> web.StreamResponse:
-        body = await request.read()
+        if (request.content_length or 0) > MANIFEST_MAX:
+            raise RegistryError("MANIFEST_INVALID", "manifest too large (limit 4 MiB)")
+        buf = bytearray()
+        async for chunk in request.content.iter_chunked(1 << 16):
+            buf += chunk
+            if len(buf) > MANIFEST_MAX:
+                raise RegistryError("MANIFEST_INVALID", "manifest too large (limit 4 MiB)")
+        body = bytes(buf)
         m, subject = self.storage.put_manifest(
             name, ref, body, request.headers.get("Content-Type", "")
         )
@@ -308,8 +316,8 @@ class RegistryApp:
 
     async def _write_body(self, request: web.Request, up: Any) -> None:
         length = request.content_length
-        with up.lock:
-            up.resync()
+        async with up.alock:
+            await asyncio.to_thread(up.resync)
             crange = request.headers.get("Content-Range")
             if crange:
                 start, end = proto.parse_content_range(crange)
@@ -382,7 +390,8 @@ class RegistryApp:
         proto.check_digest(digest)
         if request.content_length or request.headers.get("Transfer-Encoding"):
             await self._write_body(request, up)
-        await asyncio.to_thread(self.storage.finish_upload, up, digest)
+        async with up.alock:
+            await asyncio.to_thread(self.storage.finish_upload, up, digest)
         return web.Response(
             status=201,
             headers={"Location": f"/v2/{name}/blobs/{digest}", "Docker-Content-Digest": digest},

@@ -18,6 +18,7 @@ file, so uploads resume across server restarts.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import threading
@@ -60,7 +61,10 @@ class Upload:
         self.path = f"{storage.repo_path(repo)}/_uploads/{ident}/data"
         self.hash = hashlib.sha256()
         self.offset = 0
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # held by the thread that verifies and publishes
+        self.alock = (
+            asyncio.Lock()
+        )  # held by the request writing to it (never the above across awaits)
 
     def resync(self) -> None:
         """Recompute the hash from the data on disk (after a restart)."""
