@@ -426,6 +426,7 @@ def attach_and_start(
     wait_condition: str,
     command: str,
     sig_proxy: bool,
+    detach_keys: str | None = None,
 ) -> int:
     """attach → wait → start → copy streams → exit status (docker's run/start -a)."""
     import threading
@@ -450,11 +451,27 @@ def attach_and_start(
             return start_error_status(e.message)
         if sig_proxy and not tty:
             _proxy_signals(cli, container_id)
+        detached = threading.Event()
         if attached:
+            if tty:
+                from dockyard.cli.terminal import follow_size
+
+                follow_size(lambda h, w: cli.client.post(f"{path}/resize", {"h": h, "w": w}))
             if "stdin" in streams:
-                threading.Thread(target=_pump_stdin, args=(attached,), daemon=True).start()
+                watch = tty and sys.stdin.isatty()
+
+                def pump() -> None:
+                    from dockyard.cli.terminal import pump_stdin
+
+                    if pump_stdin(attached, detach_keys, watch):  # Ctrl-P Ctrl-Q
+                        detached.set()
+                        attached.close()
+
+                threading.Thread(target=pump, daemon=True).start()
             copy_output(attached, tty)
             attached.close()
+        if detached.is_set():
+            return 0
         status = waiter.result()
     finally:
         terminal.restore()

@@ -46,6 +46,16 @@ _MODULES = {
     "push": "registry",
     "login": "registry",
     "logout": "registry",
+    "exec": "exec",
+    "attach": "exec",
+    "cp": "cp",
+    "top": "top",
+    "stats": "stats",
+    "pause": "top",
+    "unpause": "top",
+    "rename": "top",
+    "diff": "top",
+    "export": "cp",
 }
 _MODULES.update({f"network {c}": "network" for c in
                  ("create", "ls", "inspect", "rm", "prune", "connect", "disconnect")})  # fmt: skip
@@ -62,6 +72,8 @@ _GROUPS = {
         **{c: c for c in ("run", "create", "start", "logs", "stop", "kill", "restart", "wait")},
         "update": "update",
         "commit": "commit",
+        **{c: c for c in ("exec", "attach", "cp", "top", "stats", "pause", "unpause")},
+        **{c: c for c in ("rename", "diff", "export")},
     },
     "image": {
         "ls": "images",
@@ -116,7 +128,12 @@ Management Commands:
   system      Manage Dockyard
 
 Commands:
+  attach      Attach local standard input, output, and error streams to a running container
+  cp          Copy files/folders between a container and the local filesystem
   create      Create a new container
+  diff        Inspect changes to files or directories on a container's filesystem
+  exec        Execute a command in a running container
+  export      Export a container's filesystem as a tar archive
   images      List images
   import      Import the contents from a tarball to create a filesystem image
   history     Show the history of an image
@@ -127,17 +144,22 @@ Commands:
   login       Authenticate to a registry
   logout      Log out from a registry
   logs        Fetch the logs of a container
+  pause       Pause all processes within one or more containers
   ps          List containers
   pull        Download an image from a registry
   push        Upload an image to a registry
+  rename      Rename a container
   restart     Restart one or more containers
   rm          Remove one or more containers
   rmi         Remove one or more images
   run         Run a command in a new container
   save        Save one or more images to a tar archive (streamed to STDOUT by default)
   start       Start one or more stopped containers
+  stats       Display a live stream of container(s) resource usage statistics
   stop        Stop one or more running containers
   tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+  top         Display the running processes of a container
+  unpause     Unpause all processes within one or more containers
   version     Show the Dockyard version information
   wait        Block until one or more containers stop, then print their exit codes
 

@@ -199,10 +199,17 @@ class Client:
         finally:
             resp.close()
 
-    def hijack(self, path: str, params: dict[str, Any] | None = None) -> Hijacked:
-        """POST with `Upgrade: tcp`; after `101 UPGRADED` the socket carries the raw stream."""
+    def hijack(
+        self, path: str, params: dict[str, Any] | None = None, json_body: Any = None
+    ) -> Hijacked:
+        """POST with `Upgrade: tcp`; after `101 UPGRADED` the socket carries the raw stream.
+        `json_body`: a JSON request body (exec start's {"Detach", "Tty"})."""
         headers = {"Connection": "Upgrade", "Upgrade": "tcp", "Content-Type": "text/plain"}
-        resp = self.request("POST", path, params, b"", headers)
+        body = b""
+        if json_body is not None:
+            body = json.dumps(json_body).encode()
+            headers["Content-Type"] = "application/json"
+        resp = self.request("POST", path, params, body, headers)
         if resp.status not in (101, 200):
             resp.close()
             raise ClientError(f"unexpected response to attach: {resp.status} {resp.reason}")

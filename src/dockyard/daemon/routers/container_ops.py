@@ -114,7 +114,7 @@ def routes(ops: ContainerOps) -> web.RouteTableDef:
         c = svc.get(request.match_info["id"])
         resp = web.StreamResponse(status=200)
         resp.content_type = "application/x-tar"
-        async with ops.root(c) as root:
+        async with ops.root(c, live_view=False) as root:
             proc = await asyncio.create_subprocess_exec(
                 *export_command(root),
                 stdin=asyncio.subprocess.DEVNULL,

@@ -135,9 +135,13 @@ class ContainerOps:
         return list(walk_changes(upper, lowers))
 
     @contextlib.asynccontextmanager
-    async def root(self, c: Container) -> AsyncIterator[str]:
-        """The container's root filesystem: a running container's as it sees it,
-        else its snapshot mounted on a private temp dir meanwhile."""
+    async def root(self, c: Container, live_view: bool = True) -> AsyncIterator[str]:
+        """The container's root filesystem: a running container's as it sees it
+        (with its mounts; `live_view=False`: the rootfs alone), else its
+        snapshot mounted on a private temp dir meanwhile."""
+        if c.running and not live_view:  # the filesystem alone (export)
+            yield self.svc.paths.rootfs(c.id)
+            return
         if c.running:
             # The container's own view (its /etc/hosts... binds and volumes are
             # mounts in its namespace, invisible in the host's view of rootfs).

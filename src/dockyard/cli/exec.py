@@ -1,0 +1,133 @@
+"""`dockyard exec` and `dockyard attach`: docker's, over /containers/{id}/exec,
+/exec/{id}/start (hijacked), /exec/{id}/json and /containers/{id}/attach.
+The exit status is the process's (from the exec's inspect)."""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+from dockyard.cli.flags import BOOL, LIST, STRING, Command, Flag
+from dockyard.cli.main import Cli
+from dockyard.client.errors import APIError
+from dockyard.client.http import quote
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+EXEC = Command(
+    "exec",
+    "[OPTIONS] CONTAINER COMMAND [ARG...]",
+    "Execute a command in a running container",
+    (
+        Flag("detach", "d", BOOL, "Detached mode: run command in the background"),
+        Flag("detach-keys", "", STRING, "Override the key sequence for detaching a container"),
+        Flag("env", "e", LIST, "Set environment variables", metavar="list"),
+        Flag("interactive", "i", BOOL, "Keep STDIN open even if not attached"),
+        Flag("privileged", "", BOOL, "Give extended privileges to the command"),
+        Flag("tty", "t", BOOL, "Allocate a pseudo-TTY"),
+        Flag("user", "u", STRING, 'Username or UID (format: "<name|uid>[:<group|gid>]")'),
+        Flag("workdir", "w", STRING, "Working directory inside the container"),
+    ),
+    min_args=2,
+    interspersed=False,
+)
+
+ATTACH = Command(
+    "attach",
+    "[OPTIONS] CONTAINER",
+    "Attach local standard input, output, and error streams to a running container",
+    (
+        Flag("detach-keys", "", STRING, "Override the key sequence for detaching a container"),
+        Flag("no-stdin", "", BOOL, "Do not attach STDIN"),
+    ),
+    min_args=1,
+    max_args=1,
+)
+
+
+def _session(cli: Cli, stream: Any, tty: bool, stdin: bool, keys: str | None) -> bool:
+    """Relay until the daemon closes the stream; True if the user detached."""
+    from dockyard.cli.container import _RawTerminal, copy_output
+    from dockyard.cli.terminal import pump_stdin
+
+    terminal = _RawTerminal(tty and stdin)
+    detached = threading.Event()
+    try:
+        if stdin:
+
+            def pump() -> None:
+                if pump_stdin(stream, keys, watch=tty and sys.stdin.isatty()):
+                    detached.set()
+                    stream.close()
+
+            threading.Thread(target=pump, daemon=True).start()
+        copy_output(stream, tty)
+    finally:
+        terminal.restore()
+    return detached.is_set()
+
+
+def exec_(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
+    from dockyard.cli.terminal import follow_size, size
+
+    container, cmd = args[0], args[1:]
+    detach = opts["detach"]
+    body = {
+        "User": opts["user"] or "",
+        "Privileged": opts["privileged"],
+        "Tty": opts["tty"],
+        "AttachStdin": opts["interactive"] and not detach,
+        "AttachStdout": not detach,
+        "AttachStderr": not detach,
+        "DetachKeys": opts["detach_keys"] or "",
+        "Env": opts["env"],
+        "WorkingDir": opts["workdir"] or "",
+        "Cmd": cmd,
+    }
+    if opts["tty"] and size():
+        body["ConsoleSize"] = list(size() or (0, 0))
+    try:
+        eid = cli.client.post(f"/containers/{quote(container)}/exec", json_body=body)["Id"]
+        if detach:
+            cli.client.post(f"/exec/{eid}/start", json_body={"Detach": True, "Tty": opts["tty"]})
+            return 0
+        start = {"Detach": False, "Tty": opts["tty"]}
+        stream = cli.client.hijack(f"/exec/{eid}/start", json_body=start)
+    except APIError as e:
+        cli.err(f"Error response from daemon: {e.message}\n")
+        return 126 if "OCI runtime exec failed" in e.message else 1
+    if opts["tty"]:
+        follow_size(lambda h, w: cli.client.post(f"/exec/{eid}/resize", {"h": h, "w": w}))
+    _session(cli, stream, opts["tty"], opts["interactive"], opts["detach_keys"])
+    stream.close()
+    info = cli.client.get(f"/exec/{eid}/json")
+    return int(info.get("ExitCode") or 0)
+
+
+def attach(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
+    from dockyard.cli.terminal import follow_size
+
+    path = f"/containers/{quote(args[0])}"
+    info = cli.client.get(f"{path}/json")
+    if not info["State"].get("Running"):
+        cli.err("You cannot attach to a stopped container, start it first\n")
+        return 1
+    tty = bool(info["Config"].get("Tty"))
+    stdin = bool(info["Config"].get("OpenStdin")) and not opts["no_stdin"]
+    params: dict[str, Any] = {"stream": True, "stdout": True, "stderr": True, "stdin": stdin}
+    if opts["detach_keys"]:
+        params["detachKeys"] = opts["detach_keys"]
+    stream = cli.client.hijack(f"{path}/attach", params)
+    if tty:
+        follow_size(lambda h, w: cli.client.post(f"{path}/resize", {"h": h, "w": w}))
+    if _session(cli, stream, tty, stdin, opts["detach_keys"]):
+        cli.err("read escape sequence\n")
+        return 1
+    stream.close()
+    info = cli.client.get(f"{path}/json")
+    return int(info["State"].get("ExitCode") or 0)
+
+
+COMMANDS = {"exec": (EXEC, exec_), "attach": (ATTACH, attach)}
