@@ -143,3 +143,14 @@ def test_manifests_tags_referrers_and_gc(storage: RegistryStorage) -> None:
     collect(storage, delete_untagged=True)
     for gone in (m.digest, a.digest, sha(layer)):
         assert storage.driver.size(blob_path(gone)) is None
+
+
+def test_gc_purges_abandoned_uploads(storage: RegistryStorage) -> None:
+    up = storage.start_upload("a/b")
+    assert [(r, i) for r, i, _ in storage.uploads()] == [("a/b", up.id)]
+    assert not any("abandoned" in line for line in collect(storage))  # fresh: kept
+    lines = collect(storage, upload_max_age=-1)
+    assert f"a/b: upload {up.id} abandoned, removed" in lines
+    assert storage.uploads() == []
+    with pytest.raises(RegistryError):
+        storage.upload("a/b", up.id)

@@ -1,11 +1,13 @@
 """Registry garbage collection: mark every blob reachable from a manifest
 revision (or only from tagged ones, with delete_untagged), sweep the rest.
 Run it while the server is stopped or read-only, as distribution requires:
-an upload finishing during the sweep could otherwise lose its blob."""
+an upload finishing during the sweep could otherwise lose its blob. Uploads
+left unfinished for a week (distribution's default) are purged too."""
 
 from __future__ import annotations
 
 import json
+import time
 
 from dockyard.registry import proto
 from dockyard.registry.server.storage import RegistryStorage, blob_path
@@ -24,7 +26,10 @@ def _children(storage: RegistryStorage, digest: str) -> list[str]:
 
 
 def collect(
-    storage: RegistryStorage, dry_run: bool = False, delete_untagged: bool = False
+    storage: RegistryStorage,
+    dry_run: bool = False,
+    delete_untagged: bool = False,
+    upload_max_age: float = 7 * 86400,
 ) -> list[str]:
     """Returns report lines: `<repo>: marking manifest <d>`, `blob eligible for deletion: <d>`."""
     lines: list[str] = []
@@ -61,6 +66,11 @@ def collect(
                     if c not in marked:
                         marked.add(c)
                         stack.append(c)
+    for repo, ident, started in storage.uploads():
+        if time.time() - started > upload_max_age:
+            lines.append(f"{repo}: upload {ident} abandoned, removed")
+            if not dry_run:
+                storage.purge_upload(repo, ident)
     swept = 0
     for b in storage.all_blobs():
         if b not in marked:

@@ -159,7 +159,8 @@ class RegistryStorage:
         ident = str(uuid.uuid4())
         up = Upload(self, repo, ident)
         self.driver.put_content(
-            f"{self.repo_path(repo)}/_uploads/{ident}/startedat", time.strftime("%FT%TZ").encode()
+            f"{self.repo_path(repo)}/_uploads/{ident}/startedat",
+            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()).encode(),
         )
         self.driver.put_content(up.path, b"")
         with self._lock:
@@ -389,6 +390,30 @@ class RegistryStorage:
             except PathNotFound:
                 pass
         return out
+
+    def uploads(self) -> list[tuple[str, str, float]]:
+        """(repository, upload id, start time) of every unfinished upload."""
+        import calendar
+
+        out = []
+        for path in self.driver.walk_files("/repositories"):
+            parts = path.split("/")
+            if len(parts) > 4 and parts[-3] == "_uploads" and parts[-1] == "startedat":
+                try:
+                    ts = self.driver.get_content(path).decode()
+                    started = float(calendar.timegm(time.strptime(ts, "%Y-%m-%dT%H:%M:%SZ")))
+                except (PathNotFound, ValueError):
+                    started = 0.0
+                out.append(("/".join(parts[2:-3]), parts[-2], started))
+        return out
+
+    def purge_upload(self, repo: str, ident: str) -> None:
+        with self._lock:
+            self._uploads.pop(ident, None)
+        try:
+            self.driver.delete(f"{self.repo_path(repo)}/_uploads/{ident}")
+        except PathNotFound:
+            pass
 
     def all_blobs(self) -> list[str]:
         out = []
