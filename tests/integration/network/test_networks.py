@@ -101,9 +101,11 @@ def test_user_network_names_aliases_and_isolation(daemon: Daemon, cleanup: list[
     r = daemon.docker(
         "run", "--rm", "--network", n2, "busybox", "sh", "-c",
         f"nslookup {web} 127.0.0.11 >/dev/null 2>&1 && echo RESOLVED; "
-        f"echo GET / | nc -w 2 {ip} 80 && echo REACHED; echo done",
+        f"echo GET / | nc -w 2 {ip} 80 && echo REACHED; ip route | grep -q default && "
+        "echo ROUTE; echo done",
     )  # fmt: skip
     assert "done" in r.stdout and "RESOLVED" not in r.stdout and "REACHED" not in r.stdout
+    assert "ROUTE" not in r.stdout  # --internal: no way out
     # the default bridge cannot reach it either
     r = daemon.docker("run", "--rm", "busybox", "sh", "-c",
                       f"echo GET / | nc -w 2 {ip} 80 && echo REACHED; echo done")  # fmt: skip
