@@ -92,13 +92,14 @@ def network_args(root: Path) -> list[str]:
     used = [ipaddress.ip_network(w.split()[0]) for w in routes.splitlines() if "/" in w.split()[0]]
     rng = random.SystemRandom()
     while True:
-        net = ipaddress.ip_network(f"10.{rng.randrange(100, 250)}.{rng.randrange(0, 256)}.0/24")
+        # a /20 for the default bridge: room for thousands of containers (density tests)
+        net = ipaddress.ip_network(f"10.{rng.randrange(100, 250)}.{16 * rng.randrange(16)}.0/20")
         pool = ipaddress.ip_network(f"10.{rng.randrange(100, 250)}.0.0/16")
         if not any(net.overlaps(u) or pool.overlaps(u) for u in used) and not net.overlaps(pool):
             break
     bridge = f"dy{rng.randrange(0x10000):04x}"
     (root / ".bridge").write_text(bridge)
-    args = ["--bridge", bridge, "--bip", f"{net[1]}/24", "--default-address-pool",
+    args = ["--bridge", bridge, "--bip", f"{net[1]}/20", "--default-address-pool",
             f"base={pool},size=24", "--dns-forward", "false"]  # fmt: skip
     saved.write_text(json.dumps(args))
     return args
