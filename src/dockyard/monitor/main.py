@@ -48,6 +48,7 @@ PR_SET_CHILD_SUBREAPER = 36
 MNT_DETACH = 2
 _MAX_CLIENT_BACKLOG = 16 << 20
 _DRAIN_AFTER_EXIT = 2.0
+_EXEC_START_WAIT = 60.0
 
 
 def _libc() -> ctypes.CDLL:
@@ -98,6 +99,7 @@ class Monitor:
         self.tty = bool(cfg.get("tty"))
         self.master: int | None = None
         self.reaped: dict[int, int] = {}
+        self.born = time.monotonic()
         self.runtime: list[str] = [cfg["runtime"], *cfg.get("runtime_args", [])]
         self.sel = selectors.DefaultSelector()
         self.clients: list[Client] = []
@@ -507,6 +509,11 @@ class Monitor:
                 if time.monotonic() - self.exited_at > _DRAIN_AFTER_EXIT:
                     break
                 timeout: float | None = 0.1
+            elif self.exec_mode and not self.started:
+                # An exec whose daemon never came to start it must not linger.
+                if time.monotonic() - self.born > _EXEC_START_WAIT:
+                    break
+                timeout = 1.0
             else:
                 timeout = None
             for key, mask in self.sel.select(timeout):

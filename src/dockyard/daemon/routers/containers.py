@@ -313,7 +313,7 @@ def routes(svc: ContainerService) -> web.RouteTableDef:
         pump_in = None
         if want_stdin and c.config.get("OpenStdin"):
             keys = _detach_keys(request.query.get("detachKeys"))
-            pump_in = asyncio.create_task(_pump_stdin(svc, c, stream, keys))
+            pump_in = asyncio.create_task(_pump_stdin(svc, c, stream, keys, q))
         try:
             if qbool(request, "logs"):
                 async for s, data in svc.logs(
@@ -391,7 +391,11 @@ def _detach_keys(spec: str | None) -> bytes:
 
 
 async def _pump_stdin(
-    svc: ContainerService, c: Container, stream: hj.HijackedStream, keys: bytes
+    svc: ContainerService,
+    c: Container,
+    stream: hj.HijackedStream,
+    keys: bytes,
+    output: asyncio.Queue[stdcopy.Frame | None],
 ) -> None:
     # Input may come before `start`: hold it until the monitor link is up.
     await c.live.linked.wait()
@@ -404,7 +408,7 @@ async def _pump_stdin(
         if data:
             svc.send_stdin(c, data)
         if detached:  # the detach keys end this attach; stdin stays open
-            stream.close()
+            output.put_nowait(None)
             return
     # dockerd: CloseStdin = StdinOnce && !Tty
     if c.config.get("StdinOnce") and not c.config.get("Tty"):

@@ -55,7 +55,7 @@ def routes(svc: ExecService) -> web.RouteTableDef:
         stream = await hj.hijack(request, hj.RAW if tty else hj.MULTIPLEXED)
         pump_in = None
         if e.config.get("AttachStdin"):
-            pump_in = asyncio.create_task(_pump_stdin(svc, e, stream))
+            pump_in = asyncio.create_task(_pump_stdin(svc, e, stream, q))
         try:
             try:
                 await svc.start(e.id)
@@ -86,7 +86,12 @@ def routes(svc: ExecService) -> web.RouteTableDef:
     return r
 
 
-async def _pump_stdin(svc: ExecService, e: Exec, stream: hj.HijackedStream) -> None:
+async def _pump_stdin(
+    svc: ExecService,
+    e: Exec,
+    stream: hj.HijackedStream,
+    output: asyncio.Queue[stdcopy.Frame | None],
+) -> None:
     await e.linked.wait()
     keys = e.config.get("DetachKeys") or detachkeys.DEFAULT
     scanner = detachkeys.Scanner(detachkeys.parse(keys))
@@ -97,7 +102,7 @@ async def _pump_stdin(svc: ExecService, e: Exec, stream: hj.HijackedStream) -> N
         data, detach = scanner.feed(data)
         if data:
             svc.send_stdin(e, data)
-        if detach:
-            stream.close()
+        if detach:  # the exec goes on; this stream ends
+            output.put_nowait(None)
             return
     svc.close_stdin(e)
