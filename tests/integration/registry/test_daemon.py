@@ -222,17 +222,19 @@ def test_interrupted_download_resumes(daemon: Daemon, ours: Registry, tmp_path: 
             daemon.docker("rmi", "-f", ref)
 
 
-def test_push_all_tags(daemon: Daemon, ours: Registry) -> None:
+def test_push_and_pull_all_tags(daemon: Daemon, ours: Registry) -> None:
     repo = f"{ours.addr}/all/img{uniq()}"
     for t in ("a", "b"):
         daemon.docker("tag", "busybox:latest", f"{repo}:{t}", check=True)
     try:
         r = daemon.docker("push", "--all-tags", repo, check=True)
         assert "a: digest:" in r.stdout and "b: digest:" in r.stdout, r.stdout
-        assert ours.req("GET", f"/v2/{repo.split('/', 1)[1]}/tags/list").json()["tags"] == [
-            "a",
-            "b",
-        ]
+        tags = ours.req("GET", f"/v2/{repo.split('/', 1)[1]}/tags/list").json()["tags"]
+        assert tags == ["a", "b"]
+        daemon.docker("rmi", f"{repo}:a", f"{repo}:b", check=True)
+        daemon.docker("pull", "--all-tags", repo, check=True)
+        for t in ("a", "b"):
+            assert inspect(daemon, f"{repo}:{t}")["RepoTags"]
     finally:
         daemon.docker("rmi", "-f", f"{repo}:a", f"{repo}:b")
 
