@@ -32,6 +32,19 @@ c["process"]["terminal"] = False
 c["process"]["args"] = ["true"]
 json.dump(c, open(path, "w"), indent=1)
 PY
+# the same bundle as dockyardd runs it: Docker's capabilities and default seccomp profile
+mkdir "$work/bundle-seccomp"
+"$py" - "$work/bundle/config.json" "$work/bundle-seccomp/config.json" <<'PY'
+import json, sys
+from dockyard.daemon.services.ocispec import DEFAULT_CAPS
+from dockyard.runtime.seccomp_profile import default_profile, to_oci
+c = json.load(open(sys.argv[1]))
+c["root"]["path"] = sys.argv[1].rsplit("/", 1)[0] + "/rootfs"
+c["process"]["capabilities"] = {k: DEFAULT_CAPS for k in ("bounding", "effective", "permitted")}
+c["linux"]["seccomp"] = to_oci(default_profile(), DEFAULT_CAPS)
+json.dump(c, open(sys.argv[2], "w"), indent=1)
+PY
+bundle_dir=$work/bundle
 direct="$py -c 'import sys; from dockyard.runtime.cli import main; sys.exit(main())'"
 declare -A cmd=(
   [runc]="$runc"
@@ -50,9 +63,9 @@ loop() {  # loop NAME KIND -> median ms, without hyperfine
   for ((i = 0; i < runs; i++)); do
     s=$(date +%s%N)
     if [ "$kind" = run ]; then
-      eval "$c --root $root run --bundle $work/bundle b$i" </dev/null
+      eval "$c --root $root run --bundle $bundle_dir b$i" </dev/null
     else
-      eval "$c --root $root create --bundle $work/bundle c$i" </dev/null >/dev/null
+      eval "$c --root $root create --bundle $bundle_dir c$i" </dev/null >/dev/null
       eval "$c --root $root start c$i"
       eval "$c --root $root delete -f c$i"
     fi
@@ -66,10 +79,10 @@ hf() {  # hf NAME KIND -> median ms with hyperfine
   mkdir -p "$root"
   script="$work/$name-$kind.sh"
   if [ "$kind" = run ]; then
-    printf 'exec %s --root %s run --bundle %s "b$$" </dev/null\n' "$c" "$root" "$work/bundle" >"$script"
+    printf 'exec %s --root %s run --bundle %s "b$$" </dev/null\n' "$c" "$root" "$bundle_dir" >"$script"
   else
     printf '%s --root %s create --bundle %s "c$$" </dev/null >/dev/null && %s --root %s start "c$$" && %s --root %s delete -f "c$$"\n' \
-      "$c" "$root" "$work/bundle" "$c" "$root" "$c" "$root" >"$script"
+      "$c" "$root" "$bundle_dir" "$c" "$root" "$c" "$root" >"$script"
   fi
   hyperfine -N -w 3 -r "$runs" --export-json "$work/$name-$kind.json" "bash $script" >/dev/null
   "$py" -c 'import json,sys; print("%.1f" % (json.load(open(sys.argv[1]))["results"][0]["median"]*1000))' "$work/$name-$kind.json"
@@ -85,5 +98,10 @@ fi
 printf '%-18s %12s %24s   (median ms over %d runs, %s; bash start-up %s ms included in hyperfine figures)\n' \
   runtime run create+start+delete "$runs" "$measure" "$bash_ms"
 for name in "${order[@]}"; do
+  printf '%-18s %12s %24s\n' "$name" "$($measure "$name" run)" "$($measure "$name" lifecycle)"
+done
+echo "with Docker's default seccomp profile and capabilities (what dockyardd runs):"
+bundle_dir=$work/bundle-seccomp
+for name in runc dockyard; do
   printf '%-18s %12s %24s\n' "$name" "$($measure "$name" run)" "$($measure "$name" lifecycle)"
 done

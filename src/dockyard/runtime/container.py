@@ -110,7 +110,7 @@ def create(
         if spec.seccomp:
             from .seccomp import compile_filter
 
-            seccomp = compile_filter(spec.seccomp)
+            seccomp = compile_filter(spec.seccomp, os.path.join(root, "seccomp"))
         c2p_r, c2p_w = os.pipe()
         p2c_r, p2c_w = os.pipe()
         from .syscalls import PR_SET_CHILD_SUBREAPER, LinuxSyscall

@@ -113,7 +113,8 @@ def exec_process(
     if section:
         from .seccomp import compile_filter
 
-        seccomp = compile_filter(section)  # the container's filter applies to exec too
+        # the container's filter applies to exec too
+        seccomp = compile_filter(section, os.path.join(root, "seccomp"))
     c2p_r, c2p_w = os.pipe()
     p2c_r, p2c_w = os.pipe()
     child = os.fork()

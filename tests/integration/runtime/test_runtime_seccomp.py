@@ -110,3 +110,18 @@ def test_args_errno_and_kill(runtimes, bundle, probe):
 def test_unconfined_status(runtimes, bundle, probe):
     bundle.config["linux"].pop("seccomp", None)
     _same(runtimes, bundle, probe, f"{STATUS}; probe keyctl")
+
+
+def test_compiled_filter_is_cached(dockyard, bundle, probe):
+    """The second container with the same section loads the cached BPF: same behaviour,
+    one cache entry, root-only."""
+    shutil.copy(probe, bundle.rootfs / "bin" / "probe")
+    _docker_caps(bundle.config, DEFAULT_CAPS)
+    bundle.config["linux"]["seccomp"] = to_oci(default_profile(), DEFAULT_CAPS)
+    bundle.write(["sh", "-c", f"{STATUS}; probe {CALLS}"])
+    first = dockyard.run(bundle.path)
+    second = dockyard.run(bundle.path)
+    assert first.returncode == 0 and (first.stdout, first.returncode) == (second.stdout, 0)
+    cache = dockyard.root / "seccomp"
+    assert len(list(cache.iterdir())) == 1 and cache.stat().st_mode & 0o077 == 0
+    assert b"keyctl=EPERM" in second.stdout
