@@ -11,7 +11,8 @@ one process that does, as ARCHITECTURE.md asks of a "warm helper".
 
 Protocol, on a Unix socket the daemon names (mode 0600):
   daemon → zygote: the path of a monitor config (monitor.json), then "\\n"
-  zygote: fork → child: new session, the connection on fd 1, SIGCHLD default,
+  zygote: fork → child: new session, named `dy-monitor` (ps, /proc/PID/comm),
+          the connection on fd 1, SIGCHLD default,
           `dockyard.monitor.main.main()` with argv [monitor, config] — which
           forks again and exits, so the monitor is no child of the zygote
   monitor → daemon, on the same connection: the ready line of `protocol.py`
@@ -34,6 +35,7 @@ def _serve_child(conn: socket.socket, listener: socket.socket, config: str) -> N
 
     try:
         os.setsid()
+        _set_name(b"dy-monitor")
         listener.close()
         os.dup2(conn.fileno(), 1)
         conn.close()
@@ -51,6 +53,14 @@ def _serve_child(conn: socket.socket, listener: socket.socket, config: str) -> N
     except BaseException:
         os._exit(1)
     os._exit(0)
+
+
+def _set_name(name: bytes) -> None:
+    """The process name ps and /proc/PID/comm show (a fork keeps the zygote's argv)."""
+    import ctypes
+
+    PR_SET_NAME = 15
+    ctypes.CDLL(None).prctl(PR_SET_NAME, ctypes.c_char_p(name), 0, 0, 0)
 
 
 def _reap() -> None:

@@ -17,7 +17,7 @@ import docker
 import pytest
 import requests
 
-from tests.conftest import start_daemon, stop_daemon
+from tests.conftest import Daemon, start_daemon, stop_daemon
 
 pytestmark = pytest.mark.integration
 
@@ -72,10 +72,12 @@ def _monitors(root: Path) -> set[str]:
             pid = int(pidfile.read_text())
         except (OSError, ValueError):
             continue
-        if (
-            os.path.exists(f"/proc/{pid}")
-            and "dockyard-monitor" in Path(f"/proc/{pid}/cmdline").read_text()
-        ):
+        try:
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
+            cmdline = Path(f"/proc/{pid}/cmdline").read_text()
+        except OSError:
+            continue
+        if comm == "dy-monitor" or "dockyard-monitor" in cmdline:  # forked by the zygote, or exec'd
             out.add(pidfile.parent.name)
     return out
 
@@ -94,6 +96,13 @@ def _rootfs_mounts(root: Path) -> set[str]:
 def test_clients_while_daemon_is_killed(private_root: Path) -> None:
     root = private_root
     d = start_daemon(root)
+    try:
+        _scenario(root, d)
+    finally:
+        stop_daemon(d)  # the one started last, whatever failed
+
+
+def _scenario(root: Path, d: Daemon) -> None:
     ledger = Ledger()
     stop = threading.Event()
     per_client = [N // CLIENTS + (1 if i < N % CLIENTS else 0) for i in range(CLIENTS)]
@@ -105,7 +114,8 @@ def test_clients_while_daemon_is_killed(private_root: Path) -> None:
             time.sleep(delay)
             d.proc.send_signal(signal.SIGKILL)
             d.proc.wait(10)
-            d = start_daemon(root)
+            new = start_daemon(root)
+            d.proc, d.sock = new.proc, new.sock  # the caller stops whichever runs last
         for t in threads:
             t.join(timeout=600)
         assert not any(t.is_alive() for t in threads), "clients hung"
@@ -139,4 +149,3 @@ def test_clients_while_daemon_is_killed(private_root: Path) -> None:
         else []
     )
     assert cgroups == [], f"orphaned cgroups: {cgroups[:3]}"
-    stop_daemon(d)

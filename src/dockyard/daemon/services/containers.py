@@ -1025,6 +1025,7 @@ class ContainerService:
         except NotFound:
             pass
         await self.volumes.release(c, remove_anonymous=volumes)
+        await asyncio.to_thread(self._remove_cgroups, c.id)
         await asyncio.to_thread(self._remove_files, c.id)
         self.containers.pop(c.id, None)
         if self.by_name.get(c.name) == c.id:
@@ -1038,6 +1039,23 @@ class ContainerService:
     def _unmount_quietly(self, target: str) -> None:
         if os.path.ismount(target):
             self._unmount(target)
+
+    def _remove_cgroups(self, cid: str) -> None:
+        """The runtime removes the container's cgroups on delete, but gives up if tasks
+        are slow to leave (a loaded machine); the path is ours (`/dockyard/<id>`), so
+        removal retries here. rmdir only ever removes an empty cgroup."""
+        roots = ["/sys/fs/cgroup"] + [e.path for e in os.scandir("/sys/fs/cgroup") if e.is_dir()]
+        for root in roots:
+            path = os.path.join(root, "dockyard", cid)
+            for _ in range(50):
+                try:
+                    os.rmdir(path)
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.02)
+                else:
+                    break
 
     def _remove_files(self, cid: str) -> None:
         shutil.rmtree(self.paths.container_dir(cid), ignore_errors=True)
