@@ -12,7 +12,7 @@ The filter is built in the runtime process (``compile_filter``), where the
 host's library is reachable, exported as raw BPF (``seccomp_export_bpf``) and
 only *loaded* (``Filter.load``, the ``seccomp(2)`` syscall) in the container's
 init after ``fork`` and ``pivot_root``. The BPF is cached under the runtime's
-``--root`` (``seccomp/<sha256 of the section>``, root-only): compiling
+``--root`` (``seccomp/<crc32>-<length>``, the section's JSON then the program, root-only): compiling
 Docker's default profile costs ~11 ms per container, reading it back ~0.1 ms,
 and every container of a daemon shares a handful of profiles. Like runc, libseccomp's own ``no_new_privs`` default is switched off
 (``noNewPrivileges`` decides that), names the library doesn't know are
@@ -183,25 +183,29 @@ def compile_filter(section: dict, cache_dir: str | None = None) -> Filter | None
     flags = 0
     for flag in section.get("flags") or []:
         flags |= _LOAD_FLAGS.get(flag, 0)
-    path = None
+    path = text = None
     if cache_dir:
-        import hashlib
+        # key: crc32 of the section's JSON, which the entry repeats and is checked against
+        # (hashlib's import alone costs more than loading the filter); root-only directory
+        import zlib
 
         from . import jsontext
 
-        key = hashlib.sha256(jsontext.dumps(section).encode()).hexdigest()
-        path = os.path.join(cache_dir, key)
+        text = jsontext.dumps(section).encode()
+        path = os.path.join(cache_dir, f"{zlib.crc32(text):08x}-{len(text)}")
         try:
             with open(path, "rb") as f:
-                return Filter(f.read(), flags)
+                cached = f.read()
+            if cached[: len(text)] == text and cached[len(text) : len(text) + 1] == b"\n":
+                return Filter(cached[len(text) + 1 :], flags)
         except FileNotFoundError:
             pass
     program = _compile(section)
-    if path:
+    if path and text is not None:
         os.makedirs(cache_dir, mode=0o700, exist_ok=True)
         tmp = f"{path}.{os.getpid()}"
         with open(tmp, "wb") as f:
-            f.write(program)
+            f.write(text + b"\n" + program)
         os.rename(tmp, path)
     return Filter(program, flags)
 
