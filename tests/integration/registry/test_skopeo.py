@@ -137,3 +137,36 @@ def test_read_only_mode(tmp_path: Path) -> None:
         assert r.status_code == 404 and r.json()["errors"][0]["code"] == "NAME_UNKNOWN"
     finally:
         stop(reg)
+
+
+def test_rate_limit_answers_429_and_clients_wait() -> None:
+    """--rate-limit (http.ratelimit): over the limit the registry answers
+    TOOMANYREQUESTS with Retry-After; the daemon's client waits and retries."""
+    import asyncio
+
+    from dockyard.registry.client.transport import Scope, Transport
+    from tests.integration.registry.peers import start, stop
+
+    reg = start("dockyard", args=["--rate-limit", "4:4"])
+    try:
+        answers = [reg.req("GET", "/v2/").status_code for _ in range(8)]
+        assert answers[0] == 200 and answers[-1] == 429  # a burst of 4 (one went on start-up)
+        r = reg.req("GET", "/v2/")
+        if r.status_code == 429:
+            assert r.json()["errors"][0]["code"] == "TOOMANYREQUESTS"
+            assert int(r.headers["Retry-After"]) >= 1
+
+        async def many() -> list[int]:
+            async with Transport(reg.addr) as t:
+                out = []
+                for _ in range(10):
+                    resp = await t.request(
+                        "GET", "/v2/rl/tags/list", Scope("rl", ("pull",)), allow_404=True
+                    )
+                    resp.release()
+                    out.append(resp.status)
+                return out
+
+        assert asyncio.run(many()) == [404] * 10  # every one answered, none throttled away
+    finally:
+        stop(reg)

@@ -175,3 +175,18 @@ def test_progress_messages() -> None:
     assert m["progress"].startswith("[" + "=" * 24 + ">")
     assert progress.error("boom") == {"errorDetail": {"message": "boom"}, "error": "boom"}
     assert progress.short(D) == "a" * 12
+
+
+def test_token_buckets() -> None:
+    from dockyard.registry.server.ratelimit import TokenBuckets
+
+    now = [0.0]
+    tb = TokenBuckets(rate=2, burst=3, clock=lambda: now[0])
+    assert [tb.take("a") for _ in range(3)] == [0, 0, 0]
+    wait = tb.take("a")
+    assert wait == pytest.approx(0.5)
+    assert TokenBuckets.retry_after(wait) == "1"
+    assert tb.take("b") == 0  # per client
+    now[0] += 0.5
+    assert tb.take("a") == 0
+    assert tb.take("a") > 0

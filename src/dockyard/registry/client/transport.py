@@ -15,6 +15,7 @@ Basic credentials if any). Tokens are cached per scope until they expire.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import ipaddress
 import time
@@ -135,7 +136,9 @@ class Transport:
         assert self.session is not None
         url = path if path.startswith("http") else self.base + path
         sc = str(scope) if scope else ""
-        for attempt in range(2):
+        answered, throttled = False, 0
+        replayable = data is None or isinstance(data, bytes)
+        while True:
             h = dict(headers or {})
             h.update(self._auth_header(sc))
             try:
@@ -154,11 +157,18 @@ class Transport:
                 ) from None
             except aiohttp.ClientError as exc:
                 raise Unavailable(f"registry {self.host}: {exc}") from None
-            if resp.status == 401 and attempt == 0 and (data is None or isinstance(data, bytes)):
+            if resp.status == 401 and not answered and replayable:
+                answered = True
                 challenge = resp.headers.get("WWW-Authenticate", "")
                 await resp.read()
                 resp.release()
                 await self._answer(challenge, sc)
+                continue
+            if resp.status == 429 and throttled < _THROTTLE_RETRIES and replayable:
+                throttled += 1  # TOOMANYREQUESTS: wait as told (bounded), then again
+                await resp.read()
+                resp.release()
+                await asyncio.sleep(_retry_after(resp.headers.get("Retry-After"), throttled))
                 continue
             break
         if resp.status in ok or (allow_404 and resp.status == 404):
@@ -212,10 +222,23 @@ class Transport:
         resp.release()
 
 
+_THROTTLE_RETRIES = 5
+
+
+def _retry_after(value: str | None, attempt: int) -> float:
+    try:
+        wait = float(value) if value else 0.5 * 2**attempt
+    except ValueError:
+        wait = 0.5 * 2**attempt
+    return min(max(wait, 0.1), 10.0)
+
+
 def _error(status: int, code: str, msg: str, scope: Scope | None) -> DockyardError:
     repo = scope.repo if scope else ""
     if status == 401:
         return Unauthorized(f"unauthorized: {msg or 'authentication required'}")
+    if status == 429:
+        return Unavailable(f"toomanyrequests: {msg or 'too many requests'}")
     if status == 403:
         return Forbidden(f"denied: {msg or 'requested access to the resource is denied'}")
     if status == 404:

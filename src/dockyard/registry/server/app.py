@@ -20,6 +20,7 @@ from aiohttp import web
 
 from dockyard.registry import proto
 from dockyard.registry.proto import RegistryError
+from dockyard.registry.server.ratelimit import TokenBuckets
 from dockyard.registry.server.storage import RegistryStorage, blob_path
 
 log = logging.getLogger("dockyard.registry")
@@ -75,11 +76,13 @@ class RegistryApp:
         authorizer: Authorizer | None = None,
         read_only: bool = False,
         proxy: Any = None,
+        limiter: TokenBuckets | None = None,
     ) -> None:
         self.storage = storage
         self.auth: Authorizer = authorizer or AllowAll()
         self.read_only = read_only
         self.proxy = proxy  # a pull-through cache (proxy.ProxyCache) or None
+        self.limiter = limiter
 
     def make_app(self) -> web.Application:
         app = web.Application(client_max_size=1 << 40)
@@ -90,6 +93,12 @@ class RegistryApp:
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         try:
+            if self.limiter is not None:
+                wait = self.limiter.take(request.remote or "")
+                if wait:
+                    resp = self._error(RegistryError("TOOMANYREQUESTS"))
+                    resp.headers["Retry-After"] = self.limiter.retry_after(wait)
+                    return resp
             resp = await self._dispatch(request)
         except AuthChallenge as exc:
             resp = self._error(exc)

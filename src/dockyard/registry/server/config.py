@@ -3,7 +3,8 @@ honour), overridden by command-line flags. PyYAML because the file format is
 distribution's; nothing else here needs a dependency.
 
     version: 0.1
-    http: {addr: 127.0.0.1:5000, tls: {certificate: ..., key: ...}}
+    http: {addr: 127.0.0.1:5000, tls: {certificate: ..., key: ...},
+           ratelimit: {rate: 100, burst: 200}}   # per client; over it: 429
     storage:
       filesystem: {rootdirectory: /var/lib/dockyard-registry}
       delete: {enabled: true}
@@ -33,6 +34,8 @@ class Config:
     realm: str = "Registry"
     token: dict[str, Any] = field(default_factory=dict)
     proxy: dict[str, Any] = field(default_factory=dict)
+    rate: float = 0.0  # requests a second per client; 0 = unlimited
+    burst: int = 0
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -67,4 +70,6 @@ def from_yaml(text: str) -> Config:
     c.realm = _get(doc, "auth", "htpasswd", "realm") or c.realm
     c.token = _get(doc, "auth", "token") or {}
     c.proxy = _get(doc, "proxy") or {}
+    c.rate = float(_get(doc, "http", "ratelimit", "rate") or 0)
+    c.burst = int(_get(doc, "http", "ratelimit", "burst") or 0)
     return c

@@ -40,6 +40,9 @@ def load_config(args: argparse.Namespace) -> Config:
         c.htpasswd = args.htpasswd
     if getattr(args, "tls_cert", None):
         c.tls_cert, c.tls_key = args.tls_cert, args.tls_key
+    if getattr(args, "rate_limit", None):
+        rate, _, burst = args.rate_limit.partition(":")
+        c.rate, c.burst = float(rate), int(burst or 0)
     if getattr(args, "proxy", None):
         c.proxy = {"remoteurl": args.proxy}
     return c
@@ -57,7 +60,14 @@ def build_app(c: Config) -> web.Application:
         from dockyard.registry.server.proxy import ProxyCache
 
         proxy = ProxyCache(storage, c.proxy)
-    return RegistryApp(storage, authorizer, read_only=c.read_only, proxy=proxy).make_app()
+    limiter = None
+    if c.rate > 0:
+        from dockyard.registry.server.ratelimit import TokenBuckets
+
+        limiter = TokenBuckets(c.rate, c.burst or max(1, int(c.rate)))
+    return RegistryApp(
+        storage, authorizer, read_only=c.read_only, proxy=proxy, limiter=limiter
+    ).make_app()
 
 
 async def serve(c: Config) -> None:
@@ -94,6 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--tls-cert")
     s.add_argument("--tls-key")
     s.add_argument("--proxy", help="remote registry URL: run as a pull-through cache")
+    s.add_argument("--rate-limit", help="RATE[:BURST] requests a second per client (429 above)")
     s.add_argument("--log-level", default="info")
     g = sub.add_parser("gc", help="mark and sweep unreferenced blobs")
     g.add_argument("config", nargs="?")
