@@ -14,6 +14,7 @@ needs are built. Messages go out through `emit` as the classic JSON stream.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import copy
 import json
@@ -130,8 +131,16 @@ class Builder:
 
     # -- the build ------------------------------------------------------------------
 
-    async def build(self, df: Dockerfile, context: str, opts: BuildOptions, emit: Emit) -> str:
+    async def build(
+        self,
+        df: Dockerfile,
+        context: str,
+        opts: BuildOptions,
+        emit: Emit,
+        digests: dict[str, str] | None = None,
+    ) -> str:
         run = _Run(self, df, context, opts, emit)
+        run.known = digests or {}
         return await run.go()
 
 
@@ -149,6 +158,7 @@ class _Run:
         self.total = 0
         self.results: dict[int, _State] = {}
         self.used_args: set[str] = set()
+        self.known: dict[str, str] = {}
 
     async def out(self, text: str) -> None:
         if self.opts.quiet:
@@ -599,7 +609,15 @@ class _Run:
             c = cs.get(cid)
             q = cs.subscribe(c)
             try:
-                await cs.start(cid)
+                # A cancelled build (another stage failed) must not cut a start
+                # short: let it finish so the removal below can kill the process.
+                starting = asyncio.ensure_future(cs.start(cid))
+                try:
+                    await asyncio.shield(starting)
+                except asyncio.CancelledError:
+                    with contextlib.suppress(Exception):
+                        await starting
+                    raise
                 while True:
                     frame = await q.get()
                     if frame is None:
@@ -686,7 +704,11 @@ class _Run:
                     found += fcopy.glob_sources(src_root, s)
             except fcopy.CopyError as exc:
                 raise BuildError(f"{ins.cmd} failed: {exc}") from None
-            digest = checksum([(h, r) for h, r in found]) if found else ""
+            digest = (
+                checksum(list(found), self.known if src_root == self.context else None)
+                if found
+                else ""
+            )
             hd = "".join(f"{h.name}\0{h.content}" for h in ins.heredocs)
             kind = "dir" if len(found) == 1 and os.path.isdir(found[0][0]) else "file"
             if len(found) + len(heredocs) > 1:

@@ -21,16 +21,53 @@ from dockyard.builder.dockerignore import Matcher, read_patterns
 from dockyard.store.compression import decompressed
 
 
-def extract_context(body: BinaryIO, dest: str) -> None:
-    """Unpack a context tar stream (any compression) into `dest`."""
+def extract_context(body: BinaryIO, dest: str) -> dict[str, str]:
+    """Unpack a context tar stream (any compression) into `dest`; returns the
+    sha256 of each regular file's bytes by host path, hashed as it is written
+    (so COPY checksums need not read the context again)."""
     _, raw = decompressed(body)
+    digests: dict[str, str] = {}
     with tarfile.open(fileobj=raw, mode="r|") as tf:  # type: ignore[call-overload]
         for member in tf:
             try:
-                tf.extract(member, dest, set_attrs=True, filter="tar")
+                checked = tarfile.tar_filter(member, dest)
+                if checked.isreg():
+                    path, digest = _write_member(tf, checked, dest)
+                    digests[path] = digest
+                else:
+                    tf.extract(checked, dest, set_attrs=True, filter="fully_trusted")
             except (tarfile.FilterError, OSError) as exc:
                 raise ValueError(f"invalid context entry {member.name!r}: {exc}") from None
     os.chmod(dest, 0o755)
+    return digests
+
+
+def _write_member(tf: tarfile.TarFile, m: tarfile.TarInfo, dest: str) -> tuple[str, str]:
+    path = os.path.normpath(os.path.join(dest, m.name))
+    parent = os.path.dirname(path)
+    if not os.path.isdir(parent):
+        os.makedirs(parent, 0o755, exist_ok=True)
+    if os.path.lexists(path) and not os.path.isdir(path):
+        os.unlink(path)
+    src = tf.extractfile(m)
+    h = hashlib.sha256()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    try:
+        remaining = m.size
+        while remaining > 0:
+            chunk = src.read(min(1 << 20, remaining))  # type: ignore[union-attr]
+            if not chunk:
+                raise OSError("unexpected end of data")
+            h.update(chunk)
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(fd, view) :]
+            remaining -= len(chunk)
+        os.fchmod(fd, m.mode & 0o7777 if m.mode is not None else 0o644)
+    finally:
+        os.close(fd)
+    os.utime(path, (m.mtime, m.mtime))
+    return path, h.hexdigest()
 
 
 def apply_dockerignore(root: str, keep: tuple[str, ...] = ()) -> None:
@@ -65,8 +102,10 @@ def apply_dockerignore(root: str, keep: tuple[str, ...] = ()) -> None:
     walk("")
 
 
-def checksum(paths: list[tuple[str, str]]) -> str:
-    """A content hash of (absolute path, name in the hash) pairs, walking dirs."""
+def checksum(paths: list[tuple[str, str]], known: dict[str, str] | None = None) -> str:
+    """A content hash of (absolute path, name in the hash) pairs, walking dirs;
+    `known` maps host paths to their bytes' sha256 (from `extract_context`)."""
+    known = known or {}
     h = hashlib.sha256()
 
     def add(path: str, name: str) -> None:
@@ -75,9 +114,15 @@ def checksum(paths: list[tuple[str, str]]) -> str:
         h.update(f"{name}\0{stat.S_IFMT(mode)}\0{stat.S_IMODE(mode):o}\0".encode())
         if stat.S_ISREG(mode):
             h.update(f"{st.st_size}\0".encode())
+            digest = known.get(path)
+            if digest is not None:
+                h.update(digest.encode())
+                return
+            fh = hashlib.sha256()
             with open(path, "rb") as f:
                 while chunk := f.read(1 << 20):
-                    h.update(chunk)
+                    fh.update(chunk)
+            h.update(fh.hexdigest().encode())
         elif stat.S_ISLNK(mode):
             h.update(os.readlink(path).encode() + b"\0")
         elif stat.S_ISDIR(mode):

@@ -24,6 +24,7 @@ class BuildService:
     def __init__(self, builder: Builder, tmp_root: str) -> None:
         self.builder = builder
         self.tmp_root = tmp_root
+        self.digests: dict[str, dict[str, str]] = {}  # context dir -> file digests
 
     async def receive(
         self, body: AsyncIterator[bytes], opts: BuildOptions
@@ -35,7 +36,7 @@ class BuildService:
 
         def work() -> None:
             try:
-                extract_context(pipe, ctx)  # type: ignore[arg-type]
+                self.digests[ctx] = extract_context(pipe, ctx)  # type: ignore[arg-type]
             finally:
                 pipe.close_reader()
 
@@ -65,10 +66,11 @@ class BuildService:
             raise
 
     async def release(self, ctx: str) -> None:
+        self.digests.pop(ctx, None)
         await asyncio.to_thread(shutil.rmtree, ctx, True)
 
     async def build(self, df: Dockerfile, ctx: str, opts: BuildOptions, emit: Emit) -> str:
-        return await self.builder.build(df, ctx, opts, emit)
+        return await self.builder.build(df, ctx, opts, emit, self.digests.get(ctx))
 
 
 def tmp_dir(data_root: str) -> str:
