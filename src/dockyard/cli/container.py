@@ -461,11 +461,11 @@ def attach_and_start(
                 watch = tty and sys.stdin.isatty()
 
                 def pump() -> None:
-                    from dockyard.cli.terminal import pump_stdin
+                    from dockyard.cli.terminal import end, pump_stdin
 
                     if pump_stdin(attached, detach_keys, watch):  # Ctrl-P Ctrl-Q
                         detached.set()
-                        attached.close()
+                        end(attached)
 
                 threading.Thread(target=pump, daemon=True).start()
             copy_output(attached, tty)

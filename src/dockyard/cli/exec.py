@@ -50,7 +50,7 @@ ATTACH = Command(
 def _session(cli: Cli, stream: Any, tty: bool, stdin: bool, keys: str | None) -> bool:
     """Relay until the daemon closes the stream; True if the user detached."""
     from dockyard.cli.container import _RawTerminal, copy_output
-    from dockyard.cli.terminal import pump_stdin
+    from dockyard.cli.terminal import end, pump_stdin
 
     terminal = _RawTerminal(tty and stdin)
     detached = threading.Event()
@@ -60,7 +60,7 @@ def _session(cli: Cli, stream: Any, tty: bool, stdin: bool, keys: str | None) ->
             def pump() -> None:
                 if pump_stdin(stream, keys, watch=tty and sys.stdin.isatty()):
                     detached.set()
-                    stream.close()
+                    end(stream)
 
             threading.Thread(target=pump, daemon=True).start()
         copy_output(stream, tty)

@@ -66,3 +66,14 @@ def pump_stdin(stream: Any, detach_keys: str | None, watch: bool) -> bool:
         pass
     stream.close_write()
     return False
+
+
+def end(stream: Any) -> None:
+    """Stop a hijacked stream from another thread: shutdown wakes a blocked recv
+    (close alone does not)."""
+    import socket
+
+    try:
+        stream.sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass

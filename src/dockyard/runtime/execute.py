@@ -130,8 +130,11 @@ def exec_process(
         os.close(console_fd)
     channel = Channel(c2p_r, p2c_w)
     try:
-        pid = int(channel.expect("pid")["pid"])
-        channel.expect("ready")
+        # The child's "pid" and the grandchild's "ready" share the pipe: either
+        # may come first.
+        first = channel.expect("pid", "ready")
+        second = channel.expect("ready" if first["type"] == "pid" else "pid")
+        pid = int((first if first["type"] == "pid" else second)["pid"])
     except SyncError as e:
         raise ExecError(f"exec failed: unable to start container process: {e}") from None
     finally:
