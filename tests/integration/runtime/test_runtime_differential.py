@@ -44,6 +44,19 @@ def _cgroupns(config: dict) -> None:
     config["linux"]["namespaces"].append({"type": "cgroup"})
 
 
+DOCKER_CAPS = [
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
+    "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+]  # fmt: skip
+
+
+def _docker_caps(config: dict) -> None:
+    config["process"]["capabilities"] = {
+        k: list(DOCKER_CAPS) for k in ("bounding", "effective", "permitted")
+    }
+
+
 def _mountinfo(text: str) -> str:
     """Mount point, per-mount options and fs type of each line (ids and devices vary)."""
     rows = []
@@ -144,6 +157,94 @@ CASES = [
     ),
     ("cgroup-namespace", ["cat", "/proc/self/cgroup"], [_cgroupns], None),
     ("cgroup-namespace-mounts", ["cat", "/proc/self/mountinfo"], [_cgroupns], _mountinfo),
+    # security and resources as dockyardd sets them (see daemon/services/ocispec.py)
+    (
+        "device-cgroup-default-deny",
+        SH + ["mknod /tmp/sda b 8 0 && head -c 1 /tmp/sda; echo rc=$?; echo > /dev/null && echo ok"],
+        [_set("root.readonly", False), _docker_caps],
+        None,
+    ),
+    (
+        "linux-devices",
+        SH + ["ls -l /dev/mylc | cut -c1-10,35-45; true < /dev/mylc && echo opened"],
+        [
+            _set(
+                "linux.devices",
+                [{"path": "/dev/mylc", "type": "c", "major": 10, "minor": 237, "fileMode": 8630}],
+            ),
+            _set(
+                "linux.resources.devices",
+                [
+                    {"allow": False, "access": "rwm"},
+                    {"allow": True, "type": "c", "major": 10, "minor": 237, "access": "r"},
+                ],
+            ),
+        ],
+        None,
+    ),
+    (
+        "sysctl-ipc",
+        ["cat", "/proc/sys/kernel/shmmax", "/proc/sys/kernel/msgmax"],
+        [_set("linux.sysctl", {"kernel.shmmax": "12345678", "kernel.msgmax": "4096"})],
+        None,
+    ),
+    (
+        "no-new-privs-off-user",
+        SH + ["grep -E '^(NoNewPrivs|Cap)' /proc/self/status; id"],
+        [_set("process.noNewPrivileges", False), _user(1000, 1000, [])],
+        None,
+    ),
+    (
+        "seccomp-trap",
+        SH + ["uname -s; echo after"],
+        [
+            _set(
+                "linux.seccomp",
+                {
+                    "defaultAction": "SCMP_ACT_ALLOW",
+                    "syscalls": [{"names": ["uname"], "action": "SCMP_ACT_TRAP"}],
+                },
+            )
+        ],
+        None,
+    ),
+    (
+        "seccomp-log-and-errno-default",
+        SH + ["grep Seccomp /proc/self/status; chmod 600 /tmp 2>&1; echo rc=$?"],
+        [
+            _set(
+                "linux.seccomp",
+                {
+                    "defaultAction": "SCMP_ACT_ALLOW",
+                    "defaultErrnoRet": 13,
+                    "syscalls": [
+                        {"names": ["getppid"], "action": "SCMP_ACT_LOG"},
+                        {"names": ["chmod", "fchmodat"], "action": "SCMP_ACT_ERRNO"},
+                    ],
+                },
+            )
+        ],
+        None,
+    ),
+    (
+        "resources-memory-pids-cpu",
+        SH
+        + [
+            "cd /sys/fs/cgroup; cat memory/memory.limit_in_bytes pids/pids.max"
+            " cpu/cpu.cfs_quota_us cpu/cpu.shares"
+        ],
+        [
+            _set(
+                "linux.resources",
+                {
+                    "memory": {"limit": 50331648},
+                    "pids": {"limit": 33},
+                    "cpu": {"quota": 25000, "period": 100000, "shares": 300},
+                },
+            )
+        ],
+        None,
+    ),
 ]
 
 
