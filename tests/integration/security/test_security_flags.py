@@ -219,3 +219,10 @@ def test_bad_security_opt_refused(daemon, probe_image):
     r = daemon.docker("create", "--name", f"dysec-{uuid.uuid4().hex[:8]}",
                       "--security-opt", "bogus=1", probe_image)  # fmt: skip
     assert r.returncode != 0 and 'invalid --security-opt 2: "bogus=1"' in r.stderr
+
+
+def test_unavailable_cpuset_refused(daemon, probe_image):
+    r = daemon.docker(
+        "run", "--rm", "--network", "none", "--cpuset-cpus", "0-999", probe_image, "true"
+    )
+    assert r.returncode == 125 and "Requested CPUs are not available - requested 0-999" in r.stderr

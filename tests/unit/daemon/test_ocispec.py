@@ -207,6 +207,8 @@ def test_userns_remap() -> None:
         ({"Sysctls": {"kernel.hostname": "x"}}, "is not whitelisted"),
         ({"Sysctls": {"net.ipv4.ip_forward": "1"}, "NetworkMode": "host"}, "host network"),
         ({"Ulimits": [{"Name": "bogus"}]}, "invalid ulimit type"),
+        ({"CpusetCpus": "0-999"}, "Requested CPUs are not available - requested 0-999"),
+        ({"CpusetCpus": "x"}, "Invalid value x for cpuset cpus"),
     ],
 )
 def test_validate_host_config(hc, message) -> None:
@@ -219,3 +221,7 @@ def test_parse_ulimit() -> None:
     assert ocispec.parse_ulimit("nproc=5") == ("nproc", 5, 5)
     with pytest.raises(InvalidParameter, match="soft limit must be less"):
         ocispec.parse_ulimit("nofile=20:10")
+
+
+def test_parse_cpuset() -> None:
+    assert ocispec.parse_cpuset("0-2,5") == {0, 1, 2, 5}

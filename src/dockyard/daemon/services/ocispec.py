@@ -452,6 +452,9 @@ def validate_host_config(hc: dict[str, Any]) -> None:
     score = hc.get("OomScoreAdj") or 0
     if not -1000 <= score <= 1000:
         raise InvalidParameter(f"Invalid value {score}, range for oom score adj is [-1000, 1000]")
+    for key, kind in (("CpusetCpus", "CPUs"), ("CpusetMems", "MEMs")):
+        if hc.get(key):
+            _check_cpuset(hc[key], kind)
     if hc.get("ShmSize") and hc["ShmSize"] < 0:
         raise InvalidParameter("SHM size can not be less than 0")
     security_options(hc.get("SecurityOpt") or [])
@@ -460,6 +463,38 @@ def validate_host_config(hc: dict[str, Any]) -> None:
             raise InvalidParameter(f"invalid ulimit type: {u.get('Name')}")
     for key in hc.get("Sysctls") or {}:
         _check_sysctl(key, hc)
+
+
+def parse_cpuset(text: str) -> set[int]:
+    """`0-2,4` as a set of numbers (the cpuset list format)."""
+    out: set[int] = set()
+    for part in text.split(","):
+        lo, sep, hi = part.strip().partition("-")
+        if not lo.isdigit() or (sep and not hi.isdigit()):
+            raise ValueError(part)
+        out.update(range(int(lo), int(hi if sep else lo) + 1))
+    return out
+
+
+def _check_cpuset(text: str, kind: str) -> None:
+    try:
+        wanted = parse_cpuset(text)
+    except ValueError:
+        raise InvalidParameter(f"Invalid value {text} for cpuset {kind.lower()}") from None
+    name = "cpus" if kind == "CPUs" else "mems"
+    try:
+        with open(f"/sys/fs/cgroup/cpuset/cpuset.{name}") as f:
+            available_text = f.read().strip()
+    except OSError:
+        try:
+            with open(f"/sys/fs/cgroup/cpuset.{name}.effective") as f:
+                available_text = f.read().strip()
+        except OSError:
+            return
+    if not wanted <= parse_cpuset(available_text):
+        raise InvalidParameter(
+            f"Requested {kind} are not available - requested {text}, available: {available_text}"
+        )
 
 
 def _check_sysctl(key: str, hc: dict[str, Any]) -> None:
