@@ -101,7 +101,8 @@ def _mount(source: str, target: str, fstype: str, flags: int, data: str) -> None
     )
     if rc != 0:
         err = ctypes.get_errno()
-        raise OSError(err, f"mount {fstype} {source} on {target} ({data}): {os.strerror(err)}")
+        shown = data if len(data) <= 300 else data[:300] + "..."
+        raise OSError(err, f"mount {fstype} {source} on {target} ({shown}): {os.strerror(err)}")
 
 
 def mount(m: Mount, target: str) -> None:
@@ -112,7 +113,47 @@ def mount(m: Mount, target: str) -> None:
             # A bind mount ignores the other flags until it is remounted.
             _mount("none", target, "none", flags | MS_BIND | MS_REMOUNT, "")
         return
+    if m.type == "overlay" and len(data) > MAX_MOUNT_DATA:
+        _mount_short_lowers(m.source, target, flags, data)
+        return
     _mount(m.source, target, m.type, flags, data)
+
+
+# mount(2) copies at most one page of option data; a longer lowerdir is cut short.
+MAX_MOUNT_DATA = 4095
+
+
+def shorten_lowers(data: str, dir_fd: int, root: str) -> str:
+    """Rewrite the lowerdir paths under `root` as `/proc/self/fd/<dir_fd>/<rel>` (pure).
+
+    Docker's overlay2 chdirs to its root and mounts relative short links; a
+    magic link to an open directory does the same without touching the
+    process's working directory, which other threads share.
+    """
+    prefix = root.rstrip("/") + "/"
+    out = []
+    for opt in data.split(","):
+        if opt.startswith("lowerdir="):
+            lowers = [
+                f"/proc/self/fd/{dir_fd}/{p[len(prefix) :]}" if p.startswith(prefix) else p
+                for p in opt[len("lowerdir=") :].split(":")
+            ]
+            opt = "lowerdir=" + ":".join(lowers)
+        out.append(opt)
+    return ",".join(out)
+
+
+def _mount_short_lowers(source: str, target: str, flags: int, data: str) -> None:
+    lowers = next(o for o in data.split(",") if o.startswith("lowerdir="))[9:].split(":")
+    root = os.path.commonpath(lowers)
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        short = shorten_lowers(data, fd, root)
+        if len(short) > MAX_MOUNT_DATA:
+            raise OSError(7, f"mount overlay on {target}: {len(lowers)} layers are too many")
+        _mount(source, target, "overlay", flags, short)
+    finally:
+        os.close(fd)
 
 
 def mount_all(mounts: list[Mount], target: str) -> None:

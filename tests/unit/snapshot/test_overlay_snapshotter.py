@@ -130,3 +130,44 @@ def test_reopen_keeps_records_and_sweeps_orphans(tmp_path: Path) -> None:
 def test_parse_options() -> None:
     flags, data = parse_options(("ro", "nosuid", "lowerdir=/a:/b", "index=off"))
     assert flags == 1 | 2 and data == "lowerdir=/a:/b,index=off"
+
+
+def test_deep_chain_beyond_the_mount_option_limit(tmp_path: Path) -> None:
+    """128 layers under a long data root: the lowerdir list is longer than a page,
+    yet the overlay mounts (magic links to the snapshots dir) and the top wins."""
+    sn = OverlaySnapshotter.open(tmp_path / ("d" * 80) / "data")
+    target = tmp_path / "mnt"
+    target.mkdir()
+    try:
+        parent = None
+        for i in range(128):
+            _layer(sn, f"l{i}", parent, {f"f{i}": str(i).encode(), "top": str(i).encode()})
+            parent = f"l{i}"
+        for key in ("ctr", "view"):
+            mounts = sn.prepare(key, parent) if key == "ctr" else sn.view(key, parent)
+            opts = ",".join(mounts[0].options)
+            assert len(opts) > 4096  # what a single mount(2) cannot take
+            mount_all(mounts, str(target))
+            try:
+                assert len([n for n in os.listdir(target) if n.startswith("f")]) == 128
+                assert (target / "top").read_text() == "127" and (target / "f0").read_text() == "0"
+                with open("/proc/self/mountinfo") as f:
+                    line = next(ln for ln in f if ln.split()[4] == str(target))
+                assert "lowerdir=/proc/self/fd/" in line
+            finally:
+                unmount(str(target))
+            sn.remove(key)
+    finally:
+        while is_mounted(str(target)):
+            unmount(str(target))
+        sn.close()
+
+
+def test_shorten_lowers_is_pure() -> None:
+    from dockyard.snapshot.mount import shorten_lowers
+
+    data = "index=off,workdir=/r/s/9/work,upperdir=/r/s/9/fs,lowerdir=/r/s/2/fs:/r/s/1/fs:/x/y"
+    assert shorten_lowers(data, 7, "/r/s") == (
+        "index=off,workdir=/r/s/9/work,upperdir=/r/s/9/fs,"
+        "lowerdir=/proc/self/fd/7/2/fs:/proc/self/fd/7/1/fs:/x/y"
+    )
