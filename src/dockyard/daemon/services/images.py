@@ -509,9 +509,7 @@ class ImageService:
 
     def check(self, verify_digests: bool = False, dangling: bool = False) -> list[str]:
         """Problems found in the stores (empty when consistent); see store.gc.check."""
-        return store_gc.check(
-            self.content, self.store, self.snapshotter, verify_digests, dangling
-        )
+        return store_gc.check(self.content, self.store, self.snapshotter, verify_digests, dangling)
 
     # -- delete ---------------------------------------------------------------
 
