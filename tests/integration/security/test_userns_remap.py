@@ -1,9 +1,11 @@
-"""dockerd's `--userns-remap` on a daemon of its own: containers run in a user namespace
-mapped to dockremap's subordinate range, and the rootfs fits the mapping (chown-on-copy).
+"""dockerd's `--userns-remap`, `--default-ulimit` and `--seccomp-profile` on a daemon of its
+own: containers run in a user namespace mapped to dockremap's subordinate range, the rootfs
+fits the mapping (chown-on-copy), the daemon's ulimits and seccomp profile are the defaults.
 /etc/subuid and /etc/subgid get a dockremap line for the test and are restored after."""
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from pathlib import Path
@@ -42,7 +44,16 @@ def remapped_daemon(subids, session_tmp, busybox_rootfs_tar):
     root = session_tmp / f"remap-{uuid.uuid4().hex[:8]}"
     root.mkdir(mode=0o711)
     os.chmod(session_tmp, 0o711)  # the remapped root must be able to reach the rootfs
-    d = start_daemon(root, ["--userns-remap", "default"])
+    profile = root / "profile.json"
+    profile.write_text(json.dumps({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}],
+    }))  # fmt: skip
+    d = start_daemon(
+        root,
+        ["--userns-remap", "default", "--default-ulimit", "nofile=321:654",
+         "--seccomp-profile", str(profile)],
+    )  # fmt: skip
     try:
         r = d.docker("import", "-c", 'CMD ["sh"]', "-c", f"ENV PATH={BUSYBOX_PATH}",
                      str(busybox_rootfs_tar), "busybox:latest")  # fmt: skip
@@ -82,3 +93,15 @@ def test_userns_remap(remapped_daemon):
     r = d.docker("run", "--rm", "--network", "none", "--userns", "host", "busybox",
                  "cat", "/proc/self/uid_map")  # fmt: skip
     assert r.stdout.split() == ["0", "0", "4294967295"]
+
+
+def test_daemon_default_ulimit_and_seccomp_profile(remapped_daemon):
+    d = remapped_daemon
+    r = d.docker("run", "--rm", "--network", "none", "busybox", "sh", "-c",
+                 "ulimit -n; ulimit -Hn; mkdir /tmp/x; echo rc=$?")  # fmt: skip
+    assert r.stdout.split() == ["321", "654", "rc=1"], (r.stdout, r.stderr)
+    assert "Operation not permitted" in r.stderr
+    r = d.docker("run", "--rm", "--network", "none", "--ulimit", "nofile=50:60",
+                 "--security-opt", "seccomp=unconfined", "busybox", "sh", "-c",
+                 "ulimit -n; mkdir /tmp/x && echo made")  # fmt: skip
+    assert r.stdout.split() == ["50", "made"], (r.stdout, r.stderr)
