@@ -43,7 +43,11 @@ BUILD = Command(
 )  # fmt: skip
 
 
-def _context_tar(root: str, dockerfile: str | None, dockerfile_text: bytes | None) -> IO[bytes]:
+STDIN_DOCKERFILE = ".dockyard-stdin-Dockerfile"
+
+
+def _entries(root: str, dockerfile: str | None) -> list[tuple[str, str, os.stat_result]]:
+    """(relative path, host path, lstat) of what the context holds after .dockerignore."""
     from dockyard.builder.dockerignore import Matcher, read_patterns
 
     patterns: list[str] = []
@@ -54,46 +58,91 @@ def _context_tar(root: str, dockerfile: str | None, dockerfile_text: bytes | Non
         pass
     m = Matcher(patterns)
     keep = {".dockerignore", dockerfile or "Dockerfile"}
+    out: list[tuple[str, str, os.stat_result]] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel_dir = os.path.relpath(dirpath, root)
+        dirnames.sort()
+        for d in list(dirnames):
+            rel = d if rel_dir == "." else f"{rel_dir}/{d}"
+            if patterns and m.excluded(rel) and not m.may_reinclude_under(rel):
+                dirnames.remove(d)
+                continue
+            host = os.path.join(dirpath, d)
+            out.append((rel, host, os.lstat(host)))
+        for name in sorted(filenames):
+            rel = name if rel_dir == "." else f"{rel_dir}/{name}"
+            if patterns and m.excluded(rel) and rel not in keep:
+                continue
+            host = os.path.join(dirpath, name)
+            out.append((rel, host, os.lstat(host)))
+    return out
+
+
+def _manifest(
+    entries: list[tuple[str, str, os.stat_result]], df_text: bytes | None
+) -> dict[str, list[Any]]:
+    import stat
+
+    man: dict[str, list[Any]] = {}
+    for rel, host, st in entries:
+        if stat.S_ISDIR(st.st_mode):
+            man[rel] = ["d", stat.S_IMODE(st.st_mode), 0, st.st_mtime_ns, ""]
+        elif stat.S_ISLNK(st.st_mode):
+            man[rel] = ["l", 0o777, 0, st.st_mtime_ns, os.readlink(host)]
+        elif stat.S_ISREG(st.st_mode):
+            man[rel] = ["f", stat.S_IMODE(st.st_mode), st.st_size, st.st_mtime_ns, ""]
+    if df_text is not None:
+        import hashlib
+
+        tag = int(hashlib.sha256(df_text).hexdigest()[:12], 16)
+        man[STDIN_DOCKERFILE] = ["f", 0o644, len(df_text), tag, ""]
+    return man
+
+
+def _context_tar(
+    entries: list[tuple[str, str, os.stat_result]],
+    dockerfile_text: bytes | None,
+    only: set[str] | None = None,
+) -> IO[bytes]:
+    """The context as a tar; with `only`, regular files outside it are left out."""
+    import io
+    import stat
+
     out = tempfile.TemporaryFile()  # noqa: SIM115
     with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tf:
-        for dirpath, dirnames, filenames in os.walk(root):
-            rel_dir = os.path.relpath(dirpath, root)
-            dirnames.sort()
-            for name in sorted(filenames) + [
-                d for d in dirnames if os.path.islink(os.path.join(dirpath, d))
-            ]:
-                rel = name if rel_dir == "." else f"{rel_dir}/{name}"
-                if patterns and m.excluded(rel) and rel not in keep:
-                    continue
-                tf.add(os.path.join(dirpath, name), arcname=rel, recursive=False)
-            for d in list(dirnames):
-                rel = d if rel_dir == "." else f"{rel_dir}/{d}"
-                if patterns and m.excluded(rel) and not m.may_reinclude_under(rel):
-                    dirnames.remove(d)
-                    continue
-                if not os.path.islink(os.path.join(dirpath, d)):
-                    tf.add(os.path.join(dirpath, d), arcname=rel, recursive=False)
-        if dockerfile_text is not None:
-            ti = tarfile.TarInfo(".dockyard-stdin-Dockerfile")
+        for rel, host, st in entries:
+            if only is not None and stat.S_ISREG(st.st_mode) and rel not in only:
+                continue
+            tf.add(host, arcname=rel, recursive=False)
+        if dockerfile_text is not None and (only is None or STDIN_DOCKERFILE in only):
+            ti = tarfile.TarInfo(STDIN_DOCKERFILE)
             ti.size = len(dockerfile_text)
-            import io
-
+            ti.mode = 0o644
             tf.addfile(ti, io.BytesIO(dockerfile_text))
     out.seek(0)
     return out
+
+
+def _context_key(path: str, host: str) -> str:
+    import hashlib
+    import socket
+
+    ident = f"{socket.gethostname()}\0{os.getuid()}\0{os.path.realpath(path)}\0{host}"
+    return hashlib.sha256(ident.encode()).hexdigest()
 
 
 def build(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     path = args[0]
     dockerfile = opts["file"] or ""
     df_text = None
+    context_key = ""
     if dockerfile == "-":
         df_text = sys.stdin.buffer.read()
-        dockerfile = ".dockyard-stdin-Dockerfile"
+        dockerfile = STDIN_DOCKERFILE
     if path == "-":
         body: IO[bytes] = sys.stdin.buffer
     else:
-        if dockerfile and dockerfile != ".dockyard-stdin-Dockerfile":
+        if dockerfile and dockerfile != STDIN_DOCKERFILE:
             # docker: -f is relative to the working directory; outside the
             # context it travels inside the tar under a private name
             full = os.path.abspath(dockerfile)
@@ -101,10 +150,19 @@ def build(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
             if rel.startswith(".."):
                 with open(full, "rb") as f:
                     df_text = f.read()
-                dockerfile = ".dockyard-stdin-Dockerfile"
+                dockerfile = STDIN_DOCKERFILE
             else:
                 dockerfile = rel
-        body = _context_tar(path, dockerfile or None, df_text)
+        entries = _entries(path, dockerfile or None)
+        context_key = _context_key(path, cli.client.host if hasattr(cli.client, "host") else "")
+        try:
+            need = cli.client.post(
+                "/dockyard/build-context", {"key": context_key}, _manifest(entries, df_text)
+            )["need"]
+            body = _context_tar(entries, df_text, set(need))
+        except ClientError:  # a daemon without incremental contexts: send it all
+            context_key = ""
+            body = _context_tar(entries, df_text)
     buildargs: dict[str, str | None] = {}
     for a in opts["build_arg"] or []:
         k, sep, v = a.partition("=")
@@ -124,6 +182,8 @@ def build(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     for key, flag in (("target", "target"), ("networkmode", "network"), ("platform", "platform")):
         if opts[flag]:
             params[key] = opts[flag]
+    if context_key:
+        params["contextkey"] = context_key
     if opts["add_host"]:
         params["extrahosts"] = ",".join(opts["add_host"])
     image_id = ""

@@ -291,3 +291,30 @@ def test_failing_parallel_stage_cleans_up(daemon: Daemon, tmp_path: Path, tag: s
     assert r.returncode != 0 and "returned a non-zero code: 7" in r.stdout + r.stderr
     assert set(containers(daemon)) == before
     assert not [m for m in daemon.mounts_under_root() if "build-" in m]
+
+
+def test_dockyard_build_sends_only_changed_files(
+    daemon: Daemon, tmp_path: Path, tag: str, cleanup: list[str]
+) -> None:
+    ctx = write(tmp_path, {
+        "Dockerfile": "FROM busybox\nCOPY . /c/\nCMD [\"ls\", \"/c\"]\n",
+        "keep": "k\n", "gone": "g\n", "big": "b" * 4_000_000, "x.log": "ignored\n",
+        ".dockerignore": "*.log\n",
+    })  # fmt: skip
+    cleanup.append(tag)
+    r = daemon.dockyard("build", "-t", tag, str(ctx), check=True)
+    assert "Successfully tagged" in r.stdout
+    assert run(daemon, tag).split() == ["Dockerfile", "big", "gone", "keep"]
+    r = daemon.dockyard("build", "-t", tag, str(ctx), check=True)
+    assert r.stdout.count("Using cache") == 2
+    (ctx / "gone").unlink()
+    (ctx / "keep").write_text("changed\n")
+    daemon.dockyard("build", "-t", tag, str(ctx), check=True)
+    assert run(daemon, tag).split() == ["Dockerfile", "big", "keep"]
+    assert run(daemon, tag, "cat", "/c/keep") == "changed\n"
+    # -f - with the same context dir
+    r = daemon.dockyard("build", "-q", "-f", "-", str(ctx), input=b"FROM busybox\nCOPY keep /k\n",
+                        check=True)  # fmt: skip
+    image_id = r.stdout.strip()
+    assert run(daemon, image_id, "cat", "/k") == "changed\n"
+    daemon.docker("rmi", image_id)

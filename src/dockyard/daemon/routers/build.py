@@ -12,12 +12,16 @@ from aiohttp import web
 
 from dockyard.api.errors import DockyardError, InvalidParameter
 from dockyard.builder.builder import BuildError, BuildOptions, Emit
-from dockyard.daemon.server.params import qbool
+from dockyard.daemon.server.params import json_body, json_response, qbool
 from dockyard.dockerfile.parser import Dockerfile
 
 
 class BuildBackend(Protocol):
-    async def receive(self, body: Any, opts: BuildOptions) -> tuple[str, Dockerfile]: ...
+    async def receive(
+        self, body: Any, opts: BuildOptions, context_key: str = ""
+    ) -> tuple[str, Dockerfile]: ...
+
+    async def context_need(self, key: str, manifest: Any) -> list[str]: ...
 
     async def release(self, ctx: str) -> None: ...
 
@@ -63,7 +67,9 @@ def routes(backend: BuildBackend) -> web.RouteTableDef:
         opts = options(request)
         if request.query.get("remote"):
             raise InvalidParameter("building from a remote context is not supported")
-        ctx, df = await backend.receive(request.content.iter_chunked(1 << 20), opts)
+        ctx, df = await backend.receive(
+            request.content.iter_chunked(1 << 20), opts, request.query.get("contextkey", "")
+        )
         try:
             resp = web.StreamResponse(headers={"Content-Type": "application/json"})
             await resp.prepare(request)
@@ -84,5 +90,13 @@ def routes(backend: BuildBackend) -> web.RouteTableDef:
             return resp
         finally:
             await backend.release(ctx)
+
+    @r.post("/dockyard/build-context")
+    async def context_need(request: web.Request) -> web.Response:
+        """Dockyard's extension for `dockyard build`: the client's context manifest
+        in, the files it must send out (the rest is kept from its last build)."""
+        manifest = await json_body(request, {})
+        need = await backend.context_need(request.query.get("key", ""), manifest)
+        return json_response({"need": need})
 
     return r
