@@ -201,8 +201,8 @@ def parse_content_range(value: str) -> tuple[int, int]:
         v = v[5:].strip(" =")
     v = v.split("/")[0]
     m = re.fullmatch(r"(\d+)-(\d+)", v)
-    if not m:
-        raise RegistryError("RANGE_INVALID", f"invalid content range: {value}")
+    if not m:  # malformed, not merely out of order (that is RANGE_INVALID, 416)
+        raise RegistryError("BLOB_UPLOAD_INVALID", f"invalid Content-Range: {value}")
     start, end = int(m.group(1)), int(m.group(2))
     if end < start:
         raise RegistryError("RANGE_INVALID", f"invalid content range: {value}")

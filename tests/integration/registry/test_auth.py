@@ -53,6 +53,12 @@ def test_token_flow(token_registry: Registry) -> None:
     )
     assert r.status_code == 202
     token_registry.req("DELETE", r.headers["Location"], headers={"Authorization": f"Bearer {tok}"})
+    # alice outside alice/*: logged in but not allowed, so DENIED (403), not a challenge
+    tok = _token(token_registry, "repository:bob/x:pull,push", "alice", "s3cret").json()["token"]
+    r = token_registry.req(
+        "POST", "/v2/bob/x/blobs/uploads/", headers={"Authorization": f"Bearer {tok}"}
+    )
+    assert r.status_code == 403 and r.json()["errors"][0]["code"] == "DENIED"
     # wrong password: the token endpoint refuses; a forged token is refused
     assert _token(token_registry, "repository:alice/x:pull", "alice", "bad").status_code == 401
     forged = jwt.encode(

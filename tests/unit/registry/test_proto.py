@@ -86,6 +86,9 @@ def test_ranges() -> None:
     with pytest.raises(RegistryError) as e:
         proto.parse_content_range("9-0")
     assert e.value.status == 416
+    with pytest.raises(RegistryError) as e:
+        proto.parse_content_range("x-y")
+    assert e.value.code == "BLOB_UPLOAD_INVALID" and e.value.status == 400
 
 
 def test_pagination_and_link() -> None:

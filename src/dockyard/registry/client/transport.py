@@ -187,10 +187,11 @@ class Transport:
             return
         if scheme != "bearer" or "realm" not in params:
             raise Unauthorized(f"unauthorized: unsupported challenge {challenge!r}")
-        q = {"service": params.get("service", "")}
-        sc = params.get("scope") or scope
-        if sc:
-            q["scope"] = sc
+        # ask for what this client needs and what the challenge named (they can differ:
+        # a HEAD is challenged for pull, but the push that follows needs push too)
+        scopes = [s for s in dict.fromkeys([scope, params.get("scope", "")]) if s]
+        q: list[tuple[str, str]] = [("service", params.get("service", ""))]
+        q += [("scope", s) for s in scopes]
         h = {}
         if self.creds.username:
             raw = f"{self.creds.username}:{self.creds.password}".encode()

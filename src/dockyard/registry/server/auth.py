@@ -159,6 +159,10 @@ class TokenAuthorizer:
                 e.get("type") == kind and e.get("name") == name and a in (e.get("actions") or [])
                 for e in claims.get("access") or []
             ):
+                sub = claims.get("sub") or ""
+                if sub and repo and not self.granted(sub, repo, [a]):
+                    # logged in and no token could allow it: Docker Hub's 403, not a challenge
+                    raise RegistryError("DENIED", detail={"name": repo, "action": a})
                 raise AuthChallenge(challenge + ',error="insufficient_scope"')
 
     async def token(self, request: web.Request) -> web.Response:
