@@ -243,11 +243,15 @@ def container_init(
             rootfs.finalize_rootfs(sys, spec)
         if spec.hostname and spec.namespace("uts") is not None:
             sys.sethostname(spec.hostname)
+        if spec.domainname and spec.namespace("uts") is not None:
+            sys.setdomainname(spec.domainname)
         for key, value in spec.sysctl.items():
             with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
                 f.write(str(value))
         rootfs.readonly_paths(sys, spec.readonly_paths)
         rootfs.mask_paths(sys, spec.masked_paths)
+        if spec.personality is not None:
+            sys.personality(spec.personality)
         exec_user_process(
             sys, process, channel, extra_fds, exec_fifo, seccomp, start_container_hooks
         )

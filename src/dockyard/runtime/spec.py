@@ -247,6 +247,8 @@ class Spec:
         "resources",
         "seccomp",
         "hooks",
+        "domainname",
+        "personality",
     )
 
     def namespace(self, type_: str) -> Namespace | None:
@@ -254,6 +256,10 @@ class Spec:
             if ns.type == type_:
                 return ns
         return None
+
+
+#: linux.personality domains (sys/personality.h).
+PERSONALITIES = {"LINUX": 0x0000, "LINUX32": 0x0008}
 
 
 def _obj(value: object, where: str) -> dict:
@@ -380,6 +386,14 @@ def parse_spec(raw: object, bundle: str) -> Spec:
     s.resources = _obj(linux.get("resources"), "linux.resources")
     s.seccomp = linux.get("seccomp")
     s.hooks = _obj(raw.get("hooks"), "hooks")
+    s.domainname = raw.get("domainname") or ""
+    s.personality = None
+    persona = linux.get("personality")
+    if persona is not None:
+        domain = _obj(persona, "linux.personality").get("domain")
+        if domain not in PERSONALITIES:
+            raise SpecError(f"invalid personality domain {domain}")
+        s.personality = PERSONALITIES[domain]
     if s.uid_mappings and "user" not in seen:
         raise SpecError("user namespace mappings specified, but user namespace isn't enabled")
     return s

@@ -123,6 +123,12 @@ class Syscall:
     def sethostname(self, name: str) -> None:
         raise NotImplementedError
 
+    def setdomainname(self, name: str) -> None:
+        raise NotImplementedError
+
+    def personality(self, persona: int) -> None:
+        raise NotImplementedError
+
     def set_link_up(self, name: str) -> None:
         raise NotImplementedError
 
@@ -193,6 +199,7 @@ class LinuxSyscall(Syscall):
         libc.prctl.argtypes = [ctypes.c_int] + [ctypes.c_ulong] * 4
         libc.syscall.restype = ctypes.c_long
         libc.sethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+        libc.setdomainname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
 
     def _check(self, result: int, what: str = "", path: str | None = None) -> int:
         if result < 0:
@@ -255,6 +262,13 @@ class LinuxSyscall(Syscall):
     def sethostname(self, name: str) -> None:
         raw = name.encode()
         self._check(self._libc.sethostname(raw, len(raw)), "sethostname")
+
+    def setdomainname(self, name: str) -> None:
+        raw = name.encode()
+        self._check(self._libc.setdomainname(raw, len(raw)), "setdomainname")
+
+    def personality(self, persona: int) -> None:
+        self._check(self._libc.personality(self._ctypes.c_ulong(persona)), "personality")
 
     def set_link_up(self, name: str) -> None:
         import fcntl

@@ -157,6 +157,7 @@ CASES = [
     ),
     ("cgroup-namespace", ["cat", "/proc/self/cgroup"], [_cgroupns], None),
     ("cgroup-namespace-mounts", ["cat", "/proc/self/mountinfo"], [_cgroupns], _mountinfo),
+    ("domainname", SH + ["hostname; domainname"], [_set("domainname", "dy.example")], None),
     # security and resources as dockyardd sets them (see daemon/services/ocispec.py)
     (
         "device-cgroup-default-deny",
@@ -262,3 +263,12 @@ def test_same_as_runc(runtimes, bundle, args, edits, normalize):
         out = r.stdout.decode()
         results[runtime.name] = (r.returncode, normalize(out) if normalize else out)
     assert results["dockyard"] == results["runc"], results
+
+
+def test_personality_differs_from_runc_1_1(runtimes, bundle):
+    """A listed difference: runc 1.1 (Debian 12's) ignores ``linux.personality`` (runc 1.2
+    added it); dockyard-runtime applies it as runc 1.2 does."""
+    bundle.config["linux"]["personality"] = {"domain": "LINUX32"}
+    bundle.write(["uname", "-m"])
+    out = {r.name: r.run(bundle.path).stdout.decode().strip() for r in runtimes}
+    assert out == {"runc": "x86_64", "dockyard": "i686"}
