@@ -204,16 +204,7 @@ class ExecService:
             cfg_path = os.path.join(state_dir, "monitor.json")
             with open(cfg_path, "w") as f:
                 json.dump(mcfg, f)
-            mon = await asyncio.create_subprocess_exec(
-                svc.monitor_bin,
-                cfg_path,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                start_new_session=True,
-            )
-            assert mon.stdout is not None
-            line = await mon.stdout.readline()
-            await mon.wait()
+            line = await svc._spawn_monitor(cfg_path)  # the zygote's fork when it runs
             ready = json.loads(line) if line.strip() else {"ok": False, "error": "no word"}
             if not ready.get("ok"):
                 raise SystemError_(f"exec monitor failed: {ready.get('error')}")
