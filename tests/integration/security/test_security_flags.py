@@ -226,3 +226,19 @@ def test_unavailable_cpuset_refused(daemon, probe_image):
         "run", "--rm", "--network", "none", "--cpuset-cpus", "0-999", probe_image, "true"
     )
     assert r.returncode == 125 and "Requested CPUs are not available - requested 0-999" in r.stderr
+
+
+def test_exec_gets_the_container_confinement(daemon, probe_image):
+    name = f"dysec-exec-{uuid.uuid4().hex[:8]}"
+    r = daemon.docker("run", "-d", "--network", "none", "--name", name,
+                      "--security-opt", "no-new-privileges", "--cap-drop", "NET_RAW",
+                      probe_image, "sleep", "60")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    try:
+        r = daemon.docker("exec", name, "sh", "-c", f"{STATUS}; probe keyctl unshare")
+        assert status_field(r.stdout, "Seccomp") == "2"
+        assert status_field(r.stdout, "NoNewPrivs") == "1"
+        assert not int(status_field(r.stdout, "CapEff"), 16) & (1 << 13)  # NET_RAW
+        assert probe_results(r.stdout)["keyctl"] == "EPERM"
+    finally:
+        daemon.docker("rm", "-f", name)
