@@ -24,6 +24,16 @@ def uniq() -> str:
     return uuid.uuid4().hex[:8]
 
 
+def _skopeo_push(src: Path, dest: str) -> None:
+    import subprocess
+
+    r = subprocess.run(
+        ["skopeo", "--insecure-policy", "copy", "--dest-tls-verify=false", f"oci:{src}:latest", f"docker://{dest}"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+
+
 def test_push_twice_pull_run(daemon: Daemon, registry: Registry) -> None:
     ref = f"{registry.addr}/dy/bb{uniq()}:v1"
     daemon.docker("tag", "busybox:latest", ref, check=True)
@@ -53,7 +63,6 @@ def test_push_twice_pull_run(daemon: Daemon, registry: Registry) -> None:
 def test_pull_fresh_layers_and_by_digest(daemon: Daemon, ours: Registry, tmp_path: Path) -> None:
     """A multi-layer image made elsewhere (pushed by skopeo) pulled into the daemon,
     by tag and by digest; layers are downloaded, verified, unpacked in order."""
-    import subprocess
 
     from tests.integration.registry.images import make_oci_layout
 
@@ -66,12 +75,7 @@ def test_pull_fresh_layers_and_by_digest(daemon: Daemon, ours: Registry, tmp_pat
         ],
     )
     name = f"{ours.addr}/fresh/img{uniq()}"
-    r = subprocess.run(
-        ["skopeo", "--insecure-policy", "copy", "--dest-tls-verify=false",
-         f"oci:{src.path}:latest", f"docker://{name}:t"],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert r.returncode == 0, r.stderr
+    _skopeo_push(src.path, f"{name}:t")
     try:
         r = daemon.docker("pull", f"{name}:t", check=True)
         assert r.stdout.count("Pull complete") == 3, r.stdout
@@ -104,18 +108,12 @@ def test_cross_repository_mount(daemon: Daemon, ours: Registry) -> None:
 def test_wrong_digest_rejected(daemon: Daemon, ours: Registry, tmp_path: Path) -> None:
     """A registry serving a layer whose bytes do not match its digest: the pull
     fails with docker's message and leaves no image behind."""
-    import subprocess
 
     from tests.integration.registry.images import make_oci_layout
 
     src = make_oci_layout(tmp_path / "oci", seed=7)
     ref = f"{ours.addr}/bad/img{uniq()}:1"
-    r = subprocess.run(
-        ["skopeo", "--insecure-policy", "copy", "--dest-tls-verify=false",
-         f"oci:{src.path}:latest", f"docker://{ref}"],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert r.returncode == 0, r.stderr
+    _skopeo_push(src.path, f"{ref}")
     layer = src.layer_digests[-1][7:]
     path = next((ours.root / "data" / "blobs").rglob(f"{layer}/data"))
     data = bytearray(path.read_bytes())
@@ -192,7 +190,6 @@ def test_docker_py_pull_and_distribution_inspect(daemon: Daemon, ours: Registry)
 def test_interrupted_download_resumes(daemon: Daemon, ours: Registry, tmp_path: Path) -> None:
     """Each layer's first download (above 1 KiB) breaks halfway; the pull resumes with a
     Range request and succeeds."""
-    import subprocess
 
     from tests.integration.registry.flaky import FlakyProxy
     from tests.integration.registry.images import make_oci_layout
@@ -202,12 +199,7 @@ def test_interrupted_download_resumes(daemon: Daemon, ours: Registry, tmp_path: 
         layers=[{"big.bin": __import__("os").urandom(3 << 20)}, {"x": b"y" * 5000}],
     )
     name = f"resume/img{uniq()}"
-    r = subprocess.run(
-        ["skopeo", "--insecure-policy", "copy", "--dest-tls-verify=false",
-         f"oci:{src.path}:latest", f"docker://{ours.addr}/{name}:1"],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert r.returncode == 0, r.stderr
+    _skopeo_push(src.path, f"{ours.addr}/{name}:1")
     with FlakyProxy(ours.url) as proxy:
         ref = f"{proxy.addr}/{name}:1"
         try:
@@ -277,16 +269,6 @@ def test_run_pulls_a_missing_image(daemon: Daemon, ours: Registry) -> None:
         assert "Unable to find image" in r.stderr
     finally:
         daemon.docker("rmi", "-f", ref)
-
-
-def _skopeo_push(src: Path, dest: str) -> None:
-    import subprocess
-
-    r = subprocess.run(
-        ["skopeo", "--insecure-policy", "copy", "--dest-tls-verify=false", f"oci:{src}:latest", f"docker://{dest}"],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert r.returncode == 0, r.stderr
 
 
 def test_pull_chooses_platform_from_index_and_pushes_oci_back(

@@ -11,6 +11,8 @@ import os
 import threading
 from dataclasses import asdict, dataclass
 
+from dockyard.fsutil import write_json_atomic
+
 
 @dataclass(frozen=True, slots=True)
 class BlobSource:
@@ -47,9 +49,7 @@ class DistributionMetadata:
             ]
             entries.insert(0, src)
             self._by_diff[diff_id] = entries[:16]
-            data = json.dumps({k: [asdict(e) for e in v] for k, v in self._by_diff.items()})
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
-            tmp = self.path + ".tmp"
-            with open(tmp, "w") as f:
-                f.write(data)
-            os.replace(tmp, self.path)
+            write_json_atomic(
+                self.path, {k: [asdict(e) for e in v] for k, v in self._by_diff.items()}
+            )

@@ -59,6 +59,8 @@ class FilesystemDriver:
     def put_content(self, path: str, data: bytes) -> None:
         target = self._p(path)
         os.makedirs(os.path.dirname(target), exist_ok=True)
+        # a temp name of its own (not fsutil's `.tmp`): two uploads finishing the same
+        # blob link in threads would otherwise rename each other's file away
         tmp = f"{target}.{uuid.uuid4().hex}.tmp"
         with open(tmp, "wb") as f:
             f.write(data)
