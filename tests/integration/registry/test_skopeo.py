@@ -170,3 +170,46 @@ def test_rate_limit_answers_429_and_clients_wait() -> None:
         assert asyncio.run(many()) == [404] * 10  # every one answered, none throttled away
     finally:
         stop(reg)
+
+
+def test_server_killed_mid_upload_serves_no_torn_blob(tmp_path: Path) -> None:
+    """kill -9 of the registry while a blob streams in: after a restart on the same
+    storage the blob is not visible, the upload reports what reached the disk, and
+    the client finishes it from there."""
+    import signal
+    import socket
+    import time
+
+    from tests.integration.registry.peers import start, stop
+
+    root = tmp_path / "reg"
+    root.mkdir()
+    reg = start("dockyard", root=root)
+    data = os.urandom(4 << 20)
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    loc = reg.req("POST", "/v2/kill/blobs/uploads/").headers["Location"]
+    with socket.create_connection(("127.0.0.1", reg.port)) as s:
+        s.sendall(
+            f"PUT {loc}?digest={digest} HTTP/1.1\r\nHost: {reg.addr}\r\n"
+            f"Content-Type: application/octet-stream\r\nContent-Length: {len(data)}\r\n\r\n".encode()
+        )
+        s.sendall(data[: 2 << 20])
+        time.sleep(0.3)
+        reg.proc.send_signal(signal.SIGKILL)
+        reg.proc.wait(10)
+    reg2 = start("dockyard", root=root)  # same storage, a new port
+    try:
+        assert reg2.req("HEAD", f"/v2/kill/blobs/{digest}").status_code == 404
+        r = reg2.req("GET", loc)
+        assert r.status_code == 204
+        offset = int(r.headers["Range"].split("-")[1]) + 1
+        assert 0 < offset <= 2 << 20
+        r = reg2.req(
+            "PATCH", loc, data=data[offset:],
+            headers={"Content-Range": f"{offset}-{len(data) - 1}", "Content-Type": "application/octet-stream"},
+        )  # fmt: skip
+        assert r.status_code == 202, r.text
+        assert reg2.req("PUT", f"{loc}?digest={digest}").status_code == 201
+        assert reg2.req("GET", f"/v2/kill/blobs/{digest}").content == data
+    finally:
+        stop(reg2)
