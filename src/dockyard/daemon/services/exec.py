@@ -155,6 +155,9 @@ class ExecService:
         done = [e for e in self.execs.values() if e.container is c and e.exit_code is not None]
         for e in done[:-64]:
             self.execs.pop(e.id, None)
+        live = self.containers.containers
+        for e in [e for e in self.execs.values() if live.get(e.container.id) is not e.container]:
+            self.execs.pop(e.id, None)  # its container was removed
 
     def exec_ids(self, c: Container) -> list[str] | None:
         ids = [e.id for e in self.execs.values() if e.container is c and e.running]
