@@ -691,10 +691,9 @@ class NetworkService:
             )
         if c.running:
             async with self.lock:
-                index = 1 + max(
-                    int(ep["ifname"][3:]) for ep in self.endpoints.get(c.id, {}).values()
-                )
-                await self._join(c, n, cfg, self.netns_path(c.id), index, primary=False)
+                live = self.endpoints.get(c.id, {}).values()
+                index = 1 + max((int(ep["ifname"][3:]) for ep in live), default=-1)
+                await self._join(c, n, cfg, self.netns_path(c.id), index, primary=not live)
                 await self._apply_rules()
                 self._save()
             if c.id not in self.dns and self._user_net(c.id):
