@@ -318,3 +318,23 @@ def test_dockyard_build_sends_only_changed_files(
     image_id = r.stdout.strip()
     assert run(daemon, image_id, "cat", "/k") == "changed\n"
     daemon.docker("rmi", image_id)
+
+
+def test_intermediate_images_hidden_and_pruned_with_rmi(
+    daemon: Daemon, tmp_path: Path, tag: str
+) -> None:
+    before_all = set(daemon.docker("images", "-aq", "--no-trunc").stdout.split())
+    ctx = write(
+        tmp_path,
+        {"Dockerfile": f'FROM busybox\nENV T={tag}\nRUN echo {tag} > /t\nCMD ["cat", "/t"]\n'},
+    )
+    r = build(daemon, ctx, "-t", tag)
+    assert r.returncode == 0, r.stderr
+    after_all = set(daemon.docker("images", "-aq", "--no-trunc").stdout.split())
+    new = after_all - before_all
+    assert len(new) == 3  # ENV, RUN, CMD
+    listed = set(daemon.docker("images", "-q", "--no-trunc").stdout.split())
+    assert new & listed == {inspect(daemon, tag)["Id"]}  # the steps only with -a
+    r = daemon.docker("rmi", tag, check=True)
+    assert r.stdout.count("Deleted:") >= 3
+    assert set(daemon.docker("images", "-aq", "--no-trunc").stdout.split()) == before_all

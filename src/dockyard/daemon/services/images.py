@@ -283,6 +283,11 @@ class ImageService:
             if key not in ("dangling", "label", "reference", "before", "since", "until"):
                 raise InvalidParameter(f"invalid filter '{key}'")
         images = self.store.list()
+        if not show_all:
+            # as dockerd: untagged parents of other images (a build's steps) are
+            # intermediate images, listed only with -a
+            parents = {i.parent for i in images if i.parent}
+            images = [i for i in images if i.references or i.id not in parents]
         dangling = filters.get("dangling")
         if dangling:
             if dangling[-1] not in ("true", "false", "1", "0"):
@@ -562,7 +567,24 @@ class ImageService:
             self.events.publish("image", "delete", image_id, {"name": image_id})
             records.append({"Deleted": image_id})
             records.extend({"Deleted": c} for c in removed)
+            if not noprune:
+                await self._prune_parents(image.parent, records)
             return records
+
+    async def _prune_parents(self, parent_id: str, records: list[dict[str, str]]) -> None:
+        """dockerd's rmi without --no-prune: untagged parents (a build's
+        intermediate images) left without children go too, up the chain."""
+        while parent_id and self.store.exists(parent_id):
+            parent = self.store.get(parent_id)
+            if parent.references or self._in_use(parent_id):
+                return
+            if any(i.parent == parent_id for i in self.store.list()):
+                return
+            removed = await asyncio.to_thread(self._delete_image, parent)
+            self.events.publish("image", "delete", parent_id, {"name": parent_id})
+            records.append({"Deleted": parent_id})
+            records.extend({"Deleted": c} for c in removed)
+            parent_id = parent.parent
 
     @staticmethod
     def _is_id_reference(name: str, image_id: str) -> bool:
