@@ -232,3 +232,28 @@ def test_not_a_swarm_node_and_no_plugins(daemon: Daemon) -> None:
     assert "This node is not a swarm manager" in r.stderr
     r = daemon.docker("plugin", "ls")
     assert r.returncode == 0 and r.stdout.split()[:3] == ["ID", "NAME", "DESCRIPTION"]
+
+
+def test_update_resources_of_a_running_container(daemon: Daemon) -> None:
+    name = _name()
+    daemon.docker(
+        "run", "-d", "--name", name, "--memory", "64m", "busybox", "sleep", "60", check=True
+    )
+    try:
+        r = daemon.docker(
+            "update", "--memory", "96m", "--memory-swap", "192m", "--pids-limit", "50", name
+        )
+        assert r.returncode == 0, r.stderr
+        r = daemon.docker(
+            "exec",
+            name,
+            "cat",
+            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+            "/sys/fs/cgroup/pids/pids.max",
+        )
+        assert r.stdout.split() == [str(96 * 1024 * 1024), "50"], r.stdout + r.stderr
+        assert _state(daemon, name)["HostConfig"]["Memory"] == 96 * 1024 * 1024
+        r = daemon.docker("update", "--memory", "1m", name)
+        assert r.returncode != 0 and "Minimum memory limit allowed is 6MB" in r.stderr
+    finally:
+        daemon.docker("rm", "-f", name)

@@ -256,7 +256,7 @@ def routes(svc: ContainerService) -> web.RouteTableDef:
     @r.post("/containers/{id}/update")
     async def update(request: web.Request) -> web.Response:
         body = await json_body(request, {})
-        warnings = svc.update(request.match_info["id"], body)
+        warnings = await svc.update(request.match_info["id"], body)
         return json_response({"Warnings": warnings})
 
     @r.delete("/containers/{id}")

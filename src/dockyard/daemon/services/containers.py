@@ -361,6 +361,18 @@ class ContainerService:
             await self._runtime_delete(c.id)
         await asyncio.to_thread(self._unmount_quietly, self.paths.rootfs(c.id))
 
+    async def _runtime_update(self, c: Container, resources: dict[str, Any]) -> None:
+        proc = await asyncio.create_subprocess_exec(
+            self.runtime, *self.runtime_args, "update", "--resources", "-", c.id,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        _, err = await proc.communicate(json.dumps(resources).encode())
+        if proc.returncode != 0:
+            raise SystemError_(
+                f"Cannot update container {c.id}: {err.decode(errors='replace').strip()}"
+            )
+
     async def _runtime_delete(self, cid: str) -> None:
         """Forget the runtime's state of a container whose monitor is gone (it would
         have deleted it), so the id can be created again."""
@@ -945,8 +957,9 @@ class ContainerService:
         await self.start(c.id)
         self.events.publish("container", "restart", c.id, self._attrs(c))
 
-    def update(self, ref: str, body: dict[str, Any]) -> list[str]:
-        """`docker update`: the restart policy at once; resources from the next start."""
+    async def update(self, ref: str, body: dict[str, Any]) -> list[str]:
+        """`docker update`: the restart policy, and resources — applied to a running
+        container's cgroups through the runtime's `update`, as dockerd does."""
         c = self.get(ref)
         if not isinstance(body, dict):
             raise InvalidParameter("invalid update body")
@@ -963,9 +976,11 @@ class ContainerService:
             }
         changed = {k: v for k, v in body.items() if v not in (None, 0, "", [], {})}
         if changed:
-            c.host_config.update(changed)
+            merged = {**c.host_config, **changed}
+            ocispec.validate_host_config(merged)
             if c.running:
-                warnings.append("resource changes take effect when the container next starts")
+                await self._runtime_update(c, ocispec.resources(merged))
+            c.host_config = merged
         self._save(c)
         self.events.publish("container", "update", c.id, self._attrs(c))
         return warnings
