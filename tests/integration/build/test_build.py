@@ -338,3 +338,38 @@ def test_intermediate_images_hidden_and_pruned_with_rmi(
     r = daemon.docker("rmi", tag, check=True)
     assert r.stdout.count("Deleted:") >= 3
     assert set(daemon.docker("images", "-aq", "--no-trunc").stdout.split()) == before_all
+
+
+def test_cache_survives_daemon_restart(tmp_path: Path, busybox_rootfs_tar: Path) -> None:
+    from tests.conftest import BUSYBOX_PATH, kill_leftovers, start_daemon, stop_daemon
+
+    root = tmp_path / "own"
+    root.mkdir()
+    ctx = write(
+        tmp_path / "ctx",
+        {"Dockerfile": "FROM busybox\nCOPY f /f\nRUN cat /f > /g\nENV X=1\n", "f": "1\n"},
+    )
+    d = start_daemon(root)
+    try:
+        d.docker(
+            "import",
+            "-c",
+            f"ENV PATH={BUSYBOX_PATH}",
+            str(busybox_rootfs_tar),
+            "busybox:latest",
+            check=True,
+        )
+        first = build(d, ctx)
+        assert first.returncode == 0, first.stderr
+        stop_daemon(d)
+        d = start_daemon(root)
+        again = build(d, ctx)
+        assert again.returncode == 0, again.stderr
+        assert again.stdout.count("Using cache") == 3
+        assert (
+            first.stdout.split("Successfully built ")[1][:12]
+            == again.stdout.split("Successfully built ")[1][:12]
+        )
+    finally:
+        stop_daemon(d)
+        kill_leftovers(root)
