@@ -58,3 +58,20 @@ def test_detach_keys_end_the_attach_not_the_container(daemon: Daemon, keys: str 
     finally:
         c.remove(force=True)
         client.close()
+
+
+def test_console_size_at_create_is_the_first_size(daemon: Daemon) -> None:
+    client = docker.DockerClient(base_url=daemon.host)
+    try:
+        cid = client.api.create_container(
+            "busybox", ["stty", "size"], tty=True,
+            host_config={"NetworkMode": "none", "ConsoleSize": [33, 77]},
+        )["Id"]  # fmt: skip
+        try:
+            client.api.start(cid)  # nobody attached: no resize comes
+            assert client.api.wait(cid, timeout=30)["StatusCode"] == 0
+            assert client.api.logs(cid) == b"33 77\r\n"
+        finally:
+            client.api.remove_container(cid, force=True)
+    finally:
+        client.close()

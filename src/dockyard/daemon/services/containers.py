@@ -613,6 +613,10 @@ class ContainerService:
                 sources=[src for _, src in etc],
             )
         spec["mounts"].extend(volume_mounts)
+        console = hc.get("ConsoleSize") or [0, 0]
+        if cfg.get("Tty") and len(console) == 2 and console[0] and console[1]:
+            # The client's window from the start; resizes follow (`docker run -it`).
+            spec["process"]["consoleSize"] = {"height": console[0], "width": console[1]}
         namespaces = spec["linux"]["namespaces"]
         if sandbox.netns == "host":
             spec["linux"]["namespaces"] = [n for n in namespaces if n["type"] != "network"]
