@@ -42,10 +42,11 @@ class DistributionMetadata:
 
     def add(self, diff_id: str, src: BlobSource) -> None:
         with self._lock:
+            current = self._by_diff.get(diff_id, [])
+            if current and current[0] == src:
+                return  # nothing new (a re-push): no write, no fsync
             entries = [
-                e
-                for e in self._by_diff.get(diff_id, [])
-                if (e.digest, e.host, e.repo) != (src.digest, src.host, src.repo)
+                e for e in current if (e.digest, e.host, e.repo) != (src.digest, src.host, src.repo)
             ]
             entries.insert(0, src)
             self._by_diff[diff_id] = entries[:16]

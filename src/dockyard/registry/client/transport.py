@@ -69,6 +69,12 @@ class Scope:
         return f"repository:{self.repo}:{','.join(self.actions)}"
 
 
+# insecure hosts' scheme, as probed: (base URL, ssl flag, valid until); a minute
+# spares each pull/push the extra TLS attempt without missing a registry's switch
+_PROBED: dict[str, tuple[str, bool, float]] = {}
+_PROBE_TTL = 60.0
+
+
 @dataclass
 class Transport:
     host: str
@@ -92,7 +98,12 @@ class Transport:
                 auto_decompress=False,
             )
         if self.insecure_host:
-            await self._probe_scheme()
+            known = _PROBED.get(self.host)
+            if known is not None and known[2] > time.monotonic():
+                self.base, self.ssl = known[0], known[1]
+            else:
+                await self._probe_scheme()
+                _PROBED[self.host] = (self.base, self.ssl, time.monotonic() + _PROBE_TTL)
         return self
 
     async def _probe_scheme(self) -> None:
@@ -146,16 +157,20 @@ class Transport:
                     method, url, headers=h, data=data, allow_redirects=True, ssl=self.ssl
                 )
             except aiohttp.ClientConnectorCertificateError as exc:
+                _PROBED.pop(self.host, None)  # probe again next time
                 raise Unavailable(
                     f'Get "{self.base}/v2/": tls: failed to verify certificate: {exc.certificate_error}'
                 ) from None
             except aiohttp.ClientSSLError as exc:
+                _PROBED.pop(self.host, None)
                 raise Unavailable(f'Get "{self.base}/v2/": tls: {exc}') from None
             except aiohttp.ClientConnectorError as exc:
+                _PROBED.pop(self.host, None)
                 raise Unavailable(
                     f'Get "{self.base}/v2/": dial tcp {self.host}: connect: {exc.os_error.strerror if exc.os_error else exc}'
                 ) from None
             except aiohttp.ClientError as exc:
+                _PROBED.pop(self.host, None)
                 raise Unavailable(f"registry {self.host}: {exc}") from None
             if resp.status == 401 and not answered and replayable:
                 answered = True
