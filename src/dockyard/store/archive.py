@@ -313,8 +313,10 @@ def load(
     snapshotter: OverlaySnapshotter,
     src: BinaryIO,
     platform: tuple[str, str, str],
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> list[Loaded]:
-    """Read an archive from `src` into the stores; returns the images found (not yet tagged)."""
+    """Read an archive from `src` into the stores; returns the images found (not yet tagged).
+    `progress(diff_id, done, total)` is called before and after each layer unpacks."""
     ar = _Archive(content)
     new_layers: list[Layer] = []
     try:
@@ -348,6 +350,9 @@ def load(
             for i, (blob, diff_id) in enumerate(zip(c.layers, diff_ids, strict=True)):
                 if _have(snapshotter, chains[i]) and store.layer(diff_id) is not None:
                     continue
+                total = content.info(blob).size
+                if progress is not None:
+                    progress(diff_id, 0, total)
                 with content.open(blob) as f:
                     kind, tar = decompressed(f)
                     layer = unpack_layer(
@@ -359,6 +364,8 @@ def load(
                         keep_blob=kind != "none",
                     )
                 new_layers.append(layer)
+                if progress is not None:
+                    progress(diff_id, total, total)
                 if layer.diff_id != diff_id:
                     raise InvalidParameter(
                         f"invalid archive: layer {blob} has diff id {layer.diff_id}, the config says {diff_id}"

@@ -180,3 +180,46 @@ def test_system_df_matches_docker(daemon: Daemon, busybox_rootfs_tar: Path, repo
         assert "300kB" in container  # SizeRw: the 300 000 bytes written
     finally:
         daemon.docker("rm", "-f", name)
+
+
+def test_load_progress_when_not_quiet(daemon: Daemon, repo: str) -> None:
+    """quiet=0 (docker load on a terminal): a "Loading layer" bar per new layer, then the result."""
+    import hashlib
+    import io
+    import tarfile
+
+    from dockyard.client.api import Client
+
+    layer = io.BytesIO()
+    with tarfile.open(fileobj=layer, mode="w") as tf:
+        data = os.urandom(1 << 20)
+        ti = tarfile.TarInfo("blob")
+        ti.size = len(data)
+        tf.addfile(ti, io.BytesIO(data))
+    ly = layer.getvalue()
+    diff_id = "sha256:" + hashlib.sha256(ly).hexdigest()
+    cfg = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {"Labels": {"test": repo}},
+            "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+        }  # fmt: skip
+    ).encode()
+    cfg_name = "blobs/sha256/" + hashlib.sha256(cfg).hexdigest()
+    manifest = [{"Config": cfg_name, "RepoTags": [f"{repo}:p"], "Layers": [f"blobs/sha256/{diff_id[7:]}"]}]  # fmt: skip
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tf:
+        for name, body in [(cfg_name, cfg), (manifest[0]["Layers"][0], ly),
+                           ("manifest.json", json.dumps(manifest).encode())]:  # fmt: skip
+            ti = tarfile.TarInfo(name)
+            ti.size = len(body)
+            tf.addfile(ti, io.BytesIO(body))
+    client = Client(daemon.host)
+    resp = client.request("POST", "/images/load", {"quiet": "0"}, archive.getvalue())
+    messages = list(client.json_stream(resp))
+    bars = [m for m in messages if m.get("status") == "Loading layer"]
+    assert [b["progressDetail"]["current"] for b in bars] == [0, len(ly)], messages
+    assert all(b["id"] == diff_id[7:19] and b["progressDetail"]["total"] == len(ly) for b in bars)
+    assert bars[-1]["progress"].startswith("[" + "=" * 49 + ">]")
+    assert messages[-1] == {"stream": f"Loaded image: {repo}:p\n"}

@@ -4,6 +4,7 @@ table over the narrow `ImagesBackend`; names in paths may hold slashes
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
@@ -146,17 +147,44 @@ def routes(
     async def load(request: web.Request) -> web.StreamResponse:
         # dockerd answers 200 and reports a failed load inside the JSON stream.
         resp = web.StreamResponse(headers={"Content-Type": "application/json"})
-        try:
-            lines = await backend.load(
-                request.content.iter_chunked(1 << 20), request.query.get("platform", "")
+        pending: list[bytes] = []
+
+        def progress(message: dict[str, Any]) -> None:
+            pending.append(_status_line(message))
+
+        async def flush() -> None:
+            if pending:
+                if not resp.prepared:
+                    await resp.prepare(request)
+                data = b"".join(pending)
+                pending.clear()
+                await resp.write(data)
+
+        task = asyncio.ensure_future(
+            backend.load(
+                request.content.iter_chunked(1 << 20),
+                request.query.get("platform", ""),
+                None if qbool(request, "quiet") else progress,
             )
+        )
+        try:
+            while not task.done():
+                await asyncio.wait([task], timeout=0.2)
+                await flush()
+            lines = task.result()
         except DockyardError as exc:
-            await resp.prepare(request)
+            if not resp.prepared:
+                await resp.prepare(request)
             await resp.write(
                 _status_line({"errorDetail": {"message": exc.message}, "error": exc.message})
             )
             return resp
-        await resp.prepare(request)
+        finally:
+            if not task.done():
+                task.cancel()
+        await flush()
+        if not resp.prepared:
+            await resp.prepare(request)
         for line in lines:
             await resp.write(_status_line({"stream": line + "\n"}))
         await resp.write_eof()

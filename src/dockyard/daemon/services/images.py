@@ -435,14 +435,26 @@ class ImageService:
         for item in plan:
             self.events.publish("image", "save", item.image.id, {"name": item.image.id})
 
-    async def load(self, body: AsyncIterator[bytes], platform: str = "") -> list[str]:
-        """`docker load`: returns the lines docker prints ("Loaded image: busybox:latest")."""
+    async def load(
+        self,
+        body: AsyncIterator[bytes],
+        platform: str = "",
+        progress: Callable[[dict[str, Any]], None] | None = None,
+    ) -> list[str]:
+        """`docker load`: returns the lines docker prints ("Loaded image: busybox:latest").
+        `progress`, if given, gets docker's "Loading layer" JSON messages (on the loop)."""
         plat = parse_platform(platform)
         pipe = BodyPipe()
+        loop = asyncio.get_running_loop()
+        hook = None
+        if progress is not None:
+
+            def hook(diff_id: str, done: int, total: int) -> None:
+                loop.call_soon_threadsafe(progress, load_progress(diff_id, done, total))
 
         def work() -> list[archive.Loaded]:
             try:
-                return archive.load(self.content, self.store, self.snapshotter, pipe, plat)  # type: ignore[arg-type]
+                return archive.load(self.content, self.store, self.snapshotter, pipe, plat, hook)  # type: ignore[arg-type]
             finally:
                 pipe.close_reader()
 
@@ -654,6 +666,32 @@ class ImageService:
             except NotFound:
                 pass
         return removed
+
+
+def load_progress(diff_id: str, done: int, total: int) -> dict[str, Any]:
+    """dockerd's "Loading layer" progress message (jsonmessage with a 50-wide bar)."""
+    width = 50
+    filled = width * done // total if total else width
+    bar = "=" * filled + (">" if filled < width else "") + " " * max(0, width - filled - 1)
+    if filled >= width:
+        bar = "=" * (width - 1) + ">"
+    text = f"[{bar}]  {_human_size(done)}/{_human_size(total)}"
+    return {
+        "status": "Loading layer",
+        "progressDetail": {"current": done, "total": total},
+        "progress": text,
+        "id": diff_id.removeprefix("sha256:")[:12],
+    }
+
+
+def _human_size(size: float) -> str:
+    """go-units HumanSize (decimal, 4 significant digits), as in dockerd's progress bars."""
+    units = ("B", "kB", "MB", "GB", "TB", "PB")
+    i = 0
+    while size >= 1000 and i < len(units) - 1:
+        size /= 1000
+        i += 1
+    return f"{size:.4g}{units[i]}"
 
 
 def _single_repository(repo_refs: list[Reference]) -> bool:
