@@ -6,6 +6,7 @@ import json
 import os
 import secrets
 import tempfile
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -109,8 +110,17 @@ def test_local_driver_tmpfs_and_bind_options(daemon: Daemon, cleanup: list[str])
     cleanup += ["v:" + v, "v:" + b]
     daemon.docker("volume", "create", "-o", "type=tmpfs", "-o", "device=tmpfs",
                   "-o", "o=size=1m", v, check=True)  # fmt: skip
-    r = daemon.docker("run", "--rm", "-v", f"{v}:/m", "busybox", "grep", " /m ", "/proc/mounts")
+    kept = _name("c")  # not removed: the volume is unmounted when the container exits
+    cleanup.append("c:" + kept)
+    r = daemon.docker("run", "--name", kept, "-v", f"{v}:/m", "busybox", "grep", " /m ",
+                      "/proc/mounts")  # fmt: skip
     assert "tmpfs" in r.stdout, r.stderr
+    mountpoint = json.loads(daemon.docker("volume", "inspect", v).stdout)[0]["Mountpoint"]
+    for _ in range(50):  # unmounted once no container uses it
+        if mountpoint not in daemon.mounts_under_root():
+            break
+        time.sleep(0.1)
+    assert mountpoint not in daemon.mounts_under_root()
     with tempfile.TemporaryDirectory() as host:
         daemon.docker("volume", "create", "-o", "type=none", "-o", f"device={host}",
                       "-o", "o=bind", b, check=True)  # fmt: skip

@@ -39,6 +39,7 @@ class VolumeService:
         self.volumes: dict[str, Volume] = {v.name: v for v in self.driver.load()}
         self.containers: Any = None  # the ContainerService, for in-use checks
         self.mounted: dict[str, set[str]] = {}  # volume -> running container ids
+        self._watch: asyncio.Task[None] | None = None
 
     # ---- API backend ------------------------------------------------------------------
     def get(self, name: str) -> Volume:
@@ -175,7 +176,30 @@ class VolumeService:
         with open(self._points_file(c.id), "w") as f:
             json.dump([mp.to_json() for mp in points], f)
 
+    def _watch_exits(self) -> None:
+        """Started with the first mount: on a container's `die` event, a volume mounted by
+        the driver (tmpfs, bind device) that no running container uses is unmounted."""
+        if self._watch is None:
+            q = self.events.subscribe()
+            self._watch = asyncio.ensure_future(self._on_exits(q))
+
+    async def _on_exits(self, q: asyncio.Queue[Any]) -> None:
+        while True:
+            ev = await q.get()
+            if ev.type != "container" or ev.action != "die":
+                continue
+            for name, users in list(self.mounted.items()):
+                if ev.actor_id in users:
+                    users.discard(ev.actor_id)
+                    v = self.volumes.get(name)
+                    if not users and v is not None and self.driver.needs_mount(v):
+                        try:
+                            await asyncio.to_thread(self.driver.unmount, v)
+                        except OSError:
+                            pass
+
     async def mounts(self, c: Container, rootfs: str) -> list[dict[str, Any]]:
+        self._watch_exits()
         out = []
         for mp in self._points(c.id):
             if mp.type == "tmpfs":
