@@ -30,13 +30,8 @@ class Collected:
     bytes: int = 0
 
 
-def collect(
-    content: ContentStore,
-    store: ImageStore,
-    snapshotter: OverlaySnapshotter,
-    stale_extracts: bool = False,
-) -> Collected:
-    out = Collected()
+def _roots(store: ImageStore) -> tuple[set[str], set[str], set[str]]:
+    """(image ids, the diff ids and the chain ids their configs name): what is kept."""
     image_ids = set(store.ids())
     diff_ids: set[str] = set()
     chains: set[str] = set()
@@ -44,6 +39,17 @@ def collect(
         d = list((store.config(i).get("rootfs") or {}).get("diff_ids") or [])
         diff_ids.update(d)
         chains.update(chain_ids(d))
+    return image_ids, diff_ids, chains
+
+
+def collect(
+    content: ContentStore,
+    store: ImageStore,
+    snapshotter: OverlaySnapshotter,
+    stale_extracts: bool = False,
+) -> Collected:
+    out = Collected()
+    image_ids, diff_ids, chains = _roots(store)
     keep_blobs = set(image_ids)
     for layer in store.layers():
         if layer.diff_id in diff_ids:
@@ -141,13 +147,7 @@ def _dangling(
     content: ContentStore, store: ImageStore, snapshotter: OverlaySnapshotter
 ) -> list[str]:
     problems: list[str] = []
-    image_ids = set(store.ids())
-    diff_ids: set[str] = set()
-    chains: set[str] = set()
-    for i in image_ids:
-        d = list((store.config(i).get("rootfs") or {}).get("diff_ids") or [])
-        diff_ids.update(d)
-        chains.update(chain_ids(d))
+    image_ids, diff_ids, chains = _roots(store)
     keep = set(image_ids)
     for layer in store.layers():
         if layer.diff_id in diff_ids:
