@@ -188,6 +188,8 @@ async def serve(args: argparse.Namespace) -> None:
     builds = BuildService(
         Builder(containers, images, commits, build_cache, mount_all, unmount), build_tmp
     )
+    if runtime_command(runtime)[0] == sys.executable:
+        containers.runtime_inproc = ["--root", paths.runtime_root]
     zygote = None
     if args.monitor_zygote:
         zygote = await start_zygote(os.path.join(paths.exec_root, "zygote.sock"))

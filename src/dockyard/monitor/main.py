@@ -48,6 +48,7 @@ PR_SET_CHILD_SUBREAPER = 36
 MNT_DETACH = 2
 _MAX_CLIENT_BACKLOG = 16 << 20
 _DRAIN_AFTER_EXIT = 2.0
+_CONTAINER_START_WAIT = 30.0
 _EXEC_START_WAIT = 60.0
 
 
@@ -100,7 +101,11 @@ class Monitor:
         self.master: int | None = None
         self.reaped: dict[int, int] = {}
         self.born = time.monotonic()
+        self.killed_unstarted = False
         self.runtime: list[str] = [cfg["runtime"], *cfg.get("runtime_args", [])]
+        # Our own runtime runs in a forked child of this process instead of a fresh
+        # interpreter (3 starts per container); its argv without the program.
+        self.runtime_inproc: list[str] | None = cfg.get("runtime_inproc")
         self.sel = selectors.DefaultSelector()
         self.clients: list[Client] = []
         self.pid = 0
@@ -148,14 +153,13 @@ class Monitor:
             else:
                 in_r, in_w = os.open(os.devnull, os.O_RDONLY), None
         try:
-            proc = subprocess.run(
-                [*self.runtime, "--log", rlog, "--log-format", "json", *args, self.id],
-                stdin=in_r, stdout=out_w, stderr=err_w, close_fds=True, check=False,
-            )  # fmt: skip
+            code = self.call_runtime(
+                ["--log", rlog, "--log-format", "json", *args, self.id], in_r, out_w, err_w
+            )
             os.close(in_r)
             os.close(out_w)
             os.close(err_w)
-            if proc.returncode != 0:
+            if code != 0:
                 os.set_blocking(err_r, False)
                 try:
                     stderr_text = os.read(err_r, 65536).decode("utf-8", "replace")
@@ -186,6 +190,50 @@ class Monitor:
             self.outputs[fd] = (name, jsonlog.LineSplitter())
             self.sel.register(fd, selectors.EVENT_READ, ("output", fd))
         return None
+
+    def call_runtime(
+        self,
+        args: list[str],
+        stdin: int | None = None,
+        stdout: int | None = None,
+        stderr: int | None = None,
+    ) -> int:
+        """Run `runtime ARGS` with these fds as its stdio (/dev/null where None); its
+        exit code. The runtime's children stay ours, so the init reparents to us."""
+        if self.runtime_inproc is None:
+            dn = subprocess.DEVNULL
+            return subprocess.run(
+                [*self.runtime, *args], stdin=dn if stdin is None else stdin,
+                stdout=dn if stdout is None else stdout, stderr=dn if stderr is None else stderr,
+                close_fds=True, check=False,
+            ).returncode  # fmt: skip
+        null = os.open(os.devnull, os.O_RDWR)
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                for fd, target in ((stdin, 0), (stdout, 1), (stderr, 2)):
+                    os.dup2(null if fd is None else fd, target)
+                os.closerange(3, 1 << 16)
+                signal.set_wakeup_fd(-1)
+                for sig in (signal.SIGCHLD, signal.SIGPIPE, signal.SIGTERM):
+                    signal.signal(sig, signal.SIG_DFL)
+                from dockyard.runtime.cli import main as runtime_main
+
+                code = runtime_main([*self.runtime_inproc, *args]) or 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 1
+            except BaseException:
+                code = 1
+            finally:
+                try:
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                finally:
+                    os._exit(code)
+        os.close(null)
+        _, status = os.waitpid(pid, 0)
+        return os.waitstatus_to_exitcode(status)
 
     def listen(self) -> None:
         path = self.cfg["socket"]
@@ -292,11 +340,7 @@ class Monitor:
             except OSError:
                 continue
             if state == frozen:
-                subprocess.run(
-                    [*self.runtime, "resume", self.id],
-                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL, check=False,
-                )  # fmt: skip
+                self.call_runtime(["resume", self.id])
             return
 
     def status(self) -> dict[str, Any]:
@@ -315,13 +359,15 @@ class Monitor:
             self.start_exec(c)
             return
         rlog = os.path.join(self.cfg["bundle"], "runtime.log")
-        proc = subprocess.run(
-            [*self.runtime, "--log", rlog, "--log-format", "json", "start", self.id],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            check=False,
-        )  # fmt: skip
-        if proc.returncode != 0:
-            err = _runtime_error(rlog, proc.stderr.decode("utf-8", "replace"))
+        err_r, err_w = os.pipe()
+        code = self.call_runtime(
+            ["--log", rlog, "--log-format", "json", "start", self.id], stderr=err_w
+        )
+        os.close(err_w)
+        with os.fdopen(err_r, "rb") as f:
+            stderr_text = f.read(65536).decode("utf-8", "replace")
+        if code != 0:
+            err = _runtime_error(rlog, stderr_text)
             self.send(protocol.control({"event": "error", "message": err}), only=c)
             try:
                 os.kill(self.pid, signal.SIGKILL)
@@ -481,11 +527,7 @@ class Monitor:
             except FileNotFoundError:
                 pass
             return
-        subprocess.run(
-            [*self.runtime, "delete", "--force", self.id],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            check=False,
-        )  # fmt: skip
+        self.call_runtime(["delete", "--force", self.id])
         self.unmount_rootfs()
         try:
             os.unlink(self.cfg["socket"])
@@ -514,6 +556,17 @@ class Monitor:
                 if time.monotonic() - self.born > _EXEC_START_WAIT:
                     break
                 timeout = 1.0
+            elif not self.started and self.pid:
+                # A container the daemon never started (it died between spawning us and
+                # `start`, before it recorded anything) must not wait forever: its init
+                # is killed and the usual exit path records it and cleans up.
+                if time.monotonic() - self.born > _CONTAINER_START_WAIT:
+                    try:
+                        os.kill(self.pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                    self.killed_unstarted = True
+                timeout = None if self.killed_unstarted else 1.0
             else:
                 timeout = None
             for key, mask in self.sel.select(timeout):

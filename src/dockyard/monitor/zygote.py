@@ -75,6 +75,8 @@ def _reap() -> None:
 
 def serve(path: str) -> None:
     import dockyard.monitor.main  # noqa: F401  (warm: the children run it)
+    import dockyard.runtime.cli  # noqa: F401  (and the runtime, in-process)
+    import dockyard.runtime.container  # noqa: F401
 
     try:
         os.unlink(path)

@@ -130,7 +130,14 @@ def _scenario(root: Path, d: Daemon) -> None:
     told_exist = ledger.created - ledger.removed - ledger.uncertain
     missing = told_exist - set(listed)
     assert not missing, f"{len(missing)} containers the clients were told exist are gone"
-    running = {cid for cid, c in listed.items() if c["State"] == "running"}
+    # A monitor the daemon died before starting gives up after 30 s (monitor/main.py).
+    deadline = time.monotonic() + 40
+    while True:
+        listed = {c["Id"]: c for c in cli.containers(all=True)}
+        running = {cid for cid, c in listed.items() if c["State"] == "running"}
+        if _monitors(root) == running or time.monotonic() > deadline:
+            break
+        time.sleep(1)
     assert _monitors(root) == running, "ps -a and the monitors disagree"
     assert _rootfs_mounts(root) <= running, "a stopped container still has its rootfs mounted"
     for cid in listed:

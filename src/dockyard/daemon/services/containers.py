@@ -261,6 +261,9 @@ class ContainerService:
         self.by_name: dict[str, str] = {}
         self.monitor_bin = os.path.join(os.path.dirname(sys.executable), "dockyard-monitor")
         self.zygote_socket: str | None = None  # set when a monitor zygote runs
+        # The runtime's argv (without the program) when it is our own and the
+        # monitor may run it in-process; None for runc and other runtimes.
+        self.runtime_inproc: list[str] | None = None
         # `--init`: a static reaping init bind-mounted as /sbin/docker-init, as Docker does.
         self.init_binary = shutil.which("tini-static") or shutil.which("docker-init")
 
@@ -515,6 +518,7 @@ class ContainerService:
                 "rootfs": rootfs,
                 "runtime": self.runtime,
                 "runtime_args": self.runtime_args,
+                "runtime_inproc": self.runtime_inproc,
                 "socket": self.paths.monitor_socket(cid),
                 "log_path": None if log_type == "none" else self.paths.log(cid),
                 "exit_file": self.paths.exit_file(cid),
