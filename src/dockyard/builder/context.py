@@ -27,6 +27,21 @@ def extract_context(body: BinaryIO, dest: str) -> dict[str, str]:
     (so COPY checksums need not read the context again)."""
     _, raw = decompressed(body)
     digests: dict[str, str] = {}
+    head = _read_full(raw, 512)
+    if not _is_tar_header(head):
+        # `docker build - < Dockerfile`: the body is the Dockerfile itself (dockerd's rule)
+        path = os.path.join(dest, "Dockerfile")
+        h = hashlib.sha256()
+        with open(path, "wb") as f:
+            chunk = head
+            while chunk:
+                h.update(chunk)
+                f.write(chunk)
+                chunk = raw.read(1 << 20)
+        os.chmod(path, 0o644)
+        os.chmod(dest, 0o755)
+        return {path: h.hexdigest()}
+    raw = _Prefixed(head, raw)  # type: ignore[assignment]
     # 1 MiB records: tarfile's default 10 KiB reads cost more than hashing the data
     with tarfile.open(fileobj=raw, mode="r|", bufsize=1 << 20) as tf:  # type: ignore[call-overload]
         for member in tf:
@@ -41,6 +56,45 @@ def extract_context(body: BinaryIO, dest: str) -> dict[str, str]:
                 raise ValueError(f"invalid context entry {member.name!r}: {exc}") from None
     os.chmod(dest, 0o755)
     return digests
+
+
+def _read_full(f: BinaryIO, n: int) -> bytes:
+    out = b""
+    while len(out) < n:
+        chunk = f.read(n - len(out))
+        if not chunk:
+            break
+        out += chunk
+    return out
+
+
+def _is_tar_header(head: bytes) -> bool:
+    if len(head) < 512:
+        return head == b"" or not head.strip(b"\0")
+    if head[257:262] == b"ustar" or not head.strip(b"\0"):
+        return True
+    try:
+        tarfile.TarInfo.frombuf(head, "utf-8", "surrogateescape")
+        return True
+    except tarfile.HeaderError:
+        return False
+
+
+class _Prefixed:
+    """`head` then the rest of `rest`, as one reader."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self.head = head
+        self.rest = rest
+
+    def read(self, n: int = -1) -> bytes:
+        if self.head:
+            if n is None or n < 0:
+                out, self.head = self.head + self.rest.read(), b""
+                return out
+            out, self.head = self.head[:n], self.head[n:]
+            return out
+        return self.rest.read(n)
 
 
 def _write_member(tf: tarfile.TarFile, m: tarfile.TarInfo, dest: str) -> tuple[str, str]:

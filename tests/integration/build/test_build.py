@@ -373,3 +373,30 @@ def test_cache_survives_daemon_restart(tmp_path: Path, busybox_rootfs_tar: Path)
     finally:
         stop_daemon(d)
         kill_leftovers(root)
+
+
+def test_dockerfile_alone_from_stdin(daemon: Daemon, tag: str, cleanup: list[str]) -> None:
+    env = daemon.env()
+    env["DOCKER_BUILDKIT"] = "0"
+    r = subprocess.run(["docker", "build", "-t", tag, "-"], input=f"FROM busybox\nRUN echo {tag} > /s\n",
+                       env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    cleanup.append(tag)
+    assert r.returncode == 0, r.stderr
+    assert run(daemon, tag, "cat", "/s") == f"{tag}\n"
+    # a context tar from stdin too
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        data = b"FROM busybox\nCOPY f /f\n"
+        for name, content in (("Dockerfile", data), ("f", b"from tar\n")):
+            ti = tarfile.TarInfo(name)
+            ti.size = len(content)
+            tf.addfile(ti, io.BytesIO(content))
+    r = subprocess.run(["docker", "build", "-q", "-"], input=buf.getvalue(), env=env,
+                       capture_output=True, timeout=60)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    image_id = r.stdout.decode().strip()
+    assert run(daemon, image_id, "cat", "/f") == "from tar\n"
+    daemon.docker("rmi", image_id)
