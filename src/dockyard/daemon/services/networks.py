@@ -444,17 +444,23 @@ class NetworkService:
             if os.path.exists(path):
                 await asyncio.to_thread(netns.remove, path)
             await asyncio.to_thread(netns.create, path)
+            dns_task: asyncio.Future[None] | None = None
             try:
                 wanted = self._wanted(c)
+                if any(n["Name"] != "bridge" for n, _ in wanted):
+                    # the DNS sockets need only the namespace: bind them meanwhile
+                    dns_task = asyncio.ensure_future(self._start_dns(c.id))
                 for i, (n, cfg) in enumerate(wanted):
                     await self._join(c, n, cfg, path, i, primary=(i == 0))
                 await self._apply_rules()
                 self._save()
+                if dns_task is not None:
+                    await dns_task
             except BaseException:
+                if dns_task is not None:
+                    await asyncio.gather(dns_task, return_exceptions=True)
                 await self._teardown(c.id)
                 raise
-        if self._user_net(c.id):
-            await self._start_dns(c.id)
         return SandboxInfo(
             netns=path,
             hosts=tuple(self._hosts_for(c.id)),
