@@ -182,7 +182,7 @@ async def serve(args: argparse.Namespace) -> None:
     images.set_usage_check(containers.images_in_use, running=containers.images_running)
     daemon_id = _daemon_id(paths)
     system = SystemService(paths, containers, images, os.path.basename(runtime), daemon_id)
-    commits = CommitService(containers, images, events)
+    commits = CommitService(containers, images, events, freezer=ContainerOps(containers))
     build_tmp = tmp_dir(paths.data_root)
     build_cache = BuildCache(os.path.join(os.path.dirname(build_tmp), "cache.db"))
     builds = BuildService(

@@ -400,3 +400,24 @@ def test_dockerfile_alone_from_stdin(daemon: Daemon, tag: str, cleanup: list[str
     image_id = r.stdout.decode().strip()
     assert run(daemon, image_id, "cat", "/f") == "from tar\n"
     daemon.docker("rmi", image_id)
+
+
+def test_commit_running_container_paused(daemon: Daemon, tag: str, cleanup: list[str]) -> None:
+    name = f"r{tag}"
+    daemon.docker("run", "-d", "--network", "none", "--name", name, "busybox", "sh", "-c",
+                  "echo live > /live; sleep 30", check=True)  # fmt: skip
+    try:
+        import time
+
+        for _ in range(50):
+            if daemon.docker("exec", name, "cat", "/live").stdout == "live\n":
+                break
+            time.sleep(0.1)
+        daemon.docker("commit", name, f"{tag}:run", check=True)
+        cleanup.append(f"{tag}:run")
+        assert inspect(daemon, name)["State"]["Status"] == "running"  # thawed again
+        assert run(daemon, f"{tag}:run", "cat", "/live") == "live\n"
+        daemon.docker("commit", "--pause=false", name, f"{tag}:nopause", check=True)
+        cleanup.append(f"{tag}:nopause")
+    finally:
+        daemon.docker("rm", "-f", name)

@@ -12,10 +12,12 @@ committed snapshot is an ordinary, immutable chain-id snapshot.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import json
 import tempfile
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
 
 from dockyard import __version__
 from dockyard.api.errors import InvalidParameter
@@ -85,13 +87,24 @@ def image_config(
     return cfg
 
 
+class Freezer(Protocol):
+    """What `pause=true` needs: a running container frozen for a moment."""
+
+    def frozen(self, c: Any) -> contextlib.AbstractAsyncContextManager[None]: ...
+
+
 class CommitService:
     def __init__(
-        self, containers: ContainerService, images: ImageService, events: EventBus
+        self,
+        containers: ContainerService,
+        images: ImageService,
+        events: EventBus,
+        freezer: Freezer | None = None,
     ) -> None:
         self.containers = containers
         self.images = images
         self.events = events
+        self.freezer = freezer
 
     # -- building blocks (shared with the builder) -----------------------------
 
@@ -108,6 +121,14 @@ class CommitService:
         return self.images.store.create(
             json.dumps(cfg, separators=(",", ":")).encode(), parent=parent_id
         )
+
+    @contextlib.asynccontextmanager
+    async def _paused(self, c: Any, pause: bool) -> AsyncIterator[None]:
+        if pause and c.running and self.freezer is not None:
+            async with self.freezer.frozen(c):
+                yield
+        else:
+            yield
 
     # -- POST /commit -----------------------------------------------------------
 
@@ -133,7 +154,8 @@ class CommitService:
                 new_config[key] = value
         new_config = apply_changes(new_config, list(changes or []))
         created_by = " ".join([c.path, *c.args]) if c.path else ""
-        layer = await asyncio.to_thread(self.layer_of, c.id, parent.snapshot)
+        async with self._paused(c, pause):
+            layer = await asyncio.to_thread(self.layer_of, c.id, parent.snapshot)
         cfg = image_config(
             parent.config,
             new_config,
