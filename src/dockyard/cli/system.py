@@ -269,7 +269,7 @@ def inspect(cli: Cli, opts: dict[str, Any], args: list[str], kinds: list[str] | 
 DF = Command(
     "system df",
     "[OPTIONS]",
-    "Show docker disk usage",
+    "Show disk usage",
     (
         Flag("format", "", STRING, "Format output using a custom template", metavar="string"),
         Flag("verbose", "v", help="Show detailed information on space usage"),
