@@ -159,6 +159,7 @@ class _Run:
         self.results: dict[int, _State] = {}
         self.used_args: set[str] = set()
         self.known: dict[str, str] = {}
+        self.sources: list[Any] = []  # --cache-from images
 
     async def out(self, text: str) -> None:
         if self.opts.quiet:
@@ -221,6 +222,11 @@ class _Run:
             raise
 
     async def go(self) -> str:
+        for ref in self.opts.cachefrom:
+            try:
+                self.sources.append(self.b.images.resolve(ref))
+            except NotFound:
+                await self.out(f"[Warning] cache-from image {ref} not found, ignored\n")
         global_args, stages = split_stages(self.df)
         self.stages = stages
         self.global_env: dict[str, str] = {}
@@ -486,12 +492,49 @@ class _Run:
 
     # -- committing -----------------------------------------------------------------
 
-    def _cached(self, st: _State, key: str) -> str | None:
+    def _cached(
+        self, st: _State, key: str, created_by: str = "", result: dict[str, Any] | None = None
+    ) -> str | None:
         if self.opts.nocache:
             return None
         image_id = self.b.cache.get(st.image_id or "scratch", key)
         if image_id and self.b.images.store.exists(image_id):
             return image_id
+        if self.sources and created_by and result is not None:
+            image_id = self._from_sources(st, created_by, result)
+            if image_id:
+                self.b.cache.put(st.image_id or "scratch", key, image_id)
+            return image_id
+        return None
+
+    def _from_sources(self, st: _State, created_by: str, result: dict[str, Any]) -> str | None:
+        """dockerd's --cache-from: an image whose history and layers start like the
+        parent's and whose next history entry is this step gives the step's layer."""
+        parent_hist = [(h.get("created_by", ""), bool(h.get("empty_layer")))
+                       for h in st.config.get("history") or []]  # fmt: skip
+        parent_diffs = list((st.config.get("rootfs") or {}).get("diff_ids") or [])
+        n = len(parent_hist)
+        for src in self.sources:
+            hist = src.config.get("history") or []
+            diffs = src.diff_ids
+            if len(hist) <= n or diffs[: len(parent_diffs)] != parent_diffs:
+                continue
+            if [
+                (h.get("created_by", ""), bool(h.get("empty_layer"))) for h in hist[:n]
+            ] != parent_hist:
+                continue
+            step = hist[n]
+            if step.get("created_by", "") != created_by:
+                continue
+            if len(hist) == n + 1:
+                return src.id
+            diff_id = None if step.get("empty_layer") else diffs[len(parent_diffs)]
+            cc = copy.deepcopy(result)
+            cc["Image"] = st.image_id
+            cfg = image_config(st.config, cc, created_by, diff_id, created=step.get("created"),
+                               author=step.get("author", ""))  # fmt: skip
+            self.sources = [src]  # as dockerd: stay on one source once it matched
+            return self.b.commits.store_image(cfg, st.image_id)
         return None
 
     async def _use(self, st: _State, image_id: str) -> None:
@@ -502,7 +545,7 @@ class _Run:
     async def _nop(self, st: _State, cc: dict[str, Any], msg: str) -> None:
         created_by = " ".join([*self._shell(cc), "#(nop) ", msg])
         key = created_by + "\n" + json.dumps(cc, sort_keys=True) + "\n" + st.author
-        hit = self._cached(st, key)
+        hit = self._cached(st, key, created_by, cc)
         if hit:
             await self.out(" ---> Using cache\n")
             await self._use(st, hit)
@@ -537,7 +580,7 @@ class _Run:
         workdir = cc["WorkingDir"]
         created_by = " ".join([*self._shell(cc), "#(nop)", f"WORKDIR {workdir}"])
         key = created_by + "\n" + json.dumps(cc, sort_keys=True) + "\n" + st.author
-        hit = self._cached(st, key)
+        hit = self._cached(st, key, created_by, cc)
         if hit:
             await self.out(" ---> Using cache\n")
             await self._use(st, hit)
@@ -576,7 +619,7 @@ class _Run:
         if history_env:
             created_by = f"|{len(history_env)} {' '.join(history_env)} {created_by}"
         key = created_by + "\n" + json.dumps(cc, sort_keys=True)
-        hit = self._cached(st, key)
+        hit = self._cached(st, key, created_by, cc)
         if hit:
             await self.out(" ---> Using cache\n")
             await self._use(st, hit)
@@ -726,7 +769,7 @@ class _Run:
                 + "\n"
                 + json.dumps([flags, st.cc.get("WorkingDir"), st.cc.get("User")], sort_keys=True)
             )
-            hit = self._cached(st, key)
+            hit = self._cached(st, key, created_by, st.cc)
             if hit:
                 await self.out(" ---> Using cache\n")
                 await self._use(st, hit)

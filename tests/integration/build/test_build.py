@@ -421,3 +421,36 @@ def test_commit_running_container_paused(daemon: Daemon, tag: str, cleanup: list
         cleanup.append(f"{tag}:nopause")
     finally:
         daemon.docker("rm", "-f", name)
+
+
+def test_cache_from_a_loaded_image(tmp_path: Path, busybox_rootfs_tar: Path) -> None:
+    from tests.conftest import BUSYBOX_PATH, kill_leftovers, start_daemon, stop_daemon
+
+    ctx = write(tmp_path / "ctx", {
+        "Dockerfile": "FROM busybox\nENV A=1\nCOPY f /f\nRUN cat /f > /g\nCMD [\"cat\", \"/g\"]\n",
+        "f": "cached\n",
+    })  # fmt: skip
+    archive = tmp_path / "x.tar"
+    built = ""
+    for n, step in enumerate(("build", "reuse")):
+        root = tmp_path / f"d{n}"
+        root.mkdir()
+        d = start_daemon(root)
+        try:
+            d.docker("import", "-c", f"ENV PATH={BUSYBOX_PATH}", str(busybox_rootfs_tar),
+                     "busybox:latest", check=True)  # fmt: skip
+            if step == "build":
+                r = build(d, ctx, "-t", "x:1")
+                assert r.returncode == 0, r.stderr
+                built = inspect(d, "x:1")["Id"]
+                d.docker("save", "-o", str(archive), "x:1", check=True)
+            else:
+                d.docker("load", "-i", str(archive), check=True)
+                r = build(d, ctx, "--cache-from", "x:1", "-t", "y:1")
+                assert r.returncode == 0, r.stderr
+                assert r.stdout.count("Using cache") == 4, r.stdout
+                assert inspect(d, "y:1")["Id"] == built
+                assert run(d, "y:1") == "cached\n"
+        finally:
+            stop_daemon(d)
+            kill_leftovers(root)
