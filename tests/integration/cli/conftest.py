@@ -1,9 +1,10 @@
 """A daemon for the CLI's integration tests.
 
 `DOCKYARD_TEST_HOST` (e.g. unix:///run/dockyard-test/x.sock) points at a running
-daemon (dockyardd). Unset, a peer dockerd is started for the session on a
-private socket, data root and exec root under /tmp, and stopped at the end;
-the tests skip when dockerd is not installed or we are not root.
+daemon. Unset, the tests use the session's dockyardd (tests/conftest.py); with
+`DOCKYARD_TEST_PEER=dockerd` a peer dockerd is started for the session on a
+private socket, data root and exec root under /tmp, and stopped at the end
+(the tests skip when dockerd is not installed or we are not root).
 """
 
 from __future__ import annotations
@@ -97,10 +98,15 @@ def _stop(proc: subprocess.Popen[bytes], root: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def daemon_host() -> Iterator[str]:
+def daemon_host(request: pytest.FixtureRequest) -> Iterator[str]:
     host = os.environ.get("DOCKYARD_TEST_HOST")
     if host:
         yield host
+        return
+    if os.environ.get("DOCKYARD_TEST_PEER") != "dockerd":
+        # By default our CLI is tested against our daemon (the session fixture);
+        # DOCKYARD_TEST_PEER=dockerd runs the same tests against a peer dockerd.
+        yield request.getfixturevalue("daemon").host
         return
     if shutil.which("dockerd") is None:
         pytest.skip("dockerd is not installed and DOCKYARD_TEST_HOST is unset")

@@ -28,8 +28,9 @@ from dockyard.proto import detachkeys, stdcopy
 
 
 def _command(c: Container) -> str:
-    parts = [c.path, *c.args]
-    return " ".join(parts)
+    """As dockerd's list: the path, then the args, those with a space single-quoted."""
+    args = [f"'{a}'" if " " in a else a for a in c.args]
+    return " ".join([c.path, *args]) if args else c.path
 
 
 def _created_unix(c: Container) -> int:
