@@ -219,6 +219,7 @@ async def serve(args: argparse.Namespace) -> None:
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=5, access_log=None)
     await runner.setup()
     hosts = args.host or [DEFAULT_SOCKET]
+    bound: dict[str, tuple[int, int]] = {}
     for host in hosts:
         path = socket_path(host)
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
@@ -231,6 +232,8 @@ async def serve(args: argparse.Namespace) -> None:
         finally:
             os.umask(old_umask)
         os.chmod(path, 0o660)
+        st = os.stat(path)
+        bound[host] = (st.st_dev, st.st_ino)
         _chgrp(path, args.group)
         log.info("API listen on %s", path)
 
@@ -251,9 +254,12 @@ async def serve(args: argparse.Namespace) -> None:
     images.close()
     if zygote is not None:
         await zygote.stop()
-    for host in hosts:
+    for host, ident in bound.items():
+        # Only our own socket: a daemon started on the same path since then owns it now.
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(socket_path(host))
+            st = os.stat(socket_path(host))
+            if (st.st_dev, st.st_ino) == ident:
+                os.unlink(socket_path(host))
 
 
 class Zygote:

@@ -369,6 +369,18 @@ class NetworkService:
     def _config_file(self, cid: str) -> str:
         return self.paths.etc_file(cid, "networking.json")
 
+    def _detached(self, cid: str) -> set[str]:
+        """Ids of primary networks (NetworkMode's) the container was disconnected from:
+        Docker keeps NetworkMode as it was and tracks the attachment apart."""
+        try:
+            with open(self.paths.etc_file(cid, "networks-detached.json")) as f:
+                return set(json.load(f) or [])
+        except (FileNotFoundError, json.JSONDecodeError):
+            return set()
+
+    def _set_detached(self, cid: str, ids: set[str]) -> None:
+        _write_json_atomic(self.paths.etc_file(cid, "networks-detached.json"), sorted(ids))
+
     def _endpoint_configs(self, cid: str) -> dict[str, Any]:
         try:
             with open(self._config_file(cid)) as f:
@@ -405,6 +417,9 @@ class NetworkService:
         mode = c.host_config.get("NetworkMode") or "default"
         eps = self._endpoint_configs(c.id)
         primary = self.get("bridge" if mode == "default" else mode)
+        if primary["Id"] in self._detached(c.id):
+            return [(n, cfg or {}) for n, cfg in ((self.get(r), v) for r, v in eps.items())
+                    if n["Id"] != primary["Id"]]  # fmt: skip
         out = [(primary, {})]
         for ref, cfg in eps.items():
             n = self.get(ref)
@@ -685,11 +700,11 @@ class NetworkService:
                 "network-scoped alias is supported only for containers in user defined networks"
             )
         eps = self._endpoint_configs(c.id)
-        primary = self.get("bridge" if mode == "default" else mode)
+        detached = self._detached(c.id)
         attached = (
             n["Id"] in self.endpoints.get(c.id, {})
             if c.running
-            else (n["Id"] == primary["Id"] or any(self.get(r)["Id"] == n["Id"] for r in eps))
+            else any(w["Id"] == n["Id"] for w, _ in self._wanted(c))
         )
         if attached:
             raise Forbidden(
@@ -706,6 +721,8 @@ class NetworkService:
                 await self._start_dns(c.id)
         eps[n["Name"]] = cfg
         _write_json_atomic(self._config_file(c.id), eps)
+        if n["Id"] in detached:
+            self._set_detached(c.id, detached - {n["Id"]})
         self.events.publish(
             "network", "connect", n["Id"], {"container": c.id, "name": n["Name"], "type": "bridge"}
         )
@@ -727,7 +744,7 @@ class NetworkService:
         _write_json_atomic(self._config_file(c.id), eps)
         mode = c.host_config.get("NetworkMode") or "default"
         if self.get("bridge" if mode == "default" else mode)["Id"] == n["Id"]:
-            c.host_config["NetworkMode"] = "none" if not eps else next(iter(eps))
+            self._set_detached(c.id, self._detached(c.id) | {n["Id"]})
         self.events.publish(
             "network",
             "disconnect",
