@@ -76,3 +76,28 @@ def test_attach_over_websocket(client: docker.DockerClient, daemon: Daemon) -> N
         assert b"\x01\x00\x00\x00" not in out  # raw, not multiplexed
     finally:
         c.remove(force=True)
+
+
+def test_short_id_alias_only_before_api_1_45(daemon: Daemon) -> None:
+    import uuid
+
+    net = "dyal" + uuid.uuid4().hex[:6]
+    old = docker.APIClient(base_url=daemon.host, version="1.41")
+    new = docker.APIClient(base_url=daemon.host, version="1.45")
+    old.create_network(net)
+    cid = old.create_container(
+        "busybox",
+        ["true"],
+        host_config=old.create_host_config(network_mode=net),
+        networking_config=old.create_networking_config(
+            {net: old.create_endpoint_config(aliases=["web"])}
+        ),
+    )["Id"]
+    try:
+        aliases_old = old.inspect_container(cid)["NetworkSettings"]["Networks"][net]["Aliases"]
+        aliases_new = new.inspect_container(cid)["NetworkSettings"]["Networks"][net]["Aliases"]
+        assert "web" in aliases_old and cid[:12] in aliases_old
+        assert "web" in aliases_new and cid[:12] not in aliases_new
+    finally:
+        old.remove_container(cid, force=True)
+        old.remove_network(net)

@@ -14,8 +14,10 @@ from typing import Any
 
 from aiohttp import web
 
+from dockyard.api import version
 from dockyard.api.errors import InvalidParameter
 from dockyard.daemon.server import hijack as hj
+from dockyard.daemon.server.app import API_VERSION_KEY
 from dockyard.daemon.server.params import json_body, json_response, qbool, qfilters, qint
 from dockyard.daemon.services.containers import (
     Container,
@@ -43,6 +45,17 @@ def _network_settings(c: Container, svc: ContainerService) -> dict[str, Any]:
     if settings is not None:
         return settings(c)
     return {"Bridge": "", "SandboxID": "", "SandboxKey": "", "Ports": {}, "Networks": {}}
+
+
+def _short_id_aliases(doc: dict[str, Any], c: Container) -> None:
+    """Before API 1.45 dockerd listed the short id among the aliases on user networks
+    (1.45 moved it to DNSNames); clients pinned to an older API still see it there."""
+    for name, ep in (doc.get("NetworkSettings", {}).get("Networks") or {}).items():
+        if name in ("bridge", "host", "none") or not isinstance(ep, dict):
+            continue
+        aliases = list(ep.get("Aliases") or [])
+        if c.id[:12] not in aliases:
+            ep["Aliases"] = [*aliases, c.id[:12]]
 
 
 def _mount_points(c: Container, svc: ContainerService) -> list[dict[str, Any]]:
@@ -207,7 +220,11 @@ def routes(svc: ContainerService) -> web.RouteTableDef:
 
     @r.get("/containers/{id}/json")
     async def inspect_container(request: web.Request) -> web.Response:
-        return json_response(inspect(svc.get(request.match_info["id"]), svc))
+        c = svc.get(request.match_info["id"])
+        doc = inspect(c, svc)
+        if version.less_than(request[API_VERSION_KEY], "1.45"):
+            _short_id_aliases(doc, c)
+        return json_response(doc)
 
     @r.post("/containers/{id}/start")
     async def start(request: web.Request) -> web.Response:
