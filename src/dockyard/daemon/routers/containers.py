@@ -7,7 +7,6 @@ ContainerJSON documents; every rule of the life cycle lives in the service.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 from typing import Any
@@ -339,23 +338,12 @@ def routes(svc: ContainerService) -> web.RouteTableDef:
                 ):
                     await stream.write(data if tty else stdcopy.encode(s, data))
             if qbool(request, "stream", True) and (c.running or c.state["Status"] == "created"):
-                while True:
-                    frame = await q.get()
-                    if frame is None:
-                        break
-                    if frame.stream in want:
-                        await stream.write(
-                            frame.data if tty else stdcopy.encode(frame.stream, frame.data)
-                        )
+                await hj.relay(stream, q, want, tty)
         except ConnectionError:
             pass
         finally:
             svc.unsubscribe(c, q)
-            if pump_in is not None:
-                pump_in.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await pump_in
-            stream.close()
+            await hj.close(stream, pump_in)
         return stream.response
 
     @r.get("/containers/{id}/attach/ws")

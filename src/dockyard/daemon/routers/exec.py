@@ -4,7 +4,6 @@ GET /exec/{id}/json. Wire shapes only; the exec service owns the rules."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 from aiohttp import web
 
@@ -63,24 +62,15 @@ def routes(svc: ExecService) -> web.RouteTableDef:
                 text = exc.message.encode() + b"\r\n"
                 await stream.write(text if tty else stdcopy.encode(stdcopy.STDOUT, text))
                 return stream.response
-            while True:
-                frame = await q.get()
-                if frame is None:
-                    break
-                if frame.stream == stdcopy.STDOUT and not e.config.get("AttachStdout"):
-                    continue
-                if frame.stream == stdcopy.STDERR and not e.config.get("AttachStderr"):
-                    continue
-                await stream.write(frame.data if tty else stdcopy.encode(frame.stream, frame.data))
+            want = {stdcopy.STDOUT} if e.config.get("AttachStdout") else set()
+            if e.config.get("AttachStderr"):
+                want.add(stdcopy.STDERR)
+            await hj.relay(stream, q, want, tty)
         except ConnectionError:
             pass
         finally:
             svc.unsubscribe(e, q)
-            if pump_in is not None:
-                pump_in.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await pump_in
-            stream.close()
+            await hj.close(stream, pump_in)
         return stream.response
 
     return r

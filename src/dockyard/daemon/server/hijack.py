@@ -11,9 +11,12 @@ only; output goes on until the stream is done. A client that does not ask to upg
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 
 from aiohttp import web
+
+from dockyard.proto import stdcopy
 
 MULTIPLEXED = "application/vnd.docker.multiplexed-stream"
 RAW = "application/vnd.docker.raw-stream"
@@ -111,3 +114,25 @@ async def hijack(request: web.Request, content_type: str) -> HijackedStream:
     stream = HijackedStream(request, resp, upgrade)
     await resp.prepare(request)
     return stream
+
+
+async def relay(
+    stream: HijackedStream,
+    frames: asyncio.Queue[stdcopy.Frame | None],
+    want: set[int],
+    tty: bool,
+) -> None:
+    """A subscription's output frames onto the stream until its end (None): raw bytes
+    for a TTY, multiplexed frames otherwise; streams not in `want` are skipped."""
+    while (frame := await frames.get()) is not None:
+        if frame.stream in want:
+            await stream.write(frame.data if tty else stdcopy.encode(frame.stream, frame.data))
+
+
+async def close(stream: HijackedStream, pump_in: asyncio.Task[None] | None) -> None:
+    """End a hijacked exchange: stop the input pump, then close the connection."""
+    if pump_in is not None:
+        pump_in.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await pump_in
+    stream.close()
