@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from dockyard.cli.flags import BOOL, LIST, STRING, Command, Flag
 from dockyard.cli.main import Cli
 from dockyard.client.errors import APIError
@@ -34,18 +32,13 @@ def inspect_objects(cli: Cli, opts: dict[str, Any], paths: list[tuple[str, str]]
         except APIError as e:
             cli.err(f"{e}\n")
             status = 1
-    if opts["format"]:
-        from dockyard.cli.template import Template, TemplateError, prepare
+    from dockyard.cli.template import TemplateError, render_inspected
 
-        try:
-            template = Template(prepare(opts["format"])[1])
-            for item in found:
-                cli.out(template.execute(item) + "\n")
-        except TemplateError as e:
-            cli.err(f"template parsing error: {e}\n")
-            return 1
-    else:
-        cli.out((json.dumps(found, indent=4, ensure_ascii=False) if found else "[]") + "\n")
+    try:
+        cli.out(render_inspected(opts["format"], found))
+    except TemplateError as e:
+        cli.err(f"template parsing error: {e}\n")
+        return 1
     return status
 
 

@@ -247,18 +247,13 @@ def inspect(cli: Cli, opts: dict[str, Any], args: list[str], kinds: list[str] | 
         except LookupError as e:
             errors.append(str(e))
     status = 0
-    if opts["format"]:
-        from dockyard.cli.template import Template, TemplateError, prepare
+    from dockyard.cli.template import TemplateError, render_inspected
 
-        try:
-            template = Template(prepare(opts["format"])[1])
-            for item in found:
-                cli.out(template.execute(item) + "\n")
-        except TemplateError as e:
-            cli.err(f"template parsing error: {e}\n")
-            return 1
-    else:
-        cli.out((json.dumps(found, indent=4, ensure_ascii=False) if found else "[]") + "\n")
+    try:
+        cli.out(render_inspected(opts["format"], found))
+    except TemplateError as e:
+        cli.err(f"template parsing error: {e}\n")
+        return 1
     for error in errors:
         cli.err(f"{error}\n")
         status = 1

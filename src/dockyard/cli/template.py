@@ -266,3 +266,12 @@ def render(format_text: str, rows: list[Any], header: Any = None) -> str:
     if not lines:
         return ""
     return tabwrite("\n".join(lines)) + "\n"
+
+
+def render_inspected(format_text: str | None, found: list[Any]) -> str:
+    """`inspect` output: each object through `--format`, else the list as indented JSON
+    (`[]` when empty), as docker prints it. Raises TemplateError."""
+    if format_text:
+        template = Template(prepare(format_text)[1])
+        return "".join(template.execute(item) + "\n" for item in found)
+    return (json.dumps(found, indent=4, ensure_ascii=False) if found else "[]") + "\n"
