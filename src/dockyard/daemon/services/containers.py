@@ -556,19 +556,9 @@ class ContainerService:
                 "failed to start container: OCI runtime start failed: "
                 f"{result.get('message', '')}: unknown"
             )
-        c.live.started_mono = time.monotonic()
-        c.state.update(
-            Status="running",
-            Running=True,
-            Restarting=False,
-            Pid=result.get("pid", ready.get("pid", 0)),
-            ExitCode=0,
-            Error="",
-            StartedAt=jsonlog.rfc3339_nano(),
-            FinishedAt=ZERO_TIME,
-        )
-        self._save(c)
-        self.events.publish("container", "start", c.id, self._attrs(c))
+        # The reader task recorded "running" when the monitor said so (see
+        # `_mark_running`): it sees "started" and "exit" in order, so a container that
+        # exits at once is never left marked running by a late update here.
 
     def _spec(
         self, c: Container, rootfs: str, sandbox: SandboxInfo, volume_mounts: list[dict[str, Any]]
@@ -708,6 +698,8 @@ class ContainerService:
                         msg = protocol.parse_control(frame.data)
                         ev = msg.get("event")
                         if ev in ("started", "error"):
+                            if ev == "started":
+                                self._mark_running(c, msg)
                             if c.live.started is not None and not c.live.started.done():
                                 c.live.started.set_result(msg)
                         elif ev == "exit":
@@ -743,6 +735,23 @@ class ContainerService:
             except (OSError, json.JSONDecodeError):
                 exit_result = {"exit_code": 255, "finished_at": jsonlog.rfc3339_nano()}
         await self._on_exit(c, exit_result)
+
+    def _mark_running(self, c: Container, msg: dict[str, Any]) -> None:
+        if c.running and c.state.get("Pid") == msg.get("pid"):
+            return  # a repeated "started" (a reconnecting client asked again)
+        c.live.started_mono = time.monotonic()
+        c.state.update(
+            Status="running",
+            Running=True,
+            Restarting=False,
+            Pid=msg.get("pid", 0),
+            ExitCode=0,
+            Error="",
+            StartedAt=jsonlog.rfc3339_nano(),
+            FinishedAt=ZERO_TIME,
+        )
+        self._save(c)
+        self.events.publish("container", "start", c.id, self._attrs(c))
 
     async def _on_exit(self, c: Container, result: dict[str, Any]) -> None:
         code = int(result.get("exit_code", 255))
