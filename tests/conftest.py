@@ -149,6 +149,21 @@ def stop_daemon(d: Daemon) -> None:
             d.proc.wait()
 
 
+def _pids_naming(text: str) -> list[int]:
+    me = os.getpid()
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                if text.encode() in f.read():
+                    out.append(int(entry))
+        except OSError:
+            pass
+    return out
+
+
 def kill_leftovers(root: Path) -> None:
     """Monitors and container processes started under `root`; then its mounts."""
     exec_root = root / "exec"
@@ -158,6 +173,14 @@ def kill_leftovers(root: Path) -> None:
         try:
             os.kill(int(pidfile.read_text().strip()), signal.SIGKILL)
         except (ValueError, ProcessLookupError, FileNotFoundError):
+            pass
+    # Processes forked from the monitor zygote (monitors, and container inits forked by
+    # the in-process runtime) keep the zygote's command line, which names `root`; a
+    # pid file may be gone with its bundle, the command line is not.
+    for pid in _pids_naming(str(root) + "/"):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
             pass
     time.sleep(0.1)
     with open("/proc/self/mountinfo") as f:
