@@ -376,8 +376,10 @@ def _events(root: str, container_id: str, flags: dict) -> int:
     if flags.get("stats"):
         print(jsontext.dumps(stats(root, container_id)))
         return 0
+    import gc
     import time
 
+    gc.enable()  # this one runs for long
     interval = float(str(flags.get("interval") or "5s").rstrip("s"))
     while True:
         try:
@@ -416,7 +418,24 @@ def _ps(root: str, rest: list[str], flags: dict) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    """The command line; as a program (``argv`` None) it ends with ``os._exit``."""
+    import gc
+
+    # a short-lived process: a collection would only touch (and, after fork, copy) pages
+    gc.disable()
+    if argv is not None:
+        return _main(argv)
+    code = _main(sys.argv[1:])
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:
+        pass
+    # no interpreter teardown (~3 ms): nothing of ours is registered atexit
+    os._exit(code)
+
+
+def _main(argv: list[str]) -> int:
     gflags: dict = {}
     try:
         gflags, _ = _parse_flags(argv, _GLOBAL_FLAGS | {"version": False, "v": False}, True)

@@ -9,6 +9,7 @@ makes itself the subreaper, waits, forwards signals and deletes. Errors are
 
 from __future__ import annotations
 
+import _signal
 import os
 
 from . import jsontext
@@ -38,6 +39,7 @@ __all__ = [
 ]
 
 SIGKILL = SIGNALS["SIGKILL"]
+_LATER_HOOKS = ("poststart", "poststop")
 _NO_FORWARD = {SIGNALS[n] for n in ("SIGKILL", "SIGSTOP", "SIGCHLD", "SIGURG")}
 
 
@@ -116,6 +118,9 @@ def create(
         from .syscalls import PR_SET_CHILD_SUBREAPER, LinuxSyscall
 
         sys = LinuxSyscall()
+        # a send to an init that died must raise (its error follows), not kill us: the
+        # monitor calls us in-process with SIGPIPE at its default
+        _signal.signal(_signal.SIGPIPE, _signal.SIG_IGN)
         if subreaper:
             sys.prctl(PR_SET_CHILD_SUBREAPER, 1)
         child = os.fork()
@@ -130,9 +135,9 @@ def create(
                 Channel(p2c_r, c2p_w),
                 fifo_fd,
                 preserve_fds,
-                manager,
                 console_fd,
                 seccomp,
+                manager.hierarchy_paths(),
             )
         os.close(c2p_w)
         os.close(p2c_r)
@@ -152,6 +157,13 @@ def create(
                     channel.send("userns-mapped")
                 elif kind == "pid":
                     init_pid = int(message["pid"])
+                    # The init sets its rootfs up meanwhile: the first cgroup.procs write
+                    # of a v1 host waits out an RCU grace period (10-25 ms here).
+                    manager.apply(init_pid)
+                    try:
+                        channel.send("cgroups-joined")
+                    except BrokenPipeError:
+                        pass  # the init is gone: its "error" (or EOF) comes next
                 else:
                     hooks_asked = True
                 if hooks_asked and init_pid:  # "hooks" may come before "pid"
@@ -171,6 +183,8 @@ def create(
             annotations=spec.annotations,
             namespaces=[ns.type for ns in spec.namespaces],
             cgroup_paths=manager.paths(),
+            # as runc keeps the config: start and delete need not read the bundle again
+            extra={"hooks": {k: spec.hooks[k] for k in _LATER_HOOKS if spec.hooks.get(k)}},
         )
         state.save()
         if pid_file:
@@ -207,6 +221,14 @@ def _create_hooks(spec: Spec, container_id: str, pid: int) -> dict:
     return state
 
 
+def _later_hooks(state: ContainerState, name: str) -> list:
+    """poststart or poststop hooks: saved by ``create``, else (older state) the bundle's."""
+    saved = state.extra.get("hooks")
+    if isinstance(saved, dict):
+        return saved.get(name) or []
+    return _bundle_hooks(state.bundle, name)
+
+
 def _bundle_hooks(bundle: str, name: str) -> list:
     """One hook list from the bundle's config.json (missing file or list: none)."""
     try:
@@ -234,9 +256,9 @@ def _remove_dir(path: str) -> None:
         pass
 
 
-def start(root: str, container_id: str) -> ContainerState:
+def start(root: str, container_id: str, state: ContainerState | None = None) -> ContainerState:
     """Release a created container's init: open exec.fifo for reading."""
-    state = load_state(root, container_id)
+    state = state or load_state(root, container_id)
     status = state.status()
     if status == "stopped":
         raise ContainerError("cannot start a container that has stopped")
@@ -259,7 +281,7 @@ def start(root: str, container_id: str) -> ContainerState:
         os.unlink(state.fifo)
     except FileNotFoundError:
         pass
-    poststart = _bundle_hooks(state.bundle, "poststart")
+    poststart = _later_hooks(state, "poststart")
     if poststart:
         from .hooks import HookError, run_hooks, state_document
 
@@ -294,7 +316,7 @@ def run(
         console_socket=console_socket,
     )
     try:
-        start(root, container_id)
+        start(root, container_id, state)
     except BaseException:
         destroy(state, kill_first=True)
         raise
@@ -453,7 +475,7 @@ def destroy(state: ContainerState, kill_first: bool = False) -> None:
     manager = _manager(state)
     if manager is not None:
         manager.destroy()
-    poststop = _bundle_hooks(state.bundle, "poststop")
+    poststop = _later_hooks(state, "poststop")
     if poststop:
         import sys
 

@@ -172,11 +172,10 @@ def _join(
     # everything imported now: after setns(mount) the host's library is out of reach
     from . import console
     from .cgroups import from_paths
-    from .init import exec_user_process, report_error
+    from .init import exec_user_process, preload, report_error
     from .syscalls import NAMESPACE_FLAGS, PR_SET_DUMPABLE
 
-    if console_fd >= 0:
-        console.preload()
+    preload(process, console_fd)
     code = 1
     try:
         sys.prctl(PR_SET_DUMPABLE, 0)

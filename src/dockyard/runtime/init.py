@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import _signal
 import os
-import resource
 import stat
 
 from . import console, rootfs
@@ -20,6 +19,7 @@ from .capabilities import apply_capabilities, drop_bounding, last_cap
 from .spec import Spec
 from .sync import Channel
 from .syscalls import (
+    CLONE_NEWCGROUP,
     CLONE_NEWNET,
     CLONE_NEWUSER,
     NAMESPACE_FLAGS,
@@ -32,6 +32,7 @@ from .syscalls import (
 __all__ = [
     "bootstrap",
     "container_init",
+    "preload",
     "lookup_executable",
     "ExecLookupError",
     "env_dict",
@@ -105,6 +106,15 @@ def lookup_executable(name: str, path_env: str, stat_fn=os.stat) -> str:
     raise ExecLookupError(2, f'exec: "{name}": executable file not found in $PATH')
 
 
+def preload(process, console_fd: int = -1) -> None:
+    """Import what ``exec_user_process`` (and the console) will need while the host's
+    Python library is reachable: after pivot_root or setns(mount) it is not."""
+    if process.rlimits:
+        import resource  # noqa: F401
+    if console_fd >= 0:
+        console.preload()
+
+
 def report_error(channel: Channel, e: BaseException) -> None:
     """Tell the parent why this child is about to exit (it may be gone already)."""
     try:
@@ -128,16 +138,18 @@ def bootstrap(
     channel: Channel,
     exec_fifo: int,
     extra_fds: int,
-    cgroups=None,
     console_fd: int = -1,
     seccomp=None,
+    cgroups: dict[str, str] | None = None,
 ) -> None:
-    """Child of ``create``: cgroups, namespaces, then fork the init. Never returns."""
+    """Child of ``create``: namespaces, then fork the init. Never returns.
+
+    The parent moves the init into the container's cgroups while the init sets up
+    its rootfs; a new cgroup namespace is unshared by the init once it is inside
+    them (its root is the cgroup it is in at that moment), as runc does."""
     code = 1
     try:
         sys.prctl(PR_SET_DUMPABLE, 0)
-        if cgroups is not None:
-            cgroups.apply(os.getpid())
         joined = 0
         for kind in _JOIN_ORDER:
             ns = spec.namespace(kind)
@@ -150,11 +162,7 @@ def bootstrap(
                 joined |= NAMESPACE_FLAGS[kind]
         user = spec.namespace("user")
         if user is not None:
-            # once mapped, the host's Python library may be unreadable: import now
-            import fcntl  # noqa: F401
-
-            if console_fd >= 0:
-                console.preload()
+            preload(spec.process, console_fd)  # once mapped, the host's library may be unreadable
         if user is not None and not user.path:
             sys.unshare(CLONE_NEWUSER)
             channel.send("userns", pid=os.getpid())
@@ -163,7 +171,7 @@ def bootstrap(
             os.setresuid(0, 0, 0)
         flags = 0
         for ns in spec.namespaces:
-            if not ns.path and ns.type != "user":
+            if not ns.path and ns.type not in ("user", "cgroup"):
                 flags |= NAMESPACE_FLAGS[ns.type]
         if flags:
             sys.unshare(flags)
@@ -178,6 +186,7 @@ def bootstrap(
                 new_net=bool(flags & CLONE_NEWNET),
                 console_fd=console_fd,
                 seccomp=seccomp,
+                cgroups=cgroups,
             )
         channel.send("pid", pid=pid)
         code = 0
@@ -204,16 +213,27 @@ def container_init(
     new_net: bool,
     console_fd: int = -1,
     seccomp=None,
+    cgroups: dict[str, str] | None = None,
 ) -> None:
-    """PID 1 of the container: the set-up steps, in order, then exec. Never returns."""
+    """PID 1 of the container: the set-up steps, in order, then exec. Never returns.
+
+    ``cgroups`` (controller -> path in its hierarchy) are the container's, which the
+    parent moves this process into meanwhile (``cgroups-joined``)."""
     try:
-        # after pivot_root the host's Python library is out of reach: import now
-        if console_fd >= 0:
-            console.preload()
         process = spec.process
+        preload(process, console_fd)
         os.setsid()
         hooks = spec.hooks or {}
         state = None
+        cgroupns = spec.namespace("cgroup")
+        joined = False
+        if any(hooks.get(n) for n in _PARENT_HOOKS + _INIT_HOOKS) or (
+            cgroupns is not None and not cgroupns.path
+        ):
+            channel.expect("cgroups-joined")  # hooks run inside; cgroupns roots there
+            joined = True
+            if cgroupns is not None and not cgroupns.path:
+                sys.unshare(CLONE_NEWCGROUP)
         if any(hooks.get(n) for n in _PARENT_HOOKS + _INIT_HOOKS):
             from .hooks import run_hooks  # before pivot_root, as every import
 
@@ -232,7 +252,11 @@ def container_init(
             sys.set_link_up("lo")
         if spec.namespace("mount") is not None:
             rootfs.prepare_rootfs(
-                sys, spec, create_cwd=process.cwd, before_pivot=create_container_hooks
+                sys,
+                spec,
+                create_cwd=process.cwd,
+                before_pivot=create_container_hooks,
+                cgroups=cgroups,
             )
         else:
             create_container_hooks()
@@ -252,6 +276,8 @@ def container_init(
         rootfs.mask_paths(sys, spec.masked_paths)
         if spec.personality is not None:
             sys.personality(spec.personality)
+        if not joined:
+            channel.expect("cgroups-joined")  # nothing of the user's runs outside them
         exec_user_process(
             sys, process, channel, extra_fds, exec_fifo, seccomp, start_container_hooks
         )
@@ -280,8 +306,11 @@ def exec_user_process(
     if process.oom_score_adj is not None:
         with open("/proc/self/oom_score_adj", "w") as f:
             f.write(str(process.oom_score_adj))
-    for limit in process.rlimits:
-        resource.setrlimit(limit.resource, (limit.soft, limit.hard))
+    if process.rlimits:
+        import resource  # an extension module: loaded only when needed
+
+        for limit in process.rlimits:
+            resource.setrlimit(limit.resource, (limit.soft, limit.hard))
     # nothing the caller leaked may reach the user process (CVE-2024-21626 class)
     sys.cloexec_from(3 + extra_fds)
     if seccomp is not None and not process.no_new_privileges:

@@ -140,12 +140,12 @@ def _mount_at(sys: Syscall, root: str, dest: str, source, fstype, flags, data) -
         sys.close(fd)
 
 
-def _mount_one(sys: Syscall, spec: Spec, m: Mount) -> None:
+def _mount_one(sys: Syscall, spec: Spec, m: Mount, cgroups: dict[str, str]) -> None:
     root = spec.root_path
     flags, propagation, data = parse_mount_options(m.options)
     dest = secure_join(root, m.destination, sys)
     if m.type == "cgroup":
-        _mount_cgroup(sys, spec, dest, flags)
+        _mount_cgroup(sys, spec, dest, flags, cgroups)
         return
     if m.is_bind():
         source = m.source if m.source.startswith("/") else os.path.join(spec.bundle, m.source)
@@ -192,9 +192,11 @@ def _cgroup_v1_mounts() -> list[tuple[str, str]]:
     return found
 
 
-def _mount_cgroup(sys: Syscall, spec: Spec, dest: str, flags: int) -> None:
+def _mount_cgroup(sys: Syscall, spec: Spec, dest: str, flags: int, cgroups: dict[str, str]) -> None:
     """runc's layout. v2: one cgroup2 mount. v1: a tmpfs holding, per hierarchy, a
-    fresh mount (in a cgroup namespace) or a bind of the container's own cgroup."""
+    fresh mount (in a cgroup namespace) or a bind of the container's own cgroup:
+    ``cgroups`` (controller -> path in its hierarchy), as /proc/self/cgroup reads once
+    the init is in them (it may not be yet)."""
     root = spec.root_path
     _make_inside(root, dest, sys, False)
     cgroupns = spec.namespace("cgroup") is not None
@@ -206,7 +208,7 @@ def _mount_cgroup(sys: Syscall, spec: Spec, dest: str, flags: int) -> None:
             _mount_at(sys, root, dest, None, None, flags | MS_BIND | MS_REMOUNT, None)
         return
     _mount_at(sys, root, dest, "tmpfs", "tmpfs", flags & ~MS_RDONLY, "mode=755")
-    paths = _cgroup_paths()
+    paths = {**_cgroup_paths(), **cgroups}
     for point, names in _cgroup_v1_mounts():
         if cgroupns:
             sub = dest + "/" + os.path.basename(point)
@@ -284,7 +286,13 @@ def _pivot_root(sys: Syscall, root: str) -> None:
     sys.chdir("/")
 
 
-def prepare_rootfs(sys: Syscall, spec: Spec, create_cwd: str = "/", before_pivot=None) -> None:
+def prepare_rootfs(
+    sys: Syscall,
+    spec: Spec,
+    create_cwd: str = "/",
+    before_pivot=None,
+    cgroups: dict[str, str] | None = None,
+) -> None:
     """Mount everything in config order inside the rootfs and pivot into it.
 
     Runs in the container's new mount namespace, as its PID 1 (so /proc is the
@@ -300,7 +308,7 @@ def prepare_rootfs(sys: Syscall, spec: Spec, create_cwd: str = "/", before_pivot
         sys.mount(None, "/", None, MS_SLAVE | MS_REC, None)
     sys.mount(root, root, "bind", MS_BIND | MS_REC, None)
     for m in spec.mounts:
-        _mount_one(sys, spec, m)
+        _mount_one(sys, spec, m, cgroups or {})
     if not any(m.destination.rstrip("/") == "/dev" and m.is_bind() for m in spec.mounts):
         _create_devices(sys, root, spec.devices)
         _dev_links(sys, root)

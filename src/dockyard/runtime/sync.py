@@ -20,6 +20,10 @@ child -> parent
 parent -> child
     ``{"type": "userns-mapped"}``
         the id maps are written; bootstrap goes on.
+    ``{"type": "cgroups-joined"}``
+        the init (the ``"pid"`` above) is in the container's cgroups. The
+        init waits for it before anything of the user's runs (hooks, exec)
+        and, with a new cgroup namespace, before unsharing it.
 
 End of file before ``ready`` or ``error`` means the child died; the parent
 reports "container init exited prematurely". ``exec`` uses the same
