@@ -31,7 +31,8 @@ from typing import Any
 from dockyard.api.errors import DockyardError, InvalidParameter, NotFound
 from dockyard.builder import copy as fcopy
 from dockyard.builder.cache import BuildCache
-from dockyard.builder.context import checksum
+from dockyard.builder.context import BuildContext, checksum
+from dockyard.builder.fsview import HOST, is_dir
 from dockyard.daemon.services.commit import CommitService, image_config
 from dockyard.daemon.services.containers import ContainerService
 from dockyard.daemon.services.images import ImageService
@@ -131,22 +132,14 @@ class Builder:
 
     # -- the build ------------------------------------------------------------------
 
-    async def build(
-        self,
-        df: Dockerfile,
-        context: str,
-        opts: BuildOptions,
-        emit: Emit,
-        digests: dict[str, str] | None = None,
-    ) -> str:
-        run = _Run(self, df, context, opts, emit)
-        run.known = digests or {}
-        return await run.go()
+    async def build(self, df: Dockerfile, context: BuildContext, opts: BuildOptions,
+                    emit: Emit) -> str:  # fmt: skip
+        return await _Run(self, df, context, opts, emit).go()
 
 
 class _Run:
     def __init__(
-        self, b: Builder, df: Dockerfile, context: str, opts: BuildOptions, emit: Emit
+        self, b: Builder, df: Dockerfile, context: BuildContext, opts: BuildOptions, emit: Emit
     ) -> None:
         self.b = b
         self.df = df
@@ -158,7 +151,6 @@ class _Run:
         self.total = 0
         self.results: dict[int, _State] = {}
         self.used_args: set[str] = set()
-        self.known: dict[str, str] = {}
         self.sources: list[Any] = []  # --cache-from images
 
     async def out(self, text: str) -> None:
@@ -724,13 +716,14 @@ class _Run:
                 chmod = int(flags["chmod"], 8)
             except ValueError:
                 raise BuildError(f"invalid chmod parameter: {flags['chmod']}") from None
-        src_root = self.context
+        src_root, fs, known = self.context.root, self.context.fs, self.context.known
         cleanup: Callable[[], None] | None = None
         from_ref = flags.get("from", "")
         if ins.cmd == "ADD" and "from" in flags:
             raise DockerfileError("unknown flag: from", ins.line)
         if from_ref:
             src_root, cleanup = await self._source_root(from_ref, ins)
+            fs, known = HOST, {}
         try:
             plain = [s for s in srcs if not s.startswith("<<")]
             for s in plain:
@@ -744,16 +737,12 @@ class _Run:
             try:
                 found: list[tuple[str, str]] = []
                 for s in plain:
-                    found += fcopy.glob_sources(src_root, s)
+                    found += fcopy.glob_sources(src_root, s, fs)
             except fcopy.CopyError as exc:
                 raise BuildError(f"{ins.cmd} failed: {exc}") from None
-            digest = (
-                checksum(list(found), self.known if src_root == self.context else None)
-                if found
-                else ""
-            )
+            digest = await asyncio.to_thread(checksum, found, fs, known) if found else ""
             hd = "".join(f"{h.name}\0{h.content}" for h in ins.heredocs)
-            kind = "dir" if len(found) == 1 and os.path.isdir(found[0][0]) else "file"
+            kind = "dir" if len(found) == 1 and is_dir(fs, found[0][0]) else "file"
             if len(found) + len(heredocs) > 1:
                 kind = "multi"
             import hashlib
@@ -782,6 +771,8 @@ class _Run:
             ]
             snap = st.snapshot
             chown = flags.get("chown", "")
+            if found and not from_ref:
+                await asyncio.to_thread(self.context.unpack)  # a miss needs the files
 
             def work() -> Any:
                 return self._copy_layer(

@@ -1,71 +1,418 @@
-"""The build context: the request body (a tar, plain or compressed) unpacked
-into a private directory, `.dockerignore` applied, and content checksums of
-sources for the cache (path, type, mode, size, link target and bytes; not
-mtimes or owners, so a fresh checkout of the same files hits the cache).
+"""The build context: the request body (a tar, plain or compressed) spooled to
+one file and indexed (`TarContext`), `.dockerignore` applied to the index,
+and content checksums of COPY/ADD sources (path, type, mode, size, link
+target and bytes; not mtimes or owners, so a fresh checkout of the same
+files hits the cache) hashed straight from the spool. The context is only
+unpacked when a COPY/ADD step misses the cache: a rebuild with nothing
+changed writes nothing but the spool.
 
-Extraction uses tarfile's `tar_filter` (Python's vetted guard against
-absolute names, `..` and links leaving the directory) rather than a
-hand-written check; modes are kept as sent.
+The index answers the same `FileView` reads an unpacked directory does, so
+globbing and checksums run one code path and give one key either way
+(`dockyard build`'s kept contexts are directories, the docker CLI's arrive
+as a tar).
+
+Safety, checked once here: member names are cleaned lexically and rejected
+when they leave the root (`..`), or lie below an entry that is not a
+directory; a hard link must name an earlier regular file of the same tar
+(it becomes a copy); devices, fifos and sparse files are not taken.
+Unpacking opens every component with O_NOFOLLOW from a directory fd, so
+neither the tar nor what an earlier build left in the directory leads a
+write outside it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import mmap
 import os
+import posixpath
 import shutil
 import stat
 import tarfile
-from typing import BinaryIO
+import threading
 
+from dockyard.builder.copy import resolve_in_root
 from dockyard.builder.dockerignore import Matcher, read_patterns
-from dockyard.store.compression import decompressed
+from dockyard.builder.fsview import HOST, FileView
+from dockyard.rootpath import open_in_root
+from dockyard.store.compression import NONE, decompressed
+
+_CHUNK = 1 << 20
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-def extract_context(body: BinaryIO, dest: str) -> dict[str, str]:
-    """Unpack a context tar stream (any compression) into `dest`; returns the
-    sha256 of each regular file's bytes by host path, hashed as it is written
-    (so COPY checksums need not read the context again)."""
-    _, raw = decompressed(body)
-    digests: dict[str, str] = {}
-    head = _read_full(raw, 512)
-    if not _is_tar_header(head):
-        # `docker build - < Dockerfile`: the body is the Dockerfile itself (dockerd's rule)
-        path = os.path.join(dest, "Dockerfile")
-        h = hashlib.sha256()
-        with open(path, "wb") as f:
-            chunk = head
-            while chunk:
-                h.update(chunk)
-                f.write(chunk)
-                chunk = raw.read(1 << 20)
-        os.chmod(path, 0o644)
-        os.chmod(dest, 0o755)
-        return {path: h.hexdigest()}
-    raw = _Prefixed(head, raw)  # type: ignore[assignment]
-    # 1 MiB records: tarfile's default 10 KiB reads cost more than hashing the data
-    with tarfile.open(fileobj=raw, mode="r|", bufsize=1 << 20) as tf:  # type: ignore[call-overload]
-        for member in tf:
+class BuildContext:
+    """What the builder reads a context through. Files are under `root` once
+    `unpack()` has run; before that, `fs` answers for them. `known` maps host
+    paths to their bytes' sha256 where already known."""
+
+    def __init__(
+        self, root: str, tar: TarContext | None = None, known: dict[str, str] | None = None
+    ) -> None:
+        self.root = root
+        self.tar = tar
+        self.fs: FileView = tar if tar is not None else HOST
+        self.known = known or {}
+
+    def use(self, tar: TarContext) -> None:
+        self.tar = self.fs = tar
+
+    def read(self, name: str) -> bytes:
+        """A file of the context, resolved inside it (the Dockerfile)."""
+        if self.tar is not None:
+            return self.tar.read(name)
+        with open_in_root(self.root, name) as f:
+            return f.read()
+
+    def unpack(self) -> None:
+        if self.tar is not None:
+            self.tar.unpack()
+
+    def close(self) -> None:
+        if self.tar is not None:
+            self.tar.close()
+
+
+def member_path(name: str) -> str:
+    """The context-relative path of a tar member name ("" for the root);
+    ValueError when it leaves the context."""
+    clean = posixpath.normpath(name.lstrip("/"))
+    if clean == "..":
+        raise ValueError("path leaves the context")
+    if clean.startswith("../"):
+        raise ValueError("path leaves the context")
+    return "" if clean == "." else clean
+
+
+class _Entry:
+    __slots__ = ("st_mode", "st_size", "offset", "link", "mtime_ns", "digest")
+
+    def __init__(self, mode: int, size: int = 0, offset: int = 0, link: str = "",
+                 mtime_ns: int | None = None) -> None:  # fmt: skip
+        self.st_mode = mode
+        self.st_size = size
+        self.offset = offset
+        self.link = link
+        self.mtime_ns = mtime_ns
+        self.digest: str | None = None
+
+
+class TarContext:
+    """A context tar spooled to `spool` and indexed by path, seen as if it were
+    unpacked at `root` (a `FileView`); `unpack` makes it so."""
+
+    def __init__(self, root: str, spool: str) -> None:
+        self.root = os.path.normpath(root)
+        self.spool = spool
+        self._prefix = self.root + "/"
+        self._entries: dict[str, _Entry] = {"": _Entry(stat.S_IFDIR | 0o755)}
+        self._children: dict[str, dict[str, None]] = {"": {}}
+        self._lock = threading.Lock()  # unpacking
+        self._map_lock = threading.Lock()
+        self._unpacked = False
+        self._map: mmap.mmap | None = None
+        self._fd = os.open(spool, os.O_RDONLY | os.O_CLOEXEC)
+        self._size = os.fstat(self._fd).st_size
+
+    @classmethod
+    def open(cls, root: str, spool: str) -> TarContext:
+        """Index the request body spooled at `spool` (decompressed in place
+        first when compressed); ValueError when it is not a valid context. A
+        body that is not a tar is the Dockerfile itself (`docker build - <
+        Dockerfile`, dockerd's rule)."""
+        is_tar = _decompress_in_place(spool)
+        ctx = cls(root, spool)
+        try:
+            if is_tar:
+                ctx._index()
+            else:
+                ctx._add("Dockerfile", _Entry(stat.S_IFREG | 0o644, ctx._size))
+        except BaseException:
+            ctx.close()
+            raise
+        return ctx
+
+    def close(self) -> None:
+        if self._map is not None:
+            self._map.close()
+            self._map = None
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    # -- the index ------------------------------------------------------------------
+
+    def _index(self) -> None:
+        if self._size == 0:
+            return
+        try:
+            with tarfile.open(self.spool, "r:") as tf:  # type: ignore[call-overload]
+                for m in tf:
+                    try:
+                        self._take(m)
+                    except ValueError as exc:
+                        raise ValueError(f"invalid context entry {m.name!r}: {exc}") from None
+        except tarfile.TarError as exc:
+            raise ValueError(f"invalid tar: {exc}") from None
+
+    def _take(self, m: tarfile.TarInfo) -> None:
+        rel = member_path(m.name)
+        mtime_ns = int(m.mtime * 1_000_000_000)
+        mode = m.mode & 0o755  # no set-id, sticky or group/other write bits (tar_filter's rule)
+        if m.isdir():
+            self._add(rel, _Entry(stat.S_IFDIR | mode, mtime_ns=mtime_ns))
+            return
+        if not rel:
+            raise ValueError("the context root must be a directory")
+        if m.isreg():
+            if m.sparse is not None:
+                raise ValueError("sparse files are not supported")
+            if m.offset_data + m.size > self._size:
+                raise ValueError("unexpected end of data")
+            self._add(rel, _Entry(stat.S_IFREG | mode, m.size, m.offset_data, "", mtime_ns))
+        elif m.issym():
+            self._add(rel, _Entry(stat.S_IFLNK | 0o777, 0, 0, m.linkname, mtime_ns))
+        elif m.islnk():
+            target = self._entries.get(member_path(m.linkname))
+            if target is None or not stat.S_ISREG(target.st_mode):
+                raise ValueError(f"hard link to {m.linkname!r}, not a file of the context")
+            e = _Entry(stat.S_IFREG | mode, target.st_size, target.offset, "", mtime_ns)
+            e.digest = target.digest
+            self._add(rel, e)
+        # devices and fifos: not part of a build context
+
+    def _dir(self, rel: str) -> None:
+        """Make sure `rel` is a directory of the index (implicitly 0755)."""
+        e = self._entries.get(rel)
+        if e is not None:
+            if not stat.S_ISDIR(e.st_mode):
+                raise ValueError(f"{rel!r} is not a directory")
+            return
+        parent, _, name = rel.rpartition("/")
+        self._dir(parent)
+        self._entries[rel] = _Entry(stat.S_IFDIR | 0o755)
+        self._children[rel] = {}
+        self._children[parent][name] = None
+
+    def _add(self, rel: str, e: _Entry) -> None:
+        """A later entry for a path replaces the earlier one (a directory keeps its contents)."""
+        parent, _, name = rel.rpartition("/")
+        if rel:
+            self._dir(parent)
+        old = self._entries.get(rel)
+        if old is not None and stat.S_ISDIR(old.st_mode):
+            if stat.S_ISDIR(e.st_mode):
+                old.st_mode, old.mtime_ns = e.st_mode, e.mtime_ns
+                return
+            self._drop(rel)
+        self._entries[rel] = e
+        if stat.S_ISDIR(e.st_mode):
+            self._children[rel] = {}
+        if rel:
+            self._children[parent][name] = None
+
+    def _drop(self, rel: str) -> None:
+        e = self._entries.pop(rel, None)
+        if e is None:
+            return
+        if stat.S_ISDIR(e.st_mode):
+            for child in list(self._children.pop(rel)):
+                self._drop(f"{rel}/{child}" if rel else child)
+        parent, _, name = rel.rpartition("/")
+        self._children[parent].pop(name, None)
+
+    def files(self) -> list[str]:
+        """Host paths of the regular files."""
+        return [self._prefix + r for r, e in self._entries.items() if stat.S_ISREG(e.st_mode)]
+
+    # -- FileView -------------------------------------------------------------------
+
+    def _entry(self, path: str) -> tuple[str, _Entry]:
+        path = posixpath.normpath(path)
+        if path == self.root:
+            rel = ""
+        elif path.startswith(self._prefix):
+            rel = path[len(self._prefix) :]
+        else:
+            raise FileNotFoundError(path)
+        e = self._entries.get(rel)
+        if e is None:
+            raise FileNotFoundError(path)
+        return rel, e
+
+    def lstat(self, path: str) -> _Entry:
+        return self._entry(path)[1]
+
+    def listdir(self, path: str) -> list[str]:
+        rel, e = self._entry(path)
+        if not stat.S_ISDIR(e.st_mode):
+            raise NotADirectoryError(path)
+        return list(self._children[rel])
+
+    def readlink(self, path: str) -> str:
+        e = self._entry(path)[1]
+        if not stat.S_ISLNK(e.st_mode):
+            raise OSError(f"not a symlink: {path}")
+        return e.link
+
+    def sha256(self, path: str) -> str:
+        e = self._entry(path)[1]
+        if e.digest is None:
+            if e.st_size == 0:
+                e.digest = hashlib.sha256().hexdigest()
+            else:
+                with (
+                    memoryview(self._mapped()) as whole,
+                    whole[e.offset : e.offset + e.st_size] as v,
+                ):
+                    e.digest = hashlib.sha256(v).hexdigest()  # no copy; views released at once
+        return e.digest
+
+    def _mapped(self) -> mmap.mmap:
+        with self._map_lock:
+            if self._map is None:
+                self._map = mmap.mmap(self._fd, 0, prot=mmap.PROT_READ)
+            return self._map
+
+    def read(self, name: str) -> bytes:
+        """A regular file's bytes, `name` resolved inside the context."""
+        path = resolve_in_root(self.root, name, fs=self)
+        e = self._entry(path)[1]
+        if stat.S_ISDIR(e.st_mode):
+            raise IsADirectoryError(name)
+        return os.pread(self._fd, e.st_size, e.offset) if stat.S_ISREG(e.st_mode) else b""
+
+    # -- .dockerignore --------------------------------------------------------------
+
+    def apply_dockerignore(self) -> None:
+        """Drop what `.dockerignore` excludes (call after reading the Dockerfile,
+        which stays readable to the daemon even when ignored, as in Docker)."""
+        try:
+            text = self.read(".dockerignore").decode("utf-8", "replace")
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return
+        patterns = read_patterns(text)
+        if not patterns:
+            return
+        m = Matcher(patterns)
+
+        def walk(rel: str) -> None:
+            for name in sorted(self._children[rel]):
+                r = f"{rel}/{name}" if rel else name
+                is_dir = stat.S_ISDIR(self._entries[r].st_mode)
+                if m.excluded(r):
+                    if is_dir and m.may_reinclude_under(r):
+                        walk(r)
+                    else:
+                        self._drop(r)
+                elif is_dir:
+                    walk(r)
+
+        walk("")
+
+    # -- unpacking ------------------------------------------------------------------
+
+    def unpack(self) -> None:
+        """Write the tree into `root` (once). Entries replace what is there
+        (a kept context's earlier files); nothing else is touched."""
+        with self._lock:
+            if self._unpacked:
+                return
+            fds: dict[str, int] = {"": os.open(self.root, _DIR_FLAGS)}
             try:
-                checked = tarfile.tar_filter(member, dest)
-                if checked.isreg():
-                    path, digest = _write_member(tf, checked, dest)
-                    digests[path] = digest
-                else:
-                    tf.extract(checked, dest, set_attrs=True, filter="fully_trusted")
-            except (tarfile.FilterError, OSError) as exc:
-                raise ValueError(f"invalid context entry {member.name!r}: {exc}") from None
-    os.chmod(dest, 0o755)
-    return digests
+                self._unpack(fds)
+            finally:
+                for fd in fds.values():
+                    os.close(fd)
+            self._unpacked = True
+
+    def _unpack(self, fds: dict[str, int]) -> None:
+        dirs = []
+        for rel, e in self._entries.items():
+            kind = stat.S_IFMT(e.st_mode)
+            if kind == stat.S_IFDIR:
+                _dir_fd(fds, rel)
+                dirs.append((rel, e))
+                continue
+            parent, _, name = rel.rpartition("/")
+            pfd = _dir_fd(fds, parent)
+            _remove(pfd, name)
+            if kind == stat.S_IFLNK:
+                os.symlink(e.link, name, dir_fd=pfd)
+                if e.mtime_ns is not None:
+                    os.utime(name, ns=(e.mtime_ns, e.mtime_ns), dir_fd=pfd, follow_symlinks=False)
+                continue
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+            fd = os.open(name, flags, 0o600, dir_fd=pfd)
+            try:
+                self._copy_data(e, fd)
+                os.fchmod(fd, stat.S_IMODE(e.st_mode))
+                if e.mtime_ns is not None:
+                    os.utime(fd, ns=(e.mtime_ns, e.mtime_ns))
+            finally:
+                os.close(fd)
+        # directories last and deepest first, so adding their entries left their mtimes alone
+        for rel, e in sorted(dirs, key=lambda d: d[0].count("/") + bool(d[0]), reverse=True):
+            fd = fds[rel]
+            os.fchmod(fd, stat.S_IMODE(e.st_mode))
+            if e.mtime_ns is not None:
+                os.utime(fd, ns=(e.mtime_ns, e.mtime_ns))
+
+    def _copy_data(self, e: _Entry, fd: int) -> None:
+        off, left = e.offset, e.st_size
+        while left:
+            try:
+                n = os.copy_file_range(self._fd, fd, left, off)
+            except OSError:  # a kernel or filesystem without it: plain reads
+                n = os.write(fd, os.pread(self._fd, min(left, _CHUNK), off))
+            if n <= 0:
+                raise OSError("unexpected end of the context data")
+            off += n
+            left -= n
 
 
-def _read_full(f: BinaryIO, n: int) -> bytes:
-    out = b""
-    while len(out) < n:
-        chunk = f.read(n - len(out))
-        if not chunk:
-            break
-        out += chunk
-    return out
+def _dir_fd(fds: dict[str, int], rel: str) -> int:
+    """An fd of directory `rel`, made where missing or not a directory (no symlink followed)."""
+    fd = fds.get(rel)
+    if fd is not None:
+        return fd
+    parent, _, name = rel.rpartition("/")
+    pfd = _dir_fd(fds, parent)
+    try:
+        fd = os.open(name, _DIR_FLAGS, dir_fd=pfd)
+    except FileNotFoundError:
+        os.mkdir(name, 0o755, dir_fd=pfd)
+        fd = os.open(name, _DIR_FLAGS, dir_fd=pfd)
+    except OSError:  # a symlink (ELOOP) or a file (ENOTDIR) where a directory goes
+        _remove(pfd, name)
+        os.mkdir(name, 0o755, dir_fd=pfd)
+        fd = os.open(name, _DIR_FLAGS, dir_fd=pfd)
+    fds[rel] = fd
+    return fd
+
+
+def _remove(dir_fd: int, name: str) -> None:
+    try:
+        os.unlink(name, dir_fd=dir_fd)
+    except FileNotFoundError:
+        pass
+    except IsADirectoryError:
+        shutil.rmtree(name, dir_fd=dir_fd)
+
+
+def _decompress_in_place(spool: str) -> bool:
+    """Replace a compressed spool by its plain bytes; whether they are a tar."""
+    with open(spool, "rb") as f:
+        kind, raw = decompressed(f)
+        if kind == NONE:
+            f.seek(0)
+            return _is_tar_header(f.read(512))
+        with open(spool + ".plain", "wb") as out:
+            while chunk := raw.read(_CHUNK):
+                out.write(chunk)
+    os.rename(spool + ".plain", spool)
+    with open(spool, "rb") as plain:
+        return _is_tar_header(plain.read(512))
 
 
 def _is_tar_header(head: bytes) -> bool:
@@ -80,108 +427,26 @@ def _is_tar_header(head: bytes) -> bool:
         return False
 
 
-class _Prefixed:
-    """`head` then the rest of `rest`, as one reader."""
-
-    def __init__(self, head: bytes, rest: BinaryIO) -> None:
-        self.head = head
-        self.rest = rest
-
-    def read(self, n: int = -1) -> bytes:
-        if self.head:
-            if n is None or n < 0:
-                out, self.head = self.head + self.rest.read(), b""
-                return out
-            out, self.head = self.head[:n], self.head[n:]
-            return out
-        return self.rest.read(n)
-
-
-def _write_member(tf: tarfile.TarFile, m: tarfile.TarInfo, dest: str) -> tuple[str, str]:
-    path = os.path.normpath(os.path.join(dest, m.name))
-    parent = os.path.dirname(path)
-    if not os.path.isdir(parent):
-        os.makedirs(parent, 0o755, exist_ok=True)
-    if os.path.lexists(path) and not os.path.isdir(path):
-        os.unlink(path)
-    src = tf.extractfile(m)
-    h = hashlib.sha256()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    try:
-        remaining = m.size
-        while remaining > 0:
-            chunk = src.read(min(1 << 20, remaining))  # type: ignore[union-attr]
-            if not chunk:
-                raise OSError("unexpected end of data")
-            h.update(chunk)
-            view = memoryview(chunk)
-            while view:
-                view = view[os.write(fd, view) :]
-            remaining -= len(chunk)
-        os.fchmod(fd, m.mode & 0o7777 if m.mode is not None else 0o644)
-    finally:
-        os.close(fd)
-    os.utime(path, (m.mtime, m.mtime))
-    return path, h.hexdigest()
-
-
-def apply_dockerignore(root: str, keep: tuple[str, ...] = ()) -> None:
-    """Delete what `.dockerignore` excludes (the files in `keep` are removed
-    from the COPY-able tree only if ignored; callers read them first)."""
-    try:
-        with open(os.path.join(root, ".dockerignore")) as f:
-            patterns = read_patterns(f.read())
-    except FileNotFoundError:
-        return
-    if not patterns:
-        return
-    m = Matcher(patterns)
-
-    def walk(rel: str) -> None:
-        d = os.path.join(root, rel) if rel else root
-        for name in sorted(os.listdir(d)):
-            r = f"{rel}/{name}" if rel else name
-            p = os.path.join(root, r)
-            is_dir = stat.S_ISDIR(os.lstat(p).st_mode)
-            if m.excluded(r):
-                if is_dir and m.may_reinclude_under(r):
-                    walk(r)
-                    continue
-                if is_dir:
-                    shutil.rmtree(p)
-                else:
-                    os.unlink(p)
-            elif is_dir:
-                walk(r)
-
-    walk("")
-
-
-def checksum(paths: list[tuple[str, str]], known: dict[str, str] | None = None) -> str:
-    """A content hash of (absolute path, name in the hash) pairs, walking dirs;
-    `known` maps host paths to their bytes' sha256 (from `extract_context`)."""
+def checksum(
+    paths: list[tuple[str, str]], fs: FileView = HOST, known: dict[str, str] | None = None
+) -> str:
+    """A content hash of (host path, name in the hash) pairs, walking dirs;
+    `known` maps host paths to their bytes' sha256 where already hashed."""
     known = known or {}
     h = hashlib.sha256()
 
     def add(path: str, name: str) -> None:
-        st = os.lstat(path)
+        st = fs.lstat(path)
         mode = st.st_mode
         h.update(f"{name}\0{stat.S_IFMT(mode)}\0{stat.S_IMODE(mode):o}\0".encode())
         if stat.S_ISREG(mode):
             h.update(f"{st.st_size}\0".encode())
             digest = known.get(path)
-            if digest is not None:
-                h.update(digest.encode())
-                return
-            fh = hashlib.sha256()
-            with open(path, "rb") as f:
-                while chunk := f.read(1 << 20):
-                    fh.update(chunk)
-            h.update(fh.hexdigest().encode())
+            h.update((digest or fs.sha256(path)).encode())
         elif stat.S_ISLNK(mode):
-            h.update(os.readlink(path).encode() + b"\0")
+            h.update(fs.readlink(path).encode() + b"\0")
         elif stat.S_ISDIR(mode):
-            for child in sorted(os.listdir(path)):
+            for child in sorted(fs.listdir(path)):
                 add(os.path.join(path, child), f"{name}/{child}")
 
     for path, name in paths:

@@ -10,14 +10,15 @@ its gRPC session)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
 import stat
-from typing import Any, BinaryIO
+from typing import Any
 
-from dockyard.builder.context import extract_context
+from dockyard.builder.context import TarContext, member_path
 
 _KEY = re.compile(r"^[0-9a-f]{64}$")
 Manifest = dict[str, list[Any]]  # path -> [type "f"|"d"|"l", mode, size, mtime_ns, link]
@@ -32,6 +33,16 @@ class ContextStore:
         if not _KEY.match(key):
             raise ValueError(f"invalid context key {key!r}")
         return key
+
+    @staticmethod
+    def check_manifest(manifest: Manifest) -> None:
+        if not isinstance(manifest, dict):
+            raise ValueError("invalid context manifest")
+        for path, entry in manifest.items():
+            if not path or member_path(path) != path:
+                raise ValueError(f"invalid path in the context manifest: {path!r}")
+            if not isinstance(entry, list) or len(entry) < 5 or entry[0] not in ("f", "d", "l"):
+                raise ValueError(f"invalid context manifest entry for {path!r}")
 
     def tree(self, key: str) -> str:
         return os.path.join(self.root, self.check_key(key), "tree")
@@ -59,14 +70,30 @@ class ContextStore:
                 out.append(path)
         return out
 
-    def apply(self, key: str, body: BinaryIO, manifest: Manifest) -> tuple[str, dict[str, str]]:
-        """Unpack the changed files, drop what the manifest no longer has;
-        returns (tree, sha256 by host path of every regular file)."""
+    def spool(self, key: str) -> str:
+        """Where the body of a build with this context is received (made ready)."""
+        d = os.path.join(self.root, self.check_key(key))
+        os.makedirs(d, exist_ok=True)
+        return os.path.join(d, "incoming.tar")
+
+    def apply(self, key: str, manifest: Manifest) -> tuple[str, dict[str, str]]:
+        """Drop what the manifest no longer has, unpack the changed files from
+        the spool; returns (tree, sha256 by host path of every regular file)."""
         tree = self.tree(key)
         os.makedirs(tree, exist_ok=True)
         meta = self._meta(key)
-        fresh = extract_context(body, tree)
-        self._prune(tree, manifest)
+        spool = os.path.join(self.root, key, "incoming.tar")
+        try:
+            sent = TarContext.open(tree, spool)
+            try:
+                self._prune(tree, manifest)
+                sent.unpack()
+                fresh = {path: sent.sha256(path) for path in sent.files()}
+            finally:
+                sent.close()
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(spool)
         digests: dict[str, str] = {}
         new_meta: dict[str, Any] = {}
         for path, entry in manifest.items():

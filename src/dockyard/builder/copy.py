@@ -21,6 +21,7 @@ import shutil
 import stat
 import tarfile
 
+from dockyard.builder.fsview import HOST, FileView, is_dir, lexists
 from dockyard.store.compression import decompressed
 
 _WILD = re.compile(r"[*?\[]")
@@ -30,7 +31,7 @@ class CopyError(ValueError):
     pass
 
 
-def resolve_in_root(root: str, path: str, follow_last: bool = True) -> str:
+def resolve_in_root(root: str, path: str, follow_last: bool = True, fs: FileView = HOST) -> str:
     """The host path of `path` as seen from inside `root` (symlinks followed
     inside the root, like chroot would; missing components are fine)."""
     parts = [p for p in path.split("/") if p not in ("", ".")]
@@ -44,7 +45,7 @@ def resolve_in_root(root: str, path: str, follow_last: bool = True) -> str:
             continue
         host = os.path.join(root, *resolved, name)
         try:
-            st = os.lstat(host)
+            st = fs.lstat(host)
         except (FileNotFoundError, NotADirectoryError):
             resolved.append(name)
             continue
@@ -52,7 +53,7 @@ def resolve_in_root(root: str, path: str, follow_last: bool = True) -> str:
             hops += 1
             if hops > 255:
                 raise CopyError(f"too many levels of symbolic links: {path}")
-            target = os.readlink(host)
+            target = fs.readlink(host)
             if target.startswith("/"):
                 resolved = []
             parts = [p for p in target.split("/") if p not in ("", ".")] + parts
@@ -106,12 +107,13 @@ def match(pattern: str, name: str) -> bool:
     return re.match("".join(rx), name) is not None
 
 
-def glob_sources(src_root: str, src: str) -> list[tuple[str, str]]:
-    """(host path, path relative to src_root) of every source `src` names."""
+def glob_sources(src_root: str, src: str, fs: FileView = HOST) -> list[tuple[str, str]]:
+    """(host path, path relative to src_root) of every source `src` names;
+    directories on the way are resolved inside `src_root`."""
     clean = posixpath.normpath("/" + src).lstrip("/")
     if not _WILD.search(clean):
-        host = resolve_in_root(src_root, clean, follow_last=False)
-        if not os.path.lexists(host):
+        host = resolve_in_root(src_root, clean, follow_last=False, fs=fs)
+        if not lexists(fs, host):
             raise CopyError(
                 f"file not found in build context or excluded by .dockerignore: stat {src}: "
                 "file does not exist"
@@ -120,16 +122,17 @@ def glob_sources(src_root: str, src: str) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = [(src_root, "")]
     for comp in clean.split("/"):
         nxt: list[tuple[str, str]] = []
-        for host, rel in found:
-            if not os.path.isdir(host):
+        for _, rel in found:
+            host = resolve_in_root(src_root, rel, fs=fs)
+            if not is_dir(fs, host):
                 continue
             if _WILD.search(comp):
-                for name in sorted(os.listdir(host)):
+                for name in sorted(fs.listdir(host)):
                     if match(comp, name):
                         nxt.append((os.path.join(host, name), f"{rel}/{name}".lstrip("/")))
             else:
                 p = os.path.join(host, comp)
-                if os.path.lexists(p):
+                if lexists(fs, p):
                     nxt.append((p, f"{rel}/{comp}".lstrip("/")))
         found = nxt
     if not found:

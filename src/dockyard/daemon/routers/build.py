@@ -12,6 +12,7 @@ from aiohttp import web
 
 from dockyard.api.errors import DockyardError, InvalidParameter
 from dockyard.builder.builder import BuildError, BuildOptions, Emit
+from dockyard.builder.context import BuildContext
 from dockyard.daemon.server.params import json_body, json_response, qbool
 from dockyard.dockerfile.parser import Dockerfile
 
@@ -19,13 +20,15 @@ from dockyard.dockerfile.parser import Dockerfile
 class BuildBackend(Protocol):
     async def receive(
         self, body: Any, opts: BuildOptions, context_key: str = ""
-    ) -> tuple[str, Dockerfile]: ...
+    ) -> tuple[BuildContext, Dockerfile]: ...
 
     async def context_need(self, key: str, manifest: Any) -> list[str]: ...
 
-    async def release(self, ctx: str) -> None: ...
+    async def release(self, ctx: BuildContext) -> None: ...
 
-    async def build(self, df: Dockerfile, ctx: str, opts: BuildOptions, emit: Emit) -> str: ...
+    async def build(
+        self, df: Dockerfile, ctx: BuildContext, opts: BuildOptions, emit: Emit
+    ) -> str: ...
 
 
 def _json_param(request: web.Request, name: str, default: Any) -> Any:
