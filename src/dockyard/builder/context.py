@@ -121,7 +121,12 @@ class TarContext:
         body that is not a tar is the Dockerfile itself (`docker build - <
         Dockerfile`, dockerd's rule)."""
         is_tar = _decompress_in_place(spool)
+        data_size = os.path.getsize(spool)
+        if is_tar:  # the docker CLI's tar with a Dockerfile from outside ends unpadded, unclosed
+            with open(spool, "ab") as f:
+                f.write(b"\0" * (-data_size % 512 + 1024))
         ctx = cls(root, spool)
+        ctx._size = data_size
         try:
             if is_tar:
                 ctx._index()
@@ -220,6 +225,10 @@ class TarContext:
                 self._drop(f"{rel}/{child}" if rel else child)
         parent, _, name = rel.rpartition("/")
         self._children[parent].pop(name, None)
+
+    def remove(self, name: str) -> None:
+        """Take a path (and what is under it) out of the context."""
+        self._drop(member_path(name))
 
     def files(self) -> list[str]:
         """Host paths of the regular files."""

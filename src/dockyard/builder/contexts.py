@@ -21,6 +21,9 @@ from typing import Any
 from dockyard.builder.context import TarContext, member_path
 
 _KEY = re.compile(r"^[0-9a-f]{64}$")
+# The name a Dockerfile from outside the context (or excluded by .dockerignore)
+# travels under; it is read, never copied (the CLI's STDIN_DOCKERFILE).
+PRIVATE_DOCKERFILE = ".dockyard-stdin-Dockerfile"
 Manifest = dict[str, list[Any]]  # path -> [type "f"|"d"|"l", mode, size, mtime_ns, link]
 
 
@@ -47,6 +50,10 @@ class ContextStore:
     def tree(self, key: str) -> str:
         return os.path.join(self.root, self.check_key(key), "tree")
 
+    def dockerfile(self, key: str) -> str:
+        """Where a build's private Dockerfile is kept, outside the tree."""
+        return os.path.join(self.root, self.check_key(key), "Dockerfile")
+
     def _meta_path(self, key: str) -> str:
         return os.path.join(self.root, self.check_key(key), "meta.json")
 
@@ -66,7 +73,12 @@ class ContextStore:
             if entry[0] != "f":
                 continue
             old = meta.get(path)
-            if old is None or old[:5] != entry[:5] or not os.path.isfile(os.path.join(tree, path)):
+            if (
+                path == PRIVATE_DOCKERFILE
+                or old is None
+                or old[:5] != entry[:5]
+                or not os.path.isfile(os.path.join(tree, path))
+            ):
                 out.append(path)
         return out
 
@@ -89,6 +101,8 @@ class ContextStore:
                 self._prune(tree, manifest)
                 sent.unpack()
                 fresh = {path: sent.sha256(path) for path in sent.files()}
+                with contextlib.suppress(FileNotFoundError):
+                    os.replace(os.path.join(tree, PRIVATE_DOCKERFILE), self.dockerfile(key))
             finally:
                 sent.close()
         finally:

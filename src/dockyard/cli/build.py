@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tarfile
-import tempfile
 
 from dockyard.cli.flags import BOOL, LIST, STRING, Command, Flag
 from dockyard.cli.main import Cli
@@ -16,6 +14,7 @@ from dockyard.client.errors import ClientError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
     from typing import IO, Any
 
 BUILD = Command(
@@ -43,21 +42,26 @@ BUILD = Command(
 )  # fmt: skip
 
 
+# the daemon's builder.contexts.PRIVATE_DOCKERFILE (not imported: it would cost
+# the CLI the daemon side's imports)
 STDIN_DOCKERFILE = ".dockyard-stdin-Dockerfile"
 
 
-def _entries(root: str, dockerfile: str | None) -> list[tuple[str, str, os.stat_result]]:
-    """(relative path, host path, lstat) of what the context holds after .dockerignore."""
-    from dockyard.builder.dockerignore import Matcher, read_patterns
-
+def _entries(root: str) -> list[tuple[str, str, os.stat_result]]:
+    """(relative path, host path, lstat) of what the context holds after
+    .dockerignore (which may exclude the Dockerfile and itself: then they are
+    not COPY-able, and the Dockerfile is sent under the private name)."""
     patterns: list[str] = []
     try:
         with open(os.path.join(root, ".dockerignore")) as f:
-            patterns = read_patterns(f.read())
+            text = f.read()
     except FileNotFoundError:
-        pass
-    m = Matcher(patterns)
-    keep = {".dockerignore", dockerfile or "Dockerfile"}
+        text = ""
+    if text:  # the matcher (and `re`'s compiler) only when there are patterns
+        from dockyard.builder.dockerignore import Matcher, read_patterns
+
+        patterns = read_patterns(text)
+        m = Matcher(patterns)
     out: list[tuple[str, str, os.stat_result]] = []
     for dirpath, dirnames, filenames in os.walk(root):
         rel_dir = os.path.relpath(dirpath, root)
@@ -71,64 +75,135 @@ def _entries(root: str, dockerfile: str | None) -> list[tuple[str, str, os.stat_
             out.append((rel, host, os.lstat(host)))
         for name in sorted(filenames):
             rel = name if rel_dir == "." else f"{rel_dir}/{name}"
-            if patterns and m.excluded(rel) and rel not in keep:
+            if patterns and m.excluded(rel):
                 continue
             host = os.path.join(dirpath, name)
             out.append((rel, host, os.lstat(host)))
     return out
 
 
+def _sha256_hex(data: bytes) -> str:
+    try:  # CPython's own sha256: loading OpenSSL for hashlib costs ~3 ms here
+        from _sha256 import sha256  # type: ignore[import-not-found]
+    except ImportError:
+        from hashlib import sha256
+    return str(sha256(data).hexdigest())
+
+
 def _manifest(
     entries: list[tuple[str, str, os.stat_result]], df_text: bytes | None
 ) -> dict[str, list[Any]]:
-    import stat
-
     man: dict[str, list[Any]] = {}
     for rel, host, st in entries:
-        if stat.S_ISDIR(st.st_mode):
-            man[rel] = ["d", stat.S_IMODE(st.st_mode), 0, st.st_mtime_ns, ""]
-        elif stat.S_ISLNK(st.st_mode):
+        mode = st.st_mode
+        if _S_ISDIR(mode):
+            man[rel] = ["d", mode & 0o7777, 0, st.st_mtime_ns, ""]
+        elif _S_ISLNK(mode):
             man[rel] = ["l", 0o777, 0, st.st_mtime_ns, os.readlink(host)]
-        elif stat.S_ISREG(st.st_mode):
-            man[rel] = ["f", stat.S_IMODE(st.st_mode), st.st_size, st.st_mtime_ns, ""]
+        elif _S_ISREG(mode):
+            man[rel] = ["f", mode & 0o7777, st.st_size, st.st_mtime_ns, ""]
     if df_text is not None:
-        import hashlib
-
-        tag = int(hashlib.sha256(df_text).hexdigest()[:12], 16)
+        tag = int(_sha256_hex(df_text)[:12], 16)
         man[STDIN_DOCKERFILE] = ["f", 0o644, len(df_text), tag, ""]
     return man
+
+
+def _S_ISDIR(mode: int) -> bool:
+    return mode & 0o170000 == 0o040000
+
+
+def _S_ISLNK(mode: int) -> bool:
+    return mode & 0o170000 == 0o120000
+
+
+def _S_ISREG(mode: int) -> bool:
+    return mode & 0o170000 == 0o100000
+
+
+def _tar_header(name: str, mode: int, size: int, mtime: int, kind: bytes, link: str = "") -> bytes:
+    """A ustar header (a PAX header first for long names or large sizes), owned
+    by 0:0 with whole-second mtimes, as the docker CLI sends a context."""
+    pax = b""
+    bname, blink = name.encode("utf-8", "surrogateescape"), link.encode("utf-8", "surrogateescape")
+    records = {}
+    if len(bname) > 100:
+        records["path"], bname = bname, bname[:100]
+    if len(blink) > 100:
+        records["linkpath"], blink = blink, blink[:100]
+    if size >= 8**11:
+        records["size"], size = str(size).encode(), 0
+    if records:
+        data = b""
+        for key, value in records.items():
+            body = b" " + key.encode() + b"=" + value + b"\n"
+            n = len(body) + 1
+            while len(str(n)) + len(body) != n:
+                n = len(str(n)) + len(body)
+            data += str(n).encode() + body
+        pax = _tar_header("././@PaxHeader", 0o644, len(data), mtime, b"x") + _padded(data)
+
+    def num(v: int, width: int) -> bytes:
+        return b"%0*o\0" % (width - 1, v)
+
+    head = (
+        bname.ljust(100, b"\0") + num(mode, 8) + num(0, 8) + num(0, 8) + num(size, 12)
+        + num(mtime, 12) + b" " * 8 + kind + blink.ljust(100, b"\0") + b"ustar\x0000"
+        + b"\0" * 32 * 2 + num(0, 8) + num(0, 8) + b"\0" * 155
+    ).ljust(512, b"\0")  # fmt: skip
+    check = b"%06o\0 " % sum(head)
+    return pax + head[:148] + check + head[156:]
+
+
+def _padded(data: bytes) -> bytes:
+    return data + b"\0" * (-len(data) % 512)
 
 
 def _context_tar(
     entries: list[tuple[str, str, os.stat_result]],
     dockerfile_text: bytes | None,
     only: set[str] | None = None,
-) -> IO[bytes]:
-    """The context as a tar; with `only`, regular files outside it are left out."""
-    import io
-    import stat
-
-    out = tempfile.TemporaryFile()  # noqa: SIM115
-    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tf:
-        for rel, host, st in entries:
-            if only is not None and stat.S_ISREG(st.st_mode) and rel not in only:
-                continue
-            tf.add(host, arcname=rel, recursive=False)
-        if dockerfile_text is not None and (only is None or STDIN_DOCKERFILE in only):
-            ti = tarfile.TarInfo(STDIN_DOCKERFILE)
-            ti.size = len(dockerfile_text)
-            ti.mode = 0o644
-            tf.addfile(ti, io.BytesIO(dockerfile_text))
-    out.seek(0)
-    return out
+) -> Iterator[bytes]:
+    """The context as a tar stream; with `only`, regular files outside it are
+    left out. Small pieces are sent together (one chunk per ~1 MiB)."""
+    buf: list[bytes] = []
+    size = 0
+    for rel, host, st in entries:
+        mode, mtime = st.st_mode, max(0, int(st.st_mtime))
+        if _S_ISDIR(mode):
+            buf.append(_tar_header(rel + "/", mode & 0o7777, 0, mtime, b"5"))
+        elif _S_ISLNK(mode):
+            buf.append(_tar_header(rel, 0o777, 0, mtime, b"2", os.readlink(host)))
+        elif _S_ISREG(mode) and (only is None or rel in only):
+            buf.append(_tar_header(rel, mode & 0o7777, st.st_size, mtime, b"0"))
+            with open(host, "rb", buffering=0) as f:
+                left = st.st_size
+                while left > 0:  # a file that shrank since its lstat is padded with zeros
+                    chunk = f.read(min(left, 1 << 20)) or b"\0" * min(left, 1 << 20)
+                    buf.append(chunk)
+                    size += len(chunk)
+                    left -= len(chunk)
+                    if size >= 1 << 20:
+                        yield b"".join(buf)
+                        buf, size = [], 0
+            buf.append(b"\0" * (-st.st_size % 512))
+        else:
+            continue  # sockets, fifos and devices are not sent (docker's CLI skips sockets)
+        size += 512
+        if size >= 1 << 20:
+            yield b"".join(buf)
+            buf, size = [], 0
+    if dockerfile_text is not None and (only is None or STDIN_DOCKERFILE in only):
+        buf.append(_tar_header(STDIN_DOCKERFILE, 0o644, len(dockerfile_text), 0, b"0"))
+        buf.append(_padded(dockerfile_text))
+    buf.append(b"\0" * 1024)
+    yield b"".join(buf)
 
 
 def _context_key(path: str, host: str) -> str:
-    import hashlib
     import socket
 
     ident = f"{socket.gethostname()}\0{os.getuid()}\0{os.path.realpath(path)}\0{host}"
-    return hashlib.sha256(ident.encode()).hexdigest()
+    return _sha256_hex(ident.encode())
 
 
 def build(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
@@ -139,8 +214,9 @@ def build(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     if dockerfile == "-":
         df_text = sys.stdin.buffer.read()
         dockerfile = STDIN_DOCKERFILE
+    body: IO[bytes] | Iterable[bytes]
     if path == "-":
-        body: IO[bytes] = sys.stdin.buffer
+        body = sys.stdin.buffer
     else:
         if dockerfile and dockerfile != STDIN_DOCKERFILE:
             # docker: -f is relative to the working directory; outside the
@@ -153,7 +229,14 @@ def build(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
                 dockerfile = STDIN_DOCKERFILE
             else:
                 dockerfile = rel
-        entries = _entries(path, dockerfile or None)
+        entries = _entries(path)
+        if df_text is None and (dockerfile or "Dockerfile") not in {e[0] for e in entries}:
+            try:
+                with open(os.path.join(path, dockerfile or "Dockerfile"), "rb") as f:
+                    df_text = f.read()
+                dockerfile = STDIN_DOCKERFILE
+            except OSError:
+                pass  # the daemon says it cannot find it, as dockerd does
         context_key = _context_key(path, cli.client.host if hasattr(cli.client, "host") else "")
         try:
             need = cli.client.post(
@@ -208,9 +291,6 @@ def build(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     except ClientError as e:
         cli.err(f"{e}\n")
         return 1
-    finally:
-        if body is not sys.stdin.buffer:
-            body.close()
     if opts["quiet"]:
         print(image_id)
     if opts["iidfile"] and image_id:

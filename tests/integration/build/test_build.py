@@ -454,3 +454,74 @@ def test_cache_from_a_loaded_image(tmp_path: Path, busybox_rootfs_tar: Path) -> 
         finally:
             stop_daemon(d)
             kill_leftovers(root)
+
+
+def test_docker_cli_and_dockyard_build_share_cache_keys(
+    daemon: Daemon, tmp_path: Path, tag: str, cleanup: list[str]
+) -> None:
+    """The same context gives the same keys whether it came as the docker CLI's
+    tar (indexed, not unpacked) or through dockyard build's kept context; the
+    Dockerfile and .dockerignore are not COPY-able when .dockerignore excludes
+    them, nor is a Dockerfile from outside the context."""
+    ctx = write(tmp_path / "ctx", {
+        "Dockerfile": "FROM busybox\nCOPY . /c/\nRUN find /c | sort > /listing\n",
+        "app/run.sh": "#!/bin/sh\necho hi\n", "app/sub/data": "d" * 70_000, "x.log": "no\n",
+        ".dockerignore": "*.log\nDockerfile\n.dockerignore\n",
+    })  # fmt: skip
+    (ctx / "app" / "run.sh").chmod(0o755)
+    (ctx / "app" / "link").symlink_to("sub/data")
+    cleanup.append(tag)
+    first = build(daemon, ctx, "-q", "-t", tag)
+    assert first.returncode == 0, first.stderr
+    image_id = first.stdout.strip()
+    listing = "/c\n/c/app\n/c/app/link\n/c/app/run.sh\n/c/app/sub\n/c/app/sub/data\n"
+    assert run(daemon, tag, "cat", "/listing") == listing
+    again = daemon.dockyard("build", "-t", tag, str(ctx), check=True)
+    assert again.stdout.count("Using cache") == 2, again.stdout
+    assert f"Successfully built {image_id[7:19]}" in again.stdout
+    # a change through dockyard build first, then the docker CLI agrees
+    (ctx / "app" / "sub" / "data").write_text("changed\n")
+    mine = daemon.dockyard("build", "-q", str(ctx), check=True).stdout.strip()
+    assert mine != image_id
+    theirs = build(daemon, ctx, "-q")
+    assert theirs.stdout.strip() == mine, theirs.stderr
+    # -f from outside the context: read, never copied (both clients)
+    outside = write(tmp_path / "elsewhere", {"Dockerfile": "FROM busybox\nCOPY . /c/\n"})
+    for client in ("dockyard", "docker"):
+        if client == "docker":
+            r = build(daemon, ctx, "-q", "-f", str(outside / "Dockerfile"))
+        else:
+            r = daemon.dockyard("build", "-q", "-f", str(outside / "Dockerfile"), str(ctx))
+        assert r.returncode == 0, r.stderr
+        files = sorted(run(daemon, r.stdout.strip(), "find", "/c").split())
+        assert files == listing.split(), (client, files)
+        daemon.docker("rmi", r.stdout.strip())
+    daemon.docker("rmi", mine)
+
+
+def test_malicious_context_is_refused(daemon: Daemon, tmp_path: Path) -> None:
+    import io
+    import tarfile
+
+    docker = pytest.importorskip("docker")
+    victim = tmp_path / "victim"
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        for name, kind, link in (("Dockerfile", tarfile.REGTYPE, ""),
+                                 ("esc", tarfile.SYMTYPE, str(tmp_path)),
+                                 ("esc/victim", tarfile.REGTYPE, "")):  # fmt: skip
+            ti = tarfile.TarInfo(name)
+            ti.type, ti.linkname = kind, link
+            data = b"FROM busybox\nCOPY . /c/\n" if ti.isreg() else b""
+            ti.size = len(data)
+            tf.addfile(ti, io.BytesIO(data))
+    buf.seek(0)
+    client = docker.APIClient(base_url=daemon.host)
+    try:
+        with pytest.raises(docker.errors.APIError) as err:
+            list(client.build(fileobj=buf, custom_context=True, decode=True))
+    finally:
+        client.close()
+    assert err.value.status_code == 400
+    assert "invalid context entry 'esc/victim'" in str(err.value)
+    assert not victim.exists()

@@ -201,4 +201,26 @@ def test_a_compressed_context_is_indexed_as_plain(tmp_path: Path) -> None:
         assert ctx.read("app/run.sh") == b"#!/bin/sh\necho hi\n"
     finally:
         ctx.close()
-    assert spool.read_bytes() == raw
+    assert spool.read_bytes().startswith(raw)
+
+
+def test_an_unclosed_tar_is_read_and_a_truncated_one_refused(tmp_path: Path) -> None:
+    """The docker CLI sends a context with a Dockerfile from outside it as a tar
+    that ends right after the last file's bytes (no padding, no end blocks)."""
+    raw = _tar(tmp_path / "whole.tar", [_member("a", data=b"A"), _member("b", data=b"B" * 47)])
+    data = raw.read_bytes()
+    end = 512 * 3 + 47  # header a, data a, header b, then b's 47 bytes
+    for name, cut, ok in (("unclosed", end, True), ("truncated", end - 1, False)):
+        root = tmp_path / name
+        root.mkdir()
+        spool = tmp_path / f"{name}.tar"
+        spool.write_bytes(data[:cut])
+        if not ok:
+            with pytest.raises(ValueError, match="unexpected end of data"):
+                TarContext.open(str(root), str(spool))
+            continue
+        ctx = TarContext.open(str(root), str(spool))
+        try:
+            assert ctx.read("b") == b"B" * 47
+        finally:
+            ctx.close()

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from dockyard.api.errors import InvalidParameter
 from dockyard.builder.builder import Builder, BuildOptions, Emit
 from dockyard.builder.context import BuildContext, TarContext
-from dockyard.builder.contexts import ContextStore, Manifest
+from dockyard.builder.contexts import PRIVATE_DOCKERFILE, ContextStore, Manifest
 from dockyard.dockerfile.parser import Dockerfile, parse
 
 
@@ -70,14 +70,21 @@ class BuildService:
                 raise InvalidParameter(f"failed to read the build context: {exc}") from None
             name = opts.dockerfile or "Dockerfile"
             try:
-                text = ctx.read(name).decode("utf-8", "replace")
+                if context_key and name == PRIVATE_DOCKERFILE:
+                    with open(self.contexts.dockerfile(context_key), "rb") as f:
+                        raw = f.read()
+                else:
+                    raw = ctx.read(name)
             except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
                 raise InvalidParameter(f"Cannot locate specified Dockerfile: {name}") from None
+            text = raw.decode("utf-8", "replace")
             if not text.strip():
                 raise InvalidParameter(f"the Dockerfile ({name}) cannot be empty")
             df = parse(text)
             if ctx.tar is not None:  # a kept context comes filtered by the client
                 ctx.tar.apply_dockerignore()
+                if name == PRIVATE_DOCKERFILE:
+                    ctx.tar.remove(name)
             return ctx, df
         except BaseException:
             await self.release(ctx)
