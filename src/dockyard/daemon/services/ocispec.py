@@ -203,9 +203,10 @@ def build_spec(
     cap_add: list[str] | None = None,
     cap_drop: list[str] | None = None,
     annotations: dict[str, str] | None = None,
+    domainname: str = "",
 ) -> dict[str, Any]:
     caps = _capabilities(privileged, cap_add or [], cap_drop or [])
-    return {
+    spec: dict[str, Any] = {
         "ociVersion": "1.1.0",
         "process": {
             "terminal": tty,
@@ -237,6 +238,9 @@ def build_spec(
             "readonlyPaths": [] if privileged else READONLY_PATHS,
         },
     }
+    if domainname:  # Config.Domainname, set in the container's UTS namespace
+        spec["domainname"] = domainname
+    return spec
 
 
 def _all_caps() -> list[str]:
@@ -418,8 +422,30 @@ def parse_device_cgroup_rule(text: str) -> dict[str, Any]:
     return _device_rule(kind, major, minor, access)
 
 
-def validate_host_config(hc: dict[str, Any]) -> None:
+def check_userns_conflicts(hc: dict[str, Any], defaults: SecurityDefaults) -> None:
+    """With the daemon's user-namespace remapping in force (no ``--userns=host``), what
+    dockerd refuses (moby's verifyPlatformContainerSettings, its wording)."""
+    if not defaults.userns_remap or hc.get("UsernsMode") == "host":
+        return
+    if hc.get("Privileged"):
+        raise InvalidParameter(
+            "privileged mode is incompatible with user namespaces.  You must run the "
+            "container in the host namespace when running privileged mode"
+        )
+    if hc.get("NetworkMode") == "host":
+        raise InvalidParameter(
+            "cannot share the host's network namespace when user namespaces are enabled"
+        )
+    if hc.get("PidMode") == "host":
+        raise InvalidParameter(
+            "cannot share the host PID namespace when user namespaces are enabled"
+        )
+
+
+def validate_host_config(hc: dict[str, Any], defaults: SecurityDefaults | None = None) -> None:
     """What dockerd refuses at create time, with its wording."""
+    if defaults is not None:
+        check_userns_conflicts(hc, defaults)
     memory = hc.get("Memory") or 0
     if memory and memory < MIN_MEMORY:
         raise InvalidParameter("Minimum memory limit allowed is 6MB")
@@ -614,6 +640,7 @@ def apply_host_config(
 ) -> dict[str, Any]:
     """Edit ``spec`` for HostConfig's security options and resources (moby's oci_linux)."""
     defaults = defaults or SecurityDefaults()
+    check_userns_conflicts(hc, defaults)  # (again: the daemon may have been restarted)
     process, linux = spec["process"], spec["linux"]
     privileged = bool(hc.get("Privileged"))
     sec = security_options(hc.get("SecurityOpt") or [])
@@ -684,7 +711,7 @@ def apply_host_config(
             os.path.basename(linux["cgroupsPath"]),
         )
     # user namespace: the daemon's remapping unless --userns=host
-    if defaults.userns_remap and hc.get("UsernsMode") != "host" and not privileged:
+    if defaults.userns_remap and hc.get("UsernsMode") != "host":
         uid, gid, size = defaults.userns_remap
         linux["namespaces"].append({"type": "user"})
         linux["uidMappings"] = [{"containerID": 0, "hostID": uid, "size": size}]
