@@ -1,6 +1,6 @@
 """``linux.seccomp`` compiled to BPF by libseccomp and loaded into the init.
 
-Why ctypes on ``libseccomp.so.2``: the filter semantics that matter (syscall
+Why ctypes on ``libseccomp.so.2`` (imported only to compile): the filter semantics that matter (syscall
 name resolution per architecture, multiplexed socketcall/ipc on x86,
 argument comparisons split over 32-bit halves, the arch dispatch) are
 libseccomp's, and runc uses the same library, so a profile means the same
@@ -22,7 +22,6 @@ condition (libseccomp ANDs the conditions of one rule).
 
 from __future__ import annotations
 
-import ctypes
 import errno as _errno
 
 __all__ = ["SeccompError", "Filter", "compile_filter", "action_value", "resolve_syscall"]
@@ -49,21 +48,25 @@ class SeccompError(RuntimeError):
     """The profile is invalid or the kernel/library refused it."""
 
 
-class _ArgCmp(ctypes.Structure):
-    _fields_ = [
-        ("arg", ctypes.c_uint),
-        ("op", ctypes.c_int),
-        ("datum_a", ctypes.c_uint64),
-        ("datum_b", ctypes.c_uint64),
-    ]
-
-
 _lib = None
+_ArgCmp = None
 
 
 def _library():
-    global _lib
+    """libseccomp through ctypes (imported here: only a cache miss compiles)."""
+    global _lib, _ArgCmp
     if _lib is None:
+        import ctypes
+
+        class ArgCmp(ctypes.Structure):
+            _fields_ = [
+                ("arg", ctypes.c_uint),
+                ("op", ctypes.c_int),
+                ("datum_a", ctypes.c_uint64),
+                ("datum_b", ctypes.c_uint64),
+            ]
+
+        _ArgCmp = ArgCmp
         try:
             lib = ctypes.CDLL("libseccomp.so.2", use_errno=True)
         except OSError as e:
@@ -81,7 +84,7 @@ def _library():
             ctypes.c_uint32,
             ctypes.c_int,
             ctypes.c_uint,
-            ctypes.POINTER(_ArgCmp),
+            ctypes.POINTER(ArgCmp),
         ]
         lib.seccomp_load.argtypes = [ctypes.c_void_p]
         lib.seccomp_export_bpf.argtypes = [ctypes.c_void_p, ctypes.c_int]
@@ -119,7 +122,8 @@ def _arch_name(name: str) -> str:
     return {"x86_64": "x86_64", "x86": "x86", "x32": "x32"}.get(n, n)
 
 
-def _conditions(args: list[dict]) -> list[list[_ArgCmp]]:
+def _conditions(args: list[dict]) -> list[list]:
+    """Each rule's comparisons, as libseccomp's ``struct scmp_arg_cmp`` (needs ``_library``)."""
     conds = []
     for a in args:
         op = _OPS.get(a.get("op", ""))
@@ -135,10 +139,6 @@ def _conditions(args: list[dict]) -> list[list[_ArgCmp]]:
     return [conds]
 
 
-class _SockFprog(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
-
-
 SYS_SECCOMP = 317  # x86_64
 SECCOMP_SET_MODE_FILTER = 1
 _LOAD_FLAGS = {"SECCOMP_FILTER_FLAG_LOG": 2, "SECCOMP_FILTER_FLAG_SPEC_ALLOW": 4}
@@ -148,22 +148,26 @@ class Filter:
     """A compiled BPF program; ``load`` installs it in the calling process."""
 
     def __init__(self, program: bytes, flags: int = 0):
+        from . import libc
+
         self.program, self.flags = program, flags
         # everything load() needs is made now: it runs after pivot_root
-        self._buffer = ctypes.create_string_buffer(program, len(program))
-        self._fprog = _SockFprog(len(program) // 8, ctypes.addressof(self._buffer))
-        self._libc = ctypes.CDLL(None, use_errno=True)
-        self._libc.syscall.restype = ctypes.c_long
+        self._libc = libc
+        self._program = libc.buffer(program)
+        # struct sock_fprog: unsigned short len (instructions), padding, the filter's address
+        self._fprog = libc.buffer(
+            (len(program) // 8).to_bytes(8, "little")
+            + libc.address(self._program).to_bytes(8, "little")
+        )
+        self._syscall = libc.function("syscall", returns_long=True)
 
     def load(self) -> None:
-        rc = self._libc.syscall(
-            ctypes.c_long(SYS_SECCOMP),
-            ctypes.c_long(SECCOMP_SET_MODE_FILTER),
-            ctypes.c_long(self.flags),
-            ctypes.byref(self._fprog),
+        long = self._libc.Long
+        rc = self._syscall(
+            long(SYS_SECCOMP), long(SECCOMP_SET_MODE_FILTER), long(self.flags), self._fprog
         )
         if rc < 0:
-            code = ctypes.get_errno()
+            code = self._libc.errno()
             raise OSError(code, f"seccomp: loading the filter failed: {_errno_text(code)}")
 
 

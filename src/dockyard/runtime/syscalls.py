@@ -1,10 +1,10 @@
 """The kernel calls the runtime makes, behind one class (youki's ``Syscall`` trait).
 
 ``Syscall`` names every operation rootfs and init logic needs; ``LinuxSyscall``
-does them for real (ctypes on the C library already linked into Python, since
+does them for real (:mod:`.libc` on the C library already linked into Python, since
 Python 3.11 has no ``os.unshare``/``os.setns``/``mount``), and the unit tests
-pass a recording fake. ``ctypes`` is loaded on first use so that ``state`` or
-``kill`` never pay for it; ``ctypes.util.find_library`` is avoided (~30 ms).
+pass a recording fake. :mod:`.libc` is loaded on first use so that ``state``
+or ``kill`` never pay for it.
 """
 
 from __future__ import annotations
@@ -181,47 +181,40 @@ class Syscall:
 
 
 class LinuxSyscall(Syscall):
-    """The real thing, through the C library."""
+    """The real thing, through the C library (:mod:`.libc`, not ctypes: see there)."""
 
     def __init__(self) -> None:
-        import ctypes
+        from . import libc
 
-        self._ctypes = ctypes
-        self._libc = libc = ctypes.CDLL(None, use_errno=True)
-        libc.mount.argtypes = [
-            ctypes.c_char_p,
-            ctypes.c_char_p,
-            ctypes.c_char_p,
-            ctypes.c_ulong,
-            ctypes.c_char_p,
-        ]
-        libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
-        libc.prctl.argtypes = [ctypes.c_int] + [ctypes.c_ulong] * 4
-        libc.syscall.restype = ctypes.c_long
-        libc.sethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
-        libc.setdomainname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
-        libc.ioctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_char_p]
+        self._c = c = libc
+        f = c.function
+        self._unshare, self._setns = f("unshare"), f("setns")
+        self._mount, self._umount2, self._prctl = f("mount"), f("umount2"), f("prctl")
+        self._capset, self._personality = f("capset"), f("personality")
+        self._sethostname, self._setdomainname = f("sethostname"), f("setdomainname")
+        self._socket, self._ioctl = f("socket"), f("ioctl")
+        self._syscall = f("syscall", returns_long=True)
 
     def _check(self, result: int, what: str = "", path: str | None = None) -> int:
         if result < 0:
-            err = self._ctypes.get_errno()
+            err = self._c.errno()
             raise OSError(err, f"{what}: {os.strerror(err)}" if what else os.strerror(err), path)
         return result
 
     def unshare(self, flags: int) -> None:
-        self._check(self._libc.unshare(flags), "unshare")
+        self._check(self._unshare(flags), "unshare")
 
     def setns(self, fd: int, nstype: int) -> None:
-        self._check(self._libc.setns(fd, nstype), "setns")
+        self._check(self._setns(fd, nstype), "setns")
 
     def mount(self, source, target, fstype, flags, data) -> None:
         enc = os.fsencode
         self._check(
-            self._libc.mount(
+            self._mount(
                 enc(source) if source is not None else None,
                 enc(target),
                 enc(fstype) if fstype is not None else None,
-                flags,
+                self._c.ULong(flags),
                 enc(data) if data else None,
             ),
             "mount",
@@ -229,69 +222,56 @@ class LinuxSyscall(Syscall):
         )
 
     def umount2(self, target: str, flags: int) -> None:
-        self._check(self._libc.umount2(os.fsencode(target), flags), "umount2", target)
+        self._check(self._umount2(os.fsencode(target), flags), "umount2", target)
 
     def pivot_root(self, new_root: str, put_old: str) -> None:
         number = _SYS_PIVOT_ROOT[os.uname().machine]
-        c = self._ctypes
         self._check(
-            self._libc.syscall(
-                c.c_long(number),
-                c.c_char_p(os.fsencode(new_root)),
-                c.c_char_p(os.fsencode(put_old)),
-            ),
+            self._syscall(self._c.Long(number), os.fsencode(new_root), os.fsencode(put_old)),
             "pivot_root",
             new_root,
         )
 
     def prctl(self, option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
-        return self._check(self._libc.prctl(option, arg2, arg3, arg4, arg5), "prctl")
+        u = self._c.ULong
+        return self._check(self._prctl(option, u(arg2), u(arg3), u(arg4), u(arg5)), "prctl")
 
     def capset(self, effective: int, permitted: int, inheritable: int) -> None:
-        c = self._ctypes
-        header = (c.c_uint32 * 2)(_LINUX_CAPABILITY_VERSION_3, 0)
-        data = (c.c_uint32 * 6)(
-            effective & 0xFFFFFFFF,
-            permitted & 0xFFFFFFFF,
-            inheritable & 0xFFFFFFFF,
-            effective >> 32,
-            permitted >> 32,
-            inheritable >> 32,
-        )
-        self._check(self._libc.capset(header, data), "capset")
+        mask = 0xFFFFFFFF
+        words = (_LINUX_CAPABILITY_VERSION_3, 0)  # the header, then two data structs
+        words += (effective & mask, permitted & mask, inheritable & mask)
+        words += (effective >> 32, permitted >> 32, inheritable >> 32)
+        memory = self._c.buffer(b"".join(w.to_bytes(4, "little") for w in words))
+        self._check(self._capset(memory, self._c.ULong(self._c.address(memory) + 8)), "capset")
 
     def sethostname(self, name: str) -> None:
         raw = name.encode()
-        self._check(self._libc.sethostname(raw, len(raw)), "sethostname")
+        self._check(self._sethostname(raw, self._c.ULong(len(raw))), "sethostname")
 
     def setdomainname(self, name: str) -> None:
         raw = name.encode()
-        self._check(self._libc.setdomainname(raw, len(raw)), "setdomainname")
+        self._check(self._setdomainname(raw, self._c.ULong(len(raw))), "setdomainname")
 
     def personality(self, persona: int) -> None:
-        self._check(self._libc.personality(self._ctypes.c_ulong(persona)), "personality")
+        self._check(self._personality(self._c.ULong(persona)), "personality")
 
     def set_link_up(self, name: str) -> None:
         # libc's ioctl, not fcntl's: importing fcntl costs the init ~1 ms
-        fd = self._check(
-            self._libc.socket(2, 2 | 0o2000000, 0), "socket"
-        )  # AF_INET, SOCK_DGRAM|CLOEXEC
+        fd = self._check(self._socket(2, 2 | 0o2000000, 0), "socket")  # AF_INET, DGRAM|CLOEXEC
         try:
-            request = self._ctypes.create_string_buffer(name.encode(), 40)  # struct ifreq
-            self._check(self._libc.ioctl(fd, _SIOCGIFFLAGS, request), "SIOCGIFFLAGS")
-            flags = int.from_bytes(request.raw[16:18], "little") | _IFF_UP
-            request[16:18] = flags.to_bytes(2, "little")
-            self._check(self._libc.ioctl(fd, _SIOCSIFFLAGS, request), "SIOCSIFFLAGS")
+            request = self._c.buffer(name.encode())  # struct ifreq: name, then flags at 16
+            self._check(self._ioctl(fd, self._c.ULong(_SIOCGIFFLAGS), request), "SIOCGIFFLAGS")
+            raw = request.raw
+            flags = int.from_bytes(raw[16:18], "little") | _IFF_UP
+            request.raw = raw[:16] + flags.to_bytes(2, "little") + raw[18:]
+            self._check(self._ioctl(fd, self._c.ULong(_SIOCSIFFLAGS), request), "SIOCSIFFLAGS")
         finally:
             os.close(fd)
 
     def cloexec_from(self, first: int) -> None:
-        c = self._ctypes
-        result = self._libc.syscall(
-            c.c_long(_SYS_CLOSE_RANGE),
-            c.c_uint(first),
-            c.c_uint(0xFFFFFFFF),
-            c.c_uint(CLOSE_RANGE_CLOEXEC),
+        long = self._c.Long
+        result = self._syscall(
+            long(_SYS_CLOSE_RANGE), long(first), long(0xFFFFFFFF), long(CLOSE_RANGE_CLOEXEC)
         )
         if result < 0:  # kernels before 5.11: walk the table
             for name in os.listdir("/proc/self/fd"):
