@@ -29,6 +29,7 @@ from .sync import Channel, SyncError
 
 __all__ = [
     "ContainerError",
+    "preload",
     "create",
     "start",
     "run",
@@ -41,6 +42,13 @@ __all__ = [
 SIGKILL = SIGNALS["SIGKILL"]
 _LATER_HOOKS = ("poststart", "poststop")
 _NO_FORWARD = {SIGNALS[n] for n in ("SIGKILL", "SIGSTOP", "SIGCHLD", "SIGURG")}
+
+
+def preload() -> None:
+    """Import what ``create`` (and ``exec``) load on first use, for a process that
+    forks and calls the runtime in-process (the monitor's zygote): its children then
+    start warm. A CLI command imports only what it runs."""
+    from . import cgroups, init, libc, rootfs, seccomp  # noqa: F401
 
 
 class ContainerError(RuntimeError):
