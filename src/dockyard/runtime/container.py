@@ -14,7 +14,6 @@ import os
 
 from . import jsontext
 from .signals import SIGNALS
-from .spec import Spec, load_spec, validate_container_id
 from .state import (
     EXEC_FIFO,
     ContainerState,
@@ -25,7 +24,10 @@ from .state import (
     process_alive,
     process_start_time,
 )
-from .sync import Channel, SyncError
+
+TYPE_CHECKING = False  # typing's own costs ~20 ms to import
+if TYPE_CHECKING:
+    from .spec import Spec
 
 __all__ = [
     "ContainerError",
@@ -86,6 +88,10 @@ def create(
     console_socket: str | None = None,
 ) -> ContainerState:
     """Set the container up to the point where ``start`` lets it exec."""
+    # (here, not at the top: start, state, kill and delete need neither)
+    from .spec import load_spec, validate_container_id
+    from .sync import Channel, SyncError
+
     validate_container_id(container_id)
     spec = load_spec(bundle)
     if console_socket and not spec.process.terminal:
