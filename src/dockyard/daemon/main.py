@@ -75,7 +75,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--no-monitor-zygote",
         dest="monitor_zygote",
         action="store_false",
-        help="exec a fresh interpreter per monitor instead of forking one from a warm zygote",
+        help="exec a fresh interpreter per monitor host instead of forking one from a warm zygote",
+    )
+    p.add_argument(
+        "--monitor-group-size",
+        type=int,
+        default=32,
+        help="containers and execs one monitor host process supervises (1: one each)",
     )
     p.add_argument("--bridge", "-b", default="dockyard0", help="the default bridge's name")
     p.add_argument("--bip", default="172.17.0.1/16", help="the default bridge's address/prefix")
@@ -193,7 +199,8 @@ async def serve(args: argparse.Namespace) -> None:
     zygote = None
     if args.monitor_zygote:
         zygote = await start_zygote(os.path.join(paths.exec_root, "zygote.sock"))
-    containers.zygote_socket = zygote.socket if zygote else None
+    containers.monitors.zygote_socket = zygote.socket if zygote else None
+    containers.monitors.group_size = max(1, args.monitor_group_size)
     await containers.restore()
     await networks.restore()
     execs = ExecService(containers)
@@ -290,7 +297,7 @@ async def start_zygote(path: str) -> Zygote | None:
     except TimeoutError:
         line = b""
     if line.strip() != b"ready":
-        log.warning("monitor zygote did not start; monitors will be exec'd")
+        log.warning("monitor zygote did not start; monitor hosts will be exec'd")
         proc.kill()
         await proc.wait()
         return None

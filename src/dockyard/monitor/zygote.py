@@ -1,21 +1,21 @@
-"""The monitor zygote: one warm, single-threaded process that forks monitors.
+"""The monitor zygote: one warm, single-threaded process that forks monitor hosts.
 
-A fresh interpreter per monitor costs ~60 ms of start-up and imports and
-~7 MiB of private memory. The zygote imports the monitor once, freezes the
+A fresh interpreter costs ~60 ms of start-up and imports and ~7 MiB of private
+memory. The zygote imports the monitor host and our runtime once, freezes the
 garbage collector's view of that heap (`gc.freeze`, so children do not dirty
-shared pages when they collect), and forks one child per container: start-up
-becomes a fork, and most of a monitor's memory stays shared with the zygote.
+shared pages when they collect), and forks each monitor host (`host.py`):
+start-up becomes a fork, and much of a host's memory stays shared with the
+zygote and its sibling hosts.
 
 The daemon never forks (it is a threaded asyncio program); the zygote is the
 one process that does, as ARCHITECTURE.md asks of a "warm helper".
 
 Protocol, on a Unix socket the daemon names (mode 0600):
-  daemon → zygote: the path of a monitor config (monitor.json), then "\\n"
+  daemon → zygote: "SOCKET CAPACITY\n", the new host's socket path and size
   zygote: fork → child: new session, named `dy-monitor` (ps, /proc/PID/comm),
-          the connection on fd 1, SIGCHLD default,
-          `dockyard.monitor.main.main()` with argv [monitor, config] — which
-          forks again and exits, so the monitor is no child of the zygote
-  monitor → daemon, on the same connection: the ready line of `protocol.py`
+          SIGCHLD default, forks again and exits, so the host is no child of
+          the zygote (it outlives the daemon); the grandchild serves the host
+  host → daemon, on the same connection: "ready\n" once it listens
 The zygote exits when its stdin (a pipe from the daemon) reaches EOF.
 """
 
@@ -29,27 +29,25 @@ import socket
 import sys
 
 
-def _serve_child(conn: socket.socket, listener: socket.socket, config: str) -> None:
-    """In the forked child: become `dockyard-monitor CONFIG` with the connection as stdout."""
-    from dockyard.monitor import main as monitor
+def _serve_child(conn: socket.socket, listener: socket.socket, request: str) -> None:
+    """In the forked child: become a monitor host answering "ready" on the connection."""
+    from dockyard.monitor import host
 
     try:
+        path, _, capacity = request.partition(" ")
         os.setsid()
         _set_name(b"dy-monitor")
         listener.close()
-        os.dup2(conn.fileno(), 1)
-        conn.close()
-        devnull = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(devnull, 0)
-        os.close(devnull)
-        os.closerange(3, 1 << 16)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         gc.unfreeze()
-        sys.argv = ["dockyard-monitor", config]
-        monitor.main()
-    except SystemExit as exc:
-        os._exit(exc.code if isinstance(exc.code, int) else 1)
+        if os.fork():
+            os._exit(0)
+        ready = os.dup(conn.fileno())
+        conn.close()
+        os.closerange(3, ready)
+        os.closerange(ready + 1, 1 << 16)
+        host.serve(path, int(capacity or 32), ready)
     except BaseException:
         os._exit(1)
     os._exit(0)
@@ -74,21 +72,12 @@ def _reap() -> None:
 
 
 def serve(path: str) -> None:
-    import dockyard.monitor.main  # noqa: F401  (warm: the children run it)
+    import dockyard.monitor.host  # noqa: F401  (warm: the children run it)
     import dockyard.runtime.cli  # noqa: F401  (and the runtime, in-process)
     import dockyard.runtime.container  # noqa: F401
+    from dockyard.monitor.main import accept, unix_listener
 
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    old = os.umask(0o177)
-    try:
-        listener.bind(path)
-    finally:
-        os.umask(old)
-    listener.listen(64)
+    listener = unix_listener(path, 64)
     signal.signal(signal.SIGCHLD, lambda *_: None)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     gc.collect()
@@ -104,18 +93,20 @@ def serve(path: str) -> None:
                     if not os.read(0, 4096):
                         return  # the daemon is gone
                     continue
-                conn, _ = listener.accept()
+                conn = accept(listener)
+                if conn is None:
+                    continue
                 conn.settimeout(5)
                 try:
-                    config = conn.makefile("rb").readline().decode().strip()
+                    request = conn.makefile("rb").readline().decode().strip()
                 except OSError:
                     conn.close()
                     continue
-                if not config:
+                if not request:
                     conn.close()
                     continue
                 if os.fork() == 0:
-                    _serve_child(conn, listener, config)
+                    _serve_child(conn, listener, request)
                 conn.close()
             _reap()
     finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import socket
 import threading
 import time
 from pathlib import Path
@@ -66,19 +67,19 @@ def _client(host: str, count: int, ledger: Ledger, stop: threading.Event) -> Non
 
 
 def _monitors(root: Path) -> set[str]:
+    """Containers whose monitor is alive: its socket (exec-root/s/<id[:32]>) is
+    listened on. Monitors share host processes, so a pid says less."""
     out = set()
-    for pidfile in (root / "exec" / "containers").glob("*/monitor.pid"):
+    for bundle in (root / "exec" / "containers").glob("*"):
+        sock = root / "exec" / "s" / bundle.name[:32]
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            pid = int(pidfile.read_text())
-        except (OSError, ValueError):
-            continue
-        try:
-            comm = Path(f"/proc/{pid}/comm").read_text().strip()
-            cmdline = Path(f"/proc/{pid}/cmdline").read_text()
+            s.connect(str(sock))
         except OSError:
             continue
-        if comm == "dy-monitor" or "dockyard-monitor" in cmdline:  # forked by the zygote, or exec'd
-            out.add(pidfile.parent.name)
+        finally:
+            s.close()
+        out.add(bundle.name)
     return out
 
 

@@ -39,8 +39,9 @@ from dockyard.api.errors import (
     SystemError_,
 )
 from dockyard.daemon.paths import DaemonPaths
-from dockyard.daemon.services import names, ocispec
+from dockyard.daemon.services import logopts, names, ocispec
 from dockyard.daemon.services.events import EventBus
+from dockyard.daemon.services.monitors import MonitorHosts
 from dockyard.daemon.services.signals import parse_signal
 from dockyard.fsutil import write_json_atomic
 from dockyard.humanize import human_duration
@@ -259,8 +260,10 @@ class ContainerService:
         self.containers: dict[str, Container] = {}
         self.closing = False
         self.by_name: dict[str, str] = {}
-        self.monitor_bin = os.path.join(os.path.dirname(sys.executable), "dockyard-monitor")
-        self.zygote_socket: str | None = None  # set when a monitor zygote runs
+        self.monitors = MonitorHosts(
+            os.path.join(paths.exec_root, "m"),
+            os.path.join(os.path.dirname(sys.executable), "dockyard-monitor"),
+        )
         # The runtime's argv (without the program) when it is our own and the
         # monitor may run it in-process; None for runc and other runtimes.
         self.runtime_inproc: list[str] | None = None
@@ -434,9 +437,7 @@ class ContainerService:
         host_config.setdefault("RestartPolicy", {"Name": "no", "MaximumRetryCount": 0})
         host_config.setdefault("AutoRemove", False)
         ocispec.validate_host_config(host_config)
-        log_type = (host_config.get("LogConfig") or {}).get("Type") or "json-file"
-        if log_type not in ("json-file", "none", "local"):
-            raise InvalidParameter(f"logger: no log driver named '{log_type}' is registered")
+        logopts.check_names(host_config.get("LogConfig") or {})
         os.makedirs(self.paths.container_dir(cid), mode=0o700)
         try:
             self.images.snapshotter.prepare(cid, image.snapshot)
@@ -511,7 +512,8 @@ class ContainerService:
                 os.unlink(self.paths.exit_file(cid))
             except FileNotFoundError:
                 pass
-            log_type = (c.host_config.get("LogConfig") or {}).get("Type") or "json-file"
+            log_config = c.host_config.get("LogConfig") or {}
+            log_type = log_config.get("Type") or "json-file"
             mcfg = {
                 "id": cid,
                 "bundle": bundle,
@@ -521,6 +523,7 @@ class ContainerService:
                 "runtime_inproc": self.runtime_inproc,
                 "socket": self.paths.monitor_socket(cid),
                 "log_path": None if log_type == "none" else self.paths.log(cid),
+                "log_opts": None if log_type == "none" else logopts.file_options(log_config),
                 "exit_file": self.paths.exit_file(cid),
                 "stdin": bool(c.config.get("OpenStdin")),
                 "tty": bool(c.config.get("Tty")),
@@ -643,31 +646,8 @@ class ContainerService:
         return out
 
     async def _spawn_monitor(self, config_path: str) -> bytes:
-        """Start a monitor; its ready line. Forked by the zygote when one runs (a fork,
-        not a fresh interpreter), else exec'd."""
-        if self.zygote_socket:
-            try:
-                reader, writer = await asyncio.open_unix_connection(self.zygote_socket)
-            except OSError as exc:
-                log.warning("monitor zygote unreachable (%s); exec'ing the monitor", exc)
-            else:
-                try:
-                    writer.write(config_path.encode() + b"\n")
-                    await writer.drain()
-                    return await reader.readline()
-                finally:
-                    writer.close()
-        proc = await asyncio.create_subprocess_exec(
-            self.monitor_bin,
-            config_path,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            start_new_session=True,
-        )
-        assert proc.stdout is not None
-        line = await proc.stdout.readline()
-        await proc.wait()
-        return line
+        """Start a monitor in a monitor host; its ready line."""
+        return await self.monitors.place(config_path)
 
     # ---- the monitor link ------------------------------------------------------------
     async def _connect(self, c: Container) -> None:
@@ -942,6 +922,11 @@ class ContainerService:
             self._save(c)
             return
         self._save(c)
+        if c.live.lock.locked():
+            # A start in flight (a restart policy's): let it finish, then stop
+            # what it started, so that the container is down when we answer.
+            async with c.live.lock:
+                pass
         if not c.running:
             raise NotModified("container already stopped")
         await self._stop(c, timeout, sig)
@@ -1145,22 +1130,29 @@ class ContainerService:
                 data = t.encode() + b" " + data
             return (stdcopy.STDOUT if stream == "stdout" else stdcopy.STDERR, data)
 
+        # The rotated files first (`--log-opt max-size/max-file`), oldest first.
+        lines: list[bytes] = []
+        for old in jsonlog.rotated(path)[:-1]:
+            lines.extend(jsonlog.read_lines(old))
         try:
             f = open(path, "rb")  # noqa: SIM115
         except FileNotFoundError:
-            return
-        with f:
-            lines = f.readlines()
-            if lines and not lines[-1].endswith(b"\n"):
-                f.seek(-len(lines[-1]), os.SEEK_CUR)
-                lines.pop()
+            f = None
+        try:
+            if f is not None:
+                current = f.readlines()
+                if current and not current[-1].endswith(b"\n"):
+                    f.seek(-len(current[-1]), os.SEEK_CUR)
+                    current.pop()
+                lines.extend(current)
             if tail is not None and tail >= 0:
                 lines = lines[-tail:] if tail else []
             for raw in lines:
                 out = render(raw)
                 if out:
                     yield out
-            if not follow:
+            del lines
+            if not follow or f is None:
                 return
             while True:
                 changed = c.live.output
@@ -1175,12 +1167,19 @@ class ContainerService:
                         if out:
                             yield out
                     continue
+                if _rotated_away(f, path):  # what we read became <path>.1: on to the new one
+                    f.close()
+                    f = open(path, "rb")  # noqa: SIM115
+                    continue
                 if not running or c.id not in self.containers or self.closing:
                     return
                 try:
                     await asyncio.wait_for(changed.wait(), 1.0)
                 except TimeoutError:
                     pass
+        finally:
+            if f is not None:
+                f.close()
 
     # ---- views ---------------------------------------------------------------------------
     def list(self, all: bool = False, limit: int | None = None) -> list[Container]:
@@ -1306,3 +1305,10 @@ def status_text(state: dict[str, Any], now: float | None = None) -> str:
     if status == "dead":
         return "Dead"
     return "Created"
+
+
+def _rotated_away(f: Any, path: str) -> bool:
+    try:
+        return os.stat(path).st_ino != os.fstat(f.fileno()).st_ino
+    except FileNotFoundError:
+        return False

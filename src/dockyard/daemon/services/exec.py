@@ -200,6 +200,7 @@ class ExecService:
                 "process": process_path,
                 "runtime": svc.runtime,
                 "runtime_args": svc.runtime_args,
+                "runtime_inproc": svc.runtime_inproc,
                 "socket": sock,
                 "stdin": bool(e.config.get("AttachStdin")),
                 "tty": e.tty,
@@ -207,7 +208,7 @@ class ExecService:
             cfg_path = os.path.join(state_dir, "monitor.json")
             with open(cfg_path, "w") as f:
                 json.dump(mcfg, f)
-            line = await svc._spawn_monitor(cfg_path)  # the zygote's fork when it runs
+            line = await svc._spawn_monitor(cfg_path)
             ready = json.loads(line) if line.strip() else {"ok": False, "error": "no word"}
             if not ready.get("ok"):
                 raise SystemError_(f"exec monitor failed: {ready.get('error')}")

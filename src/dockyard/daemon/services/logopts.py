@@ -1,0 +1,77 @@
+"""Logging drivers' options (`--log-driver`, `--log-opt`), checked as dockerd does.
+
+Names are checked at create ("unknown log opt 'x' for json-file log driver");
+values when the container starts, where dockerd initialises its logger
+("failed to initialize logging driver: invalid size: 'abc'"). Sizes are
+go-units' RAM sizes (1k = 1024 bytes)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from dockyard.api.errors import InvalidParameter, SystemError_
+
+DRIVERS = ("json-file", "local", "none")
+_OPTS = {
+    "json-file": {"max-size", "max-file", "compress", "labels", "labels-regex", "env",
+                  "env-regex", "tag"},
+    "local": {"max-size", "max-file", "compress"},
+    "none": set(),
+}  # fmt: skip
+_SIZE = re.compile(r"^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$")
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+
+
+def check_names(log_config: dict[str, Any]) -> None:
+    """At create: the driver exists and knows every option given."""
+    driver = log_config.get("Type") or "json-file"
+    if driver not in DRIVERS:
+        raise InvalidParameter(f"logger: no log driver named '{driver}' is registered")
+    for name in log_config.get("Config") or {}:
+        if name not in _OPTS[driver]:
+            raise InvalidParameter(f"unknown log opt '{name}' for {driver} log driver")
+
+
+def ram_in_bytes(value: str) -> int:
+    m = _SIZE.match(value)
+    if not m:
+        raise ValueError(f"invalid size: '{value}'")
+    return int(float(m.group(1)) * _UNITS[(m.group(2) or "").lower()])
+
+
+def _parse_bool(value: str) -> bool:
+    if value in ("1", "t", "T", "true", "TRUE", "True"):
+        return True
+    if value in ("0", "f", "F", "false", "FALSE", "False"):
+        return False
+    raise ValueError(f'strconv.ParseBool: parsing "{value}": invalid syntax')
+
+
+def file_options(log_config: dict[str, Any]) -> dict[str, Any]:
+    """At start: the rotation the monitor applies, {"max_size", "max_file", "compress"}."""
+    opts = log_config.get("Config") or {}
+    try:
+        max_size = 0
+        if "max-size" in opts:
+            max_size = ram_in_bytes(opts["max-size"])
+            if max_size <= 0:
+                raise ValueError("max-size must be a positive number")
+        max_file = 1
+        if "max-file" in opts:
+            try:
+                max_file = int(opts["max-file"])
+            except ValueError:
+                raise ValueError(
+                    f'strconv.Atoi: parsing "{opts["max-file"]}": invalid syntax'
+                ) from None
+            if max_file < 1:
+                raise ValueError("max-file cannot be less than 1")
+        compress = _parse_bool(opts["compress"]) if "compress" in opts else False
+        if compress and max_file <= 1:
+            raise ValueError("compress cannot be true when max-file is less than 2")
+    except ValueError as exc:
+        raise SystemError_(f"failed to initialize logging driver: {exc}") from None
+    if not max_size:
+        max_file = 1  # no rotation without a size (as dockerd: max-file alone is ignored)
+    return {"max_size": max_size, "max_file": max_file, "compress": compress}

@@ -1,0 +1,69 @@
+"""The json-file writer's rotation and dockerd's log-opt checks, without a daemon."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from dockyard.api.errors import InvalidParameter, SystemError_
+from dockyard.daemon.services import logopts
+from dockyard.monitor import jsonlog
+
+
+def test_max_file_1_starts_over(tmp_path: Path) -> None:
+    w = jsonlog.Writer(str(tmp_path / "a.log"), max_size=300, max_file=1)
+    for i in range(50):
+        w.write("stdout", f"{i}\n".encode())
+    w.close()
+    assert os.listdir(tmp_path) == ["a.log"]
+    assert os.path.getsize(tmp_path / "a.log") <= 300
+    assert jsonlog.read_lines(str(tmp_path / "a.log"))[-1].startswith(b'{"log":"49\\n"')
+
+
+def test_rotated_lists_oldest_first_and_reads_appended_lines(tmp_path: Path) -> None:
+    p = str(tmp_path / "a.log")
+    w = jsonlog.Writer(p, max_size=200, max_file=4)
+    for i in range(40):
+        w.write("stderr", f"{i}\n".encode())
+    w.close()
+    files = jsonlog.rotated(p)
+    assert files == [p + ".3", p + ".2", p + ".1", p]
+    logs = [line for f in files for line in jsonlog.read_lines(f)]
+    numbers = [int(line.split(b'"log":"')[1].split(b"\\n")[0]) for line in logs]
+    assert numbers == list(range(40 - len(numbers), 40))
+    # a reopened writer continues the current file's size
+    w = jsonlog.Writer(p, max_size=200, max_file=4)
+    assert w.size == os.path.getsize(p)
+    w.close()
+
+
+def test_sizes_like_go_units() -> None:
+    assert logopts.ram_in_bytes("1k") == 1024
+    assert logopts.ram_in_bytes("1.5k") == 1536
+    assert logopts.ram_in_bytes("2KB") == 2048
+    assert logopts.ram_in_bytes("10mb") == 10 << 20
+    assert logopts.ram_in_bytes("3") == 3
+    for bad in ("abc", "-1", "1x", ""):
+        with pytest.raises(ValueError, match="invalid size"):
+            logopts.ram_in_bytes(bad)
+
+
+def test_file_options() -> None:
+    cfg = {"Type": "json-file", "Config": {"max-size": "1m", "max-file": "3"}}
+    assert logopts.file_options(cfg) == {"max_size": 1 << 20, "max_file": 3, "compress": False}
+    # max-file without max-size does nothing, as with dockerd
+    assert logopts.file_options({"Config": {"max-file": "3"}})["max_file"] == 1
+    with pytest.raises(SystemError_, match="max-file cannot be less than 1"):
+        logopts.file_options({"Config": {"max-size": "1k", "max-file": "0"}})
+    with pytest.raises(SystemError_, match="compress cannot be true"):
+        logopts.file_options({"Config": {"max-size": "1k", "compress": "true"}})
+
+
+def test_names_checked_at_create() -> None:
+    logopts.check_names({"Type": "json-file", "Config": {"max-size": "1k", "tag": "x"}})
+    with pytest.raises(InvalidParameter, match="unknown log opt 'foo' for json-file log driver"):
+        logopts.check_names({"Type": "json-file", "Config": {"foo": "1"}})
+    with pytest.raises(InvalidParameter, match="no log driver named 'syslog'"):
+        logopts.check_names({"Type": "syslog"})
