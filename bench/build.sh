@@ -3,7 +3,9 @@
 # with nothing changed (every step from cache) and rebuilt with one copied file
 # changed, through the official CLI's legacy builder (DOCKER_BUILDKIT=0) and
 # through `dockyard build`, against a private dockyardd and, when dockerd is
-# installed, side by side with a private peer dockerd's legacy builder.
+# installed, side by side with a private peer dockerd's legacy builder. RUN
+# steps have a bridge network on both (the legacy builder's default): each
+# daemon its own bridge and 10.x subnet, nothing sent beyond them.
 #   bench/build.sh [CONTEXT_MB] [RUNS]        (defaults 50, 3; needs root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,11 +14,16 @@ BIN=$REPO/.venv/bin
 SIZE_MB=${1:-50}
 RUNS=${2:-3}
 work=$(mktemp -d /tmp/dy-bench-build.XXXX)
+tag=$(printf '%04x' $((RANDOM % 65536)))
+a=$((100 + RANDOM % 150))
+while ip -4 route | grep -q "^10\.$a\."; do a=$((100 + RANDOM % 150)); done  # a 10.a/16 no one routes
 dy_pid="" peer_pid=""
 cleanup() {
   [ -n "$dy_pid" ] && kill "$dy_pid" 2>/dev/null && while kill -0 "$dy_pid" 2>/dev/null; do sleep 0.1; done
   [ -n "$peer_pid" ] && kill "$peer_pid" 2>/dev/null && while kill -0 "$peer_pid" 2>/dev/null; do sleep 0.1; done
   grep -o " $work[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+  ip link del "dyb$tag" 2>/dev/null || true
+  ip link del "dpb$tag" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -46,14 +53,17 @@ wait_sock() { for _ in $(seq 1 300); do [ -S "$1" ] && docker -H "unix://$1" ver
 
 mkdir -p "$work/dy"
 "$BIN/dockyardd" --data-root "$work/dy/data" --exec-root "$work/dy/exec" -H "unix://$work/dy/d.sock" \
-  --pidfile "$work/dy/pid" >"$work/dy/log" 2>&1 &
+  --pidfile "$work/dy/pid" --bridge "dyb$tag" --bip "10.$a.250.1/24" \
+  --default-address-pool "base=10.$a.0.0/17,size=24" >"$work/dy/log" 2>&1 &
 dy_pid=$!
 wait_sock "$work/dy/d.sock"
 hosts=("dockyard=unix://$work/dy/d.sock")
 if command -v dockerd >/dev/null; then
   mkdir -p "$work/peer"
+  ip link add "dpb$tag" type bridge && ip addr add "10.$a.251.1/24" dev "dpb$tag" && ip link set "dpb$tag" up
   dockerd -H "unix://$work/peer/d.sock" --data-root "$work/peer/data" --exec-root "$work/peer/x" \
-    --pidfile "$work/peer/pid" --iptables=false --ip-forward=false --bridge=none >"$work/peer/log" 2>&1 &
+    --pidfile "$work/peer/pid" --iptables=false --ip-forward=false --bridge "dpb$tag" \
+    --default-address-pool "base=10.$a.128.0/18,size=24" >"$work/peer/log" 2>&1 &
   peer_pid=$!
   wait_sock "$work/peer/d.sock"
   hosts+=("dockerd=unix://$work/peer/d.sock")
@@ -72,6 +82,7 @@ ms() {  # milliseconds of "$@"
 legacy() { DOCKER_BUILDKIT=0 docker -H "$1" build -q "${@:2}" -t bench:latest "$ctx"; }
 ours() { DOCKYARD_HOST="$1" "$BIN/dockyard" build -q "${@:2}" -t bench:latest "$ctx"; }
 
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-9s %-16s %10s %10s %14s\n' daemon client cold_ms noop_ms one_changed_ms
 for h in "${hosts[@]}"; do
   name=${h%%=*} host=${h#*=}
@@ -92,3 +103,4 @@ for h in "${hosts[@]}"; do
       "$(printf '%s\n' "${changed[@]}" | median)"
   done
 done
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -622,11 +622,12 @@ class _Run:
                 "no image to run it in (FROM scratch has no shell)",
                 127,
             )
-        host_config: dict[str, Any] = {"ExtraHosts": list(self.opts.extrahosts) or None}
-        # "default" runs steps without a network: a build has no registry or
-        # internet to reach here, and it keeps steps off the bridge.
-        mode = self.opts.networkmode
-        host_config["NetworkMode"] = mode if mode and mode != "default" else "none"
+        # dockerd's classic builder passes --network through as the step's
+        # NetworkMode: "" and "default" are the daemon's default bridge
+        host_config: dict[str, Any] = {
+            "ExtraHosts": list(self.opts.extrahosts) or None,
+            "NetworkMode": self.opts.networkmode or "default",
+        }
         body = {
             "Image": st.image_id,
             "Cmd": argv,

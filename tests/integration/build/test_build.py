@@ -525,3 +525,49 @@ def test_malicious_context_is_refused(daemon: Daemon, tmp_path: Path) -> None:
     assert err.value.status_code == 400
     assert "invalid context entry 'esc/victim'" in str(err.value)
     assert not victim.exists()
+
+
+def test_run_steps_use_the_default_bridge_unless_told(
+    daemon: Daemon, tmp_path: Path, tag: str, cleanup: list[str]
+) -> None:
+    """As dockerd's classic builder: RUN has the daemon's default network
+    (`RUN wget` works), `--network none|host` is honoured. The server is a
+    listener on the test daemon's bridge gateway, nothing leaves the machine."""
+    import http.server
+    import threading
+
+    args = json.loads((daemon.root / ".netargs").read_text())
+    gateway = args[args.index("--bip") + 1].split("/")[0]
+
+    class Answer(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = f"{tag}\n".encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer((gateway, 0), Answer)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://{gateway}:{server.server_address[1]}/"
+        ctx = write(tmp_path, {"Dockerfile": f"FROM busybox\nRUN wget -q -O /got {url}\n"})
+        r = build(daemon, ctx, "-t", tag)
+        cleanup.append(tag)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert run(daemon, tag, "cat", "/got") == f"{tag}\n"
+        r = build(daemon, ctx, "--no-cache", "--network", "none")
+        assert r.returncode != 0 and "returned a non-zero code" in r.stdout + r.stderr
+        r = daemon.dockyard("build", "--no-cache", "--network", "none", str(ctx))
+        assert r.returncode != 0 and "returned a non-zero code" in r.stdout + r.stderr
+        r = build(daemon, ctx, "--no-cache", "-q", "--network", "host")
+        assert r.returncode == 0, r.stdout + r.stderr
+        daemon.docker("rmi", r.stdout.strip())
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
