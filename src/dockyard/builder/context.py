@@ -30,6 +30,7 @@ import shutil
 import stat
 import tarfile
 import threading
+from typing import Any
 
 from dockyard.builder.copy import resolve_in_root
 from dockyard.builder.dockerignore import Matcher, read_patterns
@@ -115,12 +116,16 @@ class TarContext:
         self._size = os.fstat(self._fd).st_size
 
     @classmethod
-    def open(cls, root: str, spool: str) -> TarContext:
+    def open(
+        cls, root: str, spool: str, hashed: dict[tuple[int, int], str] | None = None
+    ) -> TarContext:
         """Index the request body spooled at `spool` (decompressed in place
         first when compressed); ValueError when it is not a valid context. A
         body that is not a tar is the Dockerfile itself (`docker build - <
-        Dockerfile`, dockerd's rule)."""
-        is_tar = _decompress_in_place(spool)
+        Dockerfile`, dockerd's rule). `hashed` is a `TarStreamHasher`'s
+        digests of the body as received (unused if it was compressed)."""
+        is_tar, was_plain = _decompress_in_place(spool)
+        known = hashed if was_plain and hashed else {}
         data_size = os.path.getsize(spool)
         if is_tar:  # the docker CLI's tar with a Dockerfile from outside ends unpadded, unclosed
             with open(spool, "ab") as f:
@@ -129,7 +134,7 @@ class TarContext:
         ctx._size = data_size
         try:
             if is_tar:
-                ctx._index()
+                ctx._index(known)
             else:
                 ctx._add("Dockerfile", _Entry(stat.S_IFREG | 0o644, ctx._size))
         except BaseException:
@@ -147,20 +152,20 @@ class TarContext:
 
     # -- the index ------------------------------------------------------------------
 
-    def _index(self) -> None:
+    def _index(self, known: dict[tuple[int, int], str]) -> None:
         if self._size == 0:
             return
         try:
             with tarfile.open(self.spool, "r:") as tf:  # type: ignore[call-overload]
                 for m in tf:
                     try:
-                        self._take(m)
+                        self._take(m, known)
                     except ValueError as exc:
                         raise ValueError(f"invalid context entry {m.name!r}: {exc}") from None
         except tarfile.TarError as exc:
             raise ValueError(f"invalid tar: {exc}") from None
 
-    def _take(self, m: tarfile.TarInfo) -> None:
+    def _take(self, m: tarfile.TarInfo, known: dict[tuple[int, int], str]) -> None:
         rel = member_path(m.name)
         mtime_ns = int(m.mtime * 1_000_000_000)
         mode = m.mode & 0o755  # no set-id, sticky or group/other write bits (tar_filter's rule)
@@ -174,7 +179,9 @@ class TarContext:
                 raise ValueError("sparse files are not supported")
             if m.offset_data + m.size > self._size:
                 raise ValueError("unexpected end of data")
-            self._add(rel, _Entry(stat.S_IFREG | mode, m.size, m.offset_data, "", mtime_ns))
+            e = _Entry(stat.S_IFREG | mode, m.size, m.offset_data, "", mtime_ns)
+            e.digest = known.get((m.offset_data, m.size))  # the bytes there, whatever found them
+            self._add(rel, e)
         elif m.issym():
             self._add(rel, _Entry(stat.S_IFLNK | 0o777, 0, 0, m.linkname, mtime_ns))
         elif m.islnk():
@@ -409,19 +416,73 @@ def _remove(dir_fd: int, name: str) -> None:
         shutil.rmtree(name, dir_fd=dir_fd)
 
 
-def _decompress_in_place(spool: str) -> bool:
-    """Replace a compressed spool by its plain bytes; whether they are a tar."""
+def _decompress_in_place(spool: str) -> tuple[bool, bool]:
+    """Replace a compressed spool by its plain bytes; (whether they are a tar,
+    whether they were plain already)."""
     with open(spool, "rb") as f:
         kind, raw = decompressed(f)
         if kind == NONE:
             f.seek(0)
-            return _is_tar_header(f.read(512))
+            return _is_tar_header(f.read(512)), True
         with open(spool + ".plain", "wb") as out:
             while chunk := raw.read(_CHUNK):
                 out.write(chunk)
     os.rename(spool + ".plain", spool)
     with open(spool, "rb") as plain:
-        return _is_tar_header(plain.read(512))
+        return _is_tar_header(plain.read(512)), False
+
+
+class TarStreamHasher:
+    """The sha256 of each regular file's bytes in a tar stream, computed as the
+    stream passes (bytes in, no I/O), by (data offset, size): receiving a
+    context and hashing it overlap. A key names a byte range of the stream,
+    so a digest is right whatever the parse; anything odd (a bad header, a
+    PAX size, compressed input) just stops it, and the index hashes the rest
+    itself."""
+
+    def __init__(self) -> None:
+        self.digests: dict[tuple[int, int], str] = {}
+        self._pos = 0  # stream offset of the next byte fed
+        self._next = 0  # offset of the next header
+        self._head = b""  # a header's first bytes, when it straddles chunks
+        self._hash: Any = None  # the current file's hash, while inside its bytes
+        self._start = self._end = 0
+        self._done = False
+
+    def feed(self, chunk: bytes) -> None:
+        base, n = self._pos, len(chunk)
+        self._pos += n
+        view = memoryview(chunk)
+        i = 0
+        while i < n and not self._done:
+            off = base + i
+            if self._hash is not None:
+                take = min(n - i, self._end - off)
+                self._hash.update(view[i : i + take])
+                i += take
+                if off + take == self._end:
+                    self.digests[(self._start, self._end - self._start)] = self._hash.hexdigest()
+                    self._hash = None
+            elif off < self._next:
+                i += min(n - i, self._next - off)
+            else:
+                take = min(n - i, 512 - len(self._head))
+                self._head += view[i : i + take].tobytes()
+                i += take
+                if len(self._head) == 512:
+                    self._header(self._head, base + i)
+                    self._head = b""
+
+    def _header(self, head: bytes, data: int) -> None:
+        try:
+            ti = tarfile.TarInfo.frombuf(head, "utf-8", "surrogateescape")
+        except tarfile.HeaderError:  # the end blocks, or not a tar
+            self._done = True
+            return
+        self._next = data + ti.size + (-ti.size % 512)
+        if ti.type in (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE) and ti.size:
+            self._hash = hashlib.sha256()
+            self._start, self._end = data, data + ti.size
 
 
 def _is_tar_header(head: bytes) -> bool:

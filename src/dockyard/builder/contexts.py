@@ -88,7 +88,9 @@ class ContextStore:
         os.makedirs(d, exist_ok=True)
         return os.path.join(d, "incoming.tar")
 
-    def apply(self, key: str, manifest: Manifest) -> tuple[str, dict[str, str]]:
+    def apply(
+        self, key: str, manifest: Manifest, hashed: dict[tuple[int, int], str] | None = None
+    ) -> tuple[str, dict[str, str]]:
         """Drop what the manifest no longer has, unpack the changed files from
         the spool; returns (tree, sha256 by host path of every regular file)."""
         tree = self.tree(key)
@@ -96,7 +98,7 @@ class ContextStore:
         meta = self._meta(key)
         spool = os.path.join(self.root, key, "incoming.tar")
         try:
-            sent = TarContext.open(tree, spool)
+            sent = TarContext.open(tree, spool, hashed)
             try:
                 self._prune(tree, manifest)
                 sent.unpack()

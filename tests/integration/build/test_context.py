@@ -224,3 +224,52 @@ def test_an_unclosed_tar_is_read_and_a_truncated_one_refused(tmp_path: Path) -> 
             assert ctx.read("b") == b"B" * 47
         finally:
             ctx.close()
+
+
+@pytest.mark.parametrize("piece", [1, 511, 513, 65536])
+def test_hashes_taken_while_receiving_match_the_index(tmp_path: Path, piece: int) -> None:
+    import hashlib
+
+    from dockyard.builder.context import TarStreamHasher
+
+    members = [*CONTEXT, _member("big", data=os.urandom(300_000)), _member("zero", data=b"")]
+    data = _tar(tmp_path / "in.tar", members).read_bytes()
+    hasher = TarStreamHasher()
+    for i in range(0, len(data), piece):
+        hasher.feed(data[i : i + piece])
+    regular = {(ti.offset_data, ti.size): hashlib.sha256(body).hexdigest()
+               for ti, body in _read_back(data) if ti.isreg() and ti.size}  # fmt: skip
+    assert hasher.digests == regular
+    # the index takes them by byte range
+    root = tmp_path / "ctx"
+    root.mkdir()
+    spool = tmp_path / "spool.tar"
+    spool.write_bytes(data)
+    ctx = TarContext.open(str(root), str(spool), hasher.digests)
+    try:
+        assert ctx.sha256(str(root / "big")) == hashlib.sha256(members[-2][1]).hexdigest()
+    finally:
+        ctx.close()
+
+
+def _read_back(data: bytes) -> list[tuple[tarfile.TarInfo, bytes]]:
+    with tarfile.open(fileobj=io.BytesIO(data)) as tf:
+        return [(ti, tf.extractfile(ti).read() if ti.isreg() else b"") for ti in tf]  # type: ignore[union-attr]
+
+
+def test_hashes_of_a_compressed_body_are_not_used(tmp_path: Path) -> None:
+    import gzip
+
+    raw = _tar(tmp_path / "plain.tar", [_member("f", data=b"plain bytes\n")]).read_bytes()
+    spool = tmp_path / "body"
+    spool.write_bytes(gzip.compress(raw))
+    root = tmp_path / "ctx"
+    root.mkdir()
+    wrong = {(512, 12): "0" * 64, (1024, 12): "0" * 64}  # ranges of the compressed body
+    ctx = TarContext.open(str(root), str(spool), wrong)
+    try:
+        import hashlib
+
+        assert ctx.sha256(str(root / "f")) == hashlib.sha256(b"plain bytes\n").hexdigest()
+    finally:
+        ctx.close()
