@@ -5,14 +5,17 @@
 # Figures: push and pull MB/s of a SIZE_MB image in 5 layers (half random,
 # half compressible text, like real images), re-push time of the unchanged
 # image, and manifest GETs per second under a bounded load (wrk, 16
-# connections, 5 s) against each registry server.
-#   bench/registry.sh [SIZE_MB]           (default 200; root)
+# connections, 5 s) against each registry server. Pulls are repeated PULLS
+# times, the stacks taking turns, so load from other work hits both alike;
+# the median and the load average of each round are printed.
+#   [PULLS=5] bench/registry.sh [SIZE_MB]   (default 200; root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
 PY=${PY:-.venv/bin/python}
 BIN=$REPO/.venv/bin
 SIZE_MB=${1:-200}
+PULLS=${PULLS:-5}
 work=$(mktemp -d /var/tmp/dy-bench-registry.XXXX)
 pids=()
 cleanup() {
@@ -97,27 +100,48 @@ PEER="docker -H unix://$d2/peer.sock"
 $DY load -i "$work/image.tar" >/dev/null
 $PEER load -i "$work/image.tar" >/dev/null
 
-run_stack() {  # label client registry_addr
-  local label=$1 cli=$2 addr=$3 ref t0 t1 t2 t3 t4 t5
+push_stack() {  # label client registry_addr: push, re-push; leaves the image as $addr/bench/img:1
+  local label=$1 cli=$2 addr=$3 ref t0 t1 t2
   ref="$addr/bench/img:1"
   $cli tag bench:latest "$ref"
   t0=$(now); $cli push "$ref" >/dev/null; t1=$(now)
   $cli push "$ref" >/dev/null; t2=$(now)
-  $cli rmi "$ref" bench:latest >/dev/null
-  t3=$(now); $cli pull "$ref" >/dev/null; t4=$(now)
-  $cli tag "$ref" bench:latest
-  $cli rmi "$ref" >/dev/null
-  printf "%-34s push %6.1f MB/s   re-push %5.2f s   pull %6.1f MB/s\n" "$label" \
-    "$(echo "$bytes / 1048576 / ($t1 - $t0)" | bc -l)" "$(echo "$t2 - $t1" | bc -l)" \
-    "$(echo "$bytes / 1048576 / ($t4 - $t3)" | bc -l)"
+  printf "%-34s push %6.1f MB/s   re-push %5.2f s\n" "$label" \
+    "$(echo "$bytes / 1048576 / ($t1 - $t0)" | bc -l)" "$(echo "$t2 - $t1" | bc -l)"
 }
 
-echo "image: ${SIZE_MB} MB uncompressed, 5 layers (half random, half text)"
+pull_once() {  # client registry_addr -> prints MB/s of a pull into an empty store
+  local cli=$1 ref="$2/bench/img:1" t0 t1
+  $cli rmi -f "$($cli image inspect -f '{{.Id}}' bench:latest)" >/dev/null  # every name: no layer left
+  t0=$(now); $cli pull "$ref" >/dev/null; t1=$(now)
+  $cli tag "$ref" bench:latest
+  echo "$bytes / 1048576 / ($t1 - $t0)" | bc -l
+}
+
+median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+
+echo "image: ${SIZE_MB} MB uncompressed, 5 layers (half random, half text); $PULLS pull rounds, interleaved"
 ours=$(start_registry dockyard "$work/reg-ours")
 theirs=$(start_registry distribution "$work/reg-dist")
-run_stack "dockyardd -> dockyard registry" "$DY" "$ours"
-run_stack "dockerd   -> docker-registry" "$PEER" "$theirs"
-run_stack "dockyardd -> docker-registry" "$DY" "$(start_registry distribution "$work/reg-dist2")"
+theirs2=$(start_registry distribution "$work/reg-dist2")
+push_stack "dockyardd -> dockyard registry" "$DY" "$ours"
+push_stack "dockerd   -> docker-registry" "$PEER" "$theirs"
+push_stack "dockyardd -> docker-registry" "$DY" "$theirs2"
+a=() b=() c=() ratios=()
+for i in $(seq "$PULLS"); do
+  a+=("$(pull_once "$DY" "$ours")")
+  b+=("$(pull_once "$PEER" "$theirs")")
+  c+=("$(pull_once "$DY" "$theirs2")")
+  ratios+=("$(echo "${a[-1]} / ${b[-1]}" | bc -l)")
+  printf "  pull round %d: %6.1f  %6.1f  %6.1f MB/s  (%.2fx; load %s)\n" "$i" "${a[-1]}" "${b[-1]}" \
+    "${c[-1]}" "${ratios[-1]}" "$(cut -d' ' -f1-3 /proc/loadavg)"
+done
+for row in "dockyardd -> dockyard registry:${a[*]}" "dockerd   -> docker-registry:${b[*]}" \
+  "dockyardd -> docker-registry:${c[*]}"; do
+  printf "%-34s pull %6.1f MB/s (median of %d)\n" "${row%%:*}" "$(median <<<"${row#*:}")" "$PULLS"
+done
+printf "%-34s %.2fx (median of per-round ratios; min %.2f)\n" "pull dockyardd/dockerd" \
+  "$(median <<<"${ratios[*]}")" "$(tr ' ' '\n' <<<"${ratios[*]}" | sort -g | head -1)"
 
 # --- manifest GETs per second ---------------------------------------------------------------
 if command -v wrk >/dev/null; then

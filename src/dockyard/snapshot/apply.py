@@ -37,6 +37,10 @@ WHITEOUT_OPAQUE = ".wh..wh..opq"
 OPAQUE_XATTR = "trusted.overlay.opaque"
 _XATTR_PREFIX = "SCHILY.xattr."
 _CHUNK = 1 << 20
+# tarfile's stream reads its source in pieces of this size (10 KiB by default:
+# ~100 calls through the decompressor and hasher per MiB; 64 KiB measured ~13%
+# faster on large files, and a header read copies at most this much)
+_TAR_BUFSIZE = 64 << 10
 
 
 class InvalidLayer(InvalidParameter):
@@ -456,7 +460,7 @@ def apply_layer(root: str, stream: BinaryIO) -> ApplyResult:
     reader = stream if isinstance(stream, HashingReader) else HashingReader(stream)
     ex = _Extractor(root)
     try:
-        with tarfile.open(fileobj=reader, mode="r|", errorlevel=2) as tf:  # type: ignore[call-overload]
+        with tarfile.open(fileobj=reader, mode="r|", errorlevel=2, bufsize=_TAR_BUFSIZE) as tf:  # type: ignore[call-overload]
             for m in tf:
                 ex.entry(tf, m)
         ex.finish()

@@ -81,17 +81,40 @@ class OverlaySnapshotter:
         sid = self._create(key, parent, KIND_VIEW)
         return self._mounts(sid, KIND_VIEW, parent)
 
-    def commit(self, name: str, key: str) -> None:
+    def commit(
+        self, name: str, key: str, parent: str | None = None, usage: Usage | None = None
+    ) -> None:
+        """Make the active snapshot `key` the committed `name`.
+
+        `parent` stacks a snapshot prepared without one onto the committed
+        `parent` now: a layer's diff does not depend on what lies under it, so
+        layers can be unpacked side by side, each into its own parentless
+        snapshot, and committed in order once they are done:
+
+            sn.prepare("extract-b", None); sn.prepare("extract-a", None)
+            ... unpack layer 1 into extract-b and layer 0 into extract-a, at once ...
+            sn.commit(chain_0, "extract-a"); sn.commit(chain_1, "extract-b", parent=chain_0)
+
+        `usage`, when the caller counted it while writing, spares walking the tree.
+        """
         with self._lock:
             row = self._row(key)
             if row[1] != KIND_ACTIVE:
                 raise Conflict(f"snapshot {key} is not active")
             if self._find(name) is not None:
                 raise Conflict(f"snapshot {name}: already exists")
-            u = self._du(self.paths.fs(row[0]))
+            if parent is not None:
+                if row[2] is not None:
+                    raise Conflict(f"snapshot {key} already has a parent ({row[2]})")
+                prow = self._find(parent)
+                if prow is None:
+                    raise NotFound(f"parent snapshot {parent} does not exist")
+                if prow[1] != KIND_COMMITTED:
+                    raise Conflict(f"parent snapshot {parent} is not committed")
+            u = usage if usage is not None else self._du(self.paths.fs(row[0]))
             self._db.execute(
-                "UPDATE snapshots SET key=?, kind=?, size=?, inodes=? WHERE id=?",
-                (name, KIND_COMMITTED, u.size, u.inodes, row[0]),
+                "UPDATE snapshots SET key=?, kind=?, parent=?, size=?, inodes=? WHERE id=?",
+                (name, KIND_COMMITTED, parent or row[2], u.size, u.inodes, row[0]),
             )
         shutil.rmtree(self.paths.work(row[0]), ignore_errors=True)
 

@@ -2,9 +2,11 @@
 
 `save` writes what Docker 25+ writes: an OCI image layout (`oci-layout`,
 `index.json`, `blobs/sha256/...`) that is also a Docker archive
-(`manifest.json`, `repositories`). Layers are the stored uncompressed tars,
-so their blob digests are the diff ids; the archive is deterministic (sorted
-names, zero mtimes), so save -> load -> save gives the same bytes.
+(`manifest.json`, `repositories`). Layers are the stored blobs: uncompressed
+tars (blob digest = diff id) for loaded, imported and built layers, the
+compressed blobs as downloaded for pulled ones (as Docker's containerd image
+store saves them); the archive is deterministic (sorted names, zero mtimes),
+so save -> load -> save gives the same bytes.
 
 `load` reads a Docker archive (manifest.json, legacy `<id>/layer.tar` too) or
 an OCI layout (index.json), plain or compressed. Each regular file is streamed
@@ -26,11 +28,12 @@ from typing import Any, BinaryIO
 from dockyard.api.errors import InvalidParameter, NotFound
 from dockyard.proto import image as fmt
 from dockyard.proto.reference import Reference, parse_normalized
-from dockyard.snapshot.apply import HashingReader, apply_layer
+from dockyard.snapshot.apply import ApplyResult, HashingReader, apply_layer
 from dockyard.snapshot.overlay import OverlaySnapshotter
 from dockyard.snapshot.snapshotter import upper_dir
 from dockyard.store.compression import decompressed
-from dockyard.store.content import ContentStore
+from dockyard.store.content import BlobInfo, ContentStore
+from dockyard.store.gc import EXTRACT_PREFIX
 from dockyard.store.images import LAYER_TAR, Image, ImageStore, Layer
 
 _CHUNK = 1 << 20
@@ -47,8 +50,18 @@ def unpack_layer(
     """Unpack an uncompressed layer tar onto the snapshot `parent` (a chain id),
     keeping the tar as a blob unless it is already stored; returns the layer
     record. All or nothing: on error the half-filled snapshot is removed."""
-    key = f"extract-{uuid.uuid4().hex}"
-    mounts = snapshotter.prepare(key, parent)
+    key, res = extract_layer(content, snapshotter, tar, keep_blob)
+    return commit_layer(store, snapshotter, key, res, parent)
+
+
+def extract_layer(
+    content: ContentStore, snapshotter: OverlaySnapshotter, tar: BinaryIO, keep_blob: bool = True
+) -> tuple[str, ApplyResult]:
+    """Unpack a layer tar into a new parentless active snapshot (an `extract-*`
+    key, which `commit_layer` stacks onto its parent later, so that layers can
+    be unpacked side by side); keeps the tar as a blob. On error nothing is left."""
+    key = f"{EXTRACT_PREFIX}{uuid.uuid4().hex}"
+    mounts = snapshotter.prepare(key, None)
     try:
         if keep_blob:
             with content.writer(verify=False) as w:
@@ -56,21 +69,48 @@ def unpack_layer(
                 w.commit(res.diff_id, res.tar_size)
         else:
             res = apply_layer(upper_dir(mounts), tar)
-        chain = fmt.chain_ids([parent, res.diff_id])[-1] if parent else res.diff_id
+    except BaseException:
+        discard_extract(snapshotter, key)
+        raise
+    return key, res
+
+
+def commit_layer(
+    store: ImageStore,
+    snapshotter: OverlaySnapshotter,
+    key: str,
+    res: ApplyResult,
+    parent: str | None,
+    blob: BlobInfo | None = None,
+    media_type: str = LAYER_TAR,
+) -> Layer:
+    """Commit an extracted layer (`extract_layer`) as the chain on top of `parent`,
+    or drop it when that chain exists already; records the layer, whose blob is
+    the stored tar, or `blob` (of `media_type`: a pull keeps the compressed blob
+    it downloaded, as containerd does, instead of writing the tar again)."""
+    chain = fmt.chain_ids([parent, res.diff_id])[-1] if parent else res.diff_id
+    try:
         try:
             snapshotter.stat(chain)
             snapshotter.remove(key)
         except NotFound:
-            snapshotter.commit(chain, key)
+            snapshotter.commit(chain, key, parent=parent)
     except BaseException:
-        try:
-            snapshotter.remove(key)
-        except NotFound:
-            pass
+        discard_extract(snapshotter, key)
         raise
-    layer = Layer(res.diff_id, chain, res.diff_id, LAYER_TAR, res.tar_size, res.size)
+    if blob is None:
+        layer = Layer(res.diff_id, chain, res.diff_id, LAYER_TAR, res.tar_size, res.size)
+    else:
+        layer = Layer(res.diff_id, chain, blob.digest, media_type, blob.size, res.size)
     store.add_layer(layer)
     return layer
+
+
+def discard_extract(snapshotter: OverlaySnapshotter, key: str) -> None:
+    try:
+        snapshotter.remove(key)
+    except NotFound:
+        pass
 
 
 # -- save ---------------------------------------------------------------------
@@ -80,6 +120,16 @@ def unpack_layer(
 class SaveItem:
     image: Image
     refs: list[Reference] = field(default_factory=list)  # tags to record (no digests)
+
+
+def oci_layer_type(layer: Layer) -> str:
+    """The OCI media type of a layer's stored blob: a tar, or (pulled layers) the
+    compressed blob as downloaded, saved as is (as Docker's containerd image store does)."""
+    if "gzip" in layer.media_type:
+        return fmt.MT_OCI_LAYER_GZIP
+    if "zstd" in layer.media_type:
+        return fmt.MT_OCI_LAYER_ZSTD
+    return fmt.MT_OCI_LAYER
 
 
 def _header(name: str, size: int, dir: bool = False) -> bytes:
@@ -117,7 +167,7 @@ def save(
             if layer is None:
                 raise NotFound(f"layer {d} of image {img.id} is missing")
             blobs[layer.blob] = None
-            layer_descs.append(fmt.descriptor(fmt.MT_OCI_LAYER, layer.blob, layer.blob_size))
+            layer_descs.append(fmt.descriptor(oci_layer_type(layer), layer.blob, layer.blob_size))
         manifest = fmt.canonical_json(
             fmt.oci_manifest(fmt.descriptor(fmt.MT_OCI_CONFIG, img.id, len(config)), layer_descs)
         )

@@ -3,12 +3,20 @@
 A blob becomes visible at one place only, `Writer.commit`, which checks the
 size and digest, fsyncs and renames the ingest file into `blobs/sha256/`.
 Readers never see partial data.
+
+A `PartialIngest` is a named ingest that outlives the process (a download cut
+short by a crash resumes from where it stopped): `ingest/partial-<name>`, held
+under an exclusive `flock` while open, so two writers (two pulls, even in two
+processes) never write it at once; the second waits and then finds the blob
+done. Unnamed writers' files are swept at start-up, partial ones after a week.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -96,16 +104,91 @@ class Writer:
         self.abort()
 
 
+PARTIAL_PREFIX = "partial-"
+PARTIAL_MAX_AGE = 7 * 86400.0
+
+
+class PartialIngest:
+    """An open, locked `ingest/partial-<name>`: appended to, resumed at `size`
+    (see the module docstring). `close` keeps it for a later resume, `discard`
+    removes it (done, or found bad)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+            fcntl.flock(fd, fcntl.LOCK_EX)  # blocks while another writer has it
+            try:
+                same = os.stat(path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)  # the holder finished and removed it: take a fresh one
+        self.fd: int | None = fd
+
+    @property
+    def size(self) -> int:
+        assert self.fd is not None
+        return os.fstat(self.fd).st_size
+
+    def write(self, data: bytes | memoryview) -> None:
+        assert self.fd is not None
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.fd, view) :]
+
+    def truncate(self) -> None:
+        assert self.fd is not None
+        os.ftruncate(self.fd, 0)
+
+    def commit(self, store: ContentStore, digest: str, size: int) -> BlobInfo:
+        """Make the ingest the blob `digest`: the caller hashed what it wrote (as
+        `Writer(verify=False)`); the size is checked, then fsync and rename."""
+        assert self.fd is not None
+        if self.size != size:
+            raise DigestMismatch(f"size mismatch for {digest}: expected {size}, got {self.size}")
+        os.fsync(self.fd)
+        target = store.paths.blob(digest)
+        if target.exists():
+            os.unlink(self.path)
+        else:
+            os.rename(self.path, target)
+            store.sync_dir()
+        self.close()
+        return BlobInfo(digest, size)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # releases the lock
+            self.fd = None
+
+    def discard(self) -> None:
+        if self.fd is not None:
+            try:
+                os.unlink(self.path)  # while still locked: a waiter sees the inode change
+            except FileNotFoundError:
+                pass
+        self.close()
+
+
 class ContentStore:
     def __init__(self, paths: StorePaths) -> None:
         self.paths = paths
         for d in (paths.blobs, paths.ingest):
             d.mkdir(parents=True, exist_ok=True)
+        old = time.time() - PARTIAL_MAX_AGE
         for entry in os.scandir(paths.ingest):  # ingests of a previous run are garbage
-            os.unlink(entry.path)
+            if not entry.name.startswith(PARTIAL_PREFIX) or entry.stat().st_mtime < old:
+                os.unlink(entry.path)
 
     def writer(self, verify: bool = True) -> Writer:
         return Writer(self, uuid.uuid4().hex, verify)
+
+    def partial(self, name: str) -> PartialIngest:
+        """The named resumable ingest `name`, opened and locked (blocks while
+        another writer holds it: call from a thread)."""
+        return PartialIngest(self.paths.ingest_file(PARTIAL_PREFIX + name))
 
     def add(self, data: bytes, digest: str | None = None) -> BlobInfo:
         info = self.info_or_none(digest) if digest else None

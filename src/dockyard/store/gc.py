@@ -16,7 +16,7 @@ from dockyard.api.errors import Conflict, NotFound
 from dockyard.proto.image import chain_ids
 from dockyard.snapshot.overlay import OverlaySnapshotter
 from dockyard.snapshot.snapshotter import KIND_COMMITTED
-from dockyard.store.content import ContentStore
+from dockyard.store.content import PARTIAL_PREFIX, ContentStore
 from dockyard.store.images import ImageStore
 
 EXTRACT_PREFIX = "extract-"
@@ -163,5 +163,9 @@ def _dangling(
             problems.append(f"snapshot {info.key}: an unfinished layer extraction")
         elif info.kind == KIND_COMMITTED and info.key not in chains and info.key not in parents:
             problems.append(f"snapshot {info.key}: no image refers to it")
-    problems += [f"ingest {e.name}: an unfinished write" for e in content.paths.ingest.iterdir()]
+    problems += [
+        f"ingest {e.name}: an unfinished write"
+        for e in content.paths.ingest.iterdir()
+        if not e.name.startswith(PARTIAL_PREFIX)  # a download kept to resume, not debris
+    ]
     return problems

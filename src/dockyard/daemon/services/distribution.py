@@ -24,7 +24,7 @@ from dockyard.registry import proto
 from dockyard.registry.client import auth as regauth
 from dockyard.registry.client import progress as pm
 from dockyard.registry.client.metadata import DistributionMetadata
-from dockyard.registry.client.pull import Puller, fetch_blob, fetch_manifest
+from dockyard.registry.client.pull import LayerJobs, Puller, fetch_blob, fetch_manifest
 from dockyard.registry.client.push import Pusher
 from dockyard.registry.client.transport import Transport
 
@@ -48,7 +48,7 @@ class DistributionService:
         self.insecure = frozenset(insecure_registries or [])
         # mirrors serve docker.io's repositories (`library/busybox`) under their own host
         self.mirrors = [regauth.normalize_host(m) for m in registry_mirrors or []]
-        self.downloads = max_concurrent_downloads
+        self.layer_jobs = LayerJobs(max_concurrent_downloads)  # shared by concurrent pulls
         self.uploads = max_concurrent_uploads
 
     def _transport(self, host: str, creds: regauth.Credentials) -> Transport:
@@ -91,7 +91,7 @@ class DistributionService:
     ) -> str:  # fmt: skip
         store = self.images.store
         old = store.lookup(ref) if ref.tag else None
-        puller = Puller(self.images, self.meta, emit, self.downloads)
+        puller = Puller(self.images, self.meta, emit, self.layer_jobs)
         image_id, digest, new = await puller.pull(t, ref, plat)
         if ref.tag is not None:
             store.add_reference(ref, image_id, tag_time=rfc3339_nano())

@@ -655,9 +655,10 @@ class ImageService:
         }
         for diff_id in image.diff_ids:
             if diff_id not in in_use_diffs:
+                layer = self.store.layer(diff_id)
                 self.store.delete_layer(diff_id)
-                try:
-                    self.content.delete(diff_id)
+                try:  # the stored tar, or the compressed blob of a pulled layer
+                    self.content.delete(layer.blob if layer is not None else diff_id)
                 except NotFound:
                     pass
         if image.id not in {i for i in self.store.ids()}:

@@ -31,6 +31,7 @@ from dockyard.registry import proto
 from dockyard.registry.client import progress as pm
 from dockyard.registry.client.metadata import BlobSource, DistributionMetadata
 from dockyard.registry.client.transport import Scope, Transport
+from dockyard.store.images import LAYER_TAR
 
 Emit = Callable[[dict[str, Any]], None]
 _CHUNK = 1 << 20
@@ -162,7 +163,11 @@ class Pusher:
             src = str(self.images.content.paths.blob(ly.blob))
             tmp = str(self.images.paths.ingest / f"push-{os.urandom(8).hex()}.gz")
             try:
-                digest, size = await asyncio.to_thread(compress_file, src, tmp)
+                if ly.media_type != LAYER_TAR:  # pulled: the compressed blob as it came
+                    digest, size, tmp = ly.blob, ly.blob_size, src
+                    media_type = ly.media_type
+                else:
+                    digest, size = await asyncio.to_thread(compress_file, src, tmp)
                 desc = BlobSource(digest, size, media_type, t.host, repo)
                 if await self._head(t, scope, repo, digest):
                     self.emit(pm.status("Layer already exists", ident))
@@ -170,10 +175,11 @@ class Pusher:
                     await self._upload_file(t, scope, repo, tmp, digest, size, ident)
                     self.emit(pm.status("Pushed", ident))
             finally:
-                try:
-                    os.unlink(tmp)
-                except FileNotFoundError:
-                    pass
+                if tmp != src:
+                    try:
+                        os.unlink(tmp)
+                    except FileNotFoundError:
+                        pass
             self._remember(ly.diff_id, desc, t.host, repo)
             return desc
 
