@@ -5,16 +5,21 @@ itself: util-linux `unshare --net=FILE true` creates a namespace and bind-mounts
 it on FILE (running `ip link set lo up` in it); `nsenter --net=FILE ip -batch -` configures the inside (loopback,
 eth0's address, routes) in one exec. The host side (bridge, veth, moving the
 peer in by fd) is done over netlink with pyroute2 (see links.py), which does
-not fork. Removal is umount + unlink.
+not fork. Removal is umount2 + unlink.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import os
 import subprocess
 
 from dockyard.api.errors import SystemError_
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_MNT_DETACH = 2
 
 
 def create(path: str) -> None:
@@ -45,7 +50,13 @@ def run_ip(path: str, commands: list[str]) -> None:
 
 
 def remove(path: str) -> None:
-    subprocess.run(["umount", path], capture_output=True)
+    """Unmount and unlink: the kernel frees the namespace when no process is left
+    in it, and with it the container's ends of its veth pairs (so the host's
+    ends go too, a few ms later). umount2(2) directly: no namespace change."""
+    if _libc.umount2(os.fsencode(path), _MNT_DETACH) != 0:
+        err = ctypes.get_errno()
+        if err not in (errno.EINVAL, errno.ENOENT):
+            raise SystemError_(f"failed to remove network namespace {path}: {os.strerror(err)}")
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
 

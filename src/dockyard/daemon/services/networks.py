@@ -25,6 +25,7 @@ from dockyard.api.errors import Conflict, Forbidden, InvalidParameter, NotFound
 from dockyard.daemon.paths import DaemonPaths
 from dockyard.daemon.services.containers import Container, SandboxInfo, _host_resolv_conf
 from dockyard.daemon.services.events import EventBus
+from dockyard.daemon.services.netpool import Sandbox, SandboxPool
 from dockyard.monitor import jsonlog
 from dockyard.network import dns, firewall, ipam, links, netns, ports
 
@@ -43,6 +44,7 @@ class Options:
     ip_forward: bool = True
     mtu: int = 1500
     dns_forward: bool = True
+    warm_sandboxes: int = 2  # default-bridge sandboxes made ahead (netpool.py)
 
 
 class NetworkNotFound(NotFound):
@@ -74,6 +76,17 @@ class NetworkService:
         self.dns: dict[str, dns.Server] = {}
         self.names: dict[str, tuple[str, str]] = {}  # cid -> (name, hostname)
         self.lock = asyncio.Lock()
+        self.pool = SandboxPool(
+            self.netns_dir,
+            lambda: self.get("bridge"),
+            lambda: self._ips_on(self.get("bridge")["Id"]),
+            self.lock,
+            opts.mtu,
+            opts.warm_sandboxes,
+        )
+
+    def _ips_on(self, nid: str) -> list[str]:
+        return [ep["ip"] for per in self.endpoints.values() for k, ep in per.items() if k == nid]
 
     # ---- state ----------------------------------------------------------------------
     def _save(self) -> None:
@@ -119,6 +132,7 @@ class NetworkService:
         """Load networks; make the predefined ones and every bridge; rules from endpoints."""
         self._load()
         os.makedirs(self.netns_dir, mode=0o700, exist_ok=True)
+        await asyncio.to_thread(self.pool.clean_leftovers)
         by_name = {n["Name"]: n for n in self.nets.values()}
         gw = ipaddress.IPv4Interface(self.opts.bip)
         subnet = str(gw.network)
@@ -164,6 +178,7 @@ class NetworkService:
 
     async def shutdown(self) -> None:
         """Rules removed; DNS closed; bridges without live endpoints deleted."""
+        await self.pool.close()
         for s in self.dns.values():
             s.close()
         self.dns.clear()
@@ -456,17 +471,29 @@ class NetworkService:
             )
         path = self.netns_path(c.id)
         async with self.lock:
+            wanted = self._wanted(c)
+            warm = self._warm(wanted)
             if os.path.exists(path):
                 await asyncio.to_thread(netns.remove, path)
-            await asyncio.to_thread(netns.create, path)
+            if warm is not None:
+                try:
+                    await asyncio.to_thread(self.pool.adopt, warm, path)
+                except OSError as exc:
+                    log.warning("warm sandbox not adopted: %s", exc)
+                    self.pool.release(warm)
+                    warm = None
+            if warm is None:
+                await asyncio.to_thread(netns.create, path)
             dns_task: asyncio.Future[None] | None = None
             try:
-                wanted = self._wanted(c)
                 if any(n["Name"] != "bridge" for n, _ in wanted):
                     # the DNS sockets need only the namespace: bind them meanwhile
                     dns_task = asyncio.ensure_future(self._start_dns(c.id))
                 for i, (n, cfg) in enumerate(wanted):
-                    await self._join(c, n, cfg, path, i, primary=(i == 0))
+                    if i == 0 and warm is not None:
+                        self._join_warm(c, n, cfg, warm)
+                    else:
+                        await self._join(c, n, cfg, path, i, primary=(i == 0))
                 await self._apply_rules()
                 self._save()
                 if dns_task is not None:
@@ -539,9 +566,9 @@ class NetworkService:
         if n["Driver"] != "bridge":
             raise Forbidden(f"container cannot be connected to network {n['Name']}")
         sub = n["IPAM"]["Config"][0]
-        used = [
-            ep["ip"] for per in self.endpoints.values() for nid, ep in per.items() if nid == n["Id"]
-        ]
+        used = self._ips_on(n["Id"])
+        if n["Name"] == "bridge":
+            used += self.pool.ips
         want = ((cfg.get("IPAMConfig") or {}).get("IPv4Address")) or None
         ip = ipam.allocate(sub["Subnet"], sub["Gateway"], used, sub.get("IPRange"), want)
         plen = ipaddress.IPv4Network(sub["Subnet"]).prefixlen
@@ -570,6 +597,30 @@ class NetworkService:
             cmds.append(f"route add default via {sub['Gateway']} dev {ifname}")
         self.endpoints.setdefault(c.id, {})[n["Id"]] = ep
         await asyncio.to_thread(netns.run_ip, path, cmds)
+
+    def _warm(self, wanted: list[tuple[dict[str, Any], dict[str, Any]]]) -> Sandbox | None:
+        """A warm sandbox when the container goes on the default bridge alone with
+        an address of IPAM's choosing (the common `docker run`)."""
+        if len(wanted) != 1 or wanted[0][0]["Name"] != "bridge":
+            return None
+        if (wanted[0][1].get("IPAMConfig") or {}).get("IPv4Address"):
+            return None
+        return self.pool.take()
+
+    def _join_warm(self, c: Container, n: dict[str, Any], cfg: dict[str, Any], sb: Sandbox) -> None:
+        # The endpoint first: if a port cannot be had, the teardown unplugs it.
+        self.pool.release(sb)  # its address is the endpoint's now
+        ep = self.endpoints.setdefault(c.id, {})[n["Id"]] = {
+            "ip": sb.ip,
+            "mac": sb.mac,
+            "veth": sb.veth,
+            "ifname": "eth0",
+            "gateway": n["IPAM"]["Config"][0]["Gateway"],
+            "endpoint_id": hashlib.sha256((c.id + n["Id"]).encode()).hexdigest(),
+            "aliases": list(cfg.get("Aliases") or []),
+            "ports": [],
+        }
+        ep["ports"] = self._bind_ports(c)
 
     def _bind_ports(self, c: Container) -> list[list[Any]]:
         hc = c.host_config
@@ -663,11 +714,15 @@ class NetworkService:
         if srv is not None:
             srv.close()
         eps = self.endpoints.pop(cid, {})
-        for ep in eps.values():
-            await asyncio.to_thread(links.delete_link, ep["veth"])
         path = self.netns_path(cid)
-        if os.path.exists(path):
-            await asyncio.to_thread(netns.remove, path)
+
+        def teardown() -> None:
+            for ep in eps.values():
+                links.unplug(ep["veth"])
+            if os.path.exists(path):
+                netns.remove(path)  # and the veth pairs with it
+
+        await asyncio.to_thread(teardown)
 
     async def restore(self) -> None:
         """After the container service restored: drop endpoints of containers that are
