@@ -171,3 +171,27 @@ def test_shorten_lowers_is_pure() -> None:
         "index=off,workdir=/r/s/9/work,upperdir=/r/s/9/fs,"
         "lowerdir=/proc/self/fd/7/2/fs:/proc/self/fd/7/1/fs:/x/y"
     )
+
+
+def test_layers_unpacked_apart_are_stacked_at_commit(sn: OverlaySnapshotter, target: Path) -> None:
+    """Two parentless snapshots filled side by side (the upper one first), then
+    committed in order, the upper one onto the lower: the same stack as prepare-on-parent."""
+    upper = Path(upper_dir(sn.prepare("extract-b", None)))
+    lower = Path(upper_dir(sn.prepare("extract-a", None)))
+    (upper / "b").write_text("2")
+    os.mknod(upper / "a", stat.S_IFCHR, 0)  # a whiteout of the lower layer's file
+    (lower / "a").write_text("1")
+    (lower / "keep").write_text("k")
+    with pytest.raises(Conflict):
+        sn.commit("lb", "extract-b", parent="extract-a")  # the parent is not committed yet
+    sn.commit("la", "extract-a")
+    sn.commit("lb", "extract-b", parent="la")
+    assert sn.stat("lb").parent == "la" and sn.lower_dirs("lb") == [sn.fs_dir("la")]
+    mount_all(sn.prepare("ctr", "lb"), str(target))
+    try:
+        assert sorted(os.listdir(target)) == ["b", "keep"]
+    finally:
+        unmount(str(target))
+    sn.prepare("extract-c", "lb")
+    with pytest.raises(Conflict):
+        sn.commit("lc", "extract-c", parent="la")  # prepared on a parent already

@@ -62,6 +62,55 @@ def test_unfinished_ingests_are_dropped(tmp_path: Path) -> None:
         cs.path("sha256:nothex")
 
 
+_HOLDER = """
+import sys, time
+from pathlib import Path
+from dockyard.store.content import ContentStore
+from dockyard.store.paths import StorePaths
+cs = ContentStore(StorePaths.under(Path(sys.argv[1])))
+ing = cs.partial("blob")
+ing.write(b"abc")
+print("locked", flush=True)
+time.sleep(0.5)
+ing.discard() if sys.argv[2] == "discard" else ing.close()
+"""
+
+
+@pytest.mark.parametrize("end", ["keep", "discard"])
+def test_partial_ingest_is_locked_across_processes(tmp_path: Path, end: str) -> None:
+    """Another process holding a partial ingest makes `partial` wait; then the
+    waiter resumes what was kept, or starts afresh when the holder removed it."""
+    import sys
+    import time
+
+    cs = _store(tmp_path)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(tmp_path), end], stdout=subprocess.PIPE
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == b"locked\n"
+        t0 = time.monotonic()
+        ing = cs.partial("blob")
+        waited = time.monotonic() - t0
+    finally:
+        holder.wait(10)
+    assert holder.returncode == 0 and waited > 0.2
+    try:
+        assert ing.size == (3 if end == "keep" else 0)
+        ing.write(b"defg" if end == "keep" else b"abcdefg")
+        blob = ing.commit(cs, "sha256:" + hashlib.sha256(b"abcdefg").hexdigest(), 7)
+    finally:
+        ing.close()
+    assert cs.read(blob.digest) == b"abcdefg" and os.listdir(cs.paths.ingest) == []
+    ContentStore(cs.paths)  # a restart keeps partial ingests, sweeps the rest
+    kept = cs.partial("x")
+    kept.write(b"1")
+    kept.close()
+    cs.writer().write(b"2")
+    ContentStore(cs.paths)
+    assert os.listdir(cs.paths.ingest) == ["partial-x"]
+
+
 @pytest.mark.parametrize("kind", ["none", "gzip", "bzip2", "xz", "zstd"])
 def test_decompress(kind: str) -> None:
     data = os.urandom(200_000) + b"z" * 3_000_000

@@ -29,6 +29,9 @@ from dockyard.registry.client.push import Pusher
 from dockyard.registry.client.transport import Transport
 
 Emit = Callable[[dict[str, Any]], None]
+# bytes per upload PATCH (the environment may set it smaller: tests, links that
+# break often, where a resumed upload then re-sends less)
+_UPLOAD_CHUNK = int(os.environ.get("DOCKYARD_UPLOAD_CHUNK_SIZE") or 64 << 20)
 
 
 class DistributionService:
@@ -148,7 +151,7 @@ class DistributionService:
             emit(pm.status(f"The push refers to repository [{repo_ref.name}]"))
             for r, image_id in sorted(targets, key=lambda x: x[0].tag or ""):
                 image = self.images.store.get(image_id)
-                pusher = Pusher(self.images, self.meta, emit, self.uploads)
+                pusher = Pusher(self.images, self.meta, emit, self.uploads, _UPLOAD_CHUNK)
                 digest, size = await pusher.push(t, ref.path, r.tag or "latest", image)
                 self.images.store.add_reference(r.with_digest(digest), image_id)
                 emit(pm.status(f"{r.tag}: digest: {digest} size: {size}"))

@@ -2,7 +2,11 @@
 v2 metadata service, small): diff id -> compressed blobs seen in pulls and
 pushes, with the registry host and repository. Push uses it to skip
 recompressing, to HEAD the right digest, and to cross-mount from a sibling
-repository. One JSON file, rewritten atomically; the daemon is one process."""
+repository. One JSON file, rewritten atomically; the daemon is one process.
+
+`UploadSessions` remembers the upload URL of each blob being pushed, so that
+a push cut short (even by a daemon crash) resumes the registry's upload
+session from its offset instead of sending the blob again."""
 
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ class DistributionMetadata:
     def __init__(self, path: str) -> None:
         self.path = path
         self._lock = threading.Lock()
+        self.uploads = UploadSessions(os.path.join(os.path.dirname(path), "uploads.json"))
         self._by_diff: dict[str, list[BlobSource]] = {}
         try:
             with open(path) as f:
@@ -54,3 +59,37 @@ class DistributionMetadata:
             write_json_atomic(
                 self.path, {k: [asdict(e) for e in v] for k, v in self._by_diff.items()}
             )
+
+
+class UploadSessions:
+    """(host, repository, digest) -> the upload URL last answered for it."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        try:
+            with open(path) as f:
+                self._urls: dict[str, str] = dict(json.load(f))
+        except (FileNotFoundError, ValueError, TypeError):
+            self._urls = {}
+
+    @staticmethod
+    def _key(host: str, repo: str, digest: str) -> str:
+        return f"{host}/{repo}@{digest}"
+
+    def get(self, host: str, repo: str, digest: str) -> str | None:
+        with self._lock:
+            return self._urls.get(self._key(host, repo, digest))
+
+    def set(self, host: str, repo: str, digest: str, url: str | None) -> None:
+        """Remember `url` (None: forget the session, it is done or gone)."""
+        key = self._key(host, repo, digest)
+        with self._lock:
+            if self._urls.get(key) == url:
+                return
+            if url is None:
+                self._urls.pop(key, None)
+            else:
+                self._urls[key] = url
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            write_json_atomic(self.path, self._urls)

@@ -26,7 +26,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from dockyard.api.errors import InvalidParameter, Unavailable
+from dockyard.api.errors import DockyardError, InvalidParameter, Unavailable
 from dockyard.registry import proto
 from dockyard.registry.client import progress as pm
 from dockyard.registry.client.metadata import BlobSource, DistributionMetadata
@@ -217,9 +217,17 @@ class Pusher:
         self, t: Transport, scope: Scope, repo: str, path: str, digest: str, size: int, ident: str
     ) -> None:
         """Chunked upload: PATCHes of `chunk_size` with Content-Range; after a broken
-        connection the upload's status says where to resume (a few times, with backoff)."""
-        loc = await self._start(t, scope, repo)
-        offset, retries, last = 0, 0, 0.0
+        connection the upload's status says where to resume (a few times, with backoff).
+        The session's URL is remembered after each chunk: a push cut short (a daemon
+        killed) continues the same session next time, from the offset it reports."""
+        sessions = self.meta.uploads
+        loc, offset = await self._resume(t, scope, repo, digest, size)
+        if loc is None:
+            loc, offset = await self._start(t, scope, repo), 0
+            sessions.set(t.host, repo, digest, loc)
+        elif offset:
+            self.emit(pm.status(f"Resuming upload at {offset} bytes", ident))
+        retries, last = 0, 0.0
 
         async def body(start: int, end: int) -> AsyncIterator[bytes]:
             nonlocal last
@@ -254,6 +262,7 @@ class Pusher:
                 continue
             resp.release()
             loc = self._absolute(t, resp.headers.get("Location") or loc)
+            sessions.set(t.host, repo, digest, loc)
             offset = end
         resp = await t.request(
             "PUT",
@@ -263,7 +272,25 @@ class Pusher:
             ok=(201, 204),
         )
         resp.release()
+        sessions.set(t.host, repo, digest, None)
         self.uploaded += 1
+
+    async def _resume(
+        self, t: Transport, scope: Scope, repo: str, digest: str, size: int
+    ) -> tuple[str | None, int]:
+        """A remembered upload session of this blob and its offset, if the registry
+        still has it (distribution spec: GET the upload URL, read its Range)."""
+        loc = self.meta.uploads.get(t.host, repo, digest)
+        if loc is None:
+            return None, 0
+        try:
+            offset = await self._upload_offset(t, scope, loc)
+        except DockyardError:  # gone (expired, cancelled, another registry): start over
+            offset = -1
+        if not 0 <= offset <= size:
+            self.meta.uploads.set(t.host, repo, digest, None)
+            return None, 0
+        return loc, offset
 
     @staticmethod
     def _absolute(t: Transport, loc: str) -> str:
