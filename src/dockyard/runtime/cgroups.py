@@ -4,9 +4,9 @@
 hierarchy) and resolves ``linux.cgroupsPath`` as runc does without systemd:
 an absolute path is taken from each hierarchy's root, a relative one (or
 the container id when empty) from the runtime's own cgroup. ``create`` makes
-the directories and writes ``linux.resources`` before the init exists; the
-bootstrap child then calls ``apply(own pid)`` so that the init and all its
-descendants start inside. ``paths()`` is saved in the state so ``kill --all``,
+the directories and writes ``linux.resources`` before the init exists, then
+calls ``apply(init pid)`` while the init sets up its rootfs, before anything of
+the user's runs (``warm_attach`` says why this is worth overlapping). ``paths()`` is saved in the state so ``kill --all``,
 ``pause``, ``ps`` and ``delete`` work from a later process. The file system
 root is a parameter so unit tests run on a temp dir tree.
 """
@@ -16,7 +16,15 @@ from __future__ import annotations
 import os
 import time
 
-__all__ = ["CgroupManager", "CgroupV1", "CgroupV2", "CgroupError", "new_manager", "from_paths"]
+__all__ = [
+    "CgroupManager",
+    "CgroupV1",
+    "CgroupV2",
+    "CgroupError",
+    "new_manager",
+    "from_paths",
+    "warm_attach",
+]
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 V1_CONTROLLERS = (
@@ -388,19 +396,21 @@ def is_unified(root: str = CGROUP_ROOT) -> bool:
 def new_manager(cgroups_path: str, container_id: str, root: str = CGROUP_ROOT) -> CgroupManager:
     """The driver for this host; ``cgroups_path`` empty means the container id.
 
-    Also starts :func:`_warm_attach`: ``create`` calls this first and ``apply`` last."""
+    Also starts :func:`warm_attach`: ``create`` calls this first and ``apply`` last."""
     path = cgroups_path or container_id
     if ":" in path and not path.startswith("/"):
         raise CgroupError(f"systemd cgroup paths ({path}) are not supported")
     own = _own_cgroups()
     unified = is_unified(root)
-    _warm_attach(root, own, unified)
+    warm_attach(root, own, unified)
     if unified:
         return CgroupV2.resolve(path, root, own)
     return CgroupV1.resolve(path, root, own)
 
 
-def _warm_attach(root: str, own: dict[str, str], unified: bool) -> None:
+def warm_attach(
+    root: str = CGROUP_ROOT, own: dict[str, str] | None = None, unified: bool | None = None
+) -> None:
     """Write our own pid to our own cgroup.procs (a no-op move), in a thread.
 
     Every write to a cgroup.procs takes the kernel's global threadgroup lock, and the
@@ -409,8 +419,12 @@ def _warm_attach(root: str, own: dict[str, str], unified: bool) -> None:
     now, that wait runs while the spec is read and the init is forked, and
     ``apply`` finds the lock warm. Failures are ignored: this only saves time.
     ``_thread``, not ``threading`` (~2 ms to import); the thread never forks or
-    unshares, and the children of ``fork`` have only the calling thread.
+    unshares, and the children of ``fork`` have only the calling thread (its fd is
+    close-on-exec).
     """
+    own = _own_cgroups() if own is None else own
+    if unified is None:
+        unified = is_unified(root)
     if unified:
         target = root + own.get("", "/") + "/cgroup.procs"
     else:

@@ -89,6 +89,10 @@ def exec_process(
     status = state.status()
     if status not in ("running", "created"):
         raise ExecError(f"cannot exec in a {status} container")
+    if state.cgroup_paths:
+        from .cgroups import warm_attach
+
+        warm_attach()  # the child's cgroup join then finds the kernel's lock warm
     if process.terminal and not console_socket:
         raise ExecError("cannot allocate tty if runtime will detach without setting console socket")
     from .syscalls import PR_SET_CHILD_SUBREAPER, LinuxSyscall
