@@ -50,6 +50,9 @@ def preload() -> None:
     """Import what ``create`` (and ``exec``) load on first use, for a process that
     forks and calls the runtime in-process (the monitor's zygote): its children then
     start warm. A CLI command imports only what it runs."""
+    import resource  # noqa: F401  (rlimits)
+    import select  # noqa: F401  (start)
+
     from . import cgroups, init, libc, rootfs, seccomp  # noqa: F401
 
 
