@@ -44,10 +44,11 @@ class Registry:
     proc: subprocess.Popen[bytes]
     log: Path
     session: requests.Session = field(default_factory=requests.Session)
+    host: str = "127.0.0.1"
 
     @property
     def addr(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"{self.host}:{self.port}"
 
     @property
     def url(self) -> str:
@@ -67,13 +68,19 @@ class Registry:
                 self.proc.wait()
 
 
-def _wait(port: int, proc: subprocess.Popen[bytes], log: Path, scheme: str = "http") -> None:
+def _wait(
+    port: int,
+    proc: subprocess.Popen[bytes],
+    log: Path,
+    scheme: str = "http",
+    host: str = "127.0.0.1",
+) -> None:
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"registry exited:\n{log.read_text()}")
         try:
-            requests.get(f"{scheme}://127.0.0.1:{port}/v2/", timeout=1, verify=False)
+            requests.get(f"{scheme}://{host}:{port}/v2/", timeout=1, verify=False)
             return
         except requests.ConnectionError:
             time.sleep(0.05)
@@ -87,6 +94,7 @@ def start(
     extra_yaml: str = "",
     args: list[str] | None = None,
     scheme: str = "http",
+    host: str = "127.0.0.1",
 ) -> Registry:
     root = root or Path(tempfile.mkdtemp(prefix=f"reg-{kind}-"))
     port = free_port()
@@ -96,7 +104,7 @@ def start(
         "log: {level: warn}\n"
         f"storage:\n  filesystem: {{rootdirectory: {root / 'data'}}}\n"
         "  delete: {enabled: true}\n"
-        f"http: {{addr: '127.0.0.1:{port}'}}\n" + extra_yaml
+        f"http: {{addr: '{host}:{port}'}}\n" + extra_yaml
     )
     log = root / "registry.log"
     if kind == "dockyard":
@@ -121,9 +129,9 @@ def start(
         raise ValueError(kind)
     with open(log, "ab") as f:
         proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
-    reg = Registry(kind, port, root, proc, log)
+    reg = Registry(kind, port, root, proc, log, host=host)
     try:
-        _wait(port, proc, log, scheme)
+        _wait(port, proc, log, scheme, host)
     except BaseException:
         reg.stop()
         shutil.rmtree(root, ignore_errors=True)

@@ -52,10 +52,17 @@ class DistributionService:
         # mirrors serve docker.io's repositories (`library/busybox`) under their own host
         self.mirrors = [regauth.normalize_host(m) for m in registry_mirrors or []]
         self.layer_jobs = LayerJobs(max_concurrent_downloads)  # shared by concurrent pulls
+        # registries' CAs and client certificates, Docker's certs.d layout; read per
+        # connection, so a CA placed there works without a restart
+        self.cert_dirs = (
+            os.path.join(data_root, "certs.d"),
+            "/etc/dockyard/certs.d",
+            "/etc/docker/certs.d",
+        )
         self.uploads = max_concurrent_uploads
 
     def _transport(self, host: str, creds: regauth.Credentials) -> Transport:
-        return Transport(host, creds, self.insecure)
+        return Transport(host, creds, self.insecure, self.cert_dirs)
 
     # -- pull -------------------------------------------------------------------
 

@@ -1,7 +1,9 @@
 """HTTP to one registry host: scheme choice, the auth challenge dance, error
 mapping. aiohttp's client, because the daemon already runs on aiohttp's loop.
 
-Scheme: HTTPS, verified. Loopback hosts (localhost, 127.0.0.0/8, ::1) and
+Scheme: HTTPS, verified against the system's CAs and those in Docker's
+`certs.d` layout (`<dir>/<host:port>/*.crt`, client pairs `*.cert` + `*.key`;
+see `tls_context`). Loopback hosts (localhost, 127.0.0.0/8, ::1) and
 configured insecure registries are probed as dockerd does: HTTPS without
 certificate checks if they speak TLS, else plain HTTP. Dockyard never
 talks to Docker Hub (`docker.io`): it answers with an error instead, so that
@@ -18,8 +20,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import ipaddress
+import os
+import ssl as ssllib
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +64,45 @@ def check_host_allowed(host: str) -> None:
         )
 
 
+def tls_context(host: str, cert_dirs: Sequence[str]) -> ssllib.SSLContext | bool:
+    """TLS settings for a secure registry, as dockerd reads `certs.d`: in the first
+    of `cert_dirs` that has a `<host>` directory, `*.crt` files are CAs trusted in
+    addition to the system's, and `x.cert` with `x.key` a client certificate.
+    True (the defaults) when no directory names the host."""
+    for base in cert_dirs:
+        d = os.path.join(base, host)
+        if not os.path.isdir(d):
+            continue
+        ctx = ssllib.create_default_context()
+        for name in sorted(os.listdir(d)):
+            path = os.path.join(d, name)
+            if name.endswith(".crt"):
+                ctx.load_verify_locations(cafile=path)
+            elif name.endswith(".cert"):
+                key = path[: -len(".cert")] + ".key"
+                if not os.path.exists(key):
+                    raise Unavailable(
+                        f"missing key {os.path.basename(key)} for client certificate {name}"
+                    )
+                ctx.load_cert_chain(path, key)
+        return ctx
+    return True
+
+
+def _x509_message(exc: ssllib.SSLCertVerificationError | BaseException) -> str:
+    """Go's wording for a certificate that does not verify (what dockerd prints)."""
+    code = getattr(exc, "verify_code", None)
+    if code in (18, 19, 20, 21):  # self-signed, self-signed in chain, unknown issuer
+        return "x509: certificate signed by unknown authority"
+    if code in (9, 10):
+        return "x509: certificate has expired or is not yet valid"
+    if code in (62, 64):  # host name, IP address mismatch
+        return (
+            f"x509: certificate is not valid for this host ({getattr(exc, 'verify_message', exc)})"
+        )
+    return f"x509: {getattr(exc, 'verify_message', None) or exc}"
+
+
 @dataclass
 class Scope:
     repo: str
@@ -80,6 +123,7 @@ class Transport:
     host: str
     creds: Credentials = field(default_factory=Credentials)
     insecure: frozenset[str] = frozenset()
+    cert_dirs: Sequence[str] = ()
     session: aiohttp.ClientSession | None = None
     _tokens: dict[str, tuple[str, float]] = field(default_factory=dict)
     _basic: bool = False
@@ -88,7 +132,9 @@ class Transport:
         check_host_allowed(self.host)
         self.insecure_host = is_loopback(self.host) or self.host in self.insecure
         self.base = f"https://{self.host}"
-        self.ssl: bool = True
+        self.ssl: ssllib.SSLContext | bool = (
+            True if self.insecure_host else tls_context(self.host, self.cert_dirs)
+        )
 
     async def __aenter__(self) -> Transport:
         if self.session is None:
@@ -159,7 +205,7 @@ class Transport:
             except aiohttp.ClientConnectorCertificateError as exc:
                 _PROBED.pop(self.host, None)  # probe again next time
                 raise Unavailable(
-                    f'Get "{self.base}/v2/": tls: failed to verify certificate: {exc.certificate_error}'
+                    f'Get "{self.base}/v2/": {_x509_message(exc.certificate_error)}'
                 ) from None
             except aiohttp.ClientSSLError as exc:
                 _PROBED.pop(self.host, None)
@@ -218,7 +264,11 @@ class Transport:
         check_host_allowed(realm.split("://", 1)[-1].split("/", 1)[0])
         assert self.session is not None
         realm_host = realm.split("://", 1)[-1].split("/", 1)[0]
-        ssl = self.ssl if is_loopback(realm_host) or realm_host in self.insecure else True
+        ssl = (
+            self.ssl
+            if is_loopback(realm_host) or realm_host in self.insecure or realm_host == self.host
+            else True
+        )
         async with self.session.get(realm, params=q, headers=h, ssl=ssl) as r:
             body = await r.read()
             if r.status != 200:
