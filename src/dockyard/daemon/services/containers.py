@@ -25,7 +25,7 @@ import shutil
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -41,7 +41,7 @@ from dockyard.api.errors import (
 from dockyard.daemon.paths import DaemonPaths
 from dockyard.daemon.services import logopts, names, ocispec
 from dockyard.daemon.services.events import EventBus
-from dockyard.daemon.services.monitors import MonitorHosts
+from dockyard.daemon.services.monitors import MonitorHosts, read_link
 from dockyard.daemon.services.signals import parse_signal
 from dockyard.fsutil import write_json_atomic
 from dockyard.humanize import human_duration
@@ -269,6 +269,16 @@ class ContainerService:
         self.runtime_inproc: list[str] | None = None
         # `--init`: a static reaping init bind-mounted as /sbin/docker-init, as Docker does.
         self.init_binary = shutil.which("tini-static") or shutil.which("docker-init")
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def _background(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """A task nobody awaits, held until it ends: the loop keeps only weak
+        references, and a task parked on a stream it alone references is
+        garbage-collected mid-await (a restart was lost that way)."""
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
 
     # ---- lookup -----------------------------------------------------------------------
     def get(self, ref: str) -> Container:
@@ -493,7 +503,7 @@ class ContainerService:
                 if c.host_config.get("AutoRemove"):
                     # As dockerd: a container that cannot start is removed, which
                     # releases the client's `condition=removed` wait.
-                    asyncio.ensure_future(self.remove(c.id, force=True))
+                    self._background(self.remove(c.id, force=True))
                 raise
 
     async def _start(self, c: Container) -> None:
@@ -665,32 +675,27 @@ class ContainerService:
             c.live.writer.write(stdcopy.encode(stdcopy.STDIN, data))
 
     async def _read_monitor(self, c: Container, reader: asyncio.StreamReader) -> None:
-        decoder = stdcopy.FrameDecoder()
         exit_result: dict[str, Any] | None = None
+
+        def on_control(msg: dict[str, Any]) -> None:
+            nonlocal exit_result
+            ev = msg.get("event")
+            if ev in ("started", "error"):
+                if ev == "started":
+                    self._mark_running(c, msg)
+                if c.live.started is not None and not c.live.started.done():
+                    c.live.started.set_result(msg)
+            elif ev == "exit":
+                exit_result = msg
+
+        def on_output(frame: stdcopy.Frame) -> None:
+            for q in c.live.subscribers:
+                q.put_nowait(frame)
+            c.live.output.set()
+            c.live.output = asyncio.Event()
+
         try:
-            while True:
-                data = await reader.read(65536)
-                if not data:
-                    break
-                decoder.feed(data)
-                for frame in decoder:
-                    if frame.stream == stdcopy.CONTROL:
-                        msg = protocol.parse_control(frame.data)
-                        ev = msg.get("event")
-                        if ev in ("started", "error"):
-                            if ev == "started":
-                                self._mark_running(c, msg)
-                            if c.live.started is not None and not c.live.started.done():
-                                c.live.started.set_result(msg)
-                        elif ev == "exit":
-                            exit_result = msg
-                        elif ev == "status" and msg.get("exited"):
-                            pass
-                    else:
-                        for q in c.live.subscribers:
-                            q.put_nowait(frame)
-                        c.live.output.set()
-                        c.live.output = asyncio.Event()
+            await read_link(reader, on_control, on_output)
         except (ConnectionError, ValueError) as exc:
             log.warning("monitor link of %s broke: %s", c.id[:12], exc)
         except asyncio.CancelledError:
@@ -791,7 +796,7 @@ class ContainerService:
             c.live.backoff = min(c.live.backoff * 2, 60)
         c.state.update(Status="restarting", Restarting=True)
         self._save(c)
-        c.live.restart_task = asyncio.create_task(self._restart_later(c, c.live.backoff))
+        c.live.restart_task = self._background(self._restart_later(c, c.live.backoff))
 
     async def _restart_later(self, c: Container, delay: float) -> None:
         try:

@@ -30,6 +30,7 @@ from dockyard.api.errors import (
 )
 from dockyard.daemon.services import ocispec
 from dockyard.daemon.services.containers import Container, ContainerService, _read_in_root
+from dockyard.daemon.services.monitors import read_link
 from dockyard.daemon.services.signals import parse_signal
 from dockyard.monitor import protocol
 from dockyard.proto import stdcopy
@@ -241,25 +242,22 @@ class ExecService:
     async def _read_monitor(
         self, e: Exec, reader: asyncio.StreamReader, started: asyncio.Future[dict[str, Any]]
     ) -> None:
-        decoder = stdcopy.FrameDecoder()
         result: dict[str, Any] | None = None
+
+        def on_control(msg: dict[str, Any]) -> None:
+            nonlocal result
+            ev = msg.get("event")
+            if ev in ("started", "error") and not started.done():
+                started.set_result(msg)
+            elif ev == "exit":
+                result = msg
+
+        def on_output(frame: stdcopy.Frame) -> None:
+            for q in e.subscribers:
+                q.put_nowait(frame)
+
         try:
-            while True:
-                data = await reader.read(65536)
-                if not data:
-                    break
-                decoder.feed(data)
-                for frame in decoder:
-                    if frame.stream == stdcopy.CONTROL:
-                        msg = protocol.parse_control(frame.data)
-                        ev = msg.get("event")
-                        if ev in ("started", "error") and not started.done():
-                            started.set_result(msg)
-                        elif ev == "exit":
-                            result = msg
-                    else:
-                        for q in e.subscribers:
-                            q.put_nowait(frame)
+            await read_link(reader, on_control, on_output)
         except (ConnectionError, ValueError) as exc:
             log.warning("exec monitor link of %s broke: %s", e.id[:12], exc)
         finally:

@@ -18,6 +18,11 @@ import logging
 import os
 import secrets
 import time
+from collections.abc import Callable
+from typing import Any
+
+from dockyard.monitor import protocol
+from dockyard.proto import stdcopy
 
 log = logging.getLogger(__name__)
 _FULL_RETRY = 30.0
@@ -118,3 +123,21 @@ class MonitorHosts:
         if line.strip() != b"ready":
             raise OSError(f"monitor host {path} did not start")
         return path
+
+
+async def read_link(
+    reader: asyncio.StreamReader,
+    on_control: Callable[[dict[str, Any]], None],
+    on_output: Callable[[stdcopy.Frame], None],
+) -> None:
+    """A monitor link until its end: control messages and output frames to the
+    callbacks (a container's link and an exec's alike). Raises ConnectionError,
+    ValueError (a bad frame or message)."""
+    decoder = stdcopy.FrameDecoder()
+    while data := await reader.read(65536):
+        decoder.feed(data)
+        for frame in decoder:
+            if frame.stream == stdcopy.CONTROL:
+                on_control(protocol.parse_control(frame.data))
+            else:
+                on_output(frame)
