@@ -588,14 +588,9 @@ class Monitor:
         # remove the snapshot under the rootfs.
         self.unmount_rootfs()
         self.send(protocol.control({"event": "exit", **result}))
-        for c in list(self.clients):
-            c.sock.setblocking(True)
-            c.sock.settimeout(1.0)
-            try:
-                c.sock.sendall(bytes(c.out))
-                c.sock.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass
+        # The links end (EOF) only once `runtime delete` is done and the socket
+        # is gone (`close`): the daemon acts on an exit at the end of the link, so
+        # a restart's new monitor for this id never races our delete or unlink.
         self.cleanup()
 
     def unmount_rootfs(self) -> None:
@@ -631,7 +626,15 @@ class Monitor:
             except FileNotFoundError:
                 pass
         for c in list(self.clients):
-            self.drop(c)
+            self.sel.unregister(c.sock)
+            c.sock.setblocking(True)
+            c.sock.settimeout(1.0)
+            try:
+                c.sock.sendall(bytes(c.out))
+            except OSError:
+                pass
+            c.sock.close()
+        self.clients.clear()
         for fd in list(self.outputs):
             self.close_output(fd)
         self.host.forget(self)

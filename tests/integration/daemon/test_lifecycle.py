@@ -257,3 +257,23 @@ def test_update_resources_of_a_running_container(daemon: Daemon) -> None:
         assert r.returncode != 0 and "Minimum memory limit allowed is 6MB" in r.stderr
     finally:
         daemon.docker("rm", "-f", name)
+
+
+def test_restart_in_a_row(daemon: Daemon) -> None:
+    """Restarts back to back: each new monitor (same id, same socket path, often the
+    same host process) follows the previous one's `runtime delete` and unlink."""
+    name = _name()
+    daemon.docker("run", "-d", "--name", name, "busybox", "sleep", "60", check=True)
+    try:
+        pids = set()
+        for _ in range(5):
+            r = daemon.docker("restart", "-t", "0", name)
+            assert r.returncode == 0, r.stderr
+            info = _state(daemon, name)
+            assert info["State"]["Running"] is True, info["State"]
+            pids.add(info["State"]["Pid"])
+        assert len(pids) == 5
+        r = daemon.docker("exec", name, "true")
+        assert r.returncode == 0, r.stderr
+    finally:
+        daemon.docker("rm", "-f", name)
