@@ -78,9 +78,7 @@ def member_path(name: str) -> str:
     """The context-relative path of a tar member name ("" for the root);
     ValueError when it leaves the context."""
     clean = posixpath.normpath(name.lstrip("/"))
-    if clean == "..":
-        raise ValueError("path leaves the context")
-    if clean.startswith("../"):
+    if clean == ".." or clean.startswith("../"):
         raise ValueError("path leaves the context")
     return "" if clean == "." else clean
 

@@ -362,7 +362,12 @@ def test_cache_survives_daemon_restart(tmp_path: Path, busybox_rootfs_tar: Path)
         first = build(d, ctx)
         assert first.returncode == 0, first.stderr
         stop_daemon(d)
+        # what a daemon killed mid-build leaves in the scratch dir goes at start
+        scratch = root / "data" / "builder" / "tmp"
+        (scratch / "build-ctx-left").mkdir()
+        (scratch / "build-ctx-left.tar").write_bytes(b"\0" * 1024)
         d = start_daemon(root)
+        assert list(scratch.iterdir()) == []
         again = build(d, ctx)
         assert again.returncode == 0, again.stderr
         assert again.stdout.count("Using cache") == 3

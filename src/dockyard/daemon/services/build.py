@@ -128,6 +128,14 @@ async def _spool(body: AsyncIterator[bytes], path: str) -> dict[tuple[int, int],
 
 
 def tmp_dir(data_root: str) -> str:
+    """The builder's scratch dir, emptied: contexts and spools of builds a
+    stopped daemon left behind are not resumed."""
     d = os.path.join(data_root, "builder", "tmp")
     os.makedirs(d, exist_ok=True)
+    for name in os.listdir(d):
+        p = os.path.join(d, name)
+        if os.path.isdir(p) and not os.path.islink(p):
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            os.unlink(p)
     return d
