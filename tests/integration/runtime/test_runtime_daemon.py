@@ -39,7 +39,7 @@ def test_domainname_in_spec_reaches_container(dockyard, bundle):
         tty=False,
         read_only=False,
         extra_mounts=[],
-        cgroups_path=f"/dytest/{uuid.uuid4().hex[:12]}",
+        cgroups_path=f"dytest-{uuid.uuid4().hex[:12]}",  # removed with the container
         domainname="example.org",
     )
     assert spec["domainname"] == "example.org"
@@ -53,7 +53,7 @@ def _args(spec: dict) -> dict:
     return {
         "args": ["true"], "env": [], "cwd": "/", "user": ocispec.User(0, 0, [], "/"),
         "hostname": "h", "rootfs": spec["root"]["path"], "tty": False, "read_only": False,
-        "extra_mounts": [], "cgroups_path": "/dytest/x",
+        "extra_mounts": [], "cgroups_path": "dytest-x",
     }  # fmt: skip
 
 
