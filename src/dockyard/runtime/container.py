@@ -137,7 +137,10 @@ def create(
         sys = LinuxSyscall()
         # a send to an init that died must raise (its error follows), not kill us: the
         # monitor calls us in-process with SIGPIPE at its default
-        _signal.signal(_signal.SIGPIPE, _signal.SIG_IGN)
+        try:
+            _signal.signal(_signal.SIGPIPE, _signal.SIG_IGN)
+        except ValueError:
+            pass  # called from a thread other than the main one: leave it as it is
         if subreaper:
             sys.prctl(PR_SET_CHILD_SUBREAPER, 1)
         child = os.fork()
