@@ -45,6 +45,7 @@ import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from dockyard.fsutil import write_atomic
 from dockyard.monitor import console, jsonlog, protocol
 from dockyard.proto import stdcopy
 
@@ -56,15 +57,6 @@ _MAX_CLIENT_BACKLOG = 16 << 20
 DRAIN_AFTER_EXIT = 2.0
 CONTAINER_START_WAIT = 30.0
 EXEC_START_WAIT = 60.0
-
-
-def write_atomic(path: str, data: bytes) -> None:
-    tmp = f"{path}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.rename(tmp, path)
 
 
 def runtime_error(log_path: str, stderr_text: str) -> str:
@@ -581,7 +573,7 @@ class Monitor:
             code = os.WEXITSTATUS(status)
         result = {"exit_code": code, "signal": sig, "finished_at": self.finished_at, "error": ""}
         if self.cfg.get("exit_file"):
-            write_atomic(self.cfg["exit_file"], json.dumps(result).encode())
+            write_atomic(self.cfg["exit_file"], json.dumps(result).encode(), durable=False)
         if self.log is not None:
             self.log.close()
         # Unmount before telling anyone: once the daemon hears "exit" it may

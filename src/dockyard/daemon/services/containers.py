@@ -303,8 +303,10 @@ class ContainerService:
     def images_running(self, image_id: str) -> list[str]:
         return [c.id for c in self.containers.values() if c.image_id == image_id and c.running]
 
-    def _save(self, c: Container) -> None:
-        write_json_atomic(self.paths.container_record(c.id), c.record())
+    def _save(self, c: Container, durable: bool = False) -> None:
+        """The record on disk; durable (fsync'd) when created, not on each change
+        of state (see fsutil)."""
+        write_json_atomic(self.paths.container_record(c.id), c.record(), durable)
 
     def _attrs(self, c: Container, **extra: str) -> dict[str, str]:
         attrs = {k: str(v) for k, v in (c.config.get("Labels") or {}).items()}
@@ -469,7 +471,7 @@ class ContainerService:
             validate = getattr(self.volumes, "validate", None)
             if validate is not None:  # the volume layer checks Binds/Mounts (--mount errors)
                 validate(c)
-            self._save(c)
+            self._save(c, durable=True)
         except BaseException:
             with contextlib.suppress(Exception):
                 self.images.snapshotter.remove(cid)
@@ -517,7 +519,7 @@ class ContainerService:
         try:
             sandbox = await self.network.attach(c)
             spec = self._spec(c, rootfs, sandbox, await self.volumes.mounts(c, rootfs))
-            write_json_atomic(os.path.join(bundle, "config.json"), spec)
+            write_json_atomic(os.path.join(bundle, "config.json"), spec, durable=False)
             try:
                 os.unlink(self.paths.exit_file(cid))
             except FileNotFoundError:
@@ -538,7 +540,7 @@ class ContainerService:
                 "stdin": bool(c.config.get("OpenStdin")),
                 "tty": bool(c.config.get("Tty")),
             }
-            write_json_atomic(self.paths.monitor_config(cid), mcfg)
+            write_json_atomic(self.paths.monitor_config(cid), mcfg, durable=False)
             line = await self._spawn_monitor(self.paths.monitor_config(cid))
             try:
                 ready = json.loads(line)
@@ -874,7 +876,7 @@ class ContainerService:
             return {"Start": start, "End": start, "ExitCode": -1, "Output": str(exc)}
         process = dict(process, args=check.args, terminal=False)
         pfile = os.path.join(self.paths.bundle(c.id), f"health-{secrets.token_hex(4)}.json")
-        write_json_atomic(pfile, process)
+        write_json_atomic(pfile, process, durable=False)
         proc = await asyncio.create_subprocess_exec(
             self.runtime, *self.runtime_args, "exec", "--process", pfile, c.id,
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,

@@ -26,6 +26,7 @@ from dockyard.daemon.paths import DaemonPaths
 from dockyard.daemon.services.containers import Container, SandboxInfo, _host_resolv_conf
 from dockyard.daemon.services.events import EventBus
 from dockyard.daemon.services.netpool import Sandbox, SandboxPool
+from dockyard.fsutil import write_json_atomic
 from dockyard.monitor import jsonlog
 from dockyard.network import dns, firewall, ipam, links, netns, ports
 
@@ -50,15 +51,6 @@ class Options:
 class NetworkNotFound(NotFound):
     def __init__(self, ref: str) -> None:
         super().__init__(f"network {ref} not found")
-
-
-def _write_json_atomic(path: str, data: Any) -> None:
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.rename(tmp, path)
 
 
 class NetworkService:
@@ -89,8 +81,12 @@ class NetworkService:
         return [ep["ip"] for per in self.endpoints.values() for k, ep in per.items() if k == nid]
 
     # ---- state ----------------------------------------------------------------------
-    def _save(self) -> None:
-        _write_json_atomic(self.state_file, {"networks": self.nets, "endpoints": self.endpoints})
+    def _save(self, durable: bool = False) -> None:
+        """Networks and endpoints; durable (fsync'd) when a network is made or
+        removed, not on each attach and detach (see fsutil)."""
+        write_json_atomic(
+            self.state_file, {"networks": self.nets, "endpoints": self.endpoints}, durable
+        )
 
     def _load(self) -> None:
         os.makedirs(self.dir, mode=0o700, exist_ok=True)
@@ -344,7 +340,7 @@ class NetworkService:
                 self.nets.pop(rec["Id"], None)
                 await asyncio.to_thread(links.delete_link, bridge)
                 raise
-            self._save()
+            self._save(durable=True)
         self.events.publish("network", "create", rec["Id"], {"name": name, "type": "bridge"})
         return {"Id": rec["Id"], "Warning": ""}
 
@@ -359,7 +355,7 @@ class NetworkService:
             )
         async with self.lock:
             self.nets.pop(n["Id"], None)
-            self._save()
+            self._save(durable=True)
             await self._apply_rules()
             await asyncio.to_thread(links.delete_link, n["_bridge"])
         self.events.publish("network", "destroy", n["Id"], {"name": n["Name"], "type": "bridge"})
@@ -394,7 +390,7 @@ class NetworkService:
             return set()
 
     def _set_detached(self, cid: str, ids: set[str]) -> None:
-        _write_json_atomic(self.paths.etc_file(cid, "networks-detached.json"), sorted(ids))
+        write_json_atomic(self.paths.etc_file(cid, "networks-detached.json"), sorted(ids))
 
     def _endpoint_configs(self, cid: str) -> dict[str, Any]:
         try:
@@ -426,7 +422,7 @@ class NetworkService:
                         if (cfg or {}).get("IPAMConfig")
                         else "network-scoped alias is supported only for containers in user defined networks"
                     )
-        _write_json_atomic(self._config_file(c.id), eps)
+        write_json_atomic(self._config_file(c.id), eps)
 
     def _wanted(self, c: Container) -> list[tuple[dict[str, Any], dict[str, Any]]]:
         mode = c.host_config.get("NetworkMode") or "default"
@@ -775,7 +771,7 @@ class NetworkService:
             if c.id not in self.dns and self._user_net(c.id):
                 await self._start_dns(c.id)
         eps[n["Name"]] = cfg
-        _write_json_atomic(self._config_file(c.id), eps)
+        write_json_atomic(self._config_file(c.id), eps)
         if n["Id"] in detached:
             self._set_detached(c.id, detached - {n["Id"]})
         self.events.publish(
@@ -796,7 +792,7 @@ class NetworkService:
                 await self._apply_rules()
                 self._save()
         eps = {k: v for k, v in eps.items() if self.get(k)["Id"] != n["Id"]}
-        _write_json_atomic(self._config_file(c.id), eps)
+        write_json_atomic(self._config_file(c.id), eps)
         mode = c.host_config.get("NetworkMode") or "default"
         if self.get("bridge" if mode == "default" else mode)["Id"] == n["Id"]:
             self._set_detached(c.id, self._detached(c.id) | {n["Id"]})
