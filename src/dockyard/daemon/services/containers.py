@@ -715,12 +715,12 @@ class ContainerService:
         if exit_result is None:
             if not c.running:
                 return
+            # The link ended without an exit: the monitor (its host process) died.
+            # Its container must not run on unwatched: the runtime kills what is
+            # left and forgets it, as containerd does when a shim dies.
             await asyncio.sleep(0.05)
-            try:
-                with open(self.paths.exit_file(c.id)) as f:
-                    exit_result = json.load(f)
-            except (OSError, json.JSONDecodeError):
-                exit_result = {"exit_code": 255, "finished_at": jsonlog.rfc3339_nano()}
+            await self._exited_while_away(c)
+            return
         await self._on_exit(c, exit_result)
 
     def _mark_running(self, c: Container, msg: dict[str, Any]) -> None:

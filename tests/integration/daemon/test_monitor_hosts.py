@@ -1,0 +1,104 @@
+"""Monitor hosts (monitor/host.py): containers share host processes up to the group
+size, a daemon restart keeps filling them, and a host that dies takes its
+containers down cleanly (killed, unmounted, marked exited) instead of leaving
+them running unwatched."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Daemon, start_daemon, stop_daemon
+from tests.integration.daemon.conftest import private_root  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.integration
+GROUP = ["--monitor-group-size", "2"]
+
+
+def _host_of(root: Path, cid: str) -> int:
+    return int((root / "exec" / "containers" / cid / "monitor.pid").read_text())
+
+
+def _state(d: Daemon, cid: str) -> dict:
+    return json.loads(d.docker("inspect", cid, check=True).stdout)[0]["State"]
+
+
+def _until(pred: Callable[[], bool], timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+
+
+def _rootfs_mounted(root: Path, cid: str) -> bool:
+    target = str(root / "exec" / "containers" / cid / "rootfs")
+    with open("/proc/self/mountinfo") as f:
+        return any(line.split()[4] == target for line in f)
+
+
+def test_hosts_are_shared_and_a_dead_host_takes_its_containers_down(private_root: Path) -> None:  # noqa: F811
+    root = private_root
+    d = start_daemon(root, GROUP)
+    try:
+        ids = [
+            d.docker(
+                "run", "-d", "--network", "none", "busybox", "sleep", "300", check=True
+            ).stdout.strip()
+            for _ in range(5)
+        ]
+        hosts = {cid: _host_of(root, cid) for cid in ids}
+        by_host: dict[int, list[str]] = {}
+        for cid, pid in hosts.items():
+            by_host.setdefault(pid, []).append(cid)
+        assert sorted(len(v) for v in by_host.values()) == [1, 2, 2], by_host
+        for pid in by_host:
+            assert Path(f"/proc/{pid}/comm").read_text().strip() == "dy-monitor"
+        for cid in ids:  # each container is watched: exec, logs
+            r = d.docker("exec", cid, "echo", "hi")
+            assert (r.returncode, r.stdout) == (0, "hi\n"), r.stderr
+
+        # a daemon restart: the next container goes to the host with room
+        stop_daemon(d)
+        d = start_daemon(root, GROUP)
+        roomy = next(pid for pid, v in by_host.items() if len(v) == 1)
+        new = d.docker(
+            "run", "-d", "--network", "none", "busybox", "sleep", "300", check=True
+        ).stdout.strip()
+        assert _host_of(root, new) == roomy
+        by_host[roomy].append(new)
+
+        # a host killed: its two containers are killed, unmounted and marked exited
+        victim, doomed = next((pid, v) for pid, v in by_host.items() if pid != roomy)
+        inits = {cid: _state(d, cid)["Pid"] for cid in doomed}
+        os.kill(victim, signal.SIGKILL)
+        assert _until(lambda: all(not _state(d, cid)["Running"] for cid in doomed))
+        for cid in doomed:
+            st = _state(d, cid)
+            assert st["Status"] == "exited" and st["ExitCode"] == 255, st
+            assert _until(lambda cid=cid: not _alive(inits[cid]), 5), "the container still runs"
+            assert not _rootfs_mounted(root, cid)
+        for cid in set(ids + [new]) - set(doomed):  # the others go on
+            assert _state(d, cid)["Running"] is True
+        r = d.docker("run", "--rm", "--network", "none", "busybox", "echo", "after")
+        assert (r.returncode, r.stdout) == (0, "after\n"), r.stderr
+        d.docker("start", doomed[0], check=True)  # and a killed one starts again
+        assert _state(d, doomed[0])["Running"] is True
+        d.docker("rm", "-f", *ids, new, check=True)
+    finally:
+        stop_daemon(d)
