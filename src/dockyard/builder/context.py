@@ -155,7 +155,8 @@ class TarContext:
             return
         try:
             with tarfile.open(self.spool, "r:") as tf:  # type: ignore[call-overload]
-                for m in tf:
+                while (m := tf.next()) is not None:
+                    tf.members.clear()  # the index is what is kept, not a TarInfo per file
                     try:
                         self._take(m, known)
                     except ValueError as exc:
