@@ -304,6 +304,9 @@ def main() -> None:
         print("usage: dockyard-monitor SOCKET [CAPACITY]", file=sys.stderr)
         sys.exit(2)
     capacity = int(sys.argv[2]) if len(sys.argv) == 3 else 32
+    from dockyard.runtime.container import preload
+
+    preload()  # the runtime's children start warm (a zygote's hosts have this)
     if os.fork():
         os._exit(0)
     os.setsid()

@@ -74,9 +74,10 @@ def _reap() -> None:
 def serve(path: str) -> None:
     import dockyard.monitor.host  # noqa: F401  (warm: the children run it)
     import dockyard.runtime.cli  # noqa: F401  (and the runtime, in-process)
-    import dockyard.runtime.container  # noqa: F401
+    import dockyard.runtime.container
     from dockyard.monitor.main import accept, unix_listener
 
+    dockyard.runtime.container.preload()  # what `create` imports on first use
     listener = unix_listener(path, 64)
     signal.signal(signal.SIGCHLD, lambda *_: None)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

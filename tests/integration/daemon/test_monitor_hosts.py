@@ -102,3 +102,22 @@ def test_hosts_are_shared_and_a_dead_host_takes_its_containers_down(private_root
         d.docker("rm", "-f", *ids, new, check=True)
     finally:
         stop_daemon(d)
+
+
+def test_exec_d_hosts_without_the_zygote(private_root: Path) -> None:  # noqa: F811
+    """`--no-monitor-zygote`: hosts are fresh `dockyard-monitor SOCKET SIZE` processes."""
+    root = private_root
+    d = start_daemon(root, ["--no-monitor-zygote"])
+    try:
+        r = d.docker("run", "--rm", "--network", "none", "busybox", "echo", "exec'd")
+        assert (r.returncode, r.stdout) == (0, "exec'd\n"), r.stderr
+        cid = d.docker(
+            "run", "-d", "--network", "none", "busybox", "sleep", "60", check=True
+        ).stdout.strip()
+        cmdline = Path(f"/proc/{_host_of(root, cid)}/cmdline").read_bytes().split(b"\0")
+        assert cmdline[1].endswith(b"dockyard-monitor") and cmdline[3] == b"32", cmdline
+        r = d.docker("exec", cid, "echo", "in")
+        assert (r.returncode, r.stdout) == (0, "in\n"), r.stderr
+        d.docker("rm", "-f", cid, check=True)
+    finally:
+        stop_daemon(d)
