@@ -1,7 +1,7 @@
 """The build service: `POST /build` (the classic builder's API). Receives the
 context tar into a spool file next to a private temp dir it may be unpacked
-into (streamed to a worker thread through the image service's BodyPipe),
-applies .dockerignore to its index, parses the Dockerfile
+into (its files hashed on the way), indexes it and applies .dockerignore to
+the index, parses the Dockerfile
 (parse errors are HTTP errors, before any output), then runs the builder,
 which reports through the classic JSON message stream."""
 
@@ -82,7 +82,7 @@ class BuildService:
                 raise InvalidParameter(f"the Dockerfile ({name}) cannot be empty")
             df = parse(text)
             if ctx.tar is not None:  # a kept context comes filtered by the client
-                ctx.tar.apply_dockerignore()
+                await asyncio.to_thread(ctx.tar.apply_dockerignore)
                 if name == PRIVATE_DOCKERFILE:
                     ctx.tar.remove(name)
             return ctx, df
