@@ -314,10 +314,16 @@ class TarContext:
         def walk(rel: str) -> None:
             for name in sorted(self._children[rel]):
                 r = f"{rel}/{name}" if rel else name
-                is_dir = stat.S_ISDIR(self._entries[r].st_mode)
+                e = self._entries[r]
+                is_dir = stat.S_ISDIR(e.st_mode)
                 if m.excluded(r):
                     if is_dir and m.may_reinclude_under(r):
                         walk(r)
+                        # as docker's CLI sends it: implied by what it keeps, or gone
+                        if self._children[r]:
+                            e.st_mode, e.mtime_ns = stat.S_IFDIR | 0o755, None
+                        else:
+                            self._drop(r)
                     else:
                         self._drop(r)
                 elif is_dir:

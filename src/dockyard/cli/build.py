@@ -47,10 +47,12 @@ BUILD = Command(
 STDIN_DOCKERFILE = ".dockyard-stdin-Dockerfile"
 
 
-def _entries(root: str) -> list[tuple[str, str, os.stat_result]]:
+def _entries(root: str) -> list[tuple[str, str, Any]]:
     """(relative path, host path, lstat) of what the context holds after
     .dockerignore (which may exclude the Dockerfile and itself: then they are
-    not COPY-able, and the Dockerfile is sent under the private name)."""
+    not COPY-able, and the Dockerfile is sent under the private name). An
+    excluded directory walked for re-included files is sent as docker's CLI
+    leaves it: implied by what it keeps (0755), or not at all."""
     patterns: list[str] = []
     try:
         with open(os.path.join(root, ".dockerignore")) as f:
@@ -62,16 +64,20 @@ def _entries(root: str) -> list[tuple[str, str, os.stat_result]]:
 
         patterns = read_patterns(text)
         m = Matcher(patterns)
-    out: list[tuple[str, str, os.stat_result]] = []
+    out: list[tuple[str, str, Any]] = []
+    hollow: list[tuple[str, str]] = []
     for dirpath, dirnames, filenames in os.walk(root):
         rel_dir = os.path.relpath(dirpath, root)
         dirnames.sort()
         for d in list(dirnames):
             rel = d if rel_dir == "." else f"{rel_dir}/{d}"
-            if patterns and m.excluded(rel) and not m.may_reinclude_under(rel):
-                dirnames.remove(d)
-                continue
             host = os.path.join(dirpath, d)
+            if patterns and m.excluded(rel):
+                if m.may_reinclude_under(rel):
+                    hollow.append((rel, host))
+                else:
+                    dirnames.remove(d)
+                continue
             out.append((rel, host, os.lstat(host)))
         for name in sorted(filenames):
             rel = name if rel_dir == "." else f"{rel_dir}/{name}"
@@ -79,7 +85,17 @@ def _entries(root: str) -> list[tuple[str, str, os.stat_result]]:
                 continue
             host = os.path.join(dirpath, name)
             out.append((rel, host, os.lstat(host)))
+    for rel, host in hollow:
+        if any(e[0].startswith(rel + "/") for e in out):
+            out.append((rel, host, _ImpliedDir()))
     return out
+
+
+class _ImpliedDir:
+    """The lstat of a directory the context holds only for what is under it."""
+
+    st_mode = 0o040755
+    st_size = st_mtime = st_mtime_ns = 0
 
 
 def _sha256_hex(data: bytes) -> str:
@@ -90,9 +106,7 @@ def _sha256_hex(data: bytes) -> str:
     return str(sha256(data).hexdigest())
 
 
-def _manifest(
-    entries: list[tuple[str, str, os.stat_result]], df_text: bytes | None
-) -> dict[str, list[Any]]:
+def _manifest(entries: list[tuple[str, str, Any]], df_text: bytes | None) -> dict[str, list[Any]]:
     man: dict[str, list[Any]] = {}
     for rel, host, st in entries:
         mode = st.st_mode
@@ -159,7 +173,7 @@ def _padded(data: bytes) -> bytes:
 
 
 def _context_tar(
-    entries: list[tuple[str, str, os.stat_result]],
+    entries: list[tuple[str, str, Any]],
     dockerfile_text: bytes | None,
     only: set[str] | None = None,
 ) -> Iterator[bytes]:

@@ -471,15 +471,19 @@ def test_docker_cli_and_dockyard_build_share_cache_keys(
     ctx = write(tmp_path / "ctx", {
         "Dockerfile": "FROM busybox\nCOPY . /c/\nRUN find /c | sort > /listing\n",
         "app/run.sh": "#!/bin/sh\necho hi\n", "app/sub/data": "d" * 70_000, "x.log": "no\n",
-        ".dockerignore": "*.log\nDockerfile\n.dockerignore\n",
+        "logs/keep.txt": "kept\n", "logs/drop.txt": "dropped\n", "empty/drop.txt": "dropped\n",
+        ".dockerignore": "*.log\nDockerfile\n.dockerignore\nlogs\n!logs/keep.txt\nempty\n"
+                         "!empty/none\n",
     })  # fmt: skip
     (ctx / "app" / "run.sh").chmod(0o755)
+    (ctx / "logs").chmod(0o775)  # sent as docker's CLI does: implied by logs/keep.txt, 0755
     (ctx / "app" / "link").symlink_to("sub/data")
     cleanup.append(tag)
     first = build(daemon, ctx, "-q", "-t", tag)
     assert first.returncode == 0, first.stderr
     image_id = first.stdout.strip()
-    listing = "/c\n/c/app\n/c/app/link\n/c/app/run.sh\n/c/app/sub\n/c/app/sub/data\n"
+    listing = ("/c\n/c/app\n/c/app/link\n/c/app/run.sh\n/c/app/sub\n/c/app/sub/data\n"
+               "/c/logs\n/c/logs/keep.txt\n")  # fmt: skip
     assert run(daemon, tag, "cat", "/listing") == listing
     again = daemon.dockyard("build", "-t", tag, str(ctx), check=True)
     assert again.stdout.count("Using cache") == 2, again.stdout
