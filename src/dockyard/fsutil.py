@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import OrderedDict
 from typing import Any
 
 
@@ -29,3 +30,38 @@ def write_atomic(path: str, data: bytes, durable: bool = True) -> None:
 
 def write_json_atomic(path: str, value: Any, durable: bool = True) -> None:
     write_atomic(path, json.dumps(value).encode(), durable)
+
+
+class JsonFiles:
+    """Small JSON files read through a bounded cache: the daemon's own per-container
+    files, which only it writes (through `write`), and which `ps` and inspect read
+    for every container on each call."""
+
+    def __init__(self, size: int = 8192) -> None:
+        self._cache: OrderedDict[str, Any] = OrderedDict()
+        self._size = size
+
+    def read(self, path: str, default: Any) -> Any:
+        try:
+            value = self._cache[path]
+            self._cache.move_to_end(path)
+            return value
+        except KeyError:
+            pass
+        try:
+            with open(path) as f:
+                value = json.load(f)
+        except (FileNotFoundError, json.JSONDecodeError):
+            return default
+        self._remember(path, value)
+        return value
+
+    def write(self, path: str, value: Any, durable: bool = False) -> None:
+        write_json_atomic(path, value, durable)
+        self._remember(path, value)
+
+    def _remember(self, path: str, value: Any) -> None:
+        self._cache[path] = value
+        self._cache.move_to_end(path)
+        while len(self._cache) > self._size:
+            self._cache.popitem(last=False)

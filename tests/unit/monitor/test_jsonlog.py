@@ -67,3 +67,13 @@ def test_names_checked_at_create() -> None:
         logopts.check_names({"Type": "json-file", "Config": {"foo": "1"}})
     with pytest.raises(InvalidParameter, match="no log driver named 'syslog'"):
         logopts.check_names({"Type": "syslog"})
+
+
+def test_rfc3339_round_trip_and_errors() -> None:
+    for ns in (0, 1, 1_795_395_144_261_000_000, 1_795_395_144_999_999_999):
+        assert jsonlog.parse_rfc3339_nano(jsonlog.rfc3339_nano(ns)) == ns
+    assert jsonlog.parse_rfc3339_nano("2026-11-23T00:52:24Z") == 1_795_395_144_000_000_000
+    assert jsonlog.parse_rfc3339_nano("2026-11-23T00:52:24.5Z") == 1_795_395_144_500_000_000
+    for bad in ("", "yesterday", "2026-11-23"):
+        with pytest.raises(ValueError):
+            jsonlog.parse_rfc3339_nano(bad)

@@ -84,7 +84,7 @@ def summary(c: Container, now: float, svc: ContainerService | None = None) -> di
         ps_ports = getattr(svc.network, "ps_ports", None)
         return {
             **summary(c, now),
-            "Ports": ps_ports(c) if ps_ports is not None else [],
+            "Ports": ps_ports(c, ns) if ps_ports is not None else [],
             "NetworkSettings": {"Networks": ns["Networks"]},
             "Mounts": _mount_points(c, svc),
         }

@@ -26,7 +26,7 @@ from dockyard.daemon.paths import DaemonPaths
 from dockyard.daemon.services.containers import Container, SandboxInfo, _host_resolv_conf
 from dockyard.daemon.services.events import EventBus
 from dockyard.daemon.services.netpool import Sandbox, SandboxPool
-from dockyard.fsutil import write_json_atomic
+from dockyard.fsutil import JsonFiles, write_json_atomic
 from dockyard.monitor import jsonlog
 from dockyard.network import dns, firewall, ipam, links, netns, ports
 
@@ -68,6 +68,7 @@ class NetworkService:
         self.dns: dict[str, dns.Server] = {}
         self.names: dict[str, tuple[str, str]] = {}  # cid -> (name, hostname)
         self.lock = asyncio.Lock()
+        self.files = JsonFiles()  # per-container endpoint configs, read by every `ps`
         self.pool = SandboxPool(
             self.netns_dir,
             lambda: self.get("bridge"),
@@ -383,21 +384,13 @@ class NetworkService:
     def _detached(self, cid: str) -> set[str]:
         """Ids of primary networks (NetworkMode's) the container was disconnected from:
         Docker keeps NetworkMode as it was and tracks the attachment apart."""
-        try:
-            with open(self.paths.etc_file(cid, "networks-detached.json")) as f:
-                return set(json.load(f) or [])
-        except (FileNotFoundError, json.JSONDecodeError):
-            return set()
+        return set(self.files.read(self.paths.etc_file(cid, "networks-detached.json"), None) or [])
 
     def _set_detached(self, cid: str, ids: set[str]) -> None:
-        write_json_atomic(self.paths.etc_file(cid, "networks-detached.json"), sorted(ids))
+        self.files.write(self.paths.etc_file(cid, "networks-detached.json"), sorted(ids))
 
     def _endpoint_configs(self, cid: str) -> dict[str, Any]:
-        try:
-            with open(self._config_file(cid)) as f:
-                return json.load(f) or {}
-        except (FileNotFoundError, json.JSONDecodeError):
-            return {}
+        return dict(self.files.read(self._config_file(cid), None) or {})
 
     def created(self, c: Container, networking: dict[str, Any] | None) -> None:
         """At container create: check the networks exist, keep the endpoint configs."""
@@ -422,7 +415,7 @@ class NetworkService:
                         if (cfg or {}).get("IPAMConfig")
                         else "network-scoped alias is supported only for containers in user defined networks"
                     )
-        write_json_atomic(self._config_file(c.id), eps)
+        self.files.write(self._config_file(c.id), eps)
 
     def _wanted(self, c: Container) -> list[tuple[dict[str, Any], dict[str, Any]]]:
         mode = c.host_config.get("NetworkMode") or "default"
@@ -771,7 +764,7 @@ class NetworkService:
             if c.id not in self.dns and self._user_net(c.id):
                 await self._start_dns(c.id)
         eps[n["Name"]] = cfg
-        write_json_atomic(self._config_file(c.id), eps)
+        self.files.write(self._config_file(c.id), eps)
         if n["Id"] in detached:
             self._set_detached(c.id, detached - {n["Id"]})
         self.events.publish(
@@ -792,7 +785,7 @@ class NetworkService:
                 await self._apply_rules()
                 self._save()
         eps = {k: v for k, v in eps.items() if self.get(k)["Id"] != n["Id"]}
-        write_json_atomic(self._config_file(c.id), eps)
+        self.files.write(self._config_file(c.id), eps)
         mode = c.host_config.get("NetworkMode") or "default"
         if self.get("bridge" if mode == "default" else mode)["Id"] == n["Id"]:
             self._set_detached(c.id, self._detached(c.id) | {n["Id"]})
@@ -859,9 +852,12 @@ class NetworkService:
             "Networks": nets,
         }
 
-    def ps_ports(self, c: Container) -> list[dict[str, Any]]:
+    def ps_ports(
+        self, c: Container, settings: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """`ps`'s Ports, from `settings(c)` (given when the caller has it)."""
         out = []
-        for key, binds in self.settings(c)["Ports"].items():
+        for key, binds in (settings or self.settings(c))["Ports"].items():
             port, _, proto = key.partition("/")
             if not binds:
                 out.append({"PrivatePort": int(port), "Type": proto})

@@ -40,6 +40,9 @@ class VolumeService:
         self.containers: Any = None  # the ContainerService, for in-use checks
         self.mounted: dict[str, set[str]] = {}  # volume -> running container ids
         self._watch: asyncio.Task[None] | None = None
+        # Each container's mount points, as kept in its mounts.json (read once: `ps`
+        # and inspect ask for every container on each call).
+        self._cache: dict[str, list[MountPoint]] = {}
 
     # ---- API backend ------------------------------------------------------------------
     def get(self, name: str) -> Volume:
@@ -139,11 +142,15 @@ class VolumeService:
         return self.paths.etc_file(cid, "mounts.json")
 
     def _points(self, cid: str) -> list[MountPoint]:
-        try:
-            with open(self._points_file(cid)) as f:
-                return [MountPoint.from_json(d) for d in json.load(f)]
-        except (FileNotFoundError, json.JSONDecodeError):
-            return []
+        points = self._cache.get(cid)
+        if points is None:
+            try:
+                with open(self._points_file(cid)) as f:
+                    points = [MountPoint.from_json(d) for d in json.load(f)]
+            except (FileNotFoundError, json.JSONDecodeError):
+                return []
+            self._cache[cid] = points
+        return points
 
     def validate(self, c: Container) -> None:
         """At create: parse every mount, check --mount binds, name anonymous volumes,
@@ -175,6 +182,7 @@ class VolumeService:
                     self._create(mp.source, mp.driver_opts, mp.labels, mp.anonymous)
         with open(self._points_file(c.id), "w") as f:
             json.dump([mp.to_json() for mp in points], f)
+        self._cache[c.id] = points
 
     def _watch_exits(self) -> None:
         """Started with the first mount: on a container's `die` event, a volume mounted by
@@ -234,6 +242,7 @@ class VolumeService:
 
     async def release(self, c: Container, remove_anonymous: bool) -> None:
         points = self._points(c.id)
+        self._cache.pop(c.id, None)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._points_file(c.id))
         for mp in points:
