@@ -5,10 +5,11 @@ hierarchy) and resolves ``linux.cgroupsPath`` as runc does without systemd:
 an absolute path is taken from each hierarchy's root, a relative one (or
 the container id when empty) from the runtime's own cgroup. ``create`` makes
 the directories and writes ``linux.resources`` before the init exists, then
-calls ``apply(init pid)`` while the init sets up its rootfs, before anything of
-the user's runs (``warm_attach`` says why this is worth overlapping). ``paths()`` is saved in the state so ``kill --all``,
-``pause``, ``ps`` and ``delete`` work from a later process. The file system
-root is a parameter so unit tests run on a temp dir tree.
+calls ``apply(init pid)`` while the init sets up its rootfs, before anything
+of the user's runs (``warm_attach`` says why this is worth overlapping).
+``paths()`` is saved in the state so ``kill --all``, ``pause``, ``ps`` and
+``delete`` work from a later process. The file system root is a parameter so
+unit tests run on a temp dir tree.
 """
 
 from __future__ import annotations
@@ -109,6 +110,7 @@ class CgroupManager:
     """The protocol: one instance per container (see the module docstring)."""
 
     version = 0
+    own: dict[str, str] | None = None  # the runtime's own cgroups, when resolved from them
 
     def create(self, resources: dict) -> None:
         """Make the cgroup(s) and write ``resources``."""
@@ -396,16 +398,15 @@ def is_unified(root: str = CGROUP_ROOT) -> bool:
 def new_manager(cgroups_path: str, container_id: str, root: str = CGROUP_ROOT) -> CgroupManager:
     """The driver for this host; ``cgroups_path`` empty means the container id.
 
-    Also starts :func:`warm_attach`: ``create`` calls this first and ``apply`` last."""
+    ``own`` (this process's cgroups, which it was resolved from) is kept for
+    :func:`warm_attach`."""
     path = cgroups_path or container_id
     if ":" in path and not path.startswith("/"):
         raise CgroupError(f"systemd cgroup paths ({path}) are not supported")
     own = _own_cgroups()
-    unified = is_unified(root)
-    warm_attach(root, own, unified)
-    if unified:
-        return CgroupV2.resolve(path, root, own)
-    return CgroupV1.resolve(path, root, own)
+    manager = (CgroupV2 if is_unified(root) else CgroupV1).resolve(path, root, own)
+    manager.own = own
+    return manager
 
 
 def warm_attach(
@@ -415,8 +416,10 @@ def warm_attach(
 
     Every write to a cgroup.procs takes the kernel's global threadgroup lock, and the
     first one after a quiet spell waits out an RCU grace period first (10-40 ms on
-    this VM, longer under load); writes within a grace period of it do not. Started
-    now, that wait runs while the spec is read and the init is forked, and
+    this VM, longer under load); writes within a grace period of it do not. The
+    wait happens under cgroup_mutex, which mkdir of a cgroup needs too: so start
+    this once the container's cgroups exist (``create``), or before a join
+    (``exec``); the wait then runs while the init is forked and sets up, and
     ``apply`` finds the lock warm. Failures are ignored: this only saves time.
     ``_thread``, not ``threading`` (~2 ms to import); the thread never forks or
     unshares, and the children of ``fork`` have only the calling thread (its fd is

@@ -112,10 +112,11 @@ def create(
     init_pid = 0
     manager = None
     try:
-        from .cgroups import new_manager
+        from .cgroups import new_manager, warm_attach
 
         manager = new_manager(spec.cgroups_path, container_id)
         manager.create(spec.resources)
+        warm_attach(own=manager.own)
         fifo = os.path.join(state_dir, EXEC_FIFO)
         os.mkfifo(fifo, 0o622)
         os.chmod(fifo, 0o622)  # past the umask: a non-root init must be able to open it
