@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 
+from dockyard.cli import runopts
 from dockyard.cli.flags import BOOL, INT, LIST, STRING, Command, Flag
 from dockyard.cli.main import Cli
 from dockyard.client.errors import APIError, ClientError
@@ -20,111 +21,28 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-# -- flags shared by run and create ---------------------------------------------
-_CREATE_FLAGS = (
-    Flag("attach", "a", LIST, "Attach to STDIN, STDOUT or STDERR", metavar="list"),
-    Flag(
-        "entrypoint", "", STRING, "Overwrite the default ENTRYPOINT of the image", metavar="string"
-    ),
-    Flag("env", "e", LIST, "Set environment variables", metavar="list"),
-    Flag("env-file", "", LIST, "Read in a file of environment variables", metavar="list"),
-    Flag("health-cmd", "", STRING, "Command to run to check health", metavar="string"),
-    Flag(
-        "health-interval",
-        "",
-        STRING,
-        "Time between running the check (ms|s|m|h)",
-        metavar="duration",
-    ),
-    Flag(
-        "health-retries", "", INT, "Consecutive failures needed to report unhealthy", metavar="int"
-    ),
-    Flag(
-        "health-start-interval",
-        "",
-        STRING,
-        "Time between running the check during the start period",
-        metavar="duration",
-    ),
-    Flag(
-        "health-start-period",
-        "",
-        STRING,
-        "Start period for the container to initialize",
-        metavar="duration",
-    ),
-    Flag(
-        "health-timeout", "", STRING, "Maximum time to allow one check to run", metavar="duration"
-    ),
-    Flag("no-healthcheck", "", BOOL, "Disable any container-specified HEALTHCHECK"),
-    Flag("hostname", "h", STRING, "Container host name", metavar="string"),
-    Flag("init", "", BOOL, "Run an init inside the container"),
-    Flag("interactive", "i", BOOL, "Keep STDIN open even if not attached"),
-    Flag("label", "l", LIST, "Set meta data on a container", metavar="list"),
-    Flag("name", "", STRING, "Assign a name to the container", metavar="string"),
-    Flag("network", "", STRING, "Connect a container to a network", metavar="network"),
-    Flag("net", "", STRING, "Connect a container to a network (alias of --network)"),
-    Flag("privileged", "", BOOL, "Give extended privileges to this container"),
-    Flag("publish", "p", LIST, "Publish a container's port(s) to the host", metavar="list"),
-    Flag("pull", "", STRING, 'Pull image before running ("always"|"missing"|"never")', "missing"),
-    Flag("restart", "", STRING, "Restart policy to apply when a container exits", "no"),
-    Flag("rm", "", BOOL, "Automatically remove the container when it exits"),
-    Flag("stop-signal", "", STRING, "Signal to stop the container", metavar="string"),
-    Flag("stop-timeout", "", INT, "Timeout (in seconds) to stop a container", metavar="int"),
-    Flag("tty", "t", BOOL, "Allocate a pseudo-TTY"),
-    Flag(
-        "user", "u", STRING, "Username or UID (format: <name|uid>[:<group|gid>])", metavar="string"
-    ),
-    Flag("volume", "v", LIST, "Bind mount a volume", metavar="list"),
-    Flag("workdir", "w", STRING, "Working directory inside the container", metavar="string"),
-)
-_RUN_ONLY = (
-    Flag("detach", "d", BOOL, "Run container in background and print container ID"),
-    Flag("sig-proxy", "", BOOL, "Proxy received signals to the process", True),
-)
+# -- run and create: flags in runopts (docker 28.2's table and mapping) -------------
+_CREATE_FLAGS = runopts.CONTAINER_FLAGS
+_RUN_ONLY = runopts.RUN_ONLY_FLAGS
 RUN = Command(
     "run",
     "[OPTIONS] IMAGE [COMMAND] [ARG...]",
-    "Run a command in a new container",
-    _CREATE_FLAGS + _RUN_ONLY,
+    "Create and run a new container from an image",
+    _CREATE_FLAGS + (runopts.pull_flag("running"),) + _RUN_ONLY,
     min_args=1,
     interspersed=False,
+    aliases=("container run", "run"),
 )
 CREATE = Command(
     "create",
     "[OPTIONS] IMAGE [COMMAND] [ARG...]",
     "Create a new container",
-    _CREATE_FLAGS,
+    _CREATE_FLAGS + (runopts.pull_flag("creating"),),
     min_args=1,
     interspersed=False,
+    aliases=("container create", "create"),
 )
-
-
-def parse_env_file(text: str) -> list[str]:
-    """docker's --env-file: KEY=VALUE lines, `#` comments, bare KEY taken from our env."""
-    env = []
-    for line in text.splitlines():
-        line = line.lstrip()
-        if not line or line.startswith("#"):
-            continue
-        env.append(expand_env(line))
-    return env
-
-
-def expand_env(item: str) -> str:
-    """`-e FOO` takes FOO from the client's environment when it is set there."""
-    key, sep, _ = item.partition("=")
-    if sep or key not in os.environ:
-        return item
-    return f"{key}={os.environ[key]}"
-
-
-def parse_labels(items: list[str]) -> dict[str, str]:
-    labels = {}
-    for item in items:
-        key, _, value = item.partition("=")
-        labels[key] = value
-    return labels
+build_create_body = runopts.build_create_body
 
 
 def parse_restart(policy: str) -> dict[str, Any]:
@@ -137,117 +55,6 @@ def parse_restart(policy: str) -> dict[str, Any]:
             raise ValueError(f"maximum retry count cannot be used with restart policy '{name}'")
         result["MaximumRetryCount"] = int(count)
     return result
-
-
-def parse_publish(items: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """`-p [ip:][hostPort:]containerPort[/proto]` -> (ExposedPorts, PortBindings)."""
-    exposed: dict[str, Any] = {}
-    bindings: dict[str, list[dict[str, str]]] = {}
-    for item in items:
-        spec, _, proto = item.partition("/")
-        parts = spec.rsplit(":", 2)
-        container_port = parts[-1]
-        host_port = parts[-2] if len(parts) >= 2 else ""
-        host_ip = parts[0] if len(parts) == 3 else ""
-        if not container_port.isdigit():
-            raise ValueError(f"invalid containerPort: {container_port}")
-        key = f"{container_port}/{proto or 'tcp'}"
-        exposed[key] = {}
-        bindings.setdefault(key, []).append({"HostIp": host_ip, "HostPort": host_port})
-    return exposed, bindings
-
-
-def build_create_body(opts: dict[str, Any], image: str, command: list[str]) -> dict[str, Any]:
-    """The POST /containers/create body for run/create flags (pure)."""
-    attach = [s.lower() for s in opts["attach"]]
-    detach = opts.get("detach", False)
-    if not detach and not attach:
-        attach = ["stdout", "stderr"] + (["stdin"] if opts["interactive"] else [])
-    for stream in attach:
-        if stream not in ("stdin", "stdout", "stderr"):
-            raise ValueError(
-                f'invalid argument {stream!r} for "-a, --attach" flag: valid streams are STDIN, STDOUT and STDERR'
-            )
-    env = []
-    for path in opts["env_file"]:
-        with open(path) as f:
-            env += parse_env_file(f.read())
-    env += [expand_env(e) for e in opts["env"]]
-    entrypoint = None
-    if opts["entrypoint"]:
-        entrypoint = [opts["entrypoint"]]
-    elif "entrypoint" in opts["_changed"]:
-        entrypoint = [""]
-    exposed, bindings = parse_publish(opts["publish"])
-    stdin = "stdin" in attach
-    host_config: dict[str, Any] = {
-        "AutoRemove": opts["rm"],
-        "Binds": opts["volume"] or None,
-        "NetworkMode": opts["network"] or opts["net"] or "default",
-        "PortBindings": bindings,
-        "Privileged": opts["privileged"],
-        "RestartPolicy": parse_restart(opts["restart"]),
-    }
-    if opts["init"]:
-        host_config["Init"] = True
-    body: dict[str, Any] = {
-        "Hostname": opts["hostname"] or "",
-        "Domainname": "",
-        "User": opts["user"] or "",
-        "AttachStdin": stdin,
-        "AttachStdout": "stdout" in attach,
-        "AttachStderr": "stderr" in attach,
-        "ExposedPorts": exposed,
-        "Tty": opts["tty"],
-        "OpenStdin": opts["interactive"],
-        "StdinOnce": stdin and opts["interactive"] and not detach,
-        "Env": env,
-        "Cmd": command or None,
-        "Image": image,
-        "Volumes": {},
-        "WorkingDir": opts["workdir"] or "",
-        "Entrypoint": entrypoint,
-        "Labels": parse_labels(opts["label"]),
-        "HostConfig": host_config,
-        "NetworkingConfig": {"EndpointsConfig": {}},
-    }
-    health = health_config(opts)
-    if health is not None:
-        body["Healthcheck"] = health
-    if opts["stop_signal"]:
-        body["StopSignal"] = opts["stop_signal"]
-    if opts["stop_timeout"] is not None:
-        body["StopTimeout"] = opts["stop_timeout"]
-    return body
-
-
-def health_config(opts: dict[str, Any]) -> dict[str, Any] | None:
-    """The --health-* flags as the API's HealthConfig (durations in nanoseconds)."""
-    from dockyard.cli.timestamps import parse_duration
-
-    if opts["no_healthcheck"]:
-        if opts["health_cmd"]:
-            raise ValueError("--no-healthcheck conflicts with --health-* options")
-        return {"Test": ["NONE"]}
-    health: dict[str, Any] = {}
-    if opts["health_cmd"]:
-        health["Test"] = ["CMD-SHELL", opts["health_cmd"]]
-    for flag, key in (
-        ("health_interval", "Interval"),
-        ("health_timeout", "Timeout"),
-        ("health_start_period", "StartPeriod"),
-        ("health_start_interval", "StartInterval"),
-    ):
-        if opts[flag]:
-            seconds = parse_duration(opts[flag])
-            if seconds is None or seconds < 0:
-                raise ValueError(
-                    f'invalid argument {opts[flag]!r} for "--{flag.replace("_", "-")}" flag'
-                )
-            health[key] = int(seconds * 1e9)
-    if opts["health_retries"] is not None:
-        health["Retries"] = opts["health_retries"]
-    return health or None
 
 
 def start_error_status(message: str) -> int:
@@ -271,44 +78,139 @@ def report(cli: Cli, command: str, message: str, with_help: bool) -> None:
     cli.err(text + "\n")
 
 
-def pull_image(cli: Cli, reference: str, out: Any) -> None:
+def pull_image(cli: Cli, reference: str, out: Any, platform: str | None = None) -> None:
     """POST /images/create?fromImage=..&tag=..; progress printed as docker does off a tty."""
     from dockyard.cli.format import split_reference
     from dockyard.cli.image import show_progress
 
     repo, tag = split_reference(reference)
-    resp = cli.client.request("POST", "/images/create", {"fromImage": repo, "tag": tag or None})
+    params = {"fromImage": repo, "tag": tag or None, "platform": platform}
+    resp = cli.client.request("POST", "/images/create", params)
+    if out is None:
+        for _ in cli.client.json_stream(resp):
+            pass
+        return
     show_progress(cli.client.json_stream(resp), out)
 
 
+class _CIDFile:
+    """--cidfile, as docker's: refused if the file exists, created before the request,
+    removed again if no id was written to it."""
+
+    def __init__(self, path: str) -> None:
+        self.path, self.file, self.written = path, None, False
+        if not path:
+            return
+        if os.path.exists(path):
+            raise ValueError(
+                "container ID file found, make sure the other container isn't running "
+                f"or delete {path}"
+            )
+        try:
+            self.file = open(path, "w")  # noqa: SIM115 - closed by close()
+        except OSError as e:
+            reason = (e.strerror or str(e)).lower()
+            raise ValueError(
+                f"failed to create the container ID file: open {path}: {reason}"
+            ) from None
+
+    def write(self, container_id: str) -> None:
+        if self.file is not None:
+            self.file.write(container_id)
+            self.written = True
+
+    def close(self) -> None:
+        if self.file is None:
+            return
+        self.file.close()
+        if not self.written:
+            os.unlink(self.path)
+
+
+def _api_socket_mount(cli: Cli) -> dict[str, Any]:
+    """--use-api-socket: our daemon's socket at /var/run/docker.sock."""
+    host = str(cli.client.host)
+    if not host.startswith("unix://"):
+        raise ValueError(
+            "flag --use-api-socket can only be used with unix sockets: "
+            f"docker endpoint {host} incompatible"
+        )
+    socket = host.removeprefix("unix://")
+    return {"Type": "bind", "Source": socket, "Target": "/var/run/docker.sock", "BindOptions": {}}
+
+
+def _console_size() -> list[int]:
+    """HostConfig.ConsoleSize: our stdout's rows and columns when it is a terminal."""
+    try:
+        if os.isatty(1):
+            size = os.get_terminal_size(1)
+            return [size.lines, size.columns]
+    except OSError:
+        pass
+    return [0, 0]
+
+
 def create_container(cli: Cli, opts: dict[str, Any], image: str, body: dict[str, Any]) -> str:
-    """Create (pulling the image on a 404 like docker); warnings go to stderr. Returns the id."""
+    """docker's createContainer: --cidfile, --platform, --use-api-socket, the pull policy
+    (pulling on a 404 by default); warnings go to stderr. Returns the id."""
     from dockyard.cli.format import with_default_tag
 
-    params = {"name": opts["name"] or None}
-    reference = with_default_tag(image)
-    if opts["pull"] == "always":
-        pull_image(cli, reference, sys.stderr)
+    cid = _CIDFile(opts.get("cidfile") or "")
     try:
-        created = cli.client.post("/containers/create", params, body)
-    except APIError as e:
-        if not e.not_found or opts["pull"] == "never":
-            raise
-        cli.err(f"Unable to find image '{reference}' locally\n")
-        pull_image(cli, reference, sys.stderr)
-        created = cli.client.post("/containers/create", params, body)
-    for warning in created.get("Warnings") or []:
-        cli.err(f"WARNING: {warning}\n")
+        platform = runopts.parse_platform(opts["platform"]) if opts.get("platform") else None
+        if opts.get("use_api_socket"):
+            body["HostConfig"].setdefault("Mounts", []).append(_api_socket_mount(cli))
+        body["HostConfig"]["ConsoleSize"] = _console_size()
+        params = {"name": opts["name"] or None, "platform": platform}
+        reference = with_default_tag(image)
+        progress = None if opts.get("quiet") else sys.stderr
+        if opts["pull"] == "always":
+            pull_image(cli, reference, progress, platform)
+        try:
+            created = cli.client.post("/containers/create", params, body)
+        except APIError as e:
+            if not e.not_found or opts["pull"] != "missing":
+                raise
+            if progress is not None:
+                cli.err(f"Unable to find image '{reference}' locally\n")
+            pull_image(cli, reference, progress, platform)
+            created = cli.client.post("/containers/create", params, body)
+        warnings = list(created.get("Warnings") or [])
+        for address in body["HostConfig"].get("Dns") or []:
+            if runopts.is_loopback(address):
+                warnings.append(f"Localhost DNS ({address}) may fail in containers.")
+                break
+        for warning in warnings:
+            cli.err(f"WARNING: {warning}\n")
+        cid.write(created["Id"])
+    finally:
+        cid.close()
     return created["Id"]
 
 
-def create(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
+def _parse_create(cli: Cli, opts: dict[str, Any], args: list[str], command: str) -> Any:
+    """The checks docker makes before any request, then the body; an int is an exit status."""
+    unsupported = runopts.windows_only_flag(opts["_changed"])
+    if unsupported:
+        cli.err(unsupported + "\n")
+        return 1
     try:
-        body = build_create_body(opts, args[0], args[1:])
+        runopts.validate_pull(opts["pull"])
+        return build_create_body(opts, args[0], args[1:])
+    except (ValueError, OSError) as e:
+        report(cli, command, str(e), True)
+        return 125
+
+
+def create(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
+    body = _parse_create(cli, opts, args, "create")
+    if isinstance(body, int):
+        return body
+    try:
         container_id = create_container(cli, opts, args[0], body)
     except (ClientError, ValueError, OSError) as e:
-        report(cli, "create", str(e), True)
-        return 125
+        cli.err(f"{e}\n")
+        return 1
     cli.out(container_id + "\n")
     return 0
 
@@ -434,7 +336,7 @@ def attach_and_start(
     path = f"/containers/{quote(container_id)}"
     attached = None
     if streams:
-        params = {"stream": True, **{s: True for s in streams}}
+        params = {"stream": True, **{s: True for s in streams}, "detachKeys": detach_keys}
         attached = cli.client.hijack(f"{path}/attach", params)
     waiter = _Waiter(cli, container_id, wait_condition)
     terminal = _RawTerminal(tty and "stdin" in streams)
@@ -481,11 +383,13 @@ def attach_and_start(
 
 
 def run(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
+    body = _parse_create(cli, opts, args, "run")
+    if isinstance(body, int):
+        return body
     if opts["detach"] and opts["attach"]:
-        report(cli, "run", "Conflicting options: -a and -d", True)
-        return 125
+        cli.err("conflicting options: cannot specify both --attach and --detach\n")
+        return 1
     try:
-        body = build_create_body(opts, args[0], args[1:])
         container_id = create_container(cli, opts, args[0], body)
     except (ClientError, ValueError, OSError) as e:
         report(cli, "run", str(e), True)
@@ -502,8 +406,9 @@ def run(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     condition = "removed" if opts["rm"] else "next-exit"
     try:
         return attach_and_start(
-            cli, container_id, streams, opts["tty"], condition, "run", opts["sig_proxy"]
-        )
+            cli, container_id, streams, opts["tty"], condition, "run", opts["sig_proxy"],
+            opts["detach_keys"] or None,
+        )  # fmt: skip
     except ClientError as e:
         report(cli, "run", str(e), False)
         return 125

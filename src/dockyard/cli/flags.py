@@ -10,15 +10,23 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 BOOL, STRING, INT, LIST = "bool", "string", "int", "list"
 
 
 class Flag:
-    """One option; `kind` is BOOL, STRING, INT or LIST (repeatable)."""
+    """One option; `kind` is BOOL, STRING, INT or LIST (repeatable).
 
-    __slots__ = ("long", "short", "kind", "help", "default", "metavar")
+    `convert` checks and converts each value as pflag's Value.Set does (a ValueError's
+    text follows `invalid argument "V" for "--flag" flag: `); `dest` lets two names
+    share one value (docker's hidden aliases such as --net); `hidden` keeps a flag
+    out of --help.
+    """
+
+    __slots__ = ("long", "short", "kind", "help", "default", "metavar", "convert", "_dest")
+    __slots__ += ("hidden",)
 
     def __init__(
         self,
@@ -28,13 +36,17 @@ class Flag:
         help: str = "",
         default: Any = None,
         metavar: str = "",
+        convert: Callable[[str], Any] | None = None,
+        dest: str = "",
+        hidden: bool = False,
     ) -> None:
         self.long, self.short, self.kind = long, short, kind
         self.help, self.default, self.metavar = help, default, metavar
+        self.convert, self._dest, self.hidden = convert, dest, hidden
 
     @property
     def dest(self) -> str:
-        return self.long.replace("-", "_")
+        return self._dest or self.long.replace("-", "_")
 
     def initial(self) -> Any:
         if self.kind == LIST:
@@ -83,6 +95,11 @@ class UsageError(Exception):
 
 
 def _convert(flag: Flag, name: str, value: str) -> Any:
+    if flag.convert is not None:
+        try:
+            return flag.convert(value)
+        except ValueError as e:
+            raise UsageError(f'invalid argument "{value}" for "{name}" flag: {e}') from None
     if flag.kind == INT:
         try:
             return int(value)
@@ -217,17 +234,22 @@ def help_text(command: Command) -> str:
     ]
     if command.aliases:
         lines += ["", "Aliases:", "  " + ", ".join(f"dockyard {a}" for a in command.aliases)]
-    entries = []
-    for flag in sorted(command.flags, key=lambda f: f.long):
+    entries = [("help", "    --help", "Print usage")]
+    for flag in command.flags:
+        if flag.hidden:
+            continue
         left = f"-{flag.short}, --{flag.long}" if flag.short else f"    --{flag.long}"
         if flag.kind != BOOL:
             left += f" {flag.metavar or flag.kind}"
-        entries.append((left, flag.help))
-    entries.append(("    --help", "Print usage"))
-    entries.sort(key=lambda e: e[0].lstrip(" -"))
-    width = max(len(left) for left, _ in entries)
+        entries.append((flag.long, left, flag.help))
+    entries.sort()
+    width = max(len(left) for _, left, _ in entries)
     lines += ["", "Options:"]
-    lines += [f"  {left.ljust(width)}   {text}".rstrip() for left, text in entries]
+    indent = "\n" + " " * (width + 5)
+    lines += [
+        f"  {left.ljust(width)}   {text.replace(chr(10), indent)}".rstrip()
+        for _, left, text in entries
+    ]
     return "\n".join(lines) + "\n"
 
 
