@@ -386,6 +386,9 @@ def run(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     body = _parse_create(cli, opts, args, "run")
     if isinstance(body, int):
         return body
+    if not opts["detach"] and body["AttachStdin"] and body["Tty"] and not sys.stdin.isatty():
+        cli.err("the input device is not a TTY\n")
+        return 1
     if opts["detach"] and opts["attach"]:
         cli.err("conflicting options: cannot specify both --attach and --detach\n")
         return 1

@@ -418,17 +418,19 @@ def test_cidfile(setup: Setup) -> None:
 
 def test_run_errors_and_run_only_flags(setup: Setup) -> None:
     env = setup.env()
-    existing = setup.tmp / "cid-docker"
+    existing = setup.tmp / "cid-run-existing"
+    existing.write_text("someone else's")
 
     def both(*args: str) -> tuple[Any, Any]:
         out = []
         for argv0 in ("docker", DOCKYARD):
             out.append(subprocess.run([argv0, "run", *args], env=env, capture_output=True,
-                                      text=True, timeout=60))  # fmt: skip
+                                      stdin=subprocess.DEVNULL, text=True, timeout=60))  # fmt: skip
         return out[0], out[1]
 
     for args in (("-d", "-a", "stdout", "busybox"), ("--cidfile", str(existing), "busybox"),
-                 ("--memory", "x", "busybox"), ("--cpu-percent", "5", "busybox")):  # fmt: skip
+                 ("--memory", "x", "busybox"), ("--cpu-percent", "5", "busybox"),
+                 ("-it", "busybox")):  # fmt: skip
         docker, ours = both(*args)
         assert ours.returncode == docker.returncode, (args, docker.stderr, ours.stderr)
         assert _error_line(ours.stderr) == _error_line(docker.stderr), args
