@@ -42,7 +42,7 @@ import signal
 import socket
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from dockyard.fsutil import write_atomic
@@ -500,15 +500,24 @@ class Monitor:
             data = b""
         if not data:
             rest = splitter.flush()
-            if rest and self.log is not None:
-                self.log.write(name, rest)
+            if rest:
+                self.write_log(name, [rest])
             self.close_output(fd)
             return
         stream = stdcopy.STDOUT if name == "stdout" else stdcopy.STDERR
         self.send(stdcopy.encode(stream, data))
         if self.log is not None:
-            for line in splitter.feed(data):
+            self.write_log(name, splitter.feed(data))
+
+    def write_log(self, name: str, lines: Iterable[bytes]) -> None:
+        if self.log is None:
+            return
+        try:
+            for line in lines:
                 self.log.write(name, line)
+        except OSError as exc:  # (a full disk): output still reaches attached clients
+            self.warn(f"log: {exc}; logging stops")
+            self.log = None
 
     def close_output(self, fd: int) -> None:
         self.sel.unregister(fd)
@@ -572,14 +581,17 @@ class Monitor:
             sig = 0
             code = os.WEXITSTATUS(status)
         result = {"exit_code": code, "signal": sig, "finished_at": self.finished_at, "error": ""}
-        if self.cfg.get("exit_file"):
-            write_atomic(self.cfg["exit_file"], json.dumps(result).encode(), durable=False)
-        if self.log is not None:
-            self.log.close()
-        # Unmount before telling anyone: once the daemon hears "exit" it may
-        # remove the snapshot under the rootfs.
-        self.unmount_rootfs()
-        self.send(protocol.control({"event": "exit", **result}))
+        try:
+            if self.cfg.get("exit_file"):
+                write_atomic(self.cfg["exit_file"], json.dumps(result).encode(), durable=False)
+            if self.log is not None:
+                self.log.close()
+            # Unmount before telling anyone: once the daemon hears "exit" it may
+            # remove the snapshot under the rootfs.
+            self.unmount_rootfs()
+            self.send(protocol.control({"event": "exit", **result}))
+        except Exception:
+            self.failed("finish")  # (a full disk): the daemon still hears, below
         # The links end (EOF) only once `runtime delete` is done and the socket
         # is gone (`close`): the daemon acts on an exit at the end of the link, so
         # a restart's new monitor for this id never races our delete or unlink.
