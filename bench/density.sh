@@ -38,16 +38,19 @@ run_engine() { # label host engine-pids-pattern
   e=$(date +%s%N)
   seq_ms=$(( (e - s) / 1000000 ))
   local after; after=$(pss_kb $(pgrep -f "$pattern" || true))
+  local ps_ms; ps_ms=$(for _ in 1 2 3 4 5; do
+    s=$(date +%s%N); docker ps >/dev/null; e=$(date +%s%N); echo $(( (e - s) / 1000000 ))
+  done | sort -n | sed -n 3p)
   docker rm -f $(docker ps -aq) >/dev/null
   s=$(date +%s%N)
   seq "$N" | xargs -P 8 -I{} docker run -d --network none busybox sleep 3600 >/dev/null
   e=$(date +%s%N)
   par_ms=$(( (e - s) / 1000000 ))
   docker rm -f $(docker ps -aq) >/dev/null
-  printf '%-10s %4d seq: %6d ms (%5.1f/s)   8 clients: %6d ms (%5.1f/s)   memory: %6.2f MiB PSS per container\n' \
+  printf '%-10s %4d seq: %6d ms (%5.1f/s)   8 clients: %6d ms (%5.1f/s)   memory: %6.2f MiB PSS per container   docker ps (%d running): %d ms\n' \
     "$label" "$N" "$seq_ms" "$(awk -v n="$N" -v t="$seq_ms" 'BEGIN{print n*1000/t}')" \
     "$par_ms" "$(awk -v n="$N" -v t="$par_ms" 'BEGIN{print n*1000/t}')" \
-    "$(awk -v a="$after" -v b="$base" -v n="$N" 'BEGIN{print (a-b)/1024/n}')"
+    "$(awk -v a="$after" -v b="$base" -v n="$N" 'BEGIN{print (a-b)/1024/n}')" "$N" "$ps_ms"
 }
 
 .venv/bin/dockyardd --data-root "$T/dy" --exec-root "$T/dyx" -H "unix://$T/dy.sock" >"$T/dy.log" 2>&1 &

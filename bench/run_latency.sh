@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Median wall time of `docker run --rm busybox true` (the official docker CLI) against
-# dockyardd, and against a real dockerd (Debian's docker.io) when one is installed,
-# side by side in one run. Each engine runs on its own temp data root and socket.
+# Median wall times, through the official docker CLI, of `docker run --rm busybox true`
+# (default bridge and --network none) and of `docker run -d` + `docker rm -f`, against
+# dockyardd and a real dockerd (Debian's docker.io) when one is installed, side by side.
+# Each engine runs on its own temp data root and socket.
 #   bench/run_latency.sh [runs]     (default 20)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +20,7 @@ trap cleanup EXIT
 scripts/make-busybox-rootfs.sh --tar "$T/busybox.tar"
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-measure() { # host label args...
+measure() { # host args... : `docker run --rm ARGS busybox true`
   local host=$1; shift
   DOCKER_HOST=$host DOCKER_CONFIG=$T/cfg docker run --rm "$@" busybox true >/dev/null  # warm-up
   for _ in $(seq "$RUNS"); do
@@ -27,13 +28,26 @@ measure() { # host label args...
     echo $(( (e - s) / 1000000 ))
   done | median
 }
+measure_drm() { # host : `docker run -d busybox sleep 60` then `docker rm -f` of it
+  local host=$1
+  for _ in $(seq "$RUNS"); do
+    s=$(date +%s%N)
+    id=$(DOCKER_HOST=$host DOCKER_CONFIG=$T/cfg docker run -d busybox sleep 60)
+    DOCKER_HOST=$host DOCKER_CONFIG=$T/cfg docker rm -f "$id" >/dev/null
+    e=$(date +%s%N)
+    echo $(( (e - s) / 1000000 ))
+  done | median
+}
+engine() { # label host : its three figures, in the same order as `rows`
+  measure "$2"; measure "$2" --network none; measure_drm "$2"
+}
+rows=("docker run --rm true (bridge)" "docker run --rm true (--network none)" "docker run -d + docker rm -f")
 
 .venv/bin/dockyardd --data-root "$T/dy" --exec-root "$T/dyx" -H "unix://$T/dy.sock" >"$T/dy.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do [ -S "$T/dy.sock" ] && break; sleep 0.1; done
 DOCKER_HOST=unix://$T/dy.sock DOCKER_CONFIG=$T/cfg docker import -c 'CMD ["sh"]' "$T/busybox.tar" busybox:latest >/dev/null
-dy=$(measure "unix://$T/dy.sock")
-printf '%-34s %6s ms\n' "dockyardd (docker run --rm true)" "$dy"
+mapfile -t dy < <(engine dockyardd "unix://$T/dy.sock")
 
 if command -v dockerd >/dev/null 2>&1; then
   dockerd -H "unix://$T/peer.sock" --data-root "$T/peer" --exec-root "$T/peerx" \
@@ -41,11 +55,13 @@ if command -v dockerd >/dev/null 2>&1; then
   pids+=($!)
   for _ in $(seq 200); do [ -S "$T/peer.sock" ] && break; sleep 0.1; done
   DOCKER_HOST=unix://$T/peer.sock DOCKER_CONFIG=$T/cfg docker import -c 'CMD ["sh"]' "$T/busybox.tar" busybox:latest >/dev/null
-  for net in bridge none; do
-    pd=$(measure "unix://$T/peer.sock" --network "$net")
-    printf '%-34s %6s ms   dockyard/dockerd = %s\n' "dockerd --network $net" "$pd" \
-      "$(awk -v a="$dy" -v b="$pd" 'BEGIN {printf "%.2f", a/b}')"
-  done
+  mapfile -t pd < <(engine dockerd "unix://$T/peer.sock")
 else
   echo "dockerd: not installed (apt-get install docker.io to compare)"
+  pd=(- - -)
 fi
+printf '%-40s %10s %10s %8s\n' "median of $RUNS (ms)" dockyardd dockerd ratio
+for i in 0 1 2; do
+  printf '%-40s %10s %10s %8s\n' "${rows[$i]}" "${dy[$i]}" "${pd[$i]}" \
+    "$(awk -v a="${dy[$i]}" -v b="${pd[$i]}" 'BEGIN {if (b > 0) printf "%.2f", a/b; else print "-"}')"
+done
