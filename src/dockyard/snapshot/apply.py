@@ -20,12 +20,14 @@ from __future__ import annotations
 import hashlib
 import os
 import posixpath
+import queue
 import shutil
 import stat
+import struct
 import tarfile
+import threading
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -79,6 +81,57 @@ class HashingReader:
     @property
     def digest(self) -> str:
         return "sha256:" + self.hash.hexdigest()
+
+
+_HEADER = struct.Struct("100s8s8s8s12s12s8sc100s8s32s32s8s8s155s12x")
+_CHKSUM_BLANKS = 8 * 0x20
+
+
+def _octal(field: bytes) -> int:
+    """A header number field in octal ASCII (what tarfile's `nti` reads), else ValueError."""
+    return int(field.split(b"\0", 1)[0].strip() or b"0", 8)
+
+
+def _nts(field: bytes, encoding: str, errors: str) -> str:
+    return field.split(b"\0", 1)[0].decode(encoding, errors)
+
+
+class _TarInfo(tarfile.TarInfo):
+    """tarfile's TarInfo with a faster parse of the common header: one struct
+    unpack and one checksum sum instead of field-by-field slicing and two
+    checksums over a struct unpack (~20 us of ~60 per small file here). Headers
+    it does not handle (base-256 numbers, old GNU sparse) go to tarfile's parser."""
+
+    @classmethod
+    def frombuf(cls, buf: bytes, encoding: str, errors: str) -> tarfile.TarInfo:
+        if len(buf) != tarfile.BLOCKSIZE or buf[156:157] == tarfile.GNUTYPE_SPARSE:
+            return super().frombuf(buf, encoding, errors)
+        f = _HEADER.unpack(buf)
+        try:
+            chksum = _octal(f[6])
+            if chksum != sum(buf) - sum(buf[148:156]) + _CHKSUM_BLANKS:
+                raise ValueError
+            mode, uid, gid, size, mtime = (_octal(x) for x in f[1:6])
+            devmajor, devminor = _octal(f[12]), _octal(f[13])
+        except ValueError:
+            return super().frombuf(buf, encoding, errors)  # its checks, its errors
+        obj = cls()
+        obj.name = _nts(f[0], encoding, errors)
+        obj.mode, obj.uid, obj.gid, obj.size, obj.mtime = mode, uid, gid, size, mtime
+        obj.chksum = chksum
+        obj.type = f[7]
+        obj.linkname = _nts(f[8], encoding, errors)
+        obj.uname = _nts(f[10], encoding, errors)
+        obj.gname = _nts(f[11], encoding, errors)
+        obj.devmajor, obj.devminor = devmajor, devminor
+        if obj.type == tarfile.AREGTYPE and obj.name.endswith("/"):
+            obj.type = tarfile.DIRTYPE  # old V7 tar's directories
+        if obj.type == tarfile.DIRTYPE:
+            obj.name = obj.name.rstrip("/")
+        prefix = _nts(f[14], encoding, errors)
+        if prefix and obj.type not in tarfile.GNU_TYPES:
+            obj.name = prefix + "/" + obj.name
+        return obj
 
 
 def clean_member_name(name: str) -> str:
@@ -280,6 +333,7 @@ class _Extractor:
             self.writers.submit(
                 rel,
                 _write_file,
+                m.size,
                 p,
                 memoryview(data)[: m.size],
                 mode,
@@ -360,43 +414,98 @@ def _copy_sparse(tf: tarfile.TarFile, m: tarfile.TarInfo, fd: int) -> None:
 
 _POOL_MAX_FILE = 1 << 20  # files up to this size are written by the pool
 _POOL_THREADS = 4
-_POOL_IN_FLIGHT = 256  # bounds the memory held by queued files (<= 256 MiB, ~1 MiB typical)
+_BATCH_FILES = 32  # files handed to a writer thread at once
+_BATCH_BYTES = 1 << 20
+_POOL_IN_FLIGHT = 16  # batches queued or being written: bounds the memory held (<= ~48 MiB)
+
+
+class _Batch:
+    """Files for one writer thread to create, in order; `done` once all are (or one failed)."""
+
+    __slots__ = ("items", "size", "done", "error")
+
+    def __init__(self) -> None:
+        self.items: list[tuple[Callable[..., None], tuple[object, ...]]] = []
+        self.size = 0
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            for fn, args in self.items:
+                fn(*args)
+        except BaseException as exc:  # noqa: BLE001 - raised again by whoever waits
+            self.error = exc
+        finally:
+            self.done.set()
+
+    def wait(self) -> None:
+        self.done.wait()
+        if self.error is not None:
+            raise self.error
 
 
 class _Writers:
     """Small files written by a few threads: creating a file costs a filesystem
     round trip that threads overlap (measured 1.5x on ext4 here), while the
-    tar stream is read and hashed in order by the caller. `wait(rel)` before
-    anything touches a path again keeps the archive's order where it matters."""
+    tar stream is read and hashed in order by the caller. Files go to the
+    threads in batches (a future per file cost more than many writes). `wait(rel)`
+    before anything touches a path again keeps the archive's order where it matters."""
 
     def __init__(self) -> None:
-        self._pool: ThreadPoolExecutor | None = None
-        self._pending: dict[str, Future[None]] = {}
-        self._order: deque[Future[None]] = deque()
+        self._q: queue.SimpleQueue[_Batch | None] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._batch = _Batch()
+        self._pending: dict[str, _Batch] = {}
+        self._order: deque[_Batch] = deque()
 
-    def submit(self, rel: str, fn: Callable[..., None], *args: object) -> None:
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(_POOL_THREADS, thread_name_prefix="layer-write")
-        fut = self._pool.submit(fn, *args)
-        self._pending[rel] = fut
-        self._order.append(fut)
-        while len(self._order) > _POOL_IN_FLIGHT or (self._order and self._order[0].done()):
-            self._order.popleft().result()  # raises the first failure
+    def submit(self, rel: str, fn: Callable[..., None], size: int, *args: object) -> None:
+        b = self._batch
+        b.items.append((fn, args))
+        b.size += size
+        self._pending[rel] = b
+        if len(b.items) >= _BATCH_FILES or b.size >= _BATCH_BYTES:
+            self._flush()
+
+    def _flush(self) -> None:
+        b = self._batch
+        if not b.items:
+            return
+        if not self._threads:
+            for i in range(_POOL_THREADS):
+                t = threading.Thread(target=self._work, name=f"layer-write_{i}", daemon=True)
+                t.start()
+                self._threads.append(t)
+        self._batch = _Batch()
+        self._q.put(b)
+        self._order.append(b)
+        while len(self._order) > _POOL_IN_FLIGHT or (self._order and self._order[0].done.is_set()):
+            self._order.popleft().wait()  # raises the first failure
+
+    def _work(self) -> None:
+        while (b := self._q.get()) is not None:
+            b.run()
 
     def wait(self, rel: str) -> None:
-        fut = self._pending.pop(rel, None)
-        if fut is not None:
-            fut.result()
+        b = self._pending.pop(rel, None)
+        if b is not None:
+            if b is self._batch:
+                self._flush()
+            b.wait()
 
     def wait_all(self) -> None:
+        self._flush()
         while self._order:
-            self._order.popleft().result()
+            self._order.popleft().wait()
         self._pending.clear()
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        """Stop the threads once what is queued is written (nothing writes after)."""
+        for _ in self._threads:
+            self._q.put(None)
+        for t in self._threads:
+            t.join()
+        self._threads = []
 
 
 def _read_exact(src: Any, n: int, name: str) -> bytes:
@@ -460,7 +569,9 @@ def apply_layer(root: str, stream: BinaryIO) -> ApplyResult:
     reader = stream if isinstance(stream, HashingReader) else HashingReader(stream)
     ex = _Extractor(root)
     try:
-        with tarfile.open(fileobj=reader, mode="r|", errorlevel=2, bufsize=_TAR_BUFSIZE) as tf:  # type: ignore[call-overload]
+        with tarfile.open(  # type: ignore[call-overload]
+            fileobj=reader, mode="r|", errorlevel=2, bufsize=_TAR_BUFSIZE, tarinfo=_TarInfo
+        ) as tf:
             for m in tf:
                 ex.entry(tf, m)
         ex.finish()

@@ -264,3 +264,46 @@ def test_pooled_writes_keep_archive_order(tmp_path: Path) -> None:
     out.mkdir()
     with pytest.raises(InvalidLayer, match="is not a directory"):
         apply(out, make_tar(("a", "f", {"data": b"1"}), ("a/b", "f", {"data": b"2"})))
+
+
+@pytest.mark.parametrize("fmt", [tarfile.USTAR_FORMAT, tarfile.GNU_FORMAT, tarfile.PAX_FORMAT])
+def test_fast_header_parse_matches_tarfile(fmt: int) -> None:
+    """Every header of archives in the three formats (long names in a ustar
+    prefix, devices, links, big ids, V7 directories) parses as tarfile parses it."""
+    from dockyard.snapshot.apply import _TarInfo
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=fmt) as tf:
+        for name, kind, extra in [
+            ("usr/lib/file", tarfile.REGTYPE, {"size": 3}),
+            ("d/" * 40 + "deep", tarfile.REGTYPE, {}),  # ustar prefix / GNU longname / PAX path
+            ("dir/", tarfile.DIRTYPE, {"mode": 0o2755}),
+            ("dev/null", tarfile.CHRTYPE, {"devmajor": 1, "devminor": 3}),
+            ("link", tarfile.SYMTYPE, {"linkname": "usr/lib/file"}),
+            ("hard", tarfile.LNKTYPE, {"linkname": "usr/lib/file"}),
+            ("ids", tarfile.REGTYPE, {"uid": 65534, "gid": 0o7777777, "mtime": 1 << 32}),
+        ]:
+            ti = tarfile.TarInfo(name)
+            ti.type = kind
+            ti.uname, ti.gname = "root", "wheel"
+            for k, v in extra.items():
+                setattr(ti, k, v)
+            tf.addfile(ti, io.BytesIO(b"abc"[: ti.size]))
+    data = buf.getvalue()
+    for off in range(0, len(data) - 1024, 512):
+        block = data[off : off + 512]
+        try:
+            want = tarfile.TarInfo.frombuf(block, "utf-8", "surrogateescape")
+        except tarfile.HeaderError:
+            continue  # data blocks, end of archive
+        got = _TarInfo.frombuf(block, "utf-8", "surrogateescape")
+        assert got.get_info() == want.get_info(), off
+    v7 = tarfile.TarInfo("olddir/").tobuf(tarfile.USTAR_FORMAT)  # a regular "file" named x/
+    v7 = v7[:156] + tarfile.AREGTYPE + v7[157:]
+    v7 = v7[:148] + b"%06o\0 " % (sum(v7[:148]) + sum(v7[156:]) + 256) + v7[156:]
+    got, want = (c.frombuf(v7, "utf-8", "strict") for c in (_TarInfo, tarfile.TarInfo))
+    assert got.get_info() == want.get_info() and got.isdir()
+    bad = bytearray(data[:512])
+    bad[0] ^= 1
+    with pytest.raises(tarfile.InvalidHeaderError):
+        _TarInfo.frombuf(bytes(bad), "utf-8", "strict")
