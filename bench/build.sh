@@ -82,25 +82,32 @@ ms() {  # milliseconds of "$@"
 legacy() { DOCKER_BUILDKIT=0 docker -H "$1" build -q "${@:2}" -t bench:latest "$ctx"; }
 ours() { DOCKYARD_HOST="$1" "$BIN/dockyard" build -q "${@:2}" -t bench:latest "$ctx"; }
 
-echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-9s %-16s %10s %10s %14s\n' daemon client cold_ms noop_ms one_changed_ms
+# runs interleave the daemons and clients, so a load change on this shared
+# machine hits every combination alike; medians per combination
+combos=()
 for h in "${hosts[@]}"; do
-  name=${h%%=*} host=${h#*=}
-  clients=(legacy)
-  [ "$name" = dockyard ] && clients+=(ours)
-  for client in "${clients[@]}"; do
-    cold=() noop=() changed=()
-    for r in $(seq 1 "$RUNS"); do
-      echo "v1" > "$ctx/src/app.txt"
-      cold+=("$(ms $client "$host" --no-cache)")
-      noop+=("$(ms $client "$host")")
-      echo "v$r-changed" > "$ctx/src/app.txt"
-      changed+=("$(ms $client "$host")")
-    done
-    label=$client; [ "$client" = legacy ] && label="docker(legacy)"; [ "$client" = ours ] && label="dockyard build"
-    printf '%-9s %-16s %10s %10s %14s\n' "$name" "$label" \
-      "$(printf '%s\n' "${cold[@]}" | median)" "$(printf '%s\n' "${noop[@]}" | median)" \
-      "$(printf '%s\n' "${changed[@]}" | median)"
+  combos+=("$h legacy")
+  [ "${h%%=*}" = dockyard ] && combos+=("$h ours")
+done
+declare -A cold noop changed
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+for r in $(seq 1 "$RUNS"); do
+  for c in "${combos[@]}"; do
+    h=${c% *} client=${c#* }
+    host=${h#*=}
+    echo "v1" > "$ctx/src/app.txt"
+    cold[$c]+="$(ms $client "$host" --no-cache) "
+    noop[$c]+="$(ms $client "$host") "
+    echo "v$r-changed" > "$ctx/src/app.txt"
+    changed[$c]+="$(ms $client "$host") "
   done
+done
+printf '%-9s %-16s %10s %10s %14s\n' daemon client cold_ms noop_ms one_changed_ms
+for c in "${combos[@]}"; do
+  h=${c% *} client=${c#* }
+  label=$client; [ "$client" = legacy ] && label="docker(legacy)"; [ "$client" = ours ] && label="dockyard build"
+  printf '%-9s %-16s %10s %10s %14s\n' "${h%%=*}" "$label" \
+    "$(printf '%s\n' ${cold[$c]} | median)" "$(printf '%s\n' ${noop[$c]} | median)" \
+    "$(printf '%s\n' ${changed[$c]} | median)"
 done
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
