@@ -772,8 +772,8 @@ class _Run:
             ]
             snap = st.snapshot
             chown = flags.get("chown", "")
-            if found and not from_ref:
-                await asyncio.to_thread(self.context.unpack)  # a miss needs the files
+            if found and not from_ref:  # a miss needs the files it copies
+                await asyncio.to_thread(self.context.unpack, [host for host, _ in found])
 
             def work() -> Any:
                 return self._copy_layer(

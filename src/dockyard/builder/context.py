@@ -65,9 +65,9 @@ class BuildContext:
         with open_in_root(self.root, name) as f:
             return f.read()
 
-    def unpack(self) -> None:
+    def unpack(self, paths: list[str] | None = None) -> None:
         if self.tar is not None:
-            self.tar.unpack()
+            self.tar.unpack(paths)
 
     def close(self) -> None:
         if self.tar is not None:
@@ -109,6 +109,7 @@ class TarContext:
         self._lock = threading.Lock()  # unpacking
         self._map_lock = threading.Lock()
         self._unpacked = False
+        self._written: set[str] = set()
         self._map: mmap.mmap | None = None
         self._fd = os.open(spool, os.O_RDONLY | os.O_CLOEXEC)
         self._size = os.fstat(self._fd).st_size
@@ -333,23 +334,31 @@ class TarContext:
 
     # -- unpacking ------------------------------------------------------------------
 
-    def unpack(self) -> None:
-        """Write the tree into `root` (once). Entries replace what is there
-        (a kept context's earlier files); nothing else is touched."""
+    def unpack(self, paths: list[str] | None = None) -> None:
+        """Write the tree, or only what is at and under the host `paths` (what a
+        step that missed the cache copies), into `root`. Entries replace what
+        is there (a kept context's earlier files); none is written twice;
+        nothing else is touched."""
         with self._lock:
             if self._unpacked:
                 return
+            wanted = None if paths is None else {self._entry(p)[0] for p in paths}
+            if wanted is not None and "" in wanted:
+                wanted = None
+            todo = [(rel, e) for rel, e in self._entries.items() if rel not in self._written
+                    and (wanted is None or _under(rel, wanted))]  # fmt: skip
             fds: dict[str, int] = {"": os.open(self.root, _DIR_FLAGS)}
             try:
-                self._unpack(fds)
+                self._unpack(fds, todo)
             finally:
                 for fd in fds.values():
                     os.close(fd)
-            self._unpacked = True
+            self._written.update(rel for rel, _ in todo)
+            self._unpacked = wanted is None
 
-    def _unpack(self, fds: dict[str, int]) -> None:
+    def _unpack(self, fds: dict[str, int], todo: list[tuple[str, _Entry]]) -> None:
         dirs = []
-        for rel, e in self._entries.items():
+        for rel, e in todo:
             kind = stat.S_IFMT(e.st_mode)
             if kind == stat.S_IFDIR:
                 _dir_fd(fds, rel)
@@ -390,6 +399,16 @@ class TarContext:
                 raise OSError("unexpected end of the context data")
             off += n
             left -= n
+
+
+def _under(rel: str, tops: set[str]) -> bool:
+    """Whether `rel` is one of `tops` or lies below one."""
+    while True:
+        if rel in tops:
+            return True
+        if not rel:
+            return False
+        rel = rel.rpartition("/")[0]
 
 
 def _dir_fd(fds: dict[str, int], rel: str) -> int:

@@ -273,3 +273,26 @@ def test_hashes_of_a_compressed_body_are_not_used(tmp_path: Path) -> None:
         assert ctx.sha256(str(root / "f")) == hashlib.sha256(b"plain bytes\n").hexdigest()
     finally:
         ctx.close()
+
+
+def test_a_miss_unpacks_only_what_it_copies(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    whole = _open(tmp_path / "a", CONTEXT)
+    try:
+        whole.unpack()
+    finally:
+        whole.close()
+    part = _open(tmp_path / "b", CONTEXT)
+    root = Path(part.root)
+    try:
+        part.unpack([str(root / "app" / "sub"), str(root / "app" / "link")])
+        assert sorted(_tree(root)) == ["app", "app/link", "app/sub", "app/sub/deep",
+                                       "app/sub/deep/file.txt"]  # fmt: skip
+        part.unpack([str(root / "keep")])
+        assert "keep/b.log" in _tree(root) and "Dockerfile" not in _tree(root)
+        part.unpack()  # the rest, nothing twice
+    finally:
+        part.close()
+    assert _tree(root) == _tree(Path(whole.root))
+    assert (root / "app").stat().st_mtime == 1_700_000_000
