@@ -448,7 +448,7 @@ class ContainerService:
         host_config.setdefault("LogConfig", {"Type": "json-file", "Config": {}})
         host_config.setdefault("RestartPolicy", {"Name": "no", "MaximumRetryCount": 0})
         host_config.setdefault("AutoRemove", False)
-        ocispec.validate_host_config(host_config)
+        ocispec.validate_host_config(host_config, self.security)
         logopts.check_names(host_config.get("LogConfig") or {})
         os.makedirs(self.paths.container_dir(cid), mode=0o700)
         try:
@@ -604,6 +604,7 @@ class ContainerService:
             cwd=cfg.get("WorkingDir") or "/",
             user=user,
             hostname=hostname,
+            domainname=cfg.get("Domainname") or "",
             rootfs=rootfs,
             tty=bool(cfg.get("Tty")),
             read_only=bool(hc.get("ReadonlyRootfs")),
