@@ -188,14 +188,40 @@ def create_container(cli: Cli, opts: dict[str, Any], image: str, body: dict[str,
     return created["Id"]
 
 
+_PROXY_KEYS = {"HTTP_PROXY": "httpProxy", "HTTPS_PROXY": "httpsProxy", "NO_PROXY": "noProxy",
+               "FTP_PROXY": "ftpProxy", "ALL_PROXY": "allProxy"}  # fmt: skip
+
+
+def proxy_env(cli: Cli, env: list[str]) -> list[str]:
+    """docker's ParseProxyConfig: the `proxies` of our config.json (for this daemon's host,
+    else "default") as HTTP_PROXY/http_proxy... where -e did not set them."""
+    home = os.environ.get("DOCKYARD_CONFIG") or os.path.join(os.path.expanduser("~"), ".dockyard")
+    if not os.path.exists(os.path.join(home, "config.json")):
+        return []  # the common case, without importing the registry module
+    from dockyard.cli.registry import load_config
+
+    proxies = load_config().get("proxies") or {}
+    config = proxies.get(str(cli.client.host)) or proxies.get("default") or {}
+    given = {item.partition("=")[0] for item in env}
+    extra = []
+    for key, field in _PROXY_KEYS.items():
+        value = config.get(field) or ""
+        for name in (key, key.lower()) if value else ():
+            if name not in given:
+                extra.append(f"{name}={value}")
+    return extra
+
+
 def _parse_create(cli: Cli, opts: dict[str, Any], args: list[str], command: str) -> Any:
     """The checks docker makes before any request, then the body; an int is an exit status."""
     unsupported = runopts.windows_only_flag(opts["_changed"])
     if unsupported:
         cli.err(unsupported + "\n")
         return 1
+    opts["platform"] = opts["platform"] or os.environ.get("DOCKYARD_DEFAULT_PLATFORM", "")
     try:
         runopts.validate_pull(opts["pull"])
+        opts["env"] = opts["env"] + proxy_env(cli, opts["env"])
         return build_create_body(opts, args[0], args[1:])
     except (ValueError, OSError) as e:
         report(cli, command, str(e), True)

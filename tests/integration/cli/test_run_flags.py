@@ -279,11 +279,13 @@ class Setup:
         values = {"tmp": str(self.tmp), "base": self.base, "net": self.net}
         return [f.format(**values) if "{" in f and "}" in f and '"' not in f else f for f in flags]
 
-    def create(self, client: str, flags: list[str], name: str) -> subprocess.CompletedProcess[str]:
+    def create(
+        self, client: str, flags: list[str], name: str, **env: str
+    ) -> subprocess.CompletedProcess[str]:
         argv = ["docker"] if client == "docker" else [DOCKYARD]
         argv += ["create", "--name", name, *self.expand(flags), "busybox", "true"]
-        p = subprocess.run(argv, env=self.env(), cwd=self.tmp, capture_output=True, text=True,
-                           timeout=60)  # fmt: skip
+        p = subprocess.run(argv, env=self.env() | env, cwd=self.tmp, capture_output=True,
+                           text=True, timeout=60)  # fmt: skip
         self.created.append(name)
         return p
 
@@ -414,6 +416,37 @@ def test_cidfile(setup: Setup) -> None:
         assert result.returncode == 1 and "Conflict" in result.stderr
         assert not failed.exists(), client
     setup.created = [n for n in setup.created if n != name]
+
+
+def test_proxies_from_the_config_file(setup: Setup) -> None:
+    """`proxies` in config.json (docker's, ours) become the container's proxy variables."""
+    config = setup.tmp / "proxy-config"
+    config.mkdir()
+    (config / "config.json").write_text(json.dumps({"proxies": {
+        "default": {"httpProxy": "http://p:3128", "noProxy": "localhost"},
+        setup.recorder.host: {"httpsProxy": "http://s:3128", "allProxy": "socks://a:1"},
+    }}))  # fmt: skip
+    names = {client: _unique() for client in ("docker", "dockyard")}
+    for client, name in names.items():
+        r = setup.create(client, ["-e", "https_proxy=mine"], name, DOCKER_CONFIG=str(config),
+                         DOCKYARD_CONFIG=str(config))  # fmt: skip
+        assert r.returncode == 0, r.stderr
+    bodies = setup.recorder.create_bodies()
+    envs = [sorted(bodies[names[c]][1]["Env"]) for c in ("docker", "dockyard")]
+    assert envs[0] == envs[1]
+    assert "HTTPS_PROXY=http://s:3128" in envs[0] and "https_proxy=mine" in envs[0]
+
+
+def test_default_platform_from_the_environment(setup: Setup) -> None:
+    """DOCKER_DEFAULT_PLATFORM for docker's CLI is DOCKYARD_DEFAULT_PLATFORM for ours."""
+    names = {client: _unique() for client in ("docker", "dockyard")}
+    for client, name in names.items():
+        r = setup.create(client, [], name, DOCKER_DEFAULT_PLATFORM="linux",
+                         DOCKYARD_DEFAULT_PLATFORM="linux")  # fmt: skip
+        assert r.returncode == 0, r.stderr
+    bodies = setup.recorder.create_bodies()
+    queries = [bodies[n][0].split("?")[1].replace(n, "N") for n in names.values()]
+    assert queries[0] == queries[1] and "platform=linux%2F" in queries[0]
 
 
 def test_run_errors_and_run_only_flags(setup: Setup) -> None:

@@ -199,3 +199,20 @@ def test_platform() -> None:
     assert runopts.parse_platform("linux/x86_64") == "linux/amd64"
     with pytest.raises(ValueError, match="cannot parse platform specifier"):
         runopts.parse_platform("a/b/c/d")
+
+
+def test_proxy_env_from_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dockyard.cli.container import proxy_env
+    from dockyard.cli.main import Cli
+
+    monkeypatch.setenv("DOCKYARD_CONFIG", str(tmp_path))
+    cli = Cli("unix:///x.sock")
+    assert proxy_env(cli, []) == []
+    (tmp_path / "config.json").write_text(
+        '{"proxies": {"default": {"httpProxy": "http://p:3128", "noProxy": "localhost"},'
+        ' "unix:///x.sock": {"httpsProxy": "http://s:3128"}}}'
+    )
+    assert proxy_env(cli, ["https_proxy=mine"]) == ["HTTPS_PROXY=http://s:3128"]
+    assert proxy_env(Cli("unix:///other.sock"), ["HTTP_PROXY=x"]) == [
+        "http_proxy=http://p:3128", "NO_PROXY=localhost", "no_proxy=localhost",
+    ]  # fmt: skip
