@@ -139,6 +139,51 @@ def _api_socket_mount(cli: Cli) -> dict[str, Any]:
     return {"Type": "bind", "Source": socket, "Target": "/var/run/docker.sock", "BindOptions": {}}
 
 
+_SECRETS_CONFIG = "/run/secrets/docker/config.json"
+
+
+def api_socket_credentials(env: list[str] | None) -> dict[str, str]:
+    """--use-api-socket: our saved registry credentials (host -> base64 user:password), unless
+    the container's env names its own DOCKER_CONFIG."""
+    if any(item.startswith("DOCKER_CONFIG=") for item in env or ()):
+        return {}
+    import base64
+
+    from dockyard.cli.registry import get_credentials, load_config
+
+    config = load_config()
+    hosts = sorted({*(config.get("auths") or {}), *(config.get("credHelpers") or {})})
+    found = {}
+    for host in hosts:
+        creds = get_credentials(host)
+        if creds and (creds["username"] or creds["password"]):
+            pair = f"{creds['username']}:{creds['password']}".encode()
+            found[host] = base64.b64encode(pair).decode()
+    return found
+
+
+def copy_credentials(cli: Cli, container_id: str, creds: dict[str, str]) -> None:
+    """docker's copyDockerConfigIntoContainer: a config.json holding only `auths`, as a
+    0600 file at /run/secrets/docker/config.json (named relative to / in the tar: dockyardd,
+    unlike dockerd, refuses the absolute name docker's CLI sends)."""
+    import io
+    import json
+    import tarfile
+
+    auths = {host: {"auth": auth} for host, auth in sorted(creds.items())}
+    data = json.dumps({"auths": auths}, indent="\t").encode()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo(_SECRETS_CONFIG.lstrip("/"))  # docker's absolute name: refused
+        info.size, info.mode = len(data), 0o600
+        tar.addfile(info, io.BytesIO(data))
+    path = f"/containers/{quote(container_id)}/archive"
+    headers = {"Content-Type": "application/x-tar"}
+    resp = cli.client.request("PUT", path, {"path": "/"}, buf.getvalue(), headers)
+    resp.read()
+    resp.close()
+
+
 def _console_size() -> list[int]:
     """HostConfig.ConsoleSize: our stdout's rows and columns when it is a terminal."""
     try:
@@ -158,8 +203,13 @@ def create_container(cli: Cli, opts: dict[str, Any], image: str, body: dict[str,
     cid = _CIDFile(opts.get("cidfile") or "")
     try:
         platform = runopts.parse_platform(opts["platform"]) if opts.get("platform") else None
+        creds = {}
         if opts.get("use_api_socket"):
             body["HostConfig"].setdefault("Mounts", []).append(_api_socket_mount(cli))
+            creds = api_socket_credentials(body["Env"])
+            if creds:
+                dirname = _SECRETS_CONFIG.rpartition("/")[0]
+                body["Env"] = [*(body["Env"] or []), f"DOCKER_CONFIG={dirname}"]
         body["HostConfig"]["ConsoleSize"] = _console_size()
         params = {"name": opts["name"] or None, "platform": platform}
         reference = with_default_tag(image)
@@ -183,6 +233,14 @@ def create_container(cli: Cli, opts: dict[str, Any], image: str, body: dict[str,
         for warning in warnings:
             cli.err(f"WARNING: {warning}\n")
         cid.write(created["Id"])
+        if creds:
+            try:
+                copy_credentials(cli, created["Id"], creds)
+            except ClientError as e:
+                raise ValueError(
+                    "injecting docker config.json into container failed: "
+                    f"copying config.json into container failed: {e}"
+                ) from None
     finally:
         cid.close()
     return created["Id"]

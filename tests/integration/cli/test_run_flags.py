@@ -449,6 +449,41 @@ def test_default_platform_from_the_environment(setup: Setup) -> None:
     assert queries[0] == queries[1] and "platform=linux%2F" in queries[0]
 
 
+def test_use_api_socket_copies_credentials(setup: Setup) -> None:
+    """--use-api-socket: the socket mounted, and saved credentials in a config.json inside."""
+    import base64
+    import io
+    import tarfile
+
+    config = setup.tmp / "creds-config"
+    config.mkdir()
+    auth = base64.b64encode(b"user:secret").decode()
+    (config / "config.json").write_text(json.dumps({"auths": {"localhost:5999": {"auth": auth}}}))
+    names = {client: _unique() for client in ("docker", "dockyard")}
+    files = {}
+    for client, name in names.items():
+        r = setup.create(client, ["--use-api-socket"], name, DOCKER_CONFIG=str(config),
+                         DOCKYARD_CONFIG=str(config))  # fmt: skip
+        if client == "docker" and r.returncode != 0:  # dockyardd refuses its absolute tar name
+            assert "absolute path '/run/secrets/docker/config.json'" in r.stderr, r.stderr
+            continue
+        assert r.returncode == 0, r.stderr
+        out = subprocess.run(["docker", "cp", f"{name}:/run/secrets/docker/config.json", "-"],
+                             env=setup.env(), capture_output=True, timeout=60)  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        with tarfile.open(fileobj=io.BytesIO(out.stdout)) as tar:
+            member = tar.getmembers()[0]
+            files[client] = (member.mode & 0o777, tar.extractfile(member).read())
+    # json.MarshalIndent(config, "", "\t") of the docker CLI's ConfigFile{AuthConfigs}
+    expected = json.dumps({"auths": {"localhost:5999": {"auth": auth}}}, indent="\t")
+    assert files["dockyard"] == (0o600, expected.encode())
+    assert files.get("docker", files["dockyard"]) == files["dockyard"]
+    bodies = setup.recorder.create_bodies()
+    bodies_of = [_normalize(bodies[n][1]) for n in names.values()]
+    assert bodies_of[0]["Env"] == bodies_of[1]["Env"] == ["DOCKER_CONFIG=/run/secrets/docker"]
+    assert bodies_of[0]["HostConfig"]["Mounts"] == bodies_of[1]["HostConfig"]["Mounts"]
+
+
 def test_run_errors_and_run_only_flags(setup: Setup) -> None:
     env = setup.env()
     existing = setup.tmp / "cid-run-existing"
