@@ -37,19 +37,24 @@ layer(f"{work}/large.tar", [total // 4] * 4)                # few large files
 PY
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-time_cmd() {  # prints seconds for "$@", after clearing the target
+# Each run extracts into a fresh directory and nothing is deleted until the end:
+# on ext4 without a journal (this machine's root) every file created within a
+# minute or more of a mass deletion pays a kernel scan over the recently deleted
+# inodes (recently_deleted() in find_inode_bit: ~0.4 ms per create measured with
+# perf), which made the figures measure the bench's own rm -rf, not the tools.
+time_cmd() {  # prints seconds for "$@", extracting into a fresh $out
   local t0 t1
-  rm -rf "$work/out"; mkdir "$work/out"; sync
+  out=$(mktemp -d "$work/out.XXXX"); sync
   t0=$(date +%s.%N); "$@" >/dev/null; t1=$(date +%s.%N)
   echo "$t1 - $t0" | bc -l
 }
 apply_py() {
   "$PY" -c 'import sys
 from dockyard.snapshot.apply import apply_layer
-with open(sys.argv[1], "rb", buffering=0) as f: apply_layer(sys.argv[2], f)' "$1" "$work/out"
+with open(sys.argv[1], "rb", buffering=0) as f: apply_layer(sys.argv[2], f)' "$1" "$out"
 }
-gnu_tar() { tar -xf "$1" -C "$work/out" --xattrs --same-owner -p; }
-gnu_tar_sha() { sha256sum "$1" >/dev/null & tar -xf "$1" -C "$work/out" --xattrs --same-owner -p; wait; }
+gnu_tar() { tar -xf "$1" -C "$out" --xattrs --same-owner -p; }
+gnu_tar_sha() { sha256sum "$1" >/dev/null & tar -xf "$1" -C "$out" --xattrs --same-owner -p; wait; }
 
 printf '%-8s %8s %8s | %12s %12s %14s | %7s | %9s %9s\n' layer files MB "GNU tar s" "+sha256 s" "apply_layer s" ratio "our MB/s" "files/s"
 for kind in small large; do

@@ -411,7 +411,14 @@ class Puller:
         proves bad is dropped and fetched anew."""
         digest = desc["digest"]
         content = self.images.content
-        ingest = await asyncio.to_thread(content.partial, digest[7:])
+        opening = asyncio.ensure_future(asyncio.to_thread(content.partial, digest[7:]))
+        try:
+            ingest = await asyncio.shield(opening)  # (waits while another process has it)
+        except asyncio.CancelledError:  # the lock may still come: let it go at once
+            opening.add_done_callback(
+                lambda f: f.cancelled() or f.exception() or f.result().close()
+            )
+            raise
         keep = True
         try:
             local = self._stored(digest, diff_id)
