@@ -22,7 +22,9 @@ write outside it.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
+import io
 import mmap
 import os
 import posixpath
@@ -30,13 +32,14 @@ import shutil
 import stat
 import tarfile
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 from dockyard.builder.copy import resolve_in_root
 from dockyard.builder.dockerignore import Matcher, read_patterns
 from dockyard.builder.fsview import HOST, FileView
 from dockyard.rootpath import open_in_root
-from dockyard.store.compression import NONE, decompressed
+from dockyard.store.compression import NONE, decompressed, detect
 
 _CHUNK = 1 << 20
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -100,7 +103,7 @@ class TarContext:
     """A context tar spooled to `spool` and indexed by path, seen as if it were
     unpacked at `root` (a `FileView`); `unpack` makes it so."""
 
-    def __init__(self, root: str, spool: str) -> None:
+    def __init__(self, root: str, spool: str, kept: _Pieces | None = None) -> None:
         self.root = os.path.normpath(root)
         self.spool = spool
         self._prefix = self.root + "/"
@@ -111,25 +114,44 @@ class TarContext:
         self._unpacked = False
         self._written: set[str] = set()
         self._map: mmap.mmap | None = None
-        self._fd = os.open(spool, os.O_RDONLY | os.O_CLOEXEC)
-        self._size = os.fstat(self._fd).st_size
+        self._kept = kept  # the body in memory, or else in the spool file
+        self._fd = -1 if kept else os.open(spool, os.O_RDONLY | os.O_CLOEXEC)
+        self._size = kept.size if kept else os.fstat(self._fd).st_size
 
     @classmethod
     def open(
-        cls, root: str, spool: str, hashed: dict[tuple[int, int], str] | None = None
+        cls,
+        root: str,
+        spool: str,
+        hashed: dict[tuple[int, int], str] | None = None,
+        kept: list[bytes] | None = None,
     ) -> TarContext:
-        """Index the request body spooled at `spool` (decompressed in place
-        first when compressed); ValueError when it is not a valid context. A
-        body that is not a tar is the Dockerfile itself (`docker build - <
-        Dockerfile`, dockerd's rule). `hashed` is a `TarStreamHasher`'s
-        digests of the body as received (unused if it was compressed)."""
-        is_tar, was_plain = _decompress_in_place(spool)
+        """Index the request body spooled at `spool`, or `kept` in memory as it
+        arrived (decompressed first when compressed, in the spool); ValueError
+        when it is not a valid context. A body that is not a tar is the
+        Dockerfile itself (`docker build - < Dockerfile`, dockerd's rule).
+        `hashed` is a `TarStreamHasher`'s digests of the body as received
+        (unused if it was compressed)."""
+        pieces = _Pieces(kept) if kept is not None else None
+        if pieces is not None and detect(pieces.pread(0, 6)) != NONE:
+            with open(spool, "wb") as f:
+                f.writelines(pieces.pieces)
+            pieces = None
+        if pieces is not None:
+            is_tar, was_plain = _is_tar_header(pieces.pread(0, 512)), True
+            data_size = pieces.size
+        else:
+            is_tar, was_plain = _decompress_in_place(spool)
+            data_size = os.path.getsize(spool)
         known = hashed if was_plain and hashed else {}
-        data_size = os.path.getsize(spool)
         if is_tar:  # the docker CLI's tar with a Dockerfile from outside ends unpadded, unclosed
-            with open(spool, "ab") as f:
-                f.write(b"\0" * (-data_size % 512 + 1024))
-        ctx = cls(root, spool)
+            pad = b"\0" * (-data_size % 512 + 1024)
+            if pieces is not None:
+                pieces.append(pad)
+            else:
+                with open(spool, "ab") as f:
+                    f.write(pad)
+        ctx = cls(root, spool, pieces)
         ctx._size = data_size
         try:
             if is_tar:
@@ -142,6 +164,7 @@ class TarContext:
         return ctx
 
     def close(self) -> None:
+        self._kept = None
         if self._map is not None:
             self._map.close()
             self._map = None
@@ -155,7 +178,8 @@ class TarContext:
         if self._size == 0:
             return
         try:
-            with tarfile.open(self.spool, "r:") as tf:  # type: ignore[call-overload]
+            src = _PiecesFile(self._kept) if self._kept else open(self.spool, "rb")  # noqa: SIM115
+            with src, tarfile.open(fileobj=src, mode="r:") as tf:  # type: ignore[call-overload]
                 while (m := tf.next()) is not None:
                     tf.members.clear()  # the index is what is kept, not a TarInfo per file
                     try:
@@ -276,6 +300,11 @@ class TarContext:
         if e.digest is None:
             if e.st_size == 0:
                 e.digest = hashlib.sha256().hexdigest()
+            elif self._kept:
+                h = hashlib.sha256()
+                for v in self._kept.views(e.offset, e.st_size):
+                    h.update(v)
+                e.digest = h.hexdigest()
             else:
                 with (
                     memoryview(self._mapped()) as whole,
@@ -296,7 +325,13 @@ class TarContext:
         e = self._entry(path)[1]
         if stat.S_ISDIR(e.st_mode):
             raise IsADirectoryError(name)
-        return os.pread(self._fd, e.st_size, e.offset) if stat.S_ISREG(e.st_mode) else b""
+        if not stat.S_ISREG(e.st_mode):
+            return b""
+        return (
+            self._kept.pread(e.offset, e.st_size)
+            if self._kept
+            else os.pread(self._fd, e.st_size, e.offset)
+        )
 
     # -- .dockerignore --------------------------------------------------------------
 
@@ -389,6 +424,11 @@ class TarContext:
                 os.utime(fd, ns=(e.mtime_ns, e.mtime_ns))
 
     def _copy_data(self, e: _Entry, fd: int) -> None:
+        if self._kept:
+            for v in self._kept.views(e.offset, e.st_size):
+                while v:
+                    v = v[os.write(fd, v) :]
+            return
         off, left = e.offset, e.st_size
         while left:
             try:
@@ -399,6 +439,62 @@ class TarContext:
                 raise OSError("unexpected end of the context data")
             off += n
             left -= n
+
+
+class _Pieces:
+    """A body kept in memory as the pieces it arrived in (not joined: no copy)."""
+
+    def __init__(self, pieces: list[bytes]) -> None:
+        self.pieces: list[bytes] = []
+        self.starts: list[int] = []
+        self.size = 0
+        for p in pieces:
+            self.append(p)
+
+    def append(self, piece: bytes) -> None:
+        self.pieces.append(piece)
+        self.starts.append(self.size)
+        self.size += len(piece)
+
+    def views(self, off: int, n: int) -> Iterator[memoryview]:
+        i = max(bisect.bisect_right(self.starts, off) - 1, 0)
+        while n > 0 and i < len(self.pieces):
+            piece = self.pieces[i]
+            lo = off - self.starts[i]
+            take = min(n, len(piece) - lo)
+            yield memoryview(piece)[lo : lo + take]
+            off, n, i = off + take, n - take, i + 1
+
+    def pread(self, off: int, n: int) -> bytes:
+        return b"".join(self.views(off, n))
+
+
+class _PiecesFile(io.RawIOBase):
+    """`_Pieces` as the seekable file tarfile reads headers from."""
+
+    def __init__(self, pieces: _Pieces) -> None:
+        self._p = pieces
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, off: int, whence: int = 0) -> int:
+        self._pos = off if whence == 0 else self._pos + off if whence == 1 else self._p.size + off
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def read(self, n: int | None = -1) -> bytes:
+        if n is None or n < 0:
+            n = max(self._p.size - self._pos, 0)
+        data = self._p.pread(self._pos, n)
+        self._pos += len(data)
+        return data
 
 
 def _under(rel: str, tops: set[str]) -> bool:

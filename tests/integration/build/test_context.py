@@ -296,3 +296,54 @@ def test_a_miss_unpacks_only_what_it_copies(tmp_path: Path) -> None:
         part.close()
     assert _tree(root) == _tree(Path(whole.root))
     assert (root / "app").stat().st_mtime == 1_700_000_000
+
+
+def _pieces(data: bytes, size: int) -> list[bytes]:
+    return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+@pytest.mark.parametrize("piece", [100, 4096, 1 << 20])
+def test_a_body_kept_in_memory_reads_as_the_spooled_one(tmp_path: Path, piece: int) -> None:
+    data = _tar(tmp_path / "in.tar", CONTEXT).read_bytes()
+    results = []
+    for name, kept in (("file", None), ("memory", _pieces(data, piece))):
+        root = tmp_path / name
+        root.mkdir()
+        spool = tmp_path / f"{name}.tar"
+        if kept is None:
+            spool.write_bytes(data)
+        ctx = TarContext.open(str(root), str(spool), None, kept)
+        try:
+            ctx.apply_dockerignore()
+            keys = {s: checksum(glob_sources(ctx.root, s, ctx), ctx) for s in SOURCES}
+            ctx.unpack([str(root / "app")])
+            ctx.unpack()
+        finally:
+            ctx.close()
+        results.append((keys, _tree(root)))
+    assert results[0] == results[1]
+    assert not (tmp_path / "memory.tar").exists()  # nothing written but the tree
+
+
+def test_memory_bodies_refuse_what_files_refuse(tmp_path: Path) -> None:
+    import gzip
+
+    evil = _tar(tmp_path / "evil.tar", [_member("lnk", tarfile.SYMTYPE, link="/etc"),
+                                        _member("lnk/x", data=b"x")]).read_bytes()  # fmt: skip
+    (tmp_path / "ctx").mkdir()
+    with pytest.raises(ValueError, match="not a directory"):
+        TarContext.open(str(tmp_path / "ctx"), str(tmp_path / "s"), None, _pieces(evil, 300))
+    good = _tar(tmp_path / "good.tar", [_member("f", data=b"F" * 47)]).read_bytes()
+    with pytest.raises(ValueError, match="unexpected end of data"):
+        TarContext.open(str(tmp_path / "ctx"), str(tmp_path / "s"), None, [good[: 512 + 40]])
+    unclosed = TarContext.open(str(tmp_path / "ctx"), str(tmp_path / "s"), None, [good[:559]])
+    try:
+        assert unclosed.read("f") == b"F" * 47
+    finally:
+        unclosed.close()
+    packed = TarContext.open(str(tmp_path / "ctx"), str(tmp_path / "s"), None,
+                             _pieces(gzip.compress(good), 10))  # fmt: skip
+    try:  # a compressed body goes through the spool file
+        assert packed.read("f") == b"F" * 47
+    finally:
+        packed.close()
