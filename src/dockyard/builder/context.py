@@ -1,10 +1,11 @@
-"""The build context: the request body (a tar, plain or compressed) spooled to
-one file and indexed (`TarContext`), `.dockerignore` applied to the index,
-and content checksums of COPY/ADD sources (path, type, mode, size, link
-target and bytes; not mtimes or owners, so a fresh checkout of the same
-files hits the cache) hashed straight from the spool. The context is only
-unpacked when a COPY/ADD step misses the cache: a rebuild with nothing
-changed writes nothing but the spool.
+"""The build context: the request body (a tar, plain or compressed), kept in
+memory as received or spooled to one file when large, and indexed
+(`TarContext`); `.dockerignore` applied to the index, and content checksums
+of COPY/ADD sources (path, type, mode, size, link target and bytes; not
+mtimes or owners, so a fresh checkout of the same files hits the cache)
+hashed as the body arrives (`TarStreamHasher`) or from it. Only what a
+COPY/ADD step that misses the cache copies is unpacked: a rebuild with
+nothing changed writes nothing.
 
 The index answers the same `FileView` reads an unpacked directory does, so
 globbing and checksums run one code path and give one key either way
@@ -100,8 +101,8 @@ class _Entry:
 
 
 class TarContext:
-    """A context tar spooled to `spool` and indexed by path, seen as if it were
-    unpacked at `root` (a `FileView`); `unpack` makes it so."""
+    """A context tar (in memory or spooled to `spool`) indexed by path, seen as
+    if it were unpacked at `root` (a `FileView`); `unpack` makes it so."""
 
     def __init__(self, root: str, spool: str, kept: _Pieces | None = None) -> None:
         self.root = os.path.normpath(root)
