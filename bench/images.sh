@@ -13,6 +13,7 @@ RUNS=${2:-3}
 work=$(mktemp -d /var/tmp/dy-bench-images.XXXX)
 pids=()
 cleanup() {
+  set +e  # (a grep finding no mount must not end the clean-up before the rm)
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
   grep -F "$work" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
   rm -rf "$work"
