@@ -200,6 +200,7 @@ async def serve(args: argparse.Namespace) -> None:
     if args.monitor_zygote:
         zygote = await start_zygote(os.path.join(paths.exec_root, "zygote.sock"))
     containers.monitors.zygote_socket = zygote.socket if zygote else None
+    containers.runtime_name = os.path.basename(runtime)
     containers.monitors.group_size = max(1, args.monitor_group_size)
     await containers.restore()
     await networks.restore()

@@ -39,10 +39,13 @@ def test_no_command() -> None:
 
 
 def test_env_merge_overrides_by_key() -> None:
+    # moby's merge: the user's list as given, then the image's variables it lacks
     cfg = ocispec.merge_config({"Env": ["A=2", "B=3"]}, IMAGE)
-    assert cfg["Env"] == ["PATH=/bin", "A=2", "B=3"]
+    assert cfg["Env"] == ["A=2", "B=3", "PATH=/bin"]  # (the image's A=1 is overridden)
+    assert ocispec.merge_config({"Env": ["PATH=/x"]}, IMAGE)["Env"] == ["PATH=/x", "A=1"]
+    assert ocispec.merge_config({}, IMAGE)["Env"] == ["PATH=/bin", "A=1"]
     env = ocispec.process_env(cfg, "h", tty=True)
-    assert env == ["PATH=/bin", "HOSTNAME=h", "TERM=xterm", "A=2", "B=3"]
+    assert sorted(env) == sorted(["PATH=/bin", "HOSTNAME=h", "TERM=xterm", "A=2", "B=3"])
 
 
 PASSWD = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\nbob:x:1000:1000::/home/bob:/bin/sh\n"

@@ -270,6 +270,7 @@ class ContainerService:
         # `--init`: a static reaping init bind-mounted as /sbin/docker-init, as Docker does.
         self.init_binary = shutil.which("tini-static") or shutil.which("docker-init")
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.runtime_name = os.path.basename(runtime)  # HostConfig.Runtime (dockerd: "runc")
 
     def _background(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """A task nobody awaits, held until it ends: the loop keeps only weak
@@ -445,10 +446,17 @@ class ContainerService:
             cfg.setdefault(key, default)
         if not host_config.get("NetworkMode"):
             host_config["NetworkMode"] = "default"
-        host_config.setdefault("LogConfig", {"Type": "json-file", "Config": {}})
+        log_config = host_config.get("LogConfig") or {}
+        host_config["LogConfig"] = {  # the daemon's default driver when none is named
+            "Type": log_config.get("Type") or "json-file",
+            "Config": log_config.get("Config") or {},
+        }
         host_config.setdefault("RestartPolicy", {"Name": "no", "MaximumRetryCount": 0})
         host_config.setdefault("AutoRemove", False)
         ocispec.validate_host_config(host_config, self.security)
+        if host_config.get("Runtime") not in (None, "", self.runtime_name):
+            raise InvalidParameter(f"Unknown runtime specified {host_config['Runtime']}")
+        ocispec.fill_host_config(host_config, self.runtime_name)
         logopts.check_names(host_config.get("LogConfig") or {})
         os.makedirs(self.paths.container_dir(cid), mode=0o700)
         try:
@@ -497,6 +505,8 @@ class ContainerService:
                 self._start_health(c)
             except DockyardError as exc:
                 c.state["Error"] = exc.message
+                for q in c.live.subscribers:  # attach streams end, as dockerd's do
+                    q.put_nowait(None)
                 if "executable file not found" in exc.message or "no such file" in exc.message:
                     c.state["ExitCode"] = 127
                 elif "permission denied" in exc.message:
@@ -579,6 +589,12 @@ class ContainerService:
         self, c: Container, rootfs: str, sandbox: SandboxInfo, volume_mounts: list[dict[str, Any]]
     ) -> dict[str, Any]:
         cfg, hc = c.config, c.host_config
+        for req in hc.get("DeviceRequests") or []:  # `--gpus`: no device driver here
+            caps = " ".join("[" + " ".join(c) + "]" for c in req.get("Capabilities") or [])
+            raise SystemError_(
+                f'could not select device driver "{req.get("Driver") or ""}" '
+                f"with capabilities: [{caps}]"
+            )
         user = ocispec.resolve_user(
             cfg.get("User") or "0",
             _read_in_root(rootfs, "etc/passwd"),

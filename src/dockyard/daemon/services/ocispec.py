@@ -49,6 +49,7 @@ MASKED_PATHS = [
     "/sys/devices/virtual/powercap",
 ]
 
+DEFAULT_SHM_SIZE = 64 << 20
 READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
 
 
@@ -74,15 +75,18 @@ def default_mounts() -> list[dict[str, Any]]:
 def merge_config(user: dict[str, Any], image: dict[str, Any]) -> dict[str, Any]:
     """The create request's Config merged with the image's (moby's `merge`)."""
     cfg = dict(user)
-    env = list(image.get("Env") or [])
-    for item in user.get("Env") or []:
-        env = replace_or_append_env(env, item)
+    # The user's list as given, then the image's variables it does not set.
+    env = list(user.get("Env") or [])
+    keys = {e.partition("=")[0] for e in env}
+    env += [e for e in image.get("Env") or [] if e.partition("=")[0] not in keys]
     cfg["Env"] = env
     if not user.get("Entrypoint"):
         if not user.get("Cmd"):
             cfg["Cmd"] = image.get("Cmd")
         if user.get("Entrypoint") is None:
             cfg["Entrypoint"] = image.get("Entrypoint")
+    if cfg.get("Entrypoint") == [""]:
+        cfg["Entrypoint"] = None  # `--entrypoint ""`: the image's is reset (inspect shows null)
     for key in ("WorkingDir", "User", "StopSignal", "Healthcheck", "Shell"):
         if not cfg.get(key) and image.get(key):
             cfg[key] = image[key]
@@ -442,10 +446,44 @@ def check_userns_conflicts(hc: dict[str, Any], defaults: SecurityDefaults) -> No
         )
 
 
+def fill_host_config(hc: dict[str, Any], runtime: str) -> None:
+    """The defaults dockerd records at create, so that inspect shows them."""
+    if not hc.get("ShmSize"):
+        hc["ShmSize"] = DEFAULT_SHM_SIZE
+    if not hc.get("Runtime"):
+        hc["Runtime"] = runtime
+    if not hc.get("IpcMode"):
+        hc["IpcMode"] = "private"
+    if not hc.get("CgroupnsMode"):
+        hc["CgroupnsMode"] = (
+            "private" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "host"
+        )
+    if not hc.get("Privileged"):
+        if hc.get("MaskedPaths") is None:
+            hc["MaskedPaths"] = list(MASKED_PATHS)
+        if hc.get("ReadonlyPaths") is None:
+            hc["ReadonlyPaths"] = list(READONLY_PATHS)
+
+
 def validate_host_config(hc: dict[str, Any], defaults: SecurityDefaults | None = None) -> None:
     """What dockerd refuses at create time, with its wording."""
     if defaults is not None:
         check_userns_conflicts(hc, defaults)
+    policy = hc.get("RestartPolicy") or {}
+    name, retries = policy.get("Name") or "", int(policy.get("MaximumRetryCount") or 0)
+    if name not in ("", "no", "always", "unless-stopped", "on-failure"):
+        raise InvalidParameter(
+            f"invalid restart policy: unknown policy '{name}'; use one of 'no', 'always', "
+            "'on-failure', or 'unless-stopped'"
+        )
+    if retries and name != "on-failure":
+        raise InvalidParameter(
+            "invalid restart policy: maximum retry count can only be used with 'on-failure'"
+        )
+    if retries < 0:
+        raise InvalidParameter("invalid restart policy: maximum retry count cannot be negative")
+    if hc.get("CgroupnsMode") not in (None, "", "host", "private"):
+        raise InvalidParameter(f"invalid cgroup namespace mode: {hc['CgroupnsMode']}")
     memory = hc.get("Memory") or 0
     if memory and memory < MIN_MEMORY:
         raise InvalidParameter("Minimum memory limit allowed is 6MB")
@@ -645,8 +683,16 @@ def apply_host_config(
     privileged = bool(hc.get("Privileged"))
     sec = security_options(hc.get("SecurityOpt") or [])
     process["noNewPrivileges"] = bool(sec.get("no_new_privileges"))
+    if not privileged:
+        # HostConfig's lists (the docker CLI turns `systempaths=unconfined` into empty ones)
+        if hc.get("MaskedPaths") is not None:
+            linux["maskedPaths"] = list(hc["MaskedPaths"])
+        if hc.get("ReadonlyPaths") is not None:
+            linux["readonlyPaths"] = list(hc["ReadonlyPaths"])
     if sec.get("unmask_paths"):
         linux["maskedPaths"], linux["readonlyPaths"] = [], []
+    if hc.get("CgroupnsMode") == "private":
+        linux["namespaces"].append({"type": "cgroup"})
     # rlimits: the daemon's defaults, then the container's
     limits = dict(defaults.default_ulimits)
     for u in hc.get("Ulimits") or []:
