@@ -33,9 +33,11 @@ def private_root(session_tmp: Path, busybox_rootfs_tar: Path) -> Iterator[Path]:
     try:
         yield root
     finally:
-        d = start_daemon(root)
-        ids = d.docker("ps", "-aq").stdout.split()
-        if ids:
-            d.docker("rm", "-f", *ids)
-        stop_daemon(d)
-        kill_leftovers(root)
+        try:
+            d = start_daemon(root)
+            ids = d.docker("ps", "-aq").stdout.split()
+            if ids:
+                d.docker("rm", "-f", *ids)
+            stop_daemon(d)
+        finally:
+            kill_leftovers(root)  # even when the daemon would not start again
