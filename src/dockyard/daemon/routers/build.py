@@ -30,6 +30,8 @@ class BuildBackend(Protocol):
         self, df: Dockerfile, ctx: BuildContext, opts: BuildOptions, emit: Emit
     ) -> str: ...
 
+    async def prune(self, everything: bool, filters: dict[str, list[str]]) -> dict[str, Any]: ...
+
 
 def _json_param(request: web.Request, name: str, default: Any) -> Any:
     raw = request.query.get(name)
@@ -64,6 +66,15 @@ def options(request: web.Request) -> BuildOptions:
 
 def routes(backend: BuildBackend) -> web.RouteTableDef:
     r = web.RouteTableDef()
+
+    @r.post("/build/prune")
+    async def prune(request: web.Request) -> web.Response:
+        filters = _json_param(request, "filters", {}) or {}
+        if not isinstance(filters, dict):
+            raise InvalidParameter("invalid filters parameter")
+        # keep-storage, reserved-space, max-used-space, min-free-space: the cache holds
+        # references to images, not storage of its own, so there is nothing to keep
+        return json_response(await backend.prune(qbool(request, "all"), filters))
 
     @r.post("/build")
     async def build(request: web.Request) -> web.StreamResponse:

@@ -13,11 +13,13 @@ import os
 import shutil
 import tempfile
 from collections.abc import AsyncIterator
+from typing import Any
 
 from dockyard.api.errors import InvalidParameter
 from dockyard.builder.builder import Builder, BuildOptions, Emit
 from dockyard.builder.context import BuildContext, TarContext, TarStreamHasher
 from dockyard.builder.contexts import PRIVATE_DOCKERFILE, ContextStore, Manifest
+from dockyard.daemon.services.images import parse_until
 from dockyard.dockerfile.parser import Dockerfile, parse
 
 
@@ -29,6 +31,19 @@ class BuildService:
         self._pending: dict[str, Manifest] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._held: dict[str, asyncio.Lock] = {}  # kept context tree -> lock held for a build
+
+    async def prune(self, everything: bool, filters: dict[str, list[str]]) -> dict[str, Any]:
+        """`docker builder prune` (and `docker system prune`): cache entries dropped
+        (see `BuildCache.prune`). Their images stay; `docker image prune` takes those
+        no tag or child holds. Filters: `until` (a duration or a time)."""
+        filters = {k: list(v) if isinstance(v, (list, dict)) else [v] for k, v in filters.items()}
+        unknown = set(filters) - {"until"}
+        if unknown:
+            raise InvalidParameter(f"invalid filter '{sorted(unknown)[0]}'")
+        until = parse_until(filters["until"][0]) if filters.get("until") else None
+        store = self.builder.images.store
+        gone = await asyncio.to_thread(self.builder.cache.prune, everything, until, store.exists)
+        return {"CachesDeleted": gone or None, "SpaceReclaimed": 0}
 
     async def context_need(self, key: str, manifest: Manifest) -> list[str]:
         """`dockyard build`'s first request: which files of `manifest` to send."""

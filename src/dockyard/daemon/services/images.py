@@ -492,7 +492,7 @@ class ImageService:
         dangling_only = (filters.get("dangling") or ["true"])[-1] not in ("false", "0")
         until = None
         if filters.get("until"):
-            until = _parse_until(filters["until"][-1])
+            until = parse_until(filters["until"][-1])
         deleted: list[dict[str, str]] = []
         reclaimed = 0
         for image in self.store.list():
@@ -703,7 +703,7 @@ def _single_repository(repo_refs: list[Reference]) -> bool:
     return len({r.name for r in repo_refs}) <= 1
 
 
-def _parse_until(value: str) -> float:
+def parse_until(value: str) -> float:
     import re
     import time
 
