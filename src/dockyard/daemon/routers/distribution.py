@@ -10,13 +10,14 @@ is an ordinary HTTP error; after it, errors go inline as `errorDetail`.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from aiohttp import web
 
-from dockyard.api.errors import DockyardError
-from dockyard.daemon.server.params import json_body, json_response
+from dockyard.api.errors import DockyardError, InvalidParameter
+from dockyard.daemon.server.params import json_body, json_response, qint
 from dockyard.registry.client import progress as pm
 
 Emit = Callable[[dict[str, Any]], None]
@@ -32,6 +33,10 @@ class DistributionBackend(Protocol):
     async def login(self, body: dict[str, Any]) -> dict[str, Any]: ...
 
     async def inspect(self, name: str, auth_header: str | None) -> dict[str, Any]: ...
+
+    async def search(
+        self, term: str, limit: int, filters: dict[str, list[str]], auth_header: str | None
+    ) -> list[dict[str, Any]]: ...
 
 
 async def stream_progress(
@@ -97,6 +102,27 @@ def routes(backend: DistributionBackend) -> web.RouteTableDef:
                 emit,
             ),
         )
+
+    @r.get("/images/search")
+    async def search(request: web.Request) -> web.Response:
+        q = request.query
+        raw = q.get("filters") or "{}"
+        try:
+            filters = json.loads(raw)
+        except json.JSONDecodeError:
+            raise InvalidParameter(f"invalid filters: {raw}") from None
+        if not isinstance(filters, dict):
+            raise InvalidParameter(f"invalid filters: {raw}")
+        # {"stars": {"3": true}} (the CLI) or {"stars": ["3"]}
+        filters = {
+            k: list(v) if isinstance(v, (dict, list)) else [str(v)] for k, v in filters.items()
+        }
+        return json_response(
+            await backend.search(
+                q.get("term", ""), qint(request, "limit", 25), filters,
+                request.headers.get("X-Registry-Auth"),
+            )
+        )  # fmt: skip
 
     @r.post("/auth")
     async def auth(request: web.Request) -> web.Response:

@@ -14,8 +14,9 @@ import json
 import os
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
-from dockyard.api.errors import InvalidParameter, NotFound
+from dockyard.api.errors import InvalidParameter, NotFound, SystemError_
 from dockyard.daemon.services.events import EventBus
 from dockyard.proto import reference as refs
 from dockyard.proto.image import parse_platform, rfc3339_nano
@@ -165,6 +166,40 @@ class DistributionService:
                 emit({"progressDetail": {}, "aux": {"Tag": r.tag, "Digest": digest, "Size": size}})
                 self.events.publish("image", "push", r.familiar(), {"name": r.familiar()})
 
+    # -- search -----------------------------------------------------------------
+
+    async def search(
+        self, term: str, limit: int, filters: dict[str, list[str]], auth_header: str | None
+    ) -> list[dict[str, Any]]:
+        """`docker search [HOST/]TERM`: the v1 search API of the index the term
+        names (Docker Hub's when it names none, which Dockyard does not contact)."""
+        if not 1 <= limit <= 100:
+            raise InvalidParameter(f"limit {limit} is outside the range of [1, 100]")
+        stars, official, automated = search_filters(filters)
+        host, query = split_search_term(term)
+        creds = regauth.decode_header(auth_header)
+        async with self._transport(host, creds) as t:
+            resp = await t.request("GET", f"/v1/search?q={quote(query)}&n={limit}")
+            try:
+                doc = json.loads(await resp.read())
+            except json.JSONDecodeError:
+                raise SystemError_(f"{host}: the search answer is not JSON") from None
+            finally:
+                resp.release()
+        out = []
+        for r in (doc.get("results") if isinstance(doc, dict) else None) or []:
+            if int(r.get("star_count") or 0) < stars:
+                continue
+            if official is not None and bool(r.get("is_official")) != official:
+                continue
+            if automated is not None and bool(r.get("is_automated")) != automated:
+                continue
+            out.append(
+                {k: r.get(k, d) for k, d in (("name", ""), ("description", ""),
+                 ("star_count", 0), ("is_official", False), ("is_automated", False))}
+            )  # fmt: skip
+        return out[:limit]
+
     # -- login / inspect --------------------------------------------------------
 
     async def login(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -206,3 +241,34 @@ class DistributionService:
                 "Descriptor": {"mediaType": mt, "digest": digest, "size": len(body)},
                 "Platforms": platforms,
             }
+
+
+def split_search_term(term: str) -> tuple[str, str]:
+    """moby's split of a search term: `host[:port]/rest` names an index when its
+    first part looks like a host (a dot, a port, or localhost); else Docker Hub."""
+    first, sep, rest = term.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        return regauth.normalize_host(first), rest
+    return "docker.io", term
+
+
+def search_filters(filters: dict[str, list[str]]) -> tuple[int, bool | None, bool | None]:
+    """`stars`, `is-official`, `is-automated`, with dockerd's errors."""
+    stars, official, automated = 0, None, None
+    for key, values in filters.items():
+        for v in values:
+            if key == "stars":
+                try:
+                    stars = max(stars, int(v))
+                except ValueError:
+                    raise InvalidParameter(f"invalid filter 'stars={v}'") from None
+            elif key in ("is-official", "is-automated"):
+                if v not in ("true", "false", "1", "0"):
+                    raise InvalidParameter(f"invalid filter '{key}={v}'")
+                if key == "is-official":
+                    official = v in ("true", "1")
+                else:
+                    automated = v in ("true", "1")
+            else:
+                raise InvalidParameter(f"invalid filter '{key}'")
+    return stars, official, automated

@@ -89,7 +89,34 @@ class RegistryApp:
         app.add_routes(self.auth.extra_routes())
         app.router.add_route("*", "/v2", self.dispatch)
         app.router.add_route("*", "/v2/{tail:.*}", self.dispatch)
+        app.router.add_get("/v1/search", self.search)
         return app
+
+    async def search(self, request: web.Request) -> web.StreamResponse:
+        """The v1 search API `docker search HOST/TERM` asks a registry (the
+        distribution spec has none; Docker Hub's index answers it): repositories
+        whose name holds the term, with the catalog's permission."""
+        try:
+            await self.auth.authorize(request, "", ["*"])
+        except AuthChallenge as exc:
+            resp = self._error(exc)
+            resp.headers["WWW-Authenticate"] = exc.challenge
+            return resp
+        except RegistryError as exc:
+            return self._error(exc)
+        q = request.query.get("q", "")
+        try:
+            n = max(1, min(int(request.query.get("n") or 25), 100))
+        except ValueError:
+            n = 25
+        repos = await asyncio.to_thread(self.storage.catalog)
+        found = [r for r in repos if q.lower() in r.lower()][:n]
+        results = [
+            {"name": r, "description": "", "star_count": 0, "is_official": False,
+             "is_automated": False}
+            for r in found
+        ]  # fmt: skip
+        return web.json_response({"num_results": len(results), "query": q, "results": results})
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         try:
