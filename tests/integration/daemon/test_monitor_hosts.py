@@ -121,3 +121,27 @@ def test_exec_d_hosts_without_the_zygote(private_root: Path) -> None:  # noqa: F
         d.docker("rm", "-f", cid, check=True)
     finally:
         stop_daemon(d)
+
+
+def test_a_host_that_exited_idle_is_replaced(
+    private_root: Path,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The daemon's current host exits after its idle time; the next container gets a
+    new host (the old socket refuses or is gone), with no error for the user."""
+    root = private_root
+    monkeypatch.setenv("DOCKYARD_MONITOR_IDLE_EXIT", "1")
+    d = start_daemon(root)
+    try:
+        cid = d.docker(
+            "run", "-d", "--network", "none", "busybox", "true", check=True
+        ).stdout.strip()
+        first = _host_of(root, cid)
+        d.docker("wait", cid, check=True)
+        assert _until(lambda: not _alive(first), 10), "the idle host did not exit"
+        assert not list((root / "exec" / "m").glob("*.sock"))  # it took its socket with it
+        r = d.docker("run", "--rm", "--network", "none", "busybox", "echo", "again")
+        assert (r.returncode, r.stdout) == (0, "again\n"), r.stderr
+        d.docker("rm", "-f", cid, check=True)
+    finally:
+        stop_daemon(d)
