@@ -121,3 +121,18 @@ def test_masked_paths_and_cgroupns_reach_the_container(daemon: Daemon) -> None:
     if not os.path.exists("/sys/fs/cgroup/cgroup.controllers"):  # v1: the host's, as dockerd
         r = daemon.docker("run", "--rm", "busybox", "readlink", "/proc/self/ns/cgroup")
         assert r.stdout.strip() == host
+
+
+def test_container_network_mode_is_kept_by_id(daemon: Daemon) -> None:
+    base, joiner = _name(), _name()
+    try:
+        daemon.docker("run", "-d", "--name", base, "busybox", "sleep", "60", check=True)
+        daemon.docker("run", "-d", "--name", joiner, "--network", f"container:{base}",
+                      "busybox", "sleep", "60", check=True)  # fmt: skip
+        base_id = _inspect(daemon, base)["Id"]
+        assert _inspect(daemon, joiner)["HostConfig"]["NetworkMode"] == f"container:{base_id}"
+        mine = daemon.docker("exec", joiner, "readlink", "/proc/self/ns/net", check=True).stdout
+        theirs = daemon.docker("exec", base, "readlink", "/proc/self/ns/net", check=True).stdout
+        assert mine == theirs
+    finally:
+        daemon.docker("rm", "-f", joiner, base)

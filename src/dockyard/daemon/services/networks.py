@@ -401,7 +401,8 @@ class NetworkService:
                 raise InvalidParameter(
                     "conflicting options: container type network can't be used with links. This would result in undefined behavior"
                 )
-            self.containers.get(mode.split(":", 1)[1])
+            other = self.containers.get(mode.split(":", 1)[1])
+            c.host_config["NetworkMode"] = f"container:{other.id}"  # dockerd keeps the id
         elif mode not in ("host", "none"):
             primary = "bridge" if mode == "default" else mode
             self.get(primary)
