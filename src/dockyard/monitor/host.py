@@ -256,8 +256,6 @@ class Host:
             for key, mask in self.sel.select(timeout):
                 m, kind, obj = key.data
                 if m is not None:
-                    if m.finishing and kind == "output":
-                        continue
                     self.guard(m, m.on_event, kind, obj, mask)
                 elif kind == "wake":
                     try:

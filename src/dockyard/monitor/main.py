@@ -491,6 +491,8 @@ class Monitor:
         self.stdin_done = True
 
     def on_output(self, fd: int) -> None:
+        if fd not in self.outputs:
+            return  # closed by an earlier event of the same select batch (finish)
         name, splitter = self.outputs[fd]
         try:
             data = os.read(fd, 65536)
@@ -653,10 +655,3 @@ class Monitor:
             self.accept()
         elif kind == "stdin":
             self.flush_stdin()
-
-
-def main() -> None:
-    """`dockyard-monitor SOCKET`: a monitor host (see `host.py`)."""
-    from dockyard.monitor import host
-
-    host.main()

@@ -551,7 +551,7 @@ class ContainerService:
                 "tty": bool(c.config.get("Tty")),
             }
             write_json_atomic(self.paths.monitor_config(cid), mcfg, durable=False)
-            line = await self._spawn_monitor(self.paths.monitor_config(cid))
+            line = await self.monitors.place(self.paths.monitor_config(cid))
             try:
                 ready = json.loads(line)
             except json.JSONDecodeError:
@@ -673,10 +673,6 @@ class ContainerService:
                 f.write(content)
             out.append((f"/etc/{name}", path))
         return out
-
-    async def _spawn_monitor(self, config_path: str) -> bytes:
-        """Start a monitor in a monitor host; its ready line."""
-        return await self.monitors.place(config_path)
 
     # ---- the monitor link ------------------------------------------------------------
     async def _connect(self, c: Container) -> None:

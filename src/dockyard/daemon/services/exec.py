@@ -209,7 +209,7 @@ class ExecService:
             cfg_path = os.path.join(state_dir, "monitor.json")
             with open(cfg_path, "w") as f:
                 json.dump(mcfg, f)
-            line = await svc._spawn_monitor(cfg_path)
+            line = await svc.monitors.place(cfg_path)
             ready = json.loads(line) if line.strip() else {"ok": False, "error": "no word"}
             if not ready.get("ok"):
                 raise SystemError_(f"exec monitor failed: {ready.get('error')}")
