@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 REPO=$(pwd)
 [ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 1; }
 
-APT_PACKAGES=(busybox-static runc skopeo iptables iproute2 libseccomp2 uidmap file procps docker-registry umoci docker-compose tini)
+APT_PACKAGES=(busybox-static runc skopeo iptables iproute2 libseccomp2 uidmap file procps docker-registry umoci docker-compose tini docker.io etcd-server etcd-client)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
