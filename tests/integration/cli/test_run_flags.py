@@ -30,6 +30,7 @@ DOCKYARD = str(Path(sys.executable).parent / "dockyard")
 NORMALIZED = {
     # docker's CLI rebuilds -e through a Go map (proxy settings): the order is random
     "Env": "order of -e values is random in docker's CLI",
+    "Config.Env": "the same order, as stored",
     # docker's CLI collects -v binds from a Go map: the order is random
     "HostConfig.Binds": "order of -v binds is random in docker's CLI",
     "Config.Hostname": "defaults to the container's own id",

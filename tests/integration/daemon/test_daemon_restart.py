@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Daemon, kill_leftovers, start_daemon, stop_daemon
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -36,10 +36,12 @@ def test_containers_survive_daemon_restart(private_root: Path, sig: int) -> None
     )
     d.docker("run", "-d", "--name", "short", "busybox", "sh", "-c", "sleep 1; exit 5", check=True)
     pid = _inspect(d, "ticker")["State"]["Pid"]
+    short_pid = _inspect(d, "short")["State"]["Pid"]
     d.proc.send_signal(sig)
     d.proc.wait(15)
     assert os.path.exists(f"/proc/{pid}"), "the container died with the daemon"
-    time.sleep(1.5)  # "short" exits while no daemon runs
+    # "short" exits while no daemon runs
+    wait_until(lambda: not os.path.exists(f"/proc/{short_pid}"), "'short' to exit", 10)
     d = start_daemon(private_root)
     try:
         info = _inspect(d, "ticker")
@@ -47,8 +49,9 @@ def test_containers_survive_daemon_restart(private_root: Path, sig: int) -> None
         short = _inspect(d, "short")
         assert short["State"]["Status"] == "exited" and short["State"]["ExitCode"] == 5
         before = d.docker("logs", "ticker").stdout.count("tick")
-        time.sleep(0.5)
-        assert d.docker("logs", "ticker").stdout.count("tick") > before
+        wait_until(
+            lambda: d.docker("logs", "ticker").stdout.count("tick") > before, "new ticks logged"
+        )
         r = d.docker("stop", "-t", "1", "ticker")
         assert r.returncode == 0, r.stderr
         assert not os.path.exists(f"/proc/{pid}")

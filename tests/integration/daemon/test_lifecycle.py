@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
 
 import pytest
 
 from tests.conftest import Daemon
+from tests.waiting import holds_for, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -21,15 +21,6 @@ def _name() -> str:
 
 def _state(d: Daemon, name: str) -> dict:
     return json.loads(d.docker("inspect", name, check=True).stdout)[0]
-
-
-def _until(pred: Callable[[], bool], timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.1)
-    return pred()
 
 
 def test_on_failure_restarts_up_to_max(daemon: Daemon) -> None:
@@ -48,13 +39,13 @@ def test_on_failure_restarts_up_to_max(daemon: Daemon) -> None:
         check=True,
     )
     try:
-        assert _until(
-            lambda: (
-                _state(daemon, name)["RestartCount"] == 2
-                and _state(daemon, name)["State"]["Status"] == "exited"
-            )
-        )
-        time.sleep(1.0)  # no third restart
+
+        def restarted_twice_and_exited() -> bool:
+            info = _state(daemon, name)
+            return info["RestartCount"] == 2 and info["State"]["Status"] == "exited"
+
+        wait_until(restarted_twice_and_exited, "two restarts, then exited")
+        holds_for(lambda: _state(daemon, name)["RestartCount"] == 2, "no third restart", 1.0)
         info = _state(daemon, name)
         assert info["RestartCount"] == 2
         assert info["State"]["ExitCode"] == 3
@@ -78,12 +69,15 @@ def test_always_restarts_but_not_after_stop(daemon: Daemon) -> None:
         check=True,
     )
     try:
-        assert _until(lambda: _state(daemon, name)["RestartCount"] >= 1)
+        wait_until(lambda: _state(daemon, name)["RestartCount"] >= 1, "a first restart")
         daemon.docker("stop", "-t", "1", name, check=True)
         count = _state(daemon, name)["RestartCount"]
-        time.sleep(1.0)
-        info = _state(daemon, name)
-        assert info["State"]["Running"] is False and info["RestartCount"] == count
+
+        def stopped_for_good() -> bool:
+            info = _state(daemon, name)
+            return info["State"]["Running"] is False and info["RestartCount"] == count
+
+        holds_for(stopped_for_good, "stopped, with no restart after stop", 1.0)
     finally:
         daemon.docker("rm", "-f", name)
 
@@ -92,8 +86,7 @@ def test_no_restart_policy_by_default(daemon: Daemon) -> None:
     name = _name()
     daemon.docker("run", "--name", name, "busybox", "sh", "-c", "exit 1")
     try:
-        time.sleep(0.5)
-        assert _state(daemon, name)["RestartCount"] == 0
+        holds_for(lambda: _state(daemon, name)["RestartCount"] == 0, "no restart", 0.5)
     finally:
         daemon.docker("rm", "-f", name)
 
@@ -137,8 +130,12 @@ def test_health_becomes_healthy_then_unhealthy(daemon: Daemon) -> None:
         check=True,
     )
     try:
-        assert _until(lambda: _state(daemon, good)["State"]["Health"]["Status"] == "healthy")
-        assert _until(lambda: _state(daemon, bad)["State"]["Health"]["Status"] == "unhealthy")
+        wait_until(
+            lambda: _state(daemon, good)["State"]["Health"]["Status"] == "healthy", "healthy"
+        )
+        wait_until(
+            lambda: _state(daemon, bad)["State"]["Health"]["Status"] == "unhealthy", "unhealthy"
+        )
         health = _state(daemon, bad)["State"]["Health"]
         assert health["FailingStreak"] >= 2 and health["Log"][-1]["ExitCode"] == 1
         ps = daemon.docker("ps", "--filter", f"name={good}", "--format", "{{.Status}}").stdout

@@ -8,14 +8,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Daemon, start_daemon, stop_daemon
 from tests.integration.daemon.conftest import private_root  # noqa: F401  (fixture)
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 GROUP = ["--monitor-group-size", "2"]
@@ -27,15 +26,6 @@ def _host_of(root: Path, cid: str) -> int:
 
 def _state(d: Daemon, cid: str) -> dict:
     return json.loads(d.docker("inspect", cid, check=True).stdout)[0]["State"]
-
-
-def _until(pred: Callable[[], bool], timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
 
 
 def _alive(pid: int) -> bool:
@@ -87,11 +77,11 @@ def test_hosts_are_shared_and_a_dead_host_takes_its_containers_down(private_root
         victim, doomed = next((pid, v) for pid, v in by_host.items() if pid != roomy)
         inits = {cid: _state(d, cid)["Pid"] for cid in doomed}
         os.kill(victim, signal.SIGKILL)
-        assert _until(lambda: all(not _state(d, cid)["Running"] for cid in doomed))
+        wait_until(lambda: all(not _state(d, cid)["Running"] for cid in doomed), "doomed exited")
         for cid in doomed:
             st = _state(d, cid)
             assert st["Status"] == "exited" and st["ExitCode"] == 255, st
-            assert _until(lambda cid=cid: not _alive(inits[cid]), 5), "the container still runs"
+            wait_until(lambda cid=cid: not _alive(inits[cid]), "the container's init to end", 5)
             assert not _rootfs_mounted(root, cid)
         for cid in set(ids + [new]) - set(doomed):  # the others go on
             assert _state(d, cid)["Running"] is True
@@ -138,7 +128,7 @@ def test_a_host_that_exited_idle_is_replaced(
         ).stdout.strip()
         first = _host_of(root, cid)
         d.docker("wait", cid, check=True)
-        assert _until(lambda: not _alive(first), 10), "the idle host did not exit"
+        wait_until(lambda: not _alive(first), "the idle host to exit", 10)
         assert not list((root / "exec" / "m").glob("*.sock"))  # it took its socket with it
         r = d.docker("run", "--rm", "--network", "none", "busybox", "echo", "again")
         assert (r.returncode, r.stdout) == (0, "again\n"), r.stderr

@@ -14,6 +14,7 @@ import pytest
 
 from tests.conftest import Daemon
 from tests.integration.exec.conftest import unique
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -81,8 +82,12 @@ def test_rename(daemon: Daemon, running: str, names: list[str]) -> None:
 
 def test_top(daemon: Daemon, running: str, client: docker.DockerClient) -> None:
     daemon.docker("exec", "-d", running, "sleep", "123", check=True)
-    time.sleep(0.3)
-    r = daemon.docker("top", running)
+    r = wait_until(
+        lambda: (
+            (t := daemon.docker("top", running)).returncode == 0 and "sleep 123" in t.stdout and t
+        ),
+        "the exec'd sleep in top",
+    )
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert lines[0].split()[:3] == ["UID", "PID", "PPID"]

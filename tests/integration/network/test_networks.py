@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import Daemon
+from tests.waiting import wait_until
 
 
 def _name(prefix: str) -> str:
@@ -120,8 +121,7 @@ def test_user_network_names_aliases_and_isolation(daemon: Daemon, cleanup: list[
     daemon.docker("rm", "-f", web, check=True)
     daemon.docker("network", "rm", n1, n2, check=True)
     cleanup.clear()
-    time.sleep(0.2)
-    assert not (_links() & ({br} | ports_of_br))
+    wait_until(lambda: not (_links() & ({br} | ports_of_br)), "the bridge and its ports gone")
     assert _rules(br) == []
 
 

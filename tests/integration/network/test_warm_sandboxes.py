@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import start_daemon, stop_daemon
 from tests.integration.daemon.conftest import private_root  # noqa: F401  (fixture)
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -28,21 +29,12 @@ def _mounted(root: Path) -> list[str]:
         ]
 
 
-def _until(pred, timeout: float = 10.0) -> bool:  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
 def test_containers_take_warm_sandboxes_and_addresses_stay_unique(private_root: Path) -> None:  # noqa: F811
     root = private_root
     d = start_daemon(root)
     try:
         d.docker("run", "--rm", "busybox", "true", check=True)  # the pool fills after this
-        assert _until(lambda: len(_pooled(root)) == 2)
+        wait_until(lambda: len(_pooled(root)) == 2, "two warm sandboxes")
         warm = {p.name for p in _pooled(root)}
         names = [f"warm{i}-{time.monotonic_ns() % 10**6}" for i in range(3)]
         for n in names:
@@ -54,7 +46,7 @@ def test_containers_take_warm_sandboxes_and_addresses_stay_unique(private_root: 
         assert len(set(ips)) == 3 and all(ips)
         # they were warm ones (made before the containers), and the pool refilled
         assert warm - {p.name for p in _pooled(root)}
-        assert _until(lambda: len(_pooled(root)) == 2)
+        wait_until(lambda: len(_pooled(root)) == 2, "two warm sandboxes")
         # the container sees its address on eth0 and its route, and reaches the others
         r = d.docker("exec", names[0], "sh", "-c", "ip -4 addr show eth0; ip route", check=True)
         assert ips[0] in r.stdout and "default via" in r.stdout
@@ -83,7 +75,7 @@ def test_a_crashed_daemons_warm_sandboxes_are_removed_on_start(private_root: Pat
     root = private_root
     d = start_daemon(root)
     d.docker("run", "--rm", "busybox", "true", check=True)
-    assert _until(lambda: len(_pooled(root)) == 2)
+    wait_until(lambda: len(_pooled(root)) == 2, "two warm sandboxes")
     left = {p.name for p in _pooled(root)}
     d.proc.send_signal(signal.SIGKILL)
     d.proc.wait(10)
