@@ -325,12 +325,14 @@ def routes(svc: ContainerService) -> web.RouteTableDef:
         if qbool(request, "stderr"):
             want.add(stdcopy.STDERR)
         tty = bool(c.config.get("Tty"))
+        keys = _detach_keys(request.query.get("detachKeys"))  # refused before the hijack
         q = svc.subscribe(c)
         stream = await hj.hijack(request, hj.RAW if tty else hj.MULTIPLEXED)
         pump_in = None
         if want_stdin and c.config.get("OpenStdin"):
-            keys = _detach_keys(request.query.get("detachKeys"))
-            pump_in = asyncio.create_task(_pump_stdin(svc, c, stream, keys, q))
+            # As dockerd: detach keys are scanned only with a TTY; without one,
+            # stdin is binary data passed byte for byte (0x10 0x11 included).
+            pump_in = asyncio.create_task(_pump_stdin(svc, c, stream, keys if tty else None, q))
         try:
             if qbool(request, "logs"):
                 async for s, data in svc.logs(
@@ -400,17 +402,19 @@ async def _pump_stdin(
     svc: ContainerService,
     c: Container,
     stream: hj.HijackedStream,
-    keys: bytes,
+    keys: bytes | None,
     output: asyncio.Queue[stdcopy.Frame | None],
 ) -> None:
     # Input may come before `start`: hold it until the monitor link is up.
     await c.live.linked.wait()
-    scanner = detachkeys.Scanner(keys)
+    scanner = detachkeys.Scanner(keys) if keys else None
     while True:
         data = await stream.read()
         if not data:
             break
-        data, detached = scanner.feed(data)
+        detached = False
+        if scanner is not None:
+            data, detached = scanner.feed(data)
         if data:
             svc.send_stdin(c, data)
         if detached:  # the detach keys end this attach; stdin stays open

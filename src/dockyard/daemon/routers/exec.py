@@ -83,13 +83,19 @@ async def _pump_stdin(
     output: asyncio.Queue[stdcopy.Frame | None],
 ) -> None:
     await e.linked.wait()
-    keys = e.config.get("DetachKeys") or detachkeys.DEFAULT
-    scanner = detachkeys.Scanner(detachkeys.parse(keys))
+    # As dockerd: the detach keys are scanned only when the exec has a TTY; without
+    # one, stdin is binary data passed byte for byte (0x10 0x11 included).
+    scanner = None
+    if e.tty:
+        keys = e.config.get("DetachKeys") or detachkeys.DEFAULT
+        scanner = detachkeys.Scanner(detachkeys.parse(keys))
     while True:
         data = await stream.read()
         if not data:
             break
-        data, detach = scanner.feed(data)
+        detach = False
+        if scanner is not None:
+            data, detach = scanner.feed(data)
         if data:
             svc.send_stdin(e, data)
         if detach:  # the exec goes on; this stream ends
