@@ -987,7 +987,8 @@ class ContainerService:
             raise InvalidParameter("invalid update body")
         warnings: list[str] = []
         policy = body.pop("RestartPolicy", None)
-        if policy and policy.get("Name") is not None:
+        # The CLI sends {"Name": ""} when --restart is not given: keep the policy (dockerd)
+        if policy and policy.get("Name"):
             if c.host_config.get("AutoRemove") and policy.get("Name") not in ("", "no"):
                 raise InvalidParameter(
                     "Restart policy cannot be updated because AutoRemove is enabled for the container"
