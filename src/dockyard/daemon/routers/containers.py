@@ -15,13 +15,13 @@ from aiohttp import web
 
 from dockyard.api import version
 from dockyard.api.errors import InvalidParameter
+from dockyard.api.filters import labels_match, match
 from dockyard.daemon.server import hijack as hj
 from dockyard.daemon.server.app import API_VERSION_KEY
 from dockyard.daemon.server.params import json_body, json_response, qbool, qfilters, qint
 from dockyard.daemon.services.containers import (
     Container,
     ContainerService,
-    labels_match,
     status_text,
 )
 from dockyard.monitor import jsonlog
@@ -137,9 +137,9 @@ def inspect(c: Container, svc: ContainerService) -> dict[str, Any]:
 
 def _matches(c: Container, filters: dict[str, list[str]]) -> bool:
     for key, values in filters.items():
-        if key == "id" and not any(c.id.startswith(v) for v in values):
+        if key == "id" and not match(values, c.id):
             return False
-        if key == "name" and not any(v.lstrip("/") in c.name.lstrip("/") for v in values):
+        if key == "name" and not match(values, c.name, c.name.lstrip("/")):
             return False
         if key == "status" and c.state.get("Status") not in values:
             return False

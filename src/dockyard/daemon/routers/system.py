@@ -13,6 +13,7 @@ from aiohttp import web
 
 from dockyard import __version__
 from dockyard.api import version
+from dockyard.api.filters import labels_match
 from dockyard.daemon.server.params import json_response, qfilters
 from dockyard.daemon.services.events import Event, EventBus
 
@@ -68,11 +69,8 @@ def _event_matches(ev: Event, filters: dict[str, list[str]]) -> bool:
             name = ev.attributes.get("name", "")
             if not any(v in (ev.actor_id, name) or ev.actor_id.startswith(v) for v in values):
                 return False
-        if key == "label":
-            for v in values:
-                k, eq, val = v.partition("=")
-                if k not in ev.attributes or (eq and ev.attributes[k] != val):
-                    return False
+        if key == "label" and not labels_match(ev.attributes, {"label": values}):
+            return False
     return True
 
 

@@ -38,6 +38,7 @@ from dockyard.api.errors import (
     NotModified,
     SystemError_,
 )
+from dockyard.api.filters import labels_match
 from dockyard.daemon.paths import DaemonPaths
 from dockyard.daemon.services import logopts, names, ocispec
 from dockyard.daemon.services.events import EventBus
@@ -1243,18 +1244,6 @@ def _unix_time(value: str) -> float:
     if value[:-1].replace(".", "", 1).isdigit() and value[-1] in units:
         return time.time() - float(value[:-1]) * units[value[-1]]
     raise InvalidParameter(f"invalid filter 'until={value}'")
-
-
-def labels_match(labels: dict[str, str], filters: dict[str, list[str]]) -> bool:
-    """`label=k`, `label=k=v` must all match; `label!=...` must all not."""
-
-    def hit(expr: str) -> bool:
-        k, eq, v = expr.partition("=")
-        return k in labels and (not eq or labels[k] == v)
-
-    return all(hit(e) for e in filters.get("label", [])) and not any(
-        hit(e) for e in filters.get("label!", [])
-    )
 
 
 def restart_policy(host_config: dict[str, Any]) -> tuple[str, int]:

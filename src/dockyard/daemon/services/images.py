@@ -20,6 +20,7 @@ from typing import Any, BinaryIO
 
 from dockyard import __version__
 from dockyard.api.errors import Conflict, InvalidParameter, NoSuchImage, NotFound
+from dockyard.api.filters import labels_match
 from dockyard.daemon.services.events import EventBus
 from dockyard.proto import reference as refs
 from dockyard.proto.changes import apply_changes
@@ -295,7 +296,7 @@ class ImageService:
             want = dangling[-1] in ("true", "1")
             images = [i for i in images if (not i.repo_tags) == want]
         if "label" in filters:
-            images = [i for i in images if all(_label_match(i.labels, f) for f in filters["label"])]
+            images = [i for i in images if labels_match(i.labels, {"label": filters["label"]})]
         if "before" in filters:
             t = min(parse_rfc3339(self.resolve(r).created) for r in filters["before"])
             images = [i for i in images if parse_rfc3339(i.created) < t]
@@ -500,13 +501,7 @@ class ImageService:
                 continue
             if self._in_use(image.id):
                 continue
-            if "label" in filters and not all(
-                _label_match(image.labels, f) for f in filters["label"]
-            ):
-                continue
-            if "label!" in filters and any(
-                _label_match(image.labels, f) for f in filters["label!"]
-            ):
+            if not labels_match(image.labels, filters):
                 continue
             if until is not None and parse_rfc3339(image.created) >= until:
                 continue
@@ -717,13 +712,6 @@ def parse_until(value: str) -> float:
         if t == 0:
             raise InvalidParameter(f"invalid value for until: {value}") from None
         return t
-
-
-def _label_match(labels: dict[str, str], f: str) -> bool:
-    k, sep, v = f.partition("=")
-    if k not in labels:
-        return False
-    return not sep or labels[k] == v
 
 
 def _ref_match(image: Image, pattern: str) -> bool:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dockyard.api.errors import Conflict, Forbidden, InvalidParameter, NotFound
+from dockyard.api.filters import labels_match, match
 from dockyard.daemon.paths import DaemonPaths
 from dockyard.daemon.services.containers import Container, SandboxInfo, _host_resolv_conf
 from dockyard.daemon.services.events import EventBus
@@ -250,9 +251,9 @@ class NetworkService:
 
     def _match(self, n: dict[str, Any], filters: dict[str, list[str]]) -> bool:
         for key, values in filters.items():
-            if key == "name" and not any(v in n["Name"] for v in values):
+            if key == "name" and not match(values, n["Name"]):
                 return False
-            if key == "id" and not any(n["Id"].startswith(v) for v in values):
+            if key == "id" and not match(values, n["Id"]):
                 return False
             if key == "driver" and n["Driver"] not in values:
                 return False
@@ -262,11 +263,8 @@ class NetworkService:
                 kind = "builtin" if n["Name"] in PREDEFINED else "custom"
                 if kind not in values:
                     return False
-            if key == "label":
-                for v in values:
-                    k, eq, val = v.partition("=")
-                    if k not in n["Labels"] or (eq and n["Labels"][k] != val):
-                        return False
+            if key == "label" and not labels_match(n["Labels"], filters):
+                return False
             if key == "dangling":
                 in_use = any(n["Id"] in per for per in self.endpoints.values())
                 want = values[0] in ("true", "1")

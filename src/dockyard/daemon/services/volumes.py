@@ -20,6 +20,7 @@ import shutil
 from typing import Any
 
 from dockyard.api.errors import Conflict, InvalidParameter, NotFound
+from dockyard.api.filters import labels_match, match
 from dockyard.daemon.paths import DaemonPaths
 from dockyard.daemon.services.containers import Container
 from dockyard.daemon.services.events import EventBus
@@ -95,7 +96,7 @@ class VolumeService:
 
     def _match(self, v: Volume, filters: dict[str, list[str]]) -> bool:
         for key, values in filters.items():
-            if key == "name" and not any(x in v.name for x in values):
+            if key == "name" and not match(values, v.name):
                 return False
             if key == "driver" and "local" not in values:
                 return False
@@ -103,11 +104,8 @@ class VolumeService:
                 want = values[0] in ("true", "1")
                 if want == bool(self.users(v.name)):
                     return False
-            if key == "label":
-                for x in values:
-                    k, eq, val = x.partition("=")
-                    if k not in v.labels or (eq and v.labels[k] != val):
-                        return False
+            if key == "label" and not labels_match(v.labels, filters):
+                return False
         return True
 
     def remove(self, name: str, force: bool = False) -> None:
