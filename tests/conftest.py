@@ -7,6 +7,7 @@ mounts under the temp dir detached.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,7 +107,11 @@ def network_args(root: Path) -> list[str]:
     return args
 
 
-def start_daemon(root: Path, extra: list[str] | None = None) -> Daemon:
+def start_daemon(
+    root: Path, extra: list[str] | None = None, preexec_fn: Callable[[], None] | None = None
+) -> Daemon:
+    """`preexec_fn` runs in the daemon's process before exec (e.g. to start it with signals
+    ignored, as `nohup ... &` does)."""
     sock = str(root / "run" / "dockyard.sock")
     log_path = root / "dockyardd.log"
     runtime = os.environ.get("DOCKYARD_TEST_RUNTIME", "dockyard-runtime")
@@ -128,7 +134,9 @@ def start_daemon(root: Path, extra: list[str] | None = None) -> Daemon:
     if os.path.exists(sock):  # left by a killed daemon: wait for the new one's
         os.unlink(sock)
     logf = open(log_path, "ab")  # noqa: SIM115
-    proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=preexec_fn
+    )
     logf.close()
     deadline = time.monotonic() + 20
     while not os.path.exists(sock):
@@ -223,13 +231,16 @@ def busybox_rootfs_tar(session_tmp: Path) -> Path:
     return busybox_tar(session_tmp / "busybox.tar")
 
 
-@pytest.fixture(scope="session")
-def daemon(session_tmp: Path, busybox_rootfs_tar: Path) -> Daemon:
-    if os.geteuid() != 0:
-        pytest.skip("needs root")
-    root = session_tmp / "d"
-    root.mkdir()
-    d = start_daemon(root)
+@contextlib.contextmanager
+def daemon_with_busybox(
+    root: Path,
+    busybox_rootfs_tar: Path,
+    extra: list[str] | None = None,
+    preexec_fn: Callable[[], None] | None = None,
+) -> Iterator[Daemon]:
+    """A daemon on `root` with busybox:latest imported; on exit its containers removed,
+    the daemon stopped and whatever it left killed and unmounted."""
+    d = start_daemon(root, extra, preexec_fn)
     try:
         r = d.docker(
             "import",
@@ -251,6 +262,16 @@ def daemon(session_tmp: Path, busybox_rootfs_tar: Path) -> Daemon:
             pass
         stop_daemon(d)
         kill_leftovers(root)
+
+
+@pytest.fixture(scope="session")
+def daemon(session_tmp: Path, busybox_rootfs_tar: Path) -> Iterator[Daemon]:
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    root = session_tmp / "d"
+    root.mkdir()
+    with daemon_with_busybox(root, busybox_rootfs_tar) as d:
+        yield d
 
 
 def pytest_report_header(config: pytest.Config) -> str:

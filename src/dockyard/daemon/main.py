@@ -49,6 +49,7 @@ from dockyard.daemon.services.networks import NetworkService
 from dockyard.daemon.services.networks import options_from_flags as network_options
 from dockyard.daemon.services.system import SystemService
 from dockyard.daemon.services.volumes import VolumeService
+from dockyard.runtime.signals import reset_inherited
 from dockyard.snapshot import mount_all, unmount
 
 log = logging.getLogger("dockyard")
@@ -327,6 +328,8 @@ def _daemon_id(paths: DaemonPaths) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    # `nohup dockyardd &` ignores SIGHUP, SIGINT and SIGQUIT; what it starts must not
+    reset_inherited()
     args = parse_args(argv)
     level = "debug" if args.debug else args.log_level
     logging.basicConfig(

@@ -40,6 +40,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dockyard.monitor.main import Monitor, accept, unix_listener
+from dockyard.runtime.signals import reset_inherited
 
 PR_SET_CHILD_SUBREAPER = 36
 # seconds with nothing to watch before a host exits (the environment may say less:
@@ -218,6 +219,7 @@ class Host:
     def serve(self, ready: int | None = None) -> None:
         """Listen, say "ready" on `ready` (an fd, then closed), loop until idle."""
         ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        reset_inherited()  # its forks run the runtime: nothing ignored to pass on
         wake_r, wake_w = os.pipe()
         os.set_blocking(wake_r, False)
         os.set_blocking(wake_w, False)

@@ -78,6 +78,9 @@ def serve(path: str) -> None:
     from dockyard.monitor.main import accept, unix_listener
 
     dockyard.runtime.container.preload()  # what `create` imports on first use
+    from dockyard.runtime.signals import reset_inherited
+
+    reset_inherited()  # started by a daemon under nohup: hosts must not inherit that
     listener = unix_listener(path, 64)
     signal.signal(signal.SIGCHLD, lambda *_: None)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

@@ -10,12 +10,12 @@ list of steps in runc's ``standard_init_linux.go`` order. Both report over a
 
 from __future__ import annotations
 
-import _signal
 import os
 import stat
 
 from . import console, rootfs
 from .capabilities import apply_capabilities, drop_bounding, last_cap
+from .signals import reset_for_exec
 from .spec import Spec
 from .sync import Channel
 from .syscalls import (
@@ -39,8 +39,6 @@ __all__ = [
     "home_dir",
 ]
 
-# Signals Python leaves ignored, which exec would keep ignored in the user process.
-_RESET_SIGNALS = (13, 25)  # SIGPIPE, SIGXFSZ
 # Order matters when joining: the user namespace first gives the rights for the others.
 _JOIN_ORDER = ("user", "ipc", "uts", "network", "pid", "mount", "cgroup", "time")
 # Hook lists run by the create process (runtime namespace) and by the init (container's).
@@ -342,8 +340,7 @@ def exec_user_process(
         _wait_for_start(fifo)
     if before_exec is not None:
         before_exec()  # startContainer hooks: inside the container, after start
-    for number in _RESET_SIGNALS:
-        _signal.signal(number, _signal.SIG_DFL)
+    reset_for_exec()  # nothing ignored or blocked that the daemon's start left (nohup)
     if seccomp is not None and process.no_new_privileges:
         seccomp.load()
     os.execve(path, process.args, env)

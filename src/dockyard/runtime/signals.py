@@ -1,12 +1,29 @@
-"""Signal names and numbers as ``runc kill`` accepts them, without :mod:`signal`.
+"""Signal names and numbers as ``runc kill`` accepts them, and the reset of inherited
+signal state, without :mod:`signal`.
 
 The :mod:`signal` module imports :mod:`enum` (~8 ms); the runtime needs only
-the Linux numbering (x86_64 and arm64 agree) and ``_signal.signal``.
+the Linux numbering (x86_64 and arm64 agree) and ``_signal``.
+
+Ignored dispositions and the blocked mask survive ``fork`` and ``exec``: a daemon
+started as ``nohup dockyardd &`` (SIGHUP, SIGINT, SIGQUIT ignored) would hand them
+to every container process, where ``sleep`` then ignores Ctrl-C. The user process
+gets every disposition at its default and an empty mask (:func:`reset_for_exec`,
+as runc does); the daemon and the monitor processes drop what they inherited at
+start (:func:`reset_inherited`).
 """
 
 from __future__ import annotations
 
-__all__ = ["SIGNALS", "parse_signal", "signal_name"]
+import _signal
+
+__all__ = [
+    "SIGNALS",
+    "parse_signal",
+    "signal_name",
+    "reset_for_exec",
+    "reset_inherited",
+    "inherited_bad",
+]
 
 SIGNALS: dict[str, int] = {
     "SIGHUP": 1,
@@ -81,3 +98,51 @@ def signal_name(number: int) -> str:
     if SIGRTMIN <= number <= SIGRTMAX:
         return f"SIGRTMIN+{number - SIGRTMIN}" if number != SIGRTMIN else "SIGRTMIN"
     return f"signal {number}"
+
+
+# Python ignores these two itself at start-up: a Python process keeps them so.
+_PYTHON_IGNORES = frozenset((13, 25))  # SIGPIPE, SIGXFSZ
+_UNCATCHABLE = frozenset((9, 19))  # SIGKILL, SIGSTOP
+
+
+def reset_for_exec() -> None:
+    """Every disposition to its default and an empty mask: the last step before
+    ``execve`` of a user process (handlers reset by exec anyway; ignored ones would not)."""
+    for number in range(1, SIGRTMAX + 1):
+        if number not in _UNCATCHABLE:
+            try:
+                _signal.signal(number, _signal.SIG_DFL)
+            except (OSError, ValueError):
+                pass  # 32 and 33: the C library's own
+    _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
+
+
+def reset_inherited() -> None:
+    """At the start of a long-lived Python process (daemon, monitor zygote and hosts):
+    signals it was started with ignored go back to their defaults (except the two
+    Python itself ignores) and the mask is emptied; the caller then installs its own."""
+    for number in range(1, SIGRTMAX + 1):
+        if number in _UNCATCHABLE or number in _PYTHON_IGNORES:
+            continue
+        try:
+            if _signal.getsignal(number) == _signal.SIG_IGN:
+                _signal.signal(number, _signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass
+    _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
+
+
+def inherited_bad(pid: int, allowed_ignored: frozenset[int] = frozenset()) -> bool:
+    """Whether process ``pid`` ignores a signal beyond ``allowed_ignored`` and Python's
+    own, or blocks any: such a process would pass them on to what it starts."""
+    ignored = blocked = 0
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("SigIgn:"):
+                ignored = int(line.split()[1], 16)
+            elif line.startswith("SigBlk:"):
+                blocked = int(line.split()[1], 16)
+    allowed = 0
+    for number in allowed_ignored | _PYTHON_IGNORES:
+        allowed |= 1 << (number - 1)
+    return bool(ignored & ~allowed) or bool(blocked)

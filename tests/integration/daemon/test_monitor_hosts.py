@@ -135,3 +135,52 @@ def test_a_host_that_exited_idle_is_replaced(
         d.docker("rm", "-f", cid, check=True)
     finally:
         stop_daemon(d)
+
+
+_FAKE_HOST = """
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+s.listen(8)
+print("ready", flush=True)
+while True:
+    c, _ = s.accept()
+    with open(sys.argv[2], "ab") as f:
+        f.write(c.recv(4096))
+    c.close()
+"""
+
+
+def _ignoring_sighup() -> None:
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+
+def test_a_host_started_with_signals_ignored_gets_no_containers(
+    private_root: Path,  # noqa: F811
+) -> None:
+    """A host on disk that ignores SIGHUP (as an older daemon under `nohup` left one)
+    would pass that on to its containers: the daemon gives it no container."""
+    import subprocess
+    import sys
+
+    root = private_root
+    sockets = root / "exec" / "m"
+    sockets.mkdir(parents=True, exist_ok=True)
+    asked = root / "asked"
+    fake = subprocess.Popen(
+        [sys.executable, "-c", _FAKE_HOST, str(sockets / "00000000.sock"), str(asked)],
+        stdout=subprocess.PIPE, preexec_fn=_ignoring_sighup,
+    )  # fmt: skip
+    try:
+        assert fake.stdout is not None and fake.stdout.readline() == b"ready\n"
+        d = start_daemon(root)
+        try:
+            r = d.docker("run", "--rm", "--network", "none", "busybox", "grep", "SigIgn",
+                         "/proc/1/status")  # fmt: skip
+            assert (r.returncode, r.stdout.split()) == (0, ["SigIgn:", "0" * 16]), r.stderr
+            assert not asked.exists() or asked.read_bytes() == b"", asked.read_bytes()
+        finally:
+            stop_daemon(d)
+    finally:
+        fake.kill()
+        fake.wait()

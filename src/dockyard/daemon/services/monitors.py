@@ -17,15 +17,24 @@ import json
 import logging
 import os
 import secrets
+import signal
+import socket
+import struct
 import time
 from collections.abc import Callable
 from typing import Any
 
 from dockyard.monitor import protocol
 from dockyard.proto import stdcopy
+from dockyard.runtime.signals import inherited_bad
 
 log = logging.getLogger(__name__)
 _FULL_RETRY = 30.0
+_HOST_IGNORES = frozenset((signal.SIGTERM,))  # a host outlives its daemon's stop
+
+
+class _Retired(Exception):
+    """The host asked is not to be given containers any more."""
 
 
 class MonitorHosts:
@@ -38,6 +47,7 @@ class MonitorHosts:
         # Hosts that said "full", and when: not asked again for a while (a
         # host has room again only once some of its containers are gone).
         self.full: dict[str, float] = {}
+        self.vetted: set[str] = set()  # hosts whose signal state was checked
         self._lock = asyncio.Lock()
 
     async def place(self, config_path: str) -> bytes:
@@ -53,6 +63,8 @@ class MonitorHosts:
             except (FileNotFoundError, ConnectionRefusedError):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(path)  # no one listens: a host that died
+                line = b""
+            except _Retired:
                 line = b""
             except OSError as exc:
                 log.warning("monitor host %s: %s", path, exc)
@@ -73,11 +85,28 @@ class MonitorHosts:
     async def _ask(self, path: str, config_path: str) -> bytes:
         reader, writer = await asyncio.open_unix_connection(path)
         try:
+            if path not in self.vetted:
+                self._vet(path, writer.get_extra_info("socket"))
             writer.write(config_path.encode() + b"\n")
             await writer.drain()
             return await reader.readline()
         finally:
             writer.close()
+
+    def _vet(self, path: str, sock: socket.socket) -> None:
+        """A host found on disk may have been started by an older daemon with signals
+        ignored or blocked (`nohup dockyardd &`), which its forks would pass on to
+        containers: such a host keeps its containers but is given no new ones."""
+        pid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0]
+        try:
+            bad = inherited_bad(pid, _HOST_IGNORES)
+        except OSError:
+            bad = False  # not ours to see: the ask itself will tell
+        if bad:
+            log.warning("monitor host %s (pid %d) ignores or blocks signals; not reused", path, pid)
+            self.full[path] = float("inf")
+            raise _Retired(path)
+        self.vetted.add(path)
 
     async def _host(self, tried: set[str]) -> tuple[str, bool]:
         """The host to ask (and whether it was just started): the current one, else
