@@ -49,7 +49,9 @@ def routes(svc: ExecService) -> web.RouteTableDef:
             return web.Response(status=200)
         if e.running or e.started:
             await svc.start(e.id)  # raises Docker's conflict
-        tty = e.tty
+        # As dockerd: the stream is raw only when the start request says Tty: true,
+        # whatever the exec was created with (the process's TTY is the create's).
+        tty = bool(body.get("Tty"))
         q = svc.subscribe(e)
         stream = await hj.hijack(request, hj.RAW if tty else hj.MULTIPLEXED)
         pump_in = None
