@@ -39,10 +39,13 @@ __all__ = [
     "delete",
     "destroy",
     "container_pids",
+    "join_cgroups",
 ]
 
 SIGKILL = SIGNALS["SIGKILL"]
 _LATER_HOOKS = ("poststart", "poststop")
+# How long a failed cgroup join waits for the init's error (it has exited or is exiting).
+_INIT_ERROR_WAIT = 2.0
 _NO_FORWARD = {SIGNALS[n] for n in ("SIGKILL", "SIGSTOP", "SIGCHLD", "SIGURG")}
 
 
@@ -178,13 +181,7 @@ def create(
                     channel.send("userns-mapped")
                 elif kind == "pid":
                     init_pid = int(message["pid"])
-                    # The init sets its rootfs up meanwhile: the first cgroup.procs write
-                    # of a v1 host waits out an RCU grace period (10-25 ms here).
-                    manager.apply(init_pid)
-                    try:
-                        channel.send("cgroups-joined")
-                    except BrokenPipeError:
-                        pass  # the init is gone: its "error" (or EOF) comes next
+                    join_cgroups(manager, init_pid, channel)
                 else:
                     hooks_asked = True
                 if hooks_asked and init_pid:  # "hooks" may come before "pid"
@@ -229,6 +226,28 @@ def create(
                 f"dockyard-runtime {verb} failed: unable to start container process: {e}"
             ) from None
         raise
+
+
+def join_cgroups(manager, pid: int, channel) -> None:
+    """Move the init into the container's cgroups and tell it so.
+
+    The init sets its rootfs up meanwhile (the first cgroup.procs write of a v1 host
+    waits out an RCU grace period, 10-25 ms here), so it may already have failed and
+    exited: then the write fails with ESRCH, and the init's own error, which is the
+    cause, is what the user must see."""
+    from .cgroups import CgroupError
+
+    try:
+        manager.apply(pid)
+    except CgroupError:
+        reason = channel.pending_error(_INIT_ERROR_WAIT)
+        if reason is not None:
+            raise reason from None
+        raise
+    try:
+        channel.send("cgroups-joined")
+    except BrokenPipeError:
+        pass  # the init is gone: its "error" (or EOF) comes next
 
 
 def _create_hooks(spec: Spec, container_id: str, pid: int) -> dict:

@@ -80,6 +80,26 @@ class Channel:
             raise SyncError(f"unexpected sync message {message['type']!r}, wanted {types}")
         return message
 
+    def pending_error(self, timeout: float) -> SyncError | None:
+        """The error the other side reported, if it sent one within ``timeout`` seconds
+        (it is exiting: anything else it sent, or silence, is not a cause)."""
+        import select
+
+        while b"\n" not in self._buffer:
+            if not select.select([self.rfd], [], [], timeout)[0]:
+                return None
+            chunk = os.read(self.rfd, 65536)
+            if not chunk:
+                return None
+            self._buffer += chunk
+        try:
+            message = self.receive()
+        except (SyncError, ValueError):
+            return None
+        if message is not None and message["type"] == "error":
+            return SyncError(str(message.get("message")))
+        return None
+
     def close(self) -> None:
         for fd in (self.rfd, self.wfd):
             if fd >= 0:
