@@ -120,6 +120,7 @@ Options:
   -v, --version            Print version information and quit
 
 Management Commands:
+  compose     Define and run multi-container applications (the Compose Specification)
   container   Manage containers
   image       Manage images
   network     Manage networks
@@ -258,6 +259,13 @@ def main(argv: list[str] | None = None) -> int:
     if start >= len(argv):
         sys.stdout.write(_USAGE)
         return 0
+    if argv[start] == "compose":  # Compose has its own flags and command table
+        from dockyard.client.api import resolve_host
+        from dockyard.compose.cli import main as compose_main
+
+        return compose_main(
+            argv[start + 1 :], "dockyard compose", resolve_host(global_opts["host"], os.environ)
+        )
     if argv[start] == "registry":  # the registry server has its own command line
         from dockyard.cli.registry import registry_main
 

@@ -1,0 +1,88 @@
+"""The labels Compose v2 puts on what it creates, and the config hash that drives recreation.
+
+Containers, networks and volumes carry `com.docker.compose.*` labels so any compose
+(v2, v1, ours) recognises a project: `project`, `service`, `container-number`,
+`oneoff`, `config-hash`, `depends_on`, `image`, `project.working_dir`,
+`project.config_files`, `version`; networks and volumes their `network`/`volume` key.
+The config hash is a sha256 over the service's model minus what does not change a
+container (build, pull_policy, scale/replicas, depends_on, profiles), so `up`
+recreates only the services whose configuration changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from dockyard.compose.model import Project, Service
+
+PREFIX = "com.docker.compose."
+PROJECT = PREFIX + "project"
+SERVICE = PREFIX + "service"
+NUMBER = PREFIX + "container-number"
+ONEOFF = PREFIX + "oneoff"
+HASH = PREFIX + "config-hash"
+DEPENDS_ON = PREFIX + "depends_on"
+IMAGE = PREFIX + "image"
+WORKING_DIR = PREFIX + "project.working_dir"
+CONFIG_FILES = PREFIX + "project.config_files"
+ENV_FILE = PREFIX + "project.environment_file"
+VERSION_LABEL = PREFIX + "version"
+NETWORK = PREFIX + "network"
+VOLUME = PREFIX + "volume"
+SLUG = PREFIX + "slug"
+REPLACE = PREFIX + "replace"
+
+# The Compose v2 release whose behaviour this implementation follows, marked as ours.
+VERSION = "2.30.0-dockyard"
+
+_NOT_HASHED = ("build", "pull_policy", "scale", "depends_on", "profiles", "develop")
+
+
+def config_hash(service: Service) -> str:
+    cfg: dict[str, Any] = {k: v for k, v in service.config.items() if k not in _NOT_HASHED}
+    if isinstance(cfg.get("deploy"), dict):
+        cfg["deploy"] = {k: v for k, v in cfg["deploy"].items() if k != "replicas"}
+    data = json.dumps(cfg, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(data.encode()).hexdigest()
+
+
+def project_labels(project: Project) -> dict[str, str]:
+    return {
+        PROJECT: project.name,
+        WORKING_DIR: project.working_dir,
+        CONFIG_FILES: ",".join(project.config_files),
+        VERSION_LABEL: VERSION,
+    }
+
+
+def container_labels(
+    project: Project, service: Service, number: int, oneoff: bool, image_id: str = ""
+) -> dict[str, str]:
+    labels = {str(k): str(v) for k, v in (service.config.get("labels") or {}).items()}
+    labels.update(project_labels(project))
+    labels.update({
+        SERVICE: service.name,
+        NUMBER: str(number),
+        ONEOFF: "True" if oneoff else "False",
+        HASH: config_hash(service),
+        DEPENDS_ON: ",".join(
+            f"{d}:{s.get('condition', 'service_started')}:{str(bool(s.get('restart'))).lower()}"
+            for d, s in service.depends_on.items()
+        ),
+    })  # fmt: skip
+    if image_id:
+        labels[IMAGE] = image_id
+    return labels
+
+
+def project_filter(project_name: str, **extra: str | bool) -> str:
+    """The Engine API `filters` value selecting a project's objects."""
+    labels = [f"{PROJECT}={project_name}"]
+    for key, value in extra.items():
+        labels.append(f"{PREFIX}{key.replace('_', '-')}={value}")
+    return json.dumps({"label": labels})
