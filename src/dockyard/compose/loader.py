@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from dockyard.compose import dotenv, normalize, schema, validate, yamlfile
 from dockyard.compose.errors import ComposeError
 from dockyard.compose.interpolate import interpolate
-from dockyard.compose.merge import Override, merge_mappings, strip_tags
+from dockyard.compose.merge import Override, Reset, merge_mappings, strip_tags
 from dockyard.compose.model import Project, Service
 
 TYPE_CHECKING = False
@@ -126,7 +126,7 @@ class _Loader:
             raw = yamlfile.read(path)
         if raw is None:
             return {}
-        doc = _with_overrides(raw, lambda v: interpolate(v, self.env, self._warn_once))
+        doc = _with_overrides(raw, lambda v, path: interpolate(v, self.env, self._warn_once, path))
         schema.check(strip_tags(doc), path)
         return doc
 
@@ -215,15 +215,16 @@ class _Loader:
             self.sources.setdefault(name, src)
 
 
-def _with_overrides(value: Any, fn: Callable[[Any], Any]) -> Any:
-    """`fn` applied to a tree, through `!override` wrappers (which are kept)."""
+def _with_overrides(value: Any, fn: Callable[[Any, str], Any], path: str = "") -> Any:
+    """`fn(leaf, dotted path)` applied to a tree, through `!override` wrappers (kept)."""
     if isinstance(value, Override):
-        return Override(_with_overrides(value.value, fn))
+        return Override(_with_overrides(value.value, fn, path))
     if isinstance(value, dict):
-        return {k: _with_overrides(v, fn) for k, v in value.items()}
+        return {k: _with_overrides(v, fn, f"{path}.{k}" if path else str(k))
+                for k, v in value.items()}  # fmt: skip
     if isinstance(value, list):
-        return [_with_overrides(v, fn) for v in value]
-    return fn(value)
+        return [_with_overrides(v, fn, f"{path}.[{i}]") for i, v in enumerate(value)]
+    return fn(value, path)
 
 
 def _keep_override(spec: Any, fn: Callable[[Any], dict[str, Any]]) -> Any:
@@ -233,9 +234,10 @@ def _keep_override(spec: Any, fn: Callable[[Any], dict[str, Any]]) -> Any:
     if not isinstance(spec, dict):
         return fn(spec)
     wrapped = {k for k, v in spec.items() if isinstance(v, Override)}
-    plain = {k: (v.value if k in wrapped else v) for k, v in spec.items()}
+    resets = {k: v for k, v in spec.items() if isinstance(v, Reset)}
+    plain = {k: (v.value if k in wrapped else v) for k, v in spec.items() if k not in resets}
     out = fn(plain)
-    return {k: Override(v) if k in wrapped else v for k, v in out.items()}
+    return {**{k: Override(v) if k in wrapped else v for k, v in out.items()}, **resets}
 
 
 def _active(svc: dict[str, Any], profiles: set[str]) -> bool:

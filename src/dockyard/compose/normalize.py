@@ -37,7 +37,10 @@ def kv_list(value: Any, env: Mapping[str, str] | None = None, sep: str = "=") ->
     if value is None:
         return {}
     if isinstance(value, dict):
-        return {str(k): _scalar(v) for k, v in value.items()}
+        return {
+            str(k): env.get(str(k)) if v is None and env is not None else _scalar(v)
+            for k, v in value.items()
+        }
     out: dict[str, Any] = {}
     for item in value:
         key, eq, val = str(item).partition(sep)

@@ -37,9 +37,10 @@ def _override(loader: Any, node: Any) -> Any:
 
 
 def _mapping(loader: Any, node: Any) -> Any:
-    loader.flatten_mapping(node)  # applies `<<` merge keys first
     seen: set[Any] = set()
     for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue  # keys a `<<` brings in may be overridden by explicit ones
         key = loader.construct_object(key_node, deep=True)
         if key in seen:
             mark = key_node.start_mark
@@ -47,6 +48,7 @@ def _mapping(loader: Any, node: Any) -> Any:
                 f"yaml: line {mark.line + 1}: mapping key {str(key)!r} already defined"
             )
         seen.add(key)
+    loader.flatten_mapping(node)  # applies `<<` merge keys
     return loader.construct_mapping(node, deep=True)
 
 
