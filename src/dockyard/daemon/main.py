@@ -21,6 +21,7 @@ from aiohttp import web
 
 from dockyard.builder.builder import Builder
 from dockyard.builder.cache import BuildCache
+from dockyard.cluster.node import ClusterNode, Engine
 from dockyard.daemon.paths import DaemonPaths
 from dockyard.daemon.routers import build as build_router
 from dockyard.daemon.routers import commit as commit_router
@@ -30,7 +31,9 @@ from dockyard.daemon.routers import distribution as distribution_router
 from dockyard.daemon.routers import exec as exec_router
 from dockyard.daemon.routers import images as images_router
 from dockyard.daemon.routers import networks as networks_router
+from dockyard.daemon.routers import plugins as plugins_router
 from dockyard.daemon.routers import swarm as swarm_router
+from dockyard.daemon.routers import swarm_nodes, swarm_secrets, swarm_services
 from dockyard.daemon.routers import system as system_router
 from dockyard.daemon.routers import system_df as system_df_router
 from dockyard.daemon.routers import volumes as volumes_router
@@ -47,6 +50,8 @@ from dockyard.daemon.services.exec import ExecService
 from dockyard.daemon.services.images import open_image_service
 from dockyard.daemon.services.networks import NetworkService
 from dockyard.daemon.services.networks import options_from_flags as network_options
+from dockyard.daemon.services.swarm import SwarmService
+from dockyard.daemon.services.swarm_tasks import ServiceTaskContainers
 from dockyard.daemon.services.system import SystemService
 from dockyard.daemon.services.volumes import VolumeService
 from dockyard.runtime.signals import reset_inherited
@@ -206,11 +211,22 @@ async def serve(args: argparse.Namespace) -> None:
     await containers.restore()
     await networks.restore()
     execs = ExecService(containers)
+    cluster = ClusterNode(
+        paths.swarm_root,
+        ServiceTaskContainers(containers, paths.exec_root),
+        Engine(**system.engine_description()),
+    )
+    await cluster.restore()
+    swarm = SwarmService(cluster)
 
     app = make_app(
         [
-            system_router.routes(system, events),
-            swarm_router.routes(),
+            system_router.routes(system, events, cluster),
+            swarm_router.routes(cluster, swarm),
+            swarm_services.routes(swarm),
+            swarm_nodes.routes(swarm),
+            swarm_secrets.routes(swarm),
+            plugins_router.routes(),
             containers_router.routes(containers),
             exec_router.routes(execs),
             container_ops_router.routes(ContainerOps(containers)),
@@ -253,6 +269,7 @@ async def serve(args: argparse.Namespace) -> None:
     log.info("Daemon has completed initialization")
     await stop.wait()
     log.info("Processing signal, shutting down; containers keep running (live restore)")
+    await cluster.shutdown()
     await execs.shutdown()
     await containers.shutdown()
     await networks.shutdown()

@@ -5,6 +5,8 @@ exec-root/containers/<id>/   the OCI bundle: config.json, rootfs/ (mount point),
                              monitor.pid, monitor.log, runtime.log, init.pid
 exec-root/s/<id[:32]>        the monitor's socket (short: AF_UNIX paths are limited)
 exec-root/runtime/           the runtime's --root (state of live containers)
+data-root/swarm/              state.json (this node's membership), etcd/ (the embedded member)
+exec-root/swarm/files/<name>/ a tmpfs with a task's secrets and configs
 The image layer keeps its own paths module (store/paths.py) under data-root.
 """
 
@@ -30,6 +32,10 @@ class DaemonPaths:
     @property
     def bundles_root(self) -> str:
         return os.path.join(self.exec_root, "containers")
+
+    @property
+    def swarm_root(self) -> str:
+        return os.path.join(self.data_root, "swarm")
 
     @property
     def runtime_root(self) -> str:

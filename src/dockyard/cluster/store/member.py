@@ -93,7 +93,10 @@ class EtcdMember:
                     async with http.get(
                         self.config.client_url + "/health", timeout=aiohttp.ClientTimeout(total=2)
                     ) as resp:
-                        if resp.status == 200 and (await resp.json()).get("health") == "true":
+                        if (
+                            resp.status == 200
+                            and (await resp.json(content_type=None)).get("health") == "true"
+                        ):
                             return
                 if time.monotonic() > deadline:
                     await self.stop()

@@ -1,56 +1,64 @@
-"""Swarm-mode and plugin routes on a daemon that is in no swarm and has no plugins.
-
-Docker answers the swarm family on such a node with 503 and this message, and
-lists no plugins; so does Dockyard until `cluster/` lands. These are the real
-answers for this node's state, not placeholders for success.
-"""
+"""/swarm: init, join, leave, inspect, update, unlock and the unlock key (moby's
+swarm router); the node's membership is `cluster.node.ClusterNode`."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from dockyard.api.errors import NotFound, Unavailable
-from dockyard.daemon.server.params import json_response
-
-NOT_A_MANAGER = (
-    'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to '
-    "connect this node to swarm and try again."
-)
-
-_SWARM_ROUTES = [
-    ("GET", "/swarm"), ("POST", "/swarm/init"), ("POST", "/swarm/join"),
-    ("POST", "/swarm/leave"), ("POST", "/swarm/update"), ("GET", "/swarm/unlockkey"),
-    ("POST", "/swarm/unlock"),
-    ("GET", "/nodes"), ("GET", "/nodes/{id}"), ("DELETE", "/nodes/{id}"),
-    ("POST", "/nodes/{id}/update"),
-    ("GET", "/services"), ("POST", "/services/create"), ("GET", "/services/{id}"),
-    ("DELETE", "/services/{id}"), ("POST", "/services/{id}/update"),
-    ("GET", "/services/{id}/logs"),
-    ("GET", "/tasks"), ("GET", "/tasks/{id}"), ("GET", "/tasks/{id}/logs"),
-    ("GET", "/secrets"), ("POST", "/secrets/create"), ("GET", "/secrets/{id}"),
-    ("DELETE", "/secrets/{id}"), ("POST", "/secrets/{id}/update"),
-    ("GET", "/configs"), ("POST", "/configs/create"), ("GET", "/configs/{id}"),
-    ("DELETE", "/configs/{id}"), ("POST", "/configs/{id}/update"),
-]  # fmt: skip
+from dockyard.api.errors import InvalidParameter, Unavailable
+from dockyard.cluster.node import ClusterNode
+from dockyard.daemon.server.params import json_body, json_response, qbool, qint
+from dockyard.daemon.services.swarm import SwarmService
 
 
-def routes() -> web.RouteTableDef:
+def version_of(request: web.Request, what: str) -> int:
+    v = qint(request, "version")
+    if v is None:
+        raise InvalidParameter(f"invalid {what} version '{request.query.get('version', '')}'")
+    return v
+
+
+def routes(node: ClusterNode, swarm: SwarmService) -> web.RouteTableDef:
     r = web.RouteTableDef()
 
-    async def not_in_swarm(request: web.Request) -> web.Response:
-        if request.path.endswith("/swarm/leave"):
+    @r.get("/swarm")
+    async def inspect(request: web.Request) -> web.Response:
+        return json_response(await swarm.inspect())
+
+    @r.post("/swarm/init")
+    async def init(request: web.Request) -> web.Response:
+        node_id = await node.init(await json_body(request, {}) or {})
+        return json_response(node_id)
+
+    @r.post("/swarm/join")
+    async def join(request: web.Request) -> web.Response:
+        await node.join(await json_body(request, {}) or {})
+        return web.Response(status=200)
+
+    @r.post("/swarm/leave")
+    async def leave(request: web.Request) -> web.Response:
+        await node.leave(qbool(request, "force"))
+        return web.Response(status=200)
+
+    @r.post("/swarm/update")
+    async def update(request: web.Request) -> web.Response:
+        version = version_of(request, "swarm")
+        rotate = {role for role, q in (("Worker", "rotateWorkerToken"),
+                                       ("Manager", "rotateManagerToken")) if qbool(request, q)}  # fmt: skip
+        await swarm.update(version, await json_body(request, {}) or {}, rotate)
+        return web.Response(status=200)
+
+    @r.get("/swarm/unlockkey")
+    async def unlockkey(request: web.Request) -> web.Response:
+        s = await swarm.inspect()
+        if not s["Spec"]["EncryptionConfig"].get("AutoLockManagers"):
+            raise Unavailable("no unlock key is set")
+        raise Unavailable("autolock is not supported by Dockyard yet")
+
+    @r.post("/swarm/unlock")
+    async def unlock(request: web.Request) -> web.Response:
+        if not node.active:
             raise Unavailable("This node is not part of a swarm")
-        raise Unavailable(NOT_A_MANAGER)
-
-    for method, path in _SWARM_ROUTES:
-        r.route(method, path)(not_in_swarm)
-
-    @r.get("/plugins")
-    async def plugins(request: web.Request) -> web.Response:
-        return json_response([])
-
-    @r.get("/plugins/{name}/json")
-    async def plugin(request: web.Request) -> web.Response:
-        raise NotFound(f'plugin "{request.match_info["name"]}" not found')
+        raise Unavailable("swarm is not locked")
 
     return r

@@ -22,6 +22,14 @@ class SystemBackend(Protocol):
     def info(self) -> dict[str, Any]: ...
 
 
+class SwarmStatus(Protocol):
+    """This node's swarm membership as /_ping's Swarm header and /info's Swarm section."""
+
+    def ping_state(self) -> str: ...
+
+    async def info(self) -> dict[str, Any]: ...
+
+
 def version_doc() -> dict[str, Any]:
     uname = os.uname()
     return {
@@ -83,7 +91,9 @@ def _ts(value: str | None) -> float | None:
         return None
 
 
-def routes(backend: SystemBackend, events: EventBus) -> web.RouteTableDef:
+def routes(
+    backend: SystemBackend, events: EventBus, swarm: SwarmStatus | None = None
+) -> web.RouteTableDef:
     r = web.RouteTableDef()
 
     async def ping(request: web.Request) -> web.Response:
@@ -91,7 +101,7 @@ def routes(backend: SystemBackend, events: EventBus) -> web.RouteTableDef:
         resp.headers["Cache-Control"] = "no-cache, no-store, must-revalidate"
         resp.headers["Pragma"] = "no-cache"
         resp.headers["Builder-Version"] = "1"
-        resp.headers["Swarm"] = "inactive"
+        resp.headers["Swarm"] = swarm.ping_state() if swarm else "inactive"
         return resp
 
     r.get("/_ping", allow_head=False)(ping)
@@ -103,7 +113,10 @@ def routes(backend: SystemBackend, events: EventBus) -> web.RouteTableDef:
 
     @r.get("/info")
     async def info(request: web.Request) -> web.Response:
-        return json_response(backend.info())
+        doc = backend.info()
+        if swarm is not None:
+            doc["Swarm"] = await swarm.info()
+        return json_response(doc)
 
     @r.get("/events")
     async def get_events(request: web.Request) -> web.StreamResponse:

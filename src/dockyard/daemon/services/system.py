@@ -62,6 +62,11 @@ class SystemService:
         except Exception:
             return 0
 
+    def engine_description(self) -> dict[str, Any]:
+        """What this engine tells a swarm about itself (a Node's Description)."""
+        return {"hostname": socket.gethostname(), "version": __version__,
+                "ncpu": os.cpu_count() or 1, "memory": _meminfo_total()}  # fmt: skip
+
     def info(self) -> dict[str, Any]:
         cs = list(self.containers.containers.values())
         running = sum(1 for c in cs if c.running)

@@ -1,0 +1,169 @@
+"""The agent: runs the tasks the scheduler assigned to this node and reports their states.
+
+It reads tasks/ (desired state, written by managers) through a watch and writes only its
+tasks' task-status/ keys. A task that should run and has no container gets one; one
+whose desired state moved past running is stopped; a task whose key is gone has its
+container removed. Containers found at start whose task no longer exists are removed,
+so a node that returns after being replaced elsewhere stops its stale tasks at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import logging
+from typing import Any
+
+from dockyard.cluster.agent import containerspec
+from dockyard.cluster.agent.protocol import TaskContainers
+from dockyard.cluster.model.objects import TERMINAL, state_index, task_status
+from dockyard.cluster.model.repo import ClusterObjects
+
+log = logging.getLogger(__name__)
+TASK_LABEL = "com.docker.swarm.task.id"
+
+
+class Agent:
+    def __init__(self, objects: ClusterObjects, containers: TaskContainers, node_id: str) -> None:
+        self.objects = objects
+        self.containers = containers
+        self.node_id = node_id
+        self.tasks: dict[str, dict[str, Any]] = {}  # this node's tasks, as last seen
+        self.observed: dict[str, str] = {}  # task id → the state we last reported
+        self.container_of: dict[str, str] = dict(containers.by_label(TASK_LABEL))
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._work: set[asyncio.Task[None]] = set()
+        self._service_names: dict[str, str] = {}
+
+    async def run(self) -> None:
+        prefix = self.objects.key("tasks")
+        kvs, rev = await self.objects.store.range(prefix)
+        statuses = {t["ID"]: t for t in await self.objects.list("tasks")}
+        for kv in kvs:
+            t = json.loads(kv.value)
+            if t.get("NodeID") == self.node_id:
+                self.tasks[t["ID"]] = t
+                self.observed[t["ID"]] = statuses.get(t["ID"], t)["Status"]["State"]
+        for tid in list(self.container_of):
+            if tid not in self.tasks:  # its task was deleted while we were away
+                self._kick(tid)
+        for tid in list(self.tasks):
+            cid = self.container_of.get(tid)
+            if cid and self.observed[tid] == "running":  # kept running while we were away
+                w = asyncio.create_task(self._wait(tid, cid))
+                self._work.add(w)
+                w.add_done_callback(self._work.discard)
+            self._kick(tid)
+        try:
+            async for ev in self.objects.store.watch(prefix, rev + 1):
+                tid = ev.kv.key.rsplit("/", 1)[1]
+                if ev.type == "delete":
+                    if self.tasks.pop(tid, None) is not None or tid in self.container_of:
+                        self._kick(tid)
+                    continue
+                t = json.loads(ev.kv.value)
+                if t.get("NodeID") != self.node_id:
+                    if self.tasks.pop(tid, None) is not None:  # moved away from us
+                        self._kick(tid)
+                    continue
+                self.tasks[tid] = t
+                self._kick(tid)
+        finally:
+            for w in list(self._work):
+                w.cancel()
+
+    def _kick(self, tid: str) -> None:
+        w = asyncio.create_task(self._reconcile(tid))
+        self._work.add(w)
+        w.add_done_callback(self._work.discard)
+
+    async def _report(self, tid: str, status: dict[str, Any]) -> None:
+        self.observed[tid] = status["State"]
+        try:
+            await self.objects.set_task_status(tid, status)
+        except Exception as exc:  # the store is away: the next event reports again
+            log.warning("task %s: could not report %s: %s", tid, status["State"], exc)
+
+    async def _reconcile(self, tid: str) -> None:
+        lock = self._locks.setdefault(tid, asyncio.Lock())
+        async with lock:
+            t = self.tasks.get(tid)
+            cid = self.container_of.get(tid)
+            if t is None:
+                if cid:
+                    await self._remove(tid, cid)
+                self._locks.pop(tid, None)
+                self.observed.pop(tid, None)
+                return
+            desired = t.get("DesiredState", "running")
+            observed = self.observed.get(tid, t["Status"]["State"])
+            if desired == "running" and state_index(observed) < state_index("preparing"):
+                await self._start(t)
+            elif state_index(desired) > state_index("running") and observed not in TERMINAL:
+                if cid:
+                    with contextlib.suppress(Exception):
+                        await self.containers.stop(cid, containerspec.stop_timeout(t))
+                await self._report(tid, task_status("shutdown", "shutdown", container_id=cid or ""))
+            if desired == "remove" and cid:
+                await self._remove(tid, cid)
+
+    async def _remove(self, tid: str, cid: str) -> None:
+        with contextlib.suppress(Exception):
+            await self.containers.remove(cid)
+        self.container_of.pop(tid, None)
+
+    async def _service_name(self, service_id: str) -> str:
+        if service_id not in self._service_names:
+            svc = await self.objects.get("services", service_id)
+            self._service_names[service_id] = svc["Spec"]["Name"]
+        return self._service_names[service_id]
+
+    async def _files(self, t: dict[str, Any]) -> dict[str, bytes]:
+        files = {}
+        for secret_id, path in containerspec.secret_targets(t):
+            files[path] = await self.objects.secret_data(secret_id)
+        for config_id, path in containerspec.config_targets(t):
+            cfg = await self.objects.get("configs", config_id)
+            files[path] = base64.b64decode(cfg["Spec"].get("Data") or "")
+        return files
+
+    async def _start(self, t: dict[str, Any]) -> None:
+        tid = t["ID"]
+        await self._report(tid, task_status("accepted", "accepted"))
+        await self._report(tid, task_status("preparing", "preparing"))
+        try:
+            name = await self._service_name(t["ServiceID"])
+            body = containerspec.create_body(name, t)
+            cid = await self.containers.create(
+                containerspec.container_name(name, t), body, await self._files(t)
+            )
+            self.container_of[tid] = cid
+            await self._report(tid, task_status("starting", "starting", container_id=cid))
+            await self.containers.start(cid)
+        except Exception as exc:
+            msg = getattr(exc, "message", None) or str(exc)
+            await self._report(tid, task_status("rejected", "preparing", err=msg))
+            return
+        await self._report(
+            tid,
+            task_status("running", "started", container_id=cid, pid=self.containers.pid(cid)),
+        )
+        w = asyncio.create_task(self._wait(tid, cid))
+        self._work.add(w)
+        w.add_done_callback(self._work.discard)
+
+    async def _wait(self, tid: str, cid: str) -> None:
+        code = await self.containers.wait(cid)
+        async with self._locks.setdefault(tid, asyncio.Lock()):
+            if self.observed.get(tid) in TERMINAL or tid not in self.tasks:
+                return  # stopped on purpose: already reported
+            if code == 0:
+                status = task_status("complete", "finished", container_id=cid, exit_code=0)
+            else:
+                status = task_status(
+                    "failed", "started", err=f"task: non-zero exit ({code})",
+                    container_id=cid, exit_code=code,
+                )  # fmt: skip
+            await self._report(tid, status)

@@ -1,0 +1,97 @@
+"""The elected manager's loop: every change under the cluster prefix (a watch, not a
+poll) triggers one pass that reconciles services into tasks, places unassigned tasks
+and writes what changed. Only the leader writes tasks/ keys."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+from dockyard.cluster.model.repo import ClusterObjects
+from dockyard.cluster.orchestrator.reconcile import reconcile
+from dockyard.cluster.scheduler.spread import schedule
+
+log = logging.getLogger(__name__)
+
+
+async def alive_nodes(objects: ClusterObjects) -> set[str]:
+    kvs, _ = await objects.store.range(objects.key("alive"))
+    return {kv.key.rsplit("/", 1)[1] for kv in kvs}
+
+
+def _changed(old: dict[str, Any] | None, new: dict[str, Any]) -> bool:
+    if old is None:
+        return True
+    keys = ("DesiredState", "NodeID")
+    if any(old.get(k) != new.get(k) for k in keys):
+        return True
+    o, n = old["Status"], new["Status"]
+    return bool(o.get("State") != n.get("State") or o.get("Err") != n.get("Err"))
+
+
+async def one_pass(objects: ClusterObjects) -> float | None:
+    """Reconcile and schedule once; when to come back for a restart delay (or None)."""
+    swarm = await objects.get_swarm()
+    limit = 5
+    if swarm is not None:
+        limit = int(swarm["Spec"]["Orchestration"].get("TaskHistoryRetentionLimit") or 5)
+    services = await objects.list("services")
+    tasks = await objects.list("tasks")
+    nodes = await objects.list("nodes")
+    alive = await alive_nodes(objects)
+    plan = reconcile(services, tasks, nodes, alive, limit)
+    before = {t["ID"]: t for t in tasks}
+    after = dict(before)
+    for t in plan.update + plan.create:
+        after[t["ID"]] = t
+    for t in plan.delete:
+        after.pop(t["ID"], None)
+    live = [t for t in after.values() if t["DesiredState"] == "running"]
+    pending = [t for t in live if not t.get("NodeID")]
+    for t in schedule(pending, nodes, alive, [t for t in live if t.get("NodeID")]):
+        after[t["ID"]] = t
+    for t in plan.delete:
+        await objects.delete("tasks", t)
+    created = {t["ID"] for t in plan.create}
+    for tid, t in after.items():
+        if tid in created:
+            await objects.create("tasks", t)
+        elif _changed(before.get(tid), t):
+            await objects.put("tasks", t)
+    return plan.wake_at
+
+
+async def run(objects: ClusterObjects) -> None:
+    """Until cancelled (the leadership is lost or the node leaves)."""
+    trigger = asyncio.Event()
+    _, rev = await objects.store.range(objects.key("services"))
+
+    async def watch() -> None:
+        async for _ in objects.store.watch(objects.prefix, rev + 1):
+            trigger.set()
+
+    watcher = asyncio.create_task(watch())
+    wake: float | None = None
+    try:
+        trigger.set()
+        while True:
+            timeout = None if wake is None else max(0.0, wake - time.time())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(trigger.wait(), timeout)
+            trigger.clear()
+            await asyncio.sleep(0.02)  # a burst of writes (a service create) is one pass
+            trigger.clear()
+            try:
+                wake = await one_pass(objects)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("orchestrator pass failed; retrying")
+                wake = time.time() + 1
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await watcher

@@ -1,0 +1,1 @@
+"""The scheduler: filters (liveness, availability, constraints) then spread by count."""

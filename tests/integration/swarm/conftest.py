@@ -1,0 +1,65 @@
+"""A daemon of its own for swarm tests (init changes the node for good), with busybox
+imported; at the end the swarm is left and its etcd member, containers, tmpfs mounts
+and processes are gone with the daemon's temp root."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conformance.conftest import free_ports
+from tests.conftest import BUSYBOX_PATH, Daemon, kill_leftovers, start_daemon, stop_daemon
+
+
+@pytest.fixture(scope="module")
+def node(session_tmp: Path, busybox_rootfs_tar: Path) -> Iterator[Daemon]:
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    if not os.path.exists("/usr/bin/etcd"):
+        pytest.skip("etcd is not installed (etcd-server)")
+    root = session_tmp / f"swarm-{os.urandom(3).hex()}"
+    root.mkdir()
+    d = start_daemon(root)
+    try:
+        r = d.docker("import", "-c", 'CMD ["sh"]', "-c", f"ENV PATH={BUSYBOX_PATH}",
+                     str(busybox_rootfs_tar), "busybox:latest")  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        yield d
+    finally:
+        d.docker("swarm", "leave", "--force", timeout=60)
+        stop_daemon(d)
+        kill_leftovers(root)
+
+
+def init_swarm(d: Daemon) -> str:
+    (port,) = free_ports(1)
+    while port + 1 in free_ports(0) or port > 65000:
+        (port,) = free_ports(1)
+    r = d.docker("swarm", "init", "--advertise-addr", "127.0.0.1",
+                 "--listen-addr", f"127.0.0.1:{port}", timeout=60)  # fmt: skip
+    assert r.returncode == 0, r.stderr + d.log_path.read_text()[-3000:]
+    return r.stdout
+
+
+def wait_for(what: str, cond, timeout: float = 60) -> object:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = cond()
+        if last:
+            return last
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}: last {last!r}")
+
+
+def tasks(d: Daemon, service: str) -> list[dict]:
+    r = d.docker("service", "ps", "-q", "--no-trunc", service)
+    ids = r.stdout.split()
+    if not ids:
+        return []
+    return json.loads(d.docker("inspect", "--type", "task", *ids, check=True).stdout)

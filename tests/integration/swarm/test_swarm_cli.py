@@ -1,0 +1,155 @@
+"""Single-node swarm through the official docker CLI: init, nodes, services (create,
+scale, update, rm), tasks as containers with swarm's names and labels, secrets."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import Daemon
+from tests.integration.swarm.conftest import init_swarm, tasks, wait_for
+
+
+def running(d: Daemon, service: str) -> list[dict]:
+    return [t for t in tasks(d, service)
+            if t["Status"]["State"] == "running" and t["DesiredState"] == "running"]  # fmt: skip
+
+
+def test_swarm_init_node_ls_info(node: Daemon) -> None:
+    r = node.docker("service", "ls")
+    assert r.returncode != 0 and "This node is not a swarm manager" in r.stderr
+    out = init_swarm(node)
+    assert "Swarm initialized: current node (" in out
+    assert "docker swarm join --token SWMTKN-1-" in out
+    again = node.docker("swarm", "init", "--advertise-addr", "127.0.0.1")
+    assert again.returncode != 0 and "This node is already part of a swarm" in again.stderr
+    info = json.loads(node.docker("info", "--format", "{{json .Swarm}}", check=True).stdout)
+    assert info["LocalNodeState"] == "active" and info["ControlAvailable"] is True
+    assert info["Nodes"] == 1 and info["Managers"] == 1
+    ls = node.docker("node", "ls", "--format", "{{.Self}} {{.Status}} {{.Availability}} "
+                     "{{.ManagerStatus}}", check=True).stdout.split()  # fmt: skip
+    assert ls == ["true", "Ready", "Active", "Leader"]
+    token = node.docker("swarm", "join-token", "-q", "worker", check=True).stdout.strip()
+    assert token.startswith("SWMTKN-1-")
+
+
+def test_service_create_scale_rm(node: Daemon) -> None:
+    r = node.docker("service", "create", "--detach", "--name", "web", "--replicas", "3",
+                    "busybox", "sleep", "1000", timeout=60)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    got = wait_for(
+        "3 running tasks", lambda: len(running(node, "web")) == 3 and running(node, "web")
+    )
+    slots = sorted(t["Slot"] for t in got)  # type: ignore[union-attr]
+    assert slots == [1, 2, 3]
+    ls = node.docker("service", "ls", "--format", "{{.Name}} {{.Mode}} {{.Replicas}}",
+                     check=True).stdout.split("\n")[0]  # fmt: skip
+    assert ls == "web replicated 3/3"
+    names = node.docker("ps", "--format", "{{.Names}}", "--filter",
+                        "label=com.docker.swarm.service.name=web", check=True).stdout.split()  # fmt: skip
+    assert len(names) == 3 and all(n.startswith("web.") and n.count(".") == 2 for n in names)
+    assert node.docker("service", "scale", "web=5", "--detach", check=True).returncode == 0
+    wait_for("5 running", lambda: len(running(node, "web")) == 5)
+    node.docker("service", "scale", "web=1", "--detach", check=True)
+    wait_for("1 running", lambda: len(running(node, "web")) == 1)
+    wait_for(
+        "scaled-down containers stopped",
+        lambda: (
+            len(
+                node.docker(
+                    "ps", "-q", "--filter", "label=com.docker.swarm.service.name=web"
+                ).stdout.split()
+            )
+            == 1
+        ),
+    )
+    assert node.docker("service", "rm", "web", check=True).returncode == 0
+    wait_for(
+        "containers removed",
+        lambda: (
+            not node.docker(
+                "ps", "-aq", "--filter", "label=com.docker.swarm.service.name=web"
+            ).stdout.split()
+        ),
+    )
+    r = node.docker("service", "inspect", "web")
+    assert r.returncode != 0 and "no such service: web" in r.stderr.lower()
+
+
+def test_failed_task_restarts_and_ps_shows_it(node: Daemon) -> None:
+    node.docker("service", "create", "--detach", "--name", "crash", "--restart-delay", "0s",
+                "busybox", "sh", "-c", "exit 3", check=True)  # fmt: skip
+    failed = wait_for(
+        "a failed task",
+        lambda: [t for t in tasks(node, "crash") if t["Status"]["State"] == "failed"],
+    )
+    assert failed[0]["Status"]["Err"] == "task: non-zero exit (3)"  # type: ignore[index]
+    wait_for("a replacement in the same slot", lambda: len(tasks(node, "crash")) >= 2)
+    node.docker("service", "rm", "crash", check=True)
+
+
+def test_update_out_of_sequence_and_rolling_update(node: Daemon) -> None:
+    node.docker("service", "create", "--detach", "--name", "upd", "--replicas", "2",
+                "busybox", "sleep", "1000", check=True)  # fmt: skip
+    wait_for("2 running", lambda: len(running(node, "upd")) == 2)
+    svc = json.loads(node.docker("service", "inspect", "upd", check=True).stdout)[0]
+    node.docker("service", "update", "--detach", "--env-add", "A=1",
+                "--update-order", "start-first", "upd", check=True)  # fmt: skip
+    wait_for(
+        "2 updated tasks running",
+        lambda: (
+            [
+                t
+                for t in running(node, "upd")
+                if "A=1" in (t["Spec"]["ContainerSpec"].get("Env") or [])
+            ]
+            if len(running(node, "upd")) == 2
+            else None
+        ),
+    )
+    import http.client
+    import socket
+
+    class Conn(http.client.HTTPConnection):
+        def connect(self) -> None:
+            self.sock = socket.socket(socket.AF_UNIX)
+            self.sock.connect(node.sock)
+
+    c = Conn("localhost")
+    c.request("POST", f"/services/{svc['ID']}/update?version={svc['Version']['Index']}",
+              body=json.dumps(svc["Spec"]), headers={"Content-Type": "application/json"})  # fmt: skip
+    resp = c.getresponse()
+    body = json.loads(resp.read())
+    assert resp.status == 500
+    assert body["message"] == "rpc error: code = Unknown desc = update out of sequence"
+    node.docker("service", "rm", "upd", check=True)
+
+
+def test_secret_in_task(node: Daemon) -> None:
+    r = node.docker("secret", "create", "pw", "-", input=b"s3cret\n")
+    assert r.returncode == 0, r.stderr
+    ls = node.docker("secret", "ls", "--format", "{{.Name}}", check=True).stdout.split()
+    assert ls == ["pw"]
+    node.docker("service", "create", "--detach", "--name", "sec", "--secret", "pw",
+                "busybox", "sleep", "1000", check=True)  # fmt: skip
+    t = wait_for("running", lambda: running(node, "sec"))[0]  # type: ignore[index]
+    cid = t["Status"]["ContainerStatus"]["ContainerID"]
+    cat = node.docker("exec", cid, "cat", "/run/secrets/pw", check=True)
+    assert cat.stdout == "s3cret\n"
+    mounts = node.docker("exec", cid, "grep", "/run/secrets/pw", "/proc/mounts", check=True)
+    assert "tmpfs" in mounts.stdout
+    r = node.docker("secret", "rm", "pw")
+    assert r.returncode != 0 and "is in use by the following service: sec" in r.stderr
+    node.docker("service", "rm", "sec", check=True)
+    assert node.docker("secret", "rm", "pw").returncode == 0
+
+
+def test_bad_input(node: Daemon) -> None:
+    r = node.docker("service", "create", "--name", "bad", "--constraint", "node.role~x",
+                    "busybox", "sleep", "1")  # fmt: skip
+    assert r.returncode != 0 and "constraint expected one operator from ==, !=" in r.stderr
+    r = node.docker("service", "create", "--name", "bad", "--secret", "nope", "busybox")
+    assert r.returncode != 0 and "secret not found: nope" in r.stderr
+    self_id = node.docker("node", "ls", "-q", check=True).stdout.strip()
+    r = node.docker("node", "rm", self_id)
+    assert r.returncode != 0 and "is not down and can't be removed" in r.stderr
+    assert node.docker("service", "ls", "-q", check=True).stdout.strip() == ""

@@ -1,0 +1,113 @@
+"""The orchestrator's reconcile and the scheduler's spread, on objects built in memory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from dockyard.api.errors import InvalidParameter
+from dockyard.cluster.model import objects
+from dockyard.cluster.orchestrator.reconcile import reconcile
+from dockyard.cluster.scheduler import constraints
+from dockyard.cluster.scheduler.spread import schedule
+
+
+def mknode(host: str, role: str = "worker", availability: str = "active") -> dict[str, Any]:
+    n = objects.node(objects.new_id(), role=role, addr="10.0.0.1", manager_addr="",
+                     hostname=host, engine_version="0", ncpu=1, memory=1)  # fmt: skip
+    n["Spec"]["Availability"] = availability
+    return n
+
+
+def mkservice(replicas: int | None = 3, **task_template: Any) -> dict[str, Any]:
+    mode = {"Replicated": {"Replicas": replicas}} if replicas is not None else {"Global": {}}
+    tt = {"ContainerSpec": {"Image": "busybox"}, **task_template}
+    return objects.service({"Name": "web", "TaskTemplate": tt, "Mode": mode})
+
+
+def run_to_fixpoint(svc: dict[str, Any], nodes: list[dict[str, Any]], alive: set[str],
+                    tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:  # fmt: skip
+    by_id = {t["ID"]: t for t in tasks}
+    for _ in range(10):
+        plan = reconcile([svc], list(by_id.values()), nodes, alive, now=0)
+        for t in plan.update + plan.create:
+            by_id[t["ID"]] = t
+        for t in plan.delete:
+            by_id.pop(t["ID"], None)
+        live = [t for t in by_id.values() if t["DesiredState"] == "running"]
+        for t in schedule([t for t in live if not t["NodeID"]], nodes, alive,
+                          [t for t in live if t["NodeID"]]):  # fmt: skip
+            by_id[t["ID"]] = t
+        if not plan.update and not plan.create and not plan.delete:
+            break
+    return list(by_id.values())
+
+
+def live_on(tasks: list[dict[str, Any]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for t in tasks:
+        if t["DesiredState"] == "running" and t["NodeID"]:
+            out[t["NodeID"]] = out.get(t["NodeID"], 0) + 1
+    return out
+
+
+def test_replicas_spread_two_per_node() -> None:
+    nodes = [mknode("a"), mknode("b"), mknode("c")]
+    alive = {n["ID"] for n in nodes}
+    tasks = run_to_fixpoint(mkservice(6), nodes, alive, [])
+    assert sorted(live_on(tasks).values()) == [2, 2, 2]
+    assert sorted(t["Slot"] for t in tasks) == [1, 2, 3, 4, 5, 6]
+
+
+def test_drain_and_node_down_move_tasks() -> None:
+    nodes = [mknode("a"), mknode("b"), mknode("c")]
+    alive = {n["ID"] for n in nodes}
+    svc = mkservice(6)
+    tasks = run_to_fixpoint(svc, nodes, alive, [])
+    nodes[0]["Spec"]["Availability"] = "drain"
+    tasks = run_to_fixpoint(svc, nodes, alive, tasks)
+    assert live_on(tasks) == {nodes[1]["ID"]: 3, nodes[2]["ID"]: 3}
+    alive.discard(nodes[1]["ID"])  # its lease expired
+    tasks = run_to_fixpoint(svc, nodes, alive, tasks)
+    assert live_on(tasks) == {nodes[2]["ID"]: 6}
+
+
+def test_global_one_per_eligible_node_and_constraints() -> None:
+    nodes = [mknode("a", "manager"), mknode("b"), mknode("c", availability="pause")]
+    alive = {n["ID"] for n in nodes}
+    tasks = run_to_fixpoint(mkservice(None), nodes, alive, [])
+    assert live_on(tasks) == {nodes[0]["ID"]: 1, nodes[1]["ID"]: 1}
+    svc = mkservice(2, Placement={"Constraints": ["node.role==manager"]})
+    tasks = run_to_fixpoint(svc, nodes, alive, [])
+    assert live_on(tasks) == {nodes[0]["ID"]: 2}
+
+
+def test_no_suitable_node_stays_pending_with_reason() -> None:
+    nodes = [mknode("a"), mknode("b", availability="drain")]
+    svc = mkservice(1, Placement={"Constraints": ["node.labels.disk==ssd"]})
+    tasks = run_to_fixpoint(svc, nodes, {n["ID"] for n in nodes}, [])
+    (t,) = tasks
+    assert t["Status"]["State"] == "pending"
+    assert t["Status"]["Err"] == (
+        "no suitable node (1 node not available for new tasks; "
+        "scheduling constraints not satisfied on 1 node)"
+    )
+
+
+def test_start_first_update_keeps_replicas() -> None:
+    nodes = [mknode("a")]
+    alive = {nodes[0]["ID"]}
+    svc = mkservice(2)
+    tasks = run_to_fixpoint(svc, nodes, alive, [])
+    for t in tasks:
+        t["Status"] = objects.task_status("running", "started")
+    svc["Spec"]["TaskTemplate"]["ContainerSpec"]["Env"] = ["A=1"]
+    svc["Spec"]["UpdateConfig"] = {"Parallelism": 1, "Order": "start-first"}
+    plan = reconcile([svc], tasks, nodes, alive, now=0)
+    assert len(plan.create) == 1 and not plan.update  # a new one first, nothing stopped
+
+
+def test_bad_constraint() -> None:
+    with pytest.raises(InvalidParameter, match="constraint expected one operator from ==, !="):
+        constraints.validate(["node.role=manager"])
