@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ import pexpect
 import pytest
 
 from tests.conftest import Daemon
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -39,6 +41,27 @@ def finish(child: pexpect.spawn) -> int:
     child.expect(pexpect.EOF)
     child.close()
     return child.exitstatus
+
+
+def in_foreground(*argv: str) -> bool:
+    """Whether a process running `argv` is the foreground process group of its
+    terminal (so a ^C typed now reaches it, not the shell that forked it)."""
+    want = ("\0".join(argv) + "\0").encode()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                if f.read() != want:
+                    continue
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pgrp, tty_nr, tpgid = int(fields[2]), int(fields[4]), int(fields[5])
+        if tty_nr != 0 and pgrp == tpgid:
+            return True
+    return False
 
 
 def state(daemon: Daemon, name: str) -> str:
@@ -81,8 +104,8 @@ def test_ctrl_c_reaches_the_process_and_detach_keys_leave_it_running(
     ch = spawn(daemon, "run", "-it", "--network", "none", "--name", n, "busybox", "sh")
     try:
         ch.expect(PROMPT)
-        ch.sendline("sleep 300")
-        time.sleep(0.5)
+        ch.sendline("sleep 311")
+        wait_until(lambda: in_foreground("sleep", "311"), "sleep in the terminal's foreground")
         ch.sendcontrol("c")  # the pty's line discipline turns it into SIGINT
         ch.expect(r"\^C")
         ch.sendline("echo status-$?")
@@ -155,8 +178,8 @@ def test_exec_it_gets_its_own_terminal(daemon: Daemon, names: list[str]) -> None
                 break
             assert time.monotonic() < deadline, "exec resize never reached the pty"
             time.sleep(0.2)
-        ch.sendline("sleep 300")
-        time.sleep(0.5)
+        ch.sendline("sleep 312")
+        wait_until(lambda: in_foreground("sleep", "312"), "sleep in the terminal's foreground")
         ch.sendcontrol("c")
         ch.expect(r"\^C")
         ch.sendline("echo status-$?")
