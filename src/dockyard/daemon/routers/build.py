@@ -11,6 +11,8 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from dockyard.api.errors import DockyardError, InvalidParameter
+from dockyard.api.models import gojson
+from dockyard.api.models.gojson import Ptr
 from dockyard.builder.builder import BuildError, BuildOptions, Emit
 from dockyard.builder.context import BuildContext
 from dockyard.daemon.server.params import json_body, json_response, qbool
@@ -43,22 +45,37 @@ def _json_param(request: web.Request, name: str, default: Any) -> Any:
         raise InvalidParameter(f"invalid {name} parameter: {raw!r}") from None
 
 
+def _typed_param(request: web.Request, name: str, model: Any, default: Any, what: str = "") -> Any:
+    """A JSON query parameter decoded into its Go type, in dockerd's words ("error reading
+    build args: json: cannot unmarshal ...")."""
+    raw = request.query.get(name)
+    if not raw:
+        return default
+    try:
+        value = gojson.decode(raw, model, default)
+    except InvalidParameter as exc:
+        raise InvalidParameter(
+            f"error reading {what}: {exc.message}" if what else exc.message
+        ) from None
+    return value if value is not None else default
+
+
 def options(request: web.Request) -> BuildOptions:
     q = request.query
     extrahosts = q.get("extrahosts", "")
     return BuildOptions(
         dockerfile=q.get("dockerfile", "Dockerfile") or "Dockerfile",
         tags=q.getall("t", []),
-        buildargs=_json_param(request, "buildargs", {}) or {},
+        buildargs=_typed_param(request, "buildargs", dict[str, Ptr[str]], {}, "build args"),
         target=q.get("target", ""),
-        labels=_json_param(request, "labels", {}) or {},
+        labels=_typed_param(request, "labels", dict[str, str], {}, "labels"),
         nocache=qbool(request, "nocache"),
         quiet=qbool(request, "q"),
         rm=qbool(request, "rm", True),
         forcerm=qbool(request, "forcerm"),
         networkmode=q.get("networkmode", ""),
         extrahosts=[h for h in extrahosts.split(",") if h] if extrahosts else [],
-        cachefrom=_json_param(request, "cachefrom", []) or [],
+        cachefrom=_typed_param(request, "cachefrom", list[str], []),
         pull=qbool(request, "pull"),
         platform=q.get("platform", ""),
     )

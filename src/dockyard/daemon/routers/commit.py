@@ -6,8 +6,8 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from dockyard.api.errors import InvalidParameter
-from dockyard.daemon.server.params import json_body, json_response, qbool
+from dockyard.api.models.container import ContainerCommit
+from dockyard.daemon.server.params import json_response, model_body, qbool
 
 
 class CommitBackend(Protocol):
@@ -30,9 +30,7 @@ def routes(backend: CommitBackend) -> web.RouteTableDef:
     @r.post("/commit")
     async def commit(request: web.Request) -> web.Response:
         q = request.query
-        body = await json_body(request, None)
-        if body is not None and not isinstance(body, dict):
-            raise InvalidParameter("invalid container config")
+        body = await model_body(request, ContainerCommit, None)
         image_id = await backend.commit(
             q.get("container", ""),
             repo=q.get("repo", ""),

@@ -16,9 +16,10 @@ from aiohttp import web
 from dockyard.api import version
 from dockyard.api.errors import InvalidParameter
 from dockyard.api.filters import labels_match, match
+from dockyard.api.models.container import ContainerCreate, UpdateConfig
 from dockyard.daemon.server import hijack as hj
 from dockyard.daemon.server.app import API_VERSION_KEY
-from dockyard.daemon.server.params import json_body, json_response, qbool, qfilters, qint
+from dockyard.daemon.server.params import json_response, model_body, qbool, qfilters, qint
 from dockyard.daemon.services.containers import (
     Container,
     ContainerService,
@@ -213,7 +214,7 @@ def routes(svc: ContainerService) -> web.RouteTableDef:
 
     @r.post("/containers/create")
     async def create(request: web.Request) -> web.Response:
-        body = await json_body(request, {})
+        body = await model_body(request, ContainerCreate, {})
         cid, warnings = svc.create(request.query.get("name") or None, body)
         return json_response({"Id": cid, "Warnings": warnings}, status=201)
 
@@ -272,7 +273,7 @@ def routes(svc: ContainerService) -> web.RouteTableDef:
 
     @r.post("/containers/{id}/update")
     async def update(request: web.Request) -> web.Response:
-        body = await json_body(request, {})
+        body = await model_body(request, UpdateConfig, {})
         warnings = await svc.update(request.match_info["id"], body)
         return json_response({"Warnings": warnings})
 

@@ -17,7 +17,8 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from dockyard.api.errors import DockyardError, InvalidParameter
-from dockyard.daemon.server.params import json_body, json_response, qint
+from dockyard.api.models.auth import AuthConfig
+from dockyard.daemon.server.params import json_response, model_body, qint
 from dockyard.registry.client import progress as pm
 
 Emit = Callable[[dict[str, Any]], None]
@@ -126,7 +127,7 @@ def routes(backend: DistributionBackend) -> web.RouteTableDef:
 
     @r.post("/auth")
     async def auth(request: web.Request) -> web.Response:
-        return json_response(await backend.login(await json_body(request)))
+        return json_response(await backend.login(await model_body(request, AuthConfig, {})))
 
     @r.get("/distribution/{name:.+}/json")
     async def inspect(request: web.Request) -> web.Response:

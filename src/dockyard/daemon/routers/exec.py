@@ -8,8 +8,9 @@ import asyncio
 from aiohttp import web
 
 from dockyard.api.errors import DockyardError, InvalidParameter
+from dockyard.api.models.exec import ExecConfig, ExecStartCheck
 from dockyard.daemon.server import hijack as hj
-from dockyard.daemon.server.params import json_body, json_response, qint
+from dockyard.daemon.server.params import json_response, model_body, qint
 from dockyard.daemon.services.exec import Exec, ExecService
 from dockyard.proto import detachkeys, stdcopy
 
@@ -19,8 +20,8 @@ def routes(svc: ExecService) -> web.RouteTableDef:
 
     @r.post("/containers/{id}/exec")
     async def create(request: web.Request) -> web.Response:
-        body = await json_body(request, {})
-        if isinstance(body, dict) and body.get("DetachKeys"):
+        body = await model_body(request, ExecConfig, {})
+        if body.get("DetachKeys"):
             try:
                 detachkeys.parse(body["DetachKeys"])
             except ValueError as exc:
@@ -41,7 +42,7 @@ def routes(svc: ExecService) -> web.RouteTableDef:
     @r.post("/exec/{id}/start")
     async def start(request: web.Request) -> web.StreamResponse:
         e = svc.get(request.match_info["id"])
-        body = await json_body(request, {}) or {}
+        body = await model_body(request, ExecStartCheck, {})
         if body.get("ConsoleSize"):
             e.config["ConsoleSize"] = body["ConsoleSize"]
         if body.get("Detach"):

@@ -6,7 +6,8 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from dockyard.daemon.server.params import json_body, json_response, qfilters
+from dockyard.api.models.network import NetworkConnect, NetworkCreateRequest, NetworkDisconnect
+from dockyard.daemon.server.params import json_response, model_body, qfilters
 
 
 class NetworksBackend(Protocol):
@@ -40,7 +41,7 @@ def routes(svc: NetworksBackend) -> web.RouteTableDef:
 
     @r.post("/networks/create")
     async def create(request: web.Request) -> web.Response:
-        return json_response(await svc.create(await json_body(request, {})), status=201)
+        return json_response(await svc.create(await model_body(request, NetworkCreateRequest, {})), status=201)
 
     @r.delete("/networks/{id}")
     async def remove(request: web.Request) -> web.Response:
@@ -53,12 +54,14 @@ def routes(svc: NetworksBackend) -> web.RouteTableDef:
 
     @r.post("/networks/{id}/connect")
     async def connect(request: web.Request) -> web.Response:
-        await svc.connect(request.match_info["id"], await json_body(request, {}))
+        await svc.connect(request.match_info["id"], await model_body(request, NetworkConnect, {}))
         return web.Response(status=200)
 
     @r.post("/networks/{id}/disconnect")
     async def disconnect(request: web.Request) -> web.Response:
-        await svc.disconnect(request.match_info["id"], await json_body(request, {}))
+        await svc.disconnect(
+            request.match_info["id"], await model_body(request, NetworkDisconnect, {})
+        )
         return web.Response(status=200)
 
     return r

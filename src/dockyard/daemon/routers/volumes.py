@@ -6,7 +6,8 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from dockyard.daemon.server.params import json_body, json_response, qbool, qfilters
+from dockyard.api.models.volume import VolumeCreateBody
+from dockyard.daemon.server.params import json_response, model_body, qbool, qfilters
 
 
 class VolumesBackend(Protocol):
@@ -30,7 +31,7 @@ def routes(svc: VolumesBackend) -> web.RouteTableDef:
 
     @r.post("/volumes/create")
     async def create(request: web.Request) -> web.Response:
-        return json_response(svc.create(await json_body(request, {})), status=201)
+        return json_response(svc.create(await model_body(request, VolumeCreateBody, {})), status=201)
 
     @r.post("/volumes/prune")
     async def prune(request: web.Request) -> web.Response:

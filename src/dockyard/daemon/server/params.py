@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from dockyard.api.errors import InvalidParameter
+from dockyard.api.models import Model, gojson
 
 _TRUE = {"1", "true", "True", "TRUE", "yes"}
 _FALSE = {"", "0", "false", "False", "FALSE", "no"}
@@ -36,35 +37,37 @@ def qint(request: web.Request, name: str, default: int | None = None) -> int | N
 
 
 def qfilters(request: web.Request) -> dict[str, list[str]]:
-    """Docker's `filters` JSON: {"key": ["v", ...]} or the legacy {"key": {"v": true}}."""
+    """Docker's `filters` JSON, read as dockerd's filters.FromJSON reads it:
+    {"key": {"v": true}}, else the legacy {"key": ["v", ...]}; else the first error."""
     raw = request.query.get("filters")
     if not raw:
         return {}
+    data = gojson.parse(raw.encode())
+    if data is None:
+        return {}
     try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise InvalidParameter(f"invalid filter: {exc}") from None
-    if not isinstance(data, dict):
-        raise InvalidParameter("invalid filter: not an object")
-    out: dict[str, list[str]] = {}
-    for key, value in data.items():
-        if isinstance(value, dict):
-            out[key] = [k for k, v in value.items() if v]
-        elif isinstance(value, list):
-            out[key] = [str(v) for v in value]
-        else:
-            out[key] = [str(value)]
-    return out
+        current = gojson.decode_value(data, dict[str, dict[str, bool]])
+    except InvalidParameter as exc:
+        try:
+            legacy = gojson.decode_value(data, dict[str, list[str]])
+        except InvalidParameter:
+            raise exc from None
+        return {k: list(v) for k, v in legacy.items()}
+    return {k: [v for v, on in values.items() if on] for k, values in current.items()}
 
 
 async def json_body(request: web.Request, default: Any = None) -> Any:
+    """A body without a typed model (parsed as Go reads JSON; 400 when malformed)."""
     raw = await request.read()
     if not raw.strip():
         return default
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise InvalidParameter(f"invalid JSON: {exc}") from None
+    return gojson.parse(raw)
+
+
+async def model_body(request: web.Request, model: type[Model], default: Any = None) -> Any:
+    """A request body decoded into its Engine API model, once (api/models); `default`
+    when the body is empty or `null`."""
+    return gojson.decode(await request.read(), model, default)
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:

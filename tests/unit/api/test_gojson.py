@@ -1,0 +1,144 @@
+"""Go's encoding/json rules for request bodies (api/models/gojson.py). The expected
+messages were recorded from dockerd 20.10 (go1.19) with the same bodies;
+tests/integration/fidelity/test_request_models_peer.py compares live."""
+
+from __future__ import annotations
+
+import pytest
+
+from dockyard.api.errors import InvalidParameter
+from dockyard.api.models import decode
+from dockyard.api.models.container import ContainerCreate, HostConfig, UpdateConfig
+from dockyard.api.models.exec import ExecConfig
+from dockyard.api.models.gojson import Ptr
+from dockyard.api.models.network import EndpointSettings, NetworkCreateRequest
+
+CC = "ContainerConfigWrapper"
+DOCKERD = {
+    '{"HostConfig":{"Memory":1.5}}': "number 1.5 into Go struct field HostConfig.HostConfig.Memory of type int64",
+    '{"HostConfig":{"Memory":1e3}}': "number 1e3 into Go struct field HostConfig.HostConfig.Memory of type int64",
+    '{"HostConfig":{"Memory":99999999999999999999999}}': "number 99999999999999999999999 into Go struct field HostConfig.HostConfig.Memory of type int64",
+    '{"HostConfig":{"BlkioWeight":70000}}': "number 70000 into Go struct field HostConfig.HostConfig.BlkioWeight of type uint16",
+    '{"HostConfig":{"BlkioWeight":-1}}': "number -1 into Go struct field HostConfig.HostConfig.BlkioWeight of type uint16",
+    '{"NetworkingConfig":{"EndpointsConfig":{"x":{"IPAMConfig":{"IPv4Address":1}}}}}': "number into Go struct field EndpointIPAMConfig.NetworkingConfig.EndpointsConfig.IPAMConfig.IPv4Address of type string",
+    '{"ExposedPorts":{"80/tcp":1}}': f"number into Go struct field {CC}.ExposedPorts of type struct {{}}",
+    '{"Healthcheck":{"Interval":"1s"}}': "string into Go struct field HealthConfig.Healthcheck.Interval of type time.Duration",
+    '{"HostConfig":{"PortBindings":{"80/tcp":[{"HostPort":1}]}}}': "number into Go struct field PortBinding.HostConfig.PortBindings.HostPort of type string",
+    '{"HostConfig":{"Mounts":[{"Type":1}]}}': "number into Go struct field Mount.HostConfig.Mounts.Type of type mount.Type",
+    '{"HostConfig":{"Mounts":[{"TmpfsOptions":{"Mode":"x"}}]}}': "string into Go struct field TmpfsOptions.HostConfig.Mounts.TmpfsOptions.Mode of type fs.FileMode",
+    '{"HostConfig":{"ConsoleSize":[1,"a"]}}': "string into Go struct field HostConfig.HostConfig.ConsoleSize of type uint",
+    '{"Env":"abc"}': f"string into Go struct field {CC}.Env of type []string",
+    '{"Env":[1]}': f"number into Go struct field {CC}.Env of type string",
+    '{"HostConfig":{"NetworkMode":1}}': "number into Go struct field HostConfig.HostConfig.NetworkMode of type container.NetworkMode",
+    '{"HostConfig":{"RestartPolicy":"always"}}': "string into Go struct field HostConfig.HostConfig.RestartPolicy of type container.RestartPolicy",
+    '{"HostConfig":{"CapAdd":1}}': "number into Go struct field HostConfig.HostConfig.CapAdd of type string",
+    '{"HostConfig":{"MemorySwappiness":"x"}}': "string into Go struct field HostConfig.HostConfig.MemorySwappiness of type int64",
+    '{"HostConfig":{"DeviceRequests":[{"Capabilities":[[1]]}]}}': "number into Go struct field DeviceRequest.HostConfig.DeviceRequests.Capabilities of type string",
+    '{"StopTimeout":"x"}': f"string into Go struct field {CC}.StopTimeout of type int",
+    '{"Tty":"x","Env":1}': f"string into Go struct field {CC}.Tty of type bool",
+    "[]": "array into Go value of type runconfig.ContainerConfigWrapper",
+    '{"HostConfig":[]}': f"array into Go struct field {CC}.HostConfig of type container.HostConfig",
+    '{"NetworkingConfig":{"EndpointsConfig":[]}}': "array into Go struct field NetworkingConfig.NetworkingConfig.EndpointsConfig of type map[string]*network.EndpointSettings",
+    '{"NetworkingConfig":{"EndpointsConfig":{"x":1}}}': "number into Go struct field NetworkingConfig.NetworkingConfig.EndpointsConfig of type network.EndpointSettings",
+    '{"HostConfig":{"Memory":-5e-1}}': "number -5e-1 into Go struct field HostConfig.HostConfig.Memory of type int64",
+    '{"HostConfig":{"ShmSize":true}}': "bool into Go struct field HostConfig.HostConfig.ShmSize of type int64",
+    '{"HOSTCONFIG":{"privileged":"x"}}': "string into Go struct field HostConfig.HostConfig.Privileged of type bool",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("body", list(DOCKERD))
+def test_dockerd_wording(body: str) -> None:
+    with pytest.raises(InvalidParameter) as exc:
+        decode(body.encode(), ContainerCreate)
+    assert exc.value.message == "json: cannot unmarshal " + DOCKERD[body]
+
+
+def test_other_bodies_wording() -> None:
+    cases = [
+        (ExecConfig, '{"detachKeys":1}', "number into Go struct field ExecConfig.DetachKeys of type string"),
+        (NetworkCreateRequest, '{"IPAM":{"Config":[{"AuxiliaryAddresses":{"a":1}}]}}',
+         "number into Go struct field IPAMConfig.IPAM.Config.AuxiliaryAddresses of type string"),
+        (UpdateConfig, '{"RestartPolicy":{"MaximumRetryCount":"x"}}',
+         "string into Go struct field RestartPolicy.RestartPolicy.MaximumRetryCount of type int"),
+        (dict[str, Ptr[str]], '{"a":1}', "number into Go value of type string"),
+        (list[str], "{}", "object into Go value of type []string"),
+    ]  # fmt: skip
+    for model, body, want in cases:
+        with pytest.raises(InvalidParameter) as exc:
+            decode(body, model)
+        assert exc.value.message == "json: cannot unmarshal " + want
+
+
+def test_go_decoding_rules() -> None:
+    got = decode(
+        b'{"image":"a","CMD":"ls","Entrypoint":null,"Labels":{"k":null},"Unknown":[1],'
+        b'"HostConfig":{"Binds":[null],"consolesize":[1,2,3],"Ulimits":[null]},'
+        b'"NetworkingConfig":{"EndpointsConfig":{"n":null}},"Image":"b"} and more',
+        ContainerCreate,
+    )
+    assert got == {
+        "Image": "b",
+        "Cmd": ["ls"],
+        "Labels": {"k": ""},
+        "HostConfig": {"Binds": [""], "ConsoleSize": [1, 2], "Ulimits": [{}]},
+        "NetworkingConfig": {"EndpointsConfig": {"n": {}}},
+    }
+    assert decode(b"", ContainerCreate, {}) == {} and decode(b" null ", ContainerCreate, {}) == {}
+    assert decode('{"a":null,"b":"x"}', dict[str, Ptr[str]]) == {"a": None, "b": "x"}
+    assert decode(b'{"Image":"caf\xe9","Labels":{"s":"\\ud800\\udc00"}}', ContainerCreate) == {
+        "Image": "caf\ufffd",
+        "Labels": {"s": "\U00010000"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "invalid character '[' exceeded max depth"),
+        (b'{"Image":"a"', "unexpected EOF"),
+        (b'{"Image":' + b"9" * 5000 + b"}", "json: cannot unmarshal number into Go struct field "
+         "ContainerConfigWrapper.Image of type string"),
+        (b'{"HostConfig":{"Memory":' + b"9" * 5000 + b"}}", "json: cannot unmarshal number "
+         + "9" * 5000 + " into Go struct field HostConfig.HostConfig.Memory of type int64"),
+    ],  # fmt: skip
+)
+def test_hostile_bodies(raw: bytes, message: str) -> None:
+    with pytest.raises(InvalidParameter) as exc:
+        decode(raw, ContainerCreate)
+    assert exc.value.message == message
+
+
+def _fields(model: type) -> set[str]:
+    from dockyard.api.models import gojson
+
+    return {name for name, _ in gojson._compile(model).fields.values()}
+
+
+def test_models_have_every_engine_api_field() -> None:
+    """Engine API 1.45's ContainerConfig, HostConfig and EndpointSettings (swagger.yaml):
+    a field missing from a model would be dropped unread."""
+    config = (
+        "Hostname Domainname User AttachStdin AttachStdout AttachStderr ExposedPorts Tty "
+        "OpenStdin StdinOnce Env Cmd Healthcheck ArgsEscaped Image Volumes WorkingDir "
+        "Entrypoint NetworkDisabled MacAddress OnBuild Labels StopSignal StopTimeout Shell"
+    )
+    host = (
+        "CpuShares Memory CgroupParent BlkioWeight BlkioWeightDevice BlkioDeviceReadBps "
+        "BlkioDeviceWriteBps BlkioDeviceReadIOps BlkioDeviceWriteIOps CpuPeriod CpuQuota "
+        "CpuRealtimePeriod CpuRealtimeRuntime CpusetCpus CpusetMems Devices DeviceCgroupRules "
+        "DeviceRequests KernelMemoryTCP MemoryReservation MemorySwap MemorySwappiness NanoCpus "
+        "OomKillDisable Init PidsLimit Ulimits CpuCount CpuPercent IOMaximumIOps "
+        "IOMaximumBandwidth Binds ContainerIDFile LogConfig NetworkMode PortBindings "
+        "RestartPolicy AutoRemove VolumeDriver VolumesFrom Mounts ConsoleSize Annotations "
+        "CapAdd CapDrop CgroupnsMode Dns DnsOptions DnsSearch ExtraHosts GroupAdd IpcMode "
+        "Cgroup Links OomScoreAdj PidMode Privileged PublishAllPorts ReadonlyRootfs "
+        "SecurityOpt StorageOpt Tmpfs UTSMode UsernsMode ShmSize Sysctls Runtime Isolation "
+        "MaskedPaths ReadonlyPaths"
+    )
+    endpoint = (
+        "IPAMConfig Links MacAddress Aliases DriverOpts NetworkID EndpointID Gateway IPAddress "
+        "IPPrefixLen IPv6Gateway GlobalIPv6Address GlobalIPv6PrefixLen DNSNames"
+    )
+    assert set(config.split()) <= _fields(ContainerCreate)
+    assert set(host.split()) <= _fields(HostConfig)
+    assert set(endpoint.split()) <= _fields(EndpointSettings)
