@@ -24,6 +24,8 @@ log = logging.getLogger("dockyard.api")
 
 _VERSION_PREFIX = re.compile(r"^/v(\d+\.\d+)(?=/)")
 API_VERSION_KEY = web.RequestKey("api_version", str)
+_STREAMING_KEY = web.RequestKey("streaming", bool)
+MAX_HEADER_BYTES = 1 << 20
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -88,12 +90,27 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         resp = error_response(errors.status_for(exc), exc.message)
     except json.JSONDecodeError as exc:
         resp = error_response(400, f"invalid JSON: {exc}")
+    except (ConnectionResetError, BrokenPipeError):
+        raise  # the client went away: nobody to answer
+    except Exception as exc:
+        # Whatever a handler did not expect is still answered as the Engine API answers:
+        # JSON, never aiohttp's plain-text 500; the traceback goes to the log.
+        log.exception("%s %s: unhandled error", request.method, request.path)
+        if request.get(_STREAMING_KEY):
+            raise
+        resp = error_response(500, _unhandled_message(exc))
     if not resp.prepared:
         _headers(resp)
     return resp
 
 
+def _unhandled_message(exc: Exception) -> str:
+    return f"internal error: {type(exc).__name__}: {exc}"[:4096]
+
+
 async def _on_prepare(request: web.Request, resp: web.StreamResponse) -> None:
+    # A response whose headers went out cannot become an error response any more.
+    request[_STREAMING_KEY] = True
     _headers(resp)
 
 
@@ -102,7 +119,13 @@ def make_app(route_tables: Iterable[Iterable[web.AbstractRouteDef]]) -> web.Appl
         router=VersionedRouter(),
         middlewares=[api_middleware],
         client_max_size=1 << 40,
-        handler_args={"access_log": None},
+        # Go's http.Server reads up to 1 MiB of request line and headers (a build's
+        # buildargs and X-Registry-Config easily pass aiohttp's 8 KiB default).
+        handler_args={
+            "access_log": None,
+            "max_line_size": MAX_HEADER_BYTES,
+            "max_field_size": MAX_HEADER_BYTES,
+        },
     )
     for table in route_tables:
         app.router.add_routes(table)
