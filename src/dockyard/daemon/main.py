@@ -252,7 +252,8 @@ async def serve(args: argparse.Namespace) -> None:
             os.unlink(path)
         old_umask = os.umask(0o177)
         try:
-            site = web.UnixSite(runner, path)
+            # dockerd's backlog: a burst of clients waits in the queue instead of being refused
+            site = web.UnixSite(runner, path, backlog=LISTEN_BACKLOG)
             await site.start()
         finally:
             os.umask(old_umask)
@@ -286,6 +287,9 @@ async def serve(args: argparse.Namespace) -> None:
             st = os.stat(socket_path(host))
             if (st.st_dev, st.st_ino) == ident:
                 os.unlink(socket_path(host))
+
+
+LISTEN_BACKLOG = 4096  # what dockerd asks for; the kernel caps it at net.core.somaxconn
 
 
 class Zygote:
