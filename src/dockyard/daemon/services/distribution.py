@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
-from dockyard.api.errors import InvalidParameter, NotFound, SystemError_
+from dockyard.api.errors import InvalidParameter, NotFound, SystemError_, Unauthorized
 from dockyard.daemon.services.events import EventBus
 from dockyard.proto import reference as refs
 from dockyard.proto.image import parse_platform, rfc3339_nano
@@ -27,7 +27,7 @@ from dockyard.registry.client import progress as pm
 from dockyard.registry.client.metadata import DistributionMetadata
 from dockyard.registry.client.pull import LayerJobs, Puller, fetch_blob, fetch_manifest
 from dockyard.registry.client.push import Pusher
-from dockyard.registry.client.transport import Transport
+from dockyard.registry.client.transport import Denied, Transport
 
 Emit = Callable[[dict[str, Any]], None]
 # bytes per upload PATCH (the environment may set it smaller: tests, links that
@@ -87,6 +87,20 @@ class DistributionService:
         host = ref.domain
         if host == refs.DEFAULT_DOMAIN and self.mirrors:
             host, creds = self.mirrors[0], regauth.Credentials()
+        try:
+            await self._pull(host, creds, ref, plat, emit)
+        except Denied as exc:  # dockerd's translatePullError: a 404 that says why
+            raise NotFound(
+                f"pull access denied for {ref.familiar_name}, repository does not exist "
+                f"or may require 'docker login': {exc.message}"
+            ) from None
+        except Unauthorized as exc:  # never a 401: the CLI would prompt for a Hub login
+            raise SystemError_(exc.message) from None
+
+    async def _pull(
+        self, host: str, creds: regauth.Credentials, ref: Reference,
+        plat: tuple[str, str, str], emit: Emit,
+    ) -> None:  # fmt: skip
         async with self._transport(host, creds) as t:
             if ref.tag is None and ref.digest is None:  # --all-tags
                 tags = await self._tags(t, ref.path)

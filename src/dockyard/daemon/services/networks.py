@@ -391,7 +391,9 @@ class NetworkService:
         return dict(self.files.read(self._config_file(cid), None) or {})
 
     def created(self, c: Container, networking: dict[str, Any] | None) -> None:
-        """At container create: check the networks exist, keep the endpoint configs."""
+        """At container create: check the endpoint configs, keep them. A network that
+        does not exist is refused at start (404 "network X not found"), as dockerd
+        does: a 404 at create makes the docker CLI say "Unable to find image" and pull."""
         mode = c.host_config.get("NetworkMode") or "default"
         eps = dict((networking or {}).get("EndpointsConfig") or {})
         if mode.startswith("container:"):
@@ -402,10 +404,11 @@ class NetworkService:
             other = self.containers.get(mode.split(":", 1)[1])
             c.host_config["NetworkMode"] = f"container:{other.id}"  # dockerd keeps the id
         elif mode not in ("host", "none"):
-            primary = "bridge" if mode == "default" else mode
-            self.get(primary)
             for ref, cfg in eps.items():
-                n = self.get(ref)
+                try:
+                    n = self.get(ref)
+                except NetworkNotFound:
+                    continue
                 if n["Name"] == "bridge" and (
                     (cfg or {}).get("Aliases") or (cfg or {}).get("IPAMConfig")
                 ):

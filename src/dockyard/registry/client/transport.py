@@ -38,6 +38,15 @@ ALL_MANIFESTS = ", ".join(
 )
 
 
+class Denied(Forbidden):
+    """The registry's DENIED: a 403, or a 401 whose Bearer challenge says
+    `error="insufficient_scope"` (as docker/distribution's client reads it)."""
+
+
+class _NoBasicCredentials(Exception):
+    """A Basic challenge and no credentials to answer it with."""
+
+
 class RegistryRequestError(DockyardError):
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
@@ -223,7 +232,14 @@ class Transport:
                 challenge = resp.headers.get("WWW-Authenticate", "")
                 await resp.read()
                 resp.release()
-                await self._answer(challenge, sc)
+                try:
+                    await self._answer(challenge, sc)
+                except _NoBasicCredentials:
+                    # Go's url.Error, as dockerd words it; not a 401, which the
+                    # docker CLI answers with an interactive Docker Hub login
+                    raise RegistryRequestError(
+                        500, "", f'{method.title()} "{url}": no basic auth credentials'
+                    ) from None
                 continue
             if resp.status == 429 and throttled < _THROTTLE_RETRIES and replayable:
                 throttled += 1  # TOOMANYREQUESTS: wait as told (bounded), then again
@@ -237,13 +253,13 @@ class Transport:
         body = await resp.read()
         resp.release()
         code, msg = proto.parse_error_body(resp.status, body)
-        raise _error(resp.status, code, msg, scope)
+        raise _error(resp.status, code, msg, scope, resp.headers.get("WWW-Authenticate", ""))
 
     async def _answer(self, challenge: str, scope: str) -> None:
         scheme, params = proto.parse_www_authenticate(challenge)
         if scheme == "basic":
             if not self.creds.username:
-                raise Unauthorized("unauthorized: authentication required")
+                raise _NoBasicCredentials
             self._basic = True
             return
         if scheme != "bearer" or "realm" not in params:
@@ -299,14 +315,20 @@ def _retry_after(value: str | None, attempt: int) -> float:
     return min(max(wait, 0.1), 10.0)
 
 
-def _error(status: int, code: str, msg: str, scope: Scope | None) -> DockyardError:
+def _error(
+    status: int, code: str, msg: str, scope: Scope | None, challenge: str = ""
+) -> DockyardError:
     repo = scope.repo if scope else ""
     if status == 401:
+        scheme, params = proto.parse_www_authenticate(challenge)
+        if scheme == "bearer" and params.get("error") == "insufficient_scope":
+            text = params.get("error_description") or "requested access to the resource is denied"
+            return Denied(f"denied: {text}")
         return Unauthorized(f"unauthorized: {msg or 'authentication required'}")
     if status == 429:
         return Unavailable(f"toomanyrequests: {msg or 'too many requests'}")
     if status == 403:
-        return Forbidden(f"denied: {msg or 'requested access to the resource is denied'}")
+        return Denied(f"denied: {msg or 'requested access to the resource is denied'}")
     if status == 404:
         if code in ("MANIFEST_UNKNOWN", "NAME_UNKNOWN", ""):
             return NotFound(f"manifest unknown: {msg}" if repo else msg)
