@@ -78,9 +78,10 @@ def split_addr(addr: str, default_port: int) -> tuple[str, int]:
     return host, int(port or default_port)
 
 
-def advertise_addr(req: dict[str, Any]) -> tuple[str, int]:
+def advertise_addr(req: dict[str, Any], toward: str = "1.1.1.1") -> tuple[str, int]:
     """The address and swarm port others reach this node on: --advertise-addr, else a
-    specific --listen-addr, else the default route's source address (dockerd's order)."""
+    specific --listen-addr, else the source address of the route toward the manager
+    joined (or of the default route), as dockerd picks it."""
     listen = req.get("ListenAddr") or f"0.0.0.0:{DEFAULT_PORT}"
     listen_host, port = split_addr(listen, DEFAULT_PORT)
     adv = req.get("AdvertiseAddr") or ""
@@ -88,19 +89,24 @@ def advertise_addr(req: dict[str, Any]) -> tuple[str, int]:
         return split_addr(adv, port)
     if listen_host != "0.0.0.0":
         return listen_host, port
-    return default_route_addr(), port
+    return route_source(toward), port
 
 
-def default_route_addr() -> str:
-    """The address this host's default route leaves from (what dockerd picks when the
-    host has one; with none it asks the user for --advertise-addr)."""
-    out = subprocess.run(["ip", "-4", "route", "get", "1.1.1.1"], capture_output=True, text=True)
+def route_source(toward: str) -> str:
+    """The source address of the route toward `toward`; with no route, the host's one
+    non-loopback IPv4 address (none or several: dockerd asks for --advertise-addr)."""
+    out = subprocess.run(["ip", "-4", "route", "get", toward], capture_output=True, text=True)
     words = out.stdout.split()
-    if out.returncode != 0 or "src" not in words:
+    if out.returncode == 0 and "src" in words:
+        return words[words.index("src") + 1]
+    out = subprocess.run(["ip", "-4", "-o", "addr", "show", "scope", "global"],
+                         capture_output=True, text=True)  # fmt: skip
+    addrs = [line.split()[3].split("/")[0] for line in out.stdout.splitlines()]
+    if len(addrs) != 1:
         raise InvalidParameter(
             "could not find the system's IP address - specify one with --advertise-addr"
         )
-    return words[words.index("src") + 1]
+    return addrs[0]
 
 
 class ClusterNode:
@@ -241,7 +247,7 @@ class ClusterNode:
                 "join this cluster"
             )
         role = "manager" if token == tokens.get("Manager") else "worker"
-        host, port = advertise_addr(req)
+        host, port = advertise_addr(req, split_addr(remotes[0], DEFAULT_PORT)[0])
         node_id = objects.new_id()
         member: dict[str, Any] | None = None
         if role == "manager":

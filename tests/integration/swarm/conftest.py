@@ -4,7 +4,6 @@ and processes are gone with the daemon's temp root."""
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Iterator
@@ -58,8 +57,11 @@ def wait_for(what: str, cond, timeout: float = 60) -> object:  # type: ignore[no
 
 
 def tasks(d: Daemon, service: str) -> list[dict]:
-    r = d.docker("service", "ps", "-q", "--no-trunc", service)
-    ids = r.stdout.split()
-    if not ids:
-        return []
-    return json.loads(d.docker("inspect", "--type", "task", *ids, check=True).stdout)
+    """One GET /tasks (one consistent snapshot), through docker-py."""
+    import docker
+
+    client = docker.APIClient(base_url=d.host, version="1.41")
+    try:
+        return client.tasks(filters={"service": service})
+    finally:
+        client.close()

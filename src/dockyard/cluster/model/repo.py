@@ -21,7 +21,15 @@ from typing import Any
 
 from dockyard.api.errors import Conflict, InvalidParameter, NotFound, SystemError_
 from dockyard.cluster.model.objects import state_index
-from dockyard.cluster.store import ClusterStore, Compare, Delete, KeyValue, Put, RevisionMismatch
+from dockyard.cluster.store import (
+    ClusterStore,
+    Compare,
+    Delete,
+    KeyValue,
+    Put,
+    Range,
+    RevisionMismatch,
+)
 
 KINDS = ("nodes", "services", "tasks", "secrets", "configs")
 _SINGULAR = {"nodes": "node", "services": "service", "tasks": "task", "secrets": "secret",
@@ -74,13 +82,17 @@ class ClusterObjects:
 
     # ---- objects ---------------------------------------------------------------------
     async def list(self, kind: str) -> list[dict[str, Any]]:
-        kvs, _ = await self.store.range(self.key(kind))
-        objs = [_load(kv) for kv in kvs]
-        if kind == "tasks":
-            statuses, _ = await self.store.range(self.key("task-status"))
-            by_id = {kv.key.rsplit("/", 1)[1]: kv for kv in statuses}
-            objs = [merge_status(t, by_id.get(t["ID"])) for t in objs]
-        return objs
+        if kind != "tasks":
+            kvs, _ = await self.store.range(self.key(kind))
+            return [_load(kv) for kv in kvs]
+        # tasks and their statuses read at one revision: a consistent snapshot
+        res = await self.store.txn(
+            [], [Range(self.key("tasks"), prefix=True), Range(self.key("task-status"), prefix=True)]
+        )
+        by_id = {kv.key.rsplit("/", 1)[1]: kv for kv in res.ranges[1]}
+        return [
+            merge_status(_load(kv), by_id.get(kv.key.rsplit("/", 1)[1])) for kv in res.ranges[0]
+        ]
 
     async def get(self, kind: str, ref: str) -> dict[str, Any]:
         """By full ID, then by name, then by unique ID prefix, as dockerd resolves them."""
