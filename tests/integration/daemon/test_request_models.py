@@ -66,7 +66,7 @@ def wrong_bodies(model: type[gojson.Model], base: dict[str, Any]) -> Iterator[tu
     wrong-typed value and otherwise the valid `base`."""
 
     def walk(struct: gojson._Struct, prefix: str) -> Iterator[tuple[str, Any]]:
-        for name, node in dict(struct.fields.values()).items():
+        for name, node in struct.members().items():
             for w in _wrong(node):
                 yield f"{prefix}{name}", w
             inner = _structs(node)
@@ -79,7 +79,7 @@ def wrong_bodies(model: type[gojson.Model], base: dict[str, Any]) -> Iterator[tu
         head, _, rest = path.partition(".")
         if not rest:
             return {head: value}
-        _, node = struct.fields[head]
+        node = struct.members()[head]
         inner = _structs(node)
         assert inner is not None
         return {head: _nest(node, build(inner, rest, value))}
