@@ -92,3 +92,17 @@ def test_go_leniency_is_kept(daemon: Any) -> None:
     assert labels == ["caf\ufffd", "x", "x", "\ufffd"]
     r = daemon.docker("ps", "-a")
     assert r.returncode == 0, r.stderr
+
+
+def test_integer_query_parameters_in_dockerds_words(daemon: Any) -> None:
+    cases = {
+        "abc": 'strconv.Atoi: parsing "abc": invalid syntax',
+        " 1": 'strconv.Atoi: parsing " 1": invalid syntax',
+        "1_0": 'strconv.Atoi: parsing "1_0": invalid syntax',
+        "9" * 5000: f'strconv.Atoi: parsing "{"9" * 5000}": value out of range',
+    }
+    for raw, want in cases.items():
+        got = error_message(*request(daemon.sock, "GET", f"{V}/containers/json?limit={quote(raw)}"))
+        assert got == want
+    status, _, body = request(daemon.sock, "GET", f"{V}/containers/json?limit=%2B1")
+    assert status == 200, body

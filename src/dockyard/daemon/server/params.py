@@ -4,6 +4,7 @@ integers and JSON-encoded filters, validated once at the edge."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from aiohttp import web
@@ -26,14 +27,21 @@ def qbool(request: web.Request, name: str, default: bool = False) -> bool:
     raise InvalidParameter(f"invalid boolean value for {name}: {raw!r}")
 
 
+_GO_INT = re.compile(r"[+-]?[0-9]+\Z")
+
+
 def qint(request: web.Request, name: str, default: int | None = None) -> int | None:
+    """An integer parameter as dockerd's strconv.Atoi reads it (no spaces or `_`),
+    in its words."""
     raw = request.query.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise InvalidParameter(f"invalid value for {name}: {raw!r}") from None
+    quoted = json.dumps(raw, ensure_ascii=False)
+    if not _GO_INT.match(raw):
+        raise InvalidParameter(f"strconv.Atoi: parsing {quoted}: invalid syntax")
+    if len(raw.lstrip("+-")) > 19 or not -(1 << 63) <= int(raw) < 1 << 63:
+        raise InvalidParameter(f"strconv.Atoi: parsing {quoted}: value out of range")
+    return int(raw)
 
 
 def qfilters(request: web.Request) -> dict[str, list[str]]:
