@@ -30,6 +30,11 @@ if [ ! -x .venv/bin/python ]; then "$PY" -m venv .venv; fi
 
 [ "${1:-}" = "--deps" ] && exit 0
 
+# `docker compose`: our Compose as a plugin of the official docker CLI, where it looks
+# for plugins; Debian's docker-compose v1 on PATH (/usr/bin/docker-compose) is left alone.
+mkdir -p /usr/local/lib/docker/cli-plugins
+ln -sfn "$REPO/.venv/bin/dockyard-compose-plugin" /usr/local/lib/docker/cli-plugins/docker-compose
+
 # Start dockyardd unless one already answers on the default socket.
 SOCK=/run/dockyard/dockyard.sock
 if ! .venv/bin/dockyard version >/dev/null 2>&1; then

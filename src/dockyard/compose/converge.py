@@ -58,6 +58,9 @@ class Converger:
         self.image_ids: dict[str, str] = {}
         self.ready: dict[str, asyncio.Future[None]] = {}
         self.created: dict[str, list[str]] = {}  # service -> container ids (in number order)
+        # the project's containers, listed once per `up` (one call, not one per service)
+        self._existing: list[dict[str, Any]] | None = None
+        self._image_info: dict[str, asyncio.Future[Any]] = {}
 
     # -- networks and volumes --------------------------------------------------
     async def ensure_networks(self) -> None:
@@ -143,7 +146,7 @@ class Converger:
         if service.build and (opts.build == "always" or policy == "build"):
             self.image_ids[service.name] = await self._build(service, ref)
             return
-        info = None if policy == "always" else await call(self.api.image, ref)
+        info = None if policy == "always" else await self._inspect_image(ref)
         if (
             info is None
             and service.image
@@ -166,6 +169,12 @@ class Converger:
             raise ComposeError(f"No such image: {ref}")
         self.image_ids[service.name] = info["Id"]
 
+    async def _inspect_image(self, ref: str) -> Any:
+        """One inspect per distinct image, however many services run it."""
+        if ref not in self._image_info:
+            self._image_info[ref] = asyncio.ensure_future(call(self.api.image, ref))
+        return await asyncio.shield(self._image_info[ref])
+
     async def _build(self, service: Service, ref: str) -> str:
         self.progress.event("Service", service.name, "Building")
         image_id = await call(images.build, self.api, self.project, service, ref)
@@ -174,6 +183,7 @@ class Converger:
 
     # -- containers --------------------------------------------------------------
     async def up(self, opts: UpOptions) -> None:
+        self._existing = await call(self.api.containers, self.project.name, True, None)
         if opts.remove_orphans:
             await self.remove_orphans()
         else:
@@ -253,8 +263,13 @@ class Converger:
             raise
 
     async def converge_service(self, service: Service, opts: UpOptions) -> None:
-        existing = await call(self.api.containers, self.project.name, True, False,
-                              service=service.name)  # fmt: skip
+        if self._existing is None:
+            self._existing = await call(self.api.containers, self.project.name, True, None)
+        existing = [
+            c for c in self._existing
+            if (c.get("Labels") or {}).get(labels.SERVICE) == service.name
+            and (c.get("Labels") or {}).get(labels.ONEOFF) != "True"
+        ]  # fmt: skip
         actions = plan.plan_service(
             existing, service.scale, labels.config_hash(service),
             self.image_ids.get(service.name), opts.recreate,
@@ -340,7 +355,9 @@ class Converger:
     # -- orphans -----------------------------------------------------------------
     async def orphans(self) -> list[dict[str, Any]]:
         every = set(self.project.services) | set(self.project.disabled)
-        found = await call(self.api.containers, self.project.name, True, None)
+        found = self._existing
+        if found is None:
+            found = await call(self.api.containers, self.project.name, True, None)
         return [c for c in found if (c.get("Labels") or {}).get(labels.SERVICE) not in every]
 
     async def warn_orphans(self) -> None:
