@@ -1,0 +1,70 @@
+"""Converging like Compose v2: `up` in the foreground returns `--exit-code-from`'s
+code with prefixed output; a changed service (config hash) is recreated and an
+unchanged one kept; `ls` lists the project; `down` removes it."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.integration.compose.conftest import Target
+
+pytestmark = pytest.mark.integration
+
+APP = """\
+services:
+  a:
+    image: busybox
+    command: ["sh", "-c", "echo from-a; exec sleep 1000"]
+    stop_signal: SIGKILL
+  b:
+    image: busybox
+    command: ["sh", "-c", "echo from-b; exit {code}"]
+"""
+
+
+def _ids(t: Target, project: str) -> dict[str, str]:
+    out = t.docker("ps", "-a", "--filter", f"label=com.docker.compose.project={project}",
+                   "--format", "{{.Names}} {{.ID}}").stdout  # fmt: skip
+    return dict(line.split() for line in out.splitlines())
+
+
+def test_foreground_exit_code_and_selective_recreate(target: Target, tmp_path: Path) -> None:
+    t = target
+    project = "dyx" + uuid.uuid4().hex[:8]
+    (tmp_path / "compose.yaml").write_text(APP.format(code=3))
+
+    def c(*args: str) -> subprocess.CompletedProcess[str]:
+        return t.compose("-p", project, *args, cwd=tmp_path)
+
+    try:
+        r = c("up", "--exit-code-from", "b", "--no-color")
+        assert r.returncode == 3, r.stdout + r.stderr
+        assert "b-1  | from-b" in r.stdout
+        assert "b-1 exited with code 3" in r.stdout
+        # --abort-on-container-exit stopped a as well
+        assert "Up" not in t.docker("ps", "-a", "--filter", f"name={project}-a-1",
+                                    "--format", "{{.Status}}").stdout  # fmt: skip
+
+        r = c("up", "-d")
+        assert r.returncode == 0, r.stderr
+        before = _ids(t, project)
+        (tmp_path / "compose.yaml").write_text(APP.format(code=4))
+        r = c("up", "-d")
+        assert r.returncode == 0, r.stderr
+        after = _ids(t, project)
+        assert after[f"{project}-a-1"] == before[f"{project}-a-1"]
+        assert after[f"{project}-b-1"] != before[f"{project}-b-1"]
+        assert f"{project}-b-1  Recreate" in r.stderr
+
+        listed = c("ls", "--format", "json")
+        assert listed.returncode == 0, listed.stderr
+        assert f'"Name": "{project}"' in listed.stdout
+        assert str(tmp_path / "compose.yaml") in listed.stdout
+    finally:
+        r = c("down", "-t", "1")
+    assert r.returncode == 0, r.stderr
+    assert _ids(t, project) == {}
