@@ -53,10 +53,12 @@ def preload() -> None:
     """Import what ``create`` (and ``exec``) load on first use, for a process that
     forks and calls the runtime in-process (the monitor's zygote): its children then
     start warm. A CLI command imports only what it runs."""
+    import fcntl  # noqa: F401  (the exec helper's seals)
     import resource  # noqa: F401  (rlimits)
     import select  # noqa: F401  (start)
+    import struct  # noqa: F401  (its ELF header)
 
-    from . import cgroups, init, libc, rootfs, seccomp  # noqa: F401
+    from . import cgroups, exechelper, init, libc, rootfs, seccomp  # noqa: F401
 
 
 class ContainerError(RuntimeError):
@@ -147,7 +149,14 @@ def create(
             pass  # called from a thread other than the main one: leave it as it is
         if subreaper:
             sys.prctl(PR_SET_CHILD_SUBREAPER, 1)
-        child = os.fork()
+        from . import exechelper
+
+        exechelper.prepare()  # the init execs the user's program through it
+        try:
+            child = os.fork()
+        except BaseException:
+            exechelper.release()
+            raise
         if child == 0:
             os.close(c2p_r)
             os.close(p2c_w)
@@ -163,6 +172,7 @@ def create(
                 seccomp,
                 manager.hierarchy_paths(),
             )
+        exechelper.release()
         os.close(c2p_w)
         os.close(p2c_r)
         os.close(fifo_fd)

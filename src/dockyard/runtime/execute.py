@@ -121,11 +121,19 @@ def exec_process(
         seccomp = compile_filter(section, os.path.join(root, "seccomp"))
     c2p_r, c2p_w = os.pipe()
     p2c_r, p2c_w = os.pipe()
-    child = os.fork()
+    from . import exechelper
+
+    exechelper.prepare()  # the process execs the user's program through it
+    try:
+        child = os.fork()
+    except BaseException:
+        exechelper.release()
+        raise
     if child == 0:
         os.close(c2p_r)
         os.close(p2c_w)
         _join(sys, state, ns_fds, process, Channel(p2c_r, c2p_w), console_fd, preserve_fds, seccomp)
+    exechelper.release()
     os.close(c2p_w)
     os.close(p2c_r)
     for _, fd in ns_fds:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import stat
 
-from . import console, rootfs
+from . import console, exechelper, rootfs
 from .capabilities import apply_capabilities, drop_bounding, last_cap
 from .signals import reset_for_exec
 from .spec import Spec
@@ -343,7 +343,7 @@ def exec_user_process(
     reset_for_exec()  # nothing ignored or blocked that the daemon's start left (nohup)
     if seccomp is not None and process.no_new_privileges:
         seccomp.load()
-    os.execve(path, process.args, env)
+    exechelper.execve(path, process.args, env)  # never the host's binary as /proc/self/exe
 
 
 def _wait_for_start(exec_fifo: int) -> None:

@@ -104,6 +104,47 @@ def test_proc_self_exe_overwrite_during_exec(daemon, probe_image):
     assert {p: _sha(p) for p in host_files} == host_files
 
 
+# A script that the host's interpreter would run, if /proc/self/exe named it at exec.
+_EVIL = '#!/proc/self/exe -S\\nimport time\\nprint("host interpreter ran", flush=True)\\ntime.sleep(4)\\n'
+_WATCH = (
+    "end=$(( $(date +%s) + 3 )); while [ $(date +%s) -lt $end ]; do"
+    " for p in /proc/[0-9]*; do [ $p = /proc/$$ ] && continue;"
+    " sha256sum $p/exe 2>/dev/null; (echo pwned >> $p/exe) 2>/dev/null && echo WROTE $p;"
+    " done; done | sort -u"
+)
+
+
+def test_proc_self_exe_never_names_the_host_interpreter(daemon, host_python_image):
+    """CVE-2019-5736 class, with an image that carries the host interpreter's loader and
+    libraries: a `#!/proc/self/exe` program, run as the container's command or by
+    `docker exec`, must not run the host's binary, and a watcher reading every
+    /proc/PID/exe must never see it (nor write any)."""
+    host_exe = _sha(os.path.realpath(sys.executable))
+    name = f"dysec-hostpy-{uuid.uuid4().hex[:8]}"
+    setup = f"printf '{_EVIL}' > /bin/evil; chmod +x /bin/evil; touch /tmp/ok; sleep 120"
+    r = daemon.docker("run", "-d", "--network", "none", "--name", name, host_python_image,
+                      "sh", "-c", setup)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    try:
+        deadline = time.monotonic() + 20
+        while daemon.docker("exec", name, "test", "-e", "/tmp/ok").returncode != 0:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        r = daemon.docker("exec", name, "/bin/evil")
+        assert "host interpreter ran" not in r.stdout and r.returncode != 0, (r.stdout, r.stderr)
+        assert daemon.docker("exec", "-d", name, "/bin/evil").returncode == 0
+        seen = daemon.docker("exec", name, "sh", "-c", _WATCH).stdout
+        assert host_exe not in seen and "WROTE" not in seen, seen
+        # the container's own command (the init's exec) the same way
+        r = daemon.docker("commit", name, name + "-img")
+        assert r.returncode == 0, r.stderr
+        r = daemon.docker("run", "--rm", "--network", "none", name + "-img", "/bin/evil")
+        assert "host interpreter ran" not in r.stdout and r.returncode != 0, (r.stdout, r.stderr)
+    finally:
+        daemon.docker("rm", "-f", name)
+        daemon.docker("rmi", "-f", name + "-img")
+
+
 def _symlink_image(daemon: Daemon, base_tar: Path, target: Path, tmp_path: Path) -> str:
     tar = tmp_path / "symlinks.tar"
     with tarfile.open(base_tar) as src, tarfile.open(tar, "w") as dst:
