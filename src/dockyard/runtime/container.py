@@ -151,12 +151,7 @@ def create(
             sys.prctl(PR_SET_CHILD_SUBREAPER, 1)
         from . import exechelper
 
-        exechelper.prepare()  # the init execs the user's program through it
-        try:
-            child = os.fork()
-        except BaseException:
-            exechelper.release()
-            raise
+        child = exechelper.fork()  # the init execs the user's program through it
         if child == 0:
             os.close(c2p_r)
             os.close(p2c_w)
@@ -172,7 +167,6 @@ def create(
                 seccomp,
                 manager.hierarchy_paths(),
             )
-        exechelper.release()
         os.close(c2p_w)
         os.close(p2c_r)
         os.close(fifo_fd)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["prepare", "release", "execve", "helper_elf"]
+__all__ = ["prepare", "release", "fork", "execve", "helper_elf"]
 
 # exechelper_x86_64.S: `as` then `objcopy -O binary -j .text`
 _CODE = {
@@ -93,6 +93,20 @@ def release() -> None:
     if _fd is not None:
         os.close(_fd)
         _fd = None
+
+
+def fork() -> int:
+    """``os.fork`` with this process's helper made for the child (which execs through
+    it) and closed again in the parent."""
+    prepare()
+    try:
+        child = os.fork()
+    except BaseException:
+        release()
+        raise
+    if child:
+        release()
+    return child
 
 
 def execve(path: str, args: list[str], env: dict[str, str]) -> None:

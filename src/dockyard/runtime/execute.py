@@ -123,17 +123,11 @@ def exec_process(
     p2c_r, p2c_w = os.pipe()
     from . import exechelper
 
-    exechelper.prepare()  # the process execs the user's program through it
-    try:
-        child = os.fork()
-    except BaseException:
-        exechelper.release()
-        raise
+    child = exechelper.fork()  # the process execs the user's program through it
     if child == 0:
         os.close(c2p_r)
         os.close(p2c_w)
         _join(sys, state, ns_fds, process, Channel(p2c_r, c2p_w), console_fd, preserve_fds, seccomp)
-    exechelper.release()
     os.close(c2p_w)
     os.close(p2c_r)
     for _, fd in ns_fds:
