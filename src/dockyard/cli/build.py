@@ -220,6 +220,33 @@ def _context_key(path: str, host: str) -> str:
     return _sha256_hex(ident.encode())
 
 
+def context_source(
+    path: str, dockerfile: str, df_text: bytes | None
+) -> tuple[list[tuple[str, str, Any]], str, bytes | None]:
+    """The context's entries and how the Dockerfile travels: (entries, its name in the
+    tar, the text sent under the private name or None). `dockerfile` is relative to the
+    working directory ("" for the context's Dockerfile); one outside the context, or
+    excluded by .dockerignore, travels inside the tar under a private name."""
+    if dockerfile and dockerfile != STDIN_DOCKERFILE:
+        full = os.path.abspath(dockerfile)
+        rel = os.path.relpath(full, os.path.abspath(path))
+        if rel.startswith(".."):
+            with open(full, "rb") as f:
+                df_text = f.read()
+            dockerfile = STDIN_DOCKERFILE
+        else:
+            dockerfile = rel
+    entries = _entries(path)
+    if df_text is None and (dockerfile or "Dockerfile") not in {e[0] for e in entries}:
+        try:
+            with open(os.path.join(path, dockerfile or "Dockerfile"), "rb") as f:
+                df_text = f.read()
+            dockerfile = STDIN_DOCKERFILE
+        except OSError:
+            pass  # the daemon says it cannot find it, as dockerd does
+    return entries, dockerfile, df_text
+
+
 def build(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     path = args[0]
     dockerfile = opts["file"] or ""
@@ -232,25 +259,7 @@ def build(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     if path == "-":
         body = sys.stdin.buffer
     else:
-        if dockerfile and dockerfile != STDIN_DOCKERFILE:
-            # docker: -f is relative to the working directory; outside the
-            # context it travels inside the tar under a private name
-            full = os.path.abspath(dockerfile)
-            rel = os.path.relpath(full, os.path.abspath(path))
-            if rel.startswith(".."):
-                with open(full, "rb") as f:
-                    df_text = f.read()
-                dockerfile = STDIN_DOCKERFILE
-            else:
-                dockerfile = rel
-        entries = _entries(path)
-        if df_text is None and (dockerfile or "Dockerfile") not in {e[0] for e in entries}:
-            try:
-                with open(os.path.join(path, dockerfile or "Dockerfile"), "rb") as f:
-                    df_text = f.read()
-                dockerfile = STDIN_DOCKERFILE
-            except OSError:
-                pass  # the daemon says it cannot find it, as dockerd does
+        entries, dockerfile, df_text = context_source(path, dockerfile, df_text)
         context_key = _context_key(path, cli.client.host if hasattr(cli.client, "host") else "")
         try:
             need = cli.client.post(

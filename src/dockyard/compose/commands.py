@@ -132,6 +132,7 @@ def _up_options(opts: dict[str, Any], args: list[str]) -> Any:
         "never" if opts.get("no_recreate") else "diverged",
         remove_orphans=bool(opts.get("remove_orphans")),
         no_deps=bool(opts.get("no_deps")),
+        renew_anon_volumes=bool(opts.get("renew_anon_volumes")),
         timeout=opts.get("timeout"),
         pull=opts.get("pull") or None,
         services=args,

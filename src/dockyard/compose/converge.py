@@ -296,8 +296,15 @@ class Converger:
         await asyncio.gather(*(one(a) for a in actions if a.kind != plan.REMOVE))
         self.created[service.name] = [cid for _, cid in sorted(ids)]
 
-    async def create_container(self, service: Service, number: int, name: str | None = None,
-                               oneoff: bool = False, override: dict[str, Any] | None = None) -> str:  # fmt: skip
+    async def create_container(
+        self,
+        service: Service,
+        number: int,
+        name: str | None = None,
+        oneoff: bool = False,
+        override: dict[str, Any] | None = None,
+        anon_volumes: dict[str, str] | None = None,
+    ) -> str:
         name = name or convert.container_name(self.project, service, number)
         image_id = self.image_ids.get(service.name, "")
         lbls = labels.container_labels(self.project, service, number, oneoff, image_id)
@@ -308,6 +315,10 @@ class Converger:
                                    nets[0] if nets else None)  # fmt: skip
         if override:
             body.update(override)
+        for mount in body["HostConfig"]["Mounts"]:
+            kept = (anon_volumes or {}).get(mount["Target"])
+            if mount["Type"] == "volume" and not mount.get("Source") and kept:
+                mount["Source"] = kept
         self.progress.event("Container", name, "Creating")
         cid = await call(self.api.create, name, body)
         if not mode:
@@ -328,10 +339,16 @@ class Converger:
     ) -> str:
         name = old["Names"][0].lstrip("/")
         self.progress.event("Container", name, "Recreate")
+        anon: dict[str, str] = {}
+        if not opts.renew_anon_volumes:  # the new container keeps the old one's data
+            info = await call(self.api.inspect, old["Id"])
+            anon = {m["Destination"]: m["Name"] for m in info.get("Mounts") or []
+                    if m.get("Type") == "volume" and m.get("Name")}  # fmt: skip
         await call(self.api.stop, old["Id"], opts.timeout)
         await call(self.api.rename, old["Id"], f"{old['Id'][:12]}_{name}")
-        cid = await self.create_container(service, number, name)
-        await call(self.api.remove, old["Id"], False, True)
+        cid = await self.create_container(service, number, name, anon_volumes=anon)
+        # its anonymous volumes go with it, except those the new container kept (in use)
+        await call(self.api.remove, old["Id"], True, True)
         self.progress.event("Container", name, "Recreated")
         return cid
 

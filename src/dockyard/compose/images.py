@@ -44,10 +44,19 @@ def _drain(api: EngineAPI, resp: Any, on_line: Callable[[str], None] | None = No
     return image_id
 
 
+def _auth(ref: str) -> dict[str, str]:
+    """Saved registry credentials for the reference's registry (`dockyard login`'s)."""
+    from dockyard.cli.registry import auth_header, registry_host
+
+    return auth_header(registry_host(ref))
+
+
 def pull(api: EngineAPI, ref: str) -> None:
     repo, tag = split_reference(ref)
     try:
-        resp = api.client.request("POST", "/images/create", {"fromImage": repo, "tag": tag})
+        resp = api.client.request(
+            "POST", "/images/create", {"fromImage": repo, "tag": tag}, None, _auth(ref)
+        )
     except ClientError as e:
         raise ComposeError(str(e)) from None
     _drain(api, resp)
@@ -57,7 +66,7 @@ def push(api: EngineAPI, ref: str) -> None:
     from dockyard.client.http import quote
 
     repo, tag = split_reference(ref)
-    headers = {"X-Registry-Auth": "e30="}  # "{}": anonymous unless the registry asks
+    headers = _auth(ref) or {"X-Registry-Auth": "e30="}  # "{}": anonymous
     try:
         resp = api.client.request(
             "POST", f"/images/{quote(repo, safe='/:')}/push", {"tag": tag}, None, headers
@@ -77,7 +86,7 @@ def build(
     extra_args: dict[str, str | None] | None = None,
     on_line: Callable[[str], None] | None = None,
 ) -> str:
-    from dockyard.cli.build import STDIN_DOCKERFILE, _context_tar, _entries
+    from dockyard.cli.build import STDIN_DOCKERFILE, _context_tar, context_source
 
     spec = service.build or {}
     context = spec["context"]
@@ -85,28 +94,15 @@ def build(
         raise ComposeError(
             f"build context {context!r} of service {service.name} is not a directory"
         )
-    df_text: bytes | None = None
-    dockerfile = spec.get("dockerfile", "Dockerfile")
     if spec.get("dockerfile_inline") is not None:
-        df_text = spec["dockerfile_inline"].encode()
-        dockerfile = STDIN_DOCKERFILE
+        entries, dockerfile, df_text = context_source(
+            context, STDIN_DOCKERFILE, spec["dockerfile_inline"].encode()
+        )
     else:
-        full = os.path.join(context, dockerfile)
-        rel = os.path.relpath(full, context)
-        if rel.startswith(".."):  # a Dockerfile outside the context travels under a private name
-            with open(full, "rb") as f:
-                df_text = f.read()
-            dockerfile = STDIN_DOCKERFILE
-        else:
-            dockerfile = rel
-    entries = _entries(context)
-    if df_text is None and dockerfile not in {e[0] for e in entries}:
-        try:
-            with open(os.path.join(context, dockerfile), "rb") as f:
-                df_text = f.read()
-            dockerfile = STDIN_DOCKERFILE
-        except OSError:
-            pass
+        # compose's `dockerfile` is relative to the context
+        entries, dockerfile, df_text = context_source(
+            context, os.path.join(context, spec.get("dockerfile", "Dockerfile")), None
+        )
     args = {k: v for k, v in (spec.get("args") or {}).items()}
     args.update(extra_args or {})
     args = {k: (v if v is not None else project.environment.get(k)) for k, v in args.items()}

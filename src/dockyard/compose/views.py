@@ -7,6 +7,7 @@ Output follows Compose v2: `ps` and `ls` as tab-aligned tables (or JSON lines wi
 from __future__ import annotations
 
 import json
+import re
 import sys
 
 from dockyard.compose import labels, logs, output
@@ -66,6 +67,20 @@ def _status(c: dict[str, Any]) -> str:
     return c.get("Status", "")
 
 
+def _health(status: str) -> str:
+    """The Health of a `ps --format json` row, from the Status text the daemon gives."""
+    for text, health in (("(healthy)", "healthy"), ("(unhealthy)", "unhealthy"),
+                         ("(health: starting)", "starting")):  # fmt: skip
+        if text in status:
+            return health
+    return ""
+
+
+def _exit_code(status: str) -> int:
+    m = re.match(r"Exited \((-?\d+)\)", status)
+    return int(m.group(1)) if m else 0
+
+
 def _command(c: dict[str, Any], trunc: bool) -> str:
     from dockyard.cli.format import ellipsis
 
@@ -106,8 +121,8 @@ def cmd_ps(ctx: Context, opts: dict[str, Any], args: list[str]) -> int:
             "ID": c["Id"], "Name": c["Names"][0].lstrip("/"), "Image": c.get("Image", ""),
             "Command": c.get("Command", ""), "Project": lbl.get(labels.PROJECT, ""),
             "Service": lbl.get(labels.SERVICE, ""), "Created": c.get("Created", 0),
-            "State": c.get("State", ""), "Status": _status(c), "Health": "",
-            "ExitCode": 0, "Publishers": [
+            "State": c.get("State", ""), "Status": _status(c), "Health": _health(_status(c)),
+            "ExitCode": _exit_code(_status(c)), "Publishers": [
                 {"URL": p.get("IP", ""), "TargetPort": p.get("PrivatePort"),
                  "PublishedPort": p.get("PublicPort", 0), "Protocol": p.get("Type", "tcp")}
                 for p in c.get("Ports") or []],
