@@ -228,6 +228,9 @@ def main(
         return 1
     if gopts["version"]:
         rest = ["version"]
+    if gopts["dry_run"]:  # refused rather than ignored: a user would believe nothing changed
+        sys.stderr.write("--dry-run is not supported by Dockyard's compose\n")
+        return 1
     if gopts["help"] or not rest:
         sys.stdout.write(usage())
         return 0

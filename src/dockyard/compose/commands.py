@@ -119,7 +119,11 @@ def _selected(project: Project, args: list[str], deps: bool = True) -> Project:
 
 
 # -- up / create / down ------------------------------------------------------------
-def _up_options(opts: dict[str, Any], args: list[str]) -> Any:
+def _env_bool(environ: Mapping[str, str], name: str) -> bool:
+    return environ.get(name, "").lower() in ("1", "true", "yes")
+
+
+def _up_options(opts: dict[str, Any], args: list[str], environ: Mapping[str, str]) -> Any:
     from dockyard.compose.converge import UpOptions
 
     if opts.get("build") and opts.get("no_build"):
@@ -130,7 +134,9 @@ def _up_options(opts: dict[str, Any], args: list[str]) -> Any:
         build="always" if opts.get("build") else "never" if opts.get("no_build") else "auto",
         recreate="force" if opts.get("force_recreate") else
         "never" if opts.get("no_recreate") else "diverged",
-        remove_orphans=bool(opts.get("remove_orphans")),
+        remove_orphans=bool(opts.get("remove_orphans"))
+        or _env_bool(environ, "COMPOSE_REMOVE_ORPHANS"),
+        ignore_orphans=_env_bool(environ, "COMPOSE_IGNORE_ORPHANS"),
         no_deps=bool(opts.get("no_deps")),
         renew_anon_volumes=bool(opts.get("renew_anon_volumes")),
         timeout=opts.get("timeout"),
@@ -144,7 +150,7 @@ def cmd_up(ctx: Context, opts: dict[str, Any], args: list[str]) -> int:
     if opts["scale"]:
         project = project.with_scale(_scales(opts["scale"]))
     project = _selected(project, args, not opts["no_deps"])
-    up = _up_options(opts, args)
+    up = _up_options(opts, args, ctx.environ)
     up.start = not opts["no_start"]
     conv = ctx.converger(project)
     detach = opts["detach"] or opts["wait"]
@@ -183,7 +189,7 @@ def cmd_create(ctx: Context, opts: dict[str, Any], args: list[str]) -> int:
     if opts["scale"]:
         project = project.with_scale(_scales(opts["scale"]))
     project = _selected(project, args)
-    up = _up_options(opts, args)
+    up = _up_options(opts, args, ctx.environ)
     up.start = False
     run(ctx.converger(project).up(up))
     return 0

@@ -36,6 +36,7 @@ class UpOptions:
     recreate: str = "diverged"  # "diverged" | "force" | "never"
     start: bool = True
     remove_orphans: bool = False
+    ignore_orphans: bool = False  # COMPOSE_IGNORE_ORPHANS: no warning
     no_deps: bool = False
     wait: bool = False
     wait_timeout: float | None = None
@@ -186,7 +187,7 @@ class Converger:
         self._existing = await call(self.api.containers, self.project.name, True, None)
         if opts.remove_orphans:
             await self.remove_orphans()
-        else:
+        elif not opts.ignore_orphans:
             await self.warn_orphans()
         await self.ensure_networks()
         await self.ensure_volumes()

@@ -68,3 +68,85 @@ def test_foreground_exit_code_and_selective_recreate(target: Target, tmp_path: P
         r = c("down", "-t", "1")
     assert r.returncode == 0, r.stderr
     assert _ids(t, project) == {}
+
+
+LIFE = """\
+services:
+  a:
+    image: busybox
+    command: ["sh", "-c", "echo up; exec sleep 1000"]
+    stop_signal: SIGKILL
+    ports: ["127.0.0.1::8080"]
+"""
+
+
+def test_lifecycle_commands(target: Target, tmp_path: Path) -> None:
+    """pause/unpause, stop/start, kill, restart, top, port, cp, images, rm."""
+    t = target
+    project = "dyl" + uuid.uuid4().hex[:8]
+    (tmp_path / "compose.yaml").write_text(LIFE)
+
+    def c(*args: str) -> subprocess.CompletedProcess[str]:
+        r = t.compose("-p", project, *args, cwd=tmp_path)
+        assert r.returncode == 0, f"{args} exited {r.returncode}\n{r.stdout}\n{r.stderr}"
+        return r
+
+    def state() -> str:
+        return t.docker("inspect", "-f", "{{.State.Status}}", f"{project}-a-1").stdout.strip()
+
+    try:
+        c("up", "-d")
+        c("pause", "a")
+        assert state() == "paused"
+        c("unpause")
+        assert state() == "running"
+        c("stop", "-t", "1")
+        assert state() == "exited"
+        c("start", "a")
+        assert state() == "running"
+        c("kill", "a")
+        assert state() == "exited"
+        c("restart", "-t", "1")
+        assert state() == "running"
+        assert "sleep 1000" in c("top").stdout
+        published = c("port", "a", "8080").stdout.strip()
+        host, _, hport = published.rpartition(":")
+        assert host == "127.0.0.1" and int(hport) > 0
+        (tmp_path / "in.txt").write_text("copied")
+        c("cp", str(tmp_path / "in.txt"), "a:/tmp/in.txt")
+        c("cp", "a:/tmp/in.txt", str(tmp_path / "out.txt"))
+        assert (tmp_path / "out.txt").read_text() == "copied"
+        images = c("images").stdout
+        assert f"{project}-a-1" in images and "busybox" in images
+        assert c("ps", "-q").stdout.strip() != ""
+        c("stop", "-t", "1")
+        c("rm", "-f")
+        assert c("ps", "-a", "-q").stdout.strip() == ""
+    finally:
+        t.compose("-p", project, "down", "-t", "0", cwd=tmp_path)
+
+
+def test_orphans_warned_then_removed(target: Target, tmp_path: Path) -> None:
+    t = target
+    project = "dyo" + uuid.uuid4().hex[:8]
+    two = (
+        LIFE + "  b:\n    image: busybox\n    command: [sleep, '1000']\n    stop_signal: SIGKILL\n"
+    )
+    (tmp_path / "compose.yaml").write_text(two)
+
+    def c(*args: str) -> subprocess.CompletedProcess[str]:
+        r = t.compose("-p", project, *args, cwd=tmp_path)
+        assert r.returncode == 0, f"{args} exited {r.returncode}\n{r.stdout}\n{r.stderr}"
+        return r
+
+    try:
+        c("up", "-d")
+        (tmp_path / "compose.yaml").write_text(LIFE)
+        r = c("up", "-d")
+        assert f"Found orphan containers ({project}-b-1)" in r.stderr
+        assert f"{project}-b-1" in _ids(t, project)
+        c("up", "-d", "--remove-orphans")
+        assert list(_ids(t, project)) == [f"{project}-a-1"]
+    finally:
+        t.compose("-p", project, "down", "-t", "0", "--remove-orphans", cwd=tmp_path)
+    assert _ids(t, project) == {}
