@@ -137,7 +137,7 @@ def service_spec(spec: dict[str, Any]) -> dict[str, Any]:
     cs.setdefault("Isolation", "default")
     tt.setdefault("ForceUpdate", 0)
     tt.setdefault("Runtime", "container")
-    mode = spec.get("Mode") or {}
+    mode = _canonical_mode(spec.get("Mode") or {})
     if not mode:
         mode = {"Replicated": {"Replicas": 1}}
     if "Replicated" in mode:
@@ -145,6 +145,20 @@ def service_spec(spec: dict[str, Any]) -> dict[str, Any]:
     spec["Mode"] = mode
     spec.setdefault("EndpointSpec", {"Mode": "vip"})
     return spec
+
+
+_MODES = {m.lower(): m for m in ("Replicated", "Global", "ReplicatedJob", "GlobalJob")}
+_MODE_FIELDS = {f.lower(): f for f in ("Replicas", "MaxConcurrent", "TotalCompletions")}
+
+
+def _canonical_mode(mode: dict[str, Any]) -> dict[str, Any]:
+    """Go's JSON decoding matches field names case-insensitively and docker-py sends
+    `{"replicated": {"Replicas": 2}}`: the names as Docker's API spells them."""
+    out = {}
+    for key, value in mode.items():
+        fields = {_MODE_FIELDS.get(k.lower(), k): v for k, v in (value or {}).items()}
+        out[_MODES.get(key.lower(), key)] = fields
+    return out
 
 
 def service(spec: dict[str, Any]) -> dict[str, Any]:

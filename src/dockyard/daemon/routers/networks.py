@@ -41,7 +41,9 @@ def routes(svc: NetworksBackend) -> web.RouteTableDef:
 
     @r.post("/networks/create")
     async def create(request: web.Request) -> web.Response:
-        return json_response(await svc.create(await model_body(request, NetworkCreateRequest, {})), status=201)
+        return json_response(
+            await svc.create(await model_body(request, NetworkCreateRequest, {})), status=201
+        )
 
     @r.delete("/networks/{id}")
     async def remove(request: web.Request) -> web.Response:

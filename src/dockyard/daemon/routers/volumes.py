@@ -31,7 +31,9 @@ def routes(svc: VolumesBackend) -> web.RouteTableDef:
 
     @r.post("/volumes/create")
     async def create(request: web.Request) -> web.Response:
-        return json_response(svc.create(await model_body(request, VolumeCreateBody, {})), status=201)
+        return json_response(
+            svc.create(await model_body(request, VolumeCreateBody, {})), status=201
+        )
 
     @r.post("/volumes/prune")
     async def prune(request: web.Request) -> web.Response:

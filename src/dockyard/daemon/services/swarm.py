@@ -81,6 +81,8 @@ class SwarmService:
 
     # ---- services ----------------------------------------------------------------------
     async def _validate_service(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """A nameless spec gets a random name at create (the key is absent); an update
+        passes Name "" through so a rename to nothing is refused."""
         tt = spec.get("TaskTemplate") or {}
         cs = tt.get("ContainerSpec") or {}
         if not cs.get("Image"):
@@ -103,11 +105,13 @@ class SwarmService:
                     raise InvalidParameter(
                         _rpc("InvalidArgument", f"{kind[:-1]} reference {name} not found")
                     ) from None
-        if not spec.get("Name"):
+        if "Name" not in spec:
             spec = {**spec, "Name": _random_name()}
         return objects.service_spec(spec)
 
     async def create_service(self, spec: dict[str, Any]) -> str:
+        if not spec.get("Name"):
+            spec = {k: v for k, v in spec.items() if k != "Name"}
         spec = await self._validate_service(spec)
         svc = objects.service(spec)
         await self._objs().create("services", svc)
@@ -130,13 +134,15 @@ class SwarmService:
                              rollback: bool = False) -> None:  # fmt: skip
         objs = self._objs()
         svc = await objs.get("services", ref)
+        if version != svc["Version"]["Index"]:  # swarmkit checks the version first
+            raise OutOfSequence()
         if rollback:
             if not svc.get("PreviousSpec"):
                 raise InvalidParameter(
                     _rpc("FailedPrecondition", f"service {svc['ID']} does not have a previous spec")
                 )
             spec = svc["PreviousSpec"]
-        spec = await self._validate_service(spec)
+        spec = await self._validate_service({"Name": "", **spec})
         if spec["Name"] != svc["Spec"]["Name"]:
             raise InvalidParameter(_rpc("Unimplemented", "renaming services is not supported"))
         new = copy.deepcopy(svc)
