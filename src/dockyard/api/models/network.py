@@ -30,6 +30,7 @@ class EndpointSettings(Model):
     GlobalIPv6Address: str
     GlobalIPv6PrefixLen: Int
     DNSNames: list[str]
+    GwPriority: Int  # API 1.48; the CLI sends it with --network gw-priority=N
 
 
 class NetworkingConfig(Model):
