@@ -11,14 +11,13 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import BUSYBOX_PATH, Daemon
-from tests.integration.cli.conftest import _stop, _wait_for_socket
+from tests.integration.cli.conftest import peer_dockerd
 
 FILES = {
     "a.txt": "hello\n",
@@ -115,23 +114,8 @@ PROBE_IMAGE_KEYS = ("Env", "Cmd", "Entrypoint", "WorkingDir", "User", "Labels", 
 def peer() -> Iterator[str]:
     if shutil.which("dockerd") is None:
         pytest.skip("dockerd is not installed")
-    if os.geteuid() != 0:
-        pytest.skip("a peer dockerd needs root")
-    root = tempfile.mkdtemp(prefix="dy-build-peer-", dir="/tmp")
-    sock = f"{root}/d.sock"
-    log = Path(root) / "dockerd.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            ["dockerd", "-H", f"unix://{sock}", "--data-root", f"{root}/data",
-             "--exec-root", f"{root}/exec", "--pidfile", f"{root}/dockerd.pid",
-             "--iptables=false", "--ip-forward=false", "--bridge=none"],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    try:
-        _wait_for_socket(sock, proc, log)
-        yield f"unix://{sock}"
-    finally:
-        _stop(proc, root)
+    with peer_dockerd("dy-build-peer-") as host:
+        yield host
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ private socket, data root and exec root under /tmp, and stopped at the end
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -97,22 +98,14 @@ def _stop(proc: subprocess.Popen[bytes], root: str) -> None:
     shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def daemon_host(request: pytest.FixtureRequest) -> Iterator[str]:
-    host = os.environ.get("DOCKYARD_TEST_HOST")
-    if host:
-        yield host
-        return
-    if os.environ.get("DOCKYARD_TEST_PEER") != "dockerd":
-        # By default our CLI is tested against our daemon (the session fixture);
-        # DOCKYARD_TEST_PEER=dockerd runs the same tests against a peer dockerd.
-        yield request.getfixturevalue("daemon").host
-        return
-    if shutil.which("dockerd") is None:
-        pytest.skip("dockerd is not installed and DOCKYARD_TEST_HOST is unset")
+@contextlib.contextmanager
+def peer_dockerd(prefix: str) -> Iterator[str]:
+    """A peer dockerd on its own socket, data root, exec root and pidfile under a
+    temp dir, with no bridge and no iptables rules; stopped by pid, its mounts and
+    directory gone afterwards. Skips the test unless root."""
     if os.geteuid() != 0:
         pytest.skip("a peer dockerd needs root")
-    root = tempfile.mkdtemp(prefix="dy-cli-", dir="/tmp")
+    root = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
     sock = f"{root}/d.sock"
     log = Path(root) / "dockerd.log"
     with open(log, "wb") as out:
@@ -136,6 +129,23 @@ def daemon_host(request: pytest.FixtureRequest) -> Iterator[str]:
         yield f"unix://{sock}"
     finally:
         _stop(proc, root)
+
+
+@pytest.fixture(scope="session")
+def daemon_host(request: pytest.FixtureRequest) -> Iterator[str]:
+    host = os.environ.get("DOCKYARD_TEST_HOST")
+    if host:
+        yield host
+        return
+    if os.environ.get("DOCKYARD_TEST_PEER") != "dockerd":
+        # By default our CLI is tested against our daemon (the session fixture);
+        # DOCKYARD_TEST_PEER=dockerd runs the same tests against a peer dockerd.
+        yield request.getfixturevalue("daemon").host
+        return
+    if shutil.which("dockerd") is None:
+        pytest.skip("dockerd is not installed and DOCKYARD_TEST_HOST is unset")
+    with peer_dockerd("dy-cli-") as host:
+        yield host
 
 
 @pytest.fixture(scope="session")
