@@ -7,13 +7,14 @@ ContainerJSON documents; every rule of the life cycle lives in the service.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
 from typing import Any
 
 from aiohttp import web
 
-from dockyard.api import version
+from dockyard.api import versions
 from dockyard.api.errors import InvalidParameter
 from dockyard.api.filters import labels_match, match
 from dockyard.api.models.container import ContainerCreate, UpdateConfig
@@ -45,17 +46,6 @@ def _network_settings(c: Container, svc: ContainerService) -> dict[str, Any]:
     if settings is not None:
         return settings(c)
     return {"Bridge": "", "SandboxID": "", "SandboxKey": "", "Ports": {}, "Networks": {}}
-
-
-def _short_id_aliases(doc: dict[str, Any], c: Container) -> None:
-    """Before API 1.45 dockerd listed the short id among the aliases on user networks
-    (1.45 moved it to DNSNames); clients pinned to an older API still see it there."""
-    for name, ep in (doc.get("NetworkSettings", {}).get("Networks") or {}).items():
-        if name in ("bridge", "host", "none") or not isinstance(ep, dict):
-            continue
-        aliases = list(ep.get("Aliases") or [])
-        if c.id[:12] not in aliases:
-            ep["Aliases"] = [*aliases, c.id[:12]]
 
 
 def _mount_points(c: Container, svc: ContainerService) -> list[dict[str, Any]]:
@@ -214,17 +204,15 @@ def routes(svc: ContainerService) -> web.RouteTableDef:
 
     @r.post("/containers/create")
     async def create(request: web.Request) -> web.Response:
-        body = await model_body(request, ContainerCreate, {})
+        legacy = functools.partial(versions.read_create_body, request[API_VERSION_KEY])
+        body = await model_body(request, ContainerCreate, {}, legacy)
         cid, warnings = svc.create(request.query.get("name") or None, body)
         return json_response({"Id": cid, "Warnings": warnings}, status=201)
 
     @r.get("/containers/{id}/json")
     async def inspect_container(request: web.Request) -> web.Response:
         c = svc.get(request.match_info["id"])
-        doc = inspect(c, svc)
-        if version.less_than(request[API_VERSION_KEY], "1.45"):
-            _short_id_aliases(doc, c)
-        return json_response(doc)
+        return json_response(inspect(c, svc))
 
     @r.post("/containers/{id}/start")
     async def start(request: web.Request) -> web.Response:

@@ -1,4 +1,4 @@
-"""The images router: Engine API `/images/...` (v1.45 shapes). Routes are a
+"""The images router: Engine API `/images/...` (the newest shapes; the server reshapes them for older API versions). Routes are a
 table over the narrow `ImagesBackend`; names in paths may hold slashes
 (`/images/localhost:5000/foo/bar/json`), hence the `{name:.+}` patterns."""
 
@@ -11,9 +11,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from dockyard.api import version
 from dockyard.api.errors import DockyardError, InvalidParameter
-from dockyard.daemon.server.app import API_VERSION_KEY
 from dockyard.daemon.server.params import json_response, qbool, qfilters
 
 
@@ -95,17 +93,11 @@ def routes(
             filters=qfilters(request),
             digests=qbool(request, "digests"),
         )
-        if version.less_than(request[API_VERSION_KEY], "1.44"):
-            for s in out:
-                s["VirtualSize"] = s["Size"]
         return json_response(out)
 
     @r.get("/images/{name:.+}/json")
     async def inspect(request: web.Request) -> web.Response:
-        out = backend.inspect(request.match_info["name"])
-        if version.less_than(request[API_VERSION_KEY], "1.44"):
-            out["VirtualSize"] = out["Size"]
-        return json_response(out)
+        return json_response(backend.inspect(request.match_info["name"]))
 
     @r.get("/images/{name:.+}/history")
     async def history(request: web.Request) -> web.Response:

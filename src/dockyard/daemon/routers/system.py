@@ -45,6 +45,9 @@ def version_doc() -> dict[str, Any]:
                     "Arch": _arch(),
                     "KernelVersion": uname.release,
                     "GoVersion": "python" + platform.python_version(),
+                    "GitCommit": "",
+                    "BuildTime": "",
+                    "Experimental": "false",
                 },
             }
         ],

@@ -7,8 +7,6 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from dockyard.api import version
-from dockyard.daemon.server.app import API_VERSION_KEY
 from dockyard.daemon.server.params import json_response
 
 
@@ -21,10 +19,6 @@ def routes(backend: DiskUsageBackend) -> web.RouteTableDef:
 
     @r.get("/system/df")
     async def df(request: web.Request) -> web.Response:
-        out = await backend.usage(request.query.getall("type", []) or None)
-        if version.less_than(request[API_VERSION_KEY], "1.44"):
-            for s in out.get("Images") or []:
-                s["VirtualSize"] = s["Size"]
-        return json_response(out)
+        return json_response(await backend.usage(request.query.getall("type", []) or None))
 
     return r

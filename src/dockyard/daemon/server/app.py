@@ -18,7 +18,8 @@ from aiohttp import web
 from aiohttp.web_urldispatcher import UrlMappingMatchInfo
 
 from dockyard import __version__
-from dockyard.api import errors, version
+from dockyard.api import errors, version, versions
+from dockyard.daemon.server.params import ANSWER_KEY
 
 log = logging.getLogger("dockyard.api")
 
@@ -77,7 +78,10 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
             f"{version.MIN_API_VERSION}, please upgrade your client to a newer version",
         )
     request[API_VERSION_KEY] = v
+    op = _operation(request)
     try:
+        if op is not None:
+            request = _read_as_newest(request, op, v)
         resp = await handler(request)
     except web.HTTPNotFound:
         resp = error_response(404, "page not found")
@@ -99,6 +103,8 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         if request.get(_STREAMING_KEY):
             raise
         resp = error_response(500, _unhandled_message(exc))
+    if op is not None and not resp.prepared and ANSWER_KEY in resp:
+        _shape(resp, op, v)
     if not resp.prepared:
         _headers(resp)
     return resp
@@ -106,6 +112,31 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
 
 def _unhandled_message(exc: Exception) -> str:
     return f"internal error: {type(exc).__name__}: {exc}"[:4096]
+
+
+def _operation(request: web.Request) -> str | None:
+    resource = request.match_info.route.resource
+    return versions.operation(request.method, resource.canonical) if resource else None
+
+
+def _read_as_newest(request: web.Request, op: str, v: str) -> web.Request:
+    """The request as the newest API reads it (an older client's parameters renamed);
+    what no version accepts any more is refused here."""
+    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    versions.check_request(op, request.content_length, chunked)
+    query = {k: request.query.getall(k) for k in request.query}
+    newer = versions.read_query(op, v, query)
+    if newer is None:
+        return request
+    pairs = [(k, value) for k, values in newer.items() for value in values]
+    return request.clone(rel_url=request.rel_url.with_query(pairs))
+
+
+def _shape(resp: web.StreamResponse, op: str, v: str) -> None:
+    """The answer in the shape of the client's API version (services answer the newest)."""
+    if isinstance(resp, web.Response) and 200 <= resp.status < 300:
+        shaped = versions.shape_answer(op, v, resp[ANSWER_KEY])
+        resp.body = json.dumps(shaped).encode() + b"\n"
 
 
 async def _on_prepare(request: web.Request, resp: web.StreamResponse) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -12,6 +13,9 @@ from aiohttp import web
 from dockyard.api.errors import InvalidParameter
 from dockyard.api.models import Model, gojson
 
+# The data a JSON answer was made from, kept so the server can reshape it for the
+# client's API version without parsing the body again.
+ANSWER_KEY = web.ResponseKey("answer", object)
 _TRUE = {"1", "true", "True", "TRUE", "yes"}
 _FALSE = {"", "0", "false", "False", "FALSE", "no"}
 
@@ -72,15 +76,27 @@ async def json_body(request: web.Request, default: Any = None) -> Any:
     return gojson.parse(raw)
 
 
-async def model_body(request: web.Request, model: type[Model], default: Any = None) -> Any:
+async def model_body(
+    request: web.Request,
+    model: type[Model],
+    default: Any = None,
+    legacy: Callable[[Any], Any] | None = None,
+) -> Any:
     """A request body decoded into its Engine API model, once (api/models); `default`
-    when the body is empty or `null`."""
-    return gojson.decode(await request.read(), model, default)
+    when the body is empty or `null`. `legacy`, if given, first turns an older API
+    version's body into the newest shape (api/versions), before the model checks it."""
+    raw = await request.read()
+    if legacy is None:
+        return gojson.decode(raw, model, default)
+    value = gojson.parse(raw) if raw.strip() else None
+    return default if value is None else gojson.decode_value(legacy(value), model)
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
-    return web.Response(
+    resp = web.Response(
         status=status,
         body=json.dumps(data).encode() + b"\n",
         content_type="application/json",
     )
+    resp[ANSWER_KEY] = data
+    return resp

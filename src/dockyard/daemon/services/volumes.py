@@ -92,7 +92,7 @@ class VolumeService:
 
     def list(self, filters: dict[str, list[str]]) -> dict[str, Any]:
         out = [self.driver.view(v) for v in self.volumes.values() if self._match(v, filters)]
-        return {"Volumes": out, "Warnings": []}
+        return {"Volumes": out, "Warnings": None}  # dockerd: a nil list
 
     def _match(self, v: Volume, filters: dict[str, list[str]]) -> bool:
         for key, values in filters.items():
