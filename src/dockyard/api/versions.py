@@ -136,10 +136,14 @@ _ENDPOINT = ".NetworkSettings.Networks.*"
 
 FIELDS: tuple[Field, ...] = (
     # GET /images/{name}/json
-    Field("ImageInspect", ".Container", removed="1.45", default=lambda _: "",
-          why="v1.45: no longer includes Container"),
-    Field("ImageInspect", ".ContainerConfig", removed="1.45", default=_image_container_config,
-          why="v1.45: no longer includes ContainerConfig (docker-compose v1 reads it)"),
+    # v1.45 dropped Container and ContainerConfig; we keep them (a deliberate
+    # difference): docker-compose v1 negotiates the daemon's newest version (docker-py
+    # 5's "auto") and then reads ContainerConfig unconditionally when it recreates a
+    # container, so dropping them breaks it (KeyError: 'ContainerConfig'), as it breaks
+    # against dockerd 26. An extra field harms no client (the API's schema is open).
+    Field("ImageInspect", ".Container", default=lambda _: "", why="kept at 1.45 for compose v1"),
+    Field("ImageInspect", ".ContainerConfig", default=_image_container_config,
+          why="kept at 1.45 for compose v1"),
     Field("ImageInspect", ".VirtualSize", removed="1.44", default=lambda img: img.get("Size", 0),
           why="v1.44: VirtualSize omitted; it was Size"),
     Field("ImageInspect", ".Config.Volumes", default=lambda _: None,

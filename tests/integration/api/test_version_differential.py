@@ -142,6 +142,11 @@ class Deliberate:
 
 
 DELIBERATE: list[Deliberate] = [
+    # Kept at 1.45: docker-compose v1 negotiates the daemon's newest version, then reads
+    # ContainerConfig unconditionally (KeyError against dockerd 26); an extra field is
+    # harmless to every other client.
+    Deliberate("ImageInspect", ".Container", "ours", "kept at 1.45 for docker-compose v1"),
+    Deliberate("ImageInspect", ".ContainerConfig", "ours", "kept at 1.45 for docker-compose v1"),
     # Dockyard is not dockerd: what it adds, and what it has no equivalent for.
     Deliberate("SystemInfo", ".PythonVersion", "ours", "Dockyard's own addition (open schema)"),
     Deliberate("SystemInfo", ".ServerTime", "ours", "Dockyard's own addition (open schema)"),

@@ -39,13 +39,13 @@ def test_image_inspect_keeps_the_image_s_own_container_config() -> None:
     assert out["Container"] == "abc" and out["ContainerConfig"] == {"Cmd": ["/bin/sh", "-c", "x"]}
 
 
-@pytest.mark.parametrize(
-    ("version", "keys"), [("1.44", {"Container", "ContainerConfig"}), ("1.45", set())]
-)
-def test_image_inspect_drops_fields_as_the_history_says(version: str, keys: set[str]) -> None:
+@pytest.mark.parametrize("version", ["1.44", "1.45"])
+def test_image_inspect_drops_virtual_size_keeps_container_config(version: str) -> None:
     out = versions.shape_answer("ImageInspect", version, {**_image(), "VirtualSize": 5})
     assert "VirtualSize" not in out
-    assert {"Container", "ContainerConfig"} & out.keys() == keys
+    # deliberate: dockerd drops these at 1.45, docker-compose v1 (which negotiates
+    # the newest version) needs them
+    assert {"Container", "ContainerConfig"} <= out.keys()
 
 
 def test_image_list_placeholders_before_1_43() -> None:
