@@ -307,23 +307,37 @@ _HOST_CONFIG_FIELDS = frozenset(
 _OUTER_FILLS = ("Memory", "MemorySwap", "CpuShares", "CpusetCpus")
 
 
-def read_create_body(version: str, body: dict[str, Any]) -> dict[str, Any]:
-    """A `POST /containers/create` body as the newest version reads it."""
-    if not isinstance(body, dict):
+def hoist_host_config(body: Json) -> Json:
+    """A create body's HostConfig fields sent beside Config (old docker-py's
+    `create_container(dns=..., volume_driver=...)`) moved into HostConfig, as moby's
+    ContainerConfigWrapper reads them at every version: the inner HostConfig wins,
+    except that outer resources fill its zeroes. Runs before the request model."""
+    if not isinstance(body, dict) or not isinstance(body.get("HostConfig", {}), dict | None):
+        return body  # not an object: the request model refuses it with Go's words
+    outer = {k: body[k] for k in body if k in _HOST_CONFIG_FIELDS}
+    cpuset = body.get("Cpuset")
+    if not outer and not cpuset:
         return body
-    body = copy.copy(body)
-    outer = {k: body.pop(k) for k in list(body) if k in _HOST_CONFIG_FIELDS}
-    cpuset = body.pop("Cpuset", None)
+    body = {k: v for k, v in body.items() if k not in outer and k != "Cpuset"}
     inner = body.get("HostConfig")
-    if inner is None:
-        hc = dict(outer)
-    else:
-        hc = dict(inner)
+    hc = dict(outer) if inner is None else dict(inner)
+    if inner is not None:
         for key in _OUTER_FILLS:
             if outer.get(key) and not hc.get(key):
                 hc[key] = outer[key]
     if cpuset and not hc.get("CpusetCpus"):
         hc["CpusetCpus"] = cpuset
+    body["HostConfig"] = hc
+    return body
+
+
+def read_create_body(version: str, body: dict[str, Any]) -> dict[str, Any]:
+    """A decoded `POST /containers/create` body as the newest version reads it
+    (after the request model checked the types, as dockerd decodes before it adjusts)."""
+    if not isinstance(body, dict):
+        return body
+    body = copy.copy(body)
+    hc = dict(body.get("HostConfig") or {})
     if less_than(version, "1.25"):
         # "When using API 1.24 and under, the client is responsible for removing the container"
         hc.pop("AutoRemove", None)
@@ -331,7 +345,7 @@ def read_create_body(version: str, body: dict[str, Any]) -> dict[str, Any]:
         hc["IpcMode"] = "shareable"  # older clients expect the default to be shareable
     if not less_than(version, "1.42"):
         hc.pop("KernelMemory", None)  # v1.42: ignored
-    if inner is not None or hc:
+    if hc or body.get("HostConfig") is not None:
         body["HostConfig"] = hc
     if less_than(version, "1.44"):
         health = body.get("Healthcheck")

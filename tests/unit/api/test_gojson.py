@@ -96,10 +96,17 @@ def test_go_decoding_rules() -> None:
     [
         (b"[" * 100_000 + b"]" * 100_000, "invalid character '[' exceeded max depth"),
         (b'{"Image":"a"', "unexpected EOF"),
-        (b'{"Image":' + b"9" * 5000 + b"}", "json: cannot unmarshal number into Go struct field "
-         "ContainerConfigWrapper.Image of type string"),
-        (b'{"HostConfig":{"Memory":' + b"9" * 5000 + b"}}", "json: cannot unmarshal number "
-         + "9" * 5000 + " into Go struct field HostConfig.HostConfig.Memory of type int64"),
+        (
+            b'{"Image":' + b"9" * 5000 + b"}",
+            "json: cannot unmarshal number into Go struct field "
+            "ContainerConfigWrapper.Image of type string",
+        ),
+        (
+            b'{"HostConfig":{"Memory":' + b"9" * 5000 + b"}}",
+            "json: cannot unmarshal number "
+            + "9" * 5000
+            + " into Go struct field HostConfig.HostConfig.Memory of type int64",
+        ),
     ],  # fmt: skip
 )
 def test_hostile_bodies(raw: bytes, message: str) -> None:

@@ -121,7 +121,7 @@ def test_create_reads_top_level_host_config_fields() -> None:
         "VolumeDriver": "local",
         "Memory": 9,
     }
-    out = versions.read_create_body("1.41", body)
+    out = versions.hoist_host_config(body)
     assert out["HostConfig"] == {
         "Dns": ["1.1.1.1"],
         "Links": ["a:b"],
@@ -138,7 +138,7 @@ def test_create_inner_host_config_wins_but_outer_resources_fill_zeroes() -> None
         "Cpuset": "0",
         "HostConfig": {"Dns": ["8.8.8.8"], "Memory": 0},
     }
-    hc = versions.read_create_body("1.41", body)["HostConfig"]
+    hc = versions.hoist_host_config(body)["HostConfig"]
     assert hc == {"Dns": ["8.8.8.8"], "Memory": 9, "CpusetCpus": "0"}
 
 

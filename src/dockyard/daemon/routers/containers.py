@@ -7,7 +7,6 @@ ContainerJSON documents; every rule of the life cycle lives in the service.
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import time
 from typing import Any
@@ -204,8 +203,8 @@ def routes(svc: ContainerService) -> web.RouteTableDef:
 
     @r.post("/containers/create")
     async def create(request: web.Request) -> web.Response:
-        legacy = functools.partial(versions.read_create_body, request[API_VERSION_KEY])
-        body = await model_body(request, ContainerCreate, {}, legacy)
+        body = await model_body(request, ContainerCreate, {}, versions.hoist_host_config)
+        body = versions.read_create_body(request[API_VERSION_KEY], body)
         cid, warnings = svc.create(request.query.get("name") or None, body)
         return json_response({"Id": cid, "Warnings": warnings}, status=201)
 
