@@ -192,6 +192,10 @@ COMMANDS: dict[str, Command] = {
                     Flag("format", "f", STRING, "Format the output. Values: [pretty | json]"), max_args=0),
     "wait": _cmd("wait", "SERVICE [SERVICE...] [OPTIONS]", "Block until containers of all (or specified) services stop.",
                  Flag("down-project", "", BOOL, "Drops project when the first container stops"), min_args=1),
+    "watch": _cmd("watch", "[SERVICE...]", "Watch build context for service and rebuild/refresh containers when files are updated",
+                  Flag("no-up", "", BOOL, "Do not build & start services before watching"),
+                  Flag("prune", "", BOOL, "Prune dangling images on rebuild", default=True),
+                  Flag("quiet", "", BOOL, "hide build output")),
     "events": _cmd("events", "[OPTIONS] [SERVICE...]", "Receive real time events from containers",
                    Flag("json", "", BOOL, "Output events as a stream of json objects")),
 }  # fmt: skip

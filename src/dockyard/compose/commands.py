@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 
 from dockyard.compose import labels, logs
 from dockyard.compose.errors import ComposeError
@@ -270,3 +271,23 @@ def cmd_wait(ctx: Context, opts: dict[str, Any], args: list[str]) -> int:
             run(ops.down(False, False, None, None))
             break
     return status
+
+
+def cmd_watch(ctx: Context, opts: dict[str, Any], args: list[str]) -> int:
+    from dockyard.compose.converge import UpOptions
+    from dockyard.compose.watch import Watcher
+
+    project = _selected(ctx.project(args), args)
+    if not opts["no_up"]:
+        run(ctx.converger(project).up(UpOptions(build="always")))
+
+    def recreate(service: Any) -> None:
+        one = project.with_services([service.name], deps=False)
+        run(ctx.converger(one).up(UpOptions(recreate="force", services=[service.name])))
+
+    def say(text: str) -> None:
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+
+    Watcher(ctx.api, project, say, recreate).run()
+    return 0
