@@ -40,7 +40,7 @@ from dockyard.api.errors import (
 )
 from dockyard.api.filters import labels_match
 from dockyard.daemon.paths import DaemonPaths
-from dockyard.daemon.services import logopts, names, ocispec
+from dockyard.daemon.services import logopts, names, ocispec, shared_ns
 from dockyard.daemon.services.events import EventBus
 from dockyard.daemon.services.monitors import MonitorHosts, read_link
 from dockyard.daemon.services.signals import parse_signal
@@ -69,12 +69,14 @@ class SandboxInfo:
     netns: a path to bind-mounted network namespace the runtime joins; None for a
     fresh empty one (made by the runtime); "host" for the host's.
     hosts: extra /etc/hosts lines ("10.0.0.2\tname alias"); resolv_conf: the file's
-    content, or None for the host's (filtered) one.
+    content, or None for the host's (filtered) one; hostname: the one the network
+    decides (another container's network: its hostname), else the container's own.
     """
 
     netns: str | None = None
     hosts: tuple[str, ...] = ()
     resolv_conf: str | None = None
+    hostname: str | None = None
 
 
 class NetworkAttacher(Protocol):
@@ -430,8 +432,7 @@ class ContainerService:
         cid = secrets.token_hex(32)
         cfg["Image"] = image_ref
         cfg.setdefault("Hostname", "")
-        if not cfg["Hostname"]:
-            cfg["Hostname"] = cid[:12]
+        shared_ns.resolve_at_create(host_config, cfg, cid, self.get)
         for key, default in (
             ("Domainname", ""),
             ("User", ""),
@@ -601,7 +602,7 @@ class ContainerService:
             _read_in_root(rootfs, "etc/passwd"),
             _read_in_root(rootfs, "etc/group"),
         )
-        hostname = cfg.get("Hostname") or c.id[:12]
+        hostname = sandbox.hostname or cfg.get("Hostname") or c.id[:12]
         etc = self._write_etc_files(c, hostname, sandbox)
         extra_mounts = [
             {"destination": dest, "type": "bind", "source": src,
@@ -632,6 +633,7 @@ class ContainerService:
             cap_drop=hc.get("CapDrop") or [],
         )
         ocispec.apply_host_config(spec, hc, self.security)
+        shared_ns.join_at_start(spec, hc, self.get)
         if spec["linux"].get("uidMappings") and self.security.userns_remap:
             ocispec.remap_rootfs_ownership(
                 rootfs,

@@ -401,8 +401,9 @@ class NetworkService:
                 raise InvalidParameter(
                     "conflicting options: container type network can't be used with links. This would result in undefined behavior"
                 )
-            other = self.containers.get(mode.split(":", 1)[1])
-            c.host_config["NetworkMode"] = f"container:{other.id}"  # dockerd keeps the id
+            with contextlib.suppress(NotFound):  # dockerd creates it; start says "No such"
+                other = self.containers.get(mode.split(":", 1)[1])
+                c.host_config["NetworkMode"] = f"container:{other.id}"  # it keeps the id
         elif mode not in ("host", "none"):
             for ref, cfg in eps.items():
                 try:
@@ -450,15 +451,16 @@ class NetworkService:
             other = self.containers.get(mode.split(":", 1)[1])
             if not other.running:
                 raise Conflict(f"cannot join network of a non running container: {other.id}")
-            path = self.netns_path(other.id)
-            if not os.path.exists(path):
-                return SandboxInfo(
-                    netns="host" if other.host_config.get("NetworkMode") == "host" else None
-                )
+            path, shared = self.netns_path(other.id), other.config.get("Hostname")
+            if not os.path.exists(path):  # host or none: the host's, or its own empty one
+                host = other.host_config.get("NetworkMode") == "host"
+                path = "host" if host else f"/proc/{int(other.state.get('Pid') or 0)}/ns/net"
+                return SandboxInfo(netns=path, hostname=shared)
             return SandboxInfo(
                 netns=path,
                 hosts=tuple(self._hosts_for(other.id)),
                 resolv_conf=self._resolv(other.host_config, self._user_net(other.id)),
+                hostname=shared,
             )
         path = self.netns_path(c.id)
         async with self.lock:
