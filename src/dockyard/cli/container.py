@@ -382,7 +382,9 @@ class _RawTerminal:
 
             self._termios = termios
             self._saved = termios.tcgetattr(sys.stdin.fileno())
-            tty.setraw(sys.stdin.fileno())
+            # TCSANOW, as docker's CLI: TCSAFLUSH (tty.setraw's default) would drop
+            # what the user typed before the stream was attached
+            tty.setraw(sys.stdin.fileno(), termios.TCSANOW)
 
     def restore(self) -> None:
         if self._saved is not None:

@@ -131,7 +131,7 @@ def test_dockyard_run_it_resize_and_detach(daemon: Daemon, names: list[str]) -> 
         ch.close(force=True)
     ch = _spawn(daemon, "attach", n)
     try:
-        time.sleep(0.3)
+        # typed before the CLI is attached (even before it set raw mode): kept, as docker's
         ch.sendline("exit 2")
         ch.expect(pexpect.EOF)
         ch.close()
