@@ -48,6 +48,7 @@ from dockyard.daemon.services.distribution import DistributionService
 from dockyard.daemon.services.events import EventBus
 from dockyard.daemon.services.exec import ExecService
 from dockyard.daemon.services.images import open_image_service
+from dockyard.daemon.services.netevents import NetworkEvents
 from dockyard.daemon.services.networks import NetworkService
 from dockyard.daemon.services.networks import options_from_flags as network_options
 from dockyard.daemon.services.swarm import SwarmService
@@ -186,7 +187,7 @@ async def serve(args: argparse.Namespace) -> None:
             args.seccomp_profile, args.default_ulimit, args.userns_remap
         ),
     )
-    containers.network = networks
+    containers.network = NetworkEvents(networks, events)
     networks.containers = containers
     volumes = VolumeService(paths, events)
     containers.volumes = volumes

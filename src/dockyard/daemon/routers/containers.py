@@ -316,6 +316,7 @@ def routes(svc: ContainerService) -> web.RouteTableDef:
         keys = _detach_keys(request.query.get("detachKeys"))  # refused before the hijack
         q = svc.subscribe(c)
         stream = await hj.hijack(request, hj.RAW if tty else hj.MULTIPLEXED)
+        svc.events.publish("container", "attach", c.id, svc._attrs(c))
         pump_in = None
         if want_stdin and c.config.get("OpenStdin"):
             # As dockerd: detach keys are scanned only with a TTY; without one,
@@ -346,6 +347,7 @@ def routes(svc: ContainerService) -> web.RouteTableDef:
         q = svc.subscribe(c)
         ws = web.WebSocketResponse()
         await ws.prepare(request)
+        svc.events.publish("container", "attach", c.id, svc._attrs(c))
 
         async def pump_in() -> None:
             await c.live.linked.wait()

@@ -1,0 +1,56 @@
+"""Events dockerd emits around a container's run (issue 12.7): `attach` when a client
+attaches, and network `connect` / `disconnect` for each network the container joins
+at start and leaves when it stops (actor: the network; attributes: container, name,
+type), besides the explicit `docker network connect/disconnect`."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+from tests.conftest import Daemon
+
+
+def _events(d: Daemon, since: float, cid: str) -> list[tuple[str, str, dict[str, str]]]:
+    r = d.docker("events", "--since", f"{since:.3f}", "--until", f"{time.time() + 1:.3f}",
+                 "--format", "{{json .}}", check=True)  # fmt: skip
+    out = []
+    for line in r.stdout.splitlines():
+        ev = json.loads(line)
+        attrs = ev["Actor"]["Attributes"]
+        if ev["Actor"]["ID"] == cid or attrs.get("container") == cid:
+            out.append((ev["Type"], ev["Action"], attrs))
+    return out
+
+
+def _order(evs: list[tuple[str, str, dict[str, str]]], kind: str, action: str) -> int:
+    return [(t, a) for t, a, _ in evs].index((kind, action))
+
+
+def test_run_emits_attach_and_network_events(engine: Daemon) -> None:
+    net = f"fidev{uuid.uuid4().hex[:6]}"
+    engine.docker("network", "create", "--internal", net, check=True)
+    try:
+        for network, kind in (("none", "null"), (net, "bridge")):
+            name = f"fid-ev-{uuid.uuid4().hex[:8]}"
+            since = time.time() - 1
+            engine.docker("run", "--name", name, "--network", network, "busybox", "true",
+                          check=True)  # fmt: skip
+            cid = engine.docker("inspect", "-f", "{{.Id}}", name, check=True).stdout.strip()
+            engine.docker("rm", name, check=True)
+            evs = _events(engine, since, cid)
+            actions = [(t, a) for t, a, _ in evs]
+            assert ("container", "attach") in actions, actions
+            connect = [e for e in evs if e[:2] == ("network", "connect")]
+            disconnect = [e for e in evs if e[:2] == ("network", "disconnect")]
+            assert len(connect) == 1 and len(disconnect) == 1, actions
+            for _, _, attrs in connect + disconnect:
+                assert attrs == {"container": cid, "name": network, "type": kind}
+            assert _order(evs, "container", "create") < _order(evs, "container", "attach")
+            assert _order(evs, "container", "attach") < _order(evs, "container", "start")
+            assert _order(evs, "network", "connect") < _order(evs, "container", "start")
+            assert _order(evs, "container", "start") < _order(evs, "network", "disconnect")
+            assert _order(evs, "network", "disconnect") < _order(evs, "container", "destroy")
+    finally:
+        engine.docker("network", "rm", net)
