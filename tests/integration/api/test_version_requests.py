@@ -139,3 +139,24 @@ def test_filter_and_filters_together(hosts: dict[str, str]) -> None:
     for side, host in hosts.items():
         r = request(host, "GET", f"/v1.30/images/json?filter=nomatch*&filters={filters}")
         assert r.status == 200 and r.json() == [], (side, r.body)
+
+
+@pytest.mark.parametrize("value", ["TRUE", "tRue", "on", "2", " 1 ", "none", "No", "FALSE", ""])
+def test_boolean_query_values_are_read_as_dockerd_reads_them(
+    hosts: dict[str, str], value: str
+) -> None:
+    """dockerd's BoolValue: trimmed and lowercased, "", 0, no, false and none are false,
+    anything else true (clients send True, 1, yes...)."""
+    label = "apiver-bool=" + uuid.uuid4().hex[:8]
+    listed = {}
+    for side, host in hosts.items():
+        body = {"Image": "busybox", "Labels": dict([label.split("=")]),
+                "HostConfig": {"NetworkMode": "none"}}  # fmt: skip
+        cid = _create(host, "1.41", body)
+        try:
+            filters = quote(json.dumps({"label": [label]}))
+            r = request(host, "GET", f"/v1.41/containers/json?all={quote(value)}&filters={filters}")
+            listed[side] = (r.status, len(r.json()) if r.status == 200 else r.body)
+        finally:
+            request(host, "DELETE", f"/containers/{cid}?force=1")
+    assert listed["ours"] == listed["peer"]

@@ -37,7 +37,8 @@ def routes(backend: CommitBackend) -> web.RouteTableDef:
             tag=q.get("tag", ""),
             comment=q.get("comment", ""),
             author=q.get("author", ""),
-            pause=qbool(request, "pause", True),
+            # dockerd: an empty pause= pauses too (the default since API 1.13)
+            pause=qbool(request, "pause", True) or request.query.get("pause") == "",
             changes=q.getall("changes", []),
             config=body,
         )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from dockyard.daemon.routers.swarm import version_of
-from dockyard.daemon.server.params import json_body, json_response, qbool, qfilters
+from dockyard.daemon.server.params import json_body, json_response, qfilters, qparse_bool
 from dockyard.daemon.services.swarm import SwarmService
 
 
@@ -21,7 +21,9 @@ def routes(swarm: SwarmService) -> web.RouteTableDef:
 
     @r.get("/services")
     async def ls(request: web.Request) -> web.Response:
-        return json_response(await swarm.services(qfilters(request), qbool(request, "status")))
+        return json_response(
+            await swarm.services(qfilters(request), qparse_bool(request, "status"))
+        )
 
     @r.get("/services/{id}")
     async def inspect(request: web.Request) -> web.Response:

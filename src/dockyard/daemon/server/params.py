@@ -16,19 +16,32 @@ from dockyard.api.models import Model, gojson
 # The data a JSON answer was made from, kept so the server can reshape it for the
 # client's API version without parsing the body again.
 ANSWER_KEY = web.ResponseKey("answer", object)
-_TRUE = {"1", "true", "True", "TRUE", "yes"}
-_FALSE = {"", "0", "false", "False", "FALSE", "no"}
+_FALSE = {"", "0", "no", "false", "none"}
+_GO_PARSE_BOOL = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": True,
+                  "0": False, "f": False, "F": False, "FALSE": False, "false": False,
+                  "False": False}  # fmt: skip
 
 
 def qbool(request: web.Request, name: str, default: bool = False) -> bool:
+    """dockerd's BoolValue(OrDefault): trimmed and lowercased, "", 0, no, false and none
+    are false and anything else is true (no value is refused)."""
     raw = request.query.get(name)
     if raw is None:
         return default
-    if raw in _TRUE:
-        return True
-    if raw in _FALSE:
-        return False
-    raise InvalidParameter(f"invalid boolean value for {name}: {raw!r}")
+    return raw.strip().lower() not in _FALSE
+
+
+def qparse_bool(request: web.Request, name: str, default: bool = False) -> bool:
+    """Go's strconv.ParseBool, for the few parameters dockerd reads strictly (an
+    empty value is the default; anything unknown is a 400)."""
+    raw = request.query.get(name, "")
+    if raw == "":
+        return default
+    if raw not in _GO_PARSE_BOOL:
+        raise InvalidParameter(
+            f'invalid value for {name}: {raw}: strconv.ParseBool: parsing "{raw}": invalid syntax'
+        )
+    return _GO_PARSE_BOOL[raw]
 
 
 _GO_INT = re.compile(r"[+-]?[0-9]+\Z")
