@@ -33,7 +33,7 @@ from dockyard.daemon.routers import images as images_router
 from dockyard.daemon.routers import networks as networks_router
 from dockyard.daemon.routers import plugins as plugins_router
 from dockyard.daemon.routers import swarm as swarm_router
-from dockyard.daemon.routers import swarm_nodes, swarm_secrets, swarm_services
+from dockyard.daemon.routers import swarm_logs, swarm_nodes, swarm_secrets, swarm_services
 from dockyard.daemon.routers import system as system_router
 from dockyard.daemon.routers import system_df as system_df_router
 from dockyard.daemon.routers import volumes as volumes_router
@@ -227,6 +227,7 @@ async def serve(args: argparse.Namespace) -> None:
             swarm_services.routes(swarm),
             swarm_nodes.routes(swarm),
             swarm_secrets.routes(swarm),
+            swarm_logs.routes(swarm, containers),
             plugins_router.routes(),
             containers_router.routes(containers),
             exec_router.routes(execs),

@@ -33,7 +33,7 @@ def test_swarm_init_node_ls_info(node: Daemon) -> None:
 
 
 def test_service_create_scale_rm(node: Daemon) -> None:
-    r = node.docker("service", "create", "--detach", "--name", "web", "--replicas", "3",
+    r = node.docker("service", "create", "--detach", "--no-resolve-image", "--name", "web", "--replicas", "3",
                     "busybox", "sleep", "1000", timeout=60)  # fmt: skip
     assert r.returncode == 0, r.stderr
     got = wait_for(
@@ -76,7 +76,7 @@ def test_service_create_scale_rm(node: Daemon) -> None:
 
 
 def test_failed_task_restarts_and_ps_shows_it(node: Daemon) -> None:
-    node.docker("service", "create", "--detach", "--name", "crash", "--restart-delay", "0s",
+    node.docker("service", "create", "--detach", "--no-resolve-image", "--name", "crash", "--restart-delay", "0s",
                 "busybox", "sh", "-c", "exit 3", check=True)  # fmt: skip
     failed = wait_for(
         "a failed task",
@@ -88,11 +88,11 @@ def test_failed_task_restarts_and_ps_shows_it(node: Daemon) -> None:
 
 
 def test_update_out_of_sequence_and_rolling_update(node: Daemon) -> None:
-    node.docker("service", "create", "--detach", "--name", "upd", "--replicas", "2",
+    node.docker("service", "create", "--detach", "--no-resolve-image", "--name", "upd", "--replicas", "2",
                 "busybox", "sleep", "1000", check=True)  # fmt: skip
     wait_for("2 running", lambda: len(running(node, "upd")) == 2)
     svc = json.loads(node.docker("service", "inspect", "upd", check=True).stdout)[0]
-    node.docker("service", "update", "--detach", "--env-add", "A=1",
+    node.docker("service", "update", "--detach", "--no-resolve-image", "--env-add", "A=1",
                 "--update-order", "start-first", "upd", check=True)  # fmt: skip
     wait_for(
         "2 updated tasks running",
@@ -129,7 +129,7 @@ def test_secret_in_task(node: Daemon) -> None:
     assert r.returncode == 0, r.stderr
     ls = node.docker("secret", "ls", "--format", "{{.Name}}", check=True).stdout.split()
     assert ls == ["pw"]
-    node.docker("service", "create", "--detach", "--name", "sec", "--secret", "pw",
+    node.docker("service", "create", "--detach", "--no-resolve-image", "--name", "sec", "--secret", "pw",
                 "busybox", "sleep", "1000", check=True)  # fmt: skip
     t = wait_for("running", lambda: running(node, "sec"))[0]  # type: ignore[index]
     cid = t["Status"]["ContainerStatus"]["ContainerID"]
@@ -144,12 +144,50 @@ def test_secret_in_task(node: Daemon) -> None:
 
 
 def test_bad_input(node: Daemon) -> None:
-    r = node.docker("service", "create", "--name", "bad", "--constraint", "node.role~x",
+    r = node.docker("service", "create", "--no-resolve-image", "--name", "bad", "--constraint", "node.role~x",
                     "busybox", "sleep", "1")  # fmt: skip
     assert r.returncode != 0 and "constraint expected one operator from ==, !=" in r.stderr
-    r = node.docker("service", "create", "--name", "bad", "--secret", "nope", "busybox")
+    r = node.docker(
+        "service", "create", "--no-resolve-image", "--name", "bad", "--secret", "nope", "busybox"
+    )
     assert r.returncode != 0 and "secret not found: nope" in r.stderr
     self_id = node.docker("node", "ls", "-q", check=True).stdout.strip()
     r = node.docker("node", "rm", self_id)
     assert r.returncode != 0 and "is not down and can't be removed" in r.stderr
     assert node.docker("service", "ls", "-q", check=True).stdout.strip() == ""
+
+
+def test_daemon_restart_keeps_the_swarm_and_its_tasks(node: Daemon) -> None:
+    from tests.conftest import start_daemon, stop_daemon
+
+    node.docker("service", "create", "--detach", "--no-resolve-image", "--name", "keep", "--replicas", "2",
+                "busybox", "sleep", "100000", check=True)  # fmt: skip
+    before = {
+        t["ID"]
+        for t in wait_for(
+            "2 running", lambda: len(running(node, "keep")) == 2 and running(node, "keep")
+        )
+    }  # type: ignore[union-attr]
+    stop_daemon(node)
+    node.proc = start_daemon(node.root).proc
+    assert node.docker("node", "ls", "-q", check=True).stdout.strip()
+    after = wait_for(
+        "2 running again", lambda: len(running(node, "keep")) == 2 and running(node, "keep")
+    )
+    assert {t["ID"] for t in after} == before  # type: ignore[union-attr]
+    node.docker("service", "rm", "keep", check=True)
+
+
+def test_service_logs(node: Daemon) -> None:
+    node.docker("service", "create", "--detach", "--no-resolve-image", "--name", "talk",
+                "--replicas", "2", "--restart-condition", "none",
+                "busybox", "sh", "-c", "echo hello from $HOSTNAME", check=True)  # fmt: skip
+    wait_for(
+        "2 complete",
+        lambda: sum(t["Status"]["State"] == "complete" for t in tasks(node, "talk")) == 2,
+    )
+    out = node.docker("service", "logs", "--no-trunc", "talk", check=True).stdout.splitlines()
+    assert len(out) == 2
+    assert all(line.startswith("talk.") and "@" in line and "| hello from " in line
+               for line in out), out  # fmt: skip
+    node.docker("service", "rm", "talk", check=True)

@@ -67,7 +67,7 @@ def test_three_hosts(hosts: list[Host]) -> None:
            for h, d in ((h, h.daemon) for h in hosts) if d is not None}  # fmt: skip
 
     # 6 replicas: 2 per node
-    d1.docker("service", "create", "--detach", "--name", "web", "--replicas", "6",
+    d1.docker("service", "create", "--detach", "--no-resolve-image", "--name", "web", "--replicas", "6",
               "--stop-grace-period", "1s", "busybox", "sleep", "100000", check=True)  # fmt: skip
     wait_for("2 per node", lambda: sorted(running_by_node(h1, "web").values()) == [2, 2, 2])
     assert [containers_up(h, "web") for h in hosts] == [2, 2, 2]
@@ -101,7 +101,7 @@ def test_three_hosts(hosts: list[Host]) -> None:
              == ["Ready"] * 3)  # fmt: skip
 
     # start-first rolling update: never fewer than 6 running
-    d1.docker("service", "update", "--detach", "--update-order", "start-first",
+    d1.docker("service", "update", "--detach", "--no-resolve-image", "--update-order", "start-first",
               "--update-parallelism", "2", "--env-add", "V=2", "web", check=True)  # fmt: skip
     low = 6
 
@@ -118,7 +118,7 @@ def test_three_hosts(hosts: list[Host]) -> None:
 
     # a secret's content inside tasks on every node
     d1.docker("secret", "create", "token", "-", input=b"abc123", check=True)
-    d1.docker("service", "create", "--detach", "--name", "sec", "--mode", "global",
+    d1.docker("service", "create", "--detach", "--no-resolve-image", "--name", "sec", "--mode", "global",
               "--secret", "token", "busybox", "sleep", "100000", check=True)  # fmt: skip
     wait_for("3 secret tasks", lambda: sum(running_by_node(h1, "sec").values()) == 3)
     for h in hosts:
