@@ -2,12 +2,19 @@
 rootfs (an overlay mount of the step's snapshot, so lower layers are seen).
 
 - Sources: paths in the context (or another stage's / image's rootfs) with
-  Go's filepath.Match wildcards per component; never outside their root.
+  Go's filepath.Match wildcards per component; never outside their root: a
+  name climbing out with `..` is dockerd's "forbidden path outside the build
+  context", and a source that is a symlink is followed inside its root (the
+  file or directory it leads to is copied under the link's name), as the
+  legacy builder does; symlinks inside a copied directory stay links.
 - Destination: relative to WORKDIR; a trailing `/`, an existing directory or
   several sources make it a directory (several sources without a trailing
   `/` is Docker's error); a source directory copies its contents.
 - Ownership: 0:0 unless `--chown`; `--chmod` overrides modes; mtimes kept.
-- ADD extracts local tar archives (any compression) instead of copying them.
+- ADD extracts local tar archives (any compression) instead of copying them,
+  through the project's one extractor (`dockyard.untar`, PLAIN mode: names
+  resolved inside the rootfs as Docker's chrooted untar does); an archive that
+  tries to leave the rootfs fails the step with its message.
 - Every destination path is resolved inside the root (symlinks in the image
   are followed as the container would see them, never out of it).
 """
@@ -21,8 +28,10 @@ import shutil
 import stat
 import tarfile
 
+from dockyard.api.errors import DockyardError
 from dockyard.builder.fsview import HOST, FileView, is_dir, lexists
 from dockyard.store.compression import decompressed
+from dockyard.untar import PLAIN, untar
 
 _WILD = re.compile(r"[*?\[]")
 
@@ -107,12 +116,25 @@ def match(pattern: str, name: str) -> bool:
     return re.match("".join(rx), name) is not None
 
 
+def _source_name(src: str) -> str:
+    """The source as dockerd names it in errors (one leading `/` and `./` dropped);
+    CopyError when it climbs out of its root."""
+    shown = src[1:] if src.startswith("/") and len(src) > 1 else src
+    shown = shown.removeprefix("./")
+    rel = posixpath.normpath(shown) if shown else "."
+    if rel == ".." or rel.startswith("../"):
+        raise CopyError(f"forbidden path outside the build context: {shown} ()")
+    return shown
+
+
 def glob_sources(src_root: str, src: str, fs: FileView = HOST) -> list[tuple[str, str]]:
     """(host path, path relative to src_root) of every source `src` names;
-    directories on the way are resolved inside `src_root`."""
+    paths are resolved inside `src_root`, a symlink source to what it leads to
+    (the relative path keeps the name it was given)."""
+    _source_name(src)
     clean = posixpath.normpath("/" + src).lstrip("/")
     if not _WILD.search(clean):
-        host = resolve_in_root(src_root, clean, follow_last=False, fs=fs)
+        host = resolve_in_root(src_root, clean, fs=fs)
         if not lexists(fs, host):
             raise CopyError(
                 f"file not found in build context or excluded by .dockerignore: stat {src}: "
@@ -137,15 +159,24 @@ def glob_sources(src_root: str, src: str, fs: FileView = HOST) -> list[tuple[str
         found = nxt
     if not found:
         raise CopyError(f"no source files were specified (pattern {src} matched nothing)")
-    return found
+    out = []
+    for _, rel in found:
+        host = resolve_in_root(src_root, rel, fs=fs)
+        if lexists(fs, host):  # a link to nothing is skipped, as dockerd's walk does
+            out.append((host, rel))
+    if not out:
+        raise CopyError(f"no source files were specified (pattern {src} matched nothing)")
+    return out
 
 
 def is_archive(path: str) -> bool:
     try:
         with open(path, "rb") as f:
             kind, raw = decompressed(f)
-            head = raw.read(512)
-    except (OSError, ValueError, EOFError):
+            head = b""
+            while len(head) < 512 and (more := raw.read(512 - len(head))):
+                head += more  # a reader may return less than asked
+    except (OSError, ValueError, EOFError, DockyardError):
         return False
     return (
         len(head) == 512
@@ -162,45 +193,74 @@ def _valid_v7_header(head: bytes) -> bool:
         return False
 
 
-def _copy_tree(src: str, dst: str, uid: int | None, gid: int | None, chmod: int | None) -> None:
+_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _copy_tree(
+    src: str, dfd: int, name: str, uid: int | None, gid: int | None, chmod: int | None
+) -> None:
+    """Copy `src` to `name` in the directory `dfd`. Everything is done relative to
+    that fd without following a link the image holds: a symlink where a
+    directory goes is replaced by the directory, as dockerd's untar replaces it
+    (following it could lead out of the rootfs to the host)."""
     st = os.lstat(src)
     mode = st.st_mode
+    try:
+        cur: os.stat_result | None = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+    except FileNotFoundError:
+        cur = None
+    if cur is not None and not (stat.S_ISDIR(mode) and stat.S_ISDIR(cur.st_mode)):
+        if stat.S_ISDIR(cur.st_mode):
+            shutil.rmtree(name, dir_fd=dfd)
+        else:
+            os.unlink(name, dir_fd=dfd)
+        cur = None
     if stat.S_ISDIR(mode):
-        if not os.path.isdir(dst):
-            if os.path.lexists(dst):
-                os.unlink(dst)
-            os.mkdir(dst)
-        for name in sorted(os.listdir(src)):
-            _copy_tree(os.path.join(src, name), os.path.join(dst, name), uid, gid, chmod)
+        if cur is None:
+            os.mkdir(name, 0o755, dir_fd=dfd)
+        sub = os.open(name, _DIR, dir_fd=dfd)
+        try:
+            for child in sorted(os.listdir(src)):
+                _copy_tree(os.path.join(src, child), sub, child, uid, gid, chmod)
+        finally:
+            os.close(sub)
     elif stat.S_ISLNK(mode):
-        if os.path.lexists(dst):
-            if os.path.isdir(dst) and not os.path.islink(dst):
-                shutil.rmtree(dst)
-            else:
-                os.unlink(dst)
-        os.symlink(os.readlink(src), dst)
+        os.symlink(os.readlink(src), name, dir_fd=dfd)
     elif stat.S_ISREG(mode):
-        if os.path.isdir(dst) and not os.path.islink(dst):
-            shutil.rmtree(dst)
-        elif os.path.lexists(dst):
-            os.unlink(dst)
-        shutil.copyfile(src, dst, follow_symlinks=False)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        with open(src, "rb") as fin, open(os.open(name, flags, 0o600, dir_fd=dfd), "wb") as fout:
+            shutil.copyfileobj(fin, fout, 1 << 20)
     else:
         return  # devices, fifos, sockets are not copied from a context
-    os.lchown(dst, 0 if uid is None else uid, 0 if gid is None else gid)
+    os.chown(name, 0 if uid is None else uid, 0 if gid is None else gid, dir_fd=dfd,
+             follow_symlinks=False)  # fmt: skip
     if not stat.S_ISLNK(mode):
-        os.chmod(dst, chmod if chmod is not None else stat.S_IMODE(mode))
-    os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
+        os.chmod(name, chmod if chmod is not None else stat.S_IMODE(mode), dir_fd=dfd,
+                 follow_symlinks=False)  # fmt: skip
+    os.utime(name, ns=(st.st_atime_ns, st.st_mtime_ns), dir_fd=dfd, follow_symlinks=False)
 
 
-def _extract(archive: str, dst: str, uid: int | None, gid: int | None) -> None:
-    with open(archive, "rb") as f:
-        _, raw = decompressed(f)
-        with tarfile.open(fileobj=raw, mode="r|") as tf:  # type: ignore[call-overload]
-            for m in tf:
-                if uid is not None:
-                    m.uid, m.gid = uid, gid or 0
-                tf.extract(m, dst, set_attrs=True, numeric_owner=True, filter="tar")
+def _copy_into(
+    src: str, dst_dir: str, name: str, uid: int | None, gid: int | None, chmod: int | None
+) -> None:
+    """`_copy_tree` into the host directory `dst_dir` (already resolved inside the rootfs)."""
+    dfd = os.open(dst_dir, _DIR)
+    try:
+        _copy_tree(src, dfd, name, uid, gid, chmod)
+    finally:
+        os.close(dfd)
+
+
+def _extract(
+    archive: str, root: str, path: str, dst: str, uid: int | None, gid: int | None
+) -> None:
+    owner = None if uid is None else (uid, gid or 0)
+    try:
+        with open(archive, "rb") as f:
+            _, raw = decompressed(f)
+            untar(dst, raw, mode=PLAIN, owner=owner, scope=(root, path))
+    except DockyardError as exc:
+        raise CopyError(exc.message) from None
 
 
 def copy(
@@ -227,24 +287,24 @@ def copy(
     target = resolve_in_root(root, path)
     if os.path.isdir(target):
         dest_is_dir = True
-    for host, _ in sources:
+    for host, rel in sources:
         st = os.lstat(host)
         if stat.S_ISDIR(st.st_mode):
             d = mkdir_in_root(root, path)
             for name in sorted(os.listdir(host)):
-                _copy_tree(os.path.join(host, name), os.path.join(d, name), uid, gid, chmod)
+                _copy_into(os.path.join(host, name), d, name, uid, gid, chmod)
             continue
         if extract and stat.S_ISREG(st.st_mode) and is_archive(host):
             d = mkdir_in_root(root, path)
-            _extract(host, d, uid, gid)
+            _extract(host, root, path, d, uid, gid)
             continue
         if dest_is_dir:
             d = mkdir_in_root(root, path)
-            out = os.path.join(d, os.path.basename(host))
+            name = posixpath.basename(rel) or os.path.basename(host)
         else:
-            parent = mkdir_in_root(root, posixpath.dirname(path))
-            out = os.path.join(parent, posixpath.basename(path))
-        _copy_tree(host, out, uid, gid, chmod)
+            d = mkdir_in_root(root, posixpath.dirname(path))
+            name = posixpath.basename(path)
+        _copy_into(host, d, name, uid, gid, chmod)
 
 
 def write_file(root: str, dest: str, workdir: str, content: bytes, uid: int | None,
@@ -256,8 +316,21 @@ def write_file(root: str, dest: str, workdir: str, content: bytes, uid: int | No
     if dest.endswith("/"):
         raise CopyError("a heredoc destination must be a file")
     parent = mkdir_in_root(root, posixpath.dirname(path))
-    out = os.path.join(parent, posixpath.basename(path))
-    with open(out, "wb") as f:
-        f.write(content)
-    os.lchown(out, uid or 0, gid or 0)
-    os.chmod(out, chmod if chmod is not None else 0o644)
+    name = posixpath.basename(path)
+    dfd = os.open(parent, _DIR)
+    try:  # a link the image holds there is replaced, never written through
+        try:
+            cur = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+            if stat.S_ISDIR(cur.st_mode):
+                raise CopyError(f"cannot write {path}: is a directory")
+            os.unlink(name, dir_fd=dfd)
+        except FileNotFoundError:
+            pass
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(name, flags, 0o600, dir_fd=dfd)
+        with open(fd, "wb") as f:
+            f.write(content)
+            os.fchown(fd, uid or 0, gid or 0)
+            os.fchmod(fd, chmod if chmod is not None else 0o644)
+    finally:
+        os.close(dfd)

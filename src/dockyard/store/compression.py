@@ -62,6 +62,8 @@ class PeekReader:
                 out, self._buf = self._buf + self._src.read(), b""
                 return out
             out, self._buf = self._buf[:n], self._buf[n:]
+            if len(out) < n:  # the peeked bytes and the rest asked for, not a short read
+                out += self._src.read(n - len(out))
             return out
         return self._src.read(n)
 

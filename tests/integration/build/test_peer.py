@@ -104,6 +104,22 @@ CASES = [
         [],
     ),
     ("add-tar", "FROM busybox\nADD ctx.tar.gz /t/\n", "ls -lnR /t", []),
+    ("add-plain-tar", "FROM busybox\nADD plain.tar /p/\n", "ls -lnR /p", []),
+    # a symlink source is followed inside the context; the copy keeps the link's name
+    ("copy-symlink-file", "FROM busybox\nCOPY link /s/\nCOPY link /t\n",
+     "ls -lnR /s /t; cat /s/link /t", []),
+    ("copy-symlink-dir", "FROM busybox\nCOPY dlink /c/\n", "ls -lnR /c", []),
+    ("copy-symlink-climbing", "FROM busybox\nCOPY uplink /u/\n", "ls -lnR /u; cat /u/*", []),
+    ("copy-glob-symlink", "FROM busybox\nCOPY lin* /g/\n", "ls -lnR /g", []),
+]  # fmt: skip
+
+# Dockerfiles both builders refuse: the step's error line must be the same
+ERROR_CASES = [
+    ("copy-dotdot", "FROM busybox\nCOPY ../a.txt /x\n"),
+    ("copy-dotdot-inner", "FROM busybox\nCOPY d/../../a.txt /x\n"),
+    ("copy-dot-slash-dotdot", "FROM busybox\nCOPY ./../a.txt /x\n"),
+    ("add-dotdot", "FROM busybox\nADD ../a.txt /x\n"),
+    ("copy-symlink-to-nothing", "FROM busybox\nCOPY abslink /x\n"),
 ]
 
 PROBE_IMAGE_KEYS = ("Env", "Cmd", "Entrypoint", "WorkingDir", "User", "Labels", "ExposedPorts",
@@ -147,6 +163,12 @@ def context(tmp_path_factory: pytest.TempPathFactory) -> Path:
         os.utime(p, (1_600_000_000, 1_600_000_000))
     with tarfile.open(ctx / "ctx.tar.gz", "w:gz") as tf:
         tf.add(ctx / "d", arcname="d")
+    with tarfile.open(ctx / "plain.tar", "w") as tf:  # not compressed: ustar magic at 257
+        tf.add(ctx / "d", arcname="pd")
+    os.symlink("a.txt", ctx / "link")
+    os.symlink("d", ctx / "dlink")
+    os.symlink("../../../b.txt", ctx / "uplink")  # leads to b.txt inside the context
+    os.symlink("/etc/hostname", ctx / "abslink")  # leads to nothing in the context
     return ctx
 
 
@@ -189,4 +211,20 @@ def test_same_as_dockerd(
 ) -> None:
     ours = _result(daemon.host, context, name, dockerfile, probe, extra)
     theirs = _result(peer_busybox, context, name, dockerfile, probe, extra)
+    assert ours == theirs
+
+
+def _error_line(host: str, ctx: Path, name: str, dockerfile: str) -> str:
+    (ctx / f"Dockerfile.{name}").write_text(dockerfile)
+    r = _docker(host, "build", "-f", str(ctx / f"Dockerfile.{name}"), str(ctx))
+    assert r.returncode != 0, r.stdout
+    return [x for x in (r.stdout + r.stderr).splitlines() if x.strip()][-1]
+
+
+@pytest.mark.parametrize(("name", "dockerfile"), ERROR_CASES, ids=[c[0] for c in ERROR_CASES])
+def test_same_error_as_dockerd(
+    daemon: Daemon, peer_busybox: str, context: Path, name: str, dockerfile: str
+) -> None:
+    ours = _error_line(daemon.host, context, name, dockerfile)
+    theirs = _error_line(peer_busybox, context, name, dockerfile)
     assert ours == theirs

@@ -270,7 +270,7 @@ def test_pooled_writes_keep_archive_order(tmp_path: Path) -> None:
 def test_fast_header_parse_matches_tarfile(fmt: int) -> None:
     """Every header of archives in the three formats (long names in a ustar
     prefix, devices, links, big ids, V7 directories) parses as tarfile parses it."""
-    from dockyard.snapshot.apply import _TarInfo
+    from dockyard.tarheader import FastTarInfo as _TarInfo
 
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=fmt) as tf:

@@ -4,9 +4,10 @@ Every path is resolved inside the container root with openat2
 RESOLVE_IN_ROOT (`dockyard.rootpath`): symlinks in the path are followed as
 the container would see them, never out of its root. Reads walk the tree
 through directory fds (`os.fwalk`, files opened O_NOFOLLOW relative to their
-directory); writes go through `snapshot.apply` rooted at the destination
-directory's fd (`/proc/self/fd/N`), which refuses entries that climb out or
-go through symlinks. A running container is frozen (runtime pause) for the
+directory); writes go through the project's one extractor (`dockyard.untar`,
+PLAIN mode) rooted at the destination directory's fd (`/proc/self/fd/N`): names
+in the archive are resolved inside it as dockerd's chrooted untar resolves
+them, nothing climbs out. A running container is frozen (runtime pause) for the
 duration of a copy, so its processes cannot swap a symlink in mid-copy
 (the CVE-2018-15664 class); a stopped one has its snapshot mounted for the
 time of the copy.
@@ -29,7 +30,7 @@ from typing import Any, BinaryIO
 
 from dockyard.api.errors import InvalidParameter, NotFound, SystemError_
 from dockyard.rootpath import openat_in_root
-from dockyard.snapshot.apply import apply_layer
+from dockyard.untar import PLAIN, untar
 
 STAT_HEADER = "X-Docker-Container-Path-Stat"
 _CHUNK = 1 << 20
@@ -284,7 +285,7 @@ def extract(root: str, path: str, stream: BinaryIO, no_overwrite_dir_non_dir: bo
             raise InvalidParameter("extraction point is not a directory")
         if no_overwrite_dir_non_dir:
             _check_overwrites(fd, _clean(path), stream)
-        apply_layer(f"/proc/self/fd/{fd}", stream)
+        untar(f"/proc/self/fd/{fd}", stream, mode=PLAIN, scope=(root, _clean(path)))
     finally:
         os.close(fd)
 
