@@ -6,10 +6,11 @@ script would be run through that link, so the host's binary would run inside the
 container and be readable (and, once it ends, writable) through ``/proc/PID/exe``:
 CVE-2019-5736. runc answers with a sealed copy of itself (``cloned_binary.c``) or a
 tiny static helper (``runc-dmz``); copying the interpreter would also need its
-library and standard library, so here a helper of ~180 bytes of machine code
+library and standard library, so here a helper of ~500 bytes of machine code
 (``exechelper_x86_64.S``, assembled once and kept below as bytes) is written to a
 memfd sealed against every change and exec'd with the program's path and argv;
-it only calls ``execve``. A script naming ``/proc/self/exe`` then finds the sealed
+it only calls ``execve`` (and, if that fails, says why as runc does:
+"exec /app: exec format error", exit 1). A script naming ``/proc/self/exe`` then finds the sealed
 helper, which exits 127 when run without a program.
 
 :func:`prepare` makes the memfd in the runtime's process, in the host, before it
@@ -27,7 +28,20 @@ __all__ = ["prepare", "release", "fork", "execve", "helper_elf"]
 # exechelper_x86_64.S: `as` then `objcopy -O binary -j .text`
 _CODE = {
     "x86_64": bytes.fromhex(
-        "488b0c244883f9027277488d742408488d54cc10488b3e4883c608b83b0000000f0548f7d84989c0b801000000bf02000000488d3554000000ba2a0000000f054883ec20488d74241fc6060a4c89c0b90a00000031d248f7f180c23048ffce88164885c075ee488d5424204829f2bf02000000b8010000000f05bf01000000eb05bf7f000000b8e70000000f05646f636b796172643a206578656320757365722070726f63657373206661696c65643a206572726e6f20"
+        "488b0c244883f9020f8206010000488d742408488d54cc10488b3e4989f94883c608b83b0000000f"
+        "0548f7d84989c0b801000000bf02000000488d35e0000000ba050000000f054c89ce31d2803c1600"
+        "740548ffc2ebf5b801000000bf020000000f05b801000000bf02000000488d35b1000000ba020000"
+        "000f05488d35a60000000fb60685c0743a0fb656014939c07407488d741602ebe94883c602bf0200"
+        "0000b8010000000f05b801000000bf02000000488d356d000000ba010000000f05eb4a4883ec2048"
+        "8d74241fc6060a4c89c0b90a00000031d248f7f180c23048ffce88164885c075ee4883ee06c70665"
+        "72726e66c746046f20488d5424204829f2bf02000000b8010000000f05bf01000000eb05bf7f0000"
+        "00b8e70000000f0565786563203a200a01176f7065726174696f6e206e6f74207065726d69747465"
+        "6402196e6f20737563682066696c65206f72206469726563746f72790716617267756d656e74206c"
+        "69737420746f6f206c6f6e6708116578656320666f726d6174206572726f720c1663616e6e6f7420"
+        "616c6c6f63617465206d656d6f72790d117065726d697373696f6e2064656e696564140f6e6f7420"
+        "61206469726563746f72791a0e746578742066696c652062757379241266696c65206e616d652074"
+        "6f6f206c6f6e672821746f6f206d616e79206c6576656c73206f662073796d626f6c6963206c696e"
+        "6b7300"
     ),
 }
 _MACHINE = {"x86_64": 62}  # e_machine

@@ -8,58 +8,16 @@ the host's; `--pid host` sees the host's init."""
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-
-from tests.conftest import BUSYBOX_PATH, Daemon
-from tests.integration.cli.conftest import peer_dockerd
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root"),
     pytest.mark.integration,
 ]
-
-
-class Peer:
-    """A dockerd on its own socket, data root and exec root, without a bridge."""
-
-    def __init__(self, root: str) -> None:
-        self.root = root
-        self.sock = f"{root}/d.sock"
-
-    def docker(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        env = dict(os.environ, DOCKER_HOST=f"unix://{self.sock}",
-                   DOCKER_CONFIG=f"{self.root}/cfg", DOCKER_CLI_HINTS="false")  # fmt: skip
-        return subprocess.run(["docker", *args], env=env, capture_output=True, text=True,
-                              timeout=timeout)  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def peer(busybox_rootfs_tar: Path) -> Iterator[Peer]:
-    if shutil.which("dockerd") is None:
-        pytest.skip("dockerd is not installed")
-    with peer_dockerd("dy-ns-peer-") as host:
-        p = Peer(os.path.dirname(host.removeprefix("unix://")))
-        r = p.docker("import", "-c", 'CMD ["sh"]', "-c", f"ENV PATH={BUSYBOX_PATH}",
-                     str(busybox_rootfs_tar), "busybox:latest")  # fmt: skip
-        assert r.returncode == 0, r.stderr
-        yield p
-
-
-@pytest.fixture(params=["dockyardd", "dockerd"])
-def engine(request: pytest.FixtureRequest) -> Iterator[Daemon | Peer]:
-    e = request.getfixturevalue("daemon" if request.param == "dockyardd" else "peer")
-    made: list[str] = []
-    e.made = made  # type: ignore[union-attr]
-    yield e
-    if made:
-        e.docker("rm", "-f", *made)
 
 
 def _donor(e, *flags: str) -> tuple[str, str]:
