@@ -46,7 +46,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from dockyard.fsutil import write_atomic
-from dockyard.monitor import console, jsonlog, protocol
+from dockyard.monitor import console, jsonlog, oom, protocol
 from dockyard.proto import stdcopy
 
 if TYPE_CHECKING:
@@ -583,6 +583,8 @@ class Monitor:
             sig = 0
             code = os.WEXITSTATUS(status)
         result = {"exit_code": code, "signal": sig, "finished_at": self.finished_at, "error": ""}
+        if not self.exec_mode:  # the cgroups are still there: `runtime delete` comes next
+            result["oom_killed"] = oom.oom_killed(self.cfg["bundle"], self.id)
         try:
             if self.cfg.get("exit_file"):
                 write_atomic(self.cfg["exit_file"], json.dumps(result).encode(), durable=False)

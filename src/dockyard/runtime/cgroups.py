@@ -73,6 +73,19 @@ def _read(path: str) -> str:
         return f.read().strip()
 
 
+def _counter(path: str, key: str) -> int:
+    """A `key value` line of a flat-keyed cgroup file; 0 when absent or unreadable."""
+    try:
+        text = _read(path)
+    except OSError:
+        return 0
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name == key and value.strip().isdigit():
+            return int(value)
+    return 0
+
+
 def _own_cgroups(proc_cgroup: str = "/proc/self/cgroup") -> dict[str, str]:
     found = {}
     with open(proc_cgroup) as f:
@@ -132,6 +145,11 @@ class CgroupManager:
         raise NotImplementedError
 
     def stats(self) -> dict:
+        raise NotImplementedError
+
+    def oom_kills(self) -> int:
+        """How many processes the kernel's OOM killer killed in this memory cgroup
+        (what containerd turns into dockerd's `oom` event and State.OOMKilled)."""
         raise NotImplementedError
 
     def destroy(self) -> None:
@@ -290,6 +308,12 @@ class CgroupV1(CgroupManager):
             },
         }
 
+    def oom_kills(self) -> int:
+        # memory.oom_control: "oom_kill_disable 0\nunder_oom 0\noom_kill N"
+        if "memory" not in self._paths:
+            return 0
+        return _counter(os.path.join(self._paths["memory"], "memory.oom_control"), "oom_kill")
+
     def destroy(self) -> None:
         for path in self._paths.values():
             _rmdir_tree(path)
@@ -386,6 +410,9 @@ class CgroupV2(CgroupManager):
             "memory": {"usage": number("memory.current"), "limit": number("memory.max")},
             "pids": {"current": number("pids.current"), "limit": number("pids.max")},
         }
+
+    def oom_kills(self) -> int:
+        return _counter(os.path.join(self._path, "memory.events"), "oom_kill")
 
     def destroy(self) -> None:
         _rmdir_tree(self._path)

@@ -749,6 +749,7 @@ class ContainerService:
             Restarting=False,
             Pid=msg.get("pid", 0),
             ExitCode=0,
+            OOMKilled=False,
             Error="",
             StartedAt=jsonlog.rfc3339_nano(),
             FinishedAt=ZERO_TIME,
@@ -768,9 +769,12 @@ class ContainerService:
             Paused=False,
             Pid=0,
             ExitCode=code,
+            OOMKilled=bool(result.get("oom_killed")),
             FinishedAt=result.get("finished_at") or jsonlog.rfc3339_nano(),
         )
         self._save(c)
+        if c.state["OOMKilled"]:  # dockerd: the oom event, then die
+            self.events.publish("container", "oom", c.id, self._attrs(c))
         self.events.publish("container", "die", c.id, self._attrs(c, exitCode=str(code)))
         for q in c.live.subscribers:
             q.put_nowait(None)
