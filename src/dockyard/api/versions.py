@@ -199,10 +199,6 @@ RESHAPES: tuple[Reshape, ...] = (
             why="v1.39: empty instead of <unknown>"),
 )  # fmt: skip
 
-OPERATIONS: frozenset[str] = frozenset(
-    [f.operation for f in FIELDS] + [r.operation for r in RESHAPES]
-)
-
 
 def shape_answer(operation: str, version: str, answer: Json) -> Json:
     """`answer` (the newest shape) in the shape `version` has; edits it in place."""
@@ -255,25 +251,63 @@ def _apply_field(answer: Json, steps: list[str], rule: Field, carried: bool) -> 
 # ---- requests -------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Param:
+    """A query parameter an operation reads from version `added` on; an older
+    client's is ignored, as dockerd ignores it."""
+
+    operation: str
+    name: str
+    added: str
+    why: str = ""
+
+
+PARAMS: tuple[Param, ...] = (
+    Param("ContainerStop", "signal", "1.42", "v1.42: stop and restart accept a signal"),
+    Param("ContainerRestart", "signal", "1.42", "v1.42: stop and restart accept a signal"),
+    Param("ImageList", "shared-size", "1.42", "v1.42: added"),
+    Param("SystemDataUsage", "type", "1.42", "v1.42: added"),
+    Param("ContainerCreate", "platform", "1.41", "v1.41: added"),
+    Param("ContainerStats", "one-shot", "1.41", "v1.41: added"),
+)
+
+
+def _filters_of(query: dict[str, list[str]]) -> dict[str, Any] | None:
+    raw = (query.get("filters") or [""])[0]
+    try:
+        filters = json.loads(raw) if raw else {}
+    except json.JSONDecodeError:
+        return None  # the router reports the bad `filters` itself
+    return filters if isinstance(filters, dict) else None
+
+
+def _with_filter(filters: dict[str, Any], key: str, value: str) -> dict[str, Any]:
+    """`filters` with `value` added under `key`, in either of Docker's two encodings."""
+    old = filters.get(key)
+    if isinstance(old, dict):
+        return {**filters, key: {**old, value: True}}
+    return {**filters, key: [*(old if isinstance(old, list) else []), value]}
+
+
 def read_query(
     operation: str, version: str, query: dict[str, list[str]]
 ) -> dict[str, list[str]] | None:
     """The query an older client's parameters mean today, or None when unchanged."""
-    if operation == "ImageList" and less_than(version, "1.41") and query.get("filter"):
+    out = {k: list(v) for k, v in query.items()}
+    for p in PARAMS:
+        if p.operation == operation and p.name in out and less_than(version, p.added):
+            del out[p.name]
+    filters = _filters_of(out)
+    if operation == "ImageList" and less_than(version, "1.41") and out.get("filter"):
         # `filter` (singular), a reference glob, until 1.41 (then `filters`).
-        raw = (query.get("filters") or ["{}"])[0]
-        try:
-            filters = json.loads(raw) if raw else {}
-        except json.JSONDecodeError:
-            return None  # the router reports the bad `filters` itself
-        if isinstance(filters, dict):
-            refs = filters.get("reference")
-            refs = list(refs) if isinstance(refs, list) else list(refs or {})
-            filters["reference"] = [*refs, query["filter"][0]]
-            out = {k: list(v) for k, v in query.items() if k != "filter"}
-            out["filters"] = [json.dumps(filters)]
-            return out
-    return None
+        pattern = out.pop("filter")[0]
+        if filters is not None:
+            out["filters"] = [json.dumps(_with_filter(filters, "reference", pattern))]
+    if operation == "VolumePrune" and less_than(version, "1.42") and filters is not None:
+        # v1.42: prune takes only anonymous volumes unless all=true; older clients
+        # meant every unused volume.
+        out["filters"] = [json.dumps(_with_filter(filters, "all", "true"))]
+    return None if out == query else out
 
 
 def check_request(operation: str, content_length: int | None, chunked: bool) -> None:
@@ -348,6 +382,11 @@ def read_create_body(version: str, body: dict[str, Any]) -> dict[str, Any]:
     if hc or body.get("HostConfig") is not None:
         body["HostConfig"] = hc
     if less_than(version, "1.44"):
+        endpoints = (body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
+        if len(endpoints) > 1:  # one network at create until 1.44
+            raise InvalidParameter(
+                "Container cannot be connected to network endpoints: " + ", ".join(endpoints)
+            )
         health = body.get("Healthcheck")
         if isinstance(health, dict) and "StartInterval" in health:
             # StartInterval came with 1.44: an older client's is not read
@@ -369,8 +408,19 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/info"): "SystemInfo",
     ("POST", "/containers/{}/start"): "ContainerStart",
     ("POST", "/containers/create"): "ContainerCreate",
+    ("POST", "/containers/{}/stop"): "ContainerStop",
+    ("POST", "/containers/{}/restart"): "ContainerRestart",
+    ("GET", "/containers/{}/stats"): "ContainerStats",
+    ("POST", "/volumes/prune"): "VolumePrune",
 }
 _PARAM = re.compile(r"\{[^{}]*\}")
+# Every operation some rule names (each must be routed, or the rule never applies).
+OPERATIONS: frozenset[str] = frozenset(
+    [f.operation for f in FIELDS]
+    + [r.operation for r in RESHAPES]
+    + [p.operation for p in PARAMS]
+    + ["ContainerCreate", "ContainerStart", "VolumePrune"]
+)
 
 
 def operation(method: str, route_path: str) -> str | None:

@@ -160,3 +160,61 @@ def test_boolean_query_values_are_read_as_dockerd_reads_them(
         finally:
             request(host, "DELETE", f"/containers/{cid}?force=1")
     assert listed["ours"] == listed["peer"]
+
+
+def test_one_network_at_create_before_1_44(hosts: dict[str, str]) -> None:
+    tag = uuid.uuid4().hex[:8]
+    nets = [f"apiver-n1-{tag}", f"apiver-n2-{tag}"]
+    answers = {}
+    for side, host in hosts.items():
+        for n in nets:
+            assert request(host, "POST", "/networks/create", {"Name": n}).status == 201
+        try:
+            body = {
+                "Image": "busybox",
+                "NetworkingConfig": {"EndpointsConfig": {n: {} for n in nets}},
+            }
+            r = request(host, "POST", "/v1.41/containers/create", body)
+            answers[side] = (r.status, r.json()["message"].split(":")[0])
+            if r.status == 201:
+                request(host, "DELETE", f"/containers/{r.json()['Id']}?force=1")
+        finally:
+            for n in nets:
+                request(host, "DELETE", f"/networks/{n}")
+    assert answers["ours"] == answers["peer"] == (
+        400, "Container cannot be connected to network endpoints",
+    )  # fmt: skip
+
+
+def test_parameters_newer_than_the_client_are_ignored(hosts: dict[str, str]) -> None:
+    """stop?signal= came with 1.42: a 1.41 client's (here a bogus one) is not read."""
+    for side, host in hosts.items():
+        body = {"Image": "busybox", "Cmd": ["sleep", "300"], "HostConfig": {"NetworkMode": "none"}}
+        cid = _create(host, "1.41", body)
+        try:
+            assert request(host, "POST", f"/containers/{cid}/start").status == 204, side
+            r = request(host, "POST", f"/v1.41/containers/{cid}/stop?signal=BOGUS&t=1")
+            assert r.status == 204, (side, r.status, r.body)
+            assert not _inspect(host, cid)["State"]["Running"], side
+        finally:
+            request(host, "DELETE", f"/containers/{cid}?force=1")
+
+
+def test_volume_prune_before_1_42_takes_named_volumes_too(hosts: dict[str, str]) -> None:
+    """From 1.42 prune takes only anonymous volumes unless all=true; an older client
+    meant every unused one. A label keeps the prune to this test's volume."""
+    for side, host in hosts.items():
+        tag = uuid.uuid4().hex[:8]
+        name = "apiver-prune-" + tag
+        body = {"Name": name, "Labels": {"apiver-prune": tag}}
+        assert request(host, "POST", "/volumes/create", body).status == 201
+        try:
+            filters = quote(json.dumps({"label": [f"apiver-prune={tag}"]}))
+            if side == "ours":  # the peer (20.10) has no 1.42
+                r = request(host, "POST", f"/v1.42/volumes/prune?filters={filters}")
+                assert r.status == 200 and not r.json()["VolumesDeleted"], (side, r.body)
+            r = request(host, "POST", f"/v1.41/volumes/prune?filters={filters}")
+            assert r.status == 200, (side, r.body)
+            assert r.json()["VolumesDeleted"] == [name], side
+        finally:
+            request(host, "DELETE", f"/volumes/{name}")

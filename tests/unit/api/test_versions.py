@@ -153,3 +153,30 @@ def test_create_rules_by_version() -> None:
     new = versions.read_create_body("1.44", body)
     assert new["HostConfig"] == {"AutoRemove": True} and new["Healthcheck"] == {"StartInterval": 1}
     assert versions.read_create_body("1.45", {"Image": "x"}) == {"Image": "x"}
+
+
+def test_parameters_newer_than_the_client_are_dropped() -> None:
+    q = {"signal": ["KILL"], "t": ["1"]}
+    assert versions.read_query("ContainerStop", "1.41", q) == {"t": ["1"]}
+    assert versions.read_query("ContainerStop", "1.42", q) is None
+
+
+@pytest.mark.parametrize(
+    ("filters", "want"),
+    [(None, {"all": ["true"]}), ('{"label":{"a":true}}', {"label": {"a": True}, "all": ["true"]}),
+     ('{"all":{"false":true}}', {"all": {"false": True, "true": True}})],
+)  # fmt: skip
+def test_volume_prune_before_1_42_takes_every_unused_volume(
+    filters: str | None, want: dict
+) -> None:
+    q = {"filters": [filters]} if filters else {}
+    out = versions.read_query("VolumePrune", "1.41", q)
+    assert out is not None and json.loads(out["filters"][0]) == want
+    assert versions.read_query("VolumePrune", "1.42", q) is None
+
+
+def test_one_network_at_create_before_1_44() -> None:
+    body = {"NetworkingConfig": {"EndpointsConfig": {"a": {}, "b": {}}}}
+    with pytest.raises(InvalidParameter, match="cannot be connected to network endpoints: a, b"):
+        versions.read_create_body("1.43", body)
+    assert versions.read_create_body("1.44", body) == body
