@@ -1,7 +1,8 @@
-"""docker-compose v1 (Debian's 1.29, docker-py pinned to an older API version)
-against dockyardd: `up -d` after a change to one service recreates that service
-only. It reads `ContainerConfig` of the image to carry anonymous volumes over,
-which dockerd answers before API 1.45 (issue 17: it crashed with KeyError)."""
+"""docker-compose v1 (Debian's 1.29 on docker-py 5, which negotiates the daemon's
+newest API version) against dockyardd: `up -d` after a change to one service
+recreates that service only, carrying its anonymous volume over. Compose reads
+the image's `ContainerConfig` for that (issue 17: it crashed with KeyError), which
+dockerd drops at 1.45 and we keep (api/versions.py says why)."""
 
 from __future__ import annotations
 
@@ -71,6 +72,11 @@ def test_up_recreates_only_the_changed_service(daemon: Daemon, tmp_path: Path) -
         assert r.returncode == 0, r.stdout + r.stderr
         assert _ids(daemon, project) == before
 
+        # what the anonymous volume holds must survive the recreate (compose carries
+        # the old container's volume over: the path that read ContainerConfig)
+        w = daemon.docker("exec", before["changed"], "sh", "-c", "echo kept > /data/f")
+        assert w.returncode == 0, w.stderr
+
         spec.write_text(COMPOSE.format(greeting="bonjour"))
         r = _compose(daemon, project, tmp_path, "up", "-d")
         assert r.returncode == 0, r.stdout + r.stderr
@@ -82,6 +88,7 @@ def test_up_recreates_only_the_changed_service(daemon: Daemon, tmp_path: Path) -
         assert "GREETING=bonjour" in env
         state = daemon.docker("inspect", "-f", "{{.State.Running}}", after["changed"]).stdout
         assert state.strip() == "true"
+        assert daemon.docker("exec", after["changed"], "cat", "/data/f").stdout == "kept\n"
     finally:
         r = _compose(daemon, project, tmp_path, "down", "-v")
     assert r.returncode == 0, r.stderr
