@@ -247,10 +247,9 @@ class CgroupV1(CgroupManager):
         if pids.get("limit") is not None:
             self._file("pids", "pids.max", pids["limit"] if pids["limit"] > 0 else "max")
         weight = (resources.get("blockIO") or {}).get("weight")
-        if weight is not None and os.path.exists(
-            os.path.join(self._paths.get("blkio", "/nonexistent"), "blkio.weight")
-        ):
-            self._file("blkio", "blkio.weight", weight)
+        name = blkio_weight_file(self._paths["blkio"]) if "blkio" in self._paths else None
+        if weight is not None and name is not None:
+            self._file("blkio", name, weight)
         if "devices" in self._paths and "devices" in resources:
             self._set_devices(resources.get("devices") or [])
 
@@ -379,6 +378,12 @@ class CgroupV2(CgroupManager):
         pids = resources.get("pids") or {}
         if pids.get("limit") is not None:
             self._file("pids.max", pids["limit"] if pids["limit"] > 0 else "max")
+        weight = (resources.get("blockIO") or {}).get("weight")
+        if weight and os.path.exists(os.path.join(self._path, "io.bfq.weight")):
+            self._file("io.bfq.weight", weight)
+        elif weight and os.path.exists(os.path.join(self._path, "io.weight")):
+            # runc's conversion of blkio's [10, 1000] to io.weight's [1, 10000]
+            self._file("io.weight", f"default {1 + (weight - 10) * 9999 // 990}")
 
     def freeze(self) -> None:
         self._freeze("1")
@@ -416,6 +421,25 @@ class CgroupV2(CgroupManager):
 
     def destroy(self) -> None:
         _rmdir_tree(self._path)
+
+
+def blkio_weight_file(directory: str) -> str | None:
+    """The v1 file that takes a block I/O weight, as runc picks it: `blkio.weight`
+    (CFQ), else `blkio.bfq.weight` (kernels with only BFQ); None when neither."""
+    for name in ("blkio.weight", "blkio.bfq.weight"):
+        if os.path.exists(os.path.join(directory, name)):
+            return name
+    return None
+
+
+def blkio_weight_supported(root: str = CGROUP_ROOT) -> bool:
+    """Can a container be given a block I/O weight here (dockerd's sysinfo check)?"""
+    if is_unified(root):
+        try:
+            return "io" in _read(os.path.join(root, "cgroup.controllers")).split()
+        except OSError:
+            return False
+    return blkio_weight_file(os.path.join(root, "blkio")) is not None
 
 
 def is_unified(root: str = CGROUP_ROOT) -> bool:

@@ -40,7 +40,7 @@ from dockyard.api.errors import (
 )
 from dockyard.api.filters import labels_match
 from dockyard.daemon.paths import DaemonPaths
-from dockyard.daemon.services import logopts, names, ocispec, shared_ns
+from dockyard.daemon.services import hostcheck, logopts, names, ocispec, shared_ns
 from dockyard.daemon.services.events import EventBus
 from dockyard.daemon.services.monitors import MonitorHosts, read_link
 from dockyard.daemon.services.signals import parse_signal
@@ -456,6 +456,7 @@ class ContainerService:
         host_config.setdefault("RestartPolicy", {"Name": "no", "MaximumRetryCount": 0})
         host_config.setdefault("AutoRemove", False)
         ocispec.validate_host_config(host_config, self.security)
+        warnings = hostcheck.discard_unsupported(host_config)
         if host_config.get("Runtime") not in (None, "", self.runtime_name):
             raise InvalidParameter(f"Unknown runtime specified {host_config['Runtime']}")
         ocispec.fill_host_config(host_config, self.runtime_name)
@@ -490,7 +491,7 @@ class ContainerService:
         self.containers[cid] = c
         self.by_name[canonical] = cid
         self.events.publish("container", "create", cid, self._attrs(c))
-        return cid, []
+        return cid, warnings
 
     # ---- start ------------------------------------------------------------------------
     async def start(self, ref: str) -> None:
@@ -1004,6 +1005,7 @@ class ContainerService:
                 "Name": policy.get("Name") or "no",
                 "MaximumRetryCount": int(policy.get("MaximumRetryCount") or 0),
             }
+        warnings += hostcheck.discard_unsupported(body)
         changed = {k: v for k, v in body.items() if v not in (None, 0, "", [], {})}
         if changed:
             merged = {**c.host_config, **changed}
