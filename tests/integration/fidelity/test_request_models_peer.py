@@ -62,3 +62,10 @@ def test_wrong_types_have_dockerds_words(daemon: Daemon, peer: Daemon) -> None:
     finally:
         for d in (daemon, peer):
             request(d.sock, "DELETE", f"{V}/containers/models-peer?force=1")
+
+
+def test_empty_create_bodies_have_dockerds_words(daemon: Daemon, peer: Daemon) -> None:
+    for body in (b"", b"null", b"{}", b'{"HostConfig":{"Privileged":true}}', b"{} trailing"):
+        answers = [_message(d, "POST", "/containers/create", body) for d in (daemon, peer)]
+        assert answers[0][1] == answers[1][1], (body, answers)
+        assert answers[0][0] == 400, (body, answers)

@@ -4,8 +4,11 @@ NetworkingConfig), update, and the Config a commit sends."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import typing
+from collections.abc import Callable
+from typing import Annotated, Any
 
+from dockyard.api.errors import InvalidParameter
 from dockyard.api.models.gojson import (
     Duration,
     Empty,
@@ -18,7 +21,9 @@ from dockyard.api.models.gojson import (
     Uint,
     Uint16,
     Uint64,
+    decode_value,
     named,
+    parse,
 )
 from dockyard.api.models.network import NetworkingConfig
 
@@ -245,6 +250,21 @@ class ContainerCreate(Config):
     NetworkingConfig: Ptr[NetworkingConfig]
 
 
+def create_config(raw: bytes, legacy: Callable[[Any], Any] | None = None) -> dict[str, Any]:
+    """The create body decoded, refused as dockerd's decoder refuses it: an empty body
+    ("EOF") and a body without any Config field (no Image, Cmd...). `legacy` first
+    turns an older body into the newest shape (api/versions), as in `model_body`."""
+    if not raw.strip():
+        raise InvalidParameter("EOF")
+    value = parse(raw)
+    if legacy is not None and value is not None:
+        value = legacy(value)
+    body = {} if value is None else decode_value(value, ContainerCreate)
+    if not _CONFIG_FIELDS.intersection(body):
+        raise InvalidParameter("Config cannot be empty in order to create a container")
+    return body  # type: ignore[no-any-return]
+
+
 class ContainerCommit(ContainerCreate):
     """`POST /commit` reads its body as dockerd does: the create body's wrapper, of which
     the Config is used."""
@@ -253,3 +273,6 @@ class ContainerCommit(ContainerCreate):
 class UpdateConfig(Resources):
     __go__ = "container.UpdateConfig"
     RestartPolicy: RestartPolicy
+
+
+_CONFIG_FIELDS = frozenset(typing.get_type_hints(Config)) - {"__go__"}

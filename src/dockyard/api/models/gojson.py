@@ -36,7 +36,7 @@ import msgspec
 from dockyard.api.errors import InvalidParameter
 
 __all__ = [
-    "Model", "decode", "decode_value", "GoType", "Int", "Int64", "Uint", "Uint16", "Uint32",
+    "Model", "decode", "decode_value", "parse", "GoType", "Int", "Int64", "Uint", "Uint16", "Uint32",
     "Uint64", "Duration", "FileMode", "Float64", "StrSlice", "Empty", "Ptr", "named",
 ]  # fmt: skip
 

@@ -16,7 +16,7 @@ from aiohttp import web
 from dockyard.api import versions
 from dockyard.api.errors import InvalidParameter
 from dockyard.api.filters import labels_match, match
-from dockyard.api.models.container import ContainerCreate, UpdateConfig
+from dockyard.api.models.container import UpdateConfig, create_config
 from dockyard.daemon.server import hijack as hj
 from dockyard.daemon.server.app import API_VERSION_KEY
 from dockyard.daemon.server.params import json_response, model_body, qbool, qfilters, qint
@@ -203,7 +203,8 @@ def routes(svc: ContainerService) -> web.RouteTableDef:
 
     @r.post("/containers/create")
     async def create(request: web.Request) -> web.Response:
-        body = await model_body(request, ContainerCreate, {}, versions.hoist_host_config)
+        raw = await request.read()
+        body = create_config(raw, versions.hoist_host_config)
         body = versions.read_create_body(request[API_VERSION_KEY], body)
         cid, warnings = svc.create(request.query.get("name") or None, body)
         return json_response({"Id": cid, "Warnings": warnings}, status=201)
