@@ -69,3 +69,13 @@ def test_empty_create_bodies_have_dockerds_words(daemon: Daemon, peer: Daemon) -
         answers = [_message(d, "POST", "/containers/create", body) for d in (daemon, peer)]
         assert answers[0][1] == answers[1][1], (body, answers)
         assert answers[0][0] == 400, (body, answers)
+
+
+def test_malformed_json_has_dockerds_words(daemon: Daemon, peer: Daemon) -> None:
+    from tests.unit.api.test_gojson import GO_SYNTAX
+
+    for body in GO_SYNTAX:
+        for path in ("/containers/create", "/networks/create", "/volumes/create"):
+            ours, theirs = (_message(d, "POST", path, body) for d in (daemon, peer))
+            assert ours[1] == theirs[1], (path, body[:40], ours, theirs)
+            assert ours[0] == 400, (path, body[:40], ours)

@@ -79,9 +79,14 @@ def test_go_decoding_rules() -> None:
     assert got == {
         "Image": "b",
         "Cmd": ["ls"],
+        "Entrypoint": None,
         "Labels": {"k": ""},
         "HostConfig": {"Binds": [""], "ConsoleSize": [1, 2], "Ulimits": [{}]},
         "NetworkingConfig": {"EndpointsConfig": {"n": {}}},
+    }
+    assert decode(b'{"Image":"a","image":null,"User":null}', ContainerCreate) == {
+        "Image": "a",
+        "User": None,
     }
     assert decode(b"", ContainerCreate, {}) == {} and decode(b" null ", ContainerCreate, {}) == {}
     assert decode('{"a":null,"b":"x"}', dict[str, Ptr[str]]) == {"a": None, "b": "x"}
@@ -149,3 +154,43 @@ def test_models_have_every_engine_api_field() -> None:
     assert set(config.split()) <= _fields(ContainerCreate)
     assert set(host.split()) <= _fields(HostConfig)
     assert set(endpoint.split()) <= _fields(EndpointSettings)
+
+
+# Recorded from dockerd 20.10 (go1.19) for the same create bodies.
+GO_SYNTAX = {
+    b'{"Image":"a",}': "invalid character '}' looking for beginning of object key string",
+    b'{"Image":"a"': "unexpected EOF",
+    b'{"Image" "a"}': "invalid character '\"' after object key",
+    b'{"Image":"a" "x"}': "invalid character '\"' after object key:value pair",
+    b'{"Cmd":["a" "b"]}': "invalid character '\"' after array element",
+    b'{"Cmd":["a",]}': "invalid character ']' looking for beginning of value",
+    b'{"Image":tru}': "invalid character '}' in literal true (expecting 'e')",
+    b'{"Image":-}': "invalid character '}' in numeric literal",
+    b'{"Image":1.e}': "invalid character 'e' after decimal point in numeric literal",
+    b'{"Image":1e+}': "invalid character '}' in exponent of numeric literal",
+    b'{"Image":01}': "invalid character '1' after object key:value pair",
+    b'{"Image":"\\x"}': "invalid character 'x' in string escape code",
+    b'{"Image":"\\u12g4"}': "invalid character 'g' in \\u hexadecimal character escape",
+    b'{"Image":"a\x01"}': "invalid character '\\x01' in string literal",
+    b'{"Image":"a\n"}': "invalid character '\\n' in string literal",
+    b"{'Image':1}": "invalid character '\\'' looking for beginning of object key string",
+    b'{"a":\xff}': "invalid character '\xff' looking for beginning of value",
+    b'{"a":\x7f}': "invalid character '\\x7f' looking for beginning of value",
+    b'["a":1]': "invalid character ':' after array element",
+    b'{"a":"\\u12': "unexpected EOF",
+    b'{"a":' + b"[" * 10000 + b"]" * 10000 + b"}": "invalid character '[' exceeded max depth",
+}
+
+
+@pytest.mark.parametrize("raw", list(GO_SYNTAX))
+def test_go_syntax_errors(raw: bytes) -> None:
+    with pytest.raises(InvalidParameter) as exc:
+        decode(raw, ContainerCreate)
+    assert exc.value.message == GO_SYNTAX[raw]
+
+
+def test_deep_but_well_formed_is_refused_plainly() -> None:
+    """Go reads 2000 levels; we parse about 1000: refused, without claiming a syntax error."""
+    with pytest.raises(InvalidParameter) as exc:
+        decode(b'{"a":' + b"[" * 2000 + b"]" * 2000 + b"}", ContainerCreate)
+    assert exc.value.message == "invalid JSON: nested too deeply"

@@ -8,7 +8,9 @@ were sent, under their canonical names, so the services keep the shapes they
 read today. What Go does, and so what this does:
 - field names match case-insensitively (`hostconfig`, `detachKeys`); unknown
   fields are ignored (dropped here: nothing unvalidated reaches a service);
-- `null` leaves a field unset (the key is dropped), an element zero;
+- `null` leaves a field as it was (None when not set before: the services read
+  None as unset, and inspect shows such a field as null), a list element or map
+  value becomes its type's zero;
 - a wrong type is refused with Go's words, naming the innermost struct and the
   field path: `json: cannot unmarshal string into Go struct field
   HostConfig.HostConfig.Privileged of type bool`; numbers must fit the field's
@@ -34,6 +36,7 @@ from typing import Annotated, Any, ClassVar, get_args, get_origin
 import msgspec
 
 from dockyard.api.errors import InvalidParameter
+from dockyard.api.models import gosyntax
 
 __all__ = [
     "Model", "decode", "decode_value", "parse", "GoType", "Int", "Int64", "Uint", "Uint16", "Uint32",
@@ -286,8 +289,8 @@ class _Struct(_Node):
             if type(x) is scalar:  # the common case of a right-typed string or bool, inline
                 out[name] = x
                 continue
-            if x is None:  # Go: null leaves the field as it was (unset)
-                out.pop(name, None)
+            if x is None:  # Go: null leaves the field as it was; kept as None when unset
+                out.setdefault(name, None)
                 continue
             try:
                 out[name] = node(x)
@@ -391,11 +394,15 @@ def parse(raw: bytes) -> Any:
                 return parse(fixed)
         if _SURROGATE.search(raw):  # msgspec refuses lone surrogates; Go makes them U+FFFD
             return _parse_slow(raw)
-        if "truncated" in msg:
-            raise InvalidParameter("unexpected EOF") from None
-        raise InvalidParameter(f"invalid JSON: {msg}") from None
+        raise InvalidParameter(gosyntax.syntax_error(raw) or f"invalid JSON: {msg}") from None
     except RecursionError:
-        raise InvalidParameter("invalid character '[' exceeded max depth") from None
+        raise _too_deep(raw) from None
+
+
+def _too_deep(raw: bytes) -> InvalidParameter:
+    # Go nests to 10000 levels, msgspec and Python's json to about 1000: between the
+    # two, the document is well formed but more than we read.
+    return InvalidParameter(gosyntax.syntax_error(raw) or "invalid JSON: nested too deeply")
 
 
 _SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
@@ -407,9 +414,9 @@ def _parse_slow(raw: bytes) -> Any:
             raw.decode("utf-8", "replace").lstrip()
         )[0]
     except json.JSONDecodeError as exc:
-        raise InvalidParameter(f"invalid JSON: {exc}") from None
+        raise InvalidParameter(gosyntax.syntax_error(raw) or f"invalid JSON: {exc}") from None
     except RecursionError:
-        raise InvalidParameter("invalid character '[' exceeded max depth") from None
+        raise _too_deep(raw) from None
     return _no_surrogates(value)
 
 
