@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dockyard.api.errors import InvalidParameter
+from dockyard.api.models import gojson
 from dockyard.api.version import MIN_API_VERSION, less_than
 from dockyard.proto.image import api_container_config
 
@@ -275,8 +276,8 @@ PARAMS: tuple[Param, ...] = (
 def _filters_of(query: dict[str, list[str]]) -> dict[str, Any] | None:
     raw = (query.get("filters") or [""])[0]
     try:
-        filters = json.loads(raw) if raw else {}
-    except json.JSONDecodeError:
+        filters = gojson.parse(raw.encode()) if raw else {}
+    except InvalidParameter:
         return None  # the router reports the bad `filters` itself
     return filters if isinstance(filters, dict) else None
 
