@@ -253,7 +253,7 @@ class ClusterNode:
         if role == "manager":
             cfg = MemberConfig(name=node_id, data_dir=os.path.join(self.state_dir, "etcd"),
                                host=host, client_port=port, peer_port=port + 1)  # fmt: skip
-            members = await store.member_add(cfg.peer_url)
+            members = await _member_add(store, cfg.peer_url)
             initial = ",".join(f"{m.get('name') or node_id}={m['peerURLs'][0]}" for m in members)
             cfg = MemberConfig(**{**_member_record(cfg), "initial_cluster": initial,
                                   "existing": True})  # fmt: skip
@@ -451,6 +451,21 @@ def decorate_node(node: dict[str, Any], alive: bool, leader_id: str) -> None:
         ms["Reachability"] = "reachable" if alive else "unreachable"
         if not ms["Leader"]:
             ms.pop("Leader")
+
+
+async def _member_add(store: EtcdStore, peer_url: str, timeout: float = 60) -> list[dict[str, Any]]:
+    """etcd refuses a new voting member until every member it knows has been connected for a
+    while ("unhealthy cluster", its strict reconfiguration check): a manager that joined
+    just before is still settling, so wait for it."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        try:
+            return await store.member_add(peer_url)
+        except StoreError as exc:
+            if "unhealthy cluster" not in str(exc) or loop.time() > deadline:
+                raise
+        await asyncio.sleep(0.5)
 
 
 def _member_record(cfg: MemberConfig) -> dict[str, Any]:
