@@ -25,7 +25,7 @@ from dockyard.cluster.agent.protocol import TaskContainers
 from dockyard.cluster.model import objects
 from dockyard.cluster.model.repo import ClusterObjects
 from dockyard.cluster.orchestrator import leader as orchestrator
-from dockyard.cluster.store import EtcdStore, StoreError, election
+from dockyard.cluster.store import Compare, EtcdStore, StoreError, election
 from dockyard.cluster.store.member import EtcdMember, MemberConfig
 
 log = logging.getLogger(__name__)
@@ -350,7 +350,10 @@ class ClusterNode:
         self.is_leader = True
         log.info("swarm: this node leads the orchestrator and scheduler")
         try:
-            await orchestrator.run(self.objects)
+            await orchestrator.run(self.objects, Compare(key, "value", self.node_id.encode()))
+        except orchestrator.LostLeadership:
+            log.warning("swarm: another manager leads now; campaigning again")
+            self._start_role()
         finally:
             self.is_leader = False
 

@@ -48,7 +48,7 @@ def _load(kv: KeyValue) -> dict[str, Any]:
     return obj
 
 
-def _dump(obj: dict[str, Any]) -> bytes:
+def dump(obj: dict[str, Any]) -> bytes:
     return json.dumps({k: v for k, v in obj.items() if k != "Version"}).encode()
 
 
@@ -72,11 +72,11 @@ class ClusterObjects:
         return _load(kv) if kv else None
 
     async def create_swarm(self, obj: dict[str, Any]) -> None:
-        await self.store.put(self.prefix + "swarm", _dump(obj), expect=0)
+        await self.store.put(self.prefix + "swarm", dump(obj), expect=0)
 
     async def update_swarm(self, obj: dict[str, Any], version: int) -> None:
         try:
-            await self.store.put(self.prefix + "swarm", _dump(obj), expect=version)
+            await self.store.put(self.prefix + "swarm", dump(obj), expect=version)
         except RevisionMismatch:
             raise OutOfSequence() from None
 
@@ -120,7 +120,7 @@ class ClusterObjects:
     async def create(self, kind: str, obj: dict[str, Any], extra: list[Put] | None = None) -> int:
         """Stores a new object; one with a name claims it in the same transaction."""
         guards = [Compare(self.key(kind, obj["ID"]), "create", 0)]
-        ops: list[Put | Delete] = [Put(self.key(kind, obj["ID"]), _dump(obj)), *(extra or [])]
+        ops: list[Put | Delete] = [Put(self.key(kind, obj["ID"]), dump(obj)), *(extra or [])]
         name = object_name(kind, obj) if kind in ("services", "secrets", "configs") else ""
         if name:
             name_key = self.key("names", f"{kind}/{name}")
@@ -141,15 +141,11 @@ class ClusterObjects:
     async def update(self, kind: str, obj: dict[str, Any], version: int) -> int:
         res = await self.store.txn(
             [Compare(self.key(kind, obj["ID"]), "mod", version)],
-            [Put(self.key(kind, obj["ID"]), _dump(obj))],
+            [Put(self.key(kind, obj["ID"]), dump(obj))],
         )
         if not res.succeeded:
             raise OutOfSequence()
         return res.revision
-
-    async def put(self, kind: str, obj: dict[str, Any]) -> int:
-        """Unguarded: for the one writer of a key (the elected leader's tasks/)."""
-        return await self.store.put(self.key(kind, obj["ID"]), _dump(obj))
 
     async def delete(
         self, kind: str, obj: dict[str, Any], extra: list[Delete] | None = None

@@ -10,9 +10,12 @@ import logging
 import time
 from typing import Any
 
-from dockyard.cluster.model.repo import ClusterObjects
+from dockyard.cluster.model.repo import ClusterObjects, dump
 from dockyard.cluster.orchestrator.reconcile import reconcile
 from dockyard.cluster.scheduler.spread import schedule
+from dockyard.cluster.store import Compare, Delete, Put
+
+_TXN_OPS = 100
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +35,14 @@ def _changed(old: dict[str, Any] | None, new: dict[str, Any]) -> bool:
     return bool(o.get("State") != n.get("State") or o.get("Err") != n.get("Err"))
 
 
-async def one_pass(objects: ClusterObjects) -> float | None:
-    """Reconcile and schedule once; when to come back for a restart delay (or None)."""
+class LostLeadership(Exception):
+    """The election key is no longer ours: another manager leads now."""
+
+
+async def one_pass(objects: ClusterObjects, fence: Compare) -> float | None:
+    """Reconcile and schedule once; when to come back for a restart delay (or None).
+    Its writes go in transactions guarded by `fence` (the election key still names this
+    node), so a deposed leader that has not noticed yet writes nothing."""
     swarm = await objects.get_swarm()
     limit = 5
     if swarm is not None:
@@ -53,19 +62,21 @@ async def one_pass(objects: ClusterObjects) -> float | None:
     pending = [t for t in live if not t.get("NodeID")]
     for t in schedule(pending, nodes, alive, [t for t in live if t.get("NodeID")]):
         after[t["ID"]] = t
+    ops: list[Put | Delete] = []
     for t in plan.delete:
-        await objects.delete("tasks", t)
-    created = {t["ID"] for t in plan.create}
+        ops += [Delete(objects.key("tasks", t["ID"])), Delete(objects.key("task-status", t["ID"]))]
     for tid, t in after.items():
-        if tid in created:
-            await objects.create("tasks", t)
-        elif _changed(before.get(tid), t):
-            await objects.put("tasks", t)
+        if _changed(before.get(tid), t):
+            ops.append(Put(objects.key("tasks", tid), dump(t)))
+    for i in range(0, len(ops), _TXN_OPS):  # etcd's --max-txn-ops is 128
+        res = await objects.store.txn([fence], ops[i : i + _TXN_OPS])
+        if not res.succeeded:
+            raise LostLeadership()
     return plan.wake_at
 
 
-async def run(objects: ClusterObjects) -> None:
-    """Until cancelled (the leadership is lost or the node leaves)."""
+async def run(objects: ClusterObjects, fence: Compare) -> None:
+    """Until cancelled (the node leaves) or the leadership is lost."""
     trigger = asyncio.Event()
     _, rev = await objects.store.range(objects.key("services"))
 
@@ -85,8 +96,8 @@ async def run(objects: ClusterObjects) -> None:
             await asyncio.sleep(0.02)  # a burst of writes (a service create) is one pass
             trigger.clear()
             try:
-                wake = await one_pass(objects)
-            except asyncio.CancelledError:
+                wake = await one_pass(objects, fence)
+            except (asyncio.CancelledError, LostLeadership):
                 raise
             except Exception:
                 log.exception("orchestrator pass failed; retrying")
