@@ -23,6 +23,7 @@ from dockyard.builder.builder import Builder
 from dockyard.builder.cache import BuildCache
 from dockyard.cluster.node import ClusterNode, Engine
 from dockyard.daemon.paths import DaemonPaths
+from dockyard.daemon.rootmodes import secure_roots
 from dockyard.daemon.routers import build as build_router
 from dockyard.daemon.routers import commit as commit_router
 from dockyard.daemon.routers import container_ops as container_ops_router
@@ -166,6 +167,11 @@ def write_pidfile(path: str) -> None:
 
 async def serve(args: argparse.Namespace) -> None:
     paths = DaemonPaths(os.path.abspath(args.data_root), os.path.abspath(args.exec_root))
+    security = ocispec.load_security_defaults(
+        args.seccomp_profile, args.default_ulimit, args.userns_remap
+    )
+    remap = security.userns_remap
+    secure_roots(paths.data_root, paths.exec_root, remap[1] if remap else None)
     paths.ensure()
     runtime = resolve_runtime(args.runtime)
     events = EventBus()
@@ -183,9 +189,7 @@ async def serve(args: argparse.Namespace) -> None:
         unmount=unmount,
         runtime=runtime_command(runtime)[0],
         runtime_args=[*runtime_command(runtime)[1:], "--root", paths.runtime_root],
-        security=ocispec.load_security_defaults(
-            args.seccomp_profile, args.default_ulimit, args.userns_remap
-        ),
+        security=security,
     )
     containers.network = NetworkEvents(networks, events)
     networks.containers = containers
