@@ -1,8 +1,10 @@
 """`dockyard cp` and `dockyard export`: tar streams to and from
 /containers/{id}/archive and /containers/{id}/export.
 
-`cp CONTAINER:SRC DEST` unpacks on the host with tarfile's "data" filter (no
-absolute names, no climbing out, no links out of DEST); `-` as DEST writes the
+`cp CONTAINER:SRC DEST` unpacks on the host through the project's one tar
+extractor (`dockyard.untar`, PLAIN mode: every name resolved inside DEST, no
+climbing out, no links out; tarfile's "data" filter is not safe on this
+Python, CVE-2025-4517), imported when used; `-` as DEST writes the
 tar to stdout, `-` as SRC reads one from stdin. `cp SRC CONTAINER:DEST` packs
 SRC (links kept as links) and the daemon unpacks it inside the container root.
 """
@@ -20,7 +22,7 @@ import tempfile
 
 from dockyard.cli.flags import BOOL, STRING, Command, Flag
 from dockyard.cli.main import Cli
-from dockyard.client.errors import APIError
+from dockyard.client.errors import APIError, ClientError
 from dockyard.client.http import quote
 
 TYPE_CHECKING = False
@@ -91,20 +93,29 @@ def _from_container(cli: Cli, container: str, src: str, dest: str, follow: bool)
             resp.close()
         buf.seek(0)
         with tarfile.open(fileobj=buf) as tf:
-            members = tf.getmembers()
-            if not members:
-                return 0
-            top = members[0].name.split("/")[0]
-            if os.path.isdir(dest):
-                target = dest
-            else:
-                parent = os.path.dirname(os.path.abspath(dest))
-                if not os.path.isdir(parent):
-                    raise FileNotFoundError(f"no such directory: {parent}")
-                target = tempfile.mkdtemp(dir=parent, prefix=".dockyard-cp-")
-            tf.extractall(target, filter="data")
+            first = tf.next()
+        if first is None:
+            return 0
+        top = first.name.lstrip("/").split("/")[0]
+        if os.path.isdir(dest):
+            target = dest
+        else:
+            parent = os.path.dirname(os.path.abspath(dest))
+            if not os.path.isdir(parent):
+                raise FileNotFoundError(f"no such directory: {parent}")
+            target = tempfile.mkdtemp(dir=parent, prefix=".dockyard-cp-")
+        from dockyard.api.errors import DockyardError
+        from dockyard.untar import PLAIN, untar
+
+        buf.seek(0)
+        try:
+            untar(target, buf, mode=PLAIN)  # type: ignore[arg-type]
             if target != dest:
                 os.replace(os.path.join(target, top), dest)
+        except DockyardError as exc:
+            raise ClientError(exc.message) from None
+        finally:
+            if target != dest:
                 shutil.rmtree(target, ignore_errors=True)
     return 0
 

@@ -242,3 +242,90 @@ def test_copy_into_an_image_symlink_stays_inside(
         assert_untouched(outside, "COPY through an image symlink")
     finally:
         daemon.docker("rmi", "-f", tag)
+
+
+class _EvilDaemon:
+    """A daemon that answers `GET /containers/x/archive` with a chosen tar (a
+    compromised or impersonated daemon: what the client unpacks on the host)."""
+
+    def __init__(self, sock: str) -> None:
+        import http.server
+        import socketserver
+        import threading
+
+        self.tar = b""
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def address_string(self) -> str:
+                return "local"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _send(self, body: bytes, ctype: str) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Api-Version", "1.41")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                if self.path.split("?")[0].endswith("/archive"):
+                    self._send(outer.tar, "application/x-tar")
+                else:
+                    self._send(b"OK", "text/plain")
+
+            do_HEAD = do_GET  # noqa: N815
+
+        class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+            daemon_threads = True
+
+        self.server = Server(sock, Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def evil_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[_EvilDaemon, str]]:
+    sock = str(tmp_path_factory.mktemp("evil") / "d.sock")
+    d = _EvilDaemon(sock)
+    yield d, sock
+    d.close()
+
+
+@pytest.mark.parametrize("i", range(len(CASES)), ids=IDS)
+def test_cli_cp_from_a_malicious_daemon(
+    evil_daemon: tuple[_EvilDaemon, str], outside: Path, tmp_path: Path, i: int
+) -> None:
+    """`dockyard cp c:/x DEST` unpacks the daemon's tar on the host: through the
+    same extractor, inside DEST only."""
+    import subprocess
+
+    from tests.conftest import BIN
+
+    server, sock = evil_daemon
+    case = _case(outside, i)
+    server.tar = case.tar
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    env = dict(os.environ, DOCKYARD_HOST=f"unix://{sock}", DOCKER_HOST=f"unix://{sock}")
+    r = subprocess.run([str(BIN / "dockyard"), "cp", "c:/x", str(dest)], env=env,
+                       capture_output=True, text=True, timeout=60)  # fmt: skip
+    if case.plain is None:
+        assert r.returncode == 0, (case.name, r.stderr)
+    else:
+        assert r.returncode == 1 and case.plain in r.stderr, (case.name, r.stderr)
+        assert "Traceback" not in r.stderr
+    assert_untouched(outside, case.name)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dest"], case.name
+    for _, _, files in os.walk(outside.parent):
+        assert CVE_MARKER not in files, case.name
