@@ -89,11 +89,8 @@ def _none_placeholders(images: Json) -> None:
                 img[key] = None
 
 
-def _df_null_lists(df: Json) -> None:
-    for img in (df or {}).get("Images") or []:
-        for key in ("RepoTags", "RepoDigests"):
-            if not img.get(key):
-                img[key] = None
+def _df_none_placeholders(df: Json) -> None:
+    _none_placeholders((df or {}).get("Images"))
 
 
 def _short_id_aliases(doc: Json) -> None:
@@ -189,7 +186,7 @@ FIELDS: tuple[Field, ...] = (
 RESHAPES: tuple[Reshape, ...] = (
     Reshape("ImageList", _none_placeholders, before="1.43",
             why="v1.43: no <none> placeholders, [] not null"),
-    Reshape("SystemDataUsage", _df_null_lists, before="1.43", why="as the image list before v1.43"),
+    Reshape("SystemDataUsage", _df_none_placeholders, before="1.43", why="as the image list before v1.43"),
     Reshape("ContainerInspect", _short_id_aliases, before="1.45",
             why="v1.45: Aliases as submitted"),
     Reshape("NetworkList", _no_containers, since="1.28",

@@ -18,7 +18,9 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -289,10 +291,14 @@ class Objects:
     net: str
     since: int
     until: int
+    dangling: str
 
 
-def _make_objects(host: str, tag: str) -> Objects:
+def _make_objects(host: str, tag: str, rootfs_tar: Path) -> Objects:
     since = int(time.time()) - 1
+    # an untagged (dangling) image too: how an image without names is listed by version
+    r = docker(host, "import", "-c", f"LABEL apiver={tag}", str(rootfs_tar))
+    assert r.returncode == 0, r.stderr
     net, vol, name = f"apiver-net-{tag}", f"apiver-vol-{tag}", f"apiver-c-{tag}"
     for args in (
         ["network", "create", "--label", "a=b", net],
@@ -309,21 +315,22 @@ def _make_objects(host: str, tag: str) -> Objects:
     until = int(time.time()) + 1
     while time.time() <= until:  # the window must be closed before it is read
         time.sleep(0.2)
-    return Objects(host, cid, ex.json()["Id"], vol, net, since, until)
+    return Objects(host, cid, ex.json()["Id"], vol, net, since, until, r.stdout.strip())
 
 
 def _remove_objects(o: Objects) -> None:
     docker(o.host, "rm", "-f", o.cid)
     docker(o.host, "volume", "rm", "-f", o.vol)
     docker(o.host, "network", "rm", o.net)
+    docker(o.host, "rmi", o.dangling)
 
 
 @pytest.fixture(scope="module")
-def pair(daemon: Daemon, peer: str) -> Iterator[tuple[Objects, Objects]]:
+def pair(daemon: Daemon, peer: str, busybox_rootfs_tar: Path) -> Iterator[tuple[Objects, Objects]]:
     tag = uuid.uuid4().hex[:8]
-    ours = _make_objects(daemon.host, tag)
+    ours = _make_objects(daemon.host, tag, busybox_rootfs_tar)
     try:
-        theirs = _make_objects(peer, tag)
+        theirs = _make_objects(peer, tag, busybox_rootfs_tar)
         try:
             yield ours, theirs
         finally:
@@ -333,8 +340,6 @@ def pair(daemon: Daemon, peer: str) -> Iterator[tuple[Objects, Objects]]:
 
 
 def _path(template: str, o: Objects, tag: str) -> str:
-    from urllib.parse import quote
-
     return template.format(
         cid=o.cid, eid=o.eid, vol=o.vol, net=o.net, since=o.since, until=o.until,
         cfilter=quote(json.dumps({"name": [f"apiver-c-{tag}"]})),
@@ -423,3 +428,36 @@ def test_newer_versions_are_refused_by_the_peer(pair: tuple[Objects, Objects]) -
     _, theirs = pair
     r = _get(theirs, "1.45", "/version")
     assert r.status == 400 and "too new" in r.json()["message"]
+
+
+def _values(o: Objects, version: str) -> dict[str, Any]:
+    """Values (not only keys) that a version changes, made comparable across daemons."""
+    tag = o.net.removeprefix("apiver-net-")
+    short = o.cid[:12]
+    dangling = _get(
+        o, version, "/images/json?filters=" + quote(json.dumps({"label": [f"apiver={tag}"]}))
+    )
+    image = _get(o, version, "/images/busybox:latest/json").json()
+    info = _get(o, version, "/info").json()
+    ep = _get(o, version, "/containers/{cid}/json").json()["NetworkSettings"]["Networks"][o.net]
+    df = _get(o, version, "/system/df").json()
+    return {
+        "dangling image names": [(i["RepoTags"], i["RepoDigests"]) for i in dangling.json()],
+        "df image names": sorted(
+            str((i["RepoTags"], i["RepoDigests"]))
+            for i in df["Images"]
+            if i["Id"] == o.dangling or "busybox:latest" in (i["RepoTags"] or [])
+        ),
+        "image Container": image.get("Container"),
+        "image ContainerConfig": image.get("ContainerConfig"),
+        "VirtualSize is Size": image.get("VirtualSize", "absent") in (image["Size"], "absent"),
+        "SecurityOptions as key=value": sorted({"=" in opt for opt in info["SecurityOptions"]}),
+        "ExecutionDriver": info.get("ExecutionDriver"),
+        "aliases": [("<short id>" if a == short else a) for a in ep.get("Aliases") or []],
+    }
+
+
+@pytest.mark.parametrize("version", PEER_VERSIONS)
+def test_values_that_versions_change(pair: tuple[Objects, Objects], version: str) -> None:
+    ours, theirs = pair
+    assert _values(ours, version) == _values(theirs, version)
