@@ -295,16 +295,18 @@ def read_query(
     for p in PARAMS:
         if p.operation == operation and p.name in out and less_than(version, p.added):
             del out[p.name]
-    filters = _filters_of(out)
     if operation == "ImageList" and less_than(version, "1.41") and out.get("filter"):
         # `filter` (singular), a reference glob, until 1.41 (then `filters`).
         pattern = out.pop("filter")[0]
+        filters = _filters_of(out)
         if filters is not None:
             out["filters"] = [json.dumps(_with_filter(filters, "reference", pattern))]
-    if operation == "VolumePrune" and less_than(version, "1.42") and filters is not None:
+    if operation == "VolumePrune" and less_than(version, "1.42"):
         # v1.42: prune takes only anonymous volumes unless all=true; older clients
         # meant every unused volume.
-        out["filters"] = [json.dumps(_with_filter(filters, "all", "true"))]
+        filters = _filters_of(out)
+        if filters is not None:
+            out["filters"] = [json.dumps(_with_filter(filters, "all", "true"))]
     return None if out == query else out
 
 

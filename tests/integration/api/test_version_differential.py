@@ -174,15 +174,6 @@ DELIBERATE: list[Deliberate] = [
     Deliberate("ContainerInspect", ".NetworkSettings.IPv6Gateway", "peer", "network area"),
     Deliberate("ContainerInspect", ".NetworkSettings.SecondaryIPAddresses", "peer", "network area"),
     Deliberate("ContainerInspect", ".NetworkSettings.SecondaryIPv6Addresses", "peer", "network area"),
-    # A regression, not a choice (found 2026-12-02, reported): since create bodies go
-    # through the request models, a field the client sends as null is left unset and
-    # inspect no longer carries it (dockerd marshals the whole HostConfig; the same
-    # cause fails test_create_defaults' MaskedPaths). Left to the request-models area.
-    *(
-        Deliberate("ContainerInspect", f".HostConfig.{f}", "peer", "null dropped at create")
-        for f in ("CapAdd", "CapDrop", "DeviceCgroupRules", "DeviceRequests", "ExtraHosts",
-                  "GroupAdd", "Links", "SecurityOpt", "VolumesFrom")
-    ),
     Deliberate("SystemEvents[network/connect]", "", "peer", "no connect event (events area)"),
     Deliberate("SystemEvents[volume/mount]", "", "peer", "no mount event (events area)"),
     Deliberate("SystemDataUsage", ".Containers", "both",
