@@ -62,6 +62,10 @@ class DaemonPaths:
     def rootfs(self, cid: str) -> str:
         return os.path.join(self.bundle(cid), "rootfs")
 
+    def shm(self, cid: str) -> str:
+        """A shareable container's /dev/shm, a tmpfs mounted here on the host."""
+        return os.path.join(self.bundle(cid), "shm")
+
     @property
     def sockets_root(self) -> str:
         return os.path.join(self.exec_root, "s")

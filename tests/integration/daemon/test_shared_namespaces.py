@@ -14,6 +14,8 @@ import uuid
 
 import pytest
 
+from tests.conftest import Daemon
+
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root"),
     pytest.mark.integration,
@@ -45,7 +47,7 @@ def test_pid_container_sees_the_others_processes(engine) -> None:
 
 
 def test_ipc_container_shares_a_shareable_donors_ipc_namespace(engine) -> None:
-    donor, _ = _donor(engine, "--ipc", "shareable")
+    donor, donor_id = _donor(engine, "--ipc", "shareable")
     inside = engine.docker("exec", donor, "readlink", "/proc/self/ns/ipc").stdout
     r = _run(engine, "--network", "none", "--ipc", f"container:{donor}", "busybox",
              "readlink", "/proc/self/ns/ipc")  # fmt: skip
@@ -53,6 +55,19 @@ def test_ipc_container_shares_a_shareable_donors_ipc_namespace(engine) -> None:
     assert r.stdout == inside and inside.startswith("ipc:["), (r.stdout, inside)
     private = _run(engine, "--network", "none", "busybox", "readlink", "/proc/self/ns/ipc")
     assert private.stdout != inside
+    # POSIX shared memory lives in /dev/shm: the donor's tmpfs, seen and written both ways
+    r = engine.docker("exec", donor, "sh", "-c", "echo from-donor > /dev/shm/seg")
+    assert r.returncode == 0, r.stderr
+    r = _run(engine, "--network", "none", "--ipc", f"container:{donor}", "busybox", "sh", "-c",
+             "cat /dev/shm/seg; echo from-sidecar > /dev/shm/back")  # fmt: skip
+    assert r.stdout == "from-donor\n", (r.stdout, r.stderr)
+    assert engine.docker("exec", donor, "cat", "/dev/shm/back").stdout == "from-sidecar\n"
+    r = _run(engine, "--network", "none", "busybox", "ls", "/dev/shm")
+    assert r.stdout == "", r.stdout  # a private container has its own
+    if isinstance(engine, Daemon):  # the host's tmpfs goes when the donor stops
+        assert any(m.endswith(f"{donor_id}/shm") for m in engine.mounts_under_root())
+        assert engine.docker("stop", "-t", "0", donor).returncode == 0
+        assert not any(donor_id in m for m in engine.mounts_under_root())
 
 
 def test_refusals_in_dockerds_words(engine) -> None:

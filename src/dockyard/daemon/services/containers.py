@@ -358,7 +358,7 @@ class ContainerService:
                 result = json.load(f)
         except (OSError, json.JSONDecodeError):
             result = {"exit_code": 255, "finished_at": jsonlog.rfc3339_nano(), "error": ""}
-        await asyncio.to_thread(self._unmount_quietly, self.paths.rootfs(c.id))
+        await asyncio.to_thread(self._unmount_container, c.id)
         await self._runtime_delete(c.id)
         await self._on_exit(c, result)
 
@@ -381,7 +381,7 @@ class ContainerService:
                     pass
                 writer.close()
             await self._runtime_delete(c.id)
-        await asyncio.to_thread(self._unmount_quietly, self.paths.rootfs(c.id))
+        await asyncio.to_thread(self._unmount_container, c.id)
 
     async def _runtime_update(self, c: Container, resources: dict[str, Any]) -> None:
         proc = await asyncio.create_subprocess_exec(
@@ -530,6 +530,7 @@ class ContainerService:
         await asyncio.to_thread(self._mount_all, mounts, rootfs)
         sandbox: SandboxInfo | None = None
         try:
+            await asyncio.to_thread(shared_ns.mount_shm, c.host_config, self.paths.shm(cid))
             sandbox = await self.network.attach(c)
             spec = self._spec(c, rootfs, sandbox, await self.volumes.mounts(c, rootfs))
             write_json_atomic(os.path.join(bundle, "config.json"), spec, durable=False)
@@ -569,7 +570,7 @@ class ContainerService:
                     raise InvalidParameter(msg)
                 raise SystemError_(msg)
         except BaseException:
-            await asyncio.to_thread(self._unmount_quietly, rootfs)
+            await asyncio.to_thread(self._unmount_container, cid)
             if sandbox is not None:
                 await self.network.detach(c)
             raise
@@ -634,7 +635,7 @@ class ContainerService:
             cap_drop=hc.get("CapDrop") or [],
         )
         ocispec.apply_host_config(spec, hc, self.security)
-        shared_ns.join_at_start(spec, hc, self.get)
+        shared_ns.join_at_start(spec, hc, c.id, self.get, self.paths.shm)
         if spec["linux"].get("uidMappings") and self.security.userns_remap:
             ocispec.remap_rootfs_ownership(
                 rootfs,
@@ -760,6 +761,7 @@ class ContainerService:
 
     async def _on_exit(self, c: Container, result: dict[str, Any]) -> None:
         code = int(result.get("exit_code", 255))
+        await asyncio.to_thread(shared_ns.release_shm, self.paths.shm(c.id))
         try:
             await self.network.detach(c)
         except Exception:
@@ -1066,7 +1068,7 @@ class ContainerService:
                 await asyncio.wait_for(asyncio.shield(task), 5)
             except TimeoutError:
                 pass
-        await asyncio.to_thread(self._unmount_quietly, self.paths.rootfs(c.id))
+        await asyncio.to_thread(self._unmount_container, c.id)
         try:
             await asyncio.to_thread(self.images.snapshotter.remove, c.id)
         except NotFound:
@@ -1083,9 +1085,11 @@ class ContainerService:
                 fut.set_result({"StatusCode": c.state.get("ExitCode", 0), "Error": None})
         c.live.waiters = []
 
-    def _unmount_quietly(self, target: str) -> None:
-        if os.path.ismount(target):
-            self._unmount(target)
+    def _unmount_container(self, cid: str) -> None:
+        """Its rootfs (if mounted) and a shareable container's /dev/shm."""
+        if os.path.ismount(self.paths.rootfs(cid)):
+            self._unmount(self.paths.rootfs(cid))
+        shared_ns.release_shm(self.paths.shm(cid))
 
     def _remove_cgroups(self, cid: str) -> None:
         """The runtime removes the container's cgroups on delete, but gives up if tasks

@@ -5,6 +5,10 @@ dockerd decides them.
   namespace gets X's init's ``/proc/PID/ns/...`` as its ``path`` (the runtime setns(2)s
   into it). At create the mode is kept by X's id (a missing X is a 400 there); at
   start X must be running, and for IPC shareable, with dockerd's wording otherwise.
+- ``--ipc shareable``: the container's /dev/shm is a tmpfs the daemon mounts on the
+  host (:func:`mount_shm`, released at exit) instead of one inside; containers that
+  join its IPC bind the same tmpfs, so POSIX shared memory is shared too, as dockerd
+  does it.
 - ``--network host``: the container's hostname is the host's (recorded at create, as
   dockerd does); ``--network container:X`` takes X's at start (the network layer says
   so in ``SandboxInfo.hostname``).
@@ -15,16 +19,20 @@ not containers.
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Callable
 from typing import Any
 
 from dockyard.api.errors import InvalidParameter, NotFound, SystemError_
+from dockyard.snapshot.mount import Mount, is_mounted, mount_all, unmount
 
-__all__ = ["resolve_at_create", "join_at_start"]
+__all__ = ["resolve_at_create", "join_at_start", "mount_shm", "release_shm"]
 
 Lookup = Callable[[str], Any]  # name or id -> the container (raises NoSuchContainer)
 _SHAREABLE_IPC = ("shareable",)
+_SHM_OPTIONS = ("nosuid", "noexec", "nodev", "mode=1777")
+_SHM_SIZE = 64 << 20  # dockerd's default ShmSize
 
 
 def _other(mode: str) -> str | None:
@@ -47,8 +55,29 @@ def resolve_at_create(host_config: dict[str, Any], config: dict[str, Any], cid: 
         config["Hostname"] = socket.gethostname() if host else cid[:12]
 
 
-def join_at_start(spec: dict[str, Any], host_config: dict[str, Any], lookup: Lookup) -> None:
-    """Point the spec's pid and ipc namespaces at the other container's, if asked."""
+def mount_shm(host_config: dict[str, Any], path: str) -> None:
+    """Before a shareable container starts: its /dev/shm on the host (in a thread: mount)."""
+    if (host_config.get("IpcMode") or "") not in _SHAREABLE_IPC or is_mounted(path):
+        return
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    size = int(host_config.get("ShmSize") or _SHM_SIZE)
+    mount_all([Mount("tmpfs", "shm", (*_SHM_OPTIONS, f"size={size}"))], path)
+
+
+def release_shm(path: str) -> None:
+    """Once the container is gone or stopped (containers joined to it keep their bind)."""
+    try:
+        unmount(path)
+    except FileNotFoundError:
+        pass  # never mounted: not a shareable container
+
+
+def join_at_start(spec: dict[str, Any], host_config: dict[str, Any], cid: str,
+                  lookup: Lookup, shm_dir: Callable[[str], str]) -> None:  # fmt: skip
+    """Point the spec's pid and ipc namespaces at the other container's, if asked, and
+    /dev/shm at the shareable one's tmpfs on the host."""
+    if (host_config.get("IpcMode") or "") in _SHAREABLE_IPC:
+        _bind_shm(spec, shm_dir(cid))
     ref = _other(host_config.get("PidMode") or "")
     if ref is not None:
         other = lookup(ref)
@@ -70,6 +99,19 @@ def join_at_start(spec: dict[str, Any], host_config: dict[str, Any], lookup: Loo
                 f"{prefix}: non-shareable IPC (hint: use IpcMode:shareable for the donor container)"
             )
         _join(spec, "ipc", other)
+        for _ in range(8):  # a chain of joins ends at the shareable container
+            ref = _other(other.host_config.get("IpcMode") or "")
+            if ref is None:
+                break
+            other = lookup(ref)
+        if is_mounted(shm_dir(other.id)):  # else started before it was mounted there
+            _bind_shm(spec, shm_dir(other.id))
+
+
+def _bind_shm(spec: dict[str, Any], source: str) -> None:
+    for m in spec["mounts"]:
+        if m["destination"] == "/dev/shm":
+            m.update(type="bind", source=source, options=["rbind", "rprivate"])
 
 
 def _join(spec: dict[str, Any], kind: str, other: Any) -> None:
