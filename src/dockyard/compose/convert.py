@@ -221,11 +221,15 @@ def create_body(
               "privileged": "Privileged", "read_only": "ReadonlyRootfs", "init": "Init",
               "ipc": "IpcMode", "pid": "PidMode", "uts": "UTSMode", "userns_mode": "UsernsMode",
               "cgroup_parent": "CgroupParent", "runtime": "Runtime", "sysctls": "Sysctls",
-              "links": "Links", "volumes_from": "VolumesFrom", "storage_opt": "StorageOpt",
+              "storage_opt": "StorageOpt",
               "oom_kill_disable": "OomKillDisable", "cgroup": "CgroupnsMode"}  # fmt: skip
     for key, field in simple.items():
         if cfg.get(key) is not None:
             host[field] = cfg[key]
+    if cfg.get("volumes_from"):
+        host["VolumesFrom"] = [_volumes_from(project, v) for v in cfg["volumes_from"]]
+    if cfg.get("links"):
+        host["Links"] = [_link(project, v) for v in cfg["links"]]
     if cfg.get("extra_hosts"):
         host["ExtraHosts"] = [h.replace("=", ":", 1) for h in cfg["extra_hosts"]]
     if cfg.get("tmpfs"):
@@ -282,6 +286,26 @@ def _key_of(project: Project, service: Service, network_name: str) -> str:
         if project.networks[key]["name"] == network_name:
             return key
     return network_name
+
+
+def _first_container(project: Project, service: str) -> str:
+    if service in project.services:
+        return container_name(project, project.services[service], 1)
+    return f"{project.name}-{service}-1"
+
+
+def _volumes_from(project: Project, entry: str) -> str:
+    """`service[:ro]` or `container:name[:ro]` → the `name[:ro]` the Engine API takes."""
+    if entry.startswith("container:"):
+        return entry[len("container:") :]
+    name, sep, mode = entry.removeprefix("service:").partition(":")
+    return _first_container(project, name) + (f":{mode}" if sep else "")
+
+
+def _link(project: Project, entry: str) -> str:
+    """`service[:alias]` → `container:alias` (the alias defaults to the service name)."""
+    name, _, alias = entry.partition(":")
+    return f"{_first_container(project, name)}:{alias or name}"
 
 
 def _device(spec: str) -> dict[str, str]:

@@ -282,6 +282,12 @@ def load(opts: Options, warn: Callable[[str], None] | None = None) -> Project:
                     enabled[dep] = services_doc[dep]
                     changed = True
     for n, svc in enabled.items():
+        implied = implicit_dependencies(svc)
+        if implied:
+            deps = dict(svc.get("depends_on") or {})
+            for dep in implied:
+                deps.setdefault(dep, {"condition": "service_started", "required": True})
+            enabled[n] = svc = {**svc, "depends_on": deps}
         if not svc.get("network_mode") and "networks" not in svc:
             enabled[n] = svc = {**svc, "networks": {"default": None}}
     validate.check({**merged, "services": enabled}, loader.sources)
@@ -313,6 +319,21 @@ def load(opts: Options, warn: Callable[[str], None] | None = None) -> Project:
         disabled={n: Service(n, s) for n, s in services_doc.items() if n not in enabled},
         extensions={k: v for k, v in merged.items() if k.startswith("x-")},
     )
+
+
+def implicit_dependencies(svc: dict[str, Any]) -> list[str]:
+    """Services a service needs started without saying so in `depends_on`, as
+    compose-go adds them: `network_mode: service:X`, `volumes_from: [X]`, `links: [X]`."""
+    out = []
+    mode = svc.get("network_mode") or ""
+    if mode.startswith("service:"):
+        out.append(mode[len("service:") :])
+    for entry in svc.get("volumes_from") or []:
+        if not entry.startswith("container:"):
+            out.append(entry.removeprefix("service:").split(":")[0])
+    for link in svc.get("links") or []:
+        out.append(link.split(":")[0])
+    return out
 
 
 def _named(project: str, key: str, spec: dict[str, Any]) -> dict[str, Any]:

@@ -74,3 +74,27 @@ def test_config_hash_ignores_scale_but_not_command(tmp_path: Path) -> None:
     other = _project(tmp_path, "services:\n  a:\n    image: x\n    command: y\n").services["a"]
     assert labels.config_hash(one) == labels.config_hash(three)
     assert labels.config_hash(one) != labels.config_hash(other)
+
+
+def test_implicit_dependencies_and_references(tmp_path: Path) -> None:
+    project = _project(
+        tmp_path,
+        """
+services:
+  db: {image: db}
+  data: {image: data}
+  app:
+    image: app
+    network_mode: service:db
+    volumes_from: [data:ro]
+    links: [db:database]
+""",
+    )
+    app = project.services["app"]
+    assert set(app.depends_on) == {"db", "data"}
+    assert project.dependency_order(["app"])[-1] == "app"
+    body = convert.create_body(project, app, {}, "app", "container:x", None)
+    assert body["HostConfig"]["VolumesFrom"] == ["p-data-1:ro"]
+    assert body["HostConfig"]["Links"] == ["p-db-1:database"]
+    assert body["HostConfig"]["NetworkMode"] == "container:x"
+    assert "NetworkingConfig" not in body
