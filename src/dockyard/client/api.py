@@ -125,10 +125,14 @@ class Client:
 
     @property
     def version(self) -> str:
-        """The API version in use; negotiated with the daemon on first use."""
+        """The API version in use; negotiated with the daemon on first use.
+
+        Set only once the ping has answered: another thread asking meanwhile pings
+        too, rather than using our own version against an older daemon."""
         if self._version is None:
-            self._version = API_VERSION
             self.ping()
+            if self._version is None:
+                self._version = API_VERSION
         return self._version
 
     def ping(self) -> dict[str, str]:
@@ -140,7 +144,7 @@ class Client:
         server = resp.headers.get("api-version")
         if server:
             self.server_version = server
-            if less_than(server, API_VERSION) and self._version == API_VERSION:
+            if less_than(server, API_VERSION) and self._version in (None, API_VERSION):
                 self._version = server
         return resp.headers
 

@@ -156,3 +156,34 @@ def test_json_stream(server) -> None:
     client = Client(host, version="1.45")
     resp = client.request("POST", "/images/create", {"fromSrc": "-"}, b"tar")
     assert list(client.json_stream(resp)) == [{"status": "a"}, {"status": "sha256:1"}]
+
+
+def test_concurrent_first_requests_all_use_the_negotiated_version(server) -> None:
+    """A second thread asking while the first ping is in flight must not get our own
+    (too new) version: compose's first requests go out from several threads at once."""
+    import time
+
+    host, requests, handlers = server
+    release = threading.Event()
+    answer = _reply("200 OK", b"OK", "API-Version: 1.41\r\n")
+
+    def slow_ping(data: bytes, conn: socket.socket) -> None:
+        release.wait(30)
+        answer(data, conn)
+
+    handlers += [slow_ping, answer]
+    client = Client(host)
+    got: dict[str, str] = {}
+    first = threading.Thread(target=lambda: got.setdefault("first", client.version))
+    first.start()
+    deadline = time.monotonic() + 10
+    while not requests:  # the first ping is at the server, held there
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    second = threading.Thread(target=lambda: got.setdefault("second", client.version))
+    second.start()
+    second.join(0.5)
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert got == {"first": "1.41", "second": "1.41"}
