@@ -59,6 +59,8 @@ class Converger:
         self.image_ids: dict[str, str] = {}
         self.ready: dict[str, asyncio.Future[None]] = {}
         self.created: dict[str, list[str]] = {}  # service -> container ids (in number order)
+        self.made: dict[str, asyncio.Future[None]] = {}  # settles when a service's are created
+        self.to_start: dict[str, list[tuple[str, str]]] = {}  # service -> (id, name) to start
         # the project's containers, listed once per `up` (one call, not one per service)
         self._existing: list[dict[str, Any]] | None = None
         self._image_info: dict[str, asyncio.Future[Any]] = {}
@@ -192,17 +194,56 @@ class Converger:
         await self.ensure_networks()
         await self.ensure_volumes()
         await self.ensure_images(opts)
+        # Containers are created (or recreated) first, all services at once except where
+        # one needs another's container to exist (network_mode service:, volumes_from,
+        # links); then started in dependency order as each `depends_on` condition holds.
         loop = asyncio.get_running_loop()
-        self.ready = {n: loop.create_future() for n in self.project.services}
-        tasks = [asyncio.ensure_future(self._service(n, opts)) for n in self.project.services]
+        self.made = {n: loop.create_future() for n in self.project.services}
+        await self._each_service(self.made, lambda n: self._create_phase(n, opts))
+        if opts.start:
+            self.ready = {n: loop.create_future() for n in self.project.services}
+            await self._each_service(self.ready, self._start_phase)
+
+    async def _each_service(self, done: dict[str, asyncio.Future[None]],
+                            step: Callable[[str], Any]) -> None:  # fmt: skip
+        """Run `step` for every service; `done[name]` settles with its outcome."""
+
+        async def settle(name: str) -> None:
+            try:
+                await step(name)
+            except BaseException as e:
+                if not done[name].done():
+                    done[name].set_exception(
+                        e if isinstance(e, Exception) else ComposeError("cancelled"))  # fmt: skip
+                raise
+            if not done[name].done():
+                done[name].set_result(None)
+
+        tasks = [asyncio.ensure_future(settle(n)) for n in done]
         try:
             await asyncio.gather(*tasks)
         finally:
             for t in tasks:
                 t.cancel()
-            for f in self.ready.values():  # nobody waits on these any more
+            for f in done.values():  # nobody waits on these any more
                 if f.done() and not f.cancelled():
                     f.exception()
+
+    async def _create_phase(self, name: str, opts: UpOptions) -> None:
+        from dockyard.compose.loader import implicit_dependencies
+
+        service = self.project.services[name]
+        needed = [self.made[d] for d in implicit_dependencies(service.config) if d in self.made]
+        await asyncio.gather(*needed)
+        self.to_start[name] = await self.converge_service(service, opts)
+
+    async def _start_phase(self, name: str) -> None:
+        service = self.project.services[name]
+        await asyncio.gather(
+            *(self._wait_dependency(service, d, s) for d, s in service.depends_on.items())
+        )
+        await asyncio.gather(*(self.start_container(cid, cname)
+                               for cid, cname in self.to_start.get(name, [])))  # fmt: skip
 
     async def _wait_dependency(self, service: Service, dep: str, spec: dict[str, Any]) -> None:
         if dep not in self.ready:
@@ -249,21 +290,9 @@ class Converger:
                 return
             await asyncio.sleep(POLL)
 
-    async def _service(self, name: str, opts: UpOptions) -> None:
-        fut = self.ready[name]
-        try:
-            service = self.project.services[name]
-            await asyncio.gather(
-                *(self._wait_dependency(service, d, s) for d, s in service.depends_on.items())
-            )
-            await self.converge_service(service, opts)
-            fut.set_result(None)
-        except BaseException as e:
-            if not fut.done():
-                fut.set_exception(e if isinstance(e, Exception) else ComposeError("cancelled"))
-            raise
-
-    async def converge_service(self, service: Service, opts: UpOptions) -> None:
+    async def converge_service(self, service: Service, opts: UpOptions) -> list[tuple[str, str]]:
+        """Create, recreate or remove the service's containers; the (id, name) of those
+        to start."""
         if self._existing is None:
             self._existing = await call(self.api.containers, self.project.name, True, None)
         existing = [
@@ -280,10 +309,14 @@ class Converger:
             if a.kind == plan.REMOVE:
                 await self.remove_container(a.container, opts.timeout)  # type: ignore[arg-type]
 
+        to_start: list[tuple[int, str, str]] = []
+
         async def one(a: plan.Action) -> None:
             if a.kind == plan.CREATE:
-                cid = await self.create_container(service, a.number)
+                name = convert.container_name(self.project, service, a.number)
+                cid = await self.create_container(service, a.number, name)
             elif a.kind == plan.RECREATE:
+                name = a.container["Names"][0].lstrip("/")  # type: ignore[index]
                 cid = await self.recreate_container(service, a.number, a.container, opts)  # type: ignore[arg-type]
             else:
                 cid = a.container["Id"]  # type: ignore[index]
@@ -291,11 +324,12 @@ class Converger:
                 if a.kind == plan.KEEP:
                     self.progress.event("Container", name, "Running")
             ids.append((a.number, cid))
-            if opts.start and a.kind != plan.KEEP:
-                await self.start_container(cid)
+            if a.kind != plan.KEEP:
+                to_start.append((a.number, cid, name))
 
         await asyncio.gather(*(one(a) for a in actions if a.kind != plan.REMOVE))
         self.created[service.name] = [cid for _, cid in sorted(ids)]
+        return [(cid, name) for _, cid, name in sorted(to_start)]
 
     async def create_container(
         self,
@@ -353,9 +387,7 @@ class Converger:
         self.progress.event("Container", name, "Recreated")
         return cid
 
-    async def start_container(self, cid: str) -> None:
-        info = await call(self.api.inspect, cid)
-        name = info["Name"].lstrip("/")
+    async def start_container(self, cid: str, name: str) -> None:
         self.progress.event("Container", name, "Starting")
         await call(self.api.start, cid)
         self.progress.event("Container", name, "Started")
