@@ -87,9 +87,15 @@ class _Extractor:
     interferes (no lchown)."""
 
     def __init__(
-        self, root: str, mode: str, owner: tuple[int, int] | None, scope: tuple[str, str] | None
+        self,
+        root: str,
+        mode: str,
+        owner: tuple[int, int] | None,
+        scope: tuple[str, str] | None,
+        no_overwrite_dir_non_dir: str | None,
     ) -> None:
         self.mode = mode
+        self.no_overwrite = no_overwrite_dir_non_dir
         self.what = "layer" if mode == LAYER else "archive"
         self.error = InvalidLayer if mode == LAYER else InvalidArchive
         self.owner = owner
@@ -266,6 +272,8 @@ class _Extractor:
             return
         pfd = self.dir_fd(parent)
         st = self.lstat(rel, pfd, base)
+        if st is not None and self.no_overwrite is not None:
+            self.check_overwrite(rel, m, st)
         if st is not None and not (m.isdir() and stat.S_ISDIR(st.st_mode)):
             self.remove(rel, pfd, base, st)
             pfd = self.dir_fd(parent)
@@ -296,6 +304,22 @@ class _Extractor:
         else:
             return  # unknown types (e.g. GNU volume headers) carry no file
         self.attrs(m, pfd, base, rel)
+
+    def check_overwrite(self, rel: str, m: tarfile.TarInfo, st: os.stat_result) -> None:
+        """docker cp's noOverwriteDirNonDir, with dockerd's words: no directory
+        replaced by a non-directory, nor the reverse."""
+        shown = self.no_overwrite or "/"
+        target = posixpath.join(shown, rel)
+        if stat.S_ISDIR(st.st_mode) and not m.isdir():
+            raise SystemError_(
+                "Error processing tar file(exit status 1): cannot overwrite directory "
+                f'"{target}" with non-directory "{shown}"'
+            )
+        if not stat.S_ISDIR(st.st_mode) and m.isdir():
+            raise SystemError_(
+                "Error processing tar file(exit status 1): cannot overwrite non-directory "
+                f'"{target}" with directory "{shown}"'
+            )
 
     def check_symlink(self, m: tarfile.TarInfo, parent: str) -> None:
         """moby's createTarFile check: a relative target may not climb out (an
@@ -503,17 +527,21 @@ def untar(
     mode: str = LAYER,
     owner: tuple[int, int] | None = None,
     scope: tuple[str, str] | None = None,
+    no_overwrite_dir_non_dir: str | None = None,
 ) -> int:
     """Unpack the uncompressed tar `stream` into the directory `root`; returns the
     bytes of file content written. `owner` replaces every entry's uid:gid.
     `scope` (PLAIN): (a rootfs, `root`'s path inside it): symlinks met on the
     way are resolved inside that rootfs, as dockerd's untar chrooted into a
     container resolves them; by default inside `root`.
+    `no_overwrite_dir_non_dir` (docker cp's option): the destination as the
+    client named it; a directory replaced by a non-directory (or the reverse)
+    is then dockerd's error (500).
 
     Raises InvalidArchive (InvalidLayer in LAYER mode) for malformed or escaping
     archives; `root` may then hold part of the archive, for the caller to discard.
     """
-    ex = _Extractor(root, mode, owner, scope)
+    ex = _Extractor(root, mode, owner, scope, no_overwrite_dir_non_dir)
     m: tarfile.TarInfo | None = None
     try:
         with tarfile.open(  # type: ignore[call-overload]

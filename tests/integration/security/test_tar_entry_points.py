@@ -160,12 +160,19 @@ def test_add_in_a_build(daemon: Daemon, api: docker.APIClient, outside: Path, i:
         assert b"Traceback" not in f.read()
 
 
+@pytest.mark.parametrize("no_overwrite", [False, True], ids=["plain", "noOverwriteDirNonDir"])
 @pytest.mark.parametrize("i", range(len(CASES)), ids=IDS)
-def test_put_archive(daemon: Daemon, api: docker.APIClient, outside: Path, i: int) -> None:
+def test_put_archive(
+    daemon: Daemon, api: docker.APIClient, outside: Path, i: int, no_overwrite: bool
+) -> None:
+    """With and without noOverwriteDirNonDir (which docker cp sends)."""
     case = _case(outside, i)
     cid = api.create_container("busybox", ["true"], name=f"tarcorpus-{uuid.uuid4().hex[:8]}")["Id"]
+    params = {"path": "/"}
+    if no_overwrite:
+        params["noOverwriteDirNonDir"] = "true"
     try:
-        r = api._put(api._url("/containers/{0}/archive", cid), params={"path": "/"},
+        r = api._put(api._url("/containers/{0}/archive", cid), params=params,
                      data=case.tar)  # fmt: skip
         if case.plain is None:
             assert r.status_code == 200, (case.name, r.text)

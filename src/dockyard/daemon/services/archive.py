@@ -28,7 +28,7 @@ import time
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
-from dockyard.api.errors import InvalidParameter, NotFound, SystemError_
+from dockyard.api.errors import InvalidParameter, NotFound
 from dockyard.rootpath import openat_in_root
 from dockyard.untar import PLAIN, untar
 
@@ -283,39 +283,10 @@ def extract(root: str, path: str, stream: BinaryIO, no_overwrite_dir_non_dir: bo
     try:
         if not stat.S_ISDIR(os.stat(fd).st_mode):
             raise InvalidParameter("extraction point is not a directory")
-        if no_overwrite_dir_non_dir:
-            _check_overwrites(fd, _clean(path), stream)
-        untar(f"/proc/self/fd/{fd}", stream, mode=PLAIN, scope=(root, _clean(path)))
+        untar(f"/proc/self/fd/{fd}", stream, mode=PLAIN, scope=(root, _clean(path)),
+              no_overwrite_dir_non_dir=_clean(path) if no_overwrite_dir_non_dir else None)  # fmt: skip
     finally:
         os.close(fd)
-
-
-def _check_overwrites(dir_fd: int, shown: str, stream: BinaryIO) -> None:
-    """docker cp's noOverwriteDirNonDir: no directory replaced by a non-directory,
-    nor the reverse. The names are looked up (lstat only) under the destination's
-    fd; the stream is read once here and rewound."""
-    with tarfile.open(fileobj=stream, mode="r:") as tf:  # type: ignore[call-overload]
-        members = [(m.name, m.isdir()) for m in tf]
-    stream.seek(0)
-    for name, is_dir in members:
-        rel = posixpath.normpath(name.lstrip("/"))
-        if rel in (".", "") or rel.startswith(".."):
-            continue
-        try:
-            st = os.lstat(f"/proc/self/fd/{dir_fd}/{rel}")
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        target = posixpath.join(shown, rel)
-        if stat.S_ISDIR(st.st_mode) and not is_dir:
-            raise SystemError_(
-                "Error processing tar file(exit status 1): cannot overwrite directory "
-                f'"{target}" with non-directory "{shown}"'
-            )
-        if not stat.S_ISDIR(st.st_mode) and is_dir:
-            raise SystemError_(
-                "Error processing tar file(exit status 1): cannot overwrite non-directory "
-                f'"{target}" with directory "{shown}"'
-            )
 
 
 def parse_stat(header: str) -> dict[str, Any]:
