@@ -49,6 +49,7 @@ from dockyard.daemon.services.distribution import DistributionService
 from dockyard.daemon.services.events import EventBus
 from dockyard.daemon.services.exec import ExecService
 from dockyard.daemon.services.images import open_image_service
+from dockyard.daemon.services.legacylinks import LegacyLinks
 from dockyard.daemon.services.netevents import NetworkEvents
 from dockyard.daemon.services.networks import NetworkService
 from dockyard.daemon.services.networks import options_from_flags as network_options
@@ -191,7 +192,7 @@ async def serve(args: argparse.Namespace) -> None:
         runtime_args=[*runtime_command(runtime)[1:], "--root", paths.runtime_root],
         security=security,
     )
-    containers.network = NetworkEvents(networks, events)
+    containers.network = NetworkEvents(LegacyLinks(networks, containers), events)
     networks.containers = containers
     volumes = VolumeService(paths, events)
     containers.volumes = volumes

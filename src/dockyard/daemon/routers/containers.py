@@ -267,9 +267,19 @@ def routes(svc: ContainerService) -> web.RouteTableDef:
 
     @r.delete("/containers/{id}")
     async def remove(request: web.Request) -> web.Response:
+        if qbool(request, "link"):  # `docker rm --link NAME`: only /parent/alias is a link
+            _remove_link(svc, request.match_info["id"])
+            return web.Response(status=204)
         await svc.remove(
             request.match_info["id"], force=qbool(request, "force"), volumes=qbool(request, "v")
         )
+        return web.Response(status=204)
+
+    @r.delete("/containers/{id}/{alias}")
+    async def remove_link(request: web.Request) -> web.Response:
+        if not qbool(request, "link"):
+            raise web.HTTPNotFound()
+        _remove_link(svc, f"{request.match_info['id']}/{request.match_info['alias']}")
         return web.Response(status=204)
 
     @r.get("/containers/{id}/logs")
@@ -380,6 +390,13 @@ def routes(svc: ContainerService) -> web.RouteTableDef:
         return ws
 
     return r
+
+
+def _remove_link(svc: ContainerService, name: str) -> None:
+    remove = getattr(svc.network, "remove_link", None)
+    if remove is None:
+        raise InvalidParameter("legacy links are not supported")
+    remove(name)
 
 
 def _detach_keys(spec: str | None) -> bytes:

@@ -71,12 +71,14 @@ class SandboxInfo:
     hosts: extra /etc/hosts lines ("10.0.0.2\tname alias"); resolv_conf: the file's
     content, or None for the host's (filtered) one; hostname: the one the network
     decides (another container's network: its hostname), else the container's own.
+    env: variables the network side adds (legacy links' ALIAS_PORT_*, ALIAS_ENV_*).
     """
 
     netns: str | None = None
     hosts: tuple[str, ...] = ()
     resolv_conf: str | None = None
     hostname: str | None = None
+    env: tuple[str, ...] = ()
 
 
 class NetworkAttacher(Protocol):
@@ -620,7 +622,7 @@ class ContainerService:
             args = ["/sbin/docker-init", "--", *args]
         spec = ocispec.build_spec(
             args=args,
-            env=ocispec.process_env(cfg, hostname, bool(cfg.get("Tty"))),
+            env=ocispec.process_env(cfg, hostname, bool(cfg.get("Tty")), sandbox.env),
             cwd=cfg.get("WorkingDir") or "/",
             user=user,
             hostname=hostname,

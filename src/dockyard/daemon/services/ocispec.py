@@ -125,10 +125,12 @@ def replace_or_append_env(env: list[str], item: str) -> list[str]:
     return [item if e.split("=", 1)[0] == key else e for e in env]
 
 
-def process_env(cfg: dict[str, Any], hostname: str, tty: bool) -> list[str]:
-    env = [DEFAULT_PATH, f"HOSTNAME={hostname}"]
-    if tty:
-        env.append("TERM=xterm")
+def process_env(
+    cfg: dict[str, Any], hostname: str, tty: bool, linked: tuple[str, ...] = ()
+) -> list[str]:
+    """moby's CreateDaemonEnvironment: PATH, HOSTNAME, TERM, the legacy links'
+    variables, then the container's own (which win)."""
+    env = [DEFAULT_PATH, f"HOSTNAME={hostname}", *(["TERM=xterm"] if tty else []), *linked]
     for item in cfg.get("Env") or []:
         env = replace_or_append_env(env, item)
     return env
