@@ -33,8 +33,10 @@ Life cycle:
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
+import fcntl
 import json
 import os
 import selectors
@@ -46,14 +48,16 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from dockyard.fsutil import write_atomic
-from dockyard.monitor import console, jsonlog, oom, protocol
+from dockyard.monitor import console, jsonlog, oom, protocol, relay
+from dockyard.monitor.relay import Client
 from dockyard.proto import stdcopy
 
 if TYPE_CHECKING:
     from dockyard.monitor.host import Host
 
 MNT_DETACH = 2
-_MAX_CLIENT_BACKLOG = 16 << 20
+_READ = 1 << 20  # bytes per read of the container's output; its pipes hold as much
+F_SETPIPE_SZ = 1031
 DRAIN_AFTER_EXIT = 2.0
 CONTAINER_START_WAIT = 30.0
 EXEC_START_WAIT = 60.0
@@ -116,13 +120,6 @@ def accept(listener: socket.socket) -> socket.socket | None:
     return sock
 
 
-class Client:
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        self.decoder = stdcopy.FrameDecoder()
-        self.out = bytearray()
-
-
 class Monitor:
     def __init__(self, host: Host, cfg: dict[str, Any]) -> None:
         self.host = host
@@ -139,7 +136,7 @@ class Monitor:
         # interpreter (3 starts per container); its argv without the program.
         self.runtime_inproc: list[str] | None = cfg.get("runtime_inproc")
         self.rlog = os.path.join(cfg["bundle"], "runtime.log")
-        self.clients: list[Client] = []
+        self.links = relay.Links(self.sel, self, self.pause_output)
         self.listener: socket.socket | None = None
         self.pid = 0
         self.exit_status: int | None = None
@@ -258,8 +255,11 @@ class Monitor:
                 if fd is None:
                     continue
                 os.set_blocking(fd, False)
+                with contextlib.suppress(OSError):  # fewer, larger reads (a pty has no size)
+                    fcntl.fcntl(fd, F_SETPIPE_SZ, _READ)
                 self.outputs[fd] = (name, jsonlog.LineSplitter())
-                self.sel.register(fd, selectors.EVENT_READ, (self, "output", fd))
+                if not self.links.paused:
+                    self.sel.register(fd, selectors.EVENT_READ, (self, "output", fd))
             done(None)
 
         try:
@@ -291,44 +291,16 @@ class Monitor:
     def accept(self) -> None:
         assert self.listener is not None
         sock = accept(self.listener)
-        if sock is None:
-            return
-        c = Client(sock)
-        self.clients.append(c)
-        self.sel.register(sock, selectors.EVENT_READ, (self, "client", c))
+        if sock is not None:
+            self.links.add(sock)
 
     def send(self, data: bytes, only: Client | None = None) -> None:
-        for c in [only] if only else list(self.clients):
-            if len(c.out) > _MAX_CLIENT_BACKLOG:
-                self.drop(c)
-                continue
-            c.out += data
-            self.flush(c)
-
-    def flush(self, c: Client) -> None:
-        while c.out:
-            try:
-                n = c.sock.send(c.out)
-            except BlockingIOError:
-                break
-            except OSError:
-                self.drop(c)
-                return
-            del c.out[:n]
-        if c in self.clients:
-            events = selectors.EVENT_READ | (selectors.EVENT_WRITE if c.out else 0)
-            self.sel.modify(c.sock, events, (self, "client", c))
-
-    def drop(self, c: Client) -> None:
-        if c in self.clients:
-            self.clients.remove(c)
-            self.sel.unregister(c.sock)
-            c.sock.close()
+        self.links.send(data, only)
 
     def on_client(self, c: Client, mask: int) -> None:
         if mask & selectors.EVENT_WRITE:
-            self.flush(c)
-        if not mask & selectors.EVENT_READ or c not in self.clients:
+            self.links.flush(c)
+        if not mask & selectors.EVENT_READ or c not in self.links.clients:
             return
         try:
             data = c.sock.recv(65536)
@@ -337,13 +309,13 @@ class Monitor:
         except OSError:
             data = b""
         if not data:
-            self.drop(c)
+            self.links.drop(c)
             return
         c.decoder.feed(data)
         try:
             frames = list(c.decoder)
         except ValueError:
-            self.drop(c)
+            self.links.drop(c)
             return
         for frame in frames:
             if frame.stream == stdcopy.STDIN:
@@ -362,6 +334,8 @@ class Monitor:
                 except ProcessLookupError:
                     pass
                 self.thaw_if_frozen()
+        elif op == "output":  # whether this link wants the output (relay.py)
+            self.links.want_output(c, bool(msg.get("on", True)))
         elif op == "close_stdin":
             self.close_stdin()  # after what is buffered
         elif op == "status":
@@ -495,7 +469,7 @@ class Monitor:
             return  # closed by an earlier event of the same select batch (finish)
         name, splitter = self.outputs[fd]
         try:
-            data = os.read(fd, 65536)
+            data = os.read(fd, _READ)
         except BlockingIOError:
             return
         except OSError:  # EIO: a pty whose every slave is closed
@@ -507,22 +481,32 @@ class Monitor:
             self.close_output(fd)
             return
         stream = stdcopy.STDOUT if name == "stdout" else stdcopy.STDERR
-        self.send(stdcopy.encode(stream, data))
+        self.links.send_output(stdcopy.encode(stream, data))
         if self.log is not None:
             self.write_log(name, splitter.feed(data))
 
-    def write_log(self, name: str, lines: Iterable[bytes]) -> None:
+    def write_log(self, name: str, runs: Iterable[bytes]) -> None:
         if self.log is None:
             return
         try:
-            for line in lines:
-                self.log.write(name, line)
+            for run in runs:
+                self.log.write_run(name, run)
         except OSError as exc:  # (a full disk): output still reaches attached clients
             self.warn(f"log: {exc}; logging stops")
             self.log = None
 
+    def pause_output(self, paused: bool) -> None:
+        """Stop (or go on) reading the container's output: a link is full (relay.py)."""
+        for fd in self.outputs:
+            registered = fd in self.sel.get_map()
+            if paused and registered:
+                self.sel.unregister(fd)
+            elif not paused and not registered:
+                self.sel.register(fd, selectors.EVENT_READ, (self, "output", fd))
+
     def close_output(self, fd: int) -> None:
-        self.sel.unregister(fd)
+        if fd in self.sel.get_map():
+            self.sel.unregister(fd)
         os.close(fd)
         del self.outputs[fd]
         if fd == self.master:
@@ -633,16 +617,7 @@ class Monitor:
                 os.unlink(self.cfg["socket"])
             except FileNotFoundError:
                 pass
-        for c in list(self.clients):
-            self.sel.unregister(c.sock)
-            c.sock.setblocking(True)
-            c.sock.settimeout(1.0)
-            try:
-                c.sock.sendall(bytes(c.out))
-            except OSError:
-                pass
-            c.sock.close()
-        self.clients.clear()
+        self.links.close()
         for fd in list(self.outputs):
             self.close_output(fd)
         self.host.forget(self)

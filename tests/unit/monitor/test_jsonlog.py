@@ -77,3 +77,46 @@ def test_rfc3339_round_trip_and_errors() -> None:
     for bad in ("", "yesterday", "2026-11-23"):
         with pytest.raises(ValueError):
             jsonlog.parse_rfc3339_nano(bad)
+
+
+def _per_line(stream: str, run: bytes, ns: int) -> bytes:
+    """The reference: one `entry` (json.dumps) per line."""
+    parts = run.split(b"\n")
+    lines = [p + b"\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+    return b"".join(jsonlog.entry(stream, line, ns) for line in lines)
+
+
+def test_encode_lines_is_entry_per_line_byte_for_byte() -> None:
+    import random
+
+    rng = random.Random(11)
+    ns = 1_700_000_000_123_456_789
+    alphabet = [bytes([i]) for i in range(128)] + ["é".encode(), "€".encode(), "😀".encode()]
+    cases = [
+        b"0123456789\n" * 1000,
+        b'say "hi" \\ back\ttab\r\n\x00\x1f\x7f end\n',
+        b"no newline at the end",
+        b"\n\n\n",
+        "unicode é ü € \u2028\n".encode(),
+        b"bad utf-8 \xff\xfe here\nand \xc3 cut\n",
+    ]
+    for _ in range(200):
+        n = rng.randrange(1, 300)
+        run = b"".join(rng.choice(alphabet + [b"\n"] * 20) for _ in range(n))
+        if rng.random() < 0.2:
+            run += bytes([rng.randrange(128, 256)])  # invalid UTF-8 sometimes
+        cases.append(run)
+    for run in cases:
+        for stream in ("stdout", "stderr"):
+            assert jsonlog.encode_lines(stream, run, ns) == _per_line(stream, run, ns), run
+
+
+def test_write_run_rotates_inside_a_run(tmp_path: Path) -> None:
+    p = str(tmp_path / "a.log")
+    w = jsonlog.Writer(p, max_size=300, max_file=3)
+    w.write_run("stdout", b"".join(f"{i}\n".encode() for i in range(40)))
+    w.close()
+    logs = [line for f in jsonlog.rotated(p) for line in jsonlog.read_lines(f)]
+    assert all(os.path.getsize(f) <= 300 for f in jsonlog.rotated(p))
+    numbers = [int(line.split(b'"log":"')[1].split(b"\\n")[0]) for line in logs]
+    assert numbers == list(range(40 - len(numbers), 40)) and len(numbers) > 6

@@ -32,9 +32,10 @@ def test_bad_stream_id_rejected() -> None:
 
 def test_line_splitter_and_entries() -> None:
     s = jsonlog.LineSplitter(max_line=8)
-    assert list(s.feed(b"ab\ncd")) == [b"ab\n"]
-    assert list(s.feed(b"efghijkl")) == [b"cdefghij"]
-    assert s.flush() == b"kl"
+    assert s.feed(b"ab\ncd") == [b"ab\n"]
+    assert s.feed(b"efghijkl") == [b"cdefghij"]
+    assert s.feed(b"\nx\ny\nzzzzzzzzzz") == [b"kl\nx\ny\n", b"zzzzzzzz"]
+    assert s.flush() == b"zz"
     e = jsonlog.entry("stdout", b"hi\n", ns=1_700_000_000_123_456_789)
     assert e == b'{"log":"hi\\n","stream":"stdout","time":"2023-11-14T22:13:20.123456789Z"}\n'
 
