@@ -74,3 +74,17 @@ def test_open_in_root_stays_inside(tmp_path) -> None:
     for evil in ("abs-link", "etc/rel-link", "../secret", "/../../secret"):
         with pytest.raises(FileNotFoundError):
             open_in_root(str(root), evil)
+
+
+def test_a_stalled_event_subscriber_holds_a_bounded_queue() -> None:
+    from dockyard.daemon.services import events
+
+    bus = events.EventBus()
+    stalled = bus.subscribe()
+    for i in range(events.QUEUE * 3):
+        bus.publish("container", "start", f"c{i}")
+    assert stalled.qsize() == events.QUEUE
+    assert stalled.get_nowait().actor_id == "c0"  # the first ones, in order
+    reader = bus.subscribe()
+    bus.publish("container", "die", "x")
+    assert reader.get_nowait().action == "die"

@@ -25,6 +25,7 @@ from dockyard.daemon.services.containers import (
     ContainerService,
     status_text,
 )
+from dockyard.daemon.services.outputs import Subscription
 from dockyard.monitor import jsonlog
 from dockyard.proto import detachkeys, stdcopy
 
@@ -411,7 +412,7 @@ async def _pump_stdin(
     c: Container,
     stream: hj.HijackedStream,
     keys: bytes | None,
-    output: asyncio.Queue[stdcopy.Frame | None],
+    output: Subscription,
 ) -> None:
     # Input may come before `start`: hold it until the monitor link is up.
     await c.live.linked.wait()

@@ -12,6 +12,7 @@ from dockyard.api.models.exec import ExecConfig, ExecStartCheck
 from dockyard.daemon.server import hijack as hj
 from dockyard.daemon.server.params import json_response, model_body, qint
 from dockyard.daemon.services.exec import Exec, ExecService
+from dockyard.daemon.services.outputs import Subscription
 from dockyard.proto import detachkeys, stdcopy
 
 
@@ -83,7 +84,7 @@ async def _pump_stdin(
     svc: ExecService,
     e: Exec,
     stream: hj.HijackedStream,
-    output: asyncio.Queue[stdcopy.Frame | None],
+    output: Subscription,
 ) -> None:
     await e.linked.wait()
     # As dockerd: the detach keys are scanned only when the exec has a TTY; without

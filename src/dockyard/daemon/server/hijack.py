@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from dockyard.daemon.services.outputs import Subscription
 from dockyard.proto import stdcopy
 
 MULTIPLEXED = "application/vnd.docker.multiplexed-stream"
@@ -118,7 +119,7 @@ async def hijack(request: web.Request, content_type: str) -> HijackedStream:
 
 async def relay(
     stream: HijackedStream,
-    frames: asyncio.Queue[stdcopy.Frame | None],
+    frames: Subscription,
     want: set[int],
     tty: bool,
 ) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -42,7 +43,9 @@ from dockyard.api.filters import labels_match
 from dockyard.daemon.paths import DaemonPaths
 from dockyard.daemon.services import hostcheck, logopts, names, ocispec, shared_ns
 from dockyard.daemon.services.events import EventBus
-from dockyard.daemon.services.monitors import MonitorHosts, read_link
+from dockyard.daemon.services.logreader import Follow, LogQuery, read_log
+from dockyard.daemon.services.monitors import MonitorHosts, output_wanted, read_link
+from dockyard.daemon.services.outputs import Fanout, Subscription
 from dockyard.daemon.services.signals import parse_signal
 from dockyard.fsutil import write_json_atomic
 from dockyard.humanize import human_duration
@@ -127,7 +130,7 @@ class Live:
 
     writer: asyncio.StreamWriter | None = None
     reader_task: asyncio.Task[None] | None = None
-    subscribers: set[asyncio.Queue[stdcopy.Frame | None]] = field(default_factory=set)
+    subscribers: Fanout = field(default_factory=Fanout)
     waiters: list[tuple[str, asyncio.Future[dict[str, Any]]]] = field(default_factory=list)
     exited: asyncio.Event = field(default_factory=asyncio.Event)
     output: asyncio.Event = field(default_factory=asyncio.Event)
@@ -685,6 +688,7 @@ class ContainerService:
     async def _connect(self, c: Container) -> None:
         reader, writer = await asyncio.open_unix_connection(self.paths.monitor_socket(c.id))
         c.live.writer = writer
+        c.live.subscribers.link(functools.partial(output_wanted, writer))
         c.live.linked.set()
         c.live.reader_task = asyncio.create_task(self._read_monitor(c, reader))
 
@@ -711,13 +715,12 @@ class ContainerService:
                 exit_result = msg
 
         def on_output(frame: stdcopy.Frame) -> None:
-            for q in c.live.subscribers:
-                q.put_nowait(frame)
+            c.live.subscribers.publish(frame)
             c.live.output.set()
             c.live.output = asyncio.Event()
 
         try:
-            await read_link(reader, on_control, on_output)
+            await read_link(reader, on_control, on_output, c.live.subscribers)
         except (ConnectionError, ValueError) as exc:
             log.warning("monitor link of %s broke: %s", c.id[:12], exc)
         except asyncio.CancelledError:
@@ -729,6 +732,7 @@ class ContainerService:
             if c.live.writer is not None:
                 c.live.writer.close()
             c.live.writer = None
+            c.live.subscribers.link(None)
             c.live.linked = asyncio.Event()
             if c.live.started is not None and not c.live.started.done():
                 c.live.started.set_result({"event": "error", "message": "monitor went away"})
@@ -1115,13 +1119,11 @@ class ContainerService:
         shutil.rmtree(self.paths.bundle(cid), ignore_errors=True)
 
     # ---- attach and logs ----------------------------------------------------------------
-    def subscribe(self, c: Container) -> asyncio.Queue[stdcopy.Frame | None]:
-        q: asyncio.Queue[stdcopy.Frame | None] = asyncio.Queue()
-        c.live.subscribers.add(q)
-        return q
+    def subscribe(self, c: Container) -> Subscription:
+        return c.live.subscribers.subscribe()
 
-    def unsubscribe(self, c: Container, q: asyncio.Queue[stdcopy.Frame | None]) -> None:
-        c.live.subscribers.discard(q)
+    def unsubscribe(self, c: Container, q: Subscription) -> None:
+        c.live.subscribers.unsubscribe(q)
 
     def close_stdin(self, c: Container) -> None:
         self._send(c, {"op": "close_stdin"})
@@ -1141,81 +1143,16 @@ class ContainerService:
         c = self.get(ref)
         if (c.host_config.get("LogConfig") or {}).get("Type") == "none":
             raise InvalidParameter("configured logging driver does not support reading")
-        wanted = {"stdout"} if stdout else set()
-        if stderr:
-            wanted.add("stderr")
-        path = self.paths.log(c.id)
-        since_ns = int(since * 1e9)
-        until_ns = int(until * 1e9) if until else 0
-
-        def render(raw: bytes) -> tuple[int, bytes] | None:
-            try:
-                entry = json.loads(raw)
-            except json.JSONDecodeError:
-                return None
-            stream = entry.get("stream")
-            if stream not in wanted:
-                return None
-            t = entry.get("time", "")
-            if since_ns or until_ns:
-                ts = jsonlog.parse_rfc3339_nano(t)
-                if ts < since_ns or (until_ns and ts > until_ns):
-                    return None
-            data = entry.get("log", "").encode()
-            if timestamps:
-                data = t.encode() + b" " + data
-            return (stdcopy.STDOUT if stream == "stdout" else stdcopy.STDERR, data)
-
-        # The rotated files first (`--log-opt max-size/max-file`), oldest first.
-        lines: list[bytes] = []
-        for old in jsonlog.rotated(path)[:-1]:
-            lines.extend(jsonlog.read_lines(old))
-        try:
-            f = open(path, "rb")  # noqa: SIM115
-        except FileNotFoundError:
-            f = None
-        try:
-            if f is not None:
-                current = f.readlines()
-                if current and not current[-1].endswith(b"\n"):
-                    f.seek(-len(current[-1]), os.SEEK_CUR)
-                    current.pop()
-                lines.extend(current)
-            if tail is not None and tail >= 0:
-                lines = lines[-tail:] if tail else []
-            for raw in lines:
-                out = render(raw)
-                if out:
-                    yield out
-            del lines
-            if not follow or f is None:
-                return
-            while True:
-                changed = c.live.output
-                running = c.running
-                pos = f.tell()
-                chunk = f.read()
-                if chunk:
-                    complete, _, _rest = chunk.rpartition(b"\n")
-                    f.seek(pos + len(complete) + 1 if complete else pos)
-                    for raw in complete.split(b"\n") if complete else []:
-                        out = render(raw)
-                        if out:
-                            yield out
-                    continue
-                if _rotated_away(f, path):  # what we read became <path>.1: on to the new one
-                    f.close()
-                    f = open(path, "rb")  # noqa: SIM115
-                    continue
-                if not running or c.id not in self.containers or self.closing:
-                    return
-                try:
-                    await asyncio.wait_for(changed.wait(), 1.0)
-                except TimeoutError:
-                    pass
-        finally:
-            if f is not None:
-                f.close()
+        query = LogQuery(
+            stdout, stderr, int(since * 1e9), int(until * 1e9) if until else 0, timestamps, tail
+        )
+        follower = Follow(
+            lambda: c.live.output,
+            lambda: c.running and c.id in self.containers and not self.closing,
+            c.live.subscribers.following,  # the monitor says when output comes
+        )
+        async for out in read_log(self.paths.log(c.id), query, follower if follow else None):
+            yield out
 
     # ---- views ---------------------------------------------------------------------------
     def list(self, all: bool = False, limit: int | None = None) -> list[Container]:
@@ -1329,10 +1266,3 @@ def status_text(state: dict[str, Any], now: float | None = None) -> str:
     if status == "dead":
         return "Dead"
     return "Created"
-
-
-def _rotated_away(f: Any, path: str) -> bool:
-    try:
-        return os.stat(path).st_ino != os.fstat(f.fileno()).st_ino
-    except FileNotFoundError:
-        return False

@@ -1,6 +1,9 @@
 """The daemon's event bus: every service publishes Docker's events here
 (container create/start/die/destroy, image import/tag/untag/delete, ...);
-`GET /events` subscribes. A bounded in-memory history serves `since`."""
+`GET /events` subscribes. A bounded in-memory history serves `since`.
+A subscriber that does not read holds at most `QUEUE` events; later ones are
+dropped for it (dockerd's publisher drops them after a short wait), so a stalled
+`docker events` client cannot grow the daemon's memory."""
 
 from __future__ import annotations
 
@@ -36,6 +39,9 @@ class Event:
         return out
 
 
+QUEUE = 1024
+
+
 class EventBus:
     def __init__(self, history: int = 1024) -> None:
         self._history: deque[Event] = deque(maxlen=history)
@@ -47,14 +53,15 @@ class EventBus:
         ev = Event(type, action, actor_id, dict(attributes or {}), time.time_ns())
         self._history.append(ev)
         for q in self._subscribers:
-            q.put_nowait(ev)
+            if not q.full():
+                q.put_nowait(ev)
         return ev
 
     def since(self, since_nano: int) -> list[Event]:
         return [e for e in self._history if e.time_nano >= since_nano]
 
     def subscribe(self) -> asyncio.Queue[Event]:
-        q: asyncio.Queue[Event] = asyncio.Queue()
+        q: asyncio.Queue[Event] = asyncio.Queue(QUEUE)
         self._subscribers.add(q)
         return q
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -30,7 +31,8 @@ from dockyard.api.errors import (
 )
 from dockyard.daemon.services import ocispec
 from dockyard.daemon.services.containers import Container, ContainerService, _read_in_root
-from dockyard.daemon.services.monitors import read_link
+from dockyard.daemon.services.monitors import output_wanted, read_link
+from dockyard.daemon.services.outputs import Fanout, Subscription
 from dockyard.daemon.services.signals import parse_signal
 from dockyard.monitor import protocol
 from dockyard.proto import stdcopy
@@ -54,7 +56,7 @@ class Exec:
     pid: int = 0
     writer: asyncio.StreamWriter | None = None
     reader_task: asyncio.Task[None] | None = None
-    subscribers: set[asyncio.Queue[stdcopy.Frame | None]] = field(default_factory=set)
+    subscribers: Fanout = field(default_factory=Fanout)
     exited: asyncio.Event = field(default_factory=asyncio.Event)
     linked: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -220,6 +222,7 @@ class ExecService:
             shutil.rmtree(state_dir, ignore_errors=True)
             raise
         e.writer = writer
+        e.subscribers.link(functools.partial(output_wanted, writer))  # before "start"
         started: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         e.reader_task = asyncio.create_task(self._read_monitor(e, reader, started))
         writer.write(protocol.control({"op": "start"}))
@@ -252,18 +255,15 @@ class ExecService:
             elif ev == "exit":
                 result = msg
 
-        def on_output(frame: stdcopy.Frame) -> None:
-            for q in e.subscribers:
-                q.put_nowait(frame)
-
         try:
-            await read_link(reader, on_control, on_output)
+            await read_link(reader, on_control, e.subscribers.publish, e.subscribers)
         except (ConnectionError, ValueError) as exc:
             log.warning("exec monitor link of %s broke: %s", e.id[:12], exc)
         finally:
             if e.writer is not None:
                 e.writer.close()
             e.writer = None
+            e.subscribers.link(None)
             if not started.done():
                 started.set_result({"event": "error", "message": "exec monitor went away"})
             e.running = False
@@ -280,13 +280,11 @@ class ExecService:
                 self.containers._attrs(c, execID=e.id, exitCode=str(e.exit_code)),
             )
 
-    def subscribe(self, e: Exec) -> asyncio.Queue[stdcopy.Frame | None]:
-        q: asyncio.Queue[stdcopy.Frame | None] = asyncio.Queue()
-        e.subscribers.add(q)
-        return q
+    def subscribe(self, e: Exec) -> Subscription:
+        return e.subscribers.subscribe()
 
-    def unsubscribe(self, e: Exec, q: asyncio.Queue[stdcopy.Frame | None]) -> None:
-        e.subscribers.discard(q)
+    def unsubscribe(self, e: Exec, q: Subscription) -> None:
+        e.subscribers.unsubscribe(q)
 
     def _send(self, e: Exec, data: bytes) -> None:
         if e.writer is not None and not e.writer.is_closing():

@@ -21,9 +21,11 @@ import signal
 import socket
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from dockyard.daemon.services import outputs
+from dockyard.daemon.services.outputs import Subscription
 from dockyard.monitor import protocol
 from dockyard.proto import stdcopy
 from dockyard.runtime.signals import inherited_bad
@@ -158,15 +160,26 @@ async def read_link(
     reader: asyncio.StreamReader,
     on_control: Callable[[dict[str, Any]], None],
     on_output: Callable[[stdcopy.Frame], None],
+    subscriptions: Iterable[Subscription] = (),
 ) -> None:
     """A monitor link until its end: control messages and output frames to the
-    callbacks (a container's link and an exec's alike). Raises ConnectionError,
-    ValueError (a bad frame or message)."""
+    callbacks (a container's link and an exec's alike). While one of
+    `subscriptions` is full, the link is not read: the backpressure reaches the
+    monitor (`outputs.py`). Raises ConnectionError, ValueError (a bad frame or
+    message)."""
     decoder = stdcopy.FrameDecoder()
-    while data := await reader.read(65536):
+    while data := await reader.read(1 << 18):
         decoder.feed(data)
         for frame in decoder:
             if frame.stream == stdcopy.CONTROL:
                 on_control(protocol.parse_control(frame.data))
             else:
                 on_output(frame)
+        await outputs.room(subscriptions)
+
+
+def output_wanted(writer: asyncio.StreamWriter | None, on: bool) -> None:
+    """Tell a monitor whether this link wants the process's output: a detached
+    container's output need not cross into the daemon (its log is the monitor's)."""
+    if writer is not None and not writer.is_closing():
+        writer.write(protocol.control({"op": "output", "on": on}))
