@@ -120,3 +120,17 @@ def test_write_run_rotates_inside_a_run(tmp_path: Path) -> None:
     assert all(os.path.getsize(f) <= 300 for f in jsonlog.rotated(p))
     numbers = [int(line.split(b'"log":"')[1].split(b"\\n")[0]) for line in logs]
     assert numbers == list(range(40 - len(numbers), 40)) and len(numbers) > 6
+
+
+def test_mode_and_max_buffer_size_are_every_drivers_as_dockerd_has_them() -> None:
+    ok = {"mode": "non-blocking", "max-buffer-size": "4m", "max-size": "1m"}
+    logopts.check_names({"Type": "json-file", "Config": ok})
+    logopts.check_names({"Type": "local", "Config": {"mode": "blocking"}})
+    with pytest.raises(InvalidParameter, match="logging mode not supported: fast"):
+        logopts.check_names({"Type": "json-file", "Config": {"mode": "fast"}})
+    with pytest.raises(InvalidParameter, match="only supported with 'mode=non-blocking'"):
+        logopts.check_names({"Type": "json-file", "Config": {"max-buffer-size": "1m"}})
+    with pytest.raises(InvalidParameter, match="error parsing option max-buffer-size"):
+        logopts.check_names(
+            {"Type": "json-file", "Config": {"mode": "non-blocking", "max-buffer-size": "x"}}
+        )

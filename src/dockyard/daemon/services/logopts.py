@@ -19,6 +19,7 @@ _OPTS = {
     "local": {"max-size", "max-file", "compress"},
     "none": set(),
 }  # fmt: skip
+_BUILT_IN = ("mode", "max-buffer-size")
 _SIZE = re.compile(r"^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$")
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 
@@ -28,9 +29,33 @@ def check_names(log_config: dict[str, Any]) -> None:
     driver = log_config.get("Type") or "json-file"
     if driver not in DRIVERS:
         raise InvalidParameter(f"logger: no log driver named '{driver}' is registered")
-    for name in log_config.get("Config") or {}:
+    cfg = log_config.get("Config") or {}
+    if driver != "none":
+        _check_mode(cfg)
+    for name in cfg:
+        if name in _BUILT_IN and driver != "none":
+            continue
         if name not in _OPTS[driver]:
             raise InvalidParameter(f"unknown log opt '{name}' for {driver} log driver")
+
+
+def _check_mode(cfg: dict[str, Any]) -> None:
+    """`mode` and `max-buffer-size`, which every driver takes (dockerd's built-in
+    options). A json-file log is written as the output is read, at disk speed, so
+    `non-blocking` changes nothing here: an attached client that stops reading
+    blocks the container in either mode, as under dockerd."""
+    mode = cfg.get("mode", "")
+    if mode not in ("", "blocking", "non-blocking"):
+        raise InvalidParameter(f"logger: logging mode not supported: {mode}")
+    if "max-buffer-size" in cfg:
+        if mode != "non-blocking":
+            raise InvalidParameter(
+                "logger: max-buffer-size option is only supported with 'mode=non-blocking'"
+            )
+        try:
+            ram_in_bytes(cfg["max-buffer-size"])
+        except ValueError as exc:
+            raise InvalidParameter(f"error parsing option max-buffer-size: {exc}") from None
 
 
 def ram_in_bytes(value: str) -> int:
