@@ -66,6 +66,19 @@ def unplug(name: str) -> None:
                 ipr.link("set", index=idx[0], master=0)
 
 
+def ports_of(bridge: str) -> list[str]:
+    """The names of the links plugged into `bridge` ([] if there is no such bridge)."""
+    with IPRoute() as ipr:
+        idx = ipr.link_lookup(ifname=bridge)
+        if not idx:
+            return []
+        return [
+            link.get_attr("IFLA_IFNAME")
+            for link in ipr.get_links()
+            if link.get_attr("IFLA_MASTER") == idx[0]
+        ]
+
+
 def link_exists(name: str) -> bool:
     with IPRoute() as ipr:
         return bool(ipr.link_lookup(ifname=name))

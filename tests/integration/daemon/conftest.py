@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -83,3 +84,20 @@ def engine(request: pytest.FixtureRequest) -> Iterator[Daemon | Peer]:
     yield e
     if made:
         e.docker("rm", "-f", *made)
+
+
+def live_monitors(root: Path) -> set[str]:
+    """Containers whose monitor is alive: its socket (exec-root/s/<id[:32]>) is
+    listened on. Monitors share host processes, so a pid says less."""
+    out = set()
+    for bundle in (root / "exec" / "containers").glob("*"):
+        sock = root / "exec" / "s" / bundle.name[:32]
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(str(sock))
+        except OSError:
+            continue
+        finally:
+            s.close()
+        out.add(bundle.name)
+    return out

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import socket
 import threading
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 import requests
 
 from tests.conftest import Daemon, start_daemon, stop_daemon
+from tests.integration.daemon.conftest import live_monitors
 
 pytestmark = pytest.mark.integration
 
@@ -64,23 +64,6 @@ def _client(host: str, count: int, ledger: Ledger, stop: threading.Event) -> Non
             continue
         with ledger.lock:
             ledger.removed.add(cid)
-
-
-def _monitors(root: Path) -> set[str]:
-    """Containers whose monitor is alive: its socket (exec-root/s/<id[:32]>) is
-    listened on. Monitors share host processes, so a pid says less."""
-    out = set()
-    for bundle in (root / "exec" / "containers").glob("*"):
-        sock = root / "exec" / "s" / bundle.name[:32]
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            s.connect(str(sock))
-        except OSError:
-            continue
-        finally:
-            s.close()
-        out.add(bundle.name)
-    return out
 
 
 def _rootfs_mounts(root: Path) -> set[str]:
@@ -136,16 +119,16 @@ def _scenario(root: Path, d: Daemon) -> None:
     while True:
         listed = {c["Id"]: c for c in cli.containers(all=True)}
         running = {cid for cid, c in listed.items() if c["State"] == "running"}
-        if _monitors(root) == running or time.monotonic() > deadline:
+        if live_monitors(root) == running or time.monotonic() > deadline:
             break
         time.sleep(1)
-    assert _monitors(root) == running, "ps -a and the monitors disagree"
+    assert live_monitors(root) == running, "ps -a and the monitors disagree"
     assert _rootfs_mounts(root) <= running, "a stopped container still has its rootfs mounted"
     for cid in listed:
         cli.remove_container(cid, force=True)
     assert cli.containers(all=True) == []
     time.sleep(0.5)
-    assert _monitors(root) == set()
+    assert live_monitors(root) == set()
     assert _rootfs_mounts(root) == set()
     cgroups = (
         [

@@ -46,6 +46,7 @@ from dockyard.daemon.services.events import EventBus
 from dockyard.daemon.services.logreader import Follow, LogQuery, read_log
 from dockyard.daemon.services.monitors import MonitorHosts, output_wanted, read_link
 from dockyard.daemon.services.outputs import Fanout, Subscription
+from dockyard.daemon.services.reclaim import container_leftovers
 from dockyard.daemon.services.signals import parse_signal
 from dockyard.fsutil import write_json_atomic
 from dockyard.humanize import human_duration
@@ -337,6 +338,11 @@ class ContainerService:
                 continue
             self.containers[c.id] = c
             self.by_name[c.name] = c.id
+        await asyncio.to_thread(
+            container_leftovers, root, self.paths.bundles_root,
+            os.path.basename(self.paths.container_record("x")), set(self.containers),
+            self.images.snapshotter,
+        )  # fmt: skip
         for c in list(self.containers.values()):
             if c.running:
                 try:

@@ -24,6 +24,7 @@ from typing import Any
 from dockyard.api.errors import Conflict, Forbidden, InvalidParameter, NotFound
 from dockyard.api.filters import labels_match, match
 from dockyard.daemon.paths import DaemonPaths
+from dockyard.daemon.services import reclaim
 from dockyard.daemon.services.containers import Container, SandboxInfo, _host_resolv_conf
 from dockyard.daemon.services.events import EventBus
 from dockyard.daemon.services.netpool import Sandbox, SandboxPool
@@ -730,6 +731,12 @@ class NetworkService:
                 await self._start_dns(cid)
         for c in self.containers.containers.values():
             self.names.setdefault(c.id, (c.name.lstrip("/"), c.config.get("Hostname") or c.id[:12]))
+        await asyncio.to_thread(
+            reclaim.network_leftovers, self.netns_dir,
+            {c.id[:32] for c in self.containers.containers.values() if c.running},
+            [n["_bridge"] for n in self.nets.values() if n["Driver"] == "bridge"],
+            {ep["veth"] for per in self.endpoints.values() for ep in per.values()},
+        )  # fmt: skip
         self._save()
         await self._apply_rules()
 
