@@ -60,6 +60,7 @@ class SandboxPool:
         self.size = size
         self.ready: list[Sandbox] = []
         self.ips: set[str] = set()  # reserved by the pool (ready or being made)
+        self._making: set[str] = set()  # veths of sandboxes being made
         self._filling: asyncio.Task[None] | None = None
 
     def clean_leftovers(self) -> None:
@@ -67,6 +68,11 @@ class SandboxPool:
         for path in glob.glob(os.path.join(self.root, "pool-*")):
             with contextlib.suppress(Exception):
                 netns.remove(path)
+
+    def veths(self) -> set[str]:
+        """The host ends the pool holds (ready or being made); under `lock`, no
+        new one starts."""
+        return {sb.veth for sb in self.ready} | self._making
 
     def take(self) -> Sandbox | None:
         """A ready sandbox (its address still reserved until `adopted`), or None."""
@@ -103,12 +109,13 @@ class SandboxPool:
                 except Exception:
                     return  # the subnet is full: containers get what is left
                 self.ips.add(ip)
-            sb = Sandbox(
-                path=os.path.join(self.root, "pool-" + secrets.token_hex(4)),
-                veth="veth" + secrets.token_hex(4)[:7],
-                ip=ip,
-                mac=ipam.mac_for(ip),
-            )
+                sb = Sandbox(
+                    path=os.path.join(self.root, "pool-" + secrets.token_hex(4)),
+                    veth="veth" + secrets.token_hex(4)[:7],
+                    ip=ip,
+                    mac=ipam.mac_for(ip),
+                )
+                self._making.add(sb.veth)
             plen = ipaddress.IPv4Network(sub["Subnet"]).prefixlen
             try:
                 await asyncio.to_thread(self._make, sb, n["_bridge"], plen, sub["Gateway"])
@@ -116,6 +123,8 @@ class SandboxPool:
                 self.ips.discard(ip)
                 log.warning("network sandbox pool: %s", exc)
                 return
+            finally:
+                self._making.discard(sb.veth)
             self.ready.append(sb)
 
     def _make(self, sb: Sandbox, bridge: str, plen: int, gateway: str) -> None:

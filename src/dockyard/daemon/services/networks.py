@@ -731,12 +731,14 @@ class NetworkService:
                 await self._start_dns(cid)
         for c in self.containers.containers.values():
             self.names.setdefault(c.id, (c.name.lstrip("/"), c.config.get("Hostname") or c.id[:12]))
-        await asyncio.to_thread(
-            reclaim.network_leftovers, self.netns_dir,
-            {c.id[:32] for c in self.containers.containers.values() if c.running},
-            [n["_bridge"] for n in self.nets.values() if n["Driver"] == "bridge"],
-            {ep["veth"] for per in self.endpoints.values() for ep in per.values()},
-        )  # fmt: skip
+        async with self.lock:  # restarts may be filling the warm pool: its veths are its own
+            await asyncio.to_thread(
+                reclaim.network_leftovers, self.netns_dir,
+                {c.id[:32] for c in self.containers.containers.values() if c.running},
+                [n["_bridge"] for n in self.nets.values() if n["Driver"] == "bridge"],
+                {ep["veth"] for per in self.endpoints.values() for ep in per.values()}
+                | self.pool.veths(),
+            )  # fmt: skip
         self._save()
         await self._apply_rules()
 
