@@ -3,13 +3,18 @@ requests are read: the one table of the Engine API version history
 (docs.docker.com/reference/api/engine/version-history) as far as this daemon
 serves it (1.24 to 1.45).
 
-Services answer in the newest shape; `shape_answer` turns an answer into the
-shape of the version the client asked for, `read_query` and `read_create_body`
-read an older client's request as the newest. The server middleware applies
-them by operation (moby's operationId), so no router tests versions itself.
+Services answer in the newest shape. The server middleware finds a request's
+operation (moby's operationId, from ROUTES), refuses what no version accepts
+(`check_request`), rewrites an older client's query (`read_query`), and turns
+the answer into the shape of the client's version (`shape_answer`). Create
+bodies need the body, so the create router calls `hoist_host_config` (through
+the request model, before it checks types) and `read_create_body` (after).
+No router tests versions itself.
 
 Paths name fields in an answer: `.A.B` a field, `[]` every item of a list, `*`
-every value of a map keyed by data (network names).
+every value of a map keyed by data (network names). Filters are parsed with
+gojson, the one JSON parser for client input; the empty container config comes
+from proto.image, which shapes every image config the API returns.
 """
 
 from __future__ import annotations

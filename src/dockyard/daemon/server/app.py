@@ -135,7 +135,9 @@ def _read_as_newest(request: web.Request, op: str, v: str) -> web.Request:
 def _shape(resp: web.StreamResponse, op: str, v: str) -> None:
     """The answer in the shape of the client's API version (services answer the newest)."""
     if isinstance(resp, web.Response) and 200 <= resp.status < 300:
-        shaped = versions.shape_answer(op, v, resp[ANSWER_KEY])
+        # Reshape a copy read back from the body: the data may be a service's own
+        # state (a container's HostConfig, a network's record), never to be edited.
+        shaped = versions.shape_answer(op, v, json.loads(resp.body))
         resp.body = json.dumps(shaped).encode() + b"\n"
 
 

@@ -1,0 +1,60 @@
+"""The API middleware shapes answers per API version through api/versions.py: a
+real aiohttp server on a temp socket, a route answering a service's own state."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import tempfile
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+from dockyard.daemon.server.app import make_app
+from dockyard.daemon.server.params import json_response
+
+# What a service keeps and hands out as it is (a container's HostConfig is one).
+STATE = {
+    "Id": "0123456789abcdef",
+    "HostConfig": {"NetworkMode": "n"},
+    "NetworkSettings": {"Networks": {"n": {"Aliases": None, "DNSNames": ["c"]}}},
+}
+
+
+def _routes() -> web.RouteTableDef:
+    r = web.RouteTableDef()
+
+    @r.get("/containers/{id}/json")
+    async def inspect(request: web.Request) -> web.Response:
+        return json_response(STATE)
+
+    return r
+
+
+async def _ask(paths: list[str]) -> list[dict]:
+    with tempfile.TemporaryDirectory() as d:
+        sock = str(Path(d) / "api.sock")
+        runner = web.AppRunner(make_app([_routes()]))
+        await runner.setup()
+        await web.UnixSite(runner, sock).start()
+        out = []
+        try:
+            async with aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=sock)) as s:
+                for path in paths:
+                    async with s.get("http://d" + path) as resp:
+                        out.append(json.loads(await resp.text()))
+        finally:
+            await runner.cleanup()
+        return out
+
+
+def test_old_versions_are_shaped_and_the_service_s_state_is_left_alone() -> None:
+    before = copy.deepcopy(STATE)
+    old, new = asyncio.run(_ask(["/v1.41/containers/x/json", "/v1.45/containers/x/json"]))
+    assert old["HostConfig"]["KernelMemory"] == 0
+    assert old["NetworkSettings"]["Networks"]["n"] == {"Aliases": ["0123456789ab"]}
+    assert "KernelMemory" not in new["HostConfig"]
+    assert new["NetworkSettings"]["Networks"]["n"] == {"Aliases": None, "DNSNames": ["c"]}
+    assert STATE == before
