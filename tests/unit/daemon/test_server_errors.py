@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import tempfile
-from pathlib import Path
 
-import aiohttp
 from aiohttp import web
 
 from dockyard.api.errors import Conflict
 from dockyard.daemon.server.app import make_app
+from tests.unit.daemon.serving import serve_and_ask
 
 
 def _routes() -> web.RouteTableDef:
@@ -42,20 +40,7 @@ def _routes() -> web.RouteTableDef:
 
 
 async def _serve_and_ask(paths: list[tuple[str, str, bytes]]) -> list[tuple[int, str, str]]:
-    with tempfile.TemporaryDirectory() as d:
-        sock = str(Path(d) / "api.sock")
-        runner = web.AppRunner(make_app([_routes()]))
-        await runner.setup()
-        await web.UnixSite(runner, sock).start()
-        out = []
-        try:
-            async with aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=sock)) as s:
-                for method, path, body in paths:
-                    async with s.request(method, "http://d" + path, data=body) as resp:
-                        out.append((resp.status, resp.content_type, await resp.text()))
-        finally:
-            await runner.cleanup()
-        return out
+    return await serve_and_ask(make_app([_routes()]), paths)
 
 
 def test_unhandled_errors_are_json() -> None:

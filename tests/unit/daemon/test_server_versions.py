@@ -6,14 +6,12 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-import tempfile
-from pathlib import Path
 
-import aiohttp
 from aiohttp import web
 
 from dockyard.daemon.server.app import make_app
 from dockyard.daemon.server.params import json_response
+from tests.unit.daemon.serving import serve_and_ask
 
 # What a service keeps and hands out as it is (a container's HostConfig is one).
 STATE = {
@@ -34,20 +32,8 @@ def _routes() -> web.RouteTableDef:
 
 
 async def _ask(paths: list[str]) -> list[dict]:
-    with tempfile.TemporaryDirectory() as d:
-        sock = str(Path(d) / "api.sock")
-        runner = web.AppRunner(make_app([_routes()]))
-        await runner.setup()
-        await web.UnixSite(runner, sock).start()
-        out = []
-        try:
-            async with aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=sock)) as s:
-                for path in paths:
-                    async with s.get("http://d" + path) as resp:
-                        out.append(json.loads(await resp.text()))
-        finally:
-            await runner.cleanup()
-        return out
+    answers = await serve_and_ask(make_app([_routes()]), [("GET", p, b"") for p in paths])
+    return [json.loads(text) for _, _, text in answers]
 
 
 def test_old_versions_are_shaped_and_the_service_s_state_is_left_alone() -> None:
