@@ -623,7 +623,10 @@ def rm(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
         "v": opts["volumes"] or None,
         "link": opts["link"] or None,
     }
-    return _each(cli, args, lambda n: cli.client.delete(f"/containers/{quote(n)}", params))
+    # as docker's CLI: names are trimmed of "/" (a link is parent/alias in the path)
+    return _each(
+        cli, args, lambda n: cli.client.delete(f"/containers/{quote(n.strip('/'))}", params)
+    )
 
 
 def wait(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:

@@ -42,13 +42,19 @@ def test_legacy_links(engine: Daemon) -> None:
         assert r.returncode != 0
         assert "Conflict, cannot remove the default link name of the container" in r.stderr
         assert engine.docker("inspect", db).returncode == 0
-        # the link goes, both containers stay
+        # the link goes, both containers stay (our own CLI too, on our daemon)
         r = engine.docker("rm", "--link", f"/{web}/dbx")
         assert r.returncode == 0, r.stderr
+        if engine.proc.args[0].endswith("dockyardd"):
+            engine.docker("create", "--name", f"{web}-2", "--link", db, "busybox", check=True)
+            assert inspect(engine, f"{web}-2")["HostConfig"]["Links"] == [f"/{db}:/{web}-2/{db}"]
+            r = engine.dockyard("rm", "--link", f"/{web}-2/{db}")
+            assert r.returncode == 0, r.stderr
+            assert inspect(engine, f"{web}-2")["HostConfig"]["Links"] is None
         assert engine.docker("inspect", db).returncode == 0
         assert inspect(engine, web)["HostConfig"]["Links"] is None
     finally:
-        engine.docker("rm", "-f", web, db)
+        engine.docker("rm", "-f", web, f"{web}-2", db)
 
 
 def test_link_to_a_missing_container_is_refused_at_create(engine: Daemon) -> None:
