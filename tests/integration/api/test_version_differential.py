@@ -174,7 +174,6 @@ DELIBERATE: list[Deliberate] = [
     Deliberate("ContainerInspect", ".NetworkSettings.IPv6Gateway", "peer", "network area"),
     Deliberate("ContainerInspect", ".NetworkSettings.SecondaryIPAddresses", "peer", "network area"),
     Deliberate("ContainerInspect", ".NetworkSettings.SecondaryIPv6Addresses", "peer", "network area"),
-    Deliberate("SystemEvents[network/connect]", "", "peer", "no connect event (events area)"),
     Deliberate("SystemEvents[volume/mount]", "", "peer", "no mount event (events area)"),
     Deliberate("SystemDataUsage", ".Containers", "both",
                "df's container summaries lack Mounts/Networks/Ports (disk-usage area)"),
