@@ -220,6 +220,8 @@ def cmd_stop(ctx: Context, opts: dict[str, Any], args: list[str]) -> int:
 
 def cmd_restart(ctx: Context, opts: dict[str, Any], args: list[str]) -> int:
     project = ctx.project(args)
+    if args and not opts["no_deps"]:  # v2 restarts what depends on them too
+        args = project.dependents(args)
     run(ctx.ops(project).restart(args or None, opts["timeout"]))
     return 0
 

@@ -100,6 +100,13 @@ class Project:
             visit(n, [])
         return order
 
+    def dependents(self, names: Iterable[str]) -> list[str]:
+        """`names` and every service that depends on them, transitively."""
+        out = list(dict.fromkeys(names))
+        for n in out:  # grows while iterating: a breadth-first walk
+            out += [s for s, svc in self.services.items() if n in svc.depends_on and s not in out]
+        return out
+
     def with_services(self, names: Iterable[str], deps: bool = True) -> Project:
         """The project restricted to `names` (with what they depend on unless `deps` is off)."""
         names = list(names)

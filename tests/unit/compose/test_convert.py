@@ -98,3 +98,15 @@ services:
     assert body["HostConfig"]["Links"] == ["p-db-1:database"]
     assert body["HostConfig"]["NetworkMode"] == "container:x"
     assert "NetworkingConfig" not in body
+
+
+def test_dependents_are_transitive(tmp_path: Path) -> None:
+    project = _project(tmp_path, """
+services:
+  db: {image: x}
+  api: {image: x, depends_on: [db]}
+  web: {image: x, depends_on: [api]}
+  other: {image: x}
+""")
+    assert project.dependents(["db"]) == ["db", "api", "web"]
+    assert project.dependency_order(["web"]) == ["db", "api", "web"]
