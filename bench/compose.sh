@@ -28,6 +28,8 @@ cleanup() {
 trap cleanup EXIT
 
 "$REPO/scripts/make-busybox-rootfs.sh" --tar "$work/busybox.tar" >/dev/null
+# byte-compiled as install.sh leaves it (PYTHONDONTWRITEBYTECODE is set on these machines)
+"$BIN/python" -m compileall -q src >/dev/null
 "$BIN/dockyardd" --data-root "$work/data" --exec-root "$work/exec" -H "unix://$work/d.sock" \
   --pidfile "$work/pid" --bridge "dyc$tag" --bip "10.$a.250.1/24" \
   --default-address-pool "base=10.$a.0.0/17,size=24" >"$work/log" 2>&1 &

@@ -119,6 +119,11 @@ def test_lifecycle_commands(target: Target, tmp_path: Path) -> None:
         images = c("images").stdout
         assert f"{project}-a-1" in images and "busybox" in images
         assert c("ps", "-q").stdout.strip() != ""
+        # with -p and no compose file, commands find the project by its labels
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir()
+        bare = t.compose("-p", project, "ps", "--services", cwd=elsewhere)
+        assert bare.returncode == 0 and bare.stdout.split() == ["a"], bare.stderr
         c("stop", "-t", "1")
         c("rm", "-f")
         assert c("ps", "-a", "-q").stdout.strip() == ""
