@@ -82,5 +82,6 @@ def test_events_through_our_cli(daemon: Daemon) -> None:
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     actions = [line.split()[2] for line in lines]
-    assert actions[:2] == ["create", "start"] and "destroy" in actions
+    # as dockerd: `run` attaches before it starts
+    assert actions[:3] == ["create", "attach", "start"] and "destroy" in actions
     assert f"name={name}" in lines[0]
