@@ -191,3 +191,20 @@ def test_service_logs(node: Daemon) -> None:
     assert all(line.startswith("talk.") and "@" in line and "| hello from " in line
                for line in out), out  # fmt: skip
     node.docker("service", "rm", "talk", check=True)
+
+
+def test_update_and_rollback_complete(node: Daemon) -> None:
+    node.docker("service", "create", "--detach", "--no-resolve-image", "--name", "rb",
+                "--replicas", "2", "--stop-grace-period", "1s", "busybox", "sleep", "100000",
+                check=True)  # fmt: skip
+    r = node.docker("service", "update", "--no-resolve-image", "--env-add", "A=1", "rb",
+                    timeout=120)  # fmt: skip
+    assert r.returncode == 0 and "Service rb converged" in r.stdout, r.stdout + r.stderr
+    status = json.loads(node.docker("service", "inspect", "rb", check=True).stdout)[0]
+    assert status["UpdateStatus"]["State"] == "completed"
+    r = node.docker("service", "rollback", "rb", timeout=120)
+    assert r.returncode == 0 and "rollback: manually requested rollback" in r.stdout
+    svc = json.loads(node.docker("service", "inspect", "rb", check=True).stdout)[0]
+    assert svc["UpdateStatus"]["State"] == "rollback_completed"
+    assert "Env" not in svc["Spec"]["TaskTemplate"]["ContainerSpec"]
+    node.docker("service", "rm", "rb", check=True)

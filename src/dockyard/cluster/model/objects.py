@@ -90,7 +90,11 @@ def swarm_spec(spec: dict[str, Any] | None) -> dict[str, Any]:
                     "EncryptionConfig"):  # fmt: skip
         given = spec.get(section)
         if isinstance(given, dict):
-            out[section].update({k: v for k, v in given.items() if v is not None})
+            # the CLI sends Go's zero values for fields it leaves alone; swarmkit reads a
+            # zero tick, interval or expiry as "the default"
+            zero_is_default = section in ("Raft", "Dispatcher", "CAConfig")
+            out[section].update({k: v for k, v in given.items()
+                                 if v is not None and not (zero_is_default and v == 0)})  # fmt: skip
     return out
 
 

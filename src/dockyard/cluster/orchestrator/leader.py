@@ -10,6 +10,7 @@ import logging
 import time
 from typing import Any
 
+from dockyard.cluster.model.objects import now
 from dockyard.cluster.model.repo import ClusterObjects, dump
 from dockyard.cluster.orchestrator.reconcile import reconcile
 from dockyard.cluster.scheduler.spread import schedule
@@ -72,7 +73,31 @@ async def one_pass(objects: ClusterObjects, fence: Compare) -> float | None:
         res = await objects.store.txn([fence], ops[i : i + _TXN_OPS])
         if not res.succeeded:
             raise LostLeadership()
+    for svc in services:
+        done = update_completed(svc, list(after.values()))
+        if done is not None:  # guarded by the service's revision: a newer update wins
+            key = objects.key("services", svc["ID"])
+            await objects.store.txn(
+                [fence, Compare(key, "mod", svc["Version"]["Index"])], [Put(key, dump(done))]
+            )
     return plan.wake_at
+
+
+def update_completed(svc: dict[str, Any], tasks: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The service with UpdateStatus completed once every live task runs the current spec
+    (the docker CLI's progress waits for it), or None while the update goes on."""
+    status = svc.get("UpdateStatus") or {}
+    if status.get("State") not in ("updating", "rollback_started"):
+        return None
+    spec = svc["Spec"].get("TaskTemplate")
+    mine = [t for t in tasks if t["ServiceID"] == svc["ID"] and t["DesiredState"] == "running"]
+    if any(t["Spec"] != spec or t["Status"]["State"] != "running" for t in mine):
+        return None
+    rollback = status["State"] == "rollback_started"
+    return {**svc, "UpdateStatus": {
+        **status, "State": "rollback_completed" if rollback else "completed",
+        "CompletedAt": now(), "Message": "rollback completed" if rollback else "update completed",
+    }}  # fmt: skip
 
 
 async def run(objects: ClusterObjects, fence: Compare) -> None:
