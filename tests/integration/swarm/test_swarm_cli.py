@@ -199,9 +199,10 @@ def test_update_and_rollback_complete(node: Daemon) -> None:
                 check=True)  # fmt: skip
     r = node.docker("service", "update", "--no-resolve-image", "--env-add", "A=1", "rb",
                     timeout=120)  # fmt: skip
-    assert r.returncode == 0 and "Service rb converged" in r.stdout, r.stdout + r.stderr
+    assert r.returncode == 0, r.stdout + r.stderr  # the CLI waits for the update to complete
     status = json.loads(node.docker("service", "inspect", "rb", check=True).stdout)[0]
     assert status["UpdateStatus"]["State"] == "completed"
+    assert [t["Spec"]["ContainerSpec"]["Env"] for t in running(node, "rb")] == [["A=1"]] * 2
     r = node.docker("service", "rollback", "rb", timeout=120)
     assert r.returncode == 0 and "rollback: manually requested rollback" in r.stdout
     svc = json.loads(node.docker("service", "inspect", "rb", check=True).stdout)[0]
