@@ -10,8 +10,8 @@ library and standard library, so here a helper of ~500 bytes of machine code
 (``exechelper_x86_64.S``, assembled once and kept below as bytes) is written to a
 memfd sealed against every change and exec'd with the program's path and argv;
 it only calls ``execve`` (and, if that fails, says why as runc does:
-"exec /app: exec format error", exit 1). A script naming ``/proc/self/exe`` then finds the sealed
-helper, which exits 127 when run without a program.
+"exec /app: exec format error", exit 1). A script naming ``/proc/self/exe`` then
+finds the sealed helper, which exits 127 when run without a program.
 
 :func:`prepare` makes the memfd in the runtime's process, in the host, before it
 forks into the container (memfd_create may be filtered by the container's
