@@ -29,7 +29,7 @@ GLOBAL = Command(
         Flag("ansi", "", STRING, 'Control when to print ANSI control characters ("never"|"always"|"auto")'),
         Flag("parallel", "", INT, "Control max parallelism, -1 for unlimited", default=-1),
         Flag("compatibility", "", BOOL, "Run compose in backward compatibility mode"),
-        Flag("dry-run", "", BOOL, "Execute command in dry run mode"),
+        Flag("dry-run", "", BOOL, "Execute command in dry run mode (not supported: refused)"),
         Flag("all-resources", "", BOOL, "Include all resources, even those not used by services"),
         Flag("version", "v", BOOL, "Show the Docker Compose version information", hidden=True),
     ),
@@ -204,11 +204,15 @@ ALIASES = {"convert": "config"}
 NO_PROJECT = {"ls", "version"}
 
 
-def usage() -> str:
-    lines = ["", "Usage:  docker compose [OPTIONS] COMMAND", "", GLOBAL.description, "",
-             "Commands:"]  # fmt: skip
+def usage(prog: str = "docker compose") -> str:
+    from dockyard.cli.flags import help_text
+
+    options = help_text(GLOBAL).split("\nOptions:\n", 1)[1]
+    lines = ["", f"Usage:  {prog} [OPTIONS] COMMAND", "", GLOBAL.description, "",
+             "Options:", options.rstrip("\n"), "", "Commands:"]  # fmt: skip
     for name in sorted(COMMANDS):
         lines.append(f"  {name.ljust(10)}  {COMMANDS[name].description}")
+    lines += ["", f"Run '{prog} COMMAND --help' for more information on a command."]
     return "\n".join(lines) + "\n"
 
 
@@ -236,7 +240,7 @@ def main(
         sys.stderr.write("--dry-run is not supported by Dockyard's compose\n")
         return 1
     if gopts["help"] or not rest:
-        sys.stdout.write(usage())
+        sys.stdout.write(usage(prog))
         return 0
     name, args = ALIASES.get(rest[0], rest[0]), rest[1:]
     command = COMMANDS.get(name)
