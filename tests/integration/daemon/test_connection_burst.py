@@ -5,6 +5,7 @@ refused, and accept keeps up. Bounded: 1000 connections, 120 s."""
 from __future__ import annotations
 
 import errno
+import os
 import resource
 import selectors
 import socket
@@ -12,6 +13,8 @@ import time
 from typing import Any
 
 import pytest
+
+from tests.waiting import wait_until
 
 N = 1000
 PING = b"GET /_ping HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n"
@@ -70,8 +73,12 @@ def test_thousand_connections_at_once(daemon: Any) -> None:
     if hard != resource.RLIM_INFINITY and hard < N + 100:
         pytest.skip(f"RLIMIT_NOFILE hard limit {hard} is below {N + 100}")
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, N + 100), hard))
+    fds = f"/proc/{daemon.proc.pid}/fd"
+    before = len(os.listdir(fds))
     try:
         refused, answered, failed = burst(daemon.sock)
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     assert (refused, answered, failed) == (0, N, 0)
+    # every connection is closed again: the daemon holds no more descriptors than before
+    wait_until(lambda: len(os.listdir(fds)) <= before + 10, "the burst's sockets closed", 60)

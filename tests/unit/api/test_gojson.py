@@ -194,3 +194,9 @@ def test_deep_but_well_formed_is_refused_plainly() -> None:
     with pytest.raises(InvalidParameter) as exc:
         decode(b'{"a":' + b"[" * 2000 + b"]" * 2000 + b"}", ContainerCreate)
     assert exc.value.message == "invalid JSON: nested too deeply"
+
+
+def test_names_fold_as_go_folds_them() -> None:
+    """bytes.EqualFold: also the long s and the Kelvin sign, which fold to ASCII letters."""
+    got = decode('{"label\u017f":{"a":"b"},"hostconfig":{"\u212aernelMemory":1}}', ContainerCreate)
+    assert got == {"Labels": {"a": "b"}, "HostConfig": {"KernelMemory": 1}}
