@@ -1,6 +1,7 @@
 """Backpressure from a client that stops reading (issue 11.6): the daemon holds a
 bounded amount of a container's output, the container blocks (as under dockerd),
-and when the client reads again every byte arrives, in order, and is logged."""
+and when the client reads again every byte arrives, in order, and is logged;
+`docker logs` of the whole log, read slowly, is streamed, not held."""
 
 from __future__ import annotations
 
@@ -129,6 +130,24 @@ def test_a_client_that_stops_reading_holds_the_container_not_the_daemons_memory(
                 lines += block.count(b"\n")
         assert first["log"] == f"{0:09d} " + "x" * (LINE - 11) + "\n"
         assert lines == LINES
+
+        # `docker logs` of that 570 MB log, read slowly: the daemon streams the
+        # file (it read it whole into memory once), and gives it all back.
+        logs = client.api.logs(cid, stream=True, stdout=True, stderr=True)
+        got = hashlib.sha256()
+        size = 0
+        for _ in range(100):
+            piece = next(logs)
+            got.update(piece)
+            size += len(piece)
+        for _ in range(15):  # the client holds the stream for a while
+            rss_daemon.append(_rss_mib(d.proc.pid))
+            time.sleep(0.2)
+        for piece in logs:
+            got.update(piece)
+            size += len(piece)
+        assert size == LINE * LINES and got.hexdigest() == expected
+        assert max(rss_daemon) < 150, f"daemon RSS {max(rss_daemon):.0f} MiB"
         client.api.remove_container(cid, force=True)
     finally:
         client.close()
