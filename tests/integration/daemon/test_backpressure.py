@@ -152,3 +152,72 @@ def test_a_client_that_stops_reading_holds_the_container_not_the_daemons_memory(
     finally:
         client.close()
         stop_daemon(d)
+
+
+def test_an_exec_client_that_stops_reading_holds_the_exec(private_root: Path) -> None:
+    total = 300 << 20
+    d = start_daemon(private_root)
+    client = docker.DockerClient(base_url=d.host)
+    try:
+        c = client.containers.run("busybox", ["sleep", "300"], detach=True, network_mode="none")
+        eid = client.api.exec_create(c.id, ["sh", "-c", f"yes 0123456789 | head -c {total}"])["Id"]
+        sock: socket.socket = client.api.exec_start(eid, socket=True)._sock
+        sock.settimeout(120)
+        out = _Counter()
+        while out.size < 1 << 20:
+            out.feed(sock.recv(65536))
+        # Stalled: the exec's writer stops writing far short of the whole; the
+        # daemon holds little.
+        rss = []
+        last, still_since = -1, time.monotonic()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            rss.append(_rss_mib(d.proc.pid))
+            written = _written(c.id, "head")
+            if written != last:
+                last, still_since = written, time.monotonic()
+            elif time.monotonic() - still_since > 2:
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError("the exec's writer never stopped")
+        assert last < total // 4, f"{last} bytes written while nobody read"
+        assert client.api.exec_inspect(eid)["Running"]
+        while chunk := sock.recv(1 << 20):
+            out.feed(chunk)
+            rss.append(_rss_mib(d.proc.pid))
+        sock.close()
+        assert out.size == total
+        assert max(rss) < 150, f"daemon RSS {max(rss):.0f} MiB"
+        c.remove(force=True)
+    finally:
+        client.close()
+        stop_daemon(d)
+
+
+class _Counter(_Demux):
+    """Bytes of stdout only (the content is `yes`'s: counted, not hashed)."""
+
+    def feed(self, data: bytes) -> None:
+        self.buf += data
+        while len(self.buf) >= 8:
+            stream, size = struct.unpack_from(">BxxxI", self.buf)
+            if len(self.buf) < 8 + size:
+                return
+            assert stream == 1, f"unexpected stream {stream}"
+            del self.buf[: 8 + size]
+            self.size += size
+
+
+def _written(cid: str, comm: str) -> int:
+    """Bytes written so far by the process named `comm` in the container's cgroup
+    (-1 if there is none)."""
+    procs = Path(f"/sys/fs/cgroup/pids/dockyard/{cid}/cgroup.procs")
+    for pid in procs.read_text().split():
+        try:
+            if Path(f"/proc/{pid}/comm").read_text().strip() == comm:
+                io = Path(f"/proc/{pid}/io").read_text().split()
+                return int(io[io.index("wchar:") + 1])
+        except (OSError, ValueError):
+            continue
+    return -1
