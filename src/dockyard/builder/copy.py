@@ -72,16 +72,22 @@ def resolve_in_root(root: str, path: str, follow_last: bool = True, fs: FileView
 
 
 def mkdir_in_root(root: str, path: str, uid: int = 0, gid: int = 0) -> str:
-    """`mkdir -p` inside `root`; new directories are 0755 uid:gid. Returns the host path."""
+    """`mkdir -p` inside `root`; new directories are 0755 uid:gid. Returns the host path.
+    A link to nothing on the way gets what it names made (dockerd's MkdirAll in scope)."""
     cur = "/"
     for name in [p for p in path.split("/") if p not in ("", ".")]:
         cur = posixpath.join(cur, name)
         host = resolve_in_root(root, cur)
-        if not os.path.lexists(host):
-            os.mkdir(host, 0o755)
-            os.chown(host, uid, gid)
-        elif not os.path.isdir(host):
+        missing = []
+        p = host
+        while not os.path.lexists(p):  # stops at `root` at the latest: `host` is under it
+            missing.append(p)
+            p = os.path.dirname(p)
+        if not os.path.isdir(p) or os.path.islink(p):
             raise CopyError(f"mkdir {cur}: not a directory")
+        for d in reversed(missing):
+            os.mkdir(d, 0o755)
+            os.chown(d, uid, gid)
     return resolve_in_root(root, path)
 
 
@@ -275,7 +281,25 @@ def copy(
     extract: bool = False,
     instruction: str = "COPY",
 ) -> None:
-    """Copy `sources` (host paths) to `dest` inside the mounted rootfs `root`."""
+    """Copy `sources` (host paths) to `dest` inside the mounted rootfs `root`;
+    a failure is a CopyError with the cause (the build stream reports it)."""
+    try:
+        _copy(root, sources, dest, workdir, uid, gid, chmod, extract, instruction)
+    except OSError as exc:
+        raise CopyError(f"{exc.strerror or exc}: {dest}") from None
+
+
+def _copy(
+    root: str,
+    sources: list[tuple[str, str]],
+    dest: str,
+    workdir: str,
+    uid: int | None,
+    gid: int | None,
+    chmod: int | None,
+    extract: bool,
+    instruction: str,
+) -> None:
     dest_is_dir = dest.endswith("/") or dest in (".", "..") or dest.endswith("/.")
     path = dest if dest.startswith("/") else posixpath.join(workdir or "/", dest)
     path = posixpath.normpath(path)

@@ -111,6 +111,10 @@ CASES = [
     ("copy-symlink-dir", "FROM busybox\nCOPY dlink /c/\n", "ls -lnR /c", []),
     ("copy-symlink-climbing", "FROM busybox\nCOPY uplink /u/\n", "ls -lnR /u; cat /u/*", []),
     ("copy-glob-symlink", "FROM busybox\nCOPY lin* /g/\n", "ls -lnR /g", []),
+    # a destination through a link to nothing: the missing directories are made in the rootfs
+    ("copy-through-dangling-links",
+     "FROM busybox\nRUN ln -s /nonexistent/deep /dst && ln -s ../nowhere/x /rel\n"
+     "COPY a.txt /dst/\nCOPY d /rel/\n", "ls -lnR /nonexistent /nowhere; ls -ln /dst /rel", []),
 ]  # fmt: skip
 
 # Dockerfiles both builders refuse: the step's error line must be the same
