@@ -200,3 +200,23 @@ def test_names_fold_as_go_folds_them() -> None:
     """bytes.EqualFold: also the long s and the Kelvin sign, which fold to ASCII letters."""
     got = decode('{"label\u017f":{"a":"b"},"hostconfig":{"\u212aernelMemory":1}}', ContainerCreate)
     assert got == {"Labels": {"a": "b"}, "HostConfig": {"KernelMemory": 1}}
+
+
+def test_parse_without_a_model_gives_plain_values() -> None:
+    """Bodies without a model (json_body: swarm specs, filters) get floats as floats, as
+    json.loads gave them; only a model's input keeps a number's text for Go's messages."""
+    from dockyard.api.models import gojson
+
+    doc = gojson.parse(
+        b'{"MaxFailureRatio":0.1,"Delay":1e9,"Replicas":3,"Big":99999999999999999999999}'
+    )
+    assert doc == {
+        "MaxFailureRatio": 0.1,
+        "Delay": 1e9,
+        "Replicas": 3,
+        "Big": 99999999999999999999999,
+    }
+    assert type(doc["MaxFailureRatio"]) is float and type(doc["Delay"]) is float
+    with pytest.raises(InvalidParameter) as exc:
+        gojson.parse(b"[" + b"9" * 5000 + b"]")
+    assert exc.value.message.endswith("into Go value of type float64")

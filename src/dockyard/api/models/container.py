@@ -23,7 +23,7 @@ from dockyard.api.models.gojson import (
     Uint64,
     decode_value,
     named,
-    parse,
+    parse_literal,
 )
 from dockyard.api.models.network import NetworkingConfig
 
@@ -256,7 +256,7 @@ def create_config(raw: bytes, legacy: Callable[[Any], Any] | None = None) -> dic
     turns an older body into the newest shape (api/versions), as in `model_body`."""
     if not raw.strip():
         raise InvalidParameter("EOF")
-    value = parse(raw)
+    value = parse_literal(raw)
     if legacy is not None and value is not None:
         value = legacy(value)
     body = {} if value is None else decode_value(value, ContainerCreate)

@@ -39,7 +39,7 @@ from dockyard.api.errors import InvalidParameter
 from dockyard.api.models import gosyntax
 
 __all__ = [
-    "Model", "decode", "decode_value", "parse", "GoType", "Int", "Int64", "Uint", "Uint16", "Uint32",
+    "Model", "decode", "decode_value", "parse", "parse_literal", "GoType", "Int", "Int64", "Uint", "Uint16", "Uint32",
     "Uint64", "Duration", "FileMode", "Float64", "StrSlice", "Empty", "Ptr", "named",
 ]  # fmt: skip
 
@@ -372,28 +372,39 @@ def _node_ptr(hint: Any) -> tuple[_Node, bool]:
 
 # ---- parsing
 
-_decoder = msgspec.json.Decoder(float_hook=_Num)
+_DECODERS = {True: msgspec.json.Decoder(float_hook=_Num), False: msgspec.json.Decoder()}
 _TRAILING = re.compile(r"trailing characters \(byte (\d+)\)")
 
 
 def parse(raw: bytes) -> Any:
-    """The first JSON value of `raw`, as Go's json.Decoder reads it; 400 on malformed input."""
+    """The first JSON value of `raw`, as Go's json.Decoder reads it, as plain values (as
+    json.loads gives them), for bodies without a model; 400 on malformed input."""
+    return _parse(raw, literal=False)
+
+
+def parse_literal(raw: bytes) -> Any:
+    """`parse`, but a number that is not a plain integer is kept as its text, which
+    `decode_value` needs to say what Go says ("number 1.5"): the input of a model."""
+    return _parse(raw, literal=True)
+
+
+def _parse(raw: bytes, literal: bool) -> Any:
     try:
-        return _decoder.decode(raw)
+        return _DECODERS[literal].decode(raw)
     except msgspec.ValidationError:
         # An integer longer than msgspec holds: read it again keeping long numbers as text.
-        return _parse_slow(raw)
+        return _parse_slow(raw, literal)
     except msgspec.DecodeError as exc:
         msg = str(exc)
         m = _TRAILING.search(msg)
         if m:  # Go's Decoder reads one value and leaves the rest (msgspec counts past the byte)
-            return parse(raw[: int(m.group(1)) - 1])
+            return _parse(raw[: int(m.group(1)) - 1], literal)
         if "UTF-8" in msg:  # Go replaces invalid bytes in strings with U+FFFD
             fixed = raw.decode("utf-8", "replace").encode()
             if fixed != raw:
-                return parse(fixed)
+                return _parse(fixed, literal)
         if _SURROGATE.search(raw):  # msgspec refuses lone surrogates; Go makes them U+FFFD
-            return _parse_slow(raw)
+            return _parse_slow(raw, literal)
         raise InvalidParameter(gosyntax.syntax_error(raw) or f"invalid JSON: {msg}") from None
     except RecursionError:
         raise _too_deep(raw) from None
@@ -408,11 +419,14 @@ def _too_deep(raw: bytes) -> InvalidParameter:
 _SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
-def _parse_slow(raw: bytes) -> Any:
+def _parse_slow(raw: bytes, literal: bool) -> Any:
+    decoder = (
+        json.JSONDecoder(parse_int=_int_or_text, parse_float=_Num)
+        if literal
+        else json.JSONDecoder(parse_int=_plain_int)
+    )
     try:
-        value = json.JSONDecoder(parse_int=_int_or_text, parse_float=_Num).raw_decode(
-            raw.decode("utf-8", "replace").lstrip()
-        )[0]
+        value = decoder.raw_decode(raw.decode("utf-8", "replace").lstrip())[0]
     except json.JSONDecodeError as exc:
         raise InvalidParameter(gosyntax.syntax_error(raw) or f"invalid JSON: {exc}") from None
     except RecursionError:
@@ -432,6 +446,13 @@ def _no_surrogates(v: Any) -> Any:
 
 def _int_or_text(s: str) -> Any:
     return int(s) if len(s) <= 40 else _Num(s)
+
+
+def _plain_int(s: str) -> Any:
+    # Without a model, Go reads a number as a float64, which holds about 309 digits.
+    if len(s.lstrip("-")) > 309:
+        raise InvalidParameter(f"json: cannot unmarshal number {s} into Go value of type float64")
+    return int(s)
 
 
 def decode_value(value: Any, model: Any) -> Any:
@@ -455,7 +476,7 @@ def decode(raw: bytes | str, model: Any, empty: Any = None) -> Any:
         raw = raw.encode()
     if not raw.strip():
         return empty
-    value = parse(raw)
+    value = parse_literal(raw)
     if value is None:
         return empty
     return decode_value(value, model)

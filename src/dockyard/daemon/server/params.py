@@ -101,7 +101,7 @@ async def model_body(
     raw = await request.read()
     if legacy is None:
         return gojson.decode(raw, model, default)
-    value = gojson.parse(raw) if raw.strip() else None
+    value = gojson.parse_literal(raw) if raw.strip() else None
     return default if value is None else gojson.decode_value(legacy(value), model)
 
 

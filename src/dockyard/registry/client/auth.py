@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass
 
 from dockyard.api.errors import InvalidParameter
+from dockyard.api.models import gojson
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,12 +51,11 @@ def decode_header(value: str | None) -> Credentials:
         return Credentials()
     pad = "=" * (-len(value) % 4)
     try:
-        raw = base64.urlsafe_b64decode(value + pad)
-        doc = json.loads(raw)
-    except (binascii.Error, ValueError):
+        doc = gojson.parse(base64.urlsafe_b64decode(value + pad))
+    except (binascii.Error, ValueError, InvalidParameter):
         try:
-            doc = json.loads(base64.b64decode(value + pad))
-        except (binascii.Error, ValueError):
+            doc = gojson.parse(base64.b64decode(value + pad))
+        except (binascii.Error, ValueError, InvalidParameter):
             raise InvalidParameter("invalid X-Registry-Auth header") from None
     if not isinstance(doc, dict):
         return Credentials()
