@@ -23,7 +23,7 @@ from dockyard.api.errors import InvalidParameter, Unavailable
 from dockyard.cluster.agent.agent import TASK_LABEL, Agent
 from dockyard.cluster.agent.protocol import TaskContainers
 from dockyard.cluster.model import objects
-from dockyard.cluster.model.repo import ClusterObjects
+from dockyard.cluster.model.repo import ClusterObjects, OutOfSequence
 from dockyard.cluster.orchestrator import leader as orchestrator
 from dockyard.cluster.store import Compare, EtcdStore, StoreError, election
 from dockyard.cluster.store.member import EtcdMember, MemberConfig
@@ -204,7 +204,8 @@ class ClusterNode:
             await self.member.stop()
             raise
         self.state = {
-            "NodeID": node_id, "Role": "manager", "Addr": host, "ManagerAddr": f"{host}:{port}",
+            "NodeID": node_id, "Role": "manager", "Addr": host, "Port": port,
+            "ManagerAddr": f"{host}:{port}",
             "Endpoints": [cfg.client_url], "Member": _member_record(cfg),
         }  # fmt: skip
         self._save()
@@ -251,16 +252,7 @@ class ClusterNode:
         node_id = objects.new_id()
         member: dict[str, Any] | None = None
         if role == "manager":
-            cfg = MemberConfig(name=node_id, data_dir=os.path.join(self.state_dir, "etcd"),
-                               host=host, client_port=port, peer_port=port + 1)  # fmt: skip
-            members = await _member_add(store, cfg.peer_url)
-            initial = ",".join(f"{m.get('name') or node_id}={m['peerURLs'][0]}" for m in members)
-            cfg = MemberConfig(**{**_member_record(cfg), "initial_cluster": initial,
-                                  "existing": True})  # fmt: skip
-            shutil.rmtree(cfg.data_dir, ignore_errors=True)
-            os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
-            self.member = EtcdMember(cfg, self._etcd_log())
-            await self.member.start(timeout=60)
+            cfg = await self._add_member(store, node_id, host, port)
             endpoints = [cfg.client_url, *endpoints]
             member = _member_record(cfg)
         await store.close()
@@ -272,11 +264,26 @@ class ClusterNode:
         if req.get("Availability"):
             node["Spec"]["Availability"] = req["Availability"]
         await self.objects.create("nodes", node)
-        self.state = {"NodeID": node_id, "Role": role, "Addr": host,
+        self.state = {"NodeID": node_id, "Role": role, "Addr": host, "Port": port,
                       "ManagerAddr": f"{host}:{port}" if member else "",
                       "Endpoints": endpoints, "Member": member}  # fmt: skip
         self._save()
         await self._activate()
+
+    async def _add_member(
+        self, store: EtcdStore, node_id: str, host: str, port: int
+    ) -> MemberConfig:
+        """This node's etcd member, added to the cluster through the member API and started."""
+        cfg = MemberConfig(name=node_id, data_dir=os.path.join(self.state_dir, "etcd"),
+                           host=host, client_port=port, peer_port=port + 1)  # fmt: skip
+        members = await _member_add(store, cfg.peer_url)
+        initial = ",".join(f"{m.get('name') or node_id}={m['peerURLs'][0]}" for m in members)
+        cfg = MemberConfig(**{**_member_record(cfg), "initial_cluster": initial, "existing": True})
+        shutil.rmtree(cfg.data_dir, ignore_errors=True)
+        os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
+        self.member = EtcdMember(cfg, self._etcd_log())
+        await self.member.start(timeout=60)
+        return cfg
 
     async def leave(self, force: bool) -> None:
         if not self.active:
@@ -336,6 +343,7 @@ class ClusterNode:
         self._loops = [
             asyncio.create_task(self._heartbeat()),
             asyncio.create_task(Agent(self.objects, self.containers, self.node_id).run()),
+            asyncio.create_task(self._follow_role()),
         ]
         self._start_role()
 
@@ -356,6 +364,73 @@ class ClusterNode:
             self._start_role()
         finally:
             self.is_leader = False
+
+    async def _follow_role(self) -> None:
+        """`node promote|demote` change Spec.Role; the node itself joins or leaves etcd."""
+        assert self.objects is not None and self.store is not None
+        key = self.objects.key("nodes", self.node_id)
+        _, rev = await self.store.range(key)
+        async for ev in self.store.watch(key, rev + 1):
+            if ev.kv.key != key or ev.type == "delete":
+                continue
+            role = json.loads(ev.kv.value)["Spec"].get("Role")
+            if role == self.role:
+                continue
+            try:
+                await (self._promote() if role == "manager" else self._demote())
+            except Exception:
+                log.exception("swarm: changing this node's role to %s failed", role)
+
+    async def _set_manager_status(self, status: dict[str, Any] | None) -> None:
+        assert self.objects is not None
+        while True:
+            n = await self.objects.get("nodes", self.node_id)
+            if status is None:
+                n.pop("ManagerStatus", None)
+            else:
+                n["ManagerStatus"] = status
+            try:
+                await self.objects.update("nodes", n, n["Version"]["Index"])
+                return
+            except OutOfSequence:
+                continue
+
+    async def _promote(self) -> None:
+        assert self.store is not None
+        host, port = self.state["Addr"], int(self.state.get("Port") or DEFAULT_PORT)
+        cfg = await self._add_member(self.store, self.node_id, host, port)
+        endpoints = [cfg.client_url, *self.state["Endpoints"]]
+        self.store.endpoints[:0] = [cfg.client_url]
+        self.state.update(Role="manager", Member=_member_record(cfg), Endpoints=endpoints,
+                          ManagerAddr=f"{host}:{port}")  # fmt: skip
+        self._save()
+        await self._set_manager_status({"Reachability": "reachable", "Addr": f"{host}:{port}"})
+        self._start_role()
+        log.info("swarm: this node was promoted to a manager")
+
+    async def _demote(self) -> None:
+        assert self.store is not None and self.objects is not None
+        if self._role is not None:
+            self._role.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._role
+            self._role = None
+        await self._set_manager_status(None)
+        with contextlib.suppress(Exception):
+            await election.resign(self.store, self.objects.key("leader")[:-1], self.lease)
+        for m in await self.store.member_list():
+            if m.get("name") == self.node_id:
+                await self.store.member_remove(m["ID"])
+        if self.member is not None:
+            await self.member.stop()
+            shutil.rmtree(self.member.config.data_dir, ignore_errors=True)
+        own = f"http://{self.state['Addr']}:{self.state.get('Port') or DEFAULT_PORT}"
+        self.store.endpoints = [e for e in self.store.endpoints if e != own]
+        self.member = None
+        self.state.update(Role="worker", Member=None, ManagerAddr="",
+                          Endpoints=list(self.store.endpoints))  # fmt: skip
+        self._save()
+        log.info("swarm: this node was demoted to a worker")
 
     async def _heartbeat(self) -> None:
         assert self.objects is not None and self.store is not None

@@ -129,3 +129,16 @@ def test_three_hosts(hosts: list[Host]) -> None:
                                check=True).stdout == "abc123"  # fmt: skip
     info = json.loads(d1.docker("info", "--format", "{{json .Swarm}}", check=True).stdout)
     assert info["Nodes"] == 3 and info["Managers"] == 1
+
+    # promote h3 (it starts an etcd member and may lead), demote it again
+    d1.docker("node", "promote", ids[h3.name], check=True)
+    wait_for("h3 a reachable manager", lambda: d1.docker(
+        "node", "inspect", ids[h3.name], "--format", "{{.ManagerStatus.Reachability}}"
+    ).stdout.strip() == "reachable")  # fmt: skip
+    assert h3.daemon.docker("node", "ls", "-q", check=True).stdout.split()  # it answers now
+    d1.docker("node", "demote", ids[h3.name], check=True)
+    wait_for("h3 a worker again", lambda: "This node is not a swarm manager" in h3.daemon.docker(
+        "node", "ls").stderr and d1.docker("node", "inspect", ids[h3.name], "--format",
+                                           "{{.ManagerStatus}}").stdout.strip() == "<nil>")  # fmt: skip
+    r = d1.docker("node", "demote", ids[h1.name])
+    assert r.returncode != 0 and "attempting to demote the last manager of the swarm" in r.stderr

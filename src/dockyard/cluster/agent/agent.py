@@ -131,7 +131,8 @@ class Agent:
 
     async def _start(self, t: dict[str, Any]) -> None:
         tid = t["ID"]
-        await self._report(tid, task_status("accepted", "accepted"))
+        # accepted and starting are passed through without a write of their own: every
+        # write is an event each manager's watch and the CLI's progress wake for
         await self._report(tid, task_status("preparing", "preparing"))
         try:
             name = await self._service_name(t["ServiceID"])
@@ -140,7 +141,6 @@ class Agent:
                 containerspec.container_name(name, t), body, await self._files(t)
             )
             self.container_of[tid] = cid
-            await self._report(tid, task_status("starting", "starting", container_id=cid))
             await self.containers.start(cid)
         except Exception as exc:
             msg = getattr(exc, "message", None) or str(exc)

@@ -212,10 +212,12 @@ class SwarmService:
             raise InvalidParameter(_rpc("InvalidArgument", "invalid availability"))
         if spec.get("Role") not in (None, "", "worker", "manager"):
             raise InvalidParameter(_rpc("InvalidArgument", "invalid role"))
-        if spec.get("Role", n["Spec"]["Role"]) != n["Spec"]["Role"]:
-            raise InvalidParameter(
-                _rpc("Unimplemented", "changing a node's role is not supported by Dockyard yet")
-            )
+        if spec.get("Role") == "worker" and n["Spec"]["Role"] == "manager":
+            managers = [m for m in await objs.list("nodes") if m["Spec"]["Role"] == "manager"]
+            if len(managers) <= 1:
+                raise InvalidParameter(_rpc(
+                    "FailedPrecondition", "attempting to demote the last manager of the swarm"
+                ))  # fmt: skip
         n["Spec"] = {"Labels": spec.get("Labels") or {}, "Role": spec.get("Role") or "worker",
                      "Availability": spec.get("Availability") or "active",
                      **({"Name": spec["Name"]} if spec.get("Name") else {})}  # fmt: skip
