@@ -25,6 +25,7 @@ from dockyard.daemon.services.containers import (
     ContainerService,
     status_text,
 )
+from dockyard.daemon.services.disk_usage import container_sizes
 from dockyard.daemon.services.outputs import Subscription
 from dockyard.monitor import jsonlog
 from dockyard.proto import detachkeys, stdcopy
@@ -182,6 +183,16 @@ def _since(value: str | None) -> float:
         raise InvalidParameter(f"invalid value for time: {value!r}") from None
 
 
+async def _with_sizes(svc: ContainerService, pairs: list[tuple[Container, dict[str, Any]]]) -> None:
+    """`?size=1`: SizeRw and SizeRootFs, walked in a thread (a writable layer can be big)."""
+
+    def walk() -> None:
+        for c, doc in pairs:
+            doc["SizeRw"], doc["SizeRootFs"] = container_sizes(svc.images, c)
+
+    await asyncio.to_thread(walk)
+
+
 def routes(svc: ContainerService) -> web.RouteTableDef:
     r = web.RouteTableDef()
 
@@ -200,7 +211,10 @@ def routes(svc: ContainerService) -> web.RouteTableDef:
         limit = qint(request, "limit")
         if limit and limit > 0:
             chosen = chosen[:limit]
-        return json_response([summary(c, now, svc) for c in chosen])
+        docs = [summary(c, now, svc) for c in chosen]
+        if qbool(request, "size"):
+            await _with_sizes(svc, list(zip(chosen, docs, strict=True)))
+        return json_response(docs)
 
     @r.post("/containers/create")
     async def create(request: web.Request) -> web.Response:
@@ -213,7 +227,10 @@ def routes(svc: ContainerService) -> web.RouteTableDef:
     @r.get("/containers/{id}/json")
     async def inspect_container(request: web.Request) -> web.Response:
         c = svc.get(request.match_info["id"])
-        return json_response(inspect(c, svc))
+        doc = inspect(c, svc)
+        if qbool(request, "size"):
+            await _with_sizes(svc, [(c, doc)])
+        return json_response(doc)
 
     @r.post("/containers/{id}/start")
     async def start(request: web.Request) -> web.Response:

@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import platform
+import threading
 import time
 from typing import Any, Protocol
 
@@ -14,6 +15,7 @@ from aiohttp import web
 from dockyard import __version__
 from dockyard.api import version
 from dockyard.api.filters import labels_match
+from dockyard.buildinfo import build_info
 from dockyard.daemon.server.params import json_response, qfilters
 from dockyard.daemon.services.events import Event, EventBus
 
@@ -32,6 +34,7 @@ class SwarmStatus(Protocol):
 
 def version_doc() -> dict[str, Any]:
     uname = os.uname()
+    build = build_info()
     return {
         "Platform": {"Name": "Dockyard Engine"},
         "Components": [
@@ -45,8 +48,8 @@ def version_doc() -> dict[str, Any]:
                     "Arch": _arch(),
                     "KernelVersion": uname.release,
                     "GoVersion": "python" + platform.python_version(),
-                    "GitCommit": "",
-                    "BuildTime": "",
+                    "GitCommit": build.git_commit,
+                    "BuildTime": build.build_time,
                     "Experimental": "false",
                 },
             }
@@ -54,12 +57,12 @@ def version_doc() -> dict[str, Any]:
         "Version": __version__,
         "ApiVersion": version.API_VERSION,
         "MinAPIVersion": version.MIN_API_VERSION,
-        "GitCommit": "",
+        "GitCommit": build.git_commit,
         "GoVersion": "python" + platform.python_version(),
         "Os": "linux",
         "Arch": _arch(),
         "KernelVersion": uname.release,
-        "BuildTime": "",
+        "BuildTime": build.build_time,
     }
 
 
@@ -117,6 +120,9 @@ def routes(
     @r.get("/info")
     async def info(request: web.Request) -> web.Response:
         doc = backend.info()
+        doc["NEventsListener"] = events.listeners
+        # dockerd counts its goroutines; our concurrent units are threads and tasks
+        doc["NGoroutines"] = threading.active_count() + len(asyncio.all_tasks())
         if swarm is not None:
             doc["Swarm"] = await swarm.info()
         return json_response(doc)

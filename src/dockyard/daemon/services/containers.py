@@ -42,6 +42,7 @@ from dockyard.api.errors import (
 from dockyard.api.filters import labels_match
 from dockyard.daemon.paths import DaemonPaths
 from dockyard.daemon.services import hostcheck, logopts, names, ocispec, shared_ns
+from dockyard.daemon.services.disk_usage import rw_size
 from dockyard.daemon.services.events import EventBus
 from dockyard.daemon.services.logreader import Follow, LogQuery, read_log
 from dockyard.daemon.services.monitors import MonitorHosts, output_wanted, read_link
@@ -1036,17 +1037,19 @@ class ContainerService:
         until = filters.get("until", [])
         cutoff = min((_unix_time(u) for u in until), default=None)
         deleted: list[str] = []
+        reclaimed = 0
         for c in list(self.containers.values()):
-            if c.running or c.live.restart_task is not None:
-                continue
-            if cutoff is not None and jsonlog.parse_rfc3339_nano(c.created) / 1e9 >= cutoff:
+            too_new = cutoff is not None and jsonlog.parse_rfc3339_nano(c.created) / 1e9 >= cutoff
+            if c.running or c.live.restart_task is not None or too_new:
                 continue
             if not labels_match(c.config.get("Labels") or {}, filters):
                 continue
+            size = await asyncio.to_thread(rw_size, self.images.snapshotter, c.id)
             await self.remove(c.id)
             deleted.append(c.id)
-        self.events.publish("container", "prune", "", {"reclaimed": "0"})
-        return {"ContainersDeleted": deleted or None, "SpaceReclaimed": 0}
+            reclaimed += size
+        self.events.publish("container", "prune", "", {"reclaimed": str(reclaimed)})
+        return {"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
     # ---- remove ------------------------------------------------------------------------
     async def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:

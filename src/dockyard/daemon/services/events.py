@@ -67,3 +67,8 @@ class EventBus:
 
     def unsubscribe(self, q: asyncio.Queue[Event]) -> None:
         self._subscribers.discard(q)
+
+    @property
+    def listeners(self) -> int:
+        """/info's NEventsListener: the clients following /events now."""
+        return len(self._subscribers)

@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from dockyard import __version__
+from dockyard.buildinfo import build_info
 from dockyard.daemon.paths import DaemonPaths
 from dockyard.daemon.services.containers import ContainerService
 from dockyard.monitor import jsonlog
@@ -72,6 +73,7 @@ class SystemService:
         running = sum(1 for c in cs if c.running)
         paused = sum(1 for c in cs if c.state.get("Paused"))
         uname = os.uname()
+        commit = build_info().git_commit
         arch = {"x86_64": "x86_64", "aarch64": "aarch64"}.get(uname.machine, uname.machine)
         return {
             "ID": self.daemon_id,
@@ -143,9 +145,10 @@ class SystemService:
             "LiveRestoreEnabled": True,
             "Isolation": "",
             "InitBinary": "",
-            "ContainerdCommit": {"ID": ""},
-            "RuncCommit": {"ID": ""},
-            "InitCommit": {"ID": ""},
+            # the monitor (containerd's part), runtime and init are this build's
+            "ContainerdCommit": {"ID": commit, "Expected": commit},
+            "RuncCommit": {"ID": commit, "Expected": commit},
+            "InitCommit": {"ID": commit, "Expected": commit},
             "SecurityOptions": ["name=seccomp,profile=builtin"],
             "Warnings": None,
             "ServerTime": time.time(),
