@@ -4,12 +4,15 @@ moves to another manager and the lost node's tasks run elsewhere."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import docker
 import pytest
 
 from tests.integration.swarm.conftest import tasks, wait_for
@@ -66,3 +69,96 @@ def test_leader_lost_with_three_managers(hosts: list[Host]) -> None:
     r = d3.docker("service", "scale", "--detach", "web=8")
     assert r.returncode == 0, r.stderr
     wait_for("8 running", lambda: running(d3, exclude=leader) == 8, 60)
+
+
+def test_clients_keep_working_while_the_leader_dies_and_returns(hosts: list[Host]) -> None:
+    """4 clients scale and update services while the leader's engine is SIGKILLed and
+    restarted; afterwards every service has exactly its desired tasks running and no
+    node runs a container whose task is not meant to run there."""
+    h1 = hosts[0]
+    h1.link(True)
+    h1.start()  # back from the previous test: rejoins with its state on disk
+    d2 = hosts[1].daemon
+    assert d2 is not None
+    wait_for("3 ready", lambda: d2.docker("node", "ls", "--format", "{{.Status}}").stdout.split()
+             == ["Ready"] * 3, 60)  # fmt: skip
+    socks = [h.daemon.host for h in hosts if h.daemon is not None]
+    for i in range(4):
+        d2.docker("service", "create", "--detach", "--no-resolve-image", "--name", f"c{i}",
+                  "--replicas", "1", "--stop-grace-period", "1s", "busybox", "sleep", "100000",
+                  check=True)  # fmt: skip
+    stop = threading.Event()
+    errors: list[str] = []
+    updates: list[int] = []
+
+    def client(i: int) -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            c = docker.APIClient(base_url=socks[(i + n) % len(socks)], version="1.41", timeout=20)
+            try:
+                svc = c.inspect_service(f"c{i}")
+                spec = svc["Spec"]
+                spec["TaskTemplate"]["ContainerSpec"]["Env"] = [f"N={n}"]
+                c.update_service(svc["ID"], svc["Version"]["Index"], name=spec["Name"],
+                                 task_template=spec["TaskTemplate"],
+                                 mode={"Replicated": {"Replicas": 1 + n % 3}})  # fmt: skip
+                updates.append(i)
+            except Exception as exc:  # a killed daemon, an election: the client retries
+                errors.append(str(exc)[:200])
+            finally:
+                c.close()
+
+    def leader() -> list[Host]:
+        out = []
+        for h in hosts:
+            if h.daemon is not None and h.daemon.proc.poll() is None:
+                ls = h.daemon.docker("node", "ls", "--format", "{{.Self}} {{.ManagerStatus}}")
+                if "true Leader" in ls.stdout:
+                    out.append(h)
+        return out
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        lead = wait_for("a leader", leader, 60)[0]  # type: ignore[index]
+        lead.kill()
+        others = [h for h in hosts if h is not lead]
+        wait_for("another leader", lambda: [h for h in leader() if h is not lead], 60)
+        lead.start()
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(60)
+    d = others[0].daemon
+    assert d is not None
+
+    def converged() -> bool:
+        for i in range(4):
+            svc = json.loads(d.docker("service", "inspect", f"c{i}", check=True).stdout)[0]
+            want = svc["Spec"]["Mode"]["Replicated"]["Replicas"]
+            run = [t for t in tasks(d, f"c{i}") if t["DesiredState"] == "running"
+                   and t["Status"]["State"] == "running"]  # fmt: skip
+            if len(run) != want or any(t["Spec"] != svc["Spec"]["TaskTemplate"] for t in run):
+                return False
+        return True
+
+    assert len(updates) >= 4, errors[-5:]
+    wait_for("every service at its desired tasks", converged, 120)
+    c = docker.APIClient(base_url=d.host, version="1.41")
+    live = {t["Status"]["ContainerStatus"]["ContainerID"]: t["NodeID"] for t in c.tasks()
+            if t["DesiredState"] == "running" and t["Status"].get("ContainerStatus")}  # fmt: skip
+    c.close()
+
+    def no_orphans() -> bool:
+        for h in hosts:
+            assert h.daemon is not None
+            me = h.daemon.docker("info", "--format", "{{.Swarm.NodeID}}").stdout.strip()
+            up = h.daemon.docker("ps", "-q", "--no-trunc", "--filter",
+                                 "label=com.docker.swarm.task.id").stdout.split()  # fmt: skip
+            if any(live.get(cid) != me for cid in up):
+                return False
+        return True
+
+    wait_for("no orphan containers", no_orphans, 60)
