@@ -54,3 +54,14 @@ def test_run_emits_attach_and_network_events(engine: Daemon) -> None:
             assert _order(evs, "network", "disconnect") < _order(evs, "container", "destroy")
     finally:
         engine.docker("network", "rm", net)
+
+
+def test_predefined_networks_drivers(engine: Daemon) -> None:
+    """dockerd's `none` network has the `null` driver (network ls, inspect, filters)."""
+    r = engine.docker("network", "ls", "--format", "{{.Name}} {{.Driver}}", check=True)
+    drivers = dict(line.split() for line in r.stdout.splitlines())
+    assert drivers["none"] == "null" and drivers["host"] == "host"
+    assert drivers["bridge"] == "bridge"
+    r = engine.docker("network", "ls", "-q", "-f", "driver=null", "--format", "{{.Name}}",
+                      check=True)  # fmt: skip
+    assert r.stdout.split() == ["none"]

@@ -15,9 +15,6 @@ from typing import Any
 from dockyard.daemon.services.containers import Container, SandboxInfo
 from dockyard.daemon.services.events import EventBus
 
-# dockerd's driver names for our predefined networks' drivers
-_TYPES = {"none": "null"}
-
 
 class NetworkEvents:
     def __init__(self, networks: Any, events: EventBus) -> None:
@@ -51,7 +48,9 @@ class NetworkEvents:
 
     def _publish(self, action: str, c: Container, nets: list[dict[str, Any]]) -> None:
         for n in nets:
-            kind = _TYPES.get(n["Driver"], n["Driver"])
             self.events.publish(
-                "network", action, n["Id"], {"container": c.id, "name": n["Name"], "type": kind}
+                "network",
+                action,
+                n["Id"],
+                {"container": c.id, "name": n["Name"], "type": n["Driver"]},
             )

@@ -156,9 +156,11 @@ class NetworkService:
             rec = by_name["bridge"]
             rec["_bridge"] = self.opts.bridge
             rec["IPAM"]["Config"] = [{"Subnet": subnet, "Gateway": str(gw.ip)}]
-        for special in ("host", "none"):
-            if special not in by_name:
-                r = self._record(special, special)
+        for special, driver in (("host", "host"), ("none", "null")):  # dockerd's drivers
+            if special in by_name:
+                by_name[special]["Driver"] = driver  # a record kept by an older daemon
+            else:
+                r = self._record(special, driver)
                 self.nets[r["Id"]] = r
         self._save()
         if self.opts.ip_forward:
