@@ -155,3 +155,40 @@ def test_orphans_warned_then_removed(target: Target, tmp_path: Path) -> None:
     finally:
         t.compose("-p", project, "down", "-t", "0", "--remove-orphans", cwd=tmp_path)
     assert _ids(t, project) == {}
+
+
+def test_events_json(target: Target, tmp_path: Path) -> None:
+    import json
+    import threading
+    import time
+
+    t = target
+    project = "dye" + uuid.uuid4().hex[:8]
+    (tmp_path / "compose.yaml").write_text(LIFE)
+    events = subprocess.Popen([*t.argv, "-p", project, "events", "--json"], cwd=tmp_path,
+                              env=t.env, stdout=subprocess.PIPE, text=True)  # fmt: skip
+    seen: list[dict] = []
+
+    def read() -> None:
+        assert events.stdout is not None
+        for line in events.stdout:
+            seen.append(json.loads(line))
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        r = t.compose("-p", project, "up", "-d", cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        # the subscription may have started after `up`'s events: a restart makes more
+        deadline = time.monotonic() + 60
+        restarted = False
+        while not any(e["action"] == "start" for e in seen):
+            assert time.monotonic() < deadline, seen
+            if not restarted and time.monotonic() > deadline - 50:
+                assert t.compose("-p", project, "restart", cwd=tmp_path).returncode == 0
+                restarted = True
+            time.sleep(0.2)
+        assert all(e["service"] == "a" and e["type"] == "container" for e in seen), seen
+    finally:
+        events.kill()
+        events.wait()
+        t.compose("-p", project, "down", "-t", "0", cwd=tmp_path)
