@@ -192,3 +192,33 @@ def test_events_json(target: Target, tmp_path: Path) -> None:
         events.kill()
         events.wait()
         t.compose("-p", project, "down", "-t", "0", cwd=tmp_path)
+
+
+def test_interrupted_foreground_up_stops_the_project(target: Target, tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT to the foreground process group) stops the containers; exit 130."""
+    import os
+    import signal
+    import time
+
+    t = target
+    project = "dyi" + uuid.uuid4().hex[:8]
+    (tmp_path / "compose.yaml").write_text(LIFE)
+    up = subprocess.Popen([*t.argv, "-p", project, "up", "--no-color"], cwd=tmp_path,
+                          env=t.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                          text=True, start_new_session=True)  # fmt: skip
+    try:
+        assert up.stdout is not None
+        deadline = time.monotonic() + 120
+        for line in up.stdout:  # the container's own output: attached and running
+            if line.rstrip().endswith("| up"):
+                break
+            assert time.monotonic() < deadline
+        os.killpg(up.pid, signal.SIGINT)
+        assert up.wait(60) == 130
+        state = t.docker("inspect", "-f", "{{.State.Status}}", f"{project}-a-1").stdout.strip()
+        assert state == "exited"
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait()
+        t.compose("-p", project, "down", "-t", "0", cwd=tmp_path)
