@@ -110,7 +110,16 @@ def route_source(toward: str) -> str:
 
 
 class ClusterNode:
-    def __init__(self, state_dir: str, containers: TaskContainers, engine: Engine) -> None:
+    def __init__(
+        self,
+        state_dir: str,
+        containers: TaskContainers,
+        engine: Engine,
+        external_store: list[str] | None = None,
+    ) -> None:
+        """`external_store`: etcd endpoints of a cluster the user runs (--cluster-store);
+        then no manager starts an etcd member of its own."""
+        self.external_store = external_store or []
         self.state_dir = state_dir
         self.containers = containers
         self.engine = engine
@@ -178,15 +187,23 @@ class ClusterNode:
             raise Unavailable(ALREADY)
         host, port = advertise_addr(req)
         node_id = objects.new_id()
-        cfg = MemberConfig(name=node_id, data_dir=os.path.join(self.state_dir, "etcd"),
-                           host=host, client_port=port, peer_port=port + 1)  # fmt: skip
-        shutil.rmtree(cfg.data_dir, ignore_errors=True)
         os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
-        self.member = EtcdMember(cfg, self._etcd_log())
-        await self.member.start()
+        member: dict[str, Any] | None = None
+        endpoints = list(self.external_store)
+        if not endpoints:
+            cfg = MemberConfig(name=node_id, data_dir=os.path.join(self.state_dir, "etcd"),
+                               host=host, client_port=port, peer_port=port + 1)  # fmt: skip
+            shutil.rmtree(cfg.data_dir, ignore_errors=True)
+            self.member = EtcdMember(cfg, self._etcd_log())
+            await self.member.start()
+            endpoints, member = [cfg.client_url], _member_record(cfg)
         try:
-            self._connect([cfg.client_url])
+            self._connect(endpoints)
             assert self.objects is not None
+            if await self.objects.get_swarm() is not None:
+                raise Unavailable(
+                    "the cluster store already holds a swarm: join it with its join token"
+                )
             spec = dict(req.get("Spec") or {})
             if req.get("AutoLockManagers"):
                 spec.setdefault("EncryptionConfig", {})["AutoLockManagers"] = True
@@ -201,12 +218,15 @@ class ClusterNode:
                 node["Spec"]["Availability"] = req["Availability"]
             await self.objects.create("nodes", node)
         except BaseException:
-            await self.member.stop()
+            if self.member is not None:
+                await self.member.stop()
+                self.member = None
+            if self.store is not None:
+                await self.store.close()
             raise
         self.state = {
             "NodeID": node_id, "Role": "manager", "Addr": host, "Port": port,
-            "ManagerAddr": f"{host}:{port}",
-            "Endpoints": [cfg.client_url], "Member": _member_record(cfg),
+            "ManagerAddr": f"{host}:{port}", "Endpoints": endpoints, "Member": member,
         }  # fmt: skip
         self._save()
         await self._activate()
@@ -225,8 +245,8 @@ class ClusterNode:
         remotes = req.get("RemoteAddrs") or []
         if not remotes:
             raise InvalidParameter("at least 1 RemoteAddr is required to join")
-        endpoints = []
-        for r in remotes:
+        endpoints = list(self.external_store)
+        for r in remotes if not endpoints else []:
             h, p = split_addr(r, DEFAULT_PORT)
             endpoints.append(f"http://{h}:{p}")
         store = EtcdStore(endpoints)
@@ -251,7 +271,7 @@ class ClusterNode:
         host, port = advertise_addr(req, split_addr(remotes[0], DEFAULT_PORT)[0])
         node_id = objects.new_id()
         member: dict[str, Any] | None = None
-        if role == "manager":
+        if role == "manager" and not self.external_store:
             cfg = await self._add_member(store, node_id, host, port)
             endpoints = [cfg.client_url, *endpoints]
             member = _member_record(cfg)
@@ -314,6 +334,10 @@ class ClusterNode:
         if self.store is not None:
             with contextlib.suppress(Exception):
                 await self.store.revoke(self.lease)
+            if self.external_store and managers <= 1 and self.objects is not None:
+                # the last manager leaves: the swarm's state goes with it, as with dockerd
+                with contextlib.suppress(Exception):
+                    await self.store.delete(self.objects.prefix, prefix=True)
             if self.member is not None and managers > 1:
                 with contextlib.suppress(Exception):
                     for m in await self.store.member_list():
@@ -398,10 +422,11 @@ class ClusterNode:
     async def _promote(self) -> None:
         assert self.store is not None
         host, port = self.state["Addr"], int(self.state.get("Port") or DEFAULT_PORT)
-        cfg = await self._add_member(self.store, self.node_id, host, port)
-        endpoints = [cfg.client_url, *self.state["Endpoints"]]
-        self.store.endpoints[:0] = [cfg.client_url]
-        self.state.update(Role="manager", Member=_member_record(cfg), Endpoints=endpoints,
+        if not self.external_store:
+            cfg = await self._add_member(self.store, self.node_id, host, port)
+            self.store.endpoints[:0] = [cfg.client_url]
+            self.state.update(Member=_member_record(cfg))
+        self.state.update(Role="manager", Endpoints=list(self.store.endpoints),
                           ManagerAddr=f"{host}:{port}")  # fmt: skip
         self._save()
         await self._set_manager_status({"Reachability": "reachable", "Addr": f"{host}:{port}"})
@@ -418,7 +443,7 @@ class ClusterNode:
         await self._set_manager_status(None)
         with contextlib.suppress(Exception):
             await election.resign(self.store, self.objects.key("leader")[:-1], self.lease)
-        for m in await self.store.member_list():
+        for m in await self.store.member_list() if self.member is not None else []:
             if m.get("name") == self.node_id:
                 await self.store.member_remove(m["ID"])
         if self.member is not None:

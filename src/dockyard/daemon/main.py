@@ -115,7 +115,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=["true", "false"],
         help="embedded DNS forwards unknown names to the host's resolvers (off in tests)",
     )
+    p.add_argument(
+        "--cluster-store",
+        default=None,
+        help="etcd://host:port[,host:port...]: keep swarm state in this etcd cluster "
+        "instead of starting an etcd member on each manager",
+    )
     return p.parse_args(argv)
+
+
+def cluster_store_endpoints(value: str | None) -> list[str]:
+    if not value:
+        return []
+    if not value.startswith("etcd://"):
+        raise SystemExit(f"dockyardd: --cluster-store must be etcd://host:port[,...]: {value}")
+    return [f"http://{hp}" for hp in value[len("etcd://") :].split(",") if hp]
 
 
 def socket_path(host: str) -> str:
@@ -221,6 +235,7 @@ async def serve(args: argparse.Namespace) -> None:
         paths.swarm_root,
         ServiceTaskContainers(containers, paths.exec_root),
         Engine(**system.engine_description()),
+        cluster_store_endpoints(args.cluster_store),
     )
     await cluster.restore()
     swarm = SwarmService(cluster)
