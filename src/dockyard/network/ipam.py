@@ -73,3 +73,18 @@ def overlaps(a: str, others: Iterable[str]) -> bool:
 def mac_for(ip: str) -> str:
     """Docker's MAC from the IPv4 address: 02:42:a.b.c.d."""
     return "02:42:" + ":".join(f"{int(o):02x}" for o in ip.split("."))
+
+
+def aux_addresses(given: dict[str, str] | None, net: ipaddress.IPv4Network) -> dict[str, str]:
+    """A pool's AuxiliaryAddresses (names for addresses IPAM never hands out),
+    each checked to be in the subnet as dockerd does."""
+    out = {}
+    for name, ip in (given or {}).items():
+        try:
+            addr = ipaddress.IPv4Address(ip)
+        except ValueError:
+            raise InvalidParameter(f"invalid auxiliary address {ip}") from None
+        if addr not in net:
+            raise InvalidParameter(f"no matching subnet for aux-address {ip}")
+        out[name] = str(addr)
+    return out

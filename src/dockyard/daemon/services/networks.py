@@ -26,6 +26,12 @@ from dockyard.api.filters import labels_match, match
 from dockyard.daemon.paths import DaemonPaths
 from dockyard.daemon.services import reclaim
 from dockyard.daemon.services.containers import Container, SandboxInfo, _host_resolv_conf
+from dockyard.daemon.services.endpoint_settings import (
+    endpoint_settings,
+    link_local_commands,
+    needs_own_interface,
+    with_container_mac,
+)
 from dockyard.daemon.services.events import EventBus
 from dockyard.daemon.services.netpool import Sandbox, SandboxPool
 from dockyard.fsutil import JsonFiles, write_json_atomic
@@ -108,6 +114,8 @@ class NetworkService:
         config = [{"Subnet": subnet, "Gateway": gateway}] if subnet else []
         if kw.get("ip_range") and config:
             config[0]["IPRange"] = kw["ip_range"]
+        if kw.get("aux") and config:
+            config[0]["AuxiliaryAddresses"] = kw["aux"]
         return {
             "Name": name,
             "Id": nid,
@@ -116,7 +124,7 @@ class NetworkService:
             "Driver": driver,
             "EnableIPv4": True,
             "EnableIPv6": False,
-            "IPAM": {"Driver": "default", "Options": {}, "Config": config},
+            "IPAM": {"Driver": "default", "Options": kw.get("ipam_options"), "Config": config},
             "Internal": bool(kw.get("internal")),
             "Attachable": bool(kw.get("attachable")),
             "Ingress": False,
@@ -327,6 +335,8 @@ class NetworkService:
                 name, "bridge", subnet, gateway, ip_range=ip_range,
                 internal=body.get("Internal"), attachable=body.get("Attachable"),
                 options=opts, labels=body.get("Labels") or {},
+                aux=ipam.aux_addresses(cfg.get("AuxiliaryAddresses"), net),
+                ipam_options=(body.get("IPAM") or {}).get("Options"),
             )  # fmt: skip
             bridge = opts.get(BRIDGE_NAME_OPT) or "br-" + rec["Id"][:12]
             if len(bridge) > 15:
@@ -437,6 +447,7 @@ class NetworkService:
                 out[0] = (n, cfg or {})
             else:
                 out.append((n, cfg or {}))
+        out[0] = (out[0][0], with_container_mac(c.config, out[0][1]))
         return out
 
     async def attach(self, c: Container) -> SandboxInfo:
@@ -562,7 +573,7 @@ class NetworkService:
         if n["Driver"] != "bridge":
             raise Forbidden(f"container cannot be connected to network {n['Name']}")
         sub = n["IPAM"]["Config"][0]
-        used = self._ips_on(n["Id"])
+        used = self._ips_on(n["Id"]) + list((sub.get("AuxiliaryAddresses") or {}).values())
         if n["Name"] == "bridge":
             used += self.pool.ips
         want = ((cfg.get("IPAMConfig") or {}).get("IPv4Address")) or None
@@ -573,7 +584,7 @@ class NetworkService:
         ifname = f"eth{index}"
         ep = {
             "ip": ip,
-            "mac": ipam.mac_for(ip),
+            "mac": cfg.get("MacAddress") or ipam.mac_for(ip),
             "veth": veth,
             "ifname": ifname,
             "gateway": sub["Gateway"],
@@ -587,6 +598,7 @@ class NetworkService:
         cmds = [
             f"link set {ifname} address {ep['mac']}",
             f"addr add {ip}/{plen} dev {ifname}",
+            *link_local_commands(cfg, ifname),
             f"link set {ifname} up",
         ]
         if primary and not n["Internal"]:
@@ -599,7 +611,7 @@ class NetworkService:
         an address of IPAM's choosing (the common `docker run`)."""
         if len(wanted) != 1 or wanted[0][0]["Name"] != "bridge":
             return None
-        if (wanted[0][1].get("IPAMConfig") or {}).get("IPv4Address"):
+        if needs_own_interface(wanted[0][1]):
             return None
         return self.pool.take()
 
@@ -830,25 +842,7 @@ class NetworkService:
                 if n["IPAM"]["Config"]
                 else 0
             )
-            nets[n["Name"]] = {
-                "IPAMConfig": cfg.get("IPAMConfig"),
-                "Links": None,
-                "Aliases": (ep or {}).get("aliases") or cfg.get("Aliases"),
-                "MacAddress": ep["mac"] if ep else "",
-                "DriverOpts": None,
-                "GwPriority": 0,
-                "NetworkID": n["Id"],
-                "EndpointID": ep["endpoint_id"] if ep else "",
-                "Gateway": ep["gateway"] if ep else "",
-                "IPAddress": ep["ip"] if ep else "",
-                "IPPrefixLen": plen if ep else 0,
-                "IPv6Gateway": "",
-                "GlobalIPv6Address": "",
-                "GlobalIPv6PrefixLen": 0,
-                "DNSNames": [c.name.lstrip("/"), c.id[:12], *((ep or {}).get("aliases") or [])]
-                if n["Name"] != "bridge"
-                else None,
-            }
+            nets[n["Name"]] = endpoint_settings(c, n, cfg, ep, plen)
             if ep:
                 bindings += [ports.Binding(p[0], p[3], p[1], p[2]) for p in ep.get("ports", [])]
         first = next(iter(nets.values()), {}) if mode == "default" or mode == "bridge" else {}
