@@ -119,6 +119,12 @@ def mount(m: Mount, target: str) -> None:
     _mount(m.source, target, m.type, flags, data)
 
 
+def remount_bind(target: str, options: tuple[str, ...]) -> None:
+    """Apply `options` (ro, nosuid...) to the bind mount at `target`."""
+    flags, _ = parse_options(options)
+    _mount("none", target, "none", flags | MS_BIND | MS_REMOUNT, "")
+
+
 # mount(2) copies at most one page of option data; a longer lowerdir is cut short.
 MAX_MOUNT_DATA = 4095
 

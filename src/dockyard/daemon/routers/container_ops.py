@@ -14,7 +14,7 @@ from aiohttp import web
 
 from dockyard.api.errors import InvalidParameter, NotFound
 from dockyard.daemon.server.params import json_response, qbool, qint
-from dockyard.daemon.services import archive, stats
+from dockyard.daemon.services import archive, cpmounts, stats
 from dockyard.daemon.services.container_ops import ContainerOps, export_command
 from dockyard.monitor import jsonlog
 
@@ -185,8 +185,7 @@ def routes(ops: ContainerOps) -> web.RouteTableDef:
     async def archive_put(request: web.Request) -> web.Response:
         c = svc.get(request.match_info["id"])
         path = _path(request)
-        if c.host_config.get("ReadonlyRootfs"):
-            raise InvalidParameter("container rootfs is marked read-only")
+        cpmounts.check_writable(ops.points(c), path, bool(c.host_config.get("ReadonlyRootfs")))
         no_overwrite = qbool(request, "noOverwriteDirNonDir")
         with tempfile.SpooledTemporaryFile(max_size=8 << 20) as body:
             async for chunk in request.content.iter_chunked(1 << 16):

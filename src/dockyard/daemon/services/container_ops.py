@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from dockyard.api.errors import Conflict, InvalidParameter, SystemError_
-from dockyard.daemon.services import names
+from dockyard.daemon.services import cpmounts, names
 from dockyard.daemon.services.containers import Container, ContainerService
 
 
@@ -138,7 +138,8 @@ class ContainerOps:
     async def root(self, c: Container, live_view: bool = True) -> AsyncIterator[str]:
         """The container's root filesystem: a running container's as it sees it
         (with its mounts; `live_view=False`: the rootfs alone), else its
-        snapshot mounted on a private temp dir meanwhile."""
+        snapshot mounted on a private temp dir meanwhile, its volumes and binds
+        over it (as dockerd mounts them for a copy)."""
         if c.running and not live_view:  # the filesystem alone (export)
             yield self.svc.paths.rootfs(c.id)
             return
@@ -156,12 +157,21 @@ class ContainerOps:
         try:
             await asyncio.to_thread(self.svc._mount_all, mounts, target)
             try:
-                yield target
+                done = await asyncio.to_thread(cpmounts.mount_points, target, self.points(c))
+                try:
+                    yield target
+                finally:
+                    await asyncio.to_thread(cpmounts.unmount_points, done)
             finally:
                 await asyncio.to_thread(self.svc._unmount, target)
         finally:
             with contextlib.suppress(OSError):
                 os.rmdir(target)
+
+    def points(self, c: Container) -> list[dict[str, Any]]:
+        """The container's volumes and mounts (inspect's Mounts)."""
+        mount_points = getattr(self.svc.volumes, "mount_points", None)
+        return mount_points(c) if mount_points is not None else []
 
     def export_event(self, c: Container) -> None:
         self.svc.events.publish("container", "export", c.id, self.svc._attrs(c))
