@@ -209,3 +209,34 @@ def test_update_and_rollback_complete(node: Daemon) -> None:
     assert svc["UpdateStatus"]["State"] == "rollback_completed"
     assert "Env" not in svc["Spec"]["TaskTemplate"]["ContainerSpec"]
     node.docker("service", "rm", "rb", check=True)
+
+
+def test_publish_mode_host(node: Daemon) -> None:
+    from tests.conformance.conftest import free_ports
+
+    (port,) = free_ports(1)
+    r = node.docker("service", "create", "--detach", "--no-resolve-image", "--name", "mesh",
+                    "--publish", "8080:80", "busybox")  # fmt: skip
+    assert r.returncode != 0 and "publish with mode=host" in r.stderr
+    node.docker("service", "create", "--detach", "--no-resolve-image", "--name", "hp",
+                "--publish", f"published={port},target=80,mode=host",
+                "busybox", "sh", "-c", "echo hi-from-task > /i && httpd -f -p 80 -h /",
+                check=True)  # fmt: skip
+    t = wait_for("running", lambda: running(node, "hp"))[0]  # type: ignore[index]
+    cid = t["Status"]["ContainerStatus"]["ContainerID"]
+    ports = node.docker("port", cid, check=True).stdout
+    assert f"80/tcp -> 0.0.0.0:{port}" in ports
+
+    body = wait_for("an answer on the host port", lambda: _get(f"http://127.0.0.1:{port}/i"))
+    assert body == b"hi-from-task\n"
+    node.docker("service", "rm", "hp", check=True)
+
+
+def _get(url: str) -> bytes | None:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return r.read()
+    except OSError:
+        return None

@@ -111,3 +111,16 @@ def test_start_first_update_keeps_replicas() -> None:
 def test_bad_constraint() -> None:
     with pytest.raises(InvalidParameter, match="constraint expected one operator from ==, !="):
         constraints.validate(["node.role=manager"])
+
+
+def test_replicated_job_runs_each_completion_once() -> None:
+    nodes = [mknode("a")]
+    alive = {nodes[0]["ID"]}
+    svc = objects.service({"Name": "j", "TaskTemplate": {"ContainerSpec": {"Image": "x"}},
+                           "Mode": {"ReplicatedJob": {"TotalCompletions": 3}}})  # fmt: skip
+    tasks = run_to_fixpoint(svc, nodes, alive, [])
+    assert sorted(t["Slot"] for t in tasks) == [1, 2, 3]
+    for t in tasks:
+        t["Status"] = objects.task_status("complete", "finished")
+    tasks = run_to_fixpoint(svc, nodes, alive, tasks)
+    assert len(tasks) == 3 and all(t["DesiredState"] == "shutdown" for t in tasks)

@@ -35,7 +35,6 @@ class Agent:
         self.container_of: dict[str, str] = dict(containers.by_label(TASK_LABEL))
         self._locks: dict[str, asyncio.Lock] = {}
         self._work: set[asyncio.Task[None]] = set()
-        self._service_names: dict[str, str] = {}
 
     async def run(self) -> None:
         prefix = self.objects.key("tasks")
@@ -114,12 +113,6 @@ class Agent:
             await self.containers.remove(cid)
         self.container_of.pop(tid, None)
 
-    async def _service_name(self, service_id: str) -> str:
-        if service_id not in self._service_names:
-            svc = await self.objects.get("services", service_id)
-            self._service_names[service_id] = svc["Spec"]["Name"]
-        return self._service_names[service_id]
-
     async def _files(self, t: dict[str, Any]) -> dict[str, bytes]:
         files = {}
         for secret_id, path in containerspec.secret_targets(t):
@@ -135,8 +128,9 @@ class Agent:
         # write is an event each manager's watch and the CLI's progress wake for
         await self._report(tid, task_status("preparing", "preparing"))
         try:
-            name = await self._service_name(t["ServiceID"])
-            body = containerspec.create_body(name, t)
+            svc = await self.objects.get("services", t["ServiceID"])
+            name = svc["Spec"]["Name"]
+            body = containerspec.create_body(name, t, svc["Spec"].get("EndpointSpec"))
             cid = await self.containers.create(
                 containerspec.container_name(name, t), body, await self._files(t)
             )

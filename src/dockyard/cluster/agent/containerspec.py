@@ -26,7 +26,25 @@ def labels(service_name: str, task: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def create_body(service_name: str, task: dict[str, Any]) -> dict[str, Any]:
+def host_ports(endpoint: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """ExposedPorts and PortBindings for the service's `--publish mode=host` ports."""
+    exposed: dict[str, Any] = {}
+    bindings: dict[str, list[dict[str, str]]] = {}
+    for p in (endpoint or {}).get("Ports") or []:
+        if p.get("PublishMode") != "host":
+            continue
+        key = f"{p['TargetPort']}/{p.get('Protocol') or 'tcp'}"
+        exposed[key] = {}
+        published = p.get("PublishedPort")
+        bindings.setdefault(key, []).append(
+            {"HostIp": "", "HostPort": str(published) if published else ""}
+        )
+    return exposed, bindings
+
+
+def create_body(
+    service_name: str, task: dict[str, Any], endpoint: dict[str, Any] | None = None
+) -> dict[str, Any]:
     spec = task.get("Spec") or {}
     cs = spec.get("ContainerSpec") or {}
     resources = spec.get("Resources") or {}
@@ -64,6 +82,10 @@ def create_body(service_name: str, task: dict[str, Any]) -> dict[str, Any]:
         "ExtraHosts": cs.get("Hosts"),
         "GroupAdd": cs.get("Groups"),
     }
+    exposed, bindings = host_ports(endpoint)
+    if bindings:
+        config["ExposedPorts"] = exposed
+        host["PortBindings"] = bindings
     if log_driver.get("Name"):
         host["LogConfig"] = {"Type": log_driver["Name"], "Config": log_driver.get("Options") or {}}
     return {**config, "HostConfig": {k: v for k, v in host.items() if v is not None}}

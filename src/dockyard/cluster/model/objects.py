@@ -178,7 +178,16 @@ def replicas(svc: dict[str, Any]) -> int | None:
     mode = svc["Spec"].get("Mode") or {}
     if "Replicated" in mode:
         return int(mode["Replicated"].get("Replicas", 1))
+    if "ReplicatedJob" in mode:  # every completion its own slot (MaxConcurrent: not yet)
+        job = mode["ReplicatedJob"] or {}
+        return int(job.get("TotalCompletions") or job.get("MaxConcurrent") or 1)
     return None
+
+
+def is_job(svc: dict[str, Any]) -> bool:
+    """replicated-job and global-job: tasks that complete are done, never restarted."""
+    mode = svc["Spec"].get("Mode") or {}
+    return "ReplicatedJob" in mode or "GlobalJob" in mode
 
 
 def task(svc: dict[str, Any], slot: int, node_id: str = "") -> dict[str, Any]:

@@ -43,6 +43,8 @@ def _retire(t: dict[str, Any], plan: Plan, desired: str = "shutdown") -> None:
 def _restart_wanted(svc: dict[str, Any], t: dict[str, Any], node_gone: bool) -> bool:
     if node_gone:
         return True
+    if objects.is_job(svc) and t["Status"]["State"] == "complete":
+        return False
     policy = (svc["Spec"].get("TaskTemplate") or {}).get("RestartPolicy") or {}
     cond = policy.get("Condition") or "any"
     state = t["Status"]["State"]

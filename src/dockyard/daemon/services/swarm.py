@@ -94,6 +94,12 @@ class SwarmService:
         rep = (mode.get("Replicated") or {}).get("Replicas")
         if rep is not None and int(rep) < 0:
             raise InvalidParameter(_rpc("InvalidArgument", "replicas must be non-negative"))
+        for port in (spec.get("EndpointSpec") or {}).get("Ports") or []:
+            if port.get("PublishMode", "ingress") != "host":
+                raise InvalidParameter(_rpc(
+                    "Unimplemented", "the ingress routing mesh is not available yet: "
+                    "publish with mode=host (--publish published=8080,target=80,mode=host)",
+                ))  # fmt: skip
         objs = self._objs()
         for kind, refs in (("secrets", cs.get("Secrets")), ("configs", cs.get("Configs"))):
             for ref in refs or []:
