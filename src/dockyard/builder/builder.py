@@ -30,9 +30,13 @@ from typing import Any
 
 from dockyard.api.errors import DockyardError, InvalidParameter, NotFound
 from dockyard.builder import copy as fcopy
+from dockyard.builder import runstep, stagefail
 from dockyard.builder.cache import BuildCache
+from dockyard.builder.cachefrom import CacheFrom
 from dockyard.builder.context import BuildContext, checksum
+from dockyard.builder.errors import BuildError
 from dockyard.builder.fsview import HOST, is_dir
+from dockyard.builder.inflight import StepLocks
 from dockyard.daemon.services.commit import CommitService, image_config
 from dockyard.daemon.services.containers import ContainerService
 from dockyard.daemon.services.images import ImageService
@@ -48,14 +52,6 @@ from dockyard.snapshot.snapshotter import upper_dir
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_SHELL = ["/bin/sh", "-c"]
 Emit = Callable[[dict[str, Any]], Awaitable[None]]
-
-
-class BuildError(DockyardError):
-    status = 400
-
-    def __init__(self, message: str, code: int | None = None) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass
@@ -111,6 +107,9 @@ class _StageOut:
 _CURRENT: contextvars.ContextVar[_StageOut | None] = contextvars.ContextVar(
     "build_stage", default=None
 )
+_STEP: contextvars.ContextVar[contextlib.AsyncExitStack | None] = contextvars.ContextVar(
+    "build_step", default=None
+)
 
 
 class Builder:
@@ -127,6 +126,7 @@ class Builder:
         self.images = images
         self.commits = commits
         self.cache = cache
+        self.steps = StepLocks()  # one build of a step at a time, across stages and builds
         self._mount_all = mount_all
         self._unmount = unmount
 
@@ -151,7 +151,7 @@ class _Run:
         self.total = 0
         self.results: dict[int, _State] = {}
         self.used_args: set[str] = set()
-        self.sources: list[Any] = []  # --cache-from images
+        self.cachefrom: CacheFrom | None = None  # when the build names cache-from images
 
     async def out(self, text: str) -> None:
         if self.opts.quiet:
@@ -192,7 +192,7 @@ class _Run:
         self.head_pos = 0
         self.done = {i: asyncio.Event() for i in order}
         self.outs: dict[int, _StageOut] = {}
-        offset = 0
+        offset = self.step  # after the global ARGs
         for i in order:
             self.outs[i] = _StageOut(i, offset)
             offset += 1 + len(self.stages[i].instructions)
@@ -204,21 +204,35 @@ class _Run:
             self.done[i].set()
             await self._advance()
 
-        tasks = [asyncio.create_task(one(i)) for i in order]
+        tasks = {i: asyncio.create_task(one(i)) for i in order}
         try:
-            await asyncio.gather(*tasks)
+            failed = await stagefail.settle(order, tasks)
         except BaseException:
-            for t in tasks:
+            for t in tasks.values():
                 t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*tasks.values(), return_exceptions=True)
             raise
+        if failed is not None:
+            for i in order[: order.index(failed) + 1]:  # what they said up to the error
+                while self.outs[i].buf:
+                    await self._emit(self.outs[i].buf.pop(0))
+            exc = tasks[failed].exception()
+            assert exc is not None
+            raise exc
 
     async def go(self) -> str:
-        for ref in self.opts.cachefrom:
-            try:
-                self.sources.append(self.b.images.resolve(ref))
-            except NotFound:
-                await self.out(f"[Warning] cache-from image {ref} not found, ignored\n")
+        if self.opts.cachefrom:
+            sources = []
+            for ref in self.opts.cachefrom:
+                try:
+                    sources.append(self.b.images.resolve(ref))
+                except NotFound:
+                    await self.out(f"[Warning] cache-from image {ref} not found, ignored\n")
+            store = self.b.images.store
+            self.cachefrom = CacheFrom(
+                sources, lambda i: store.get(i).parent if store.exists(i) else "",
+                self.b.commits.store_image,
+            )  # fmt: skip
         global_args, stages = split_stages(self.df)
         self.stages = stages
         self.global_env: dict[str, str] = {}
@@ -238,6 +252,10 @@ class _Run:
         needed = self._needed(target)
         extra = 1 if self.opts.labels else 0
         self.total = sum(1 + len(stages[i].instructions) for i in needed) + extra
+        self.total += len(global_args)
+        for ins in global_args:  # steps of their own, as dockerd numbers them
+            self.step += 1
+            await self.out(f"Step {self.step}/{self.total} : {ins.original}\n")
         await self._run_stages(sorted(needed), target)
         state = self.results[target]
         if self.opts.labels:
@@ -360,6 +378,23 @@ class _Run:
         return out
 
     async def _dispatch(self, st: _State, ins: Instruction) -> None:
+        """One step; the cache key it looks up stays held (`StepLocks`) to its end."""
+        async with contextlib.AsyncExitStack() as stack:
+            token = _STEP.set(stack)
+            try:
+                await self._step(st, ins)
+            finally:
+                _STEP.reset(token)
+
+    async def _lookup(self, st: _State, key: str, created_by: str,
+                      result: dict[str, Any]) -> str | None:  # fmt: skip
+        stack = _STEP.get()
+        if stack is not None:
+            held = self.b.steps.hold(BuildCache.key(st.image_id or "scratch", key))
+            await stack.enter_async_context(held)
+        return self._cached(st, key, created_by, result)
+
+    async def _step(self, st: _State, ins: Instruction) -> None:
         cmd = ins.cmd
         env = st.env()
         args = expand(ins, env, self.esc)
@@ -491,42 +526,13 @@ class _Run:
             return None
         image_id = self.b.cache.get(st.image_id or "scratch", key)
         if image_id and self.b.images.store.exists(image_id):
-            return image_id
-        if self.sources and created_by and result is not None:
-            image_id = self._from_sources(st, created_by, result)
+            if self.cachefrom is None or self.cachefrom.local_ok(image_id):
+                return image_id
+        if self.cachefrom is not None and created_by and result is not None:
+            image_id = self.cachefrom.match(st.config, st.image_id, created_by, result)
             if image_id:
                 self.b.cache.put(st.image_id or "scratch", key, image_id)
             return image_id
-        return None
-
-    def _from_sources(self, st: _State, created_by: str, result: dict[str, Any]) -> str | None:
-        """dockerd's --cache-from: an image whose history and layers start like the
-        parent's and whose next history entry is this step gives the step's layer."""
-        parent_hist = [(h.get("created_by", ""), bool(h.get("empty_layer")))
-                       for h in st.config.get("history") or []]  # fmt: skip
-        parent_diffs = list((st.config.get("rootfs") or {}).get("diff_ids") or [])
-        n = len(parent_hist)
-        for src in self.sources:
-            hist = src.config.get("history") or []
-            diffs = src.diff_ids
-            if len(hist) <= n or diffs[: len(parent_diffs)] != parent_diffs:
-                continue
-            if [
-                (h.get("created_by", ""), bool(h.get("empty_layer"))) for h in hist[:n]
-            ] != parent_hist:
-                continue
-            step = hist[n]
-            if step.get("created_by", "") != created_by:
-                continue
-            if len(hist) == n + 1:
-                return src.id
-            diff_id = None if step.get("empty_layer") else diffs[len(parent_diffs)]
-            cc = copy.deepcopy(result)
-            cc["Image"] = st.image_id
-            cfg = image_config(st.config, cc, created_by, diff_id, created=step.get("created"),
-                               author=step.get("author", ""))  # fmt: skip
-            self.sources = [src]  # as dockerd: stay on one source once it matched
-            return self.b.commits.store_image(cfg, st.image_id)
         return None
 
     async def _use(self, st: _State, image_id: str) -> None:
@@ -537,7 +543,7 @@ class _Run:
     async def _nop(self, st: _State, cc: dict[str, Any], msg: str) -> None:
         created_by = " ".join([*self._shell(cc), "#(nop) ", msg])
         key = created_by + "\n" + json.dumps(cc, sort_keys=True) + "\n" + st.author
-        hit = self._cached(st, key, created_by, cc)
+        hit = await self._lookup(st, key, created_by, cc)
         if hit:
             await self.out(" ---> Using cache\n")
             await self._use(st, hit)
@@ -572,7 +578,7 @@ class _Run:
         workdir = cc["WorkingDir"]
         created_by = " ".join([*self._shell(cc), "#(nop)", f"WORKDIR {workdir}"])
         key = created_by + "\n" + json.dumps(cc, sort_keys=True) + "\n" + st.author
-        hit = self._cached(st, key, created_by, cc)
+        hit = await self._lookup(st, key, created_by, cc)
         if hit:
             await self.out(" ---> Using cache\n")
             await self._use(st, hit)
@@ -602,16 +608,11 @@ class _Run:
             argv = self._shell(cc) + list(ins.args)
         if not argv:
             raise DockerfileError("RUN requires at least one argument", ins.line)
-        env_names = {kv.partition("=")[0] for kv in cc.get("Env") or []}
-        build_env = sorted(
-            f"{k}={v}" for k, v in st.args.items() if v is not None and k not in env_names
-        )
-        history_env = [e for e in build_env if e.partition("=")[0] not in PROXY_ARGS]
-        created_by = " ".join(argv)
-        if history_env:
-            created_by = f"|{len(history_env)} {' '.join(history_env)} {created_by}"
+        runstep.refuse_flags(ins.flags)
+        build_env, named = runstep.run_env(st.args, self.opts.buildargs, cc.get("Env") or [])
+        created_by = runstep.created_by(argv, named)
         key = created_by + "\n" + json.dumps(cc, sort_keys=True)
-        hit = self._cached(st, key, created_by, cc)
+        hit = await self._lookup(st, key, created_by, cc)
         if hit:
             await self.out(" ---> Using cache\n")
             await self._use(st, hit)
@@ -658,7 +659,7 @@ class _Run:
                     frame = await q.get()
                     if frame is None:
                         break
-                    await self.out(frame.data.decode("utf-8", "replace"))
+                    await self.out(runstep.stream_text(frame.stream, frame.data))
             finally:
                 cs.unsubscribe(c, q)
             status = (await cs.wait(cid))["StatusCode"]
@@ -759,7 +760,7 @@ class _Run:
                 + "\n"
                 + json.dumps([flags, st.cc.get("WorkingDir"), st.cc.get("User")], sort_keys=True)
             )
-            hit = self._cached(st, key, created_by, st.cc)
+            hit = await self._lookup(st, key, created_by, st.cc)
             if hit:
                 await self.out(" ---> Using cache\n")
                 await self._use(st, hit)

@@ -291,7 +291,7 @@ def build(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     if context_key:
         params["contextkey"] = context_key
     if opts["add_host"]:
-        params["extrahosts"] = ",".join(opts["add_host"])
+        params["extrahosts"] = list(opts["add_host"])  # one value each, as docker's CLI
     image_id = ""
     try:
         resp = cli.client.request(

@@ -124,7 +124,7 @@ def build(
     if spec.get("extra_hosts"):
         hosts = spec["extra_hosts"]
         items = [f"{k}:{v}" for k, v in hosts.items()] if isinstance(hosts, dict) else hosts
-        params["extrahosts"] = ",".join(str(h).replace("=", ":", 1) for h in items)
+        params["extrahosts"] = [str(h).replace("=", ":", 1) for h in items]  # one value each
     if spec.get("shm_size"):
         from dockyard.compose.convert import size_bytes
 

@@ -281,9 +281,11 @@ def test_independent_stages_run_in_parallel(daemon: Daemon, tmp_path: Path, tag:
 def test_failing_parallel_stage_cleans_up(daemon: Daemon, tmp_path: Path, tag: str) -> None:
     before = set(containers(daemon))
     ctx = write(tmp_path, {
+        # the failing stage first: the later one, still running, is cancelled (an
+        # earlier one would run to its end, as under dockerd, to say all it says)
         "Dockerfile": (
-            f"FROM busybox AS a\nRUN sleep 20; echo {tag}\n"
             "FROM busybox AS b\nRUN exit 7\n"
+            f"FROM busybox AS a\nRUN sleep 20; echo {tag}\n"
             "FROM busybox\nCOPY --from=a /etc/passwd /a\nCOPY --from=b /etc/passwd /b\n"
         ),
     })  # fmt: skip

@@ -9,15 +9,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import BUSYBOX_PATH, Daemon
-from tests.integration.cli.conftest import peer_dockerd
+from tests.conftest import Daemon
+from tests.integration.build.conftest import docker_at as _docker
 
 FILES = {
     "a.txt": "hello\n",
@@ -115,6 +112,17 @@ CASES = [
     ("copy-through-dangling-links",
      "FROM busybox\nRUN ln -s /nonexistent/deep /dst && ln -s ../nowhere/x /rel\n"
      "COPY a.txt /dst/\nCOPY d /rel/\n", "ls -lnR /nonexistent /nowhere; ls -ln /dst /rel", []),
+    # proxy args reach RUN, kept out of history unless declared ('|0' when only they came)
+    ("proxy-args", "FROM busybox\nRUN env | grep -v HOSTNAME | sort > /e\n", "cat /e",
+     ["--build-arg", "HTTP_PROXY=http://p:1", "--build-arg", "no_proxy=x",
+      "--build-arg", "ftp_proxy"]),
+    ("proxy-arg-declared",
+     "FROM busybox\nARG HTTP_PROXY\nARG Z=1\nRUN env | grep -v HOSTNAME | sort > /e\n",
+     "cat /e", ["--build-arg", "HTTP_PROXY=http://p:1", "--build-arg", "https_proxy=y"]),
+    # (ALL_PROXY/all_proxy are passed too, as moby since 23.0; the 20.10 peer does not)
+    # every --add-host reaches RUN's /etc/hosts
+    ("add-hosts", "FROM busybox\nRUN grep h[12] /etc/hosts > /h\n", "cat /h",
+     ["--add-host", "h1:10.1.1.1", "--add-host", "h2:10.2.2.2"]),
 ]  # fmt: skip
 
 # Dockerfiles both builders refuse: the step's error line must be the same
@@ -124,35 +132,11 @@ ERROR_CASES = [
     ("copy-dot-slash-dotdot", "FROM busybox\nCOPY ./../a.txt /x\n"),
     ("add-dotdot", "FROM busybox\nADD ../a.txt /x\n"),
     ("copy-symlink-to-nothing", "FROM busybox\nCOPY abslink /x\n"),
+    ("run-mount", "FROM busybox\nRUN --mount=type=cache,target=/x echo hi\n"),
 ]
 
 PROBE_IMAGE_KEYS = ("Env", "Cmd", "Entrypoint", "WorkingDir", "User", "Labels", "ExposedPorts",
                     "Volumes", "StopSignal", "Healthcheck", "OnBuild", "Shell")  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def peer() -> Iterator[str]:
-    if shutil.which("dockerd") is None:
-        pytest.skip("dockerd is not installed")
-    with peer_dockerd("dy-build-peer-") as host:
-        yield host
-
-
-@pytest.fixture(scope="module")
-def peer_busybox(peer: str, busybox_rootfs_tar: Path) -> str:
-    r = _docker(peer, "import", "-c", 'CMD ["sh"]', "-c", f"ENV PATH={BUSYBOX_PATH}",
-                str(busybox_rootfs_tar), "busybox:latest")  # fmt: skip
-    assert r.returncode == 0, r.stderr
-    return peer
-
-
-def _docker(
-    host: str, *args: str, env_extra: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, DOCKER_HOST=host, DOCKER_BUILDKIT="0", DOCKER_CLI_HINTS="false")
-    env.pop("DOCKER_CONTEXT", None)
-    env.update(env_extra or {})
-    return subprocess.run(["docker", *args], env=env, capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ private socket, data root and exec root under /tmp, and stopped at the end
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -99,15 +100,21 @@ def _stop(proc: subprocess.Popen[bytes], root: str) -> None:
 
 
 @contextlib.contextmanager
-def peer_dockerd(prefix: str) -> Iterator[str]:
+def peer_dockerd(prefix: str, config: dict | None = None) -> Iterator[str]:
     """A peer dockerd on its own socket, data root, exec root and pidfile under a
-    temp dir, with no bridge and no iptables rules; stopped by pid, its mounts and
-    directory gone afterwards. Skips the test unless root."""
+    temp dir, with no bridge and no iptables rules (and `config` as its daemon.json
+    when given); stopped by pid, its mounts and directory gone afterwards. Skips
+    the test unless root."""
     if os.geteuid() != 0:
         pytest.skip("a peer dockerd needs root")
     root = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
     sock = f"{root}/d.sock"
     log = Path(root) / "dockerd.log"
+    conf_args: list[str] = []
+    if config is not None:
+        conf = Path(root) / "daemon.json"
+        conf.write_text(json.dumps(config))
+        conf_args = ["--config-file", str(conf)]
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [
@@ -119,6 +126,7 @@ def peer_dockerd(prefix: str) -> Iterator[str]:
                 "--iptables=false",
                 "--ip-forward=false",
                 "--bridge=none",
+                *conf_args,
             ],
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -60,10 +60,21 @@ def _typed_param(request: web.Request, name: str, model: Any, default: Any, what
     return value if value is not None else default
 
 
+def _check_version(request: web.Request) -> None:
+    """`version`: this daemon has only the classic builder ("1") and its ping says
+    `Builder-Version: 1`, so "2" (BuildKit) is refused in moby's words for a daemon
+    whose buildkit feature is off (build_routes.go; dockerd 20.10 always has BuildKit
+    and never refuses it); any other value is dockerd's plain error (a 500)."""
+    v = request.query.get("version", "")
+    if v not in ("", "1", "2"):
+        raise DockyardError(f"invalid version {json.dumps(v, ensure_ascii=False)}")  # Go's %q
+    if v == "2":
+        raise InvalidParameter("buildkit is not enabled on daemon")
+
+
 def options(request: web.Request) -> BuildOptions:
     q = request.query
-    extrahosts = q.get("extrahosts", "")
-    return BuildOptions(
+    opts = BuildOptions(
         dockerfile=q.get("dockerfile", "Dockerfile") or "Dockerfile",
         tags=q.getall("t", []),
         buildargs=_typed_param(request, "buildargs", dict[str, Ptr[str]], {}, "build args"),
@@ -74,11 +85,13 @@ def options(request: web.Request) -> BuildOptions:
         rm=qbool(request, "rm", True),
         forcerm=qbool(request, "forcerm"),
         networkmode=q.get("networkmode", ""),
-        extrahosts=[h for h in extrahosts.split(",") if h] if extrahosts else [],
+        extrahosts=q.getall("extrahosts", []),  # every value, each one host (r.Form)
         cachefrom=_typed_param(request, "cachefrom", list[str], []),
         pull=qbool(request, "pull"),
         platform=q.get("platform", ""),
     )
+    _check_version(request)  # after the other parameters, as dockerd reads them
+    return opts
 
 
 def routes(backend: BuildBackend) -> web.RouteTableDef:

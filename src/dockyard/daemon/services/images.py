@@ -21,6 +21,7 @@ from typing import Any, BinaryIO
 from dockyard import __version__
 from dockyard.api.errors import Conflict, InvalidParameter, NoSuchImage, NotFound
 from dockyard.api.filters import labels_match
+from dockyard.daemon.services import imagehistory
 from dockyard.daemon.services.events import EventBus
 from dockyard.proto import reference as refs
 from dockyard.proto.changes import apply_changes
@@ -385,9 +386,7 @@ class ImageService:
                 }
             )
         out.reverse()
-        if out:
-            out[0]["Id"] = i.id
-            out[0]["Tags"] = list(i.repo_tags) or None
+        imagehistory.name_lines(out, i, self.store)
         return out
 
     # -- save / load ----------------------------------------------------------
