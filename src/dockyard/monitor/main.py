@@ -322,6 +322,8 @@ class Monitor:
                 self.write_stdin(frame.data)
             elif frame.stream == stdcopy.CONTROL:
                 self.on_control(c, protocol.parse_control(frame.data))
+        if len(self.stdin_buf) > relay.HIGH:
+            self.links.stop_reading(c)  # (the daemon's input link: control has its own)
 
     def on_control(self, c: Client, msg: dict[str, Any]) -> None:
         op = msg.get("op")
@@ -443,8 +445,11 @@ class Monitor:
             except OSError:
                 self.stdin_buf.clear()
                 self.close_stdin()
+                self.links.read_again()
                 return
             del self.stdin_buf[:n]
+        if len(self.stdin_buf) < relay.LOW:
+            self.links.read_again()
         want = selectors.EVENT_WRITE if self.stdin_buf else 0
         key = self.sel.get_map().get(fd)
         if want and key is None:

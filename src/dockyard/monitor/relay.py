@@ -32,6 +32,7 @@ class Client:
         self.decoder = stdcopy.FrameDecoder()
         self.out = bytearray()
         self.wants_output = True
+        self.reading = True  # False while the process does not take its input
 
 
 class Links:
@@ -43,6 +44,7 @@ class Links:
         self.clients: list[Client] = []
         self.paused = False
         self._on_pause = on_pause
+        self._not_read: list[Client] = []
 
     def add(self, sock: socket.socket) -> Client:
         c = Client(sock)
@@ -85,9 +87,34 @@ class Links:
                 return
             del c.out[:n]
         if c in self.clients:
-            events = selectors.EVENT_READ | (selectors.EVENT_WRITE if c.out else 0)
-            self.sel.modify(c.sock, events, (self.owner, "client", c))
+            self._watch(c)
             self._maybe_resume()
+
+    def _watch(self, c: Client) -> None:
+        events = (selectors.EVENT_READ if c.reading else 0) | (
+            selectors.EVENT_WRITE if c.out else 0
+        )
+        registered = c.sock in self.sel.get_map()
+        if events and registered:
+            self.sel.modify(c.sock, events, (self.owner, "client", c))
+        elif events:
+            self.sel.register(c.sock, events, (self.owner, "client", c))
+        elif registered:
+            self.sel.unregister(c.sock)
+
+    def stop_reading(self, c: Client) -> None:
+        """The process does not take its input: this link's input waits in its socket."""
+        if c.reading and c in self.clients:
+            c.reading = False
+            self._not_read.append(c)
+            self._watch(c)
+
+    def read_again(self) -> None:
+        not_read, self._not_read = self._not_read, []
+        for c in not_read:
+            c.reading = True
+            if c in self.clients:
+                self._watch(c)
 
     def _maybe_resume(self) -> None:
         if self.paused and all(len(c.out) < LOW for c in self.clients if c.wants_output):
@@ -97,14 +124,16 @@ class Links:
     def drop(self, c: Client) -> None:
         if c in self.clients:
             self.clients.remove(c)
-            self.sel.unregister(c.sock)
+            if c.sock in self.sel.get_map():
+                self.sel.unregister(c.sock)
             c.sock.close()
             self._maybe_resume()
 
     def close(self) -> None:
         """Give each link what it is owed (a second at most), then close it."""
         for c in list(self.clients):
-            self.sel.unregister(c.sock)
+            if c.sock in self.sel.get_map():
+                self.sel.unregister(c.sock)
             c.sock.setblocking(True)
             c.sock.settimeout(1.0)
             try:

@@ -221,3 +221,43 @@ def _written(cid: str, comm: str) -> int:
         except (OSError, ValueError):
             continue
     return -1
+
+
+def test_input_the_container_does_not_read_is_held_back_and_kill_still_works(
+    private_root: Path,
+) -> None:
+    total = 300 << 20
+    d = start_daemon(private_root)
+    client = docker.DockerClient(base_url=d.host)
+    try:
+        c = client.containers.run(
+            "busybox", ["sleep", "300"], detach=True, network_mode="none", stdin_open=True
+        )
+        monitor_pid = int(
+            (private_root / "exec" / "containers" / c.id / "monitor.pid").read_text().strip()
+        )
+        raw = client.api.attach_socket(c.id, params={"stdin": 1, "stream": 1})
+        sock: socket.socket = raw._sock
+        sock.settimeout(0.5)
+        chunk = b"y" * (1 << 20)
+        sent, stalls, rss_daemon, rss_monitor = 0, 0, [], []
+        deadline = time.monotonic() + 120
+        while sent < total and stalls < 8 and time.monotonic() < deadline:
+            try:
+                sent += sock.send(chunk)
+                stalls = 0
+            except TimeoutError:
+                stalls += 1  # the daemon does not take more: backpressure
+            rss_daemon.append(_rss_mib(d.proc.pid))
+            rss_monitor.append(_rss_mib(monitor_pid))
+        assert sent < total // 4, f"{sent} bytes of input taken by a container that reads none"
+        assert max(rss_daemon) < 150, f"daemon RSS {max(rss_daemon):.0f} MiB"
+        assert max(rss_monitor) < 100, f"monitor host RSS {max(rss_monitor):.0f} MiB"
+        # Control has its own link: a kill is not stuck behind the input.
+        client.api.kill(c.id)
+        assert client.api.wait(c.id, timeout=30)["StatusCode"] == 137
+        sock.close()
+        c.remove(force=True)
+    finally:
+        client.close()
+        stop_daemon(d)

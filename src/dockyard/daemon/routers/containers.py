@@ -383,7 +383,7 @@ def routes(svc: ContainerService) -> web.RouteTableDef:
             async for msg in ws:
                 if msg.type in (web.WSMsgType.BINARY, web.WSMsgType.TEXT):
                     data = msg.data if isinstance(msg.data, bytes) else msg.data.encode()
-                    svc.send_stdin(c, data)
+                    await svc.send_stdin(c, data)
 
         reader = None
         if qbool(request, "stdin") and c.config.get("OpenStdin"):
@@ -442,10 +442,10 @@ async def _pump_stdin(
         if scanner is not None:
             data, detached = scanner.feed(data)
         if data:
-            svc.send_stdin(c, data)
+            await svc.send_stdin(c, data)
         if detached:  # the detach keys end this attach; stdin stays open
             output.put_nowait(None)
             return
     # dockerd: CloseStdin = StdinOnce && !Tty
     if c.config.get("StdinOnce") and not c.config.get("Tty"):
-        svc.close_stdin(c)
+        await svc.close_stdin(c)

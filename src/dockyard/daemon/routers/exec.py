@@ -101,8 +101,8 @@ async def _pump_stdin(
         if scanner is not None:
             data, detach = scanner.feed(data)
         if data:
-            svc.send_stdin(e, data)
+            await svc.send_stdin(e, data)
         if detach:  # the exec goes on; this stream ends
             output.put_nowait(None)
             return
-    svc.close_stdin(e)
+    await svc.close_stdin(e)

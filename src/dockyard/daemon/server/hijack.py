@@ -4,7 +4,8 @@ After `101 UPGRADED` the socket carries raw bytes both ways: output written
 with `HijackedStream.write`, input read with `read` until the client
 half-closes. aiohttp hands raw bytes to a payload parser once a connection is
 upgraded; `_RawReader` is that parser. A half-close from the client ends the input
-only; output goes on until the stream is done. A client that does not ask to upgrade
+only; output goes on until the stream is done. Past `INPUT_LIMIT` bytes of input
+not yet taken, the socket is not read (the client waits, not the daemon's memory). A client that does not ask to upgrade
 (docker-py's non-upgraded attach, old clients) gets a plain 200 stream.
 """
 
@@ -23,16 +24,19 @@ MULTIPLEXED = "application/vnd.docker.multiplexed-stream"
 RAW = "application/vnd.docker.raw-stream"
 
 
+INPUT_LIMIT = 1 << 20  # bytes of client input held before the socket is not read
+
+
 class _RawReader:
-    def __init__(self, queue: asyncio.Queue[bytes | None]) -> None:
-        self._queue = queue
+    def __init__(self, feed: Callable[[bytes | None], None]) -> None:
+        self._feed = feed
 
     def feed_data(self, data: bytes) -> tuple[bool, bytes]:
-        self._queue.put_nowait(bytes(data))
+        self._feed(bytes(data))
         return False, b""
 
     def feed_eof(self) -> None:
-        self._queue.put_nowait(None)
+        self._feed(None)
 
 
 class _HalfCloseAware(asyncio.Protocol):
@@ -65,10 +69,12 @@ class HijackedStream:
         self.response = response
         self.upgraded = upgraded
         self._input: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._held = 0  # bytes of input queued: past INPUT_LIMIT the socket is not read
+        self._paused = False
         self._eof = False
         if upgraded:
             protocol = request.protocol
-            protocol.set_parser(_RawReader(self._input))  # type: ignore[arg-type]
+            protocol.set_parser(_RawReader(self._feed))  # type: ignore[arg-type]
             # A client half-closes when its stdin ends (docker's CloseWrite). asyncio
             # closes the whole socket unless eof_received returns True, and
             # aiohttp's returns None; on a hijacked connection, EOF only ends input.
@@ -82,6 +88,16 @@ class HijackedStream:
         self._input.put_nowait(None)
         return True
 
+    def _feed(self, data: bytes | None) -> None:
+        self._input.put_nowait(data)
+        if data:
+            self._held += len(data)
+            if self._held > INPUT_LIMIT and not self._paused:
+                transport = self._request.transport
+                if transport is not None and not transport.is_closing():
+                    transport.pause_reading()
+                    self._paused = True
+
     async def write(self, data: bytes) -> None:
         await self.response.write(data)
 
@@ -93,6 +109,12 @@ class HijackedStream:
         if chunk is None:
             self._eof = True
             return b""
+        self._held -= len(chunk)
+        if self._paused and self._held < INPUT_LIMIT // 2:
+            transport = self._request.transport
+            if transport is not None and not transport.is_closing():
+                transport.resume_reading()
+            self._paused = False
         return chunk
 
     def close(self) -> None:

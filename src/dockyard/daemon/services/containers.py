@@ -49,6 +49,7 @@ from dockyard.daemon.services.monitors import MonitorHosts, output_wanted, read_
 from dockyard.daemon.services.outputs import Fanout, Subscription
 from dockyard.daemon.services.reclaim import container_leftovers
 from dockyard.daemon.services.signals import parse_signal
+from dockyard.daemon.services.stdin import StdinLink
 from dockyard.fsutil import write_json_atomic
 from dockyard.humanize import human_duration
 from dockyard.monitor import jsonlog, protocol
@@ -133,6 +134,7 @@ class Live:
     writer: asyncio.StreamWriter | None = None
     reader_task: asyncio.Task[None] | None = None
     subscribers: Fanout = field(default_factory=Fanout)
+    stdin: StdinLink = field(default_factory=StdinLink)
     waiters: list[tuple[str, asyncio.Future[dict[str, Any]]]] = field(default_factory=list)
     exited: asyncio.Event = field(default_factory=asyncio.Event)
     output: asyncio.Event = field(default_factory=asyncio.Event)
@@ -696,6 +698,7 @@ class ContainerService:
         reader, writer = await asyncio.open_unix_connection(self.paths.monitor_socket(c.id))
         c.live.writer = writer
         c.live.subscribers.link(functools.partial(output_wanted, writer))
+        c.live.stdin.linked(self.paths.monitor_socket(c.id))
         c.live.linked.set()
         c.live.reader_task = asyncio.create_task(self._read_monitor(c, reader))
 
@@ -703,9 +706,8 @@ class ContainerService:
         if c.live.writer is not None and not c.live.writer.is_closing():
             c.live.writer.write(protocol.control(msg))
 
-    def send_stdin(self, c: Container, data: bytes) -> None:
-        if c.live.writer is not None and not c.live.writer.is_closing():
-            c.live.writer.write(stdcopy.encode(stdcopy.STDIN, data))
+    async def send_stdin(self, c: Container, data: bytes) -> None:
+        await c.live.stdin.send(data)  # waits while the container does not read
 
     async def _read_monitor(self, c: Container, reader: asyncio.StreamReader) -> None:
         exit_result: dict[str, Any] | None = None
@@ -740,6 +742,7 @@ class ContainerService:
                 c.live.writer.close()
             c.live.writer = None
             c.live.subscribers.link(None)
+            c.live.stdin.linked(None)
             c.live.linked = asyncio.Event()
             if c.live.started is not None and not c.live.started.done():
                 c.live.started.set_result({"event": "error", "message": "monitor went away"})
@@ -1134,8 +1137,8 @@ class ContainerService:
     def unsubscribe(self, c: Container, q: Subscription) -> None:
         c.live.subscribers.unsubscribe(q)
 
-    def close_stdin(self, c: Container) -> None:
-        self._send(c, {"op": "close_stdin"})
+    async def close_stdin(self, c: Container) -> None:
+        await c.live.stdin.close_stdin()  # after the input it ends
 
     async def logs(
         self,

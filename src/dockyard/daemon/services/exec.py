@@ -34,8 +34,8 @@ from dockyard.daemon.services.containers import Container, ContainerService, _re
 from dockyard.daemon.services.monitors import output_wanted, read_link
 from dockyard.daemon.services.outputs import Fanout, Subscription
 from dockyard.daemon.services.signals import parse_signal
+from dockyard.daemon.services.stdin import StdinLink
 from dockyard.monitor import protocol
-from dockyard.proto import stdcopy
 
 log = logging.getLogger("dockyard.exec")
 
@@ -57,6 +57,7 @@ class Exec:
     writer: asyncio.StreamWriter | None = None
     reader_task: asyncio.Task[None] | None = None
     subscribers: Fanout = field(default_factory=Fanout)
+    stdin: StdinLink = field(default_factory=StdinLink)
     exited: asyncio.Event = field(default_factory=asyncio.Event)
     linked: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -223,6 +224,7 @@ class ExecService:
             raise
         e.writer = writer
         e.subscribers.link(functools.partial(output_wanted, writer))  # before "start"
+        e.stdin.linked(sock)
         started: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         e.reader_task = asyncio.create_task(self._read_monitor(e, reader, started))
         writer.write(protocol.control({"op": "start"}))
@@ -264,6 +266,7 @@ class ExecService:
                 e.writer.close()
             e.writer = None
             e.subscribers.link(None)
+            e.stdin.linked(None)
             if not started.done():
                 started.set_result({"event": "error", "message": "exec monitor went away"})
             e.running = False
@@ -290,11 +293,11 @@ class ExecService:
         if e.writer is not None and not e.writer.is_closing():
             e.writer.write(data)
 
-    def send_stdin(self, e: Exec, data: bytes) -> None:
-        self._send(e, stdcopy.encode(stdcopy.STDIN, data))
+    async def send_stdin(self, e: Exec, data: bytes) -> None:
+        await e.stdin.send(data)  # waits while the process does not read
 
-    def close_stdin(self, e: Exec) -> None:
-        self._send(e, protocol.control({"op": "close_stdin"}))
+    async def close_stdin(self, e: Exec) -> None:
+        await e.stdin.close_stdin()  # after the input it ends
 
     def kill(self, e: Exec, sig: str | int | None = None) -> None:
         self._send(e, protocol.control({"op": "kill", "signal": parse_signal(sig, 15)}))
