@@ -60,8 +60,10 @@ def test_wrong_types_have_dockerds_words(daemon: Daemon, peer: Daemon) -> None:
         print(f"compared {compared} wrong-typed bodies with dockerd")
         assert compared > 250
     finally:
-        for d in (daemon, peer):
+        for d in (daemon, peer):  # anything an engine accepted goes (a peer's bridge outlives it)
             request(d.sock, "DELETE", f"{V}/containers/models-peer?force=1")
+            request(d.sock, "DELETE", f"{V}/networks/models-peer-net")
+            request(d.sock, "DELETE", f"{V}/volumes/models-peer-vol")
 
 
 def test_empty_create_bodies_have_dockerds_words(daemon: Daemon, peer: Daemon) -> None:
