@@ -53,6 +53,7 @@ from dockyard.daemon.services.legacylinks import LegacyLinks
 from dockyard.daemon.services.netevents import NetworkEvents
 from dockyard.daemon.services.networks import NetworkService
 from dockyard.daemon.services.networks import options_from_flags as network_options
+from dockyard.daemon.services.runtimes import Runtimes, parse_add_runtime
 from dockyard.daemon.services.swarm import SwarmService
 from dockyard.daemon.services.swarm_tasks import ServiceTaskContainers
 from dockyard.daemon.services.system import SystemService
@@ -76,6 +77,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("-D", "--debug", action="store_true")
     p.add_argument("--runtime", default="dockyard-runtime", help="dockyard-runtime, runc or a path")
+    p.add_argument("--add-runtime", action="append", default=[], help="another runtime: NAME=PATH")
     p.add_argument("--seccomp-profile", default=None, help="builtin, unconfined or a path")
     p.add_argument("--default-ulimit", action="append", default=[], help="name=soft[:hard]")
     p.add_argument("--userns-remap", default=None, help="default, user[:group] (/etc/subuid)")
@@ -227,6 +229,10 @@ async def serve(args: argparse.Namespace) -> None:
         zygote = await start_zygote(os.path.join(paths.exec_root, "zygote.sock"))
     containers.monitors.zygote_socket = zygote.socket if zygote else None
     containers.runtime_name = os.path.basename(runtime)
+    containers.runtimes = Runtimes(
+        containers.runtime_of({}), parse_add_runtime(args.add_runtime), paths.exec_root
+    )
+    system.runtimes = containers.runtimes
     containers.monitors.group_size = max(1, args.monitor_group_size)
     await containers.restore()
     await networks.restore()

@@ -28,10 +28,9 @@ class ContainerOps:
         self.svc = containers
 
     # ---- runtime helpers ----------------------------------------------------------
-    async def _runtime(self, *args: str) -> str:
+    async def _runtime(self, c: Container, *args: str) -> str:
         proc = await asyncio.create_subprocess_exec(
-            self.svc.runtime,
-            *self.svc.runtime_args,
+            *self.svc.runtime_of(c.host_config).argv,
             *args,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
@@ -53,7 +52,7 @@ class ContainerOps:
         c = self._running(ref)
         if c.state.get("Paused"):
             raise Conflict(f"Container {c.id} is already paused")
-        await self._runtime("pause", c.id)
+        await self._runtime(c, "pause", c.id)
         c.state.update(Paused=True, Status="paused")
         self.svc._save(c)
         self.svc.events.publish("container", "pause", c.id, self.svc._attrs(c))
@@ -62,7 +61,7 @@ class ContainerOps:
         c = self._running(ref)
         if not c.state.get("Paused"):
             raise Conflict(f"Container {c.id} is not paused")
-        await self._runtime("resume", c.id)
+        await self._runtime(c, "resume", c.id)
         c.state.update(Paused=False, Status="running")
         self.svc._save(c)
         self.svc.events.publish("container", "unpause", c.id, self.svc._attrs(c))
@@ -73,7 +72,7 @@ class ContainerOps:
         thaw = c.running and not c.state.get("Paused")
         if thaw:
             try:
-                await self._runtime("pause", c.id)
+                await self._runtime(c, "pause", c.id)
             except SystemError_:
                 thaw = False
         try:
@@ -81,7 +80,7 @@ class ContainerOps:
         finally:
             if thaw and c.running:
                 with contextlib.suppress(SystemError_):
-                    await self._runtime("resume", c.id)
+                    await self._runtime(c, "resume", c.id)
 
     # ---- rename, resize ---------------------------------------------------------------------
     def rename(self, ref: str, new_name: str) -> None:

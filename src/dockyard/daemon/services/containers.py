@@ -48,6 +48,7 @@ from dockyard.daemon.services.logreader import Follow, LogQuery, read_log
 from dockyard.daemon.services.monitors import MonitorHosts, output_wanted, read_link
 from dockyard.daemon.services.outputs import Fanout, Subscription
 from dockyard.daemon.services.reclaim import container_leftovers
+from dockyard.daemon.services.runtimes import Runtime, Runtimes, check_runtime, runtime_for
 from dockyard.daemon.services.signals import parse_signal
 from dockyard.daemon.services.stdin import StdinLink
 from dockyard.fsutil import write_json_atomic
@@ -283,6 +284,10 @@ class ContainerService:
         self.init_binary = shutil.which("tini-static") or shutil.which("docker-init")
         self._tasks: set[asyncio.Task[Any]] = set()
         self.runtime_name = os.path.basename(runtime)  # HostConfig.Runtime (dockerd: "runc")
+        self.runtimes: Runtimes | None = None  # the others, by name (main wires them)
+
+    def runtime_of(self, host_config: dict[str, Any]) -> Runtime:
+        return runtime_for(self, host_config)
 
     def _background(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """A task nobody awaits, held until it ends: the loop keeps only weak
@@ -399,7 +404,7 @@ class ContainerService:
 
     async def _runtime_update(self, c: Container, resources: dict[str, Any]) -> None:
         proc = await asyncio.create_subprocess_exec(
-            self.runtime, *self.runtime_args, "update", "--resources", "-", c.id,
+            *self.runtime_of(c.host_config).argv, "update", "--resources", "-", c.id,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
@@ -412,8 +417,9 @@ class ContainerService:
     async def _runtime_delete(self, cid: str) -> None:
         """Forget the runtime's state of a container whose monitor is gone (it would
         have deleted it), so the id can be created again."""
+        c = self.containers.get(cid)
         proc = await asyncio.create_subprocess_exec(
-            self.runtime, *self.runtime_args, "delete", "--force", cid,
+            *self.runtime_of(c.host_config if c else {}).argv, "delete", "--force", cid,
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
@@ -471,8 +477,7 @@ class ContainerService:
         host_config.setdefault("AutoRemove", False)
         ocispec.validate_host_config(host_config, self.security)
         warnings = hostcheck.discard_unsupported(host_config)
-        if host_config.get("Runtime") not in (None, "", self.runtime_name):
-            raise InvalidParameter(f"Unknown runtime specified {host_config['Runtime']}")
+        check_runtime(self, host_config.get("Runtime"))
         ocispec.fill_host_config(host_config, self.runtime_name)
         logopts.check_names(host_config.get("LogConfig") or {})
         os.makedirs(self.paths.container_dir(cid), mode=0o700)
@@ -558,9 +563,7 @@ class ContainerService:
                 "id": cid,
                 "bundle": bundle,
                 "rootfs": rootfs,
-                "runtime": self.runtime,
-                "runtime_args": self.runtime_args,
-                "runtime_inproc": self.runtime_inproc,
+                **self.runtime_of(c.host_config).monitor_config(),
                 "socket": self.paths.monitor_socket(cid),
                 "log_path": None if log_type == "none" else self.paths.log(cid),
                 "log_opts": None if log_type == "none" else logopts.file_options(log_config),
@@ -917,7 +920,7 @@ class ContainerService:
         pfile = os.path.join(self.paths.bundle(c.id), f"health-{secrets.token_hex(4)}.json")
         write_json_atomic(pfile, process, durable=False)
         proc = await asyncio.create_subprocess_exec(
-            self.runtime, *self.runtime_args, "exec", "--process", pfile, c.id,
+            *self.runtime_of(c.host_config).argv, "exec", "--process", pfile, c.id,
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )  # fmt: skip

@@ -12,6 +12,7 @@ from dockyard import __version__
 from dockyard.buildinfo import build_info
 from dockyard.daemon.paths import DaemonPaths
 from dockyard.daemon.services.containers import ContainerService
+from dockyard.daemon.services.runtimes import Runtimes
 from dockyard.monitor import jsonlog
 
 
@@ -54,6 +55,7 @@ class SystemService:
         self.containers = containers
         self.images = images
         self.runtime_name = runtime_name
+        self.runtimes: Runtimes | None = None
         self.daemon_id = daemon_id
 
     def _image_count(self) -> int:
@@ -132,7 +134,9 @@ class SystemService:
             "Labels": [],
             "ExperimentalBuild": False,
             "ServerVersion": __version__,
-            "Runtimes": {self.runtime_name: {"path": self.runtime_name}},
+            "Runtimes": self.runtimes.info()
+            if self.runtimes is not None
+            else {self.runtime_name: {"path": self.runtime_name}},
             "DefaultRuntime": self.runtime_name,
             "Swarm": {
                 "NodeID": "",
