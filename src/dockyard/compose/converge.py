@@ -186,14 +186,16 @@ class Converger:
 
     # -- containers --------------------------------------------------------------
     async def up(self, opts: UpOptions) -> None:
-        self._existing = await call(self.api.containers, self.project.name, True, None)
+        # independent look-ups go out together: a no-op `up` is a few round trips deep
+        existing, *_ = await asyncio.gather(
+            call(self.api.containers, self.project.name, True, None),
+            self.ensure_networks(), self.ensure_volumes(), self.ensure_images(opts),
+        )  # fmt: skip
+        self._existing = existing
         if opts.remove_orphans:
             await self.remove_orphans()
         elif not opts.ignore_orphans:
             await self.warn_orphans()
-        await self.ensure_networks()
-        await self.ensure_volumes()
-        await self.ensure_images(opts)
         # Containers are created (or recreated) first, all services at once except where
         # one needs another's container to exist (network_mode service:, volumes_from,
         # links); then started in dependency order as each `depends_on` condition holds.
