@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.compose.conftest import Target
+from tests.integration.compose.proc import end_group
 
 pytestmark = pytest.mark.integration
 
@@ -166,7 +167,8 @@ def test_events_json(target: Target, tmp_path: Path) -> None:
     project = "dye" + uuid.uuid4().hex[:8]
     (tmp_path / "compose.yaml").write_text(LIFE)
     events = subprocess.Popen([*t.argv, "-p", project, "events", "--json"], cwd=tmp_path,
-                              env=t.env, stdout=subprocess.PIPE, text=True)  # fmt: skip
+                              env=t.env, stdout=subprocess.PIPE, text=True,
+                              start_new_session=True)  # fmt: skip
     seen: list[dict] = []
 
     def read() -> None:
@@ -189,8 +191,7 @@ def test_events_json(target: Target, tmp_path: Path) -> None:
             time.sleep(0.2)
         assert all(e["service"] == "a" and e["type"] == "container" for e in seen), seen
     finally:
-        events.kill()
-        events.wait()
+        end_group(events)
         t.compose("-p", project, "down", "-t", "0", cwd=tmp_path)
 
 
@@ -218,7 +219,5 @@ def test_interrupted_foreground_up_stops_the_project(target: Target, tmp_path: P
         state = t.docker("inspect", "-f", "{{.State.Status}}", f"{project}-a-1").stdout.strip()
         assert state == "exited"
     finally:
-        if up.poll() is None:
-            up.kill()
-            up.wait()
+        end_group(up)
         t.compose("-p", project, "down", "-t", "0", cwd=tmp_path)

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.compose.conftest import Target
+from tests.integration.compose.proc import end_group
 
 pytestmark = pytest.mark.integration
 
@@ -167,15 +168,15 @@ def test_multi_service_app(target: Target, tmp_path: Path) -> None:
 
         # logs -f streams with prefixes until stopped
         follow = subprocess.Popen([*t.argv, "-p", project, "logs", "-f", "--no-color", "db"],
-                                  cwd=tmp_path, env=t.env, stdout=subprocess.PIPE, text=True)  # fmt: skip
+                                  cwd=tmp_path, env=t.env, stdout=subprocess.PIPE, text=True,
+                                  start_new_session=True)  # fmt: skip
         try:
             assert follow.stdout is not None
             line = follow.stdout.readline()
             assert line.startswith("db-1") and line.rstrip().endswith("| db-ready")
             assert follow.poll() is None  # still following
         finally:
-            follow.kill()
-            follow.wait()
+            end_group(follow)
 
         # the named volume survives down and up
         _ok(c("exec", "-T", "web", "sh", "-c", "echo persisted > /www/mark"))

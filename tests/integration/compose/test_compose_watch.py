@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.compose.conftest import Target
+from tests.integration.compose.proc import alive, children, end_group
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +35,8 @@ def test_watch_syncs_changes(target: Target, tmp_path: Path) -> None:
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "old.txt").write_text("old")
     watch = subprocess.Popen([*t.argv, "-p", project, "watch"], cwd=tmp_path, env=t.env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                             start_new_session=True)  # fmt: skip
     try:
         assert watch.stderr is not None
         deadline = time.monotonic() + 120
@@ -52,7 +54,14 @@ def test_watch_syncs_changes(target: Target, tmp_path: Path) -> None:
                 break
             assert time.monotonic() < deadline, r.stdout + r.stderr
             time.sleep(0.3)
-    finally:
+        # the docker CLI killed alone: the plugin it ran notices and ends too
+        plugins = children(watch.pid)
         watch.kill()
         watch.wait()
+        deadline = time.monotonic() + 30
+        while any(alive(p) for p in plugins):
+            assert time.monotonic() < deadline, "the plugin outlived the docker CLI"
+            time.sleep(0.1)
+    finally:
+        end_group(watch)
         t.compose("-p", project, "down", "-t", "0", cwd=tmp_path)
