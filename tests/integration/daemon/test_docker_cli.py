@@ -74,8 +74,11 @@ def test_isolation_inside_container(daemon: Daemon) -> None:
         cid = json.loads(daemon.docker("inspect", name, check=True).stdout)[0]["Id"]
         assert out["pid1"] == "sh"
         assert out["host"] == cid[:12]
-        # Only the container's own processes: none of the host's (dockyardd, init, ...).
-        assert set(out["comms"].strip(",").split(",")) <= {"sh", "cat", "sort", "tr"}
+        # Only the container's own processes: a handful (sh and the pipeline it forked,
+        # which may be caught between fork and exec under any name busybox gives it),
+        # none of the host's hundreds (dockyardd, python, kernel threads, ...).
+        comms = set(out["comms"].strip(",").split(","))
+        assert len(comms) <= 6 and not comms & {"dockyardd", "python3", "kthreadd", "pytest"}
         assert out["root"] == "/"
         # The host's mount points (the container's own rootfs mount among them, under
         # the daemon's root) are not visible inside: pivot_root detached them.
