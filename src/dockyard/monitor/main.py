@@ -48,7 +48,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from dockyard.fsutil import write_atomic
-from dockyard.monitor import console, jsonlog, oom, protocol, relay
+from dockyard.monitor import console, jsonlog, logdrivers, oom, protocol, relay
 from dockyard.monitor.relay import Client
 from dockyard.proto import stdcopy
 
@@ -150,15 +150,7 @@ class Monitor:
         self.stdin_closing = False
         self.stdin_done = False
         self.outputs: dict[int, tuple[str, jsonlog.LineSplitter]] = {}
-        self.log: jsonlog.Writer | None = None
-        if cfg.get("log_path"):
-            opts = cfg.get("log_opts") or {}
-            self.log = jsonlog.Writer(
-                cfg["log_path"],
-                int(opts.get("max_size") or 0),
-                int(opts.get("max_file") or 1),
-                bool(opts.get("compress")),
-            )
+        self.log: logdrivers.Log | None = logdrivers.open_log(cfg, self.warn)
 
     def warn(self, text: str) -> None:
         """A line in the bundle's monitor.log (the host's own log is shared)."""

@@ -558,15 +558,13 @@ class ContainerService:
             except FileNotFoundError:
                 pass
             log_config = c.host_config.get("LogConfig") or {}
-            log_type = log_config.get("Type") or "json-file"
             mcfg = {
                 "id": cid,
                 "bundle": bundle,
                 "rootfs": rootfs,
                 **self.runtime_of(c.host_config).monitor_config(),
                 "socket": self.paths.monitor_socket(cid),
-                "log_path": None if log_type == "none" else self.paths.log(cid),
-                "log_opts": None if log_type == "none" else logopts.file_options(log_config),
+                **logopts.monitor_log(log_config, self.paths.log(cid), c),
                 "exit_file": self.paths.exit_file(cid),
                 "stdin": bool(c.config.get("OpenStdin")),
                 "tty": bool(c.config.get("Tty")),

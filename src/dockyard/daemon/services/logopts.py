@@ -11,13 +11,15 @@ import re
 from typing import Any
 
 from dockyard.api.errors import InvalidParameter, SystemError_
+from dockyard.daemon.services import syslogopts
 
-DRIVERS = ("json-file", "local", "none")
+DRIVERS = ("json-file", "local", "none", "syslog")
 _OPTS = {
     "json-file": {"max-size", "max-file", "compress", "labels", "labels-regex", "env",
                   "env-regex", "tag"},
     "local": {"max-size", "max-file", "compress"},
     "none": set(),
+    "syslog": syslogopts.OPTS,
 }  # fmt: skip
 _BUILT_IN = ("mode", "max-buffer-size")
 _SIZE = re.compile(r"^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$")
@@ -37,6 +39,8 @@ def check_names(log_config: dict[str, Any]) -> None:
             continue
         if name not in _OPTS[driver]:
             raise InvalidParameter(f"unknown log opt '{name}' for {driver} log driver")
+    if driver == "syslog":
+        syslogopts.check(cfg)
 
 
 def _check_mode(cfg: dict[str, Any]) -> None:
@@ -71,6 +75,18 @@ def _parse_bool(value: str) -> bool:
     if value in ("0", "f", "F", "false", "FALSE", "False"):
         return False
     raise ValueError(f'strconv.ParseBool: parsing "{value}": invalid syntax')
+
+
+def monitor_log(log_config: dict[str, Any], path: str, c: Any) -> dict[str, Any]:
+    """A monitor config's log keys: the local file (its rotation) and a syslog copy."""
+    driver = log_config.get("Type") or "json-file"
+    if driver == "none":
+        return {"log_path": None, "log_opts": None}
+    if driver == "syslog":  # the local copy `docker logs` reads: dockerd's dual-logging cache
+        local = {"max_size": 20 << 20, "max_file": 5, "compress": True}
+        return {"log_path": path, "log_opts": local,
+                "syslog": syslogopts.monitor_config(log_config, c)}  # fmt: skip
+    return {"log_path": path, "log_opts": file_options(log_config)}
 
 
 def file_options(log_config: dict[str, Any]) -> dict[str, Any]:

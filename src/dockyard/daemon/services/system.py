@@ -11,6 +11,7 @@ from typing import Any
 from dockyard import __version__
 from dockyard.buildinfo import build_info
 from dockyard.daemon.paths import DaemonPaths
+from dockyard.daemon.services import logopts
 from dockyard.daemon.services.containers import ContainerService
 from dockyard.daemon.services.runtimes import Runtimes
 from dockyard.monitor import jsonlog
@@ -90,7 +91,7 @@ class SystemService:
                 "Volume": ["local"],
                 "Network": ["bridge", "host", "none"],
                 "Authorization": None,
-                "Log": ["json-file", "local", "none"],
+                "Log": list(logopts.DRIVERS),
             },
             "MemoryLimit": True,
             "SwapLimit": True,
