@@ -10,9 +10,23 @@ import re
 import socket
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Daemon, inspect
+
+
+@pytest.fixture
+def receiver(tmp_path: Path) -> Iterator[tuple[socket.socket, str]]:
+    """A unixgram socket standing for a syslog daemon."""
+    path = str(tmp_path / "log.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    server.bind(path)
+    server.settimeout(1)
+    with server:
+        yield server, path
 
 
 def _receive(sock: socket.socket, want: int, deadline: float) -> list[str]:
@@ -25,11 +39,8 @@ def _receive(sock: socket.socket, want: int, deadline: float) -> list[str]:
     return got
 
 
-def test_syslog_to_a_unixgram_socket(engine: Daemon, tmp_path: Path) -> None:
-    path = str(tmp_path / "log.sock")
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    server.bind(path)
-    server.settimeout(1)
+def test_syslog_to_a_unixgram_socket(engine: Daemon, receiver: tuple[socket.socket, str]) -> None:
+    server, path = receiver
     name = f"fid-sys-{uuid.uuid4().hex[:8]}"
     try:
         engine.docker("run", "--name", name, "--network", "none", "--log-driver", "syslog",
@@ -47,14 +58,10 @@ def test_syslog_to_a_unixgram_socket(engine: Daemon, tmp_path: Path) -> None:
         assert logs.stdout == "out-line\n" and logs.stderr == "err-line\n"
     finally:
         engine.docker("rm", "-f", name)
-        server.close()
 
 
-def test_syslog_tag_and_format(engine: Daemon, tmp_path: Path) -> None:
-    path = str(tmp_path / "log.sock")
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    server.bind(path)
-    server.settimeout(1)
+def test_syslog_tag_and_format(engine: Daemon, receiver: tuple[socket.socket, str]) -> None:
+    server, path = receiver
     name = f"fid-sys-{uuid.uuid4().hex[:8]}"
     try:
         engine.docker("run", "--name", name, "--network", "none", "--log-driver", "syslog",
@@ -68,7 +75,6 @@ def test_syslog_tag_and_format(engine: Daemon, tmp_path: Path) -> None:
                             got[0]), got  # fmt: skip
     finally:
         engine.docker("rm", "-f", name)
-        server.close()
 
 
 def test_syslog_options_are_checked_at_create(engine: Daemon) -> None:
