@@ -162,3 +162,10 @@ def test_clients_keep_working_while_the_leader_dies_and_returns(hosts: list[Host
         return True
 
     wait_for("no orphan containers", no_orphans, 60)
+
+    # quorum lost: the other two managers cut off; the one left answers dockerd's error
+    for h in hosts:
+        if h is not others[0]:
+            h.link(False)
+    r = d.docker("node", "ls", timeout=120)
+    assert r.returncode != 0 and "The swarm does not have a leader" in r.stderr, r.stderr

@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import base64
 import copy
+import functools
+import inspect
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from dockyard.api.errors import InvalidParameter, NotFound
+from dockyard.api.errors import InvalidParameter, NotFound, Unavailable
 from dockyard.cluster.model import objects
 from dockyard.cluster.model.repo import ClusterObjects, OutOfSequence
 from dockyard.cluster.node import ClusterNode
 from dockyard.cluster.scheduler import constraints
-from dockyard.cluster.store import Delete, Put
+from dockyard.cluster.store import Delete, Put, StoreError
 
 MAX_SECRET = 500 * 1024
 
@@ -304,6 +307,30 @@ class SwarmService:
             ))  # fmt: skip
         extra = [Delete(objs.key("secret-data", s["ID"]))] if kind == "secrets" else []
         await objs.delete(kind, s, extra)
+
+
+NO_LEADER = (
+    "rpc error: code = Unknown desc = The swarm does not have a leader. It's possible that "
+    "too few managers are online. Make sure more than half of the managers are online."
+)
+
+
+def _no_leader(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """A store without quorum (or out of reach) is dockerd's "no leader" (503), not a 500."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await fn(*args, **kwargs)
+        except StoreError:
+            raise Unavailable(NO_LEADER) from None
+
+    return wrapper
+
+
+for _name, _fn in list(vars(SwarmService).items()):
+    if not _name.startswith("_") and inspect.iscoroutinefunction(_fn):
+        setattr(SwarmService, _name, _no_leader(_fn))
 
 
 def service_status(svc: dict[str, Any], tasks: list[dict[str, Any]],
