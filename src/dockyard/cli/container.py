@@ -675,7 +675,7 @@ LOGS = Command(
 
 
 def logs(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
-    from dockyard.cli.timestamps import get_timestamp
+    from dockyard.cli.timeflags import since_until
 
     name = quote(args[0])
     info = cli.client.get(f"/containers/{name}/json")
@@ -686,8 +686,7 @@ def logs(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
         "timestamps": opts["timestamps"] or None,
         "details": opts["details"] or None,
         "tail": opts["tail"],
-        "since": get_timestamp(opts["since"]) if opts["since"] else None,
-        "until": get_timestamp(opts["until"]) if opts["until"] else None,
+        **since_until(opts),
     }
     resp = cli.client.request("GET", f"/containers/{name}/logs", params)
 

@@ -8,13 +8,12 @@ from __future__ import annotations
 import time
 
 from dockyard.humanize import human_duration
+from dockyard.proto import units
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
     from typing import Any
-
-_DECIMAL_UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
 
 
 def since(timestamp: float, now: float | None = None) -> str:
@@ -24,12 +23,8 @@ def since(timestamp: float, now: float | None = None) -> str:
 
 
 def human_size(size: float, precision: int = 3) -> str:
-    """go-units HumanSizeWithPrecision (decimal units): `4.26MB`, `0B`, `1e+03kB`."""
-    i = 0
-    while size >= 1000.0 and i < len(_DECIMAL_UNITS) - 1:
-        size /= 1000.0
-        i += 1
-    return f"{size:.{precision}g}{_DECIMAL_UNITS[i]}"
+    """The docker CLI's sizes: go-units HumanSizeWithPrecision with 3 digits (`4.26MB`)."""
+    return units.human_size(size, precision)
 
 
 def go_quote(text: str) -> str:

@@ -10,7 +10,8 @@ from urllib.parse import quote
 from dockyard.cli.container import _each, parse_restart
 from dockyard.cli.flags import INT, LIST, STRING, Command, Flag
 from dockyard.cli.template import TemplateError, render
-from dockyard.cli.timestamps import get_timestamp
+from dockyard.cli.timeflags import since_until
+from dockyard.proto.units import ram_in_bytes
 
 if TYPE_CHECKING:
     from typing import Any
@@ -30,7 +31,7 @@ UPDATE = Command(
             metavar="string",
         ),
         Flag("cpu-shares", "c", INT, "CPU shares (relative weight)", metavar="int"),
-        Flag("memory", "m", STRING, "Memory limit", metavar="bytes"),
+        Flag("memory", "m", STRING, "Memory limit", 0, "bytes", convert=ram_in_bytes),
         Flag(
             "pids-limit", "", INT, "Tune container pids limit (set -1 for unlimited)", metavar="int"
         ),
@@ -50,27 +51,23 @@ EVENTS = Command(
     ),
 )
 
-_UNITS = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 
-
-def parse_bytes(text: str) -> int:
-    """docker's RAMInBytes: `512m`, `1g`, `1024`."""
-    t = text.strip().lower().rstrip("b") or "0"
-    unit = t[-1] if t[-1] in _UNITS else "b"
-    number = t[:-1] if unit != "b" or t[-1] == "b" else t
-    return int(float(number) * _UNITS[unit])
-
-
-def update(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
+def update_body(opts: dict[str, Any]) -> dict[str, Any]:
+    """POST /containers/{id}/update's body; --memory is go-units (parsed by its flag, as `run`)."""
     body: dict[str, Any] = {}
     if opts["restart"]:
         body["RestartPolicy"] = parse_restart(opts["restart"])
     if opts["cpu_shares"] is not None:
         body["CpuShares"] = opts["cpu_shares"]
     if opts["memory"]:
-        body["Memory"] = parse_bytes(opts["memory"])
+        body["Memory"] = opts["memory"]
     if opts["pids_limit"] is not None:
         body["PidsLimit"] = opts["pids_limit"]
+    return body
+
+
+def update(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
+    body = update_body(opts)
 
     def one(name: str) -> str:
         result = cli.client.post(f"/containers/{quote(name)}/update", json_body=body) or {}
@@ -104,8 +101,7 @@ def _line(ev: dict[str, Any]) -> str:
 
 def events(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     params = {
-        "since": get_timestamp(opts["since"]) if opts["since"] else None,
-        "until": get_timestamp(opts["until"]) if opts["until"] else None,
+        **since_until(opts),
         "filters": _filters(opts["filter"]),
     }
     fmt = opts["format"]

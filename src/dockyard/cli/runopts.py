@@ -16,6 +16,8 @@ import os
 
 from dockyard.cli.flags import BOOL, INT, LIST, STRING, Flag
 from dockyard.cli.network import kv_list
+from dockyard.proto.timetypes import go_duration
+from dockyard.proto.units import mem_swap_bytes, num_error, ram_in_bytes
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -34,91 +36,22 @@ def _fullmatch(pattern: str, text: str) -> bool:
     return _re().fullmatch(pattern, text) is not None
 
 
-# -- Go's number, size and duration parsers (the wording of their errors) ------------
-def _num_error(func: str, text: str, reason: str) -> ValueError:
-    return ValueError(f'strconv.{func}: parsing "{text}": {reason}')
-
-
+# -- Go's number parsers (sizes and durations: proto.units, proto.timetypes) ---------
 def go_int(text: str, bits: int = 64, unsigned: bool = False) -> int:
     """strconv.ParseInt / ParseUint (base 10)."""
     func = "ParseUint" if unsigned else "ParseInt"
     digits = text if unsigned else text[1:] if text[:1] in "+-" else text
     if not (digits.isascii() and digits.isdigit()):
-        raise _num_error(func, text, "invalid syntax")
+        raise num_error(func, text, "invalid syntax")
     value = int(text)
     low, high = (0, 2**bits - 1) if unsigned else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
     if not low <= value <= high:
-        raise _num_error(func, text, "value out of range")
+        raise num_error(func, text, "value out of range")
     return value
 
 
 def _int_flag(bits: int = 64, unsigned: bool = False) -> Callable[[str], int]:
     return lambda text: go_int(text, bits, unsigned)
-
-
-_FLOAT = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
-_BINARY = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
-
-
-def ram_in_bytes(text: str) -> int:
-    """go-units RAMInBytes: "512m", "1.5g", "10 KiB"; binary multiples."""
-    sep = max(text.rfind(c) for c in "0123456789. ")
-    if sep == -1:
-        raise ValueError(f"invalid size: '{text}'")
-    if text[sep] == " ":
-        number, suffix = text[:sep], text[sep + 1 :]
-    else:
-        number, suffix = text[: sep + 1], text[sep + 1 :]
-    simple = number.count(".") <= 1 and number.strip(".").isdigit() and number.isascii()
-    if not simple and not _fullmatch(_FLOAT, number):
-        raise _num_error("ParseFloat", number, "invalid syntax")
-    size = float(number)
-    if size < 0:
-        raise ValueError(f"invalid size: '{text}'")
-    if not suffix:
-        return int(size)
-    lowered = suffix.lower()
-    if len(suffix) <= 3:
-        if lowered == "b":
-            return int(size)
-        if lowered[0] in _BINARY and lowered[1:] in ("", "b", "ib"):
-            return int(size * _BINARY[lowered[0]])
-    raise ValueError(f"invalid suffix: '{lowered if len(suffix) <= 3 else suffix}'")
-
-
-def mem_swap_bytes(text: str) -> int:
-    return -1 if text == "-1" else ram_in_bytes(text)
-
-
-_DURATION_PART = r"([0-9]*)(\.[0-9]*)?([a-zµμ]*)"
-_DURATION_UNITS = {"ns": 1, "us": 1000, "µs": 1000, "μs": 1000, "ms": 10**6, "s": 10**9}
-_DURATION_UNITS |= {"m": 60 * 10**9, "h": 3600 * 10**9}
-
-
-def go_duration(text: str) -> int:
-    """time.ParseDuration, in nanoseconds."""
-    quoted = '"' + text + '"'
-    body = text[1:] if text[:1] in "+-" else text
-    if body == "0":
-        return 0
-    if not body:
-        raise ValueError(f"time: invalid duration {quoted}")
-    total, pos = 0, 0
-    while pos < len(body):
-        match = _re().compile(_DURATION_PART).match(body, pos)
-        whole, frac, unit = match.group(1), match.group(2) or "", match.group(3)
-        if not (whole or frac[1:]):
-            raise ValueError(f"time: invalid duration {quoted}")
-        if not unit:
-            raise ValueError(f"time: missing unit in duration {quoted}")
-        if unit not in _DURATION_UNITS:
-            raise ValueError(f'time: unknown unit "{unit}" in duration {quoted}')
-        scale = _DURATION_UNITS[unit]
-        total += int(whole or 0) * scale
-        if frac[1:]:
-            total += int(frac[1:]) * scale // 10 ** len(frac[1:])
-        pos = match.end()
-    return -total if text.startswith("-") else total
 
 
 def nano_cpus(text: str) -> int:

@@ -11,6 +11,7 @@ from dockyard.cli.format import human_size, short_id
 from dockyard.cli.main import Cli
 from dockyard.client.errors import APIError
 from dockyard.client.http import quote
+from dockyard.proto.units import bytes_size
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -37,16 +38,6 @@ _HEADERS = {
     "MemUsage": "MEM USAGE / LIMIT", "MemPerc": "MEM %", "NetIO": "NET I/O",
     "BlockIO": "BLOCK I/O", "PIDs": "PIDS",
 }  # fmt: skip
-_BINARY = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
-
-
-def bytes_size(size: float) -> str:
-    """go-units BytesSize: binary units, 4 significant digits (`320KiB`, `23.54GiB`)."""
-    i = 0
-    while size >= 1024.0 and i < len(_BINARY) - 1:
-        size /= 1024.0
-        i += 1
-    return f"{size:.4g}{_BINARY[i]}"
 
 
 def compute(s: dict[str, Any]) -> dict[str, float]:

@@ -9,6 +9,7 @@ import sys
 from dockyard.cli.flags import STRING, Command, Flag
 from dockyard.cli.main import VERSION, Cli
 from dockyard.client.errors import APIError, ClientError
+from dockyard.proto.units import bytes_size
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -163,7 +164,7 @@ def format_info(d: dict[str, Any]) -> str:
         f" OSType: {d.get('OSType', '')}",
         f" Architecture: {d.get('Architecture', '')}",
         f" CPUs: {d.get('NCPU', 0)}",
-        f" Total Memory: {_binary_size(d.get('MemTotal', 0))}",
+        f" Total Memory: {bytes_size(d.get('MemTotal', 0))}",
         f" Name: {d.get('Name', '')}",
         f" ID: {d.get('ID', '')}",
         f" Docker Root Dir: {d.get('DockerRootDir', '')}",
@@ -174,16 +175,6 @@ def format_info(d: dict[str, Any]) -> str:
     for warning in d.get("Warnings") or []:
         lines.append(warning)
     return "\n".join(lines) + "\n"
-
-
-def _binary_size(size: float) -> str:
-    """go-units BytesSize: `7.755GiB`."""
-    units = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
-    i = 0
-    while size >= 1024 and i < len(units) - 1:
-        size /= 1024
-        i += 1
-    return f"{size:.4g}{units[i]}"
 
 
 # -- inspect -------------------------------------------------------------------

@@ -165,14 +165,9 @@ def cmd_logs(ctx: Context, opts: dict[str, Any], args: list[str]) -> int:
     params: dict[str, Any] = {"stdout": True, "stderr": True, "follow": opts["follow"],
                               "timestamps": opts["timestamps"], "tail": opts["tail"]}  # fmt: skip
     if opts["since"] or opts["until"]:
-        import time
+        from dockyard.cli.timeflags import since_until
 
-        from dockyard.cli.timestamps import get_timestamp
-
-        if opts["since"]:
-            params["since"] = get_timestamp(opts["since"], time.time())
-        if opts["until"]:
-            params["until"] = get_timestamp(opts["until"], time.time())
+        params.update((k, v) for k, v in since_until(opts).items() if v)
     printer = logs.Printer(color=False if opts["no_color"] else None,
                            prefix=not opts["no_log_prefix"])  # fmt: skip
     threads = logs.follow(ctx.api, containers, printer, params)

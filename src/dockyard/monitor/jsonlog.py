@@ -4,35 +4,18 @@ Output is split at newlines; a partial line is flushed when the stream ends."""
 
 from __future__ import annotations
 
-import calendar
 import gzip
 import json
 import os
 import re
 import shutil
 import threading
-import time
 from typing import Any
 
-
-def rfc3339_nano(ns: int | None = None) -> str:
-    ns = time.time_ns() if ns is None else ns
-    secs, frac = divmod(ns, 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{frac:09d}Z"
-
-
-def parse_rfc3339_nano(value: str) -> int:
-    """Inverse of rfc3339_nano for the UTC 'Z' form (what we write), in ns.
-    By hand: `time.strptime` costs ~10 µs, and `ps` parses every container's."""
-    try:
-        secs = calendar.timegm(
-            (int(value[0:4]), int(value[5:7]), int(value[8:10]),
-             int(value[11:13]), int(value[14:16]), int(value[17:19]), 0, 0, 0)
-        )  # fmt: skip
-    except (ValueError, IndexError):
-        raise ValueError(f"not an RFC 3339 time: {value!r}") from None
-    frac = value[20:].rstrip("Z") if value[19:20] == "." else ""
-    return secs * 1_000_000_000 + int((frac + "000000000")[:9] or 0)
+# The log's time is moby's RFC3339NanoFixed (nine digits); the home of both forms is
+# proto.timetypes. Named here as the daemon's callers know it.
+from dockyard.proto.timetypes import parse_rfc3339_nano as parse_rfc3339_nano
+from dockyard.proto.timetypes import rfc3339_nano_fixed as rfc3339_nano
 
 
 class LineSplitter:

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import platform as _platform
-import time
 from typing import Any
 
 from dockyard.api.errors import InvalidParameter
+
+# Timestamps live in proto.timetypes; re-exported for callers written against this name.
+from dockyard.proto.timetypes import rfc3339_nano as rfc3339_nano
 
 _GOARCH = {
     "x86_64": "amd64",
@@ -46,17 +48,6 @@ def parse_platform(s: str | None) -> tuple[str, str, str]:
     arch = {"x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64", "i386": "386"}.get(arch, arch)
     variant = parts[2] if len(parts) > 2 else ""
     return os_, arch, variant
-
-
-def rfc3339_nano(ns: int | None = None) -> str:
-    """Go's time.RFC3339Nano in UTC (trailing zeros of the fraction trimmed)."""
-    if ns is None:
-        ns = time.time_ns()
-    secs, frac = divmod(ns, 1_000_000_000)
-    out = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
-    if frac:
-        out += "." + f"{frac:09d}".rstrip("0")
-    return out + "Z"
 
 
 def parse_rfc3339(s: str | None) -> float:

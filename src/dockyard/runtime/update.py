@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import sys
 
+from dockyard.proto.units import mem_swap_bytes
+
 from . import jsontext
 
 __all__ = ["resources_from_flags", "ram_in_bytes", "UpdateError"]
 
-_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 _MEMORY = {
     "memory": "limit",
     "memory-swap": "swap",
@@ -34,20 +35,11 @@ class UpdateError(ValueError):
 
 
 def ram_in_bytes(text: str) -> int:
-    t = text.strip().lower()
-    if t == "-1":
-        return -1
-    if t.endswith("ib"):
-        t = t[:-2]
-    elif t.endswith("b") and len(t) > 1 and not t[-2].isdigit():
-        t = t[:-1]
-    unit = t[-1] if t and t[-1] in _UNITS else ""
-    number = t[: len(t) - len(unit)]
+    """runc's size flags: `-1` (unlimited) or go-units RAMInBytes (proto.units)."""
     try:
-        value = float(number)
+        return mem_swap_bytes(text.strip())
     except ValueError:
         raise UpdateError(f"invalid size: {text!r}") from None
-    return int(value * _UNITS[unit])
 
 
 def resources_from_flags(flags: dict, stdin=None) -> dict:

@@ -16,38 +16,7 @@ def body(*argv: str) -> dict:
     return runopts.build_create_body(opts, args[0], args[1:])
 
 
-@pytest.mark.parametrize(
-    ("text", "value"),
-    [("512m", 512 << 20), ("1.5g", 3 << 29), ("10 KiB", 10240), ("7", 7), ("2b", 2),
-     ("1kb", 1024), ("0.5", 0)],
-)  # fmt: skip
-def test_ram_in_bytes(text: str, value: int) -> None:
-    assert runopts.ram_in_bytes(text) == value
-
-
-@pytest.mark.parametrize(
-    ("text", "error"),
-    [("abc", "invalid size: 'abc'"), ("1x", "invalid suffix: 'x'"), ("-1", "invalid size: '-1'"),
-     ("1kibb", "invalid suffix: 'kibb'"), ("1.2.3", 'strconv.ParseFloat: parsing "1.2.3": invalid syntax')],
-)  # fmt: skip
-def test_ram_in_bytes_errors(text: str, error: str) -> None:
-    with pytest.raises(ValueError, match="^" + error.replace(".", r"\.") + "$"):
-        runopts.ram_in_bytes(text)
-
-
-def test_go_duration() -> None:
-    assert runopts.go_duration("1m30s") == 90 * 10**9
-    assert runopts.go_duration("1.5s") == 1_500_000_000
-    assert runopts.go_duration("-5ms") == -5_000_000
-    assert runopts.go_duration("0") == 0
-    for text, error in (
-        ("5", 'time: missing unit in duration "5"'),
-        ("5q", 'time: unknown unit "q" in duration "5q"'),
-        ("x", 'time: invalid duration "x"'),
-    ):
-        with pytest.raises(ValueError) as e:
-            runopts.go_duration(text)
-        assert str(e.value) == error
+# sizes and durations: tests/unit/proto/test_units.py and test_timetypes.py
 
 
 def test_nano_cpus_and_ints() -> None:

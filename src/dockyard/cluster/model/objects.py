@@ -12,7 +12,7 @@ import platform
 import secrets
 from typing import Any
 
-from dockyard.proto.image import rfc3339_nano
+from dockyard.proto.timetypes import rfc3339_nano
 
 TASK_STATES = [
     "new", "pending", "assigned", "accepted", "preparing", "ready", "starting", "running",

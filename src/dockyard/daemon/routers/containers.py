@@ -17,6 +17,7 @@ from dockyard.api import versions
 from dockyard.api.errors import InvalidParameter
 from dockyard.api.filters import labels_match, match
 from dockyard.api.models.container import UpdateConfig, create_config
+from dockyard.api.timefilters import unix_time
 from dockyard.daemon.server import hijack as hj
 from dockyard.daemon.server.app import API_VERSION_KEY
 from dockyard.daemon.server.params import json_response, model_body, qbool, qfilters, qint
@@ -170,17 +171,8 @@ def _relative(
 
 
 def _since(value: str | None) -> float:
-    """Docker's `since`/`until`: unix seconds (with fraction), or 0 when absent."""
-    if not value:
-        return 0
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        return jsonlog.parse_rfc3339_nano(value) / 1e9
-    except ValueError:
-        raise InvalidParameter(f"invalid value for time: {value!r}") from None
+    """Docker's `since`/`until`: a timetypes value in unix seconds, or 0 when absent."""
+    return unix_time(value) if value else 0
 
 
 async def _with_sizes(svc: ContainerService, pairs: list[tuple[Container, dict[str, Any]]]) -> None:

@@ -16,10 +16,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from dockyard.api.errors import InvalidParameter
+from dockyard.api.timefilters import unix_time
 from dockyard.builder.builder import Builder, BuildOptions, Emit
 from dockyard.builder.context import BuildContext, TarContext, TarStreamHasher
 from dockyard.builder.contexts import PRIVATE_DOCKERFILE, ContextStore, Manifest
-from dockyard.daemon.services.images import parse_until
 from dockyard.dockerfile.parser import Dockerfile, parse
 
 
@@ -40,7 +40,7 @@ class BuildService:
         unknown = set(filters) - {"until"}
         if unknown:
             raise InvalidParameter(f"invalid filter '{sorted(unknown)[0]}'")
-        until = parse_until(filters["until"][0]) if filters.get("until") else None
+        until = unix_time(filters["until"][0]) if filters.get("until") else None
         store = self.builder.images.store
         gone = await asyncio.to_thread(self.builder.cache.prune, everything, until, store.exists)
         return {"CachesDeleted": gone or None, "SpaceReclaimed": 0}

@@ -26,7 +26,8 @@ from dockyard.daemon.services.events import EventBus
 from dockyard.daemon.services.images import ImageService
 from dockyard.proto import reference as refs
 from dockyard.proto.changes import apply_changes
-from dockyard.proto.image import host_platform, rfc3339_nano
+from dockyard.proto.image import host_platform
+from dockyard.proto.timetypes import rfc3339_nano
 from dockyard.snapshot.diff import write_diff
 from dockyard.snapshot.snapshotter import upper_dir
 from dockyard.store.images import Layer

@@ -40,6 +40,7 @@ from dockyard.api.errors import (
     SystemError_,
 )
 from dockyard.api.filters import labels_match
+from dockyard.api.timefilters import unix_time
 from dockyard.daemon.paths import DaemonPaths
 from dockyard.daemon.services import hostcheck, logopts, names, ocispec, shared_ns
 from dockyard.daemon.services.disk_usage import rw_size
@@ -1039,7 +1040,7 @@ class ContainerService:
     async def prune(self, filters: dict[str, list[str]]) -> dict[str, Any]:
         """`docker container prune`: every stopped container, filtered by `until` and `label`."""
         until = filters.get("until", [])
-        cutoff = min((_unix_time(u) for u in until), default=None)
+        cutoff = min((unix_time(u) for u in until), default=None)
         deleted: list[str] = []
         reclaimed = 0
         for c in list(self.containers.values()):
@@ -1192,22 +1193,6 @@ class ContainerService:
                 task.cancel()
         tasks = [c.live.reader_task for c in self.containers.values() if c.live.reader_task]
         await asyncio.gather(*tasks, return_exceptions=True)
-
-
-def _unix_time(value: str) -> float:
-    """A filter's time: unix seconds, RFC 3339, or a Go duration before now (`10m`)."""
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        return jsonlog.parse_rfc3339_nano(value) / 1e9
-    except ValueError:
-        pass
-    units = {"s": 1, "m": 60, "h": 3600}
-    if value[:-1].replace(".", "", 1).isdigit() and value[-1] in units:
-        return time.time() - float(value[:-1]) * units[value[-1]]
-    raise InvalidParameter(f"invalid filter 'until={value}'")
 
 
 def restart_policy(host_config: dict[str, Any]) -> tuple[str, int]:

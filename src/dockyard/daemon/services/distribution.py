@@ -19,8 +19,9 @@ from urllib.parse import quote
 from dockyard.api.errors import InvalidParameter, NotFound, SystemError_, Unauthorized
 from dockyard.daemon.services.events import EventBus
 from dockyard.proto import reference as refs
-from dockyard.proto.image import parse_platform, rfc3339_nano
+from dockyard.proto.image import parse_platform
 from dockyard.proto.reference import Reference
+from dockyard.proto.timetypes import rfc3339_nano
 from dockyard.registry import proto
 from dockyard.registry.client import auth as regauth
 from dockyard.registry.client import progress as pm

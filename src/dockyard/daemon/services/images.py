@@ -21,6 +21,7 @@ from typing import Any, BinaryIO
 from dockyard import __version__
 from dockyard.api.errors import Conflict, InvalidParameter, NoSuchImage, NotFound
 from dockyard.api.filters import labels_match
+from dockyard.api.timefilters import unix_time
 from dockyard.daemon.services import imagehistory
 from dockyard.daemon.services.events import EventBus
 from dockyard.proto import reference as refs
@@ -31,9 +32,10 @@ from dockyard.proto.image import (
     import_config,
     parse_platform,
     parse_rfc3339,
-    rfc3339_nano,
 )
 from dockyard.proto.reference import Reference
+from dockyard.proto.timetypes import rfc3339_nano
+from dockyard.proto.units import human_size
 from dockyard.snapshot import OverlaySnapshotter
 from dockyard.store import archive
 from dockyard.store import gc as store_gc
@@ -492,7 +494,7 @@ class ImageService:
         dangling_only = (filters.get("dangling") or ["true"])[-1] not in ("false", "0")
         until = None
         if filters.get("until"):
-            until = parse_until(filters["until"][-1])
+            until = unix_time(filters["until"][-1])
         deleted: list[dict[str, str]] = []
         reclaimed = 0
         for image in self.store.list():
@@ -670,7 +672,7 @@ def load_progress(diff_id: str, done: int, total: int) -> dict[str, Any]:
     bar = "=" * filled + (">" if filled < width else "") + " " * max(0, width - filled - 1)
     if filled >= width:
         bar = "=" * (width - 1) + ">"
-    text = f"[{bar}]  {_human_size(done)}/{_human_size(total)}"
+    text = f"[{bar}]  {human_size(done)}/{human_size(total)}"
     return {
         "status": "Loading layer",
         "progressDetail": {"current": done, "total": total},
@@ -679,38 +681,12 @@ def load_progress(diff_id: str, done: int, total: int) -> dict[str, Any]:
     }
 
 
-def _human_size(size: float) -> str:
-    """go-units HumanSize (decimal, 4 significant digits), as in dockerd's progress bars."""
-    units = ("B", "kB", "MB", "GB", "TB", "PB")
-    i = 0
-    while size >= 1000 and i < len(units) - 1:
-        size /= 1000
-        i += 1
-    return f"{size:.4g}{units[i]}"
-
-
 def _single_repository(repo_refs: list[Reference]) -> bool:
     """dockerd's isSingleReference: at most one tag, all references in one repository."""
     tags = [r for r in repo_refs if r.digest is None]
     if len(tags) > 1:
         return False
     return len({r.name for r in repo_refs}) <= 1
-
-
-def parse_until(value: str) -> float:
-    import re
-    import time
-
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)(s|m|h)", value)
-    if m:
-        return time.time() - float(m.group(1)) * {"s": 1, "m": 60, "h": 3600}[m.group(2)]
-    try:
-        return float(value)
-    except ValueError:
-        t = parse_rfc3339(value)
-        if t == 0:
-            raise InvalidParameter(f"invalid value for until: {value}") from None
-        return t
 
 
 def _ref_match(image: Image, pattern: str) -> bool:

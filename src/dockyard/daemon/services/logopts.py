@@ -7,11 +7,11 @@ go-units' RAM sizes (1k = 1024 bytes)."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from dockyard.api.errors import InvalidParameter, SystemError_
 from dockyard.daemon.services import syslogopts
+from dockyard.proto.units import ram_in_bytes
 
 DRIVERS = ("json-file", "local", "none", "syslog")
 _OPTS = {
@@ -22,8 +22,6 @@ _OPTS = {
     "syslog": syslogopts.OPTS,
 }  # fmt: skip
 _BUILT_IN = ("mode", "max-buffer-size")
-_SIZE = re.compile(r"^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$")
-_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 
 
 def check_names(log_config: dict[str, Any]) -> None:
@@ -60,13 +58,6 @@ def _check_mode(cfg: dict[str, Any]) -> None:
             ram_in_bytes(cfg["max-buffer-size"])
         except ValueError as exc:
             raise InvalidParameter(f"error parsing option max-buffer-size: {exc}") from None
-
-
-def ram_in_bytes(value: str) -> int:
-    m = _SIZE.match(value)
-    if not m:
-        raise ValueError(f"invalid size: '{value}'")
-    return int(float(m.group(1)) * _UNITS[(m.group(2) or "").lower()])
 
 
 def _parse_bool(value: str) -> bool:

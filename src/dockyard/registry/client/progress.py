@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from dockyard.proto.units import human_size
+
 
 def short(digest: str) -> str:
     return digest.split(":", 1)[-1][:12]
@@ -16,15 +18,7 @@ def bar(current: int, total: int, width: int = 50) -> str:
         return ""
     pct = min(current, total) * width // total
     arrow = ">" if pct < width else ""
-    return f"[{'=' * (pct - 1 if arrow and pct else pct)}{arrow}{' ' * (width - pct)}] {_human(current)}/{_human(total)}"
-
-
-def _human(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.4g}{unit}" if unit != "B" else f"{int(n)}B"
-        n /= 1000
-    return f"{n}"
+    return f"[{'=' * (pct - 1 if arrow and pct else pct)}{arrow}{' ' * (width - pct)}] {human_size(current)}/{human_size(total)}"
 
 
 def status(msg: str, ident: str = "") -> dict[str, Any]:
