@@ -25,6 +25,7 @@ from dockyard.cluster.agent.protocol import TaskContainers
 from dockyard.cluster.model import objects
 from dockyard.cluster.model.repo import ClusterObjects, OutOfSequence
 from dockyard.cluster.orchestrator import leader as orchestrator
+from dockyard.cluster.overlay import OverlayAgent
 from dockyard.cluster.store import Compare, EtcdStore, StoreError, election
 from dockyard.cluster.store.member import EtcdMember, MemberConfig
 
@@ -131,6 +132,7 @@ class ClusterNode:
         self.is_leader = False
         self._loops: list[asyncio.Task[None]] = []
         self._role: asyncio.Task[None] | None = None
+        self.overlay: OverlayAgent | None = None
 
     # ---- state on disk -----------------------------------------------------------------
     @property
@@ -331,6 +333,11 @@ class ClusterNode:
         for cid in self.containers.by_label(TASK_LABEL).values():
             with contextlib.suppress(Exception):
                 await self.containers.remove(cid)
+        if self.overlay is not None:
+            with contextlib.suppress(Exception):
+                await self.overlay.leave()
+            self.overlay.cleanup()
+            self.overlay = None
         if self.store is not None:
             with contextlib.suppress(Exception):
                 await self.store.revoke(self.lease)
@@ -364,9 +371,14 @@ class ClusterNode:
         assert self.objects is not None and self.store is not None
         self.lease = await self.store.grant(LEASE_TTL)
         await self.store.put(self.objects.key("alive", self.node_id), b"1", lease=self.lease)
+        node = await self.objects.get("nodes", self.node_id)
+        self.overlay = OverlayAgent(self.objects, self.node_id, node["Status"]["Addr"],
+                                    os.path.join(self.state_dir, "overlay"))  # fmt: skip
+        agent = Agent(self.objects, self.containers, self.node_id, self.overlay)
         self._loops = [
             asyncio.create_task(self._heartbeat()),
-            asyncio.create_task(Agent(self.objects, self.containers, self.node_id).run()),
+            asyncio.create_task(agent.run()),
+            asyncio.create_task(self.overlay.run()),
             asyncio.create_task(self._follow_role()),
         ]
         self._start_role()

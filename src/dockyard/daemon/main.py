@@ -53,6 +53,7 @@ from dockyard.daemon.services.legacylinks import LegacyLinks
 from dockyard.daemon.services.netevents import NetworkEvents
 from dockyard.daemon.services.networks import NetworkService
 from dockyard.daemon.services.networks import options_from_flags as network_options
+from dockyard.daemon.services.overlay_networks import Networks
 from dockyard.daemon.services.runtimes import Runtimes, parse_add_runtime
 from dockyard.daemon.services.swarm import SwarmService
 from dockyard.daemon.services.swarm_tasks import ServiceTaskContainers
@@ -260,7 +261,7 @@ async def serve(args: argparse.Namespace) -> None:
             container_ops_router.routes(ContainerOps(containers)),
             images_router.routes(images, pull=distribution_router.pull_handler(distribution)),
             distribution_router.routes(distribution),
-            networks_router.routes(networks),
+            networks_router.routes(Networks(networks, cluster)),
             volumes_router.routes(volumes),
             system_df_router.routes(
                 DiskUsageService(images, containers, containers_router.summary)

@@ -9,13 +9,17 @@ Addresses (10.x/24) exist inside the namespaces only; names are unique per run
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ipaddress
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,6 +126,18 @@ class Cluster:
                 stop_daemon(h.daemon)
             kill_leftovers(h.root)
         teardown(self.base)
+
+
+@contextlib.contextmanager
+def cluster_up(n: int, tar: Path, prefix: str) -> Iterator[list[Host]]:
+    """N hosts under a fresh temp dir for a test module; everything gone afterwards."""
+    base = Path(tempfile.mkdtemp(prefix=prefix))
+    c = Cluster(base)
+    try:
+        yield c.up(n, tar)
+    finally:
+        c.down()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def teardown(base: Path) -> None:

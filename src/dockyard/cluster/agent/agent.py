@@ -20,14 +20,22 @@ from dockyard.cluster.agent import containerspec
 from dockyard.cluster.agent.protocol import TaskContainers
 from dockyard.cluster.model.objects import TERMINAL, state_index, task_status
 from dockyard.cluster.model.repo import ClusterObjects
+from dockyard.cluster.overlay import OverlayAgent
 
 log = logging.getLogger(__name__)
 TASK_LABEL = "com.docker.swarm.task.id"
 
 
 class Agent:
-    def __init__(self, objects: ClusterObjects, containers: TaskContainers, node_id: str) -> None:
+    def __init__(
+        self,
+        objects: ClusterObjects,
+        containers: TaskContainers,
+        node_id: str,
+        overlay: OverlayAgent | None = None,
+    ) -> None:
         self.objects = objects
+        self.overlay = overlay
         self.containers = containers
         self.node_id = node_id
         self.tasks: dict[str, dict[str, Any]] = {}  # this node's tasks, as last seen
@@ -104,6 +112,7 @@ class Agent:
                 if cid:
                     with contextlib.suppress(Exception):
                         await self.containers.stop(cid, containerspec.stop_timeout(t))
+                await self._leave_networks(tid)
                 await self._report(tid, task_status("shutdown", "shutdown", container_id=cid or ""))
             if desired == "remove" and cid:
                 await self._remove(tid, cid)
@@ -112,6 +121,14 @@ class Agent:
         with contextlib.suppress(Exception):
             await self.containers.remove(cid)
         self.container_of.pop(tid, None)
+        await self._leave_networks(tid)
+
+    async def _leave_networks(self, tid: str) -> None:
+        if self.overlay is not None:
+            try:
+                await self.overlay.detach(tid)
+            except Exception as exc:  # the store is away: leave() and restarts clean up
+                log.warning("task %s: could not release its overlay endpoints: %s", tid, exc)
 
     async def _files(self, t: dict[str, Any]) -> dict[str, bytes]:
         files = {}
@@ -136,6 +153,8 @@ class Agent:
             )
             self.container_of[tid] = cid
             await self.containers.start(cid)
+            if self.overlay is not None:
+                await self.overlay.attach(t, self.containers.pid(cid))
         except Exception as exc:
             msg = getattr(exc, "message", None) or str(exc)
             await self._report(tid, task_status("rejected", "preparing", err=msg))
@@ -153,6 +172,7 @@ class Agent:
         async with self._locks.setdefault(tid, asyncio.Lock()):
             if self.observed.get(tid) in TERMINAL or tid not in self.tasks:
                 return  # stopped on purpose: already reported
+            await self._leave_networks(tid)
             if code == 0:
                 status = task_status("complete", "finished", container_id=cid, exit_code=0)
             else:

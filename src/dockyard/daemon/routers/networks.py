@@ -11,11 +11,9 @@ from dockyard.daemon.server.params import json_response, model_body, qfilters
 
 
 class NetworksBackend(Protocol):
-    def list(self, filters: dict[str, list[str]]) -> list[dict[str, Any]]: ...
+    async def list(self, filters: dict[str, list[str]]) -> list[dict[str, Any]]: ...
 
-    def get(self, ref: str) -> dict[str, Any]: ...
-
-    def view(self, n: dict[str, Any]) -> dict[str, Any]: ...
+    async def inspect(self, ref: str) -> dict[str, Any]: ...
 
     async def create(self, body: dict[str, Any]) -> dict[str, str]: ...
 
@@ -33,11 +31,11 @@ def routes(svc: NetworksBackend) -> web.RouteTableDef:
 
     @r.get("/networks")
     async def list_networks(request: web.Request) -> web.Response:
-        return json_response(svc.list(qfilters(request)))
+        return json_response(await svc.list(qfilters(request)))
 
     @r.get("/networks/{id}")
     async def inspect(request: web.Request) -> web.Response:
-        return json_response(svc.view(svc.get(request.match_info["id"])))
+        return json_response(await svc.inspect(request.match_info["id"]))
 
     @r.post("/networks/create")
     async def create(request: web.Request) -> web.Response:

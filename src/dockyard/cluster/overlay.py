@@ -1,0 +1,250 @@
+"""Overlay networks in the cluster store, and each node's share of them.
+
+Keys (under the swarm's prefix):
+    overlay-networks/<id>        the network, in the Engine API's inspect shape
+    names/networks/<name>, vni/<n>, subnets/<cidr>   claimed in the create's txn
+    ipam/<net id>/<ip>           → the task id holding the address: a txn that needs the
+                                 key absent is how no address is ever handed out twice
+    endpoints/<net id>/<task id> {IP, Addr}: where a task's endpoint lives (its node's
+                                 underlay address), written by that node's agent
+Every node's `OverlayAgent` watches endpoints/ and programs the VXLAN FDB and
+neighbour entries of the sandboxes it has (network/overlay.py); a sandbox is made
+when the node's first task on the network starts and removed with its last one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import json
+import logging
+import os
+import secrets
+import time
+from typing import Any
+
+from dockyard.api.errors import Conflict, Forbidden, NotFound
+from dockyard.cluster.model.repo import ClusterObjects
+from dockyard.cluster.store import Compare, Delete, Put
+from dockyard.network.overlay import Sandbox
+
+log = logging.getLogger(__name__)
+FIRST_VNI = 4097  # dockerd's first overlay VXLAN id
+DEFAULT_POOL = ipaddress.ip_network("10.0.0.0/8")  # dockerd's default address pool, /24s
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000000000Z", time.gmtime())
+
+
+async def create_network(objects: ClusterObjects, body: dict[str, Any]) -> dict[str, str]:
+    name = body.get("Name") or ""
+    opts = body.get("Options") or {}
+    if "encrypted" in opts:
+        raise Forbidden("encrypted overlay networks are not supported by this engine yet")
+    ipam_cfg = ((body.get("IPAM") or {}).get("Config") or [{}])[0] or {}
+    for _ in range(20):
+        nets = [json.loads(kv.value) for kv in (await objects.store.range(
+            objects.key("overlay-networks")))[0]]  # fmt: skip
+        if any(n["Name"] == name for n in nets):
+            raise Conflict(f"network with name {name} already exists")
+        vnis = [int(n["Options"]["com.docker.network.driver.overlay.vxlanid_list"]) for n in nets]
+        vni = max(vnis, default=FIRST_VNI - 1) + 1
+        used = {n["IPAM"]["Config"][0]["Subnet"] for n in nets}
+        subnet = ipam_cfg.get("Subnet") or next(
+            str(s) for s in list(DEFAULT_POOL.subnets(new_prefix=24))[1:] if str(s) not in used
+        )
+        net = ipaddress.ip_network(subnet)
+        gateway = ipam_cfg.get("Gateway") or str(net[1])
+        nid = secrets.token_hex(12)[:25]
+        doc = {
+            "Name": name, "Id": nid, "Created": _now(), "Scope": "swarm", "Driver": "overlay",
+            "EnableIPv6": False,
+            "IPAM": {"Driver": "default", "Options": None,
+                     "Config": [{"Subnet": subnet, "Gateway": gateway}]},
+            "Internal": bool(body.get("Internal")), "Attachable": bool(body.get("Attachable")),
+            "Ingress": bool(body.get("Ingress")), "ConfigFrom": {"Network": ""},
+            "ConfigOnly": False, "Containers": {},
+            "Options": {**opts, "com.docker.network.driver.overlay.vxlanid_list": str(vni)},
+            "Labels": body.get("Labels") or {},
+        }  # fmt: skip
+        keys = [objects.key("names", f"networks/{name}"), objects.key("vni", str(vni)),
+                objects.key("subnets", subnet.replace("/", "_"))]  # fmt: skip
+        res = await objects.store.txn(
+            [Compare(k, "create", 0) for k in keys],
+            [Put(objects.key("overlay-networks", nid), json.dumps(doc).encode()),
+             *(Put(k, nid.encode()) for k in keys)],
+        )  # fmt: skip
+        if res.succeeded:
+            return {"Id": nid, "Warning": ""}
+        if ipam_cfg.get("Subnet") and await objects.store.get(keys[2]) is not None:
+            raise Forbidden("Pool overlaps with other one on this address space")
+    raise Conflict(f"network with name {name} already exists")
+
+
+async def list_networks(objects: ClusterObjects) -> list[dict[str, Any]]:
+    kvs, _ = await objects.store.range(objects.key("overlay-networks"))
+    return [json.loads(kv.value) for kv in kvs]
+
+
+async def find_network(objects: ClusterObjects, ref: str) -> dict[str, Any] | None:
+    """By id, name, then unique id prefix (as dockerd resolves a network)."""
+    nets = await list_networks(objects)
+    for pick in (lambda n: n["Id"] == ref, lambda n: n["Name"] == ref,
+                 lambda n: n["Id"].startswith(ref)):  # fmt: skip
+        found = [n for n in nets if pick(n)]
+        if len(found) == 1:
+            return found[0]
+    return None
+
+
+async def remove_network(objects: ClusterObjects, ref: str) -> None:
+    n = await find_network(objects, ref)
+    if n is None:
+        raise NotFound(f"network {ref} not found")
+    kvs, _ = await objects.store.range(objects.key("endpoints", n["Id"] + "/"))
+    if kvs:
+        raise Forbidden(
+            f"rpc error: code = FailedPrecondition desc = network {n['Id']} is in use by task {kvs[0].key.rsplit('/', 1)[1]}"
+        )
+    vni = n["Options"]["com.docker.network.driver.overlay.vxlanid_list"]
+    await objects.store.txn([], [
+        Delete(objects.key("overlay-networks", n["Id"])),
+        Delete(objects.key("names", f"networks/{n['Name']}")),
+        Delete(objects.key("vni", vni)),
+        Delete(objects.key("subnets", n["IPAM"]["Config"][0]["Subnet"].replace("/", "_"))),
+        Delete(objects.key("ipam", n["Id"] + "/"), prefix=True),
+    ])  # fmt: skip
+
+
+async def allocate_ip(objects: ClusterObjects, n: dict[str, Any], owner: str) -> str:
+    cfg = n["IPAM"]["Config"][0]
+    net = ipaddress.ip_network(cfg["Subnet"])
+    prefix = objects.key("ipam", n["Id"] + "/")
+    for _ in range(50):
+        kvs, _rev = await objects.store.range(prefix)
+        used = {kv.key.rsplit("/", 1)[1] for kv in kvs} | {cfg["Gateway"]}
+        for ip in net.hosts():
+            if str(ip) not in used:
+                break
+        else:
+            raise Forbidden("could not find an available IP while allocating VIP")
+        res = await objects.store.txn([Compare(prefix + str(ip), "create", 0)],
+                                      [Put(prefix + str(ip), owner.encode())])  # fmt: skip
+        if res.succeeded:
+            return str(ip)
+    raise Conflict("could not allocate an address: too much contention")
+
+
+class OverlayAgent:
+    """This node's sandboxes and endpoints; `root` is under the exec root."""
+
+    def __init__(self, objects: ClusterObjects, node_id: str, addr: str, root: str) -> None:
+        self.objects = objects
+        self.node_id = node_id
+        self.addr = addr
+        self.root = root
+        self.sandboxes: dict[str, Sandbox] = {}
+        self.local: dict[str, set[str]] = {}  # net id → this node's task ids on it
+        self.remote: dict[str, dict[str, dict[str, str]]] = {}  # net id → task → endpoint
+        self._lock = asyncio.Lock()
+
+    def _sandbox(self, n: dict[str, Any]) -> Sandbox:
+        cfg = n["IPAM"]["Config"][0]
+        vni = int(n["Options"]["com.docker.network.driver.overlay.vxlanid_list"])
+        return Sandbox(self.root, n["Id"], vni, cfg["Subnet"], cfg["Gateway"])
+
+    async def attach(self, task: dict[str, Any], pid: int) -> None:
+        """Every overlay network the task names: an address, the sandbox, eth<i> in the
+        task's namespace (eth0 stays the node-local bridge, as docker_gwbridge), the
+        endpoint recorded for the other nodes."""
+        targets = [a.get("Target", "") for a in (task.get("Spec") or {}).get("Networks") or []]
+        for i, ref in enumerate(targets, start=1):
+            n = await find_network(self.objects, ref)
+            if n is None:
+                raise NotFound(f"network {ref} not found")
+            ip = await allocate_ip(self.objects, n, task["ID"])
+            async with self._lock:
+                sb = self.sandboxes.get(n["Id"]) or self._sandbox(n)
+                fresh = not sb.exists()
+                await asyncio.to_thread(sb.ensure)
+                self.sandboxes[n["Id"]] = sb
+                self.local.setdefault(n["Id"], set()).add(task["ID"])
+                if fresh:
+                    for ep in self.remote.get(n["Id"], {}).values():
+                        await asyncio.to_thread(sb.add_remote, ep["IP"], ep["Addr"])
+                tag = f"{task['ID'][:6]}{i}"
+                await asyncio.to_thread(sb.attach, pid, f"eth{i}", ip, tag)
+            await self.objects.store.put(
+                self.objects.key("endpoints", f"{n['Id']}/{task['ID']}"),
+                json.dumps({"IP": ip, "Addr": self.addr, "Node": self.node_id}).encode(),
+            )
+
+    async def detach(self, task_id: str) -> None:
+        """The task's endpoints and addresses leave the store; a sandbox with no task left
+        on this node goes."""
+        for nid, tids in list(self.local.items()):
+            if task_id not in tids:
+                continue
+            tids.discard(task_id)
+            kv = await self.objects.store.get(self.objects.key("endpoints", f"{nid}/{task_id}"))
+            ops: list[Put | Delete] = [Delete(self.objects.key("endpoints", f"{nid}/{task_id}"))]
+            if kv is not None:
+                ops.append(Delete(self.objects.key("ipam", f"{nid}/{json.loads(kv.value)['IP']}")))
+            await self.objects.store.txn([], ops)  # type: ignore[arg-type]
+            if not tids:
+                async with self._lock:
+                    sb = self.sandboxes.pop(nid, None)
+                    self.local.pop(nid, None)
+                    if sb is not None:
+                        await asyncio.to_thread(sb.remove)
+
+    async def run(self) -> None:
+        """Programs remote endpoints into the sandboxes from the store, as they come and go."""
+        prefix = self.objects.key("endpoints")
+        kvs, rev = await self.objects.store.range(prefix)
+        for kv in kvs:
+            await self._put(kv.key, json.loads(kv.value))
+        async for ev in self.objects.store.watch(prefix, rev + 1):
+            if ev.type == "put":
+                await self._put(ev.kv.key, json.loads(ev.kv.value))
+            else:
+                await self._delete(ev.kv.key)
+
+    async def _put(self, key: str, ep: dict[str, str]) -> None:
+        nid, tid = key.rsplit("/", 2)[1:]
+        if ep.get("Node") == self.node_id:
+            return
+        self.remote.setdefault(nid, {})[tid] = ep
+        async with self._lock:
+            sb = self.sandboxes.get(nid)
+            if sb is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(sb.add_remote, ep["IP"], ep["Addr"])
+
+    async def _delete(self, key: str) -> None:
+        nid, tid = key.rsplit("/", 2)[1:]
+        ep = self.remote.get(nid, {}).pop(tid, None)
+        if ep is None:
+            return
+        async with self._lock:
+            sb = self.sandboxes.get(nid)
+            if sb is not None:
+                await asyncio.to_thread(sb.del_remote, ep["IP"], ep["Addr"])
+
+    async def leave(self) -> None:
+        """The node leaves the swarm: its endpoints and addresses leave the store."""
+        for tid in {t for tids in self.local.values() for t in tids}:
+            await self.detach(tid)
+
+    def cleanup(self) -> None:
+        """Every sandbox this node made (swarm leave): namespaces and all inside them."""
+        for sb in self.sandboxes.values():
+            with contextlib.suppress(Exception):
+                sb.remove()
+        self.sandboxes.clear()
+        if os.path.isdir(self.root):
+            for name in os.listdir(self.root):
+                with contextlib.suppress(Exception):
+                    Sandbox(self.root, name[3:], 0, "0.0.0.0/32", "").remove()
