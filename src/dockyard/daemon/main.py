@@ -22,6 +22,7 @@ from aiohttp import web
 from dockyard.builder.builder import Builder
 from dockyard.builder.cache import BuildCache
 from dockyard.cluster.node import ClusterNode, Engine
+from dockyard.daemon import config_file
 from dockyard.daemon.paths import DaemonPaths
 from dockyard.daemon.rootmodes import secure_roots
 from dockyard.daemon.routers import build as build_router
@@ -50,6 +51,7 @@ from dockyard.daemon.services.events import EventBus
 from dockyard.daemon.services.exec import ExecService
 from dockyard.daemon.services.images import open_image_service
 from dockyard.daemon.services.legacylinks import LegacyLinks
+from dockyard.daemon.services.logopts import default_log_config
 from dockyard.daemon.services.netevents import NetworkEvents
 from dockyard.daemon.services.networks import NetworkService
 from dockyard.daemon.services.networks import options_from_flags as network_options
@@ -79,6 +81,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("-D", "--debug", action="store_true")
     p.add_argument("--runtime", default="dockyard-runtime", help="dockyard-runtime, runc or a path")
     p.add_argument("--add-runtime", action="append", default=[], help="another runtime: NAME=PATH")
+    p.add_argument("--config-file", default=config_file.DEFAULT_PATH, help="daemon.json")
+    p.add_argument("--log-driver", default="json-file", help="containers' default log driver")
+    p.add_argument("--log-opt", action="append", default=[], help="its options: KEY=VALUE")
     p.add_argument("--seccomp-profile", default=None, help="builtin, unconfined or a path")
     p.add_argument("--default-ulimit", action="append", default=[], help="name=soft[:hard]")
     p.add_argument("--userns-remap", default=None, help="default, user[:group] (/etc/subuid)")
@@ -124,7 +129,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="etcd://host:port[,host:port...]: keep swarm state in this etcd cluster "
         "instead of starting an etcd member on each manager",
     )
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    config_file.apply(p, args, sys.argv[1:] if argv is None else argv)
+    return args
 
 
 def cluster_store_endpoints(value: str | None) -> list[str]:
@@ -230,6 +237,7 @@ async def serve(args: argparse.Namespace) -> None:
         zygote = await start_zygote(os.path.join(paths.exec_root, "zygote.sock"))
     containers.monitors.zygote_socket = zygote.socket if zygote else None
     containers.runtime_name = os.path.basename(runtime)
+    containers.log_default = default_log_config(args.log_driver, args.log_opt)
     containers.runtimes = Runtimes(
         containers.runtime_of({}), parse_add_runtime(args.add_runtime), paths.exec_root
     )

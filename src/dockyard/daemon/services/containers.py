@@ -286,6 +286,7 @@ class ContainerService:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.runtime_name = os.path.basename(runtime)  # HostConfig.Runtime (dockerd: "runc")
         self.runtimes: Runtimes | None = None  # the others, by name (main wires them)
+        self.log_default: dict[str, Any] = {"Type": "json-file", "Config": {}}  # --log-driver
 
     def runtime_of(self, host_config: dict[str, Any]) -> Runtime:
         return runtime_for(self, host_config)
@@ -469,11 +470,9 @@ class ContainerService:
             cfg.setdefault(key, default)
         if not host_config.get("NetworkMode"):
             host_config["NetworkMode"] = "default"
-        log_config = host_config.get("LogConfig") or {}
-        host_config["LogConfig"] = {  # the daemon's default driver when none is named
-            "Type": log_config.get("Type") or "json-file",
-            "Config": log_config.get("Config") or {},
-        }
+        host_config["LogConfig"] = logopts.with_defaults(
+            host_config.get("LogConfig") or {}, self.log_default
+        )
         host_config.setdefault("RestartPolicy", {"Name": "no", "MaximumRetryCount": 0})
         host_config.setdefault("AutoRemove", False)
         ocispec.validate_host_config(host_config, self.security)

@@ -68,6 +68,27 @@ def _parse_bool(value: str) -> bool:
     raise ValueError(f'strconv.ParseBool: parsing "{value}": invalid syntax')
 
 
+def default_log_config(driver: str, opts: list[str]) -> dict[str, Any]:
+    """The daemon's `--log-driver` and `--log-opt KEY=VALUE`, checked at start."""
+    config = dict(o.split("=", 1) if "=" in o else (o, "") for o in opts)
+    cfg = {"Type": driver, "Config": config}
+    try:
+        check_names(cfg)
+    except InvalidParameter as exc:
+        raise SystemExit(f"dockyardd: {exc}") from None
+    return cfg
+
+
+def with_defaults(log_config: dict[str, Any], default: dict[str, Any]) -> dict[str, Any]:
+    """A container's LogConfig as dockerd completes it: the daemon's driver when it
+    names none, and the daemon's options under its own when the driver is the same."""
+    driver = log_config.get("Type") or default["Type"]
+    config = dict(log_config.get("Config") or {})
+    if driver == default["Type"]:
+        config = {**default["Config"], **config}
+    return {"Type": driver, "Config": config}
+
+
 def monitor_log(log_config: dict[str, Any], path: str, c: Any) -> dict[str, Any]:
     """A monitor config's log keys: the local file (its rotation) and a syslog copy."""
     driver = log_config.get("Type") or "json-file"

@@ -107,7 +107,7 @@ class SystemService:
             "NFd": len(os.listdir("/proc/self/fd")),
             "NGoroutines": 0,
             "SystemTime": jsonlog.rfc3339_nano(),
-            "LoggingDriver": "json-file",
+            "LoggingDriver": self.containers.log_default["Type"],
             "CgroupDriver": "cgroupfs",
             "CgroupVersion": cgroup_version(),
             "NEventsListener": 0,
