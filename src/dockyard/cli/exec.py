@@ -24,6 +24,7 @@ EXEC = Command(
         Flag("detach", "d", BOOL, "Detached mode: run command in the background"),
         Flag("detach-keys", "", STRING, "Override the key sequence for detaching a container"),
         Flag("env", "e", LIST, "Set environment variables", metavar="list"),
+        Flag("env-file", "", LIST, "Read in a file of environment variables", metavar="list"),
         Flag("interactive", "i", BOOL, "Keep STDIN open even if not attached"),
         Flag("privileged", "", BOOL, "Give extended privileges to the command"),
         Flag("tty", "t", BOOL, "Allocate a pseudo-TTY"),
@@ -74,6 +75,13 @@ def exec_(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
 
     container, cmd = args[0], args[1:]
     detach = opts["detach"]
+    from dockyard.cli.runopts import _env
+
+    try:
+        env = _env(opts) or []
+    except ValueError as e:
+        cli.err(f"{e}\n")
+        return 125
     body = {
         "User": opts["user"] or "",
         "Privileged": opts["privileged"],
@@ -82,7 +90,7 @@ def exec_(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
         "AttachStdout": not detach,
         "AttachStderr": not detach,
         "DetachKeys": opts["detach_keys"] or "",
-        "Env": opts["env"],
+        "Env": env,
         "WorkingDir": opts["workdir"] or "",
         "Cmd": cmd,
     }

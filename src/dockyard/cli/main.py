@@ -56,6 +56,9 @@ _MODULES = {
     "rename": "top",
     "diff": "top",
     "export": "cp",
+    "port": "prune",
+    "container prune": "prune",
+    "system prune": "prune",
 }
 _MODULES.update({f"network {c}": "network" for c in
                  ("create", "ls", "inspect", "rm", "prune", "connect", "disconnect")})  # fmt: skip
@@ -73,7 +76,8 @@ _GROUPS = {
         "update": "update",
         "commit": "commit",
         **{c: c for c in ("exec", "attach", "cp", "top", "stats", "pause", "unpause")},
-        **{c: c for c in ("rename", "diff", "export")},
+        **{c: c for c in ("rename", "diff", "export", "port")},
+        "prune": "container prune",
     },
     "image": {
         "ls": "images",
@@ -104,7 +108,7 @@ _GROUPS = {
         "list": "volume ls",
         "remove": "volume rm",
     },
-    "system": {"info": "info", "df": "system df", "events": "events"},
+    "system": {"info": "info", "df": "system df", "events": "events", "prune": "system prune"},
 }
 
 _USAGE = """
@@ -130,9 +134,12 @@ Management Commands:
 
 Commands:
   attach      Attach local standard input, output, and error streams to a running container
+  build       Build an image from a Dockerfile
+  commit      Create a new image from a container's changes
   cp          Copy files/folders between a container and the local filesystem
   create      Create a new container
   diff        Inspect changes to files or directories on a container's filesystem
+  events      Get real time events from the server
   exec        Execute a command in a running container
   export      Export a container's filesystem as a tar archive
   images      List images
@@ -146,6 +153,7 @@ Commands:
   logout      Log out from a registry
   logs        Fetch the logs of a container
   pause       Pause all processes within one or more containers
+  port        List port mappings or a specific mapping for the container
   ps          List containers
   pull        Download an image from a registry
   push        Upload an image to a registry
@@ -161,6 +169,7 @@ Commands:
   tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
   top         Display the running processes of a container
   unpause     Unpause all processes within one or more containers
+  update      Update configuration of one or more containers
   version     Show the Dockyard version information
   wait        Block until one or more containers stop, then print their exit codes
 
