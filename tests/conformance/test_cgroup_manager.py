@@ -15,13 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.runtime.cgroups import (
-    CGROUP_ROOT,
-    V1_CONTROLLERS,
-    CgroupManager,
-    CgroupV1,
-    CgroupV2,
-)
+from dockyard.runtime.cgroupmanager import CgroupManager
+from dockyard.runtime.cgroups import CGROUP_ROOT, V1_CONTROLLERS, CgroupV1, CgroupV2
 
 
 @dataclass

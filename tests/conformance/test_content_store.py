@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from dockyard.api.errors import NotFound
-from dockyard.store.content import ContentStore, DigestMismatch
+from dockyard.store.content import ContentStore, DigestMismatch, FileContentStore
 from dockyard.store.paths import StorePaths
 
 IMPLEMENTATIONS: dict[str, Callable[[Path], ContentStore]] = {
-    "filesystem": lambda root: ContentStore(StorePaths.under(root)),
+    "filesystem": lambda root: FileContentStore(StorePaths.under(root)),
 }
 
 

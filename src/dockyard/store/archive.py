@@ -29,8 +29,7 @@ from dockyard.api.errors import InvalidParameter, NotFound
 from dockyard.proto import image as fmt
 from dockyard.proto.reference import Reference, parse_normalized
 from dockyard.snapshot.apply import ApplyResult, HashingReader, apply_layer
-from dockyard.snapshot.overlay import OverlaySnapshotter
-from dockyard.snapshot.snapshotter import upper_dir
+from dockyard.snapshot.snapshotter import Snapshotter, upper_dir
 from dockyard.store.compression import decompressed
 from dockyard.store.content import BlobInfo, ContentStore
 from dockyard.store.gc import EXTRACT_PREFIX
@@ -42,7 +41,7 @@ _CHUNK = 1 << 20
 def unpack_layer(
     content: ContentStore,
     store: ImageStore,
-    snapshotter: OverlaySnapshotter,
+    snapshotter: Snapshotter,
     tar: BinaryIO,
     parent: str | None,
     keep_blob: bool = True,
@@ -55,7 +54,7 @@ def unpack_layer(
 
 
 def extract_layer(
-    content: ContentStore, snapshotter: OverlaySnapshotter, tar: BinaryIO, keep_blob: bool = True
+    content: ContentStore, snapshotter: Snapshotter, tar: BinaryIO, keep_blob: bool = True
 ) -> tuple[str, ApplyResult]:
     """Unpack a layer tar into a new parentless active snapshot (an `extract-*`
     key, which `commit_layer` stacks onto its parent later, so that layers can
@@ -77,7 +76,7 @@ def extract_layer(
 
 def commit_layer(
     store: ImageStore,
-    snapshotter: OverlaySnapshotter,
+    snapshotter: Snapshotter,
     key: str,
     res: ApplyResult,
     parent: str | None,
@@ -106,7 +105,7 @@ def commit_layer(
     return layer
 
 
-def discard_extract(snapshotter: OverlaySnapshotter, key: str) -> None:
+def discard_extract(snapshotter: Snapshotter, key: str) -> None:
     try:
         snapshotter.remove(key)
     except NotFound:
@@ -360,7 +359,7 @@ def _oci_candidates(ar: _Archive, platform: tuple[str, str, str]) -> list[_Candi
 def load(
     content: ContentStore,
     store: ImageStore,
-    snapshotter: OverlaySnapshotter,
+    snapshotter: Snapshotter,
     src: BinaryIO,
     platform: tuple[str, str, str],
     progress: Callable[[str, int, int], None] | None = None,
@@ -443,7 +442,7 @@ def load(
     return out
 
 
-def _have(snapshotter: OverlaySnapshotter, key: str) -> bool:
+def _have(snapshotter: Snapshotter, key: str) -> bool:
     try:
         snapshotter.stat(key)
         return True

@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from dockyard.api.errors import InvalidParameter, NotFound
 from dockyard.store.paths import StorePaths
@@ -44,7 +44,7 @@ class Writer:
     the digest, computed by whoever fed the data (e.g. the layer applier,
     which hashes the same bytes anyway)."""
 
-    def __init__(self, store: ContentStore, ref: str, verify: bool = True) -> None:
+    def __init__(self, store: FileContentStore, ref: str, verify: bool = True) -> None:
         self._store = store
         self.path = store.paths.ingest_file(ref)
         self._f: BinaryIO | None = open(self.path, "xb")  # noqa: SIM115
@@ -142,7 +142,7 @@ class PartialIngest:
         assert self.fd is not None
         os.ftruncate(self.fd, 0)
 
-    def commit(self, store: ContentStore, digest: str, size: int) -> BlobInfo:
+    def commit(self, store: FileContentStore, digest: str, size: int) -> BlobInfo:
         """Make the ingest the blob `digest`: the caller hashed what it wrote (as
         `Writer(verify=False)`); the size is checked, then fsync and rename."""
         assert self.fd is not None
@@ -172,7 +172,27 @@ class PartialIngest:
         self.close()
 
 
-class ContentStore:
+class ContentStore(Protocol):
+    """What the image service, the registry client, the builder and gc ask of a
+    content store (structural; FileContentStore implements it, and
+    tests/conformance/test_content_store.py holds the contract)."""
+
+    def writer(self, verify: bool = True) -> Writer: ...
+    def partial(self, name: str) -> PartialIngest: ...
+    def add(self, data: bytes, digest: str | None = None) -> BlobInfo: ...
+    def info_or_none(self, digest: str) -> BlobInfo | None: ...
+    def info(self, digest: str) -> BlobInfo: ...
+    def path(self, digest: str) -> Path: ...
+    def open(self, digest: str) -> BinaryIO: ...
+    def read(self, digest: str) -> bytes: ...
+    def delete(self, digest: str) -> None: ...
+    def walk(self) -> Iterator[BlobInfo]: ...
+    def sync_dir(self) -> None: ...
+
+
+class FileContentStore:
+    """Blobs as files under `blobs/sha256/`, written through `ingest/`."""
+
     def __init__(self, paths: StorePaths) -> None:
         self.paths = paths
         for d in (paths.blobs, paths.ingest):

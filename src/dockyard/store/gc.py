@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from dockyard.api.errors import Conflict, NotFound
 from dockyard.proto.image import chain_ids
 from dockyard.snapshot.overlay import OverlaySnapshotter
-from dockyard.snapshot.snapshotter import KIND_COMMITTED
-from dockyard.store.content import PARTIAL_PREFIX, ContentStore
+from dockyard.snapshot.snapshotter import KIND_COMMITTED, Snapshotter
+from dockyard.store.content import PARTIAL_PREFIX, ContentStore, FileContentStore
 from dockyard.store.images import ImageStore
 
 EXTRACT_PREFIX = "extract-"
@@ -45,7 +45,7 @@ def _roots(store: ImageStore) -> tuple[set[str], set[str], set[str]]:
 def collect(
     content: ContentStore,
     store: ImageStore,
-    snapshotter: OverlaySnapshotter,
+    snapshotter: Snapshotter,
     stale_extracts: bool = False,
 ) -> Collected:
     out = Collected()
@@ -143,9 +143,7 @@ def check(
     return problems
 
 
-def _dangling(
-    content: ContentStore, store: ImageStore, snapshotter: OverlaySnapshotter
-) -> list[str]:
+def _dangling(content: FileContentStore, store: ImageStore, snapshotter: Snapshotter) -> list[str]:
     problems: list[str] = []
     image_ids, diff_ids, chains = _roots(store)
     keep = set(image_ids)

@@ -20,7 +20,7 @@ import pytest
 
 from dockyard.snapshot.overlay import OverlaySnapshotter
 from dockyard.store import gc
-from dockyard.store.content import ContentStore
+from dockyard.store.content import FileContentStore
 from dockyard.store.images import ImageStore
 from dockyard.store.paths import StorePaths
 from tests.conftest import Daemon, kill_leftovers, start_daemon, stop_daemon
@@ -86,7 +86,7 @@ def _check_store(data: Path) -> list[str]:
     """Open the stores as they are on disk (no start-up sweep first) and walk them."""
     paths = StorePaths.under(data)
     leftovers = [f"ingest {e.name}" for e in os.scandir(paths.ingest)]
-    content = ContentStore(paths)
+    content = FileContentStore(paths)
     store = ImageStore(str(paths.db), content)
     snaps = OverlaySnapshotter.open(data)
     try:

@@ -13,12 +13,12 @@ import pytest
 
 from dockyard.api.errors import InvalidParameter, NotFound
 from dockyard.store.compression import decompressed
-from dockyard.store.content import ContentStore, DigestMismatch
+from dockyard.store.content import DigestMismatch, FileContentStore
 from dockyard.store.paths import StorePaths
 
 
-def _store(tmp_path: Path) -> ContentStore:
-    return ContentStore(StorePaths.under(tmp_path))
+def _store(tmp_path: Path) -> FileContentStore:
+    return FileContentStore(StorePaths.under(tmp_path))
 
 
 def test_write_commit_read(tmp_path: Path) -> None:
@@ -65,9 +65,9 @@ def test_unfinished_ingests_are_dropped(tmp_path: Path) -> None:
 _HOLDER = """
 import sys, time
 from pathlib import Path
-from dockyard.store.content import ContentStore
+from dockyard.store.content import FileContentStore
 from dockyard.store.paths import StorePaths
-cs = ContentStore(StorePaths.under(Path(sys.argv[1])))
+cs = FileContentStore(StorePaths.under(Path(sys.argv[1])))
 ing = cs.partial("blob")
 ing.write(b"abc")
 print("locked", flush=True)
@@ -102,12 +102,12 @@ def test_partial_ingest_is_locked_across_processes(tmp_path: Path, end: str) -> 
     finally:
         ing.close()
     assert cs.read(blob.digest) == b"abcdefg" and os.listdir(cs.paths.ingest) == []
-    ContentStore(cs.paths)  # a restart keeps partial ingests, sweeps the rest
+    FileContentStore(cs.paths)  # a restart keeps partial ingests, sweeps the rest
     kept = cs.partial("x")
     kept.write(b"1")
     kept.close()
     cs.writer().write(b"2")
-    ContentStore(cs.paths)
+    FileContentStore(cs.paths)
     assert os.listdir(cs.paths.ingest) == ["partial-x"]
 
 

@@ -40,7 +40,7 @@ from dockyard.snapshot import OverlaySnapshotter
 from dockyard.store import archive
 from dockyard.store import gc as store_gc
 from dockyard.store.compression import decompressed
-from dockyard.store.content import ContentStore
+from dockyard.store.content import ContentStore, FileContentStore
 from dockyard.store.images import Image, ImageStore, Layer
 from dockyard.store.paths import StorePaths
 
@@ -55,7 +55,7 @@ def open_image_service(data_root: Path, events: EventBus) -> ImageService:
     paths = StorePaths.under(Path(data_root))
     for d in paths.all_dirs():
         d.mkdir(parents=True, exist_ok=True)
-    content = ContentStore(paths)
+    content = FileContentStore(paths)
     store = ImageStore(str(paths.db), content)
     snapshotter = OverlaySnapshotter.open(Path(data_root))
     store_gc.collect(

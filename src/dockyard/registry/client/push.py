@@ -160,7 +160,7 @@ class Pusher:
             media_type = (
                 known[0].media_type if known and known[0].media_type else proto.DOCKER_LAYER
             )
-            src = str(self.images.content.paths.blob(ly.blob))
+            src = str(self.images.content.path(ly.blob))
             tmp = str(self.images.paths.ingest / f"push-{os.urandom(8).hex()}.gz")
             try:
                 if ly.media_type != LAYER_TAR:  # pulled: the compressed blob as it came
