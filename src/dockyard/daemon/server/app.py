@@ -94,8 +94,14 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         resp = error_response(errors.status_for(exc), exc.message)
     except json.JSONDecodeError as exc:
         resp = error_response(400, f"invalid JSON: {exc}")
-    except (ConnectionResetError, BrokenPipeError):
-        raise  # the client went away: nobody to answer
+    except (ConnectionResetError, BrokenPipeError) as exc:
+        if not _client_gone(request):
+            raise  # another connection broke (a monitor's): the client is still there
+        # The client went away (a CLI killed while it waits, follows or attaches):
+        # nobody to answer, and no daemon error. aiohttp finds the transport
+        # closing when it finishes this answer and drops it quietly.
+        log.debug("%s %s: the client went away (%s)", request.method, request.path, exc)
+        return web.Response(status=499)
     except Exception as exc:
         # Whatever a handler did not expect is still answered as the Engine API answers:
         # JSON, never aiohttp's plain-text 500; the traceback goes to the log.
@@ -108,6 +114,11 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
     if not resp.prepared:
         _headers(resp)
     return resp
+
+
+def _client_gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 def _unhandled_message(exc: Exception) -> str:
