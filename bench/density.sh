@@ -53,14 +53,15 @@ run_engine() { # label host engine-pids-pattern
     "$(awk -v a="$after" -v b="$base" -v n="$N" 'BEGIN{print (a-b)/1024/n}')" "$N" "$ps_ms"
 }
 
-.venv/bin/dockyardd --data-root "$T/dy" --exec-root "$T/dyx" -H "unix://$T/dy.sock" >"$T/dy.log" 2>&1 &
+.venv/bin/dockyardd --data-root "$T/dy" --exec-root "$T/dyx" -H "unix://$T/dy.sock" \
+  --bridge "dyd$(printf '%04x' $(( $$ % 65536 )))" --bip "10.215.$(( $$ % 250 )).1/24" >"$T/dy.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do [ -S "$T/dy.sock" ] && break; sleep 0.1; done
 run_engine dockyardd "unix://$T/dy.sock" "$T/dy"
 
 if command -v dockerd >/dev/null 2>&1; then
   dockerd -H "unix://$T/peer.sock" --data-root "$T/peer" --exec-root "$T/peerx" \
-    --pidfile "$T/peer.pid" >"$T/peer.log" 2>&1 &
+    --pidfile "$T/peer.pid" --bridge none >"$T/peer.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 200); do [ -S "$T/peer.sock" ] && break; sleep 0.1; done
   run_engine dockerd "unix://$T/peer.sock" "$T/peer"
