@@ -125,9 +125,15 @@ class _Udp(asyncio.DatagramProtocol):
         self.lookup = lookup
         self.upstreams = upstreams
         self.transport: asyncio.DatagramTransport | None = None
+        # Pending forwards, owned here: asyncio holds tasks only weakly (design notes).
+        self.forwards: set[asyncio.Task[None]] = set()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        for task in self.forwards:
+            task.cancel()
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         out, ours = answer(data, self.lookup)
@@ -136,7 +142,9 @@ class _Udp(asyncio.DatagramProtocol):
         if ours or not self.upstreams:
             self.transport.sendto(out, addr)
             return
-        asyncio.ensure_future(self._forward(data, addr, out))
+        task = asyncio.get_running_loop().create_task(self._forward(data, addr, out))
+        self.forwards.add(task)
+        task.add_done_callback(self.forwards.discard)
 
     async def _forward(self, data: bytes, addr: tuple[str, int], fallback: bytes) -> None:
         reply = await forward(data, self.upstreams)

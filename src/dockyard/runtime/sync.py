@@ -11,6 +11,10 @@ child -> parent
         ``/proc/PID/uid_map`` and ``gid_map`` (``"pid"`` is the bootstrap's).
     ``{"type": "pid", "pid": N}``
         bootstrap forked the init; N is its pid in the parent's PID namespace.
+    ``{"type": "hooks"}``
+        the init (in its cgroups, before pivot_root) asks the parent to run the
+        ``prestart``/``createRuntime`` hooks, which need the host's view; may
+        come before or after ``"pid"``: the parent answers once it has both.
     ``{"type": "ready"}``
         the init finished set-up (rootfs, pivot_root, user, capabilities) and
         found ``process.args[0]``; it now blocks opening ``exec.fifo`` for
@@ -24,10 +28,14 @@ parent -> child
         the init (the ``"pid"`` above) is in the container's cgroups. The
         init waits for it before anything of the user's runs (hooks, exec)
         and, with a new cgroup namespace, before unsharing it.
+    ``{"type": "hooks-done", "state": {...}}``
+        the parent ran those hooks; ``state`` is the OCI state the init's own
+        hooks (``createContainer``, ``startContainer``) are given.
 
 End of file before ``ready`` or ``error`` means the child died; the parent
 reports "container init exited prematurely". ``exec`` uses the same
-channel with its own process in place of the init.
+channel with its own process in place of the init: its child's ``"pid"`` and the
+process's ``"ready"`` share the pipe and may come in either order.
 """
 
 from __future__ import annotations

@@ -27,10 +27,12 @@ def test_version_reports_api(daemon: Daemon) -> None:
 
 
 def test_run_rm_echo(daemon: Daemon) -> None:
-    r = daemon.docker("run", "--rm", "busybox", "echo", "hello from dockyard")
+    name = f"rm-echo-{uuid.uuid4().hex[:8]}"
+    r = daemon.docker("run", "--rm", "--name", name, "busybox", "echo", "hello from dockyard")
     assert r.returncode == 0, r.stderr
     assert r.stdout == "hello from dockyard\n"
-    assert daemon.docker("ps", "-aq").stdout.strip() == "" or True  # others may run
+    # --rm removed it (other tests' containers may be there: filter on this one's name)
+    assert daemon.docker("ps", "-aq", "--filter", f"name=^{name}$").stdout.strip() == ""
     assert not [m for m in daemon.mounts_under_root() if m.endswith("/rootfs")]
 
 
