@@ -374,7 +374,7 @@ def _chgrp(path: str, group: str) -> None:
 
 
 def _daemon_id(paths: DaemonPaths) -> str:
-    p = os.path.join(paths.data_root, "engine-id")
+    p = paths.engine_id_file
     try:
         with open(p) as f:
             return f.read().strip()

@@ -5,6 +5,9 @@ exec-root/containers/<id>/   the OCI bundle: config.json, rootfs/ (mount point),
                              monitor.pid, monitor.log, runtime.log, init.pid
 exec-root/s/<id[:32]>        the monitor's socket (short: AF_UNIX paths are limited)
 exec-root/runtime/           the runtime's --root (state of live containers)
+data-root/engine-id          this engine's ID (/info's ID)
+data-root/volumes/           the local volume driver's volumes
+data-root/network/           network records; exec-root/netns/ the sandboxes' namespaces
 data-root/swarm/              state.json (this node's membership), etcd/ (the embedded member)
 exec-root/swarm/files/<name>/ a tmpfs with a task's secrets and configs
 The image layer keeps its own paths module (store/paths.py) under data-root.
@@ -36,6 +39,22 @@ class DaemonPaths:
     @property
     def swarm_root(self) -> str:
         return os.path.join(self.data_root, "swarm")
+
+    @property
+    def engine_id_file(self) -> str:
+        return os.path.join(self.data_root, "engine-id")
+
+    @property
+    def volumes_root(self) -> str:
+        return os.path.join(self.data_root, "volumes")
+
+    @property
+    def networks_root(self) -> str:
+        return os.path.join(self.data_root, "network")
+
+    @property
+    def netns_root(self) -> str:
+        return os.path.join(self.exec_root, "netns")
 
     @property
     def runtime_root(self) -> str:

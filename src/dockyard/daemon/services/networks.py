@@ -66,8 +66,8 @@ class NetworkService:
         self.paths = paths
         self.events = events
         self.opts = opts
-        self.dir = os.path.join(paths.data_root, "network")
-        self.netns_dir = os.path.join(paths.exec_root, "netns")
+        self.dir = paths.networks_root
+        self.netns_dir = paths.netns_root
         self.state_file = os.path.join(self.dir, "state.json")
         self.nets: dict[str, dict[str, Any]] = {}
         # endpoints[cid][net_id] = {"ip","mac","veth","ifname","aliases","ports"}

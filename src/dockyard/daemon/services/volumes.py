@@ -36,7 +36,7 @@ class VolumeService:
     def __init__(self, paths: DaemonPaths, events: EventBus) -> None:
         self.paths = paths
         self.events = events
-        self.driver = LocalDriver(os.path.join(paths.data_root, "volumes"))
+        self.driver = LocalDriver(paths.volumes_root)
         self.volumes: dict[str, Volume] = {v.name: v for v in self.driver.load()}
         self.containers: Any = None  # the ContainerService, for in-use checks
         self.mounted: dict[str, set[str]] = {}  # volume -> running container ids
