@@ -22,7 +22,7 @@ from aiohttp import web
 from dockyard.builder.builder import Builder
 from dockyard.builder.cache import BuildCache
 from dockyard.cluster.node import ClusterNode, Engine
-from dockyard.daemon import config_file
+from dockyard.daemon import config_file, remapuser
 from dockyard.daemon.paths import DaemonPaths
 from dockyard.daemon.rootmodes import secure_roots
 from dockyard.daemon.routers import build as build_router
@@ -192,6 +192,8 @@ def write_pidfile(path: str) -> None:
 
 async def serve(args: argparse.Namespace) -> None:
     paths = DaemonPaths(os.path.abspath(args.data_root), os.path.abspath(args.exec_root))
+    if args.userns_remap and args.userns_remap.partition(":")[0] == "default":
+        remapuser.ensure()
     security = ocispec.load_security_defaults(
         args.seccomp_profile, args.default_ulimit, args.userns_remap
     )

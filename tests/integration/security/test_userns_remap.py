@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -22,25 +24,43 @@ pytestmark = [
 BASE, SIZE = 231072, 65536
 
 
+def _has_user(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
 @pytest.fixture
 def subids():
+    """/etc/subuid and /etc/subgid restored after; a dockremap user the daemon made removed."""
     saved = {}
+    had_user = _has_user("dockremap")
     for path in ("/etc/subuid", "/etc/subgid"):
         p = Path(path)
         saved[p] = p.read_bytes() if p.exists() else None
-        p.write_bytes((saved[p] or b"") + f"dockremap:{BASE}:{SIZE}\n".encode())
     try:
-        yield
+        yield saved
     finally:
+        if not had_user and _has_user("dockremap"):
+            subprocess.run(["userdel", "dockremap"], capture_output=True)
+            subprocess.run(["groupdel", "dockremap"], capture_output=True)
         for p, content in saved.items():
             if content is None:
-                p.unlink()
+                p.unlink(missing_ok=True)
             else:
                 p.write_bytes(content)
 
 
 @pytest.fixture
-def remapped_daemon(subids, session_tmp, busybox_rootfs_tar):
+def dockremap_ranges(subids):
+    for p, content in subids.items():
+        p.write_bytes((content or b"") + f"dockremap:{BASE}:{SIZE}\n".encode())
+
+
+@pytest.fixture
+def remapped_daemon(dockremap_ranges, session_tmp, busybox_rootfs_tar):
     root = session_tmp / f"remap-{uuid.uuid4().hex[:8]}"
     root.mkdir(mode=0o711)
     os.chmod(session_tmp, 0o711)  # the remapped root must be able to reach the rootfs
@@ -105,3 +125,27 @@ def test_daemon_default_ulimit_and_seccomp_profile(remapped_daemon):
                  "--security-opt", "seccomp=unconfined", "busybox", "sh", "-c",
                  "ulimit -n; mkdir /tmp/x && echo made")  # fmt: skip
     assert r.stdout.split() == ["50", "made"], (r.stdout, r.stderr)
+
+
+@pytest.mark.skipif(_has_user("dockremap"), reason="the dockremap user exists already")
+def test_userns_remap_default_makes_dockremap(subids, session_tmp, busybox_rootfs_tar):
+    """dockerd creates the user and its subordinate ranges when they are missing."""
+    for p in subids:
+        p.write_bytes(b"")
+    root = session_tmp / f"remap-{uuid.uuid4().hex[:8]}"
+    root.mkdir(mode=0o711)
+    os.chmod(session_tmp, 0o711)
+    d = start_daemon(root, ["--userns-remap", "default"])
+    try:
+        assert _has_user("dockremap")
+        for p in subids:
+            assert p.read_text() == "dockremap:100000:65536\n"
+        r = d.docker("import", "-c", f"ENV PATH={BUSYBOX_PATH}", str(busybox_rootfs_tar),
+                     "busybox:latest")  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        r = d.docker("run", "--rm", "--network", "none", "busybox", "cat", "/proc/self/uid_map")
+        assert r.returncode == 0, r.stderr + d.log_path.read_text()
+        assert r.stdout.split() == ["0", "100000", "65536"]
+    finally:
+        stop_daemon(d)
+        kill_leftovers(root)
