@@ -148,6 +148,8 @@ class OverlayAgent:
         self.sandboxes: dict[str, Sandbox] = {}
         self.local: dict[str, set[str]] = {}  # net id → this node's task ids on it
         self.remote: dict[str, dict[str, dict[str, str]]] = {}  # net id → task → endpoint
+        self.all: dict[str, dict[str, dict[str, Any]]] = {}  # every node's, for names
+        self.task_of: dict[str, str] = {}  # this node's container id → task id
         self._lock = asyncio.Lock()
 
     def _sandbox(self, n: dict[str, Any]) -> Sandbox:
@@ -155,12 +157,14 @@ class OverlayAgent:
         vni = int(n["Options"]["com.docker.network.driver.overlay.vxlanid_list"])
         return Sandbox(self.root, n["Id"], vni, cfg["Subnet"], cfg["Gateway"])
 
-    async def attach(self, task: dict[str, Any], pid: int) -> None:
+    async def attach(self, task: dict[str, Any], cid: str, pid: int, service: str) -> None:
         """Every overlay network the task names: an address, the sandbox, eth<i> in the
         task's namespace (eth0 stays the node-local bridge, as docker_gwbridge), the
         endpoint recorded for the other nodes."""
-        targets = [a.get("Target", "") for a in (task.get("Spec") or {}).get("Networks") or []]
-        for i, ref in enumerate(targets, start=1):
+        attachments = (task.get("Spec") or {}).get("Networks") or []
+        self.task_of[cid] = task["ID"]
+        for i, att in enumerate(attachments, start=1):
+            ref = att.get("Target", "")
             n = await find_network(self.objects, ref)
             if n is None:
                 raise NotFound(f"network {ref} not found")
@@ -178,12 +182,22 @@ class OverlayAgent:
                 await asyncio.to_thread(sb.attach, pid, f"eth{i}", ip, tag)
             await self.objects.store.put(
                 self.objects.key("endpoints", f"{n['Id']}/{task['ID']}"),
-                json.dumps({"IP": ip, "Addr": self.addr, "Node": self.node_id}).encode(),
+                json.dumps(
+                    {
+                        "IP": ip,
+                        "Addr": self.addr,
+                        "Node": self.node_id,
+                        "Service": service,
+                        "Aliases": att.get("Aliases") or [],
+                    }
+                ).encode(),
             )
 
     async def detach(self, task_id: str) -> None:
         """The task's endpoints and addresses leave the store; a sandbox with no task left
         on this node goes."""
+        for cid in [c for c, t in self.task_of.items() if t == task_id]:
+            del self.task_of[cid]
         for nid, tids in list(self.local.items()):
             if task_id not in tids:
                 continue
@@ -214,6 +228,7 @@ class OverlayAgent:
 
     async def _put(self, key: str, ep: dict[str, str]) -> None:
         nid, tid = key.rsplit("/", 2)[1:]
+        self.all.setdefault(nid, {})[tid] = ep
         if ep.get("Node") == self.node_id:
             return
         self.remote.setdefault(nid, {})[tid] = ep
@@ -225,6 +240,7 @@ class OverlayAgent:
 
     async def _delete(self, key: str) -> None:
         nid, tid = key.rsplit("/", 2)[1:]
+        self.all.get(nid, {}).pop(tid, None)
         ep = self.remote.get(nid, {}).pop(tid, None)
         if ep is None:
             return
@@ -232,6 +248,28 @@ class OverlayAgent:
             sb = self.sandboxes.get(nid)
             if sb is not None:
                 await asyncio.to_thread(sb.del_remote, ep["IP"], ep["Addr"])
+
+    def resolve(self, cid: str, name: str) -> list[str]:
+        """The embedded DNS's answer for a task's container: on the overlay networks it
+        shares with them, `<service>` (and a stack's `<stack>_<service>`, its name),
+        `tasks.<service>` and a network alias give the running tasks' addresses."""
+        tid = self.task_of.get(cid)
+        if tid is None:
+            return []
+        name = name.lower().rstrip(".")
+        bare = name[len("tasks.") :] if name.startswith("tasks.") else name
+        out: list[str] = []
+        for eps in self.all.values():
+            if tid not in eps:
+                continue
+            for ep in eps.values():
+                names = {
+                    ep.get("Service", "").lower(),
+                    *(a.lower() for a in ep.get("Aliases") or []),
+                }
+                if bare in names and ep["IP"] not in out:
+                    out.append(ep["IP"])
+        return out
 
     async def leave(self) -> None:
         """The node leaves the swarm: its endpoints and addresses leave the store."""

@@ -250,12 +250,14 @@ async def serve(args: argparse.Namespace) -> None:
     execs = ExecService(containers)
     cluster = ClusterNode(
         paths.swarm_root,
-        ServiceTaskContainers(containers, paths.exec_root),
+        ServiceTaskContainers(containers, paths.exec_root, networks),
         Engine(**system.engine_description()),
         cluster_store_endpoints(args.cluster_store),
     )
     await cluster.restore()
     swarm = SwarmService(cluster)
+    networks.resolvers.append(lambda cid, name: cluster.overlay.resolve(cid, name)
+                              if cluster.overlay else [])  # fmt: skip
 
     app = make_app(
         [

@@ -1,6 +1,7 @@
 """Overlay networks on three test hosts through the official docker CLI: a network made
 on a manager, a service's tasks on every node attached to it with cluster-wide unique
-addresses, ping and TCP between tasks on different hosts over VXLAN, and after
+addresses, ping and TCP between tasks on different hosts over VXLAN, the service's
+names answered by the embedded DNS on every node, and after
 `swarm leave --force` no sandbox namespace left on any node."""
 
 from __future__ import annotations
@@ -28,6 +29,13 @@ def overlay_ip(h: Host, cid: str) -> str:
     assert h.daemon is not None
     r = h.daemon.docker("exec", cid, "ip", "-4", "-o", "addr", "show", "dev", "eth1")
     return r.stdout.split()[3].split("/")[0] if r.returncode == 0 and r.stdout.split() else ""
+
+
+def one_task(h: Host) -> str:
+    assert h.daemon is not None
+    r = h.daemon.docker("ps", "-q", "--filter", "label=com.docker.swarm.service.name=pinger")
+    ids = r.stdout.split()
+    return ids[0] if len(ids) == 1 else ""
 
 
 def sandboxes(h: Host) -> list[str]:
@@ -72,8 +80,7 @@ def test_overlay_across_hosts(hosts: list[Host]) -> None:
     found: dict[str, tuple[Host, str, str]] = {}
     for h in hosts:
         assert h.daemon is not None
-        (cid,) = h.daemon.docker("ps", "-q", "--filter", "label=com.docker.swarm.service.name=pinger",
-                                 check=True).stdout.split()  # fmt: skip
+        cid = str(wait_for(f"one pinger container on {h.name}", lambda h=h: one_task(h)))
         ip = wait_for(f"{h.name}'s task on the overlay", lambda h=h, cid=cid: overlay_ip(h, cid))
         found[h.name] = (h, cid, str(ip))
     ips = [ip for _, _, ip in found.values()]
@@ -91,6 +98,17 @@ def test_overlay_across_hosts(hosts: list[Host]) -> None:
                                   timeout=30)  # fmt: skip
             assert "hello" in r.stdout, f"TCP {src.name} → {dst.name}: {r.stdout}{r.stderr}"
     assert all(sandboxes(h) for h in hosts)
+
+    # the embedded DNS of every node: the service and tasks.<service> name every task
+    for src, cid, _ in found.values():
+        assert src.daemon is not None
+        for name in ("pinger", "tasks.pinger"):
+            r = src.daemon.docker("exec", cid, "nslookup", name, timeout=30)
+            assert all(ip in r.stdout for ip in ips), f"{src.name} {name}: {r.stdout}{r.stderr}"
+        r = src.daemon.docker("exec", cid, "sh", "-c", "nc -w 5 pinger 7000 </dev/null")
+        assert "hello" in r.stdout, f"{src.name}: TCP to pinger by name: {r.stdout}{r.stderr}"
+    gw = d1.docker("network", "inspect", "--format", "{{.Driver}}", "docker_gwbridge")
+    assert gw.stdout.strip() == "bridge", gw.stderr
 
     # the network is in use; removing the service releases it and then it can go
     assert d1.docker("network", "rm", "ovl").returncode != 0

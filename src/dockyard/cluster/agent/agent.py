@@ -154,7 +154,7 @@ class Agent:
             self.container_of[tid] = cid
             await self.containers.start(cid)
             if self.overlay is not None:
-                await self.overlay.attach(t, self.containers.pid(cid))
+                await self.overlay.attach(t, cid, self.containers.pid(cid), name)
         except Exception as exc:
             msg = getattr(exc, "message", None) or str(exc)
             await self._report(tid, task_status("rejected", "preparing", err=msg))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 SECRETS_DIR = "/run/secrets"
+GWBRIDGE = "docker_gwbridge"  # dockerd's name for a node's bridge of overlay tasks
 
 
 def container_name(service_name: str, task: dict[str, Any]) -> str:
@@ -86,6 +87,8 @@ def create_body(
     if bindings:
         config["ExposedPorts"] = exposed
         host["PortBindings"] = bindings
+    if spec.get("Networks"):  # eth0 on the node's gateway bridge, with the embedded DNS
+        host["NetworkMode"] = GWBRIDGE
     if log_driver.get("Name"):
         host["LogConfig"] = {"Type": log_driver["Name"], "Config": log_driver.get("Options") or {}}
     return {**config, "HostConfig": {k: v for k, v in host.items() if v is not None}}

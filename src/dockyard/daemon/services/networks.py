@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +64,7 @@ class NetworkNotFound(NotFound):
 
 class NetworkService:
     def __init__(self, paths: DaemonPaths, events: EventBus, opts: Options) -> None:
+        self.resolvers: list[Callable[[str, str], list[str]]] = []  # swarm's names
         self.paths = paths
         self.events = events
         self.opts = opts
@@ -709,7 +711,7 @@ class NetworkService:
                 names |= {f"{x}.{netname}" for x in list(names) if x}
                 if name in names and ep["ip"] not in out:
                     out.append(ep["ip"])
-        return out
+        return out or [ip for more in self.resolvers for ip in more(cid, name)]
 
     async def detach(self, c: Container) -> None:
         async with self.lock:

@@ -13,13 +13,18 @@ import shutil
 import subprocess
 from typing import Any
 
-from dockyard.api.errors import NotFound
+from dockyard.api.errors import Conflict, NotFound
+from dockyard.cluster.agent.containerspec import GWBRIDGE
 from dockyard.daemon.services.containers import ContainerService
+from dockyard.daemon.services.networks import NetworkService
 
 
 class ServiceTaskContainers:
-    def __init__(self, containers: ContainerService, exec_root: str) -> None:
+    def __init__(
+        self, containers: ContainerService, exec_root: str, networks: NetworkService | None = None
+    ) -> None:
         self.containers = containers
+        self.networks = networks
         self.files_root = os.path.join(exec_root, "swarm", "files")
 
     def _files_dir(self, name: str) -> str:
@@ -45,7 +50,19 @@ class ServiceTaskContainers:
             subprocess.run(["umount", "-l", d], capture_output=True)
             shutil.rmtree(d, ignore_errors=True)
 
+    async def _gwbridge(self) -> None:
+        """docker_gwbridge, made with the node's first overlay task (as dockerd)."""
+        assert self.networks is not None
+        try:
+            self.networks.get(GWBRIDGE)
+        except NotFound:
+            with contextlib.suppress(Conflict):
+                await self.networks.create({"Name": GWBRIDGE, "Driver": "bridge", "Options": {
+                    "com.docker.network.bridge.name": GWBRIDGE}})  # fmt: skip
+
     async def create(self, name: str, body: dict[str, Any], files: dict[str, bytes]) -> str:
+        if (body.get("HostConfig") or {}).get("NetworkMode") == GWBRIDGE and self.networks:
+            await self._gwbridge()
         if files:
             host = body.setdefault("HostConfig", {})
             host["Mounts"] = [*(host.get("Mounts") or []), *self._place_files(name, files)]
