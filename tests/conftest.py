@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -139,12 +140,23 @@ def start_daemon(
     )
     logf.close()
     deadline = time.monotonic() + 20
-    while not os.path.exists(sock):
+    while not _accepts(sock):  # (the path exists a moment before listen(2))
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
             raise RuntimeError(f"dockyardd did not start:\n{log_path.read_text()}")
         time.sleep(0.05)
     return Daemon(root, sock, proc, log_path)
+
+
+def _accepts(path: str) -> bool:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(path)
+    except OSError:
+        return False
+    finally:
+        s.close()
+    return True
 
 
 def stop_daemon(d: Daemon) -> None:

@@ -71,8 +71,9 @@ def test_a_client_that_stops_reading_holds_the_container_not_the_daemons_memory(
     data = private_root / "output.txt"
     expected = _write_output_file(data)
     d = start_daemon(private_root)
-    client = docker.DockerClient(base_url=d.host)
+    client = None
     try:
+        client = docker.DockerClient(base_url=d.host)
         cid = client.api.create_container(
             "busybox", ["cat", "/output.txt"],
             host_config={"NetworkMode": "none", "Binds": [f"{data}:/output.txt:ro"]},
@@ -150,15 +151,17 @@ def test_a_client_that_stops_reading_holds_the_container_not_the_daemons_memory(
         assert max(rss_daemon) < 150, f"daemon RSS {max(rss_daemon):.0f} MiB"
         client.api.remove_container(cid, force=True)
     finally:
-        client.close()
-        stop_daemon(d)
+        if client is not None:
+            client.close()
+        stop_daemon(d)  # also when the client could not connect
 
 
 def test_an_exec_client_that_stops_reading_holds_the_exec(private_root: Path) -> None:
     total = 300 << 20
     d = start_daemon(private_root)
-    client = docker.DockerClient(base_url=d.host)
+    client = None
     try:
+        client = docker.DockerClient(base_url=d.host)
         c = client.containers.run("busybox", ["sleep", "300"], detach=True, network_mode="none")
         eid = client.api.exec_create(c.id, ["sh", "-c", f"yes 0123456789 | head -c {total}"])["Id"]
         sock: socket.socket = client.api.exec_start(eid, socket=True)._sock
@@ -191,8 +194,9 @@ def test_an_exec_client_that_stops_reading_holds_the_exec(private_root: Path) ->
         assert max(rss) < 150, f"daemon RSS {max(rss):.0f} MiB"
         c.remove(force=True)
     finally:
-        client.close()
-        stop_daemon(d)
+        if client is not None:
+            client.close()
+        stop_daemon(d)  # also when the client could not connect
 
 
 class _Counter(_Demux):
@@ -228,8 +232,9 @@ def test_input_the_container_does_not_read_is_held_back_and_kill_still_works(
 ) -> None:
     total = 300 << 20
     d = start_daemon(private_root)
-    client = docker.DockerClient(base_url=d.host)
+    client = None
     try:
+        client = docker.DockerClient(base_url=d.host)
         c = client.containers.run(
             "busybox", ["sleep", "300"], detach=True, network_mode="none", stdin_open=True
         )
@@ -259,5 +264,6 @@ def test_input_the_container_does_not_read_is_held_back_and_kill_still_works(
         sock.close()
         c.remove(force=True)
     finally:
-        client.close()
-        stop_daemon(d)
+        if client is not None:
+            client.close()
+        stop_daemon(d)  # also when the client could not connect
