@@ -75,7 +75,7 @@ def exec_(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
 
     container, cmd = args[0], args[1:]
     detach = opts["detach"]
-    from dockyard.cli.runopts import _env
+    from dockyard.cli.runspecs import _env
 
     try:
         env = _env(opts) or []
