@@ -107,6 +107,28 @@ def test_overlay_across_hosts(hosts: list[Host]) -> None:
             assert all(ip in r.stdout for ip in ips), f"{src.name} {name}: {r.stdout}{r.stderr}"
         r = src.daemon.docker("exec", cid, "sh", "-c", "nc -w 5 pinger 7000 </dev/null")
         assert "hello" in r.stdout, f"{src.name}: TCP to pinger by name: {r.stdout}{r.stderr}"
+    # isolation: a task on another overlay is neither reachable nor named from this one
+    d1.docker("network", "create", "-d", "overlay", "apart", check=True)
+    d1.docker("service", "create", "--detach", "--no-resolve-image", "--name", "iso",
+              "--network", "apart", "busybox", "nc", "-ll", "-p", "7000", "-e", "echo", "hi",
+              check=True)  # fmt: skip
+    wait_for("iso running", lambda: any(t["Status"]["State"] == "running"
+                                        for t in tasks(d1, "iso")))  # fmt: skip
+    iso_ip = ""
+    for h in hosts:
+        assert h.daemon is not None
+        ids = h.daemon.docker("ps", "-q", "--filter", "label=com.docker.swarm.service.name=iso",
+                              check=True).stdout.split()  # fmt: skip
+        if ids:
+            iso_ip = str(wait_for("iso's address", lambda h=h, c=ids[0]: overlay_ip(h, c)))
+    assert iso_ip and iso_ip not in ips
+    for src, cid, _ in found.values():
+        assert src.daemon is not None
+        r = src.daemon.docker("exec", cid, "sh", "-c", f"nc -w 2 {iso_ip} 7000 </dev/null")
+        assert "hi" not in r.stdout, f"{src.name} reached another overlay's task"
+        r = src.daemon.docker("exec", cid, "nslookup", "iso")
+        assert iso_ip not in r.stdout
+    d1.docker("service", "rm", "iso", check=True)
     gw = d1.docker("network", "inspect", "--format", "{{.Driver}}", "docker_gwbridge")
     assert gw.stdout.strip() == "bridge", gw.stderr
 
