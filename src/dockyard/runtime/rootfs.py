@@ -10,6 +10,7 @@ order of operations is unit-tested with a fake.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 
@@ -161,7 +162,17 @@ def _mount_one(sys: Syscall, spec: Spec, m: Mount, cgroups: dict[str, str]) -> N
             _mount_at(sys, root, dest, None, None, rest | MS_BIND | MS_REMOUNT, None)
     else:
         _make_inside(root, dest, sys, False)
-        _mount_at(sys, root, dest, m.source or m.type, m.type, flags, data)
+        try:
+            _mount_at(sys, root, dest, m.source or m.type, m.type, flags, data)
+        except OSError as e:
+            if m.type != "sysfs" or e.errno != errno.EPERM:
+                raise
+            # runc's fallback: in a user namespace that does not own the network
+            # namespace (the daemon made it), the kernel refuses a sysfs; bind the host's
+            # (recursive: in a user namespace a plain bind of a mount with locked
+            # submounts is EINVAL)
+            _mount_at(sys, root, dest, "/sys", None, MS_BIND | MS_REC, None)
+            _mount_at(sys, root, dest, None, None, flags | MS_BIND | MS_REMOUNT, None)
     for flag in propagation:
         _mount_at(sys, root, dest, None, None, flag, None)
 
@@ -210,6 +221,8 @@ def _mount_cgroup(sys: Syscall, spec: Spec, dest: str, flags: int, cgroups: dict
     _mount_at(sys, root, dest, "tmpfs", "tmpfs", flags & ~MS_RDONLY, "mode=755")
     paths = {**_cgroup_paths(), **cgroups}
     for point, names in _cgroup_v1_mounts():
+        if point.startswith(root.rstrip("/") + "/"):
+            continue  # the host's, under a /sys bound into the rootfs (the sysfs fallback)
         if cgroupns:
             sub = dest + "/" + os.path.basename(point)
             _make_inside(root, sub, sys, False)

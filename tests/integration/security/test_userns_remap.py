@@ -149,3 +149,17 @@ def test_userns_remap_default_makes_dockremap(subids, session_tmp, busybox_rootf
     finally:
         stop_daemon(d)
         kill_leftovers(root)
+
+
+def test_remapped_containers_on_bridge_and_user_networks(remapped_daemon):
+    d = remapped_daemon
+    r = d.docker("run", "--rm", "busybox", "cat", "/proc/self/uid_map")
+    assert r.returncode == 0, r.stderr
+    net = f"remap-{uuid.uuid4().hex[:8]}"
+    d.docker("network", "create", net, check=True)
+    try:
+        r = d.docker("run", "--rm", "--network", net, "busybox", "ip", "-o", "addr", "show", "eth0")
+        assert r.returncode == 0, r.stderr
+        assert "inet " in r.stdout
+    finally:
+        d.docker("network", "rm", net)
