@@ -57,6 +57,7 @@ _MODULES = {
     "diff": "top",
     "export": "cp",
     "port": "prune",
+    "search": "search",
     "container prune": "prune",
     "system prune": "prune",
 }
@@ -163,6 +164,7 @@ Commands:
   rmi         Remove one or more images
   run         Run a command in a new container
   save        Save one or more images to a tar archive (streamed to STDOUT by default)
+  search      Search a registry for images
   start       Start one or more stopped containers
   stats       Display a live stream of container(s) resource usage statistics
   stop        Stop one or more running containers

@@ -51,3 +51,17 @@ def test_search_our_registry(daemon: Daemon, ours: Registry) -> None:
 def test_search_elsewhere_fails_clearly(daemon: Daemon) -> None:
     r = daemon.docker("search", "busybox")  # Docker Hub's index
     assert r.returncode != 0 and "Dockyard does not contact Docker Hub" in r.stderr
+
+
+def test_dockyard_search_prints_as_docker(daemon: Daemon, ours: Registry) -> None:
+    word = "srch" + uuid.uuid4().hex[:6]
+    ref = f"{ours.addr}/dy/{word}-one:v1"
+    try:
+        daemon.docker("tag", "busybox:latest", ref, check=True)
+        daemon.docker("push", ref, check=True)
+        for args in ([], ["--format", "{{json .}}"], ["--limit", "1", "--no-trunc"]):
+            ours_out = daemon.dockyard("search", *args, f"{ours.addr}/{word}", check=True).stdout
+            theirs = daemon.docker("search", *args, f"{ours.addr}/{word}", check=True).stdout
+            assert ours_out == theirs and word in ours_out, args
+    finally:
+        daemon.docker("rmi", ref)
