@@ -27,7 +27,7 @@ from typing import Any
 from dockyard.api.errors import Conflict, Forbidden, NotFound
 from dockyard.cluster.model.repo import ClusterObjects
 from dockyard.cluster.store import Compare, Delete, Put
-from dockyard.network.overlay import Sandbox
+from dockyard.network.overlay import Sandbox, drop_default_route
 
 log = logging.getLogger(__name__)
 FIRST_VNI = 4097  # dockerd's first overlay VXLAN id
@@ -163,11 +163,13 @@ class OverlayAgent:
         endpoint recorded for the other nodes."""
         attachments = (task.get("Spec") or {}).get("Networks") or []
         self.task_of[cid] = task["ID"]
+        internal = bool(attachments)
         for i, att in enumerate(attachments, start=1):
             ref = att.get("Target", "")
             n = await find_network(self.objects, ref)
             if n is None:
                 raise NotFound(f"network {ref} not found")
+            internal = internal and bool(n.get("Internal"))
             ip = await allocate_ip(self.objects, n, task["ID"])
             async with self._lock:
                 sb = self.sandboxes.get(n["Id"]) or self._sandbox(n)
@@ -192,6 +194,9 @@ class OverlayAgent:
                     }
                 ).encode(),
             )
+
+        if internal:  # only internal overlays: no way out through docker_gwbridge (dockerd)
+            await asyncio.to_thread(drop_default_route, pid)
 
     async def detach(self, task_id: str) -> None:
         """The task's endpoints and addresses leave the store; a sandbox with no task left

@@ -129,6 +129,25 @@ def test_overlay_across_hosts(hosts: list[Host]) -> None:
         r = src.daemon.docker("exec", cid, "nslookup", "iso")
         assert iso_ip not in r.stdout
     d1.docker("service", "rm", "iso", check=True)
+
+    # --internal: a task on an internal overlay reaches no node address; one on ovl does
+    d1.docker("network", "create", "-d", "overlay", "--internal", "shut", check=True)
+    d1.docker("service", "create", "--detach", "--no-resolve-image", "--name", "inner",
+              "--network", "shut", "busybox", "sleep", "100000", check=True)  # fmt: skip
+    wait_for("inner running", lambda: any(t["Status"]["State"] == "running"
+                                          for t in tasks(d1, "inner")))  # fmt: skip
+    for h in hosts:
+        assert h.daemon is not None
+        ids = h.daemon.docker("ps", "-q", "--filter", "label=com.docker.swarm.service.name=inner",
+                              check=True).stdout.split()  # fmt: skip
+        if ids:
+            wait_for("inner's address", lambda h=h, c=ids[0]: overlay_ip(h, c))
+            r = h.daemon.docker("exec", ids[0], "ping", "-c", "1", "-W", "2", h.addr)
+            assert r.returncode != 0, f"a task on an internal overlay reached {h.addr}"
+        _, cid, _ = found[h.name]
+        r = h.daemon.docker("exec", cid, "ping", "-c", "1", "-W", "5", h.addr)
+        assert r.returncode == 0, f"{h.name}: {r.stdout}{r.stderr}"
+    d1.docker("service", "rm", "inner", check=True)
     gw = d1.docker("network", "inspect", "--format", "{{.Driver}}", "docker_gwbridge")
     assert gw.stdout.strip() == "bridge", gw.stderr
 
