@@ -204,7 +204,7 @@ async def serve(args: argparse.Namespace) -> None:
     events = EventBus()
     images = open_image_service(Path(paths.data_root), events)
     distribution = DistributionService(
-        images, events, paths.data_root, args.insecure_registry, args.registry_mirror
+        images, events, paths, args.insecure_registry, args.registry_mirror
     )
     networks = NetworkService(paths, events, network_options(args))
     await networks.start()
@@ -227,7 +227,7 @@ async def serve(args: argparse.Namespace) -> None:
     daemon_id = _daemon_id(paths)
     system = SystemService(paths, containers, images, os.path.basename(runtime), daemon_id)
     commits = CommitService(containers, images, events, freezer=ContainerOps(containers))
-    build_tmp = tmp_dir(paths.data_root)
+    build_tmp = tmp_dir(paths)
     build_cache = BuildCache(os.path.join(os.path.dirname(build_tmp), "cache.db"))
     builds = BuildService(
         Builder(containers, images, commits, build_cache, mount_all, unmount), build_tmp

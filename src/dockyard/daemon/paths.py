@@ -7,6 +7,8 @@ exec-root/s/<id[:32]>        the monitor's socket (short: AF_UNIX paths are limi
 exec-root/runtime/           the runtime's --root (state of live containers)
 data-root/engine-id          this engine's ID (/info's ID)
 data-root/volumes/           the local volume driver's volumes
+data-root/distribution/      v2metadata.json (layer digests by registry); certs.d/ registries' CAs
+data-root/builder/tmp/       the builder's scratch (contexts, spools), emptied at start
 data-root/network/           network records; exec-root/netns/ the sandboxes' namespaces
 data-root/swarm/              state.json (this node's membership), etcd/ (the embedded member)
 exec-root/swarm/files/<name>/ a tmpfs with a task's secrets and configs
@@ -55,6 +57,18 @@ class DaemonPaths:
     @property
     def netns_root(self) -> str:
         return os.path.join(self.exec_root, "netns")
+
+    @property
+    def distribution_metadata(self) -> str:
+        return os.path.join(self.data_root, "distribution", "v2metadata.json")
+
+    @property
+    def certs_dir(self) -> str:
+        return os.path.join(self.data_root, "certs.d")
+
+    @property
+    def builder_tmp(self) -> str:
+        return os.path.join(self.data_root, "builder", "tmp")
 
     @property
     def runtime_root(self) -> str:

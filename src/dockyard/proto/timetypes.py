@@ -150,7 +150,15 @@ def get_timestamp(value: str, reference: float | None = None) -> str:
 
 def filter_time(value: str, reference: float | None = None) -> float:
     """An `until`/`since` filter's time in unix seconds, as dockerd reads it
-    (GetTimestamp, then ParseTimestamps)."""
+    (GetTimestamp, then ParseTimestamps), except that a duration counts back from
+    now to the nanosecond: Go's Unix() drops the fraction, so `until=0s` would
+    spare what was made earlier in the same second, a race no caller wants."""
+    reference = time.time() if reference is None else reference
+    if value != "0":
+        try:
+            return reference - go_duration(value) / 1e9
+        except ValueError:
+            pass
     seconds, nanos = parse_timestamps(get_timestamp(value, reference))
     return seconds + nanos / 1e9
 

@@ -94,7 +94,8 @@ def test_filter_time_takes_every_form() -> None:
     assert filter_time("2024-01-01T01:00:00+01:00", NOW) == JAN1
     assert filter_time("2024-01-01Z", NOW) == JAN1
     assert filter_time("1700000000.5", NOW) == 1_700_000_000.5
-    assert filter_time("10m", NOW) == int(NOW) - 600
+    assert filter_time("10m", NOW) == NOW - 600  # to the nanosecond (see its docstring)
+    assert filter_time("0s", NOW) == NOW  # `until=0s` takes everything made before now
     assert filter_time("2024-01-01", NOW) == JAN1 - time.localtime(NOW).tm_gmtoff
 
 

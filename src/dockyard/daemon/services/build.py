@@ -20,6 +20,7 @@ from dockyard.api.timefilters import unix_time
 from dockyard.builder.builder import Builder, BuildOptions, Emit
 from dockyard.builder.context import BuildContext, TarContext, TarStreamHasher
 from dockyard.builder.contexts import PRIVATE_DOCKERFILE, ContextStore, Manifest
+from dockyard.daemon.paths import DaemonPaths
 from dockyard.dockerfile.parser import Dockerfile, parse
 
 
@@ -168,10 +169,10 @@ def _create(path: str) -> int:
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
 
 
-def tmp_dir(data_root: str) -> str:
+def tmp_dir(paths: DaemonPaths) -> str:
     """The builder's scratch dir, emptied: contexts and spools of builds a
     stopped daemon left behind are not resumed."""
-    d = os.path.join(data_root, "builder", "tmp")
+    d = paths.builder_tmp
     os.makedirs(d, exist_ok=True)
     for name in os.listdir(d):
         p = os.path.join(d, name)

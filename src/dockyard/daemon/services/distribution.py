@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 from dockyard.api.errors import InvalidParameter, NotFound, SystemError_, Unauthorized
+from dockyard.daemon.paths import DaemonPaths
 from dockyard.daemon.services.events import EventBus
 from dockyard.proto import reference as refs
 from dockyard.proto.image import parse_platform
@@ -41,7 +42,7 @@ class DistributionService:
         self,
         images: Any,
         events: EventBus,
-        data_root: str,
+        paths: DaemonPaths,
         insecure_registries: list[str] | None = None,
         registry_mirrors: list[str] | None = None,
         max_concurrent_downloads: int = 3,
@@ -49,7 +50,7 @@ class DistributionService:
     ) -> None:
         self.images = images
         self.events = events
-        self.meta = DistributionMetadata(os.path.join(data_root, "distribution", "v2metadata.json"))
+        self.meta = DistributionMetadata(paths.distribution_metadata)
         self.insecure = frozenset(insecure_registries or [])
         # mirrors serve docker.io's repositories (`library/busybox`) under their own host
         self.mirrors = [regauth.normalize_host(m) for m in registry_mirrors or []]
@@ -57,7 +58,7 @@ class DistributionService:
         # registries' CAs and client certificates, Docker's certs.d layout; read per
         # connection, so a CA placed there works without a restart
         self.cert_dirs = (
-            os.path.join(data_root, "certs.d"),
+            paths.certs_dir,
             "/etc/dockyard/certs.d",
             "/etc/docker/certs.d",
         )
