@@ -60,6 +60,7 @@ _MODULES = {
     "search": "search",
     "container prune": "prune",
     "system prune": "prune",
+    "builder prune": "prune",
 }
 _MODULES.update({f"network {c}": "network" for c in
                  ("create", "ls", "inspect", "rm", "prune", "connect", "disconnect")})  # fmt: skip
@@ -109,6 +110,7 @@ _GROUPS = {
         "list": "volume ls",
         "remove": "volume rm",
     },
+    "builder": {"prune": "builder prune", "build": "build"},
     "system": {"info": "info", "df": "system df", "events": "events", "prune": "system prune"},
 }
 
@@ -125,6 +127,7 @@ Options:
   -v, --version            Print version information and quit
 
 Management Commands:
+  builder     Manage builds
   compose     Define and run multi-container applications (the Compose Specification)
   container   Manage containers
   image       Manage images

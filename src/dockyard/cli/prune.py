@@ -1,4 +1,4 @@
-"""`dockyard port`, `container prune` and `system prune`, printed as the docker
+"""`dockyard port`, `container prune`, `builder prune` and `system prune`, printed as the docker
 CLI prints them (its port mapping lines; the prune reports' sections and
 "Total reclaimed space")."""
 
@@ -20,6 +20,12 @@ _FILTER = Flag("filter", "", LIST, 'Provide filter values (e.g. "until=<timestam
 _FORCE = Flag("force", "f", BOOL, "Do not prompt for confirmation")
 CONTAINER_PRUNE = Command("container prune", "[OPTIONS]", "Remove all stopped containers",
                           (_FILTER, _FORCE), max_args=0)  # fmt: skip
+BUILDER_PRUNE = Command(
+    "builder prune", "[OPTIONS]", "Remove build cache",
+    (Flag("all", "a", BOOL, "Remove all unused build cache, not just dangling ones"), _FILTER,
+     _FORCE),
+    max_args=0,
+)  # fmt: skip
 SYSTEM_PRUNE = Command(
     "system prune", "[OPTIONS]", "Remove unused data",
     (Flag("all", "a", BOOL, "Remove all unused images not just dangling ones"), _FILTER, _FORCE,
@@ -51,15 +57,19 @@ def _addr(b: dict[str, str]) -> str:
     return f"[{ip}]:{b['HostPort']}" if ":" in ip else f"{ip}:{b['HostPort']}"
 
 
+class _BadFilter(Exception):
+    pass
+
+
 def _filters(cli: Cli, opts: dict[str, Any], *more: str) -> str | None:
-    """The --filter values (and `more`) as the JSON the API takes."""
+    """The --filter values (and `more`) as the JSON the API takes (None: no filter)."""
     from dockyard.cli.container import parse_filters
 
     try:
         return parse_filters([*opts["filter"], *more])
     except ValueError as e:
         cli.err(f"{e}\n")
-        return None
+        raise _BadFilter from None
 
 
 def _section(title: str, ids: list[str]) -> str:
@@ -69,8 +79,9 @@ def _section(title: str, ids: list[str]) -> str:
 def container_prune(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     from dockyard.cli.image import confirm
 
-    filters = _filters(cli, opts)
-    if filters is None:
+    try:
+        filters = _filters(cli, opts)
+    except _BadFilter:
         return 125
     if not opts["force"] and not confirm(
         cli, "WARNING! This will remove all stopped containers.\n"
@@ -82,11 +93,29 @@ def container_prune(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     return 0
 
 
+def builder_prune(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
+    from dockyard.cli.image import confirm
+
+    try:
+        filters = _filters(cli, opts)
+    except _BadFilter:
+        return 125
+    what = "all build cache" if opts["all"] else "all dangling build cache"
+    if not opts["force"] and not confirm(cli, f"WARNING! This will remove {what}.\n"):
+        return 0
+    q = {"filters": filters, "all": "1" if opts["all"] else None}
+    report = cli.client.post("/build/prune", q) or {}
+    out = _section("Deleted build cache objects", report.get("CachesDeleted") or [])
+    cli.out(out + f"Total reclaimed space: {human_size(report.get('SpaceReclaimed') or 0, 4)}\n")
+    return 0
+
+
 def system_prune(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     from dockyard.cli.image import confirm
 
-    filters = _filters(cli, opts)
-    if filters is None:
+    try:
+        filters = _filters(cli, opts)
+    except _BadFilter:
         return 125
     warning = "WARNING! This will remove:\n  - all stopped containers\n"
     warning += "  - all networks not used by at least one container\n"
@@ -129,4 +158,5 @@ COMMANDS = {
     "port": (PORT, port),
     "container prune": (CONTAINER_PRUNE, container_prune),
     "system prune": (SYSTEM_PRUNE, system_prune),
+    "builder prune": (BUILDER_PRUNE, builder_prune),
 }

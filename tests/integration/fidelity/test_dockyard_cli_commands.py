@@ -71,3 +71,18 @@ def test_exec_env_file(daemon: Daemon, tmp_path: Path) -> None:
             assert out == "yes flag\n"
     finally:
         daemon.docker("rm", "-f", name)
+
+
+def test_builder_prune(daemon: Daemon, tmp_path: Path) -> None:
+    marker = uuid.uuid4().hex
+    (tmp_path / "Dockerfile").write_text(f"FROM busybox\nRUN echo {marker} > /m\n")
+    tag = f"cli-bp-{marker[:8]}"
+    try:
+        daemon.docker("build", "-q", "-t", tag, str(tmp_path), check=True)
+        ours = daemon.dockyard("builder", "prune", "-af", check=True).stdout
+        assert ours.startswith("Deleted build cache objects:\n"), ours
+        assert ours.endswith("\n\nTotal reclaimed space: 0B\n"), ours
+        again = daemon.dockyard("builder", "prune", "-f", check=True).stdout
+        assert again == daemon.docker("builder", "prune", "-f", check=True).stdout
+    finally:
+        daemon.docker("rmi", "-f", tag)
