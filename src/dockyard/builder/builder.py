@@ -70,6 +70,7 @@ class BuildOptions:
     cachefrom: list[str] = field(default_factory=list)
     pull: bool = False
     platform: str = ""
+    resources: dict[str, Any] = field(default_factory=dict)  # RUN's limits (HostConfig)
 
 
 @dataclass
@@ -628,6 +629,7 @@ class _Run:
         host_config: dict[str, Any] = {
             "ExtraHosts": list(self.opts.extrahosts) or None,
             "NetworkMode": self.opts.networkmode or "default",
+            **self.opts.resources,
         }
         body = {
             "Image": st.image_id,

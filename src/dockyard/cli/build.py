@@ -8,9 +8,24 @@ import json
 import os
 import sys
 
-from dockyard.cli.flags import BOOL, LIST, STRING, Command, Flag
+from dockyard.api.buildresources import RESOURCES
+from dockyard.cli.flags import BOOL, INT, LIST, STRING, Command, Flag
 from dockyard.cli.main import Cli
 from dockyard.client.errors import ClientError
+from dockyard.proto.units import ram_in_bytes
+
+_HELP = {"memory": "Memory limit", "memory-swap": "Swap limit equal to memory plus swap: -1 to enable unlimited swap",
+         "cpu-shares": "CPU shares (relative weight)", "cpu-period": "Limit the CPU CFS (Completely Fair Scheduler) period",
+         "cpu-quota": "Limit the CPU CFS (Completely Fair Scheduler) quota",
+         "cpuset-cpus": "CPUs in which to allow execution (0-3, 0,1)",
+         "cpuset-mems": "MEMs in which to allow execution (0-3, 0,1)", "shm-size": "Size of /dev/shm"}  # fmt: skip
+_RESOURCE_FLAGS = tuple(
+    Flag(flag, "m" if flag == "memory" else "c" if flag == "cpu-shares" else "", STRING, _HELP[flag],
+         0, "bytes", convert=ram_in_bytes) if size
+    else Flag(flag, "c" if flag == "cpu-shares" else "", STRING if "cpuset" in flag else INT,
+              _HELP[flag], metavar="string" if "cpuset" in flag else "int")
+    for flag, _, _, size in RESOURCES
+)  # fmt: skip
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -36,6 +51,7 @@ BUILD = Command(
         Flag("force-rm", "", BOOL, "Always remove intermediate containers"),
         Flag("pull", "", BOOL, "Always attempt to pull a newer version of the image"),
         Flag("platform", "", STRING, "Set platform if server is multi-platform capable", metavar="string"),
+        *_RESOURCE_FLAGS,
     ),
     min_args=1,
     aliases=("image build",),
@@ -292,6 +308,9 @@ def build(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
         params["contextkey"] = context_key
     if opts["add_host"]:
         params["extrahosts"] = list(opts["add_host"])  # one value each, as docker's CLI
+    for flag, param, _, _ in RESOURCES:
+        if opts[flag.replace("-", "_")]:
+            params[param] = str(opts[flag.replace("-", "_")])
     image_id = ""
     try:
         resp = cli.client.request(

@@ -86,3 +86,22 @@ def test_builder_prune(daemon: Daemon, tmp_path: Path) -> None:
         assert again == daemon.docker("builder", "prune", "-f", check=True).stdout
     finally:
         daemon.docker("rmi", "-f", tag)
+
+
+def test_build_resource_flags(daemon: Daemon, tmp_path: Path) -> None:
+    """RUN steps get the build's limits (dockerd's classic builder: memory, shm-size...)."""
+    marker = uuid.uuid4().hex
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM busybox\nRUN echo {marker}; cat /sys/fs/cgroup/memory/memory.limit_in_bytes "
+        "/sys/fs/cgroup/cpu/cpu.shares > /limits; df -k /dev/shm | tail -1 >> /limits\n"
+    )
+    for cli, tag in ((daemon.dockyard, f"cli-res-{marker[:8]}"),
+                     (daemon.docker, f"cli-res2-{marker[:8]}")):  # fmt: skip
+        try:
+            cli("build", "--no-cache", "-q", "-m", "64m", "--cpu-shares", "256",
+                "--shm-size", "32m", "-t", tag, str(tmp_path), check=True)  # fmt: skip
+            out = daemon.docker("run", "--rm", tag, "cat", "/limits", check=True).stdout.split("\n")
+            assert out[0] == str(64 << 20) and out[1] == "256", out
+            assert out[2].split()[1] == str(32 << 10), out
+        finally:
+            daemon.docker("rmi", "-f", tag)

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from dockyard.api import buildresources
 from dockyard.api.errors import DockyardError, InvalidParameter
 from dockyard.api.models import gojson
 from dockyard.api.models.gojson import Ptr
@@ -89,6 +90,7 @@ def options(request: web.Request) -> BuildOptions:
         cachefrom=_typed_param(request, "cachefrom", list[str], []),
         pull=qbool(request, "pull"),
         platform=q.get("platform", ""),
+        resources=buildresources.host_config(q),
     )
     _check_version(request)  # after the other parameters, as dockerd reads them
     return opts
