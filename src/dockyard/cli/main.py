@@ -61,6 +61,8 @@ _MODULES = {
     "container prune": "prune",
     "system prune": "prune",
     "builder prune": "prune",
+    "context ls": "context",
+    "context show": "context",
 }
 _MODULES.update({f"network {c}": "network" for c in
                  ("create", "ls", "inspect", "rm", "prune", "connect", "disconnect")})  # fmt: skip
@@ -111,6 +113,7 @@ _GROUPS = {
         "remove": "volume rm",
     },
     "builder": {"prune": "builder prune", "build": "build"},
+    "context": {"ls": "context ls", "list": "context ls", "show": "context show"},
     "system": {"info": "info", "df": "system df", "events": "events", "prune": "system prune"},
 }
 
@@ -130,6 +133,7 @@ Management Commands:
   builder     Manage builds
   compose     Define and run multi-container applications (the Compose Specification)
   container   Manage containers
+  context     Manage contexts
   image       Manage images
   network     Manage networks
   registry    Run a registry server (serve, gc)

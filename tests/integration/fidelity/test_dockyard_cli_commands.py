@@ -5,10 +5,11 @@ docker CLI prints against the same daemon."""
 from __future__ import annotations
 
 import re
+import subprocess
 import uuid
 from pathlib import Path
 
-from tests.conftest import Daemon
+from tests.conftest import BIN, Daemon
 
 
 def test_help_lists_every_command(daemon: Daemon) -> None:
@@ -105,3 +106,19 @@ def test_build_resource_flags(daemon: Daemon, tmp_path: Path) -> None:
             assert out[2].split()[1] == str(32 << 10), out
         finally:
             daemon.docker("rmi", "-f", tag)
+
+
+def test_context_ls_and_show(daemon: Daemon, tmp_path: Path) -> None:
+    env = {**daemon.env(), "DOCKER_CONFIG": str(tmp_path)}
+    env.pop("DOCKER_HOST")
+    env["DOCKYARD_HOST"] = "unix:///var/run/docker.sock"  # docker's default, for the same text
+    made = subprocess.run(["docker", "context", "create", "--docker", "host=unix:///tmp/y.sock",
+                           "--description", "hi", "ctx1"], env=env, capture_output=True)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    for args in (["context", "ls"], ["context", "ls", "--format", "{{json .}}"],
+                 ["context", "ls", "-q"], ["context", "show"]):  # fmt: skip
+        ours = subprocess.run([str(BIN / "dockyard"), *args], env=env, capture_output=True,
+                              text=True, check=True).stdout  # fmt: skip
+        theirs = subprocess.run(["docker", *args], env=env, capture_output=True, text=True,
+                                check=True).stdout  # fmt: skip
+        assert ours == theirs, args
