@@ -6,6 +6,7 @@ at err, facility daemon unless `syslog-facility`), and `docker logs` still works
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import time
@@ -83,3 +84,12 @@ def test_syslog_options_are_checked_at_create(engine: Daemon) -> None:
                        ("syslog-bogus=1", "unknown log opt 'syslog-bogus' for syslog log driver")]:  # fmt: skip
         r = engine.docker("create", "--log-driver", "syslog", "--log-opt", opt, "busybox", "true")
         assert r.returncode != 0 and words in r.stderr, (opt, r.stderr)
+
+
+@pytest.mark.skipif(os.path.exists("/run/systemd/journal/socket"), reason="journald runs here")
+def test_journald_without_journald(engine: Daemon) -> None:
+    """A host without journald: the driver is known, the start fails as dockerd's."""
+    r = engine.docker("run", "--rm", "--log-driver", "journald", "--network", "none",
+                      "busybox", "true")  # fmt: skip
+    assert r.returncode != 0
+    assert "failed to initialize logging driver: journald is not enabled on this host" in r.stderr
