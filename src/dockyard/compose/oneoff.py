@@ -43,7 +43,7 @@ def cmd_exec(ctx: Context, opts: dict[str, Any], args: list[str]) -> int:
     tty = _tty(opts)
     eopts = {"detach": opts["detach"], "tty": tty, "interactive": opts["interactive"] and tty,
              "user": opts["user"], "privileged": opts["privileged"], "detach_keys": None,
-             "env": opts["env"], "workdir": opts["workdir"]}  # fmt: skip
+             "env": opts["env"], "env_file": [], "workdir": opts["workdir"]}  # fmt: skip
     return exec_(_cli(ctx), eopts, [c["Id"], *args[1:]])
 
 
