@@ -12,9 +12,15 @@ import uuid
 import pytest
 
 from dockyard.daemon.services import ocispec
-from tests.integration.security.test_userns_remap import BASE, SIZE, remapped_daemon, subids
+from tests.integration.security.test_userns_remap import (
+    BASE,
+    SIZE,
+    dockremap_ranges,
+    remapped_daemon,
+    subids,
+)
 
-__all__ = ["remapped_daemon", "subids"]  # fixtures, shared with the security tests
+__all__ = ["dockremap_ranges", "remapped_daemon", "subids"]  # fixtures, shared with the security tests
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root"),
