@@ -4,6 +4,8 @@ come back after a restart (`<data-root>/swarm/state.json`), its embedded etcd me
 
 The swarm port (2377 by default) serves etcd's client API and the port after it etcd's
 peer API; the remote address a joiner names is therefore the store's endpoint.
+Beside it: `addresses` (which address to advertise), `roles` (promote/demote of a
+running node), `status` (node views, `docker info`, the messages).
 """
 
 from __future__ import annotations
@@ -14,38 +16,25 @@ import json
 import logging
 import os
 import shutil
-import socket
-import subprocess
 from dataclasses import dataclass
 from typing import Any
 
 from dockyard.api.errors import InvalidParameter, Unavailable
+from dockyard.cluster import roles, status
+from dockyard.cluster.addresses import DEFAULT_PORT, advertise_addr, split_addr
 from dockyard.cluster.agent.agent import TASK_LABEL, Agent
 from dockyard.cluster.agent.protocol import TaskContainers
 from dockyard.cluster.model import objects
-from dockyard.cluster.model.repo import ClusterObjects, OutOfSequence
+from dockyard.cluster.model.repo import ClusterObjects
 from dockyard.cluster.orchestrator import leader as orchestrator
 from dockyard.cluster.overlay import OverlayAgent
+from dockyard.cluster.status import ALREADY, NOT_A_MANAGER, NOT_IN_SWARM, WORKER_NOT_MANAGER
 from dockyard.cluster.store import Compare, EtcdStore, StoreError, election
-from dockyard.cluster.store.member import EtcdMember, MemberConfig
+from dockyard.cluster.store.member import EtcdMember, MemberConfig, member_add, remove_member
 
 log = logging.getLogger(__name__)
 
 LEASE_TTL = 3  # seconds: a node silent this long is down and its tasks are replaced
-DEFAULT_PORT = 2377
-NOT_IN_SWARM = "This node is not part of a swarm"
-ALREADY = (
-    'This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and '
-    "join another one."
-)
-NOT_A_MANAGER = (
-    'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to '
-    "connect this node to swarm and try again."
-)
-WORKER_NOT_MANAGER = (
-    "This node is not a swarm manager. Worker nodes can't be used to view or modify cluster "
-    "state. Please run this command on a manager node or promote the current node to a manager."
-)
 
 
 @dataclass(frozen=True)
@@ -56,58 +45,6 @@ class Engine:
     version: str
     ncpu: int
     memory: int
-
-
-def split_addr(addr: str, default_port: int) -> tuple[str, int]:
-    """ "ip", "ip:port" or an interface name (its first IPv4 address)."""
-    host, _, port = addr.rpartition(":") if addr.count(":") == 1 else (addr, "", "")
-    host = host or addr
-    if host and not host[0].isdigit() and host not in ("localhost",):
-        out = subprocess.run(["ip", "-4", "-o", "addr", "show", "dev", host],
-                             capture_output=True, text=True)  # fmt: skip
-        words = out.stdout.split()
-        if out.returncode != 0 or "inet" not in words:
-            raise InvalidParameter(
-                "advertise address must be a non-zero IP address or network interface "
-                "(with optional port number)"
-            )
-        host = words[words.index("inet") + 1].split("/")[0]
-    try:
-        socket.inet_aton(host)
-    except OSError:
-        raise InvalidParameter(f"invalid listen address {addr}") from None
-    return host, int(port or default_port)
-
-
-def advertise_addr(req: dict[str, Any], toward: str = "1.1.1.1") -> tuple[str, int]:
-    """The address and swarm port others reach this node on: --advertise-addr, else a
-    specific --listen-addr, else the source address of the route toward the manager
-    joined (or of the default route), as dockerd picks it."""
-    listen = req.get("ListenAddr") or f"0.0.0.0:{DEFAULT_PORT}"
-    listen_host, port = split_addr(listen, DEFAULT_PORT)
-    adv = req.get("AdvertiseAddr") or ""
-    if adv:
-        return split_addr(adv, port)
-    if listen_host != "0.0.0.0":
-        return listen_host, port
-    return route_source(toward), port
-
-
-def route_source(toward: str) -> str:
-    """The source address of the route toward `toward`; with no route, the host's one
-    non-loopback IPv4 address (none or several: dockerd asks for --advertise-addr)."""
-    out = subprocess.run(["ip", "-4", "route", "get", toward], capture_output=True, text=True)
-    words = out.stdout.split()
-    if out.returncode == 0 and "src" in words:
-        return words[words.index("src") + 1]
-    out = subprocess.run(["ip", "-4", "-o", "addr", "show", "scope", "global"],
-                         capture_output=True, text=True)  # fmt: skip
-    addrs = [line.split()[3].split("/")[0] for line in out.stdout.splitlines()]
-    if len(addrs) != 1:
-        raise InvalidParameter(
-            "could not find the system's IP address - specify one with --advertise-addr"
-        )
-    return addrs[0]
 
 
 class ClusterNode:
@@ -151,7 +88,7 @@ class ClusterNode:
     def node_id(self) -> str:
         return str(self.state.get("NodeID", ""))
 
-    def _save(self) -> None:
+    def save(self) -> None:
         os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
         tmp = self.state_file + ".tmp"
         with open(tmp, "w") as f:
@@ -198,7 +135,7 @@ class ClusterNode:
             shutil.rmtree(cfg.data_dir, ignore_errors=True)
             self.member = EtcdMember(cfg, self._etcd_log())
             await self.member.start()
-            endpoints, member = [cfg.client_url], _member_record(cfg)
+            endpoints, member = [cfg.client_url], cfg.record()
         try:
             self._connect(endpoints)
             assert self.objects is not None
@@ -230,7 +167,7 @@ class ClusterNode:
             "NodeID": node_id, "Role": "manager", "Addr": host, "Port": port,
             "ManagerAddr": f"{host}:{port}", "Endpoints": endpoints, "Member": member,
         }  # fmt: skip
-        self._save()
+        self.save()
         await self._activate()
         return node_id
 
@@ -274,9 +211,9 @@ class ClusterNode:
         node_id = objects.new_id()
         member: dict[str, Any] | None = None
         if role == "manager" and not self.external_store:
-            cfg = await self._add_member(store, node_id, host, port)
+            cfg = await self.add_member(store, node_id, host, port)
             endpoints = [cfg.client_url, *endpoints]
-            member = _member_record(cfg)
+            member = cfg.record()
         await store.close()
         self._connect(endpoints)
         assert self.objects is not None
@@ -289,18 +226,18 @@ class ClusterNode:
         self.state = {"NodeID": node_id, "Role": role, "Addr": host, "Port": port,
                       "ManagerAddr": f"{host}:{port}" if member else "",
                       "Endpoints": endpoints, "Member": member}  # fmt: skip
-        self._save()
+        self.save()
         await self._activate()
 
-    async def _add_member(
+    async def add_member(
         self, store: EtcdStore, node_id: str, host: str, port: int
     ) -> MemberConfig:
         """This node's etcd member, added to the cluster through the member API and started."""
         cfg = MemberConfig(name=node_id, data_dir=os.path.join(self.state_dir, "etcd"),
                            host=host, client_port=port, peer_port=port + 1)  # fmt: skip
-        members = await _member_add(store, cfg.peer_url)
+        members = await member_add(store, cfg.peer_url)
         initial = ",".join(f"{m.get('name') or node_id}={m['peerURLs'][0]}" for m in members)
-        cfg = MemberConfig(**{**_member_record(cfg), "initial_cluster": initial, "existing": True})
+        cfg = MemberConfig(**{**cfg.record(), "initial_cluster": initial, "existing": True})
         shutil.rmtree(cfg.data_dir, ignore_errors=True)
         os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
         self.member = EtcdMember(cfg, self._etcd_log())
@@ -347,9 +284,7 @@ class ClusterNode:
                     await self.store.delete(self.objects.prefix, prefix=True)
             if self.member is not None and managers > 1:
                 with contextlib.suppress(Exception):
-                    for m in await self.store.member_list():
-                        if m.get("name") == self.node_id:
-                            await self.store.member_remove(m["ID"])
+                    await remove_member(self.store, self.node_id)
             await self.store.close()
         if self.member is not None:
             await self.member.stop()
@@ -379,13 +314,20 @@ class ClusterNode:
             asyncio.create_task(self._heartbeat()),
             asyncio.create_task(agent.run()),
             asyncio.create_task(self.overlay.run()),
-            asyncio.create_task(self._follow_role()),
+            asyncio.create_task(roles.follow_role(self)),
         ]
-        self._start_role()
+        self.start_role()
 
-    def _start_role(self) -> None:
+    def start_role(self) -> None:
         if self.role == "manager":
             self._role = asyncio.create_task(self._manage(self.lease))
+
+    async def stop_role(self) -> None:
+        if self._role is not None:
+            self._role.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._role
+            self._role = None
 
     async def _manage(self, lease: int) -> None:
         assert self.objects is not None
@@ -397,77 +339,9 @@ class ClusterNode:
             await orchestrator.run(self.objects, Compare(key, "value", self.node_id.encode()))
         except orchestrator.LostLeadership:
             log.warning("swarm: another manager leads now; campaigning again")
-            self._start_role()
+            self.start_role()
         finally:
             self.is_leader = False
-
-    async def _follow_role(self) -> None:
-        """`node promote|demote` change Spec.Role; the node itself joins or leaves etcd."""
-        assert self.objects is not None and self.store is not None
-        key = self.objects.key("nodes", self.node_id)
-        _, rev = await self.store.range(key)
-        async for ev in self.store.watch(key, rev + 1):
-            if ev.kv.key != key or ev.type == "delete":
-                continue
-            role = json.loads(ev.kv.value)["Spec"].get("Role")
-            if role == self.role:
-                continue
-            try:
-                await (self._promote() if role == "manager" else self._demote())
-            except Exception:
-                log.exception("swarm: changing this node's role to %s failed", role)
-
-    async def _set_manager_status(self, status: dict[str, Any] | None) -> None:
-        assert self.objects is not None
-        while True:
-            n = await self.objects.get("nodes", self.node_id)
-            if status is None:
-                n.pop("ManagerStatus", None)
-            else:
-                n["ManagerStatus"] = status
-            try:
-                await self.objects.update("nodes", n, n["Version"]["Index"])
-                return
-            except OutOfSequence:
-                continue
-
-    async def _promote(self) -> None:
-        assert self.store is not None
-        host, port = self.state["Addr"], int(self.state.get("Port") or DEFAULT_PORT)
-        if not self.external_store:
-            cfg = await self._add_member(self.store, self.node_id, host, port)
-            self.store.endpoints[:0] = [cfg.client_url]
-            self.state.update(Member=_member_record(cfg))
-        self.state.update(Role="manager", Endpoints=list(self.store.endpoints),
-                          ManagerAddr=f"{host}:{port}")  # fmt: skip
-        self._save()
-        await self._set_manager_status({"Reachability": "reachable", "Addr": f"{host}:{port}"})
-        self._start_role()
-        log.info("swarm: this node was promoted to a manager")
-
-    async def _demote(self) -> None:
-        assert self.store is not None and self.objects is not None
-        if self._role is not None:
-            self._role.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._role
-            self._role = None
-        await self._set_manager_status(None)
-        with contextlib.suppress(Exception):
-            await election.resign(self.store, self.objects.key("leader")[:-1], self.lease)
-        for m in await self.store.member_list() if self.member is not None else []:
-            if m.get("name") == self.node_id:
-                await self.store.member_remove(m["ID"])
-        if self.member is not None:
-            await self.member.stop()
-            shutil.rmtree(self.member.config.data_dir, ignore_errors=True)
-        own = f"http://{self.state['Addr']}:{self.state.get('Port') or DEFAULT_PORT}"
-        self.store.endpoints = [e for e in self.store.endpoints if e != own]
-        self.member = None
-        self.state.update(Role="worker", Member=None, ManagerAddr="",
-                          Endpoints=list(self.store.endpoints))  # fmt: skip
-        self._save()
-        log.info("swarm: this node was demoted to a worker")
 
     async def _heartbeat(self) -> None:
         assert self.objects is not None and self.store is not None
@@ -481,11 +355,8 @@ class ClusterNode:
                 self.lease = await self.store.grant(LEASE_TTL)
                 await self.store.put(self.objects.key("alive", self.node_id), b"1",
                                      lease=self.lease)  # fmt: skip
-                if self._role is not None:  # leadership went with the old lease
-                    self._role.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await self._role
-                self._start_role()
+                await self.stop_role()  # leadership went with the old lease
+                self.start_role()
             except StoreError as exc:
                 log.warning("swarm: store unreachable: %s", exc)
 
@@ -513,15 +384,7 @@ class ClusterNode:
         return self.objects
 
     async def nodes(self) -> list[dict[str, Any]]:
-        """Nodes as shown: Status.State from the liveness keys, the leader flag from the
-        election key."""
-        objs = self.require_manager()
-        nodes = await objs.list("nodes")
-        alive = await orchestrator.alive_nodes(objs)
-        lead = await election.leader(objs.store, objs.key("leader")[:-1])
-        for n in nodes:
-            decorate_node(n, n["ID"] in alive, lead.decode() if lead else "")
-        return nodes
+        return await status.nodes(self.require_manager())
 
     def ping_state(self) -> str:
         if not self.active:
@@ -529,61 +392,4 @@ class ClusterNode:
         return f"active/{self.role}"
 
     async def info(self) -> dict[str, Any]:
-        doc: dict[str, Any] = {
-            "NodeID": self.node_id, "NodeAddr": self.state.get("Addr", ""),
-            "LocalNodeState": "active" if self.active else "inactive",
-            "ControlAvailable": self.role == "manager", "Error": "",
-            "RemoteManagers": None,
-        }  # fmt: skip
-        if not self.active or self.objects is None:
-            doc["NodeID"] = ""
-            return doc
-        try:
-            nodes = await self.objects.list("nodes")
-            doc["RemoteManagers"] = [
-                {"NodeID": n["ID"], "Addr": n["ManagerStatus"]["Addr"]}
-                for n in nodes if n.get("ManagerStatus")
-            ]  # fmt: skip
-            doc["Nodes"] = len(nodes)
-            doc["Managers"] = len(doc["RemoteManagers"])
-            if self.role == "manager":
-                swarm = await self.objects.get_swarm()
-                if swarm is not None:
-                    swarm.pop("JoinTokens", None)
-                    doc["Cluster"] = swarm
-        except StoreError as exc:
-            doc["Error"] = str(exc)
-        return doc
-
-
-def decorate_node(node: dict[str, Any], alive: bool, leader_id: str) -> None:
-    node["Status"]["State"] = "ready" if alive else "down"
-    if not alive:
-        node["Status"]["Message"] = "heartbeat failure"
-    ms = node.get("ManagerStatus")
-    if ms is not None:
-        ms["Leader"] = node["ID"] == leader_id
-        ms["Reachability"] = "reachable" if alive else "unreachable"
-        if not ms["Leader"]:
-            ms.pop("Leader")
-
-
-async def _member_add(store: EtcdStore, peer_url: str, timeout: float = 60) -> list[dict[str, Any]]:
-    """etcd refuses a new voting member until every member it knows has been connected for a
-    while ("unhealthy cluster", its strict reconfiguration check): a manager that joined
-    just before is still settling, so wait for it."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        try:
-            return await store.member_add(peer_url)
-        except StoreError as exc:
-            if "unhealthy cluster" not in str(exc) or loop.time() > deadline:
-                raise
-        await asyncio.sleep(0.5)
-
-
-def _member_record(cfg: MemberConfig) -> dict[str, Any]:
-    return {"name": cfg.name, "data_dir": cfg.data_dir, "host": cfg.host,
-            "client_port": cfg.client_port, "peer_port": cfg.peer_port,
-            "initial_cluster": cfg.initial_cluster}  # fmt: skip
+        return await status.info(self.objects, self.state)

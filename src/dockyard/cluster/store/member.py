@@ -10,10 +10,17 @@ import contextlib
 import os
 import shutil
 import signal
+import ssl
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
+
+from dockyard.cluster.store.base import StoreError
+
+if TYPE_CHECKING:
+    from dockyard.cluster.store.etcd import EtcdStore
 
 
 @dataclass(frozen=True)
@@ -25,19 +32,42 @@ class MemberConfig:
     peer_port: int
     initial_cluster: str = ""  # name=peerURL,...; empty: a new one-member cluster
     existing: bool = False  # joining a cluster through member add
+    tls_dir: str = ""  # the node's certificates (pki.NodeTLS); empty: plain http
+
+    def record(self) -> dict[str, Any]:
+        """What the node keeps on disk to restart this member (`existing` is implied)."""
+        return {"name": self.name, "data_dir": self.data_dir, "host": self.host,
+                "client_port": self.client_port, "peer_port": self.peer_port,
+                "initial_cluster": self.initial_cluster, "tls_dir": self.tls_dir}  # fmt: skip
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls_dir else "http"
 
     @property
     def client_url(self) -> str:
-        return f"http://{self.host}:{self.client_port}"
+        return f"{self.scheme}://{self.host}:{self.client_port}"
 
     @property
     def peer_url(self) -> str:
-        return f"http://{self.host}:{self.peer_port}"
+        return f"{self.scheme}://{self.host}:{self.peer_port}"
+
+    def _tls_args(self) -> list[str]:
+        """Client and peer traffic both need a certificate signed by the swarm's CA."""
+        if not self.tls_dir:
+            return []
+        ca, cert, key = (os.path.join(self.tls_dir, f) for f in ("ca.crt", "node.crt", "node.key"))
+        return [
+            "--cert-file", cert, "--key-file", key, "--trusted-ca-file", ca,
+            "--client-cert-auth",
+            "--peer-cert-file", cert, "--peer-key-file", key, "--peer-trusted-ca-file", ca,
+            "--peer-client-cert-auth",
+        ]  # fmt: skip
 
     def argv(self, binary: str) -> list[str]:
         listen_client = self.client_url
         if self.host not in ("127.0.0.1", "localhost"):  # local tools reach it on loopback
-            listen_client += f",http://127.0.0.1:{self.client_port}"
+            listen_client += f",{self.scheme}://127.0.0.1:{self.client_port}"
         return [
             binary,
             "--name", self.name,
@@ -53,6 +83,7 @@ class MemberConfig:
             "--election-timeout", "1000",
             "--auto-compaction-retention", "1h",
             "--log-level", "warn",
+            *self._tls_args(),
         ]  # fmt: skip
 
 
@@ -85,7 +116,12 @@ class EtcdMember:
         with open(self.pidfile, "w") as f:
             f.write(str(self.proc.pid))
         deadline = time.monotonic() + timeout
-        async with aiohttp.ClientSession() as http:
+        ctx = None
+        if self.config.tls_dir:  # the certificate without a CN: the one the gateway takes
+            ctx = ssl.create_default_context(cafile=os.path.join(self.config.tls_dir, "ca.crt"))
+            ctx.load_cert_chain(*(os.path.join(self.config.tls_dir, f)
+                                  for f in ("client.crt", "node.key")))  # fmt: skip
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ctx or True)) as http:
             while True:
                 if self.proc.returncode is not None:
                     raise RuntimeError(f"etcd exited with {self.proc.returncode}: {self.log_path}")
@@ -131,3 +167,25 @@ def kill_recorded(pidfile: str) -> None:
             time.sleep(0.02)
     except (FileNotFoundError, ValueError, ProcessLookupError):
         pass
+
+
+async def member_add(store: EtcdStore, peer_url: str, timeout: float = 60) -> list[dict[str, Any]]:
+    """etcd refuses a new voting member until every member it knows has been connected for a
+    while ("unhealthy cluster", its strict reconfiguration check): a manager that joined
+    just before is still settling, so wait for it."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        try:
+            return await store.member_add(peer_url)
+        except StoreError as exc:
+            if "unhealthy cluster" not in str(exc) or loop.time() > deadline:
+                raise
+        await asyncio.sleep(0.5)
+
+
+async def remove_member(store: EtcdStore, name: str) -> None:
+    """Removes the member named `name` (a node id) from etcd's membership."""
+    for m in await store.member_list():
+        if m.get("name") == name:
+            await store.member_remove(m["ID"])
