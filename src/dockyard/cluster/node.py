@@ -24,6 +24,7 @@ from dockyard.cluster import roles, status
 from dockyard.cluster.addresses import DEFAULT_PORT, advertise_addr, split_addr
 from dockyard.cluster.agent.agent import TASK_LABEL, Agent
 from dockyard.cluster.agent.protocol import TaskContainers
+from dockyard.cluster.mesh import ServiceMesh
 from dockyard.cluster.model import objects
 from dockyard.cluster.model.repo import ClusterObjects
 from dockyard.cluster.orchestrator import leader as orchestrator
@@ -70,6 +71,7 @@ class ClusterNode:
         self._loops: list[asyncio.Task[None]] = []
         self._role: asyncio.Task[None] | None = None
         self.overlay: OverlayAgent | None = None
+        self.mesh: ServiceMesh | None = None
 
     # ---- state on disk -----------------------------------------------------------------
     @property
@@ -272,6 +274,8 @@ class ClusterNode:
                 await self.containers.remove(cid)
         if self.overlay is not None:
             with contextlib.suppress(Exception):
+                await self.mesh.leave()  # type: ignore[union-attr]
+            with contextlib.suppress(Exception):
                 await self.overlay.leave()
             self.overlay.cleanup()
             self.overlay = None
@@ -310,10 +314,12 @@ class ClusterNode:
         self.overlay = OverlayAgent(self.objects, self.node_id, node["Status"]["Addr"],
                                     os.path.join(self.state_dir, "overlay"))  # fmt: skip
         agent = Agent(self.objects, self.containers, self.node_id, self.overlay)
+        self.mesh = ServiceMesh(self.objects, self.containers, self.node_id, self.overlay)
         self._loops = [
             asyncio.create_task(self._heartbeat()),
             asyncio.create_task(agent.run()),
             asyncio.create_task(self.overlay.run()),
+            asyncio.create_task(self.mesh.run()),
             asyncio.create_task(roles.follow_role(self)),
         ]
         self.start_role()

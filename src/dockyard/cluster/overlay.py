@@ -157,7 +157,7 @@ class OverlayAgent:
         vni = int(n["Options"]["com.docker.network.driver.overlay.vxlanid_list"])
         return Sandbox(self.root, n["Id"], vni, cfg["Subnet"], cfg["Gateway"])
 
-    async def attach(self, task: dict[str, Any], cid: str, pid: int, service: str) -> None:
+    async def attach(self, task: dict[str, Any], cid: str, pid: int | str, service: str) -> None:
         """Every overlay network the task names: an address, the sandbox, eth<i> in the
         task's namespace (eth0 stays the node-local bridge, as docker_gwbridge), the
         endpoint recorded for the other nodes."""
@@ -195,7 +195,7 @@ class OverlayAgent:
                 ).encode(),
             )
 
-        if internal:  # only internal overlays: no way out through docker_gwbridge (dockerd)
+        if internal and isinstance(pid, int):  # only internal overlays: no way out through docker_gwbridge (dockerd)
             await asyncio.to_thread(drop_default_route, pid)
 
     async def detach(self, task_id: str) -> None:

@@ -256,8 +256,8 @@ async def serve(args: argparse.Namespace) -> None:
     )
     await cluster.restore()
     swarm = SwarmService(cluster)
-    networks.resolvers.append(lambda cid, name: cluster.overlay.resolve(cid, name)
-                              if cluster.overlay else [])  # fmt: skip
+    networks.resolvers.append(lambda cid, name: cluster.mesh.resolve(cid, name)
+                              if cluster.mesh else [])  # fmt: skip
 
     app = make_app(
         [

@@ -80,8 +80,10 @@ class Sandbox:
         sandbox ends of the endpoints' veths."""
         netns.remove(self.path)
 
-    def attach(self, pid: int, ifname: str, ip: str, tag: str) -> None:
-        """A veth from br0 into the namespace of process `pid`, named `ifname` there."""
+    def attach(self, pid: int | str, ifname: str, ip: str, tag: str) -> None:
+        """A veth from br0 into the namespace of process `pid` (or at a path: the ingress
+        sandbox's), named `ifname` there."""
+        ns = pid if isinstance(pid, str) else f"/proc/{pid}/ns/net"
         host, peer = f"dyve{tag}", f"dyvp{tag}"
         prefix = self.subnet.prefixlen
         _ip([f"link add {host} mtu {MTU} type veth peer name {peer} mtu {MTU}",
@@ -91,7 +93,7 @@ class Sandbox:
         _ip([f"link set {peer} name {ifname}",
              f"link set {ifname} address {mac_of(ip)}",
              f"addr add {ip}/{prefix} dev {ifname}",
-             f"link set {ifname} up"], ns=f"/proc/{pid}/ns/net")  # fmt: skip
+             f"link set {ifname} up"], ns=ns)  # fmt: skip
 
     def add_remote(self, ip: str, node_addr: str) -> None:
         mac = mac_of(ip)

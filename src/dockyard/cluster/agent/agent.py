@@ -16,6 +16,7 @@ import json
 import logging
 from typing import Any
 
+from dockyard.cluster import endpoints
 from dockyard.cluster.agent import containerspec
 from dockyard.cluster.agent.protocol import TaskContainers
 from dockyard.cluster.model.objects import TERMINAL, state_index, task_status
@@ -154,7 +155,9 @@ class Agent:
             self.container_of[tid] = cid
             await self.containers.start(cid)
             if self.overlay is not None:
-                await self.overlay.attach(t, cid, self.containers.pid(cid), name)
+                await self.overlay.attach(
+                    endpoints.with_ingress(t, svc), cid, self.containers.pid(cid), name
+                )
         except Exception as exc:
             msg = getattr(exc, "message", None) or str(exc)
             await self._report(tid, task_status("rejected", "preparing", err=msg))

@@ -3,6 +3,7 @@ the daemon implements it over its container service; tests may implement it othe
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
 
@@ -28,4 +29,8 @@ class TaskContainers(Protocol):
 
     def by_label(self, label: str) -> dict[str, str]:
         """label value → container id, for every container that carries `label`."""
+        ...
+
+    def health_events(self) -> AsyncIterator[tuple[str, str]]:
+        """(container id, health status) each time a container's health changes."""
         ...

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from dockyard.api.errors import InvalidParameter, NotFound, Unavailable
+from dockyard.cluster import endpoints
 from dockyard.cluster.model import objects
 from dockyard.cluster.model.repo import ClusterObjects, OutOfSequence
 from dockyard.cluster.node import ClusterNode
@@ -97,12 +98,6 @@ class SwarmService:
         rep = (mode.get("Replicated") or {}).get("Replicas")
         if rep is not None and int(rep) < 0:
             raise InvalidParameter(_rpc("InvalidArgument", "replicas must be non-negative"))
-        for port in (spec.get("EndpointSpec") or {}).get("Ports") or []:
-            if port.get("PublishMode", "ingress") != "host":
-                raise InvalidParameter(_rpc(
-                    "Unimplemented", "the ingress routing mesh is not available yet: "
-                    "publish with mode=host (--publish published=8080,target=80,mode=host)",
-                ))  # fmt: skip
         objs = self._objs()
         for kind, refs in (("secrets", cs.get("Secrets")), ("configs", cs.get("Configs"))):
             for ref in refs or []:
@@ -123,7 +118,13 @@ class SwarmService:
             spec = {k: v for k, v in spec.items() if k != "Name"}
         spec = await self._validate_service(spec)
         svc = objects.service(spec)
-        await self._objs().create("services", svc)
+        objs = self._objs()
+        svc["Endpoint"] = await endpoints.allocate(objs, svc["ID"], spec, None)
+        try:
+            await objs.create("services", svc)
+        except BaseException:
+            await endpoints.release(objs, svc["Endpoint"])
+            raise
         return str(svc["ID"])
 
     async def services(self, filters: dict[str, list[str]], status: bool) -> list[dict[str, Any]]:
@@ -158,6 +159,7 @@ class SwarmService:
         new["PreviousSpec"] = svc["Spec"]
         new["Spec"] = spec
         new["UpdatedAt"] = objects.now()
+        new["Endpoint"] = await endpoints.allocate(objs, svc["ID"], spec, svc.get("Endpoint"))
         if spec.get("TaskTemplate") != svc["Spec"].get("TaskTemplate"):
             new["UpdateStatus"] = {
                 "State": "rollback_started" if rollback else "updating",
@@ -170,6 +172,7 @@ class SwarmService:
         objs = self._objs()
         svc = await objs.get("services", ref)
         await objs.delete("services", svc)
+        await endpoints.release(objs, svc.get("Endpoint"))
 
     # ---- tasks ---------------------------------------------------------------------------
     async def tasks(self, filters: dict[str, list[str]]) -> list[dict[str, Any]]:

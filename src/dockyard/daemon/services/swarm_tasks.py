@@ -11,6 +11,7 @@ import contextlib
 import os
 import shutil
 import subprocess
+from collections.abc import AsyncIterator
 from typing import Any
 
 from dockyard.api.errors import Conflict, NotFound
@@ -108,3 +109,14 @@ class ServiceTaskContainers:
             if value is not None:
                 out[value] = c.id
         return out
+
+    async def health_events(self) -> AsyncIterator[tuple[str, str]]:
+        events = self.containers.events
+        q = events.subscribe()
+        try:
+            while True:
+                ev = await q.get()
+                if ev.type == "container" and ev.action.startswith("health_status: "):
+                    yield ev.actor_id, ev.action.split(": ", 1)[1]
+        finally:
+            events.unsubscribe(q)
