@@ -329,7 +329,10 @@ class Monitor:
                     pass
                 self.thaw_if_frozen()
         elif op == "output":  # whether this link wants the output (relay.py)
-            self.links.want_output(c, bool(msg.get("on", True)))
+            on = bool(msg.get("on", True))
+            self.links.want_output(c, on)
+            if on:  # what came before is in the log: a follower re-reads it now
+                self.send(protocol.control({"event": "output"}), only=c)
         elif op == "close_stdin":
             self.close_stdin()  # after what is buffered
         elif op == "status":

@@ -15,8 +15,11 @@ daemon → monitor                         monitor → daemon
   {"op": "resize", "h": 24, "w": 80}       {"event": "error", "message": "..."}
   {"op": "status"}                         {"event": "status", "pid": N,
   {"op": "output", "on": false}             "started": bool, "exited": bool}
+                                           {"event": "output"}
 
-`output` says whether a link wants the process's output (monitor/relay.py); a
+`output` says whether a link wants the process's output (monitor/relay.py); turned
+on, the monitor answers {"event": "output"}: the output it read before is in the
+log, so a `logs --follow` waiting for output re-reads the file then. A
 container's `exit` also carries "oom_killed" when the kernel's OOM killer ended it.
 The outcome of `create` reaches the daemon through the monitor host (host.py),
 as one JSON line on the request's socket: {"ok": true, "pid": N, "monitor_pid": M}

@@ -723,9 +723,14 @@ class ContainerService:
                     c.live.started.set_result(msg)
             elif ev == "exit":
                 exit_result = msg
+            elif ev == "output":  # output is on: what came before it is in the log
+                wake_followers()
 
         def on_output(frame: stdcopy.Frame) -> None:
             c.live.subscribers.publish(frame)
+            wake_followers()
+
+        def wake_followers() -> None:
             c.live.output.set()
             c.live.output = asyncio.Event()
 
