@@ -202,6 +202,8 @@ COMMANDS: dict[str, Command] = {
 ALIASES = {"convert": "config"}
 # commands that print no progress of their own but need none of the model
 NO_PROJECT = {"ls", "version"}
+# commands that need no daemon
+OFFLINE = {"config", "version"}
 
 
 def usage(prog: str = "docker compose") -> str:
@@ -263,6 +265,8 @@ def main(
 
     module = importlib.import_module(f"dockyard.compose.{HANDLERS.get(name, 'commands')}")
     ctx = commands.Context(gopts, os.environ, host)
+    if name not in OFFLINE:
+        ctx.negotiate()
     try:
         return getattr(module, f"cmd_{name}")(ctx, opts, positionals) or 0
     except (ComposeError, ClientError) as e:

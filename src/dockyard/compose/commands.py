@@ -7,11 +7,10 @@ file) and builds the client from the host the entry point resolved.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 
-from dockyard.compose import labels, logs
+from dockyard.compose import labels
 from dockyard.compose.errors import ComposeError
 from dockyard.compose.progress import Progress
 
@@ -25,17 +24,6 @@ if TYPE_CHECKING:
 DEFAULT_HOST = "unix:///run/dockyard/dockyard.sock"
 
 
-def run(coro: Any) -> Any:
-    """Run a coroutine with enough worker threads for a wide dependency level."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    async def main() -> Any:
-        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(32))
-        return await coro
-
-    return asyncio.run(main())
-
-
 class Context:
     def __init__(self, gopts: dict[str, Any], environ: Mapping[str, str],
                  host: str | None = None) -> None:  # fmt: skip
@@ -45,16 +33,39 @@ class Context:
             host or environ.get("DOCKER_HOST") or environ.get("DOCKYARD_HOST") or DEFAULT_HOST
         )
         self._client: Any = None
+        self._ping: Any = None
         progress = gopts.get("progress") or environ.get("COMPOSE_PROGRESS") or "auto"
         self.progress = Progress(progress)
 
-    @property
-    def client(self) -> Any:
+    def negotiate(self) -> None:
+        """Ask the daemon's API version now, in a thread, while the project loads.
+
+        The ping is the one round trip every command waits for; overlapped with
+        reading the compose files it costs nothing. Errors surface on first use."""
+        import threading
+
+        def ping() -> None:
+            try:
+                self._new_client().version  # noqa: B018 - negotiates
+            except Exception:  # noqa: BLE001 - the first real call reports it
+                pass
+
+        self._ping = threading.Thread(target=ping, daemon=True)
+        self._ping.start()
+
+    def _new_client(self) -> Any:
         if self._client is None:
             from dockyard.client.api import Client
 
             self._client = Client(self.host)
         return self._client
+
+    @property
+    def client(self) -> Any:
+        if self._ping is not None:
+            self._ping.join()
+            self._ping = None
+        return self._new_client()
 
     @property
     def api(self) -> Any:
@@ -162,14 +173,13 @@ def cmd_up(ctx: Context, opts: dict[str, Any], args: list[str]) -> int:
     if detach and opts["abort_on_container_exit"]:
         raise ComposeError("--abort-on-container-exit and --detach are incompatible")
 
-    async def go() -> None:
-        await conv.up(up)
-        if opts["wait"]:
-            await conv.wait_running(opts["wait_timeout"])
-
-    run(go())
+    conv.up(up)
+    if opts["wait"]:
+        conv.wait_running(opts["wait_timeout"])
     if detach or not up.start:
         return 0
+    from dockyard.compose import logs
+
     attach = opts["attach"] or [s for s in (args or project.services) if s not in opts["no_attach"]]
     ids = {cid for s in attach for cid in conv.created.get(s, [])}
     containers = [c for c in ctx.api.containers(project.name) if c["Id"] in ids]
@@ -179,7 +189,7 @@ def cmd_up(ctx: Context, opts: dict[str, Any], args: list[str]) -> int:
     ops = ctx.ops(project)
 
     def stop_all() -> None:
-        run(ops.stop(None, opts["timeout"]))
+        ops.stop(None, opts["timeout"])
 
     return logs.attach(ctx.api, containers, printer, opts["abort_on_container_exit"],
                        opts["exit_code_from"], stop_all)  # fmt: skip
@@ -192,7 +202,7 @@ def cmd_create(ctx: Context, opts: dict[str, Any], args: list[str]) -> int:
     project = _selected(project, args)
     up = _up_options(opts, args, ctx.environ)
     up.start = False
-    run(ctx.converger(project).up(up))
+    ctx.converger(project).up(up)
     return 0
 
 
@@ -200,21 +210,21 @@ def cmd_down(ctx: Context, opts: dict[str, Any], args: list[str]) -> int:
     if opts["rmi"] not in (None, "", "local", "all"):
         raise ComposeError(f"invalid value for --rmi: {opts['rmi']}")
     project = ctx.project()
-    run(ctx.ops(project).down(opts["remove_orphans"], opts["volumes"], opts["rmi"] or None,
-                              opts["timeout"]))  # fmt: skip
+    ctx.ops(project).down(opts["remove_orphans"], opts["volumes"], opts["rmi"] or None,
+                          opts["timeout"])  # fmt: skip
     return 0
 
 
 # -- simple lifecycle ----------------------------------------------------------------
 def cmd_start(ctx: Context, opts: dict[str, Any], args: list[str]) -> int:
     project = ctx.project(args)
-    run(ctx.ops(project).start(args or None))
+    ctx.ops(project).start(args or None)
     return 0
 
 
 def cmd_stop(ctx: Context, opts: dict[str, Any], args: list[str]) -> int:
     project = ctx.project(args)
-    run(ctx.ops(project).stop(args or None, opts["timeout"]))
+    ctx.ops(project).stop(args or None, opts["timeout"])
     return 0
 
 
@@ -222,7 +232,7 @@ def cmd_restart(ctx: Context, opts: dict[str, Any], args: list[str]) -> int:
     project = ctx.project(args)
     if args and not opts["no_deps"]:  # v2 restarts what depends on them too
         args = project.dependents(args)
-    run(ctx.ops(project).restart(args or None, opts["timeout"]))
+    ctx.ops(project).restart(args or None, opts["timeout"])
     return 0
 
 
@@ -231,22 +241,22 @@ def cmd_kill(ctx: Context, opts: dict[str, Any], args: list[str]) -> int:
 
     project = ctx.project(args)
     api = ctx.api
-    run(ctx.ops(project).simple(args or None, "Killing", "Killed",
-                                lambda cid: api.kill(cid, opts["signal"]), is_running))  # fmt: skip
+    ctx.ops(project).simple(args or None, "Killing", "Killed",
+                            lambda cid: api.kill(cid, opts["signal"]), is_running)  # fmt: skip
     return 0
 
 
 def cmd_pause(ctx: Context, opts: dict[str, Any], args: list[str]) -> int:
     project = ctx.project(args)
-    run(ctx.ops(project).simple(args or None, "Pausing", "Paused", ctx.api.pause,
-                                lambda c: c.get("State") == "running"))  # fmt: skip
+    ctx.ops(project).simple(args or None, "Pausing", "Paused", ctx.api.pause,
+                            lambda c: c.get("State") == "running")  # fmt: skip
     return 0
 
 
 def cmd_unpause(ctx: Context, opts: dict[str, Any], args: list[str]) -> int:
     project = ctx.project(args)
-    run(ctx.ops(project).simple(args or None, "Unpausing", "Unpaused", ctx.api.unpause,
-                                lambda c: c.get("State") == "paused"))  # fmt: skip
+    ctx.ops(project).simple(args or None, "Unpausing", "Unpaused", ctx.api.unpause,
+                            lambda c: c.get("State") == "paused")  # fmt: skip
     return 0
 
 
@@ -254,12 +264,12 @@ def cmd_rm(ctx: Context, opts: dict[str, Any], args: list[str]) -> int:
     project = ctx.project(args)
     ops = ctx.ops(project)
     if opts["stop"]:
-        run(ops.stop(args or None, None))
+        ops.stop(args or None, None)
     targets = [c for c in ops.containers(args or None, oneoff=None) if c.get("State") != "running"]
     if not targets:
         ctx.progress.stream.write("No stopped containers\n")
         return 0
-    run(ops.remove(args or None, True, opts["volumes"]))
+    ops.remove(args or None, True, opts["volumes"])
     return 0
 
 
@@ -270,7 +280,7 @@ def cmd_wait(ctx: Context, opts: dict[str, Any], args: list[str]) -> int:
     for c in ops.containers(args):
         status = ctx.api.wait(c["Id"])
         if opts["down_project"]:
-            run(ops.down(False, False, None, None))
+            ops.down(False, False, None, None)
             break
     return status
 
@@ -281,11 +291,11 @@ def cmd_watch(ctx: Context, opts: dict[str, Any], args: list[str]) -> int:
 
     project = _selected(ctx.project(args), args)
     if not opts["no_up"]:
-        run(ctx.converger(project).up(UpOptions(build="always")))
+        ctx.converger(project).up(UpOptions(build="always"))
 
     def recreate(service: Any) -> None:
         one = project.with_services([service.name], deps=False)
-        run(ctx.converger(one).up(UpOptions(recreate="force", services=[service.name])))
+        ctx.converger(one).up(UpOptions(recreate="force", services=[service.name]))
 
     def say(text: str) -> None:
         sys.stderr.write(text + "\n")

@@ -1,7 +1,7 @@
 """The Engine API calls compose makes, as blocking methods over `dockyard.client`.
 
 One place that knows paths, query parameters and the project's label filters;
-`converge` and `ops` run these in worker threads (asyncio.to_thread) so independent
+`converge` and `ops` run these in threads (`parallel`) so independent
 services proceed in parallel while the client stays the simple, synchronous one.
 """
 

@@ -13,13 +13,12 @@ from __future__ import annotations
 import os
 import re
 import sys
-from dataclasses import dataclass, field
 
 from dockyard.compose import dotenv, normalize, schema, validate, yamlfile
 from dockyard.compose.errors import ComposeError
 from dockyard.compose.interpolate import interpolate
 from dockyard.compose.merge import Override, Reset, merge_mappings, strip_tags
-from dockyard.compose.model import Project, Service
+from dockyard.compose.model import Project, Record, Service
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -37,19 +36,28 @@ SECTIONS = ("services", "networks", "volumes", "secrets", "configs")
 _PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
-@dataclass(frozen=True)
-class Options:
+class Options(Record):
     """What the command line (and COMPOSE_* variables) say about the project."""
 
-    files: tuple[str, ...] = ()
-    project_name: str | None = None
-    project_dir: str | None = None
-    env_files: tuple[str, ...] = ()
-    profiles: tuple[str, ...] = ()
-    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
-    cwd: str = field(default_factory=os.getcwd)
+    __slots__ = ("files", "project_name", "project_dir", "env_files", "profiles", "environ",
+                 "cwd", "selected")  # fmt: skip
+    _fields = __slots__
+    files: tuple[str, ...]
+    project_name: str | None
+    project_dir: str | None
+    env_files: tuple[str, ...]
+    profiles: tuple[str, ...]
+    environ: Mapping[str, str]
+    cwd: str
     # services named on the command line are enabled whatever their profiles
-    selected: tuple[str, ...] = ()
+    selected: tuple[str, ...]
+
+    @classmethod
+    def _defaults(cls) -> dict[str, Any]:
+        empty = tuple
+        return {"files": empty, "project_name": lambda: None, "project_dir": lambda: None,
+                "env_files": empty, "profiles": empty, "environ": lambda: dict(os.environ),
+                "cwd": os.getcwd, "selected": empty}  # fmt: skip
 
 
 def normalize_project_name(name: str) -> str:

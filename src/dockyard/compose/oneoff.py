@@ -12,7 +12,7 @@ import secrets
 import sys
 
 from dockyard.compose import convert, images, labels
-from dockyard.compose.commands import Context, _selected, run
+from dockyard.compose.commands import Context, _selected
 from dockyard.compose.errors import ComposeError
 from dockyard.compose.views import _container
 
@@ -57,14 +57,13 @@ def cmd_run(ctx: Context, opts: dict[str, Any], args: list[str]) -> int:
     service = project.service(name)
     conv = ctx.converger(project)
     deps = [d for d in project.dependency_order([name]) if d != name]
-    run(conv.ensure_networks())
-    run(conv.ensure_volumes())
+    conv.ensure_networks()
+    conv.ensure_volumes()
     if deps and not opts["no_deps"]:
-        run(conv.up(UpOptions(services=deps)))
+        conv.up(UpOptions(services=deps))
         conv.image_ids.clear()
     one = _selected(project, [name], False)
-    run(ctx.converger(one).ensure_images(
-        UpOptions(build="always" if opts["build"] else "auto")))  # fmt: skip
+    ctx.converger(one).ensure_images(UpOptions(build="always" if opts["build"] else "auto"))
     cfg = dict(service.config)
     if len(args) > 1:
         cfg["command"] = args[1:]
@@ -100,7 +99,7 @@ def cmd_run(ctx: Context, opts: dict[str, Any], args: list[str]) -> int:
     override: dict[str, Any] = {"AttachStdin": cfg["stdin_open"], "OpenStdin": cfg["stdin_open"],
                                 "StdinOnce": cfg["stdin_open"]}  # fmt: skip
     number = 1
-    cid = run(_create_oneoff(conv2, svc, number, cname, override, opts["rm"]))
+    cid = _create_oneoff(conv2, svc, number, cname, override, opts["rm"])
     if opts["detach"]:
         ctx.api.start(cid)
         sys.stdout.write(cid + "\n")
@@ -110,10 +109,8 @@ def cmd_run(ctx: Context, opts: dict[str, Any], args: list[str]) -> int:
                             "removed" if opts["rm"] else "next-exit", "run", True)  # fmt: skip
 
 
-async def _create_oneoff(conv: Any, svc: Any, number: int, name: str,
-                         override: dict[str, Any], auto_remove: bool) -> str:  # fmt: skip
-    from dockyard.compose.converge import call
-
+def _create_oneoff(conv: Any, svc: Any, number: int, name: str,
+                   override: dict[str, Any], auto_remove: bool) -> str:  # fmt: skip
     project = conv.project
     lbls = labels.container_labels(project, svc, number, True, conv.image_ids.get(svc.name, ""))
     lbls[labels.SLUG] = name.rsplit("-", 1)[-1]
@@ -124,11 +121,11 @@ async def _create_oneoff(conv: Any, svc: Any, number: int, name: str,
     body.update(override)
     if auto_remove:
         body["HostConfig"]["AutoRemove"] = True
-    cid = await call(conv.api.create, name, body)
+    cid = conv.api.create(name, body)
     if not mode:
         for key in convert.sorted_networks(svc)[1:]:
-            await call(conv.api.connect, project.networks[key]["name"], cid,
-                       convert.endpoint(project, svc, key))  # fmt: skip
+            conv.api.connect(project.networks[key]["name"], cid,
+                             convert.endpoint(project, svc, key))  # fmt: skip
     return cid
 
 

@@ -7,11 +7,9 @@ dependency order; services at the same depth proceed in parallel.
 
 from __future__ import annotations
 
-import asyncio
-
 from dockyard.compose import labels
-from dockyard.compose.converge import call
 from dockyard.compose.errors import ComposeError
+from dockyard.compose.parallel import each
 from dockyard.compose.plan import is_running, number_of
 
 TYPE_CHECKING = False
@@ -66,7 +64,7 @@ class Ops:
             found = [c for c in found if service_of(c) in services]
         return sorted(found, key=lambda c: (service_of(c), number_of(c)))
 
-    async def _each_level(self, services: list[str] | None, reverse: bool, action: Any) -> None:
+    def _each_level(self, services: list[str] | None, reverse: bool, action: Any) -> None:
         known = [s for s in (services or list(self.project.services)) if s in self.project.services]
         containers = self.containers(services, all=True, oneoff=False)
         groups = levels(self.project, known)
@@ -77,59 +75,59 @@ class Ops:
             by_service.setdefault(service_of(c), []).append(c)
         unknown = [c for s, cs in by_service.items() if s not in known for c in cs]
         if reverse and unknown:  # orphans (with --remove-orphans) go first
-            await asyncio.gather(*(action(c) for c in unknown))
+            each(action, unknown)
         for group in groups:
-            await asyncio.gather(*(action(c) for s in group for c in by_service.get(s, [])))
+            each(action, [c for s in group for c in by_service.get(s, [])])
 
-    async def stop(self, services: list[str] | None, timeout: int | None) -> None:
-        async def one(c: dict[str, Any]) -> None:
+    def stop(self, services: list[str] | None, timeout: int | None) -> None:
+        def one(c: dict[str, Any]) -> None:
             if is_running(c):
                 self.progress.event("Container", cname(c), "Stopping")
-                await call(self.api.stop, c["Id"], timeout)
+                self.api.stop(c["Id"], timeout)
                 self.progress.event("Container", cname(c), "Stopped")
 
-        await self._each_level(services, True, one)
+        self._each_level(services, True, one)
 
-    async def start(self, services: list[str] | None) -> None:
-        async def one(c: dict[str, Any]) -> None:
+    def start(self, services: list[str] | None) -> None:
+        def one(c: dict[str, Any]) -> None:
             if not is_running(c):
                 self.progress.event("Container", cname(c), "Starting")
-                await call(self.api.start, c["Id"])
+                self.api.start(c["Id"])
                 self.progress.event("Container", cname(c), "Started")
 
-        await self._each_level(services, False, one)
+        self._each_level(services, False, one)
 
-    async def restart(self, services: list[str] | None, timeout: int | None) -> None:
-        async def one(c: dict[str, Any]) -> None:
+    def restart(self, services: list[str] | None, timeout: int | None) -> None:
+        def one(c: dict[str, Any]) -> None:
             self.progress.event("Container", cname(c), "Restarting")
-            await call(self.api.restart, c["Id"], timeout)
+            self.api.restart(c["Id"], timeout)
             self.progress.event("Container", cname(c), "Started")
 
-        await self._each_level(services, False, one)
+        self._each_level(services, False, one)
 
-    async def simple(self, services: list[str] | None, verb: str, done: str, fn: Any,
+    def simple(self, services: list[str] | None, verb: str, done: str, fn: Any,
                      want: Any = None) -> None:  # fmt: skip
         targets = [c for c in self.containers(services) if want is None or want(c)]
 
-        async def one(c: dict[str, Any]) -> None:
+        def one(c: dict[str, Any]) -> None:
             self.progress.event("Container", cname(c), verb)
-            await call(fn, c["Id"])
+            fn(c["Id"])
             self.progress.event("Container", cname(c), done)
 
-        await asyncio.gather(*(one(c) for c in targets))
+        each(one, targets)
 
-    async def remove(self, services: list[str] | None, stopped_only: bool, volumes: bool) -> None:
+    def remove(self, services: list[str] | None, stopped_only: bool, volumes: bool) -> None:
         targets = [c for c in self.containers(services, oneoff=None)
                    if not (stopped_only and is_running(c))]  # fmt: skip
 
-        async def one(c: dict[str, Any]) -> None:
+        def one(c: dict[str, Any]) -> None:
             self.progress.event("Container", cname(c), "Removing")
-            await call(self.api.remove, c["Id"], volumes, True)
+            self.api.remove(c["Id"], volumes, True)
             self.progress.event("Container", cname(c), "Removed")
 
-        await asyncio.gather(*(one(c) for c in targets))
+        each(one, targets)
 
-    async def down(self, remove_orphans: bool, volumes: bool, rmi: str | None,
+    def down(self, remove_orphans: bool, volumes: bool, rmi: str | None,
                    timeout: int | None) -> None:  # fmt: skip
         every = set(self.project.services) | set(self.project.disabled)
         found = self.api.containers(self.project.name, True, None)
@@ -141,13 +139,13 @@ class Ops:
                 "run this command with the --remove-orphans flag to clean it up."
             )
 
-        async def one(c: dict[str, Any]) -> None:
+        def one(c: dict[str, Any]) -> None:
             if is_running(c):
                 self.progress.event("Container", cname(c), "Stopping")
-                await call(self.api.stop, c["Id"], timeout)
+                self.api.stop(c["Id"], timeout)
                 self.progress.event("Container", cname(c), "Stopped")
             self.progress.event("Container", cname(c), "Removing")
-            await call(self.api.remove, c["Id"], volumes, True)
+            self.api.remove(c["Id"], volumes, True)
             self.progress.event("Container", cname(c), "Removed")
 
         keep_orphans = {c["Id"] for c in orphans} if not remove_orphans else set()
@@ -157,34 +155,38 @@ class Ops:
                 by_service.setdefault(service_of(c), []).append(c)
         known = [s for s in self.project.services]
         others = [c for s, cs in by_service.items() if s not in known for c in cs]
-        await asyncio.gather(*(one(c) for c in others))
+        each(one, others)
         for group in reversed(levels(self.project, known)):
-            await asyncio.gather(*(one(c) for s in group for c in by_service.get(s, [])))
-        await asyncio.gather(*(self._remove_network(n) for n in self.project.networks.values()
-                               if not n.get("external")))  # fmt: skip
+            each(one, [c for s in group for c in by_service.get(s, [])])
+        each(
+            self._remove_network,
+            [n for n in self.project.networks.values() if not n.get("external")],
+        )
         if volumes:
-            await asyncio.gather(*(self._remove_volume(v) for v in self.project.volumes.values()
-                                   if not v.get("external")))  # fmt: skip
+            each(
+                self._remove_volume,
+                [v for v in self.project.volumes.values() if not v.get("external")],
+            )
         if rmi:
-            await self._remove_images(rmi)
+            self._remove_images(rmi)
 
-    async def _remove_network(self, spec: dict[str, Any]) -> None:
-        info = await call(self.api.network, spec["name"])
+    def _remove_network(self, spec: dict[str, Any]) -> None:
+        info = self.api.network(spec["name"])
         if info is None or (info.get("Labels") or {}).get(labels.PROJECT) != self.project.name:
             return
         self.progress.event("Network", spec["name"], "Removing")
-        await call(self.api.remove_network, spec["name"])
+        self.api.remove_network(spec["name"])
         self.progress.event("Network", spec["name"], "Removed")
 
-    async def _remove_volume(self, spec: dict[str, Any]) -> None:
-        info = await call(self.api.volume, spec["name"])
+    def _remove_volume(self, spec: dict[str, Any]) -> None:
+        info = self.api.volume(spec["name"])
         if info is None or (info.get("Labels") or {}).get(labels.PROJECT) != self.project.name:
             return
         self.progress.event("Volume", spec["name"], "Removing")
-        await call(self.api.remove_volume, spec["name"])
+        self.api.remove_volume(spec["name"])
         self.progress.event("Volume", spec["name"], "Removed")
 
-    async def _remove_images(self, mode: str) -> None:
+    def _remove_images(self, mode: str) -> None:
         from dockyard.compose.convert import image_name
 
         refs = set()
@@ -192,9 +194,9 @@ class Ops:
             if mode == "all" or (mode == "local" and not s.image):
                 refs.add(image_name(self.project, s))
         for ref in sorted(refs):
-            if await call(self.api.image, ref) is not None:
+            if self.api.image(ref) is not None:
                 self.progress.event("Image", ref, "Removing")
-                await call(self.api.remove_image, ref)
+                self.api.remove_image(ref)
                 self.progress.event("Image", ref, "Removed")
 
 

@@ -7,9 +7,8 @@ containers numbered above the scale are removed, highest first, as Compose v2 do
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from dockyard.compose import labels
+from dockyard.compose.model import Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -18,11 +17,16 @@ if TYPE_CHECKING:
 CREATE, RECREATE, START, KEEP, REMOVE = "create", "recreate", "start", "keep", "remove"
 
 
-@dataclass(frozen=True)
-class Action:
+class Action(Record):
+    __slots__ = ("kind", "number", "container")
+    _fields = __slots__
     kind: str
     number: int
-    container: dict[str, Any] | None = None  # the existing container (GET /containers/json entry)
+    container: dict[str, Any] | None  # the existing container (GET /containers/json entry)
+
+    @classmethod
+    def _defaults(cls) -> dict[str, Any]:
+        return {"container": lambda: None}
 
 
 def number_of(container: dict[str, Any]) -> int:
