@@ -4,12 +4,13 @@ Why PyYAML: the project already depends on it and its SafeLoader handles anchors
 aliases and `<<` merge keys as YAML 1.1 defines them. Added: `!reset` and
 `!override` (the specification's merge controls), and duplicate keys refused, as
 compose-go refuses them. The C loader is used when present: it is ~10× faster.
+PyYAML is imported only when a text is not in `yamlcache` (its import is the
+costly part of reading an unchanged file).
 """
 
 from __future__ import annotations
 
-import yaml
-
+from dockyard.compose import yamlcache
 from dockyard.compose.errors import ComposeError
 from dockyard.compose.merge import RESET, Override
 
@@ -17,11 +18,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-_Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _Loader(_Base):  # type: ignore[misc,valid-type]
-    pass
+_loader: Any = None
 
 
 def _reset(loader: Any, node: Any) -> Any:
@@ -29,6 +26,8 @@ def _reset(loader: Any, node: Any) -> Any:
 
 
 def _override(loader: Any, node: Any) -> Any:
+    import yaml
+
     if isinstance(node, yaml.MappingNode):
         return Override(loader.construct_mapping(node, deep=True))
     if isinstance(node, yaml.SequenceNode):
@@ -52,16 +51,34 @@ def _mapping(loader: Any, node: Any) -> Any:
     return loader.construct_mapping(node, deep=True)
 
 
-_Loader.add_constructor("!reset", _reset)
-_Loader.add_constructor("!override", _override)
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+def loader() -> Any:
+    """The safe loader (C when built) with Compose's tags and duplicate-key check."""
+    global _loader
+    if _loader is None:
+        import yaml
+
+        class Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+            pass
+
+        Loader.add_constructor("!reset", _reset)
+        Loader.add_constructor("!override", _override)
+        Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+        _loader = Loader
+    return _loader
 
 
 def parse(text: str, filename: str) -> Any:
+    document = yamlcache.get(text)
+    if document is not yamlcache.MISSING:
+        return document
+    import yaml
+
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader subclass
+        document = yaml.load(text, Loader=loader())  # noqa: S506 - a safe loader subclass
     except yaml.YAMLError as e:
         raise ComposeError(f"yaml: {filename}: {e}") from None
+    yamlcache.put(text, document)
+    return document
 
 
 def read(path: str) -> Any:
