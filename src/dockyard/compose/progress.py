@@ -1,7 +1,9 @@
 """Progress as Compose v2 shows it: plain lines (` Container x  Started`) off a
 terminal or with `--progress plain`; on a terminal (`auto` or `tty`) a live view
 redrawn in place (`[+] Running 3/4`, one line per object with a ✔ when done and
-its elapsed time); nothing with `quiet`. Events come from any thread.
+its elapsed time); one JSON object per event with `json` (v2's `{"id":"Container
+x","status":"Started"}`, keys as Go marshals them); nothing with `quiet`. Events
+come from any thread.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 import sys
 import threading
 import time
+
+from dockyard.compose import gojson
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -36,6 +40,10 @@ class Progress:
         if self.mode == "quiet":
             return
         with self._lock:
+            if self.mode == "json":
+                self.stream.write(gojson.go_json({"id": f"{kind} {name}", "status": status}) + "\n")
+                self.stream.flush()
+                return
             if self.mode != "tty":
                 self.stream.write(f" {kind} {name}  {status}\n")
                 self.stream.flush()

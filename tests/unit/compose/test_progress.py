@@ -39,3 +39,14 @@ def test_quiet() -> None:
     p = Progress("quiet", out)
     p.event("Container", "x", "Started")
     assert out.getvalue() == ""
+
+
+def test_json_lines_as_compose_v2_writes_them() -> None:
+    out = _Tty()  # json whether or not on a terminal
+    p = Progress("json", out)
+    p.event("Network", "p_default", "Creating")
+    p.event("Container", "p-<web>&-1", "Started")
+    assert out.getvalue() == (
+        '{"id":"Network p_default","status":"Creating"}\n'
+        '{"id":"Container p-\\u003cweb\\u003e\\u0026-1","status":"Started"}\n'
+    )
