@@ -4,20 +4,16 @@ Containers, networks and volumes carry `com.docker.compose.*` labels so any comp
 (v2, v1, ours) recognises a project: `project`, `service`, `container-number`,
 `oneoff`, `config-hash`, `depends_on`, `image`, `project.working_dir`,
 `project.config_files`, `version`; networks and volumes their `network`/`volume` key.
-The config hash is a sha256 over the service's model minus what does not change a
-container (build, pull_policy, scale/replicas, depends_on, profiles), so `up`
-recreates only the services whose configuration changed.
+The config hash (`confighash`) is Compose v2's, so `up` recreates only the services
+whose configuration changed, and not those real Compose v2 made.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
-
     from dockyard.compose.model import Project, Service
 
 PREFIX = "com.docker.compose."
@@ -40,15 +36,11 @@ REPLACE = PREFIX + "replace"
 # The Compose v2 release whose behaviour this implementation follows, marked as ours.
 VERSION = "2.30.0-dockyard"
 
-_NOT_HASHED = ("build", "pull_policy", "scale", "depends_on", "profiles", "develop")
-
 
 def config_hash(service: Service) -> str:
-    cfg: dict[str, Any] = {k: v for k, v in service.config.items() if k not in _NOT_HASHED}
-    if isinstance(cfg.get("deploy"), dict):
-        cfg["deploy"] = {k: v for k, v in cfg["deploy"].items() if k != "replicas"}
-    data = json.dumps(cfg, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(data.encode()).hexdigest()
+    from dockyard.compose.confighash import service_hash
+
+    return service_hash(service.config)
 
 
 def project_labels(project: Project) -> dict[str, str]:

@@ -64,6 +64,31 @@ def go_duration(text: str) -> int:
     return -total if text.startswith("-") else total
 
 
+def go_duration_string(ns: int) -> str:
+    """time.Duration.String: "1m30s", "1h0m0s", "1.5s", "500ms", "0s"."""
+    if ns == 0:
+        return "0s"
+    sign, u = ("-" if ns < 0 else ""), abs(ns)
+
+    def fixed(value: int, digits: int) -> str:  # value / 10**digits, trailing zeros dropped
+        whole, frac = divmod(value, 10**digits)
+        return f"{whole}.{frac:0{digits}d}".rstrip("0").rstrip(".") if frac else str(whole)
+
+    if u < 1000:
+        return f"{sign}{u}ns"
+    if u < 10**6:
+        return f"{sign}{fixed(u, 3)}µs"
+    if u < 10**9:
+        return f"{sign}{fixed(u, 6)}ms"
+    text = fixed(u % (60 * 10**9), 9) + "s"
+    minutes = u // (60 * 10**9)
+    if minutes:
+        text = f"{minutes % 60}m{text}"
+        if minutes >= 60:
+            text = f"{minutes // 60}h{text}"
+    return sign + text
+
+
 def _layout(value: str, in_location: bool) -> str:
     """The regular expression of the Go layout GetTimestamp picks for `value`."""
     zone = "" if in_location else _ZONE
