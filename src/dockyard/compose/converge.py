@@ -16,6 +16,7 @@ import time
 from dockyard.client.errors import APIError
 from dockyard.compose import convert, images, labels, plan
 from dockyard.compose.errors import ComposeError
+from dockyard.compose.injectfiles import inject
 from dockyard.compose.parallel import Outcome, each, gather, sleep
 
 TYPE_CHECKING = False
@@ -357,6 +358,7 @@ class Converger:
                 mount["Source"] = kept
         self.progress.event("Container", name, "Creating")
         cid = self.api.create(name, body)
+        inject(self.api, self.project, service, cid)
         if not mode:
             for key in convert.sorted_networks(service)[1:]:
                 net = self.project.networks[key]["name"]

@@ -1,7 +1,7 @@
 """A service's model → the Engine API's container create body (pure).
 
 What Compose v2 sends: Mounts (not Binds) for volumes, binds and tmpfs; file
-secrets and configs bind-mounted read-only (`/run/secrets/<name>`, `/<name>`);
+file-based secrets and configs bind-mounted read-only (`/run/secrets/<name>`, `/<name>`);
 ports as ExposedPorts + PortBindings; the first network in the create call (its
 aliases: the service name and the configured ones), the others connected before
 start; healthcheck durations in nanoseconds; deploy.resources as HostConfig limits.
@@ -121,9 +121,11 @@ def _mounts(project: Project, service: Service) -> list[dict[str, Any]]:
         defined = getattr(project, key)
         for ref in service.config.get(key) or []:
             spec = defined[ref["source"]]
+            if "environment" in spec or "content" in spec:
+                continue  # copied in once created (injectfiles)
             if "file" not in spec:
                 raise ComposeError(
-                    f"service {service.name}: only file-based {key} are supported outside swarm"
+                    f"service {service.name}: external {key} are only supported in swarm mode"
                 )
             target = ref.get("target") or ref["source"]
             if not target.startswith("/"):

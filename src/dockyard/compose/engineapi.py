@@ -83,6 +83,15 @@ class EngineAPI:
         res = self.client.post(f"/containers/{quote(ref)}/wait", {"condition": condition})
         return int((res or {}).get("StatusCode", 0))
 
+    def put_archive(self, ref: str, path: str, tar: bytes, copy_uid_gid: bool = False) -> None:
+        params = {"path": path, "copyUIDGID": "true" if copy_uid_gid else None}
+        resp = self.client.request("PUT", f"/containers/{quote(ref)}/archive", params, tar,
+                                   {"Content-Type": "application/x-tar"})  # fmt: skip
+        try:
+            resp.read()
+        finally:
+            resp.close()
+
     def top(self, ref: str) -> dict[str, Any]:
         return self.client.get(f"/containers/{quote(ref)}/top")
 

@@ -14,6 +14,7 @@ import sys
 from dockyard.compose import convert, images, labels
 from dockyard.compose.commands import Context, _selected
 from dockyard.compose.errors import ComposeError
+from dockyard.compose.injectfiles import inject
 from dockyard.compose.views import _container
 
 TYPE_CHECKING = False
@@ -122,6 +123,7 @@ def _create_oneoff(conv: Any, svc: Any, number: int, name: str,
     if auto_remove:
         body["HostConfig"]["AutoRemove"] = True
     cid = conv.api.create(name, body)
+    inject(conv.api, project, svc, cid)
     if not mode:
         for key in convert.sorted_networks(svc)[1:]:
             conv.api.connect(project.networks[key]["name"], cid,

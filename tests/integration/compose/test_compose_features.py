@@ -86,3 +86,53 @@ def test_service_features(target: Target, tmp_path: Path) -> None:
     assert not set(anon) & set(volumes)
     assert t.docker("ps", "-aq", "--filter", f"label=com.docker.compose.project={project}"
                     ).stdout.strip() == ""  # fmt: skip
+
+
+VALUES = """\
+services:
+  app:
+    image: busybox
+    command: ["sleep", "1000"]
+    stop_signal: SIGKILL
+    secrets: [api_key, {source: api_key, target: /etc/key, mode: 0400}]
+    configs: [motd, {source: from_env, target: conf/env.txt}]
+secrets:
+  api_key:
+    environment: API_KEY
+configs:
+  motd:
+    content: |
+      hello ${WHO}
+  from_env:
+    environment: WHO
+"""
+
+
+def test_secrets_and_configs_from_environment_and_content(target: Target, tmp_path: Path) -> None:
+    t = target
+    project = "dyv" + uuid.uuid4().hex[:8]
+    (tmp_path / "compose.yaml").write_text(VALUES)
+    (tmp_path / ".env").write_text("API_KEY=k-123\nWHO=world\n")
+
+    def c(*args: str) -> subprocess.CompletedProcess[str]:
+        r = t.compose("-p", project, *args, cwd=tmp_path)
+        assert r.returncode == 0, f"{args} exited {r.returncode}\n{r.stdout}\n{r.stderr}"
+        return r
+
+    def sh(script: str) -> str:
+        return c("exec", "-T", "app", "sh", "-c", script).stdout.strip()
+
+    try:
+        c("up", "-d")
+        assert sh("cat /run/secrets/api_key") == "k-123"
+        assert sh("stat -c %a /run/secrets/api_key /etc/key") == "444\n400"
+        assert sh("cat /motd") == "hello world"
+        assert sh("cat /conf/env.txt") == "world"
+        # a variable the project does not have is an error naming it, before anything starts
+        (tmp_path / ".env").write_text("WHO=world\n")
+        c("down", "-t", "0")
+        r = t.compose("-p", project, "up", "-d", cwd=tmp_path)
+        assert r.returncode != 0
+        assert 'environment variable "API_KEY" required by file' in r.stderr
+    finally:
+        t.compose("-p", project, "down", "-v", "-t", "0", cwd=tmp_path)
