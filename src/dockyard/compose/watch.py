@@ -4,9 +4,10 @@ rules name.
 Rules (the specification's develop.md): `sync` copies changed files under `path`
 into the container at `target` (deleted ones are removed there), `sync+restart`
 then restarts the container, `sync+exec` then runs `exec.command`, `rebuild`
-rebuilds the image and recreates the service. Changes are found by polling
-(modification time and size, every POLL seconds): the standard library has no
-inotify, and a poll of a source tree costs little next to a rebuild.
+rebuilds the image and recreates the service. inotify (`compose.inotify`) says
+when, and under which rules' paths, something changed; a snapshot of those paths
+(modification time and size) compared with the last one says what. Where inotify
+is unavailable (or out of watches) every path is compared every POLL seconds.
 """
 
 from __future__ import annotations
@@ -105,8 +106,35 @@ class Watcher:
         return [c for c in self.api.containers(self.project.name, False, False, service=svc.name)
                 if c.get("State") == "running"]  # fmt: skip
 
-    def poll_once(self) -> None:
+    def watch(self) -> Any:
+        """inotify watches on every rule's path (keyed by rule index), or None."""
+        from dockyard.compose import inotify
+
+        try:
+            tree = inotify.Tree()
+        except inotify.Unavailable:
+            return None
+        try:
+            for i, (_, rule, _) in enumerate(self.rules):
+                root = rule["path"]
+                tree.add(i, root, lambda p, root=root, ignore=rule["ignore"]:
+                         _ignored(os.path.relpath(p, root), ignore))  # fmt: skip
+        except inotify.Unavailable:
+            tree.close()
+            return None
+        return tree
+
+    def changes(self, tree: Any, timeout: float = POLL) -> list[int]:
+        """The rules under whose paths something changed (all of them when polling)."""
+        if tree is None:
+            time.sleep(timeout)
+            return list(range(len(self.rules)))
+        return sorted(tree.wait(timeout))
+
+    def poll_once(self, which: list[int] | None = None) -> None:
         for i, (svc, rule, old) in enumerate(self.rules):
+            if which is not None and i not in which:
+                continue
             new = snapshot(rule["path"], rule["ignore"])
             changed, deleted = diff(old, new)
             if not changed and not deleted:
@@ -153,7 +181,14 @@ class Watcher:
         self.api.client.post(f"/exec/{eid}/start", None, {"Detach": True, "Tty": False})
 
     def run(self, stop: Callable[[], bool] = lambda: False) -> None:
+        tree = self.watch()
+        self.poll_once()  # what changed before the watches were in place
         self.say("Watch enabled")
-        while not stop():
-            time.sleep(POLL)
-            self.poll_once()
+        try:
+            while not stop():
+                which = self.changes(tree)
+                if which:
+                    self.poll_once(which)
+        finally:
+            if tree is not None:
+                tree.close()
