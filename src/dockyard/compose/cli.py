@@ -37,6 +37,16 @@ GLOBAL = Command(
 )  # fmt: skip
 
 _T = Flag("timeout", "t", INT, "Specify a shutdown timeout in seconds")
+# what `create` takes, and `up` too (it creates first), as Compose v2's createOptions
+_CREATE = (
+    Flag("build", "", BOOL, "Build images before starting containers"),
+    Flag("no-build", "", BOOL, "Don't build an image, even if it's policy"),
+    Flag("force-recreate", "", BOOL, "Recreate containers even if their configuration and image haven't changed"),
+    Flag("no-recreate", "", BOOL, "If containers already exist, don't recreate them."),
+    Flag("remove-orphans", "", BOOL, "Remove containers for services not defined in the Compose file"),
+    Flag("scale", "", LIST, "Scale SERVICE to NUM instances. Overrides the `scale` setting in the Compose file if present."),
+    Flag("pull", "", STRING, 'Pull image before running ("always"|"missing"|"never")'),
+)  # fmt: skip
 _PS_FORMAT = "Format output using a custom template:\n'table', 'json' or a Go template"
 
 
@@ -47,22 +57,16 @@ def _cmd(name: str, usage: str, desc: str, *flags: Flag, **kw: Any) -> Command:
 COMMANDS: dict[str, Command] = {
     "up": _cmd("up", "[OPTIONS] [SERVICE...]", "Create and start containers",
                Flag("detach", "d", BOOL, "Detached mode: Run containers in the background"),
-               Flag("build", "", BOOL, "Build images before starting containers"),
-               Flag("no-build", "", BOOL, "Don't build an image, even if it's policy"),
+               *_CREATE,
                Flag("wait", "", BOOL, "Wait for services to be running|healthy. Implies detached mode."),
                Flag("wait-timeout", "", INT, "Maximum duration in seconds to wait for the project to be running|healthy"),
-               Flag("scale", "", LIST, "Scale SERVICE to NUM instances. Overrides the scale setting in the Compose file if present."),
-               Flag("force-recreate", "", BOOL, "Recreate containers even if their configuration and image haven't changed"),
-               Flag("no-recreate", "", BOOL, "If containers already exist, don't recreate them."),
                Flag("no-deps", "", BOOL, "Don't start linked services"),
-               Flag("remove-orphans", "", BOOL, "Remove containers for services not defined in the Compose file"),
                Flag("abort-on-container-exit", "", BOOL, "Stops all containers if any container was stopped."),
                Flag("exit-code-from", "", STRING, "Return the exit code of the selected service container."),
                Flag("attach", "", LIST, "Restrict attaching to the specified services."),
                Flag("no-attach", "", LIST, "Do not attach (stream logs) to the specified services"),
                Flag("renew-anon-volumes", "V", BOOL, "Recreate anonymous volumes instead of retrieving data from the previous containers"),
                Flag("no-start", "", BOOL, "Don't start the services after creating them"),
-               Flag("pull", "", STRING, 'Pull image before running ("always"|"missing"|"never")'),
                Flag("quiet-pull", "", BOOL, "Pull without printing progress information"),
                Flag("no-color", "", BOOL, "Produce monochrome output"),
                Flag("no-log-prefix", "", BOOL, "Don't print prefix in logs"),
@@ -73,13 +77,7 @@ COMMANDS: dict[str, Command] = {
                  Flag("rmi", "", STRING, 'Remove images used by services. "local" remove only images that don\'t have a custom tag ("local"|"all")'),
                  Flag("remove-orphans", "", BOOL, "Remove containers for services not defined in the Compose file"), _T),
     "create": _cmd("create", "[OPTIONS] [SERVICE...]", "Creates containers for a service",
-                   Flag("build", "", BOOL, "Build images before starting containers"),
-                   Flag("no-build", "", BOOL, "Don't build an image, even if it's policy"),
-                   Flag("force-recreate", "", BOOL, "Recreate containers even if their configuration and image haven't changed"),
-                   Flag("no-recreate", "", BOOL, "If containers already exist, don't recreate them."),
-                   Flag("remove-orphans", "", BOOL, "Remove containers for services not defined in the Compose file"),
-                   Flag("scale", "", LIST, "Scale SERVICE to NUM instances."),
-                   Flag("pull", "", STRING, 'Pull image before running ("always"|"missing"|"never")')),
+                   *_CREATE),
     "ps": _cmd("ps", "[OPTIONS] [SERVICE...]", "List containers",
                Flag("all", "a", BOOL, "Show all stopped containers (including those created by the run command)"),
                Flag("quiet", "q", BOOL, "Only display IDs"),
