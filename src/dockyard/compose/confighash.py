@@ -20,7 +20,6 @@ import hashlib
 from dockyard.compose.convert import duration_ns, size_bytes
 from dockyard.compose.fieldorder import ORDERS, SERVICE_ORDER
 from dockyard.compose.gojson import go_json
-from dockyard.proto.timetypes import go_duration_string
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -101,6 +100,8 @@ def _bytes(value: Any) -> str | None:
 
 
 def _duration(value: Any) -> str | None:
+    from dockyard.proto.timetypes import go_duration_string  # calendar, datetime: when needed
+
     return None if value is None else go_duration_string(duration_ns(value))
 
 
