@@ -23,6 +23,14 @@ def first_host(net: ipaddress.IPv4Network) -> ipaddress.IPv4Address:
     return net.network_address + 1
 
 
+def parse_any(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """An IPv4 or IPv6 subnet (IPAM configs hold both families)."""
+    try:
+        return ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise InvalidParameter(f"invalid subnet {text}") from None
+
+
 def allocate(
     subnet: str,
     gateway: str,
@@ -30,31 +38,32 @@ def allocate(
     ip_range: str | None = None,
     wanted: str | None = None,
 ) -> str:
-    """A free address of `subnet` (within `ip_range` if set), or `wanted` if it is free."""
-    net = parse_subnet(subnet)
-    taken = {ipaddress.IPv4Address(u) for u in used}
-    taken.add(ipaddress.IPv4Address(gateway))
+    """A free address of `subnet` (IPv4 or IPv6; within `ip_range` if set), or
+    `wanted` if it is free. Addresses are handed out in order, as libnetwork does."""
+    net = parse_any(subnet)
+    family = f"IPv{net.version}"
+    taken = {ipaddress.ip_address(u) for u in used if u}
+    if gateway:
+        taken.add(ipaddress.ip_address(gateway))
+    # IPv4's broadcast address is never a host's; IPv6 has none
+    reserved = {net.network_address} | ({net.broadcast_address} if net.version == 4 else set())
     if wanted:
         try:
-            addr = ipaddress.IPv4Address(wanted)
+            addr = ipaddress.ip_address(wanted)
         except ValueError:
-            raise InvalidParameter(f"invalid IPv4 address: {wanted}") from None
-        if addr not in net or addr in (net.network_address, net.broadcast_address):
+            raise InvalidParameter(f"invalid {family} address: {wanted}") from None
+        if addr.version != net.version or addr not in net or addr in reserved:
             raise InvalidParameter(
                 f"no configured subnet or ip-range contain the IP address {wanted}"
             )
         if addr in taken:
             raise Conflict("Address already in use")
         return str(addr)
-    pool = parse_subnet(ip_range) if ip_range else net
-    for addr in pool.hosts() if pool.prefixlen < 31 else pool:
-        if (
-            addr in net
-            and addr not in taken
-            and addr not in (net.network_address, net.broadcast_address)
-        ):
+    pool = parse_any(ip_range) if ip_range else net
+    for addr in pool.hosts() if pool.prefixlen < pool.max_prefixlen - 1 else pool:
+        if addr in net and addr not in taken and addr not in reserved:
             return str(addr)
-    raise Conflict(f"no available IPv4 addresses on this network's address pools: {subnet}")
+    raise Conflict(f"no available {family} addresses on this network's address pools: {subnet}")
 
 
 def split_pool(base: str, size: int) -> list[str]:

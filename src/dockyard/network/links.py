@@ -35,6 +35,21 @@ def ensure_bridge(name: str, gateway: str, prefixlen: int, mtu: int = 1500) -> N
     _sysctl(f"/proc/sys/net/ipv4/conf/{name}/route_localnet", "1")
 
 
+IFA_F_NODAD = 0x02
+
+
+def ensure_address(name: str, address: str, prefixlen: int) -> None:
+    """`address` on link `name` (an IPv6 one without duplicate address detection:
+    usable at once, as libnetwork adds a bridge's IPv6 gateway)."""
+    with IPRoute() as ipr:
+        i = ipr.link_lookup(ifname=name)[0]
+        family = 10 if ":" in address else 2
+        have = {a.get("IFA_ADDRESS") for a in ipr.get_addr(index=i, family=family)}
+        if address not in have:
+            flags = IFA_F_NODAD if family == 10 else 0
+            ipr.addr("add", index=i, address=address, prefixlen=prefixlen, flags=flags)
+
+
 def delete_bridge_if_unused(name: str) -> bool:
     """Deletes a bridge nobody is plugged into (another daemon may share it)."""
     with IPRoute() as ipr:

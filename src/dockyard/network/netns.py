@@ -2,8 +2,9 @@
 
 The daemon is a multi-threaded asyncio process and never calls unshare/setns
 itself: util-linux `unshare --net=FILE true` creates a namespace and bind-mounts
-it on FILE (running `ip link set lo up` in it); `nsenter --net=FILE ip -batch -` configures the inside (loopback,
-eth0's address, routes) in one exec. The host side (bridge, veth, moving the
+it on FILE (a shell in it turns IPv6 off and runs `ip link set lo up`);
+`nsenter --net=FILE ip -batch -` configures the inside (loopback, eth0's address,
+routes) in one exec. The host side (bridge, veth, moving the
 peer in by fd) is done over netlink with pyroute2 (see links.py), which does
 not fork. Removal is umount2 + unlink.
 """
@@ -20,6 +21,7 @@ from dockyard.api.errors import SystemError_
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _MNT_DETACH = 2
+_V6_OFF = "/proc/sys/net/ipv6/conf/{}/disable_ipv6"
 
 
 def create(path: str) -> None:
@@ -27,20 +29,31 @@ def create(path: str) -> None:
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     with open(path, "w"):
         pass
+    # IPv6 off on every interface (lo, and the ones that come: `default`), as dockerd
+    # has it in a container on networks without IPv6; run_ip turns it on where wanted.
+    # /proc/sys/net is the opening process's namespace's: the shell inside writes it.
     p = subprocess.run(
-        ["unshare", f"--net={path}", "ip", "link", "set", "lo", "up"],
+        ["unshare", f"--net={path}", "sh", "-c",
+         f"echo 1 > {_V6_OFF.format('default')} && echo 1 > {_V6_OFF.format('all')} && "
+         "exec ip link set lo up"],
         capture_output=True,
         text=True,
-    )
+    )  # fmt: skip
     if p.returncode != 0:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
         raise SystemError_(f"failed to create network namespace: {p.stderr.strip()}")
 
 
-def run_ip(path: str, commands: list[str]) -> None:
+def run_ip(path: str, commands: list[str], ipv6_on: list[str] | None = None) -> None:
+    """`ip -batch` in the namespace; first IPv6 turned on for the `ipv6_on` links
+    (an IPv6 address cannot be added while it is off)."""
+    argv = ["ip", "-batch", "-"]
+    if ipv6_on:
+        writes = " && ".join(f"echo 0 > {_V6_OFF.format(i)}" for i in ipv6_on)
+        argv = ["sh", "-c", f"{writes} && exec ip -batch -"]
     p = subprocess.run(
-        ["nsenter", f"--net={path}", "ip", "-batch", "-"],
+        ["nsenter", f"--net={path}", *argv],
         input="\n".join(commands) + "\n",
         capture_output=True,
         text=True,

@@ -12,6 +12,8 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+from dockyard.daemon.services import ipv6
+
 # libnetwork gives link-local addresses the whole link-local range's mask
 _LINK_LOCAL_PREFIX = {4: 16, 6: 64}
 
@@ -33,7 +35,10 @@ def needs_own_interface(cfg: dict[str, Any]) -> bool:
     """Whether the endpoint asks for more than a warm sandbox has ready (its own
     address, MAC or link-local addresses)."""
     ipam = cfg.get("IPAMConfig") or {}
-    return bool(ipam.get("IPv4Address") or cfg.get("MacAddress") or link_local_ips(cfg))
+    return bool(
+        ipam.get("IPv4Address") or ipam.get("IPv6Address") or cfg.get("MacAddress")
+        or link_local_ips(cfg)
+    )  # fmt: skip
 
 
 def link_local_commands(cfg: dict[str, Any], ifname: str) -> list[str]:
@@ -62,9 +67,7 @@ def endpoint_settings(
         "Gateway": ep["gateway"] if ep else "",
         "IPAddress": ep["ip"] if ep else "",
         "IPPrefixLen": plen if ep else 0,
-        "IPv6Gateway": "",
-        "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0,
+        **ipv6.settings(ep),
         "DNSNames": [c.name.lstrip("/"), c.id[:12], *((ep or {}).get("aliases") or [])]
         if n["Name"] != "bridge"
         else None,

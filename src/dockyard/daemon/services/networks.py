@@ -25,7 +25,7 @@ from typing import Any
 from dockyard.api.errors import Conflict, Forbidden, InvalidParameter, NotFound
 from dockyard.api.filters import labels_match, match
 from dockyard.daemon.paths import DaemonPaths
-from dockyard.daemon.services import reclaim
+from dockyard.daemon.services import ipv6, reclaim
 from dockyard.daemon.services.containers import Container, SandboxInfo, _host_resolv_conf
 from dockyard.daemon.services.endpoint_settings import (
     endpoint_settings,
@@ -88,8 +88,10 @@ class NetworkService:
             opts.warm_sandboxes,
         )
 
-    def _ips_on(self, nid: str) -> list[str]:
-        return [ep["ip"] for per in self.endpoints.values() for k, ep in per.items() if k == nid]
+    def _ips_on(self, nid: str, key: str = "ip") -> list[str]:
+        return [
+            ep.get(key, "") for per in self.endpoints.values() for k, ep in per.items() if k == nid
+        ]
 
     # ---- state ----------------------------------------------------------------------
     def _save(self, durable: bool = False) -> None:
@@ -186,6 +188,11 @@ class NetworkService:
         await asyncio.to_thread(
             links.ensure_bridge, n["_bridge"], cfg["Gateway"], plen, self.opts.mtu
         )
+        if (cfg6 := ipv6.config_of(n)) is not None:
+            await asyncio.to_thread(
+                links.ensure_address, n["_bridge"], ipv6.gateway(cfg6),
+                ipam.parse_any(cfg6["Subnet"]).prefixlen,
+            )  # fmt: skip
 
     async def shutdown(self) -> None:
         """Rules removed; DNS closed; bridges without live endpoints deleted."""
@@ -249,7 +256,7 @@ class NetworkService:
                     "EndpointID": ep["endpoint_id"],
                     "MacAddress": ep["mac"],
                     "IPv4Address": f"{ep['ip']}/{plen}",
-                    "IPv6Address": "",
+                    "IPv6Address": ipv6.network_view_address(ep),
                 }
         out["Containers"] = eps
         return out
@@ -297,14 +304,17 @@ class NetworkService:
             raise NotFound(f'plugin "{driver}" not found')
         if any(n["Name"] == name for n in self.nets.values()):
             raise Conflict(f"network with name {name} already exists")
-        if body.get("EnableIPv6"):
-            raise InvalidParameter("IPv6 networks are not supported by this daemon")
         opts = dict(body.get("Options") or {})
         async with self.lock:
             used = [
                 n["IPAM"]["Config"][0]["Subnet"] for n in self.nets.values() if n["IPAM"]["Config"]
             ]
-            configs = (body.get("IPAM") or {}).get("Config") or []
+            configs, configs6 = ipv6.split_configs((body.get("IPAM") or {}).get("Config") or [])
+            cfg6 = (
+                ipv6.pool(configs6, ipv6.subnets(self.nets.values()))
+                if body.get("EnableIPv6")
+                else None
+            )
             cfg = configs[0] if configs else {}
             subnet = cfg.get("Subnet") or ""
             if subnet:
@@ -340,6 +350,9 @@ class NetworkService:
                 aux=ipam.aux_addresses(cfg.get("AuxiliaryAddresses"), net),
                 ipam_options=(body.get("IPAM") or {}).get("Options"),
             )  # fmt: skip
+            if cfg6 is not None:
+                rec["EnableIPv6"] = True
+                rec["IPAM"]["Config"].append(cfg6)
             bridge = opts.get(BRIDGE_NAME_OPT) or "br-" + rec["Id"][:12]
             if len(bridge) > 15:
                 raise InvalidParameter(f"bridge name {bridge} is too long")
@@ -593,6 +606,7 @@ class NetworkService:
             "endpoint_id": digest,
             "aliases": list(cfg.get("Aliases") or []),
             "ports": [],
+            **ipv6.endpoint(n, cfg, self._ips_on(n["Id"], "ip6")),
         }
         if primary:
             ep["ports"] = self._bind_ports(c)
@@ -605,8 +619,10 @@ class NetworkService:
         ]
         if primary and not n["Internal"]:
             cmds.append(f"route add default via {sub['Gateway']} dev {ifname}")
+        cmds += ipv6.commands(ep, ifname, default_route=primary and not n["Internal"])
         self.endpoints.setdefault(c.id, {})[n["Id"]] = ep
-        await asyncio.to_thread(netns.run_ip, path, cmds)
+        v6_on = [ifname, "lo"] if ep.get("ip6") else None
+        await asyncio.to_thread(netns.run_ip, path, cmds, v6_on)
 
     def _warm(self, wanted: list[tuple[dict[str, Any], dict[str, Any]]]) -> Sandbox | None:
         """A warm sandbox when the container goes on the default bridge alone with
