@@ -233,19 +233,22 @@ class Converger:
 
         service = self.project.services[name]
         try:
-            with _settles(self.made[name]):
-                for dep in implicit_dependencies(service.config):
-                    if dep in self.made:
-                        self.made[dep].wait()
-                self.to_start[name] = self.converge_service(service, opts)
+            for dep in implicit_dependencies(service.config):
+                if dep in self.made:
+                    self.made[dep].wait()
+            self.to_start[name] = self.converge_service(service, opts)
+            self.made[name].set()
             if opts.start:
-                with _settles(self.ready[name]):
-                    each(lambda d: self._wait_dependency(service, d, service.depends_on[d]),
-                         list(service.depends_on))  # fmt: skip
-                    each(lambda c: self.start_container(*c), self.to_start.get(name, []))
-        finally:  # a failure before the start phase still releases the dependents
+                each(lambda d: self._wait_dependency(service, d, service.depends_on[d]),
+                     list(service.depends_on))  # fmt: skip
+                each(lambda c: self.start_container(*c), self.to_start.get(name, []))
+                self.ready[name].set()
+        except BaseException as e:
+            # the dependents fail with this service's own error (an Outcome is set once)
+            self.made[name].set(e)
             if name in self.ready:
-                self.ready[name].set(ComposeError(f"service {name} was not started"))
+                self.ready[name].set(e)
+            raise
 
     def _wait_dependency(self, service: Service, dep: str, spec: dict[str, Any]) -> None:
         if dep not in self.ready:
@@ -448,16 +451,3 @@ class Converger:
                 sleep(POLL)
 
         gather(*(lambda c=c, s=s: one(c, s) for s, ids in self.created.items() for c in ids))
-
-
-class _settles:
-    """`with _settles(outcome):` sets the outcome with the block's success or error."""
-
-    def __init__(self, outcome: Outcome) -> None:
-        self.outcome = outcome
-
-    def __enter__(self) -> None:
-        pass
-
-    def __exit__(self, kind: Any, error: BaseException | None, tb: Any) -> None:
-        self.outcome.set(error)

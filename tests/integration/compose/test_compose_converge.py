@@ -221,3 +221,33 @@ def test_interrupted_foreground_up_stops_the_project(target: Target, tmp_path: P
     finally:
         end_group(up)
         t.compose("-p", project, "down", "-t", "0", cwd=tmp_path)
+
+
+BROKEN = """\
+services:
+  db:
+    image: busybox
+    entrypoint: ["/no/such/program"]
+""" + "".join(f"""\
+  web{i}:
+    image: busybox
+    command: ["sleep", "1000"]
+    depends_on: [db]
+""" for i in range(4))
+
+
+def test_a_failed_dependency_reports_its_own_error(target: Target, tmp_path: Path) -> None:
+    """The dependents fail with the dependency's error, not one of their own making,
+    and are not started."""
+    t = target
+    project = "dyb" + uuid.uuid4().hex[:8]
+    (tmp_path / "compose.yaml").write_text(BROKEN)
+    try:
+        r = t.compose("-p", project, "up", "-d", cwd=tmp_path)
+        assert r.returncode == 1, r.stderr
+        last = r.stderr.strip().splitlines()[-1]
+        assert "/no/such/program" in last, r.stderr
+        running = t.docker("ps", "-q", "--filter", f"label=com.docker.compose.project={project}")
+        assert running.stdout.strip() == ""
+    finally:
+        t.compose("-p", project, "down", "-t", "0", cwd=tmp_path)
