@@ -7,7 +7,7 @@ import pytest
 
 from dockyard.api.errors import InvalidParameter
 from dockyard.daemon.services import names
-from dockyard.daemon.services.containers import status_text
+from dockyard.daemon.services.container_model import status_text
 from dockyard.daemon.services.signals import parse_signal
 from dockyard.humanize import human_duration
 from dockyard.rootpath import open_in_root

@@ -177,7 +177,7 @@ def routes(ops: ContainerOps) -> web.RouteTableDef:
                 if isinstance(item, BaseException):
                     raise item
                 await resp.write(item)
-        svc.events.publish("container", "archive-path", c.id, svc._attrs(c))
+        svc.events.publish("container", "archive-path", c.id, svc.attrs(c))
         await resp.write_eof()
         return resp
 
@@ -193,7 +193,7 @@ def routes(ops: ContainerOps) -> web.RouteTableDef:
             body.seek(0)
             async with _named(request), ops.root(c) as root, ops.frozen(c):
                 await asyncio.to_thread(archive.extract, root, path, body, no_overwrite)  # type: ignore[arg-type]
-        svc.events.publish("container", "extract-to-dir", c.id, svc._attrs(c))
+        svc.events.publish("container", "extract-to-dir", c.id, svc.attrs(c))
         return web.Response(status=200)
 
     return r

@@ -21,11 +21,8 @@ from dockyard.api.timefilters import unix_time
 from dockyard.daemon.server import hijack as hj
 from dockyard.daemon.server.app import API_VERSION_KEY
 from dockyard.daemon.server.params import json_response, model_body, qbool, qfilters, qint
-from dockyard.daemon.services.containers import (
-    Container,
-    ContainerService,
-    status_text,
-)
+from dockyard.daemon.services.container_model import Container, status_text
+from dockyard.daemon.services.containers import ContainerService
 from dockyard.daemon.services.disk_usage import container_sizes
 from dockyard.daemon.services.outputs import Subscription
 from dockyard.monitor import jsonlog
@@ -337,7 +334,7 @@ def routes(svc: ContainerService) -> web.RouteTableDef:
         keys = _detach_keys(request.query.get("detachKeys"))  # refused before the hijack
         q = svc.subscribe(c)
         stream = await hj.hijack(request, hj.RAW if tty else hj.MULTIPLEXED)
-        svc.events.publish("container", "attach", c.id, svc._attrs(c))
+        svc.events.publish("container", "attach", c.id, svc.attrs(c))
         pump_in = None
         if want_stdin and c.config.get("OpenStdin"):
             # As dockerd: detach keys are scanned only with a TTY; without one,
@@ -368,7 +365,7 @@ def routes(svc: ContainerService) -> web.RouteTableDef:
         q = svc.subscribe(c)
         ws = web.WebSocketResponse()
         await ws.prepare(request)
-        svc.events.publish("container", "attach", c.id, svc._attrs(c))
+        svc.events.publish("container", "attach", c.id, svc.attrs(c))
 
         async def pump_in() -> None:
             await c.live.linked.wait()

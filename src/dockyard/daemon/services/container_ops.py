@@ -20,7 +20,8 @@ from typing import Any
 
 from dockyard.api.errors import Conflict, InvalidParameter, SystemError_
 from dockyard.daemon.services import cpmounts, names
-from dockyard.daemon.services.containers import Container, ContainerService
+from dockyard.daemon.services.container_model import Container
+from dockyard.daemon.services.containers import ContainerService
 
 
 class ContainerOps:
@@ -29,17 +30,7 @@ class ContainerOps:
 
     # ---- runtime helpers ----------------------------------------------------------
     async def _runtime(self, c: Container, *args: str) -> str:
-        proc = await asyncio.create_subprocess_exec(
-            *self.svc.runtime_of(c.host_config).argv,
-            *args,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await proc.communicate()
-        if proc.returncode != 0:
-            raise SystemError_(err.decode(errors="replace").strip() or f"runtime {args[0]} failed")
-        return out.decode(errors="replace")
+        return await self.svc.task_runtime.run(self.svc.runtime_of(c.host_config), *args)
 
     def _running(self, ref: str) -> Container:
         c = self.svc.get(ref)
@@ -54,8 +45,8 @@ class ContainerOps:
             raise Conflict(f"Container {c.id} is already paused")
         await self._runtime(c, "pause", c.id)
         c.state.update(Paused=True, Status="paused")
-        self.svc._save(c)
-        self.svc.events.publish("container", "pause", c.id, self.svc._attrs(c))
+        self.svc.save(c)
+        self.svc.events.publish("container", "pause", c.id, self.svc.attrs(c))
 
     async def unpause(self, ref: str) -> None:
         c = self._running(ref)
@@ -63,8 +54,8 @@ class ContainerOps:
             raise Conflict(f"Container {c.id} is not paused")
         await self._runtime(c, "resume", c.id)
         c.state.update(Paused=False, Status="running")
-        self.svc._save(c)
-        self.svc.events.publish("container", "unpause", c.id, self.svc._attrs(c))
+        self.svc.save(c)
+        self.svc.events.publish("container", "unpause", c.id, self.svc.attrs(c))
 
     @contextlib.asynccontextmanager
     async def frozen(self, c: Container) -> AsyncIterator[None]:
@@ -91,24 +82,16 @@ class ContainerOps:
         old = c.name
         if canonical == old:
             raise InvalidParameter("Renaming a container with the same name as its current name")
-        if canonical in self.svc.by_name:
-            raise Conflict(
-                "Error when allocating new name: "
-                f'Conflict. The container name "{canonical}" is already in use by container '
-                f'"{self.svc.by_name[canonical]}". You have to remove (or rename) that container '
-                "to be able to reuse that name."
-            )
-        self.svc.by_name[canonical] = c.id
-        self.svc.by_name.pop(old, None)
-        c.name = canonical
-        self.svc._save(c)
-        self.svc.events.publish("container", "rename", c.id, self.svc._attrs(c, oldName=old))
+        self.svc.records.check_name_free(canonical, "Error when allocating new name: ")
+        self.svc.records.rename(c, canonical)
+        self.svc.save(c)
+        self.svc.events.publish("container", "rename", c.id, self.svc.attrs(c, oldName=old))
 
     def resize(self, ref: str, h: int, w: int) -> None:
         c = self._running(ref)
         if h < 0 or w < 0:
             raise InvalidParameter("invalid resize dimensions")
-        self.svc._send(c, {"op": "resize", "h": h, "w": w})
+        self.svc.send(c, {"op": "resize", "h": h, "w": w})
 
     # ---- top --------------------------------------------------------------------------------
     async def top(self, ref: str, ps_args: str) -> dict[str, Any]:
@@ -154,7 +137,7 @@ class ContainerOps:
         mounts = self.svc.images.snapshotter.mounts(c.id)
         target = tempfile.mkdtemp(prefix=f"cp-{c.id[:12]}-", dir=self.svc.paths.exec_root)
         try:
-            await asyncio.to_thread(self.svc._mount_all, mounts, target)
+            await asyncio.to_thread(self.svc.mount_all, mounts, target)
             try:
                 done = await asyncio.to_thread(cpmounts.mount_points, target, self.points(c))
                 try:
@@ -162,7 +145,7 @@ class ContainerOps:
                 finally:
                     await asyncio.to_thread(cpmounts.unmount_points, done)
             finally:
-                await asyncio.to_thread(self.svc._unmount, target)
+                await asyncio.to_thread(self.svc.unmount, target)
         finally:
             with contextlib.suppress(OSError):
                 os.rmdir(target)
@@ -173,7 +156,7 @@ class ContainerOps:
         return mount_points(c) if mount_points is not None else []
 
     def export_event(self, c: Container) -> None:
-        self.svc.events.publish("container", "export", c.id, self.svc._attrs(c))
+        self.svc.events.publish("container", "export", c.id, self.svc.attrs(c))
 
 
 def _cgroup_pids(cid: str) -> set[int]:

@@ -30,12 +30,15 @@ from dockyard.api.errors import (
     SystemError_,
 )
 from dockyard.daemon.services import ocispec
-from dockyard.daemon.services.containers import Container, ContainerService, _read_in_root
+from dockyard.daemon.services.container_model import Container
+from dockyard.daemon.services.container_spec import read_in_root
+from dockyard.daemon.services.containers import ContainerService
 from dockyard.daemon.services.monitors import output_wanted, read_link
 from dockyard.daemon.services.outputs import Fanout, Subscription
 from dockyard.daemon.services.signals import parse_signal
 from dockyard.daemon.services.stdin import StdinLink
 from dockyard.monitor import protocol
+from dockyard.monitor.config import MonitorConfig
 
 log = logging.getLogger("dockyard.exec")
 
@@ -149,7 +152,7 @@ class ExecService:
             "container",
             f"exec_create: {' '.join(body['Cmd'])}",
             c.id,
-            self.containers._attrs(c, execID=eid),
+            self.containers.attrs(c, execID=eid),
         )
         return eid
 
@@ -190,30 +193,20 @@ class ExecService:
             proc = exec_process(
                 base,
                 e.config,
-                _read_in_root(rootfs, "etc/passwd"),
-                _read_in_root(rootfs, "etc/group"),
+                read_in_root(rootfs, "etc/passwd"),
+                read_in_root(rootfs, "etc/group"),
             )
             process_path = os.path.join(state_dir, "process.json")
             with open(process_path, "w") as f:
                 json.dump(proc, f)
             sock = os.path.join(svc.paths.sockets_root, "x" + e.id[:31])
-            mcfg = {
-                "mode": "exec",
-                "id": c.id,
-                "bundle": state_dir,
-                "process": process_path,
-                **svc.runtime_of(c.host_config).monitor_config(),
-                "socket": sock,
-                "stdin": bool(e.config.get("AttachStdin")),
-                "tty": e.tty,
-            }
-            cfg_path = os.path.join(state_dir, "monitor.json")
-            with open(cfg_path, "w") as f:
-                json.dump(mcfg, f)
-            line = await svc.monitors.place(cfg_path)
-            ready = json.loads(line) if line.strip() else {"ok": False, "error": "no word"}
-            if not ready.get("ok"):
-                raise SystemError_(f"exec monitor failed: {ready.get('error')}")
+            rt = svc.runtime_of(c.host_config)
+            config = MonitorConfig(
+                mode="exec", id=c.id, bundle=state_dir, process=process_path, socket=sock,
+                runtime=rt.argv[0], runtime_args=rt.argv[1:], runtime_inproc=rt.inproc,
+                stdin=bool(e.config.get("AttachStdin")), tty=e.tty,
+            )  # fmt: skip
+            await svc.task_runtime.create(config, os.path.join(state_dir, "monitor.json"))
             reader, writer = await asyncio.open_unix_connection(sock)
         except BaseException:
             e.exit_code = 126
@@ -238,7 +231,7 @@ class ExecService:
             "container",
             f"exec_start: {' '.join(e.config['Cmd'])}",
             c.id,
-            svc._attrs(c, execID=e.id),
+            svc.attrs(c, execID=e.id),
         )
         return e
 
@@ -278,7 +271,7 @@ class ExecService:
                 "container",
                 "exec_die",
                 c.id,
-                self.containers._attrs(c, execID=e.id, exitCode=str(e.exit_code)),
+                self.containers.attrs(c, execID=e.id, exitCode=str(e.exit_code)),
             )
 
     def subscribe(self, e: Exec) -> Subscription:

@@ -18,7 +18,7 @@ import dataclasses
 from typing import Any
 
 from dockyard.api.errors import InvalidParameter, NoSuchContainer, SystemError_
-from dockyard.daemon.services.containers import Container, SandboxInfo
+from dockyard.daemon.services.container_model import Container, SandboxInfo
 
 _BRIDGE_MODES = ("default", "bridge")
 
@@ -132,4 +132,4 @@ class LegacyLinks:
         full = f"{p.name}/{_alias}"
         links = [x for x in p.host_config.get("Links") or [] if x.partition(":")[2] != full]
         p.host_config["Links"] = links or None
-        self.containers._save(p)
+        self.containers.save(p)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dockyard.daemon.services.containers import Container, SandboxInfo
+from dockyard.daemon.services.container_model import Container, SandboxInfo
 from dockyard.daemon.services.events import EventBus
 
 

@@ -26,7 +26,8 @@ from dockyard.api.errors import Conflict, Forbidden, InvalidParameter, NotFound
 from dockyard.api.filters import labels_match, match
 from dockyard.daemon.paths import DaemonPaths
 from dockyard.daemon.services import ipv6, reclaim
-from dockyard.daemon.services.containers import Container, SandboxInfo, _host_resolv_conf
+from dockyard.daemon.services.container_model import Container, SandboxInfo
+from dockyard.daemon.services.container_spec import host_resolv_conf
 from dockyard.daemon.services.endpoint_settings import (
     endpoint_settings,
     link_local_commands,
@@ -558,7 +559,7 @@ class NetworkService:
         return tuple(out)
 
     def _resolv(self, hc: dict[str, Any], embedded: bool) -> str:
-        host = _host_resolv_conf().splitlines()
+        host = host_resolv_conf().splitlines()
         search = [ln for ln in host if ln.startswith("search")]
         options = [ln for ln in host if ln.startswith("options")]
         if embedded:
@@ -693,7 +694,7 @@ class NetworkService:
         c = self.containers.containers.get(cid) if self.containers else None
         servers = list((c.host_config.get("Dns") or []) if c else [])
         if not servers:
-            for line in _host_resolv_conf().splitlines():
+            for line in host_resolv_conf().splitlines():
                 parts = line.split()
                 if parts[:1] == ["nameserver"] and len(parts) > 1 and "." in parts[1]:
                     servers.append(parts[1])

@@ -23,11 +23,6 @@ class Runtime:
     argv: tuple[str, ...]  # the command, then its global flags (--root ...)
     inproc: list[str] | None = field(default=None)  # our runtime, run in the monitor's interpreter
 
-    def monitor_config(self) -> dict[str, Any]:
-        """The keys a monitor's config names its runtime with."""
-        return {"runtime": self.argv[0], "runtime_args": list(self.argv[1:]),
-                "runtime_inproc": self.inproc}  # fmt: skip
-
 
 def parse_add_runtime(specs: list[str]) -> dict[str, str]:
     """`--add-runtime NAME=PATH` flags (dockerd's form) as {name: path}."""

@@ -22,7 +22,7 @@ from typing import Any
 from dockyard.api.errors import Conflict, InvalidParameter, NotFound
 from dockyard.api.filters import labels_match, match
 from dockyard.daemon.paths import DaemonPaths
-from dockyard.daemon.services.containers import Container
+from dockyard.daemon.services.container_model import Container
 from dockyard.daemon.services.events import EventBus
 from dockyard.rootpath import openat_in_root
 from dockyard.volume import mountspec
