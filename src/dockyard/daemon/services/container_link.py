@@ -19,6 +19,7 @@ from dockyard.daemon.paths import DaemonPaths
 from dockyard.daemon.services.container_model import ZERO_TIME, Container
 from dockyard.daemon.services.container_store import ContainerRecords
 from dockyard.daemon.services.monitors import output_wanted, read_link
+from dockyard.daemon.services.task_runtime import Runtime
 from dockyard.monitor import jsonlog, protocol
 from dockyard.proto import stdcopy
 
@@ -29,16 +30,18 @@ OnExit = Callable[[Container, dict[str, Any]], Awaitable[None]]
 
 class MonitorLink:
     def __init__(
-        self, paths: DaemonPaths, records: ContainerRecords, on_exit: OnExit,
-        on_lost: Callable[[Container], Awaitable[None]],
+        self, paths: DaemonPaths, records: ContainerRecords, runtime: Runtime,
+        on_exit: OnExit, on_lost: Callable[[Container], Awaitable[None]],
     ) -> None:  # fmt: skip
         self.paths = paths
+        self.runtime = runtime
         self.records = records
         self.on_exit = on_exit  # the monitor reported the exit
         self.on_lost = on_lost  # the link ended without one: the monitor died
 
     async def connect(self, c: Container) -> None:
-        reader, writer = await asyncio.open_unix_connection(self.paths.monitor_socket(c.id))
+        task = await self.runtime.attach(c.id, self.paths.monitor_socket(c.id))
+        reader, writer = task.reader, task.writer
         c.live.writer = writer
         c.live.subscribers.link(functools.partial(output_wanted, writer))
         c.live.stdin.linked(self.paths.monitor_socket(c.id))

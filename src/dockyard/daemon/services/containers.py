@@ -114,7 +114,9 @@ class ContainerService:
             os.path.join(os.path.dirname(sys.executable), "dockyard-monitor"),
         )
         self.task_runtime = TaskRuntime(self.monitors)
-        self.link = MonitorLink(paths, self.records, self._on_exit, self._exited_while_away)
+        self.link = MonitorLink(
+            paths, self.records, self.task_runtime, self._on_exit, self._exited_while_away
+        )
         self.supervisor = Supervisor(
             self.records, paths, self.task_runtime, self.runtime_of, self._start,
             lambda c: self._stop(c, None), self._background,

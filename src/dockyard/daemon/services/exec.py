@@ -207,7 +207,8 @@ class ExecService:
                 stdin=bool(e.config.get("AttachStdin")), tty=e.tty,
             )  # fmt: skip
             await svc.task_runtime.create(config, os.path.join(state_dir, "monitor.json"))
-            reader, writer = await asyncio.open_unix_connection(sock)
+            task = await svc.task_runtime.attach(c.id, sock)
+            reader, writer = task.reader, task.writer
         except BaseException:
             e.exit_code = 126
             e.exited.set()
