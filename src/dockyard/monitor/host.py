@@ -1,4 +1,4 @@
-"""A monitor host: one process that supervises many containers (`main.Monitor`).
+"""A monitor host: one process that supervises many containers (`shim.Monitor`).
 
 A Python interpreter per container costs ~2.7 MiB PSS even forked from a warm
 zygote; Docker's engine memory is ~3 MiB per container and ours must be under
@@ -39,7 +39,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from dockyard.monitor.main import Monitor, accept, unix_listener
+from dockyard.monitor.shim import Monitor
+from dockyard.monitor.sockets import accept, unix_listener
 from dockyard.runtime.signals import reset_inherited
 
 PR_SET_CHILD_SUBREAPER = 36

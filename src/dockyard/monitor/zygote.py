@@ -75,7 +75,7 @@ def serve(path: str) -> None:
     import dockyard.monitor.host  # noqa: F401  (warm: the children run it)
     import dockyard.runtime.cli  # noqa: F401  (and the runtime, in-process)
     import dockyard.runtime.container
-    from dockyard.monitor.main import accept, unix_listener
+    from dockyard.monitor.sockets import accept, unix_listener
 
     dockyard.runtime.container.preload()  # what `create` imports on first use
     from dockyard.runtime.signals import reset_inherited

@@ -114,7 +114,7 @@ def _scenario(root: Path, d: Daemon) -> None:
     told_exist = ledger.created - ledger.removed - ledger.uncertain
     missing = told_exist - set(listed)
     assert not missing, f"{len(missing)} containers the clients were told exist are gone"
-    # A monitor the daemon died before starting gives up after 30 s (monitor/main.py).
+    # A monitor the daemon died before starting gives up after 30 s (monitor/shim.py).
     deadline = time.monotonic() + 40
     while True:
         listed = {c["Id"]: c for c in cli.containers(all=True)}

@@ -1,4 +1,4 @@
-"""One container's (or one exec's) monitor: the shim's logic, driven by a host.
+"""One container's (or one exec's) monitor, the shim: its logic, driven by a host.
 
 A `Monitor` is the supervisor of one container's init, or of one exec'd
 process: it holds the process's stdio (pipes or a pty master), writes the
@@ -50,6 +50,8 @@ from typing import TYPE_CHECKING, Any
 from dockyard.fsutil import write_atomic
 from dockyard.monitor import console, jsonlog, logdrivers, oom, protocol, relay
 from dockyard.monitor.relay import Client
+from dockyard.monitor.runtimeout import read_nonblocking, runtime_error
+from dockyard.monitor.sockets import accept, unix_listener
 from dockyard.proto import stdcopy
 
 if TYPE_CHECKING:
@@ -61,63 +63,6 @@ F_SETPIPE_SZ = 1031
 DRAIN_AFTER_EXIT = 2.0
 CONTAINER_START_WAIT = 30.0
 EXEC_START_WAIT = 60.0
-
-
-def runtime_error(log_path: str, stderr_text: str) -> str:
-    """The last error the runtime logged (runc's JSON log or plain text), else its stderr."""
-    msg = ""
-    try:
-        with open(log_path, encoding="utf-8", errors="replace") as f:
-            for line in f:
-                line = line.strip()
-                if not line:
-                    continue
-                try:
-                    obj = json.loads(line)
-                    if obj.get("level") in ("error", "fatal") and obj.get("msg"):
-                        msg = obj["msg"]
-                except (json.JSONDecodeError, AttributeError):
-                    msg = line
-    except OSError:
-        pass
-    return msg or stderr_text.strip() or "runtime failed"
-
-
-def _read_nonblocking(fd: int) -> str:
-    os.set_blocking(fd, False)
-    try:
-        return os.read(fd, 65536).decode("utf-8", "replace")
-    except (BlockingIOError, OSError):
-        return ""
-    finally:
-        os.close(fd)
-
-
-def unix_listener(path: str, backlog: int) -> socket.socket:
-    """A non-blocking listening socket at `path` (mode 0600), replacing a stale one."""
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    old = os.umask(0o177)
-    try:
-        listener.bind(path)
-    finally:
-        os.umask(old)
-    listener.listen(backlog)
-    listener.setblocking(False)
-    return listener
-
-
-def accept(listener: socket.socket) -> socket.socket | None:
-    """A non-blocking connection, or None if none was waiting after all."""
-    try:
-        sock, _ = listener.accept()
-    except BlockingIOError:
-        return None
-    sock.setblocking(False)
-    return sock
 
 
 class Monitor:
@@ -217,7 +162,7 @@ class Monitor:
             nonlocal out_r, err_r, in_w
             try:
                 if code != 0:
-                    stderr_text = _read_nonblocking(err_r)
+                    stderr_text = read_nonblocking(err_r)
                     for fd in (out_r, in_w):
                         if fd is not None:
                             os.close(fd)
@@ -383,7 +328,7 @@ class Monitor:
 
         def exited(code: int) -> None:
             self.starting = False
-            stderr_text = _read_nonblocking(err_r)
+            stderr_text = read_nonblocking(err_r)
             if code != 0:
                 err = runtime_error(self.rlog, stderr_text)
                 self.send(protocol.control({"event": "error", "message": err}), only=c)
