@@ -44,6 +44,8 @@ from dockyard.daemon.services import ocispec
 from dockyard.daemon.services.build import BuildService, tmp_dir
 from dockyard.daemon.services.commit import CommitService
 from dockyard.daemon.services.container_ops import ContainerOps
+from dockyard.daemon.services.container_views import ContainerViews
+from dockyard.daemon.services.container_views import summary as container_summary
 from dockyard.daemon.services.containers import ContainerService
 from dockyard.daemon.services.disk_usage import DiskUsageService
 from dockyard.daemon.services.distribution import DistributionService
@@ -223,7 +225,9 @@ async def serve(args: argparse.Namespace) -> None:
     volumes = VolumeService(paths, events)
     containers.volumes = volumes
     volumes.containers = containers
-    images.set_usage_check(containers.images_in_use, running=containers.images_running)
+    images.set_usage_check(
+        containers.records.images_in_use, running=containers.records.images_running
+    )
     daemon_id = _daemon_id(paths)
     system = SystemService(paths, containers, images, os.path.basename(runtime), daemon_id)
     commits = CommitService(containers, images, events, freezer=ContainerOps(containers))
@@ -268,16 +272,14 @@ async def serve(args: argparse.Namespace) -> None:
             swarm_secrets.routes(swarm),
             swarm_logs.routes(swarm, containers),
             plugins_router.routes(),
-            containers_router.routes(containers),
+            containers_router.routes(containers, ContainerViews(containers)),
             exec_router.routes(execs),
             container_ops_router.routes(ContainerOps(containers)),
             images_router.routes(images, pull=distribution_router.pull_handler(distribution)),
             distribution_router.routes(distribution),
             networks_router.routes(Networks(networks, cluster)),
             volumes_router.routes(volumes),
-            system_df_router.routes(
-                DiskUsageService(images, containers, containers_router.summary)
-            ),
+            system_df_router.routes(DiskUsageService(images, containers, container_summary)),
             commit_router.routes(commits),
             build_router.routes(builds),
         ]

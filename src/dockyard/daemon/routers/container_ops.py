@@ -1,6 +1,7 @@
 """Routes of the per-container operations: resize, pause/unpause, rename, top,
-stats, changes, export and archive (docker cp). Wire shapes only; the rules
-are in `services/container_ops.py`, `services/stats.py` and `services/archive.py`."""
+stats, changes, export and archive (docker cp). Wire shapes only, over the
+Backend it declares; the rules are in `services/container_ops.py` (and the
+stats document's shape in `services/stats.py`)."""
 
 from __future__ import annotations
 
@@ -8,40 +9,53 @@ import asyncio
 import contextlib
 import json
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from typing import Any, BinaryIO, Protocol
 
 from aiohttp import web
 
-from dockyard.api.errors import InvalidParameter, NotFound
 from dockyard.daemon.server.params import json_response, qbool, qint
-from dockyard.daemon.services import archive, cpmounts, stats
-from dockyard.daemon.services.container_ops import ContainerOps, export_command
-from dockyard.monitor import jsonlog
-
-_ZERO = "0001-01-01T00:00:00Z"
+from dockyard.daemon.services import archive, stats
+from dockyard.daemon.services.container_model import Container
 
 
-async def _iterate(it: Iterator[bytes]) -> asyncio.Queue[bytes | BaseException | None]:
-    """Run a blocking byte iterator in a thread; chunks come through a bounded queue."""
-    loop = asyncio.get_running_loop()
-    q: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue(maxsize=8)
+class OpsBackend(Protocol):
+    """What these routes need of the container operations service."""
 
-    def run() -> None:
-        try:
-            for chunk in it:
-                if chunk:
-                    asyncio.run_coroutine_threadsafe(q.put(chunk), loop).result()
-            asyncio.run_coroutine_threadsafe(q.put(None), loop).result()
-        except BaseException as exc:  # handed to the request task
-            asyncio.run_coroutine_threadsafe(q.put(exc), loop).result()
+    def get(self, ref: str) -> Container: ...
 
-    loop.run_in_executor(None, run)
-    return q
+    def alive(self, c: Container) -> bool: ...
+
+    def resize(self, ref: str, h: int, w: int) -> None: ...
+
+    async def pause(self, ref: str) -> None: ...
+
+    async def unpause(self, ref: str) -> None: ...
+
+    def rename(self, ref: str, new_name: str) -> None: ...
+
+    async def top(self, ref: str, ps_args: str) -> dict[str, Any]: ...
+
+    def changes(self, ref: str) -> list[dict[str, Any]]: ...
+
+    async def stats_sample(self, c: Container) -> tuple[dict[str, Any] | None, str]: ...
+
+    def export(self, ref: str) -> AsyncIterator[bytes]: ...
+
+    async def archive_stat(self, ref: str, path: str) -> str: ...
+
+    def archive_read(
+        self, ref: str, path: str
+    ) -> AbstractAsyncContextManager[tuple[str, AsyncIterator[bytes]]]: ...
+
+    async def archive_write(
+        self, ref: str, path: str, body: BinaryIO, no_overwrite: bool
+    ) -> None: ...
 
 
-def routes(ops: ContainerOps) -> web.RouteTableDef:
+def routes(ops: OpsBackend) -> web.RouteTableDef:
     r = web.RouteTableDef()
-    svc = ops.svc
 
     @r.post("/containers/{id}/resize")
     async def resize(request: web.Request) -> web.Response:
@@ -76,23 +90,18 @@ def routes(ops: ContainerOps) -> web.RouteTableDef:
 
     @r.get("/containers/{id}/stats")
     async def get_stats(request: web.Request) -> web.StreamResponse:
-        c = svc.get(request.match_info["id"])
+        c = ops.get(request.match_info["id"])
         stream = qbool(request, "stream", True)
         one_shot = qbool(request, "one-shot")
         host_mem = stats.host_memory()
-        prev, preread = None, _ZERO
-
-        def take() -> tuple[dict | None, str]:
-            if not c.running:
-                return None, _ZERO
-            return stats.sample(c.id, int(c.state.get("Pid") or 0)), jsonlog.rfc3339_nano()
-
-        cur, read = await asyncio.to_thread(take)
+        prev: dict[str, Any] | None = None
+        preread = "0001-01-01T00:00:00Z"
+        cur, read = await ops.stats_sample(c)
         if not stream:
             if not one_shot and cur is not None:
                 await asyncio.sleep(1)
                 prev, preread = cur, read
-                cur, read = await asyncio.to_thread(take)
+                cur, read = await ops.stats_sample(c)
             doc = stats.document(c.id, c.name, read, cur, prev, preread, host_mem)
             return json_response(doc)
         resp = web.StreamResponse(status=200)
@@ -102,98 +111,60 @@ def routes(ops: ContainerOps) -> web.RouteTableDef:
             while True:
                 doc = stats.document(c.id, c.name, read, cur, prev, preread, host_mem)
                 await resp.write(json.dumps(doc).encode() + b"\n")
-                if cur is None or svc.closing or c.id not in svc.containers:
+                if cur is None or not ops.alive(c):
                     break
                 await asyncio.sleep(1)
                 prev, preread = cur, read
-                cur, read = await asyncio.to_thread(take)
+                cur, read = await ops.stats_sample(c)
         return resp
 
     @r.get("/containers/{id}/export")
     async def export(request: web.Request) -> web.StreamResponse:
-        c = svc.get(request.match_info["id"])
         resp = web.StreamResponse(status=200)
         resp.content_type = "application/x-tar"
-        async with ops.root(c, live_view=False) as root:
-            proc = await asyncio.create_subprocess_exec(
-                *export_command(root),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.DEVNULL,
-            )
-            assert proc.stdout is not None
-            try:
+        chunks = ops.export(request.match_info["id"])
+        first = True
+        async for chunk in chunks:
+            if first:
                 await resp.prepare(request)
-                while chunk := await proc.stdout.read(1 << 16):
-                    await resp.write(chunk)
-            finally:
-                if proc.returncode is None:
-                    with contextlib.suppress(ProcessLookupError):
-                        proc.kill()
-                await proc.wait()
-        ops.export_event(c)
+                first = False
+            await resp.write(chunk)
+        if first:
+            await resp.prepare(request)
         await resp.write_eof()
         return resp
 
-    @contextlib.asynccontextmanager
-    async def _named(request: web.Request) -> AsyncIterator[None]:
-        """Docker's wording: the container as the client named it."""
-        try:
-            yield
-        except archive.PathNotFound as exc:
-            raise NotFound(
-                f"Could not find the file {exc.path} in container {request.match_info['id']}"
-            ) from None
-
-    def _path(request: web.Request) -> str:
-        path = request.query.get("path", "")
-        if not path:
-            raise InvalidParameter("bad parameter: path cannot be empty")
-        return path
-
     @r.head("/containers/{id}/archive")
     async def archive_head(request: web.Request) -> web.Response:
-        c = svc.get(request.match_info["id"])
-        path = _path(request)
-        async with _named(request), ops.root(c) as root:
-            header = await asyncio.to_thread(archive.stat_path, root, path)
+        header = await ops.archive_stat(request.match_info["id"], request.query.get("path", ""))
         return web.Response(status=200, headers={archive.STAT_HEADER: header})
 
     @r.get("/containers/{id}/archive", allow_head=False)
     async def archive_get(request: web.Request) -> web.StreamResponse:
-        c = svc.get(request.match_info["id"])
-        path = _path(request)
-        async with _named(request), ops.root(c) as root, ops.frozen(c):
-            header, chunks = await asyncio.to_thread(archive.tar_path, root, path)
+        path = request.query.get("path", "")
+        async with ops.archive_read(request.match_info["id"], path) as (header, chunks):
             resp = web.StreamResponse(status=200)
             resp.content_type = "application/x-tar"
             resp.headers[archive.STAT_HEADER] = header
             await resp.prepare(request)
-            q = await _iterate(chunks)
-            while True:
-                item = await q.get()
-                if item is None:
-                    break
-                if isinstance(item, BaseException):
-                    raise item
-                await resp.write(item)
-        svc.events.publish("container", "archive-path", c.id, svc.attrs(c))
+            async for chunk in chunks:
+                await resp.write(chunk)
         await resp.write_eof()
         return resp
 
     @r.put("/containers/{id}/archive")
     async def archive_put(request: web.Request) -> web.Response:
-        c = svc.get(request.match_info["id"])
-        path = _path(request)
-        cpmounts.check_writable(ops.points(c), path, bool(c.host_config.get("ReadonlyRootfs")))
         no_overwrite = qbool(request, "noOverwriteDirNonDir")
         with tempfile.SpooledTemporaryFile(max_size=8 << 20) as body:
             async for chunk in request.content.iter_chunked(1 << 16):
                 body.write(chunk)
             body.seek(0)
-            async with _named(request), ops.root(c) as root, ops.frozen(c):
-                await asyncio.to_thread(archive.extract, root, path, body, no_overwrite)  # type: ignore[arg-type]
-        svc.events.publish("container", "extract-to-dir", c.id, svc.attrs(c))
+            await ops.archive_write(
+                request.match_info["id"],
+                request.query.get("path", ""),
+                body,
+                no_overwrite,  # type: ignore[arg-type]
+            )
         return web.Response(status=200)
 
     return r

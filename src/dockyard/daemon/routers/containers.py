@@ -1,170 +1,80 @@
 """Routes of /containers: the wire shapes of the Engine API over the container service.
 
-The router turns requests into calls and containers into ContainerSummary /
-ContainerJSON documents; every rule of the life cycle lives in the service.
+The router turns requests into calls and answers into the wire; every rule (the life
+cycle, list filters, the documents) lives in the services behind the two Backend
+protocols it declares, so that it can be tested with fakes (tests/unit/daemon/routers/).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import time
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
 
 from aiohttp import web
 
 from dockyard.api import versions
 from dockyard.api.errors import InvalidParameter
-from dockyard.api.filters import labels_match, match
 from dockyard.api.models.container import UpdateConfig, create_config
 from dockyard.api.timefilters import unix_time
 from dockyard.daemon.server import hijack as hj
 from dockyard.daemon.server.app import API_VERSION_KEY
 from dockyard.daemon.server.params import json_response, model_body, qbool, qfilters, qint
-from dockyard.daemon.services.container_model import Container, status_text
-from dockyard.daemon.services.containers import ContainerService
-from dockyard.daemon.services.disk_usage import container_sizes
+from dockyard.daemon.services.container_model import Container
 from dockyard.daemon.services.outputs import Subscription
-from dockyard.monitor import jsonlog
 from dockyard.proto import detachkeys, stdcopy
 
 
-def _command(c: Container) -> str:
-    """As dockerd's list: the path, then the args, those with a space single-quoted."""
-    args = [f"'{a}'" if " " in a else a for a in c.args]
-    return " ".join([c.path, *args]) if args else c.path
+class ContainerBackend(Protocol):
+    """What the /containers routes need of the container service."""
+
+    def get(self, ref: str) -> Container: ...
+
+    def create(self, name: str | None, body: dict[str, Any]) -> tuple[str, list[str]]: ...
+
+    async def start(self, ref: str) -> None: ...
+
+    async def stop(self, ref: str, timeout: int | None = None, sig: str | None = None) -> None: ...
+
+    async def restart(self, ref: str, timeout: int | None = None) -> None: ...
+
+    async def kill(self, ref: str, sig: str | int | None = None) -> None: ...
+
+    async def wait(self, ref: str, condition: str = "not-running") -> dict[str, Any]: ...
+
+    async def prune(self, filters: dict[str, list[str]]) -> dict[str, Any]: ...
+
+    async def update(self, ref: str, body: dict[str, Any]) -> list[str]: ...
+
+    async def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None: ...
+
+    def logs(
+        self, ref: str, *, stdout: bool, stderr: bool, follow: bool = False, since: float = 0,
+        until: float = 0, timestamps: bool = False, tail: int | None = None,
+    ) -> AsyncIterator[tuple[int, bytes]]: ...  # fmt: skip
+
+    def subscribe(self, c: Container) -> Subscription: ...
+
+    def unsubscribe(self, c: Container, q: Subscription) -> None: ...
+
+    async def send_stdin(self, c: Container, data: bytes) -> None: ...
+
+    async def close_stdin(self, c: Container) -> None: ...
+
+    def publish(self, c: Container, action: str, **extra: str) -> None: ...
 
 
-def _created_unix(c: Container) -> int:
-    return jsonlog.parse_rfc3339_nano(c.created) // 1_000_000_000
+class ViewBackend(Protocol):
+    """The API's views of containers (`services/container_views.py`)."""
 
+    async def list_summaries(
+        self, filters: dict[str, list[str]], all: bool, limit: int | None, size: bool
+    ) -> list[dict[str, Any]]: ...
 
-def _network_settings(c: Container, svc: ContainerService) -> dict[str, Any]:
-    """NetworkSettings from the network layer when it has a view (else empty)."""
-    settings = getattr(svc.network, "settings", None)
-    if settings is not None:
-        return settings(c)
-    return {"Bridge": "", "SandboxID": "", "SandboxKey": "", "Ports": {}, "Networks": {}}
+    async def inspect(self, ref: str, size: bool = False) -> dict[str, Any]: ...
 
-
-def _mount_points(c: Container, svc: ContainerService) -> list[dict[str, Any]]:
-    mount_points = getattr(svc.volumes, "mount_points", None)
-    return mount_points(c) if mount_points is not None else []
-
-
-def _on_networks_and_volumes(svc: ContainerService, c: Container, f: dict[str, Any]) -> bool:
-    """The `network` (name or id) and `volume` (name or mount destination) filters."""
-    if f.get("network"):
-        nets = _network_settings(c, svc)["Networks"]
-        ids = set(nets) | {n.get("NetworkID", "") for n in nets.values()}
-        if not any(v in ids or any(i.startswith(v) for i in ids if i) for v in f["network"]):
-            return False
-    if f.get("volume"):
-        mounts = _mount_points(c, svc)
-        names = {m.get("Name") for m in mounts} | {m.get("Destination") for m in mounts}
-        names |= {m.get("Source") for m in mounts if m.get("Type") == "bind"}
-        if not any(v in names for v in f["volume"]):
-            return False
-    return True
-
-
-def summary(c: Container, now: float, svc: ContainerService | None = None) -> dict[str, Any]:
-    if svc is not None:
-        ns = _network_settings(c, svc)
-        ps_ports = getattr(svc.network, "ps_ports", None)
-        return {
-            **summary(c, now),
-            "Ports": ps_ports(c, ns) if ps_ports is not None else [],
-            "NetworkSettings": {"Networks": ns["Networks"]},
-            "Mounts": _mount_points(c, svc),
-        }
-    return {
-        "Id": c.id,
-        "Names": [c.name],
-        "Image": c.image,
-        "ImageID": c.image_id,
-        "Command": _command(c),
-        "Created": _created_unix(c),
-        "Ports": [],
-        "Labels": c.config.get("Labels") or {},
-        "State": c.state.get("Status"),
-        "Status": status_text(c.state, now),
-        "HostConfig": {"NetworkMode": c.host_config.get("NetworkMode", "default")},
-        "NetworkSettings": {"Networks": {}},
-        "Mounts": [],
-    }
-
-
-def inspect(c: Container, svc: ContainerService) -> dict[str, Any]:
-    p = svc.paths
-    state = dict(c.state)
-    return {
-        "Id": c.id,
-        "Created": c.created,
-        "Path": c.path,
-        "Args": c.args,
-        "State": state,
-        "Image": c.image_id,
-        "ResolvConfPath": p.etc_file(c.id, "resolv.conf"),
-        "HostnamePath": p.etc_file(c.id, "hostname"),
-        "HostsPath": p.etc_file(c.id, "hosts"),
-        "LogPath": p.log(c.id),
-        "Name": c.name,
-        "RestartCount": c.restart_count,
-        "Driver": "overlay2",
-        "Platform": "linux",
-        "MountLabel": "",
-        "ProcessLabel": "",
-        "AppArmorProfile": "",
-        "ExecIDs": None,
-        "HostConfig": c.host_config,
-        "GraphDriver": {"Name": "overlay2", "Data": None},
-        "Mounts": _mount_points(c, svc),
-        "Config": c.config,
-        "NetworkSettings": _network_settings(c, svc),
-    }
-
-
-def _matches(c: Container, filters: dict[str, list[str]]) -> bool:
-    for key, values in filters.items():
-        if key == "id" and not match(values, c.id):
-            return False
-        if key == "name" and not match(values, c.name, c.name.lstrip("/")):
-            return False
-        if key == "status" and c.state.get("Status") not in values:
-            return False
-        if key == "exited":
-            if c.state.get("Status") != "exited":
-                return False
-            if str(c.state.get("ExitCode")) not in values:
-                return False
-        if key in ("label", "label!") and not labels_match(
-            c.config.get("Labels") or {}, {key: values}
-        ):
-            return False
-        if key == "ancestor" and not any(v in (c.image, c.image_id) for v in values):
-            return False
-        if key == "health":
-            status = (c.state.get("Health") or {}).get("Status", "none")
-            if status not in values:
-                return False
-        if key == "is-task" and "true" in values:
-            return False
-    return True
-
-
-def _relative(
-    svc: ContainerService, items: list[Container], filters: dict[str, list[str]]
-) -> list[Container]:
-    """`before` / `since`: containers created before / after the named one."""
-    for key in ("before", "since"):
-        for ref in filters.get(key, []):
-            pivot = svc.get(ref)
-            if key == "before":
-                items = [c for c in items if c.created < pivot.created]
-            else:
-                items = [c for c in items if c.created > pivot.created]
-    return items
+    def remove_link(self, name: str) -> None: ...
 
 
 def _since(value: str | None) -> float:
@@ -172,37 +82,14 @@ def _since(value: str | None) -> float:
     return unix_time(value) if value else 0
 
 
-async def _with_sizes(svc: ContainerService, pairs: list[tuple[Container, dict[str, Any]]]) -> None:
-    """`?size=1`: SizeRw and SizeRootFs, walked in a thread (a writable layer can be big)."""
-
-    def walk() -> None:
-        for c, doc in pairs:
-            doc["SizeRw"], doc["SizeRootFs"] = container_sizes(svc.images, c)
-
-    await asyncio.to_thread(walk)
-
-
-def routes(svc: ContainerService) -> web.RouteTableDef:
+def routes(svc: ContainerBackend, views: ViewBackend) -> web.RouteTableDef:
     r = web.RouteTableDef()
 
     @r.get("/containers/json")
     async def list_containers(request: web.Request) -> web.Response:
-        filters = qfilters(request)
-        show_all = qbool(request, "all") or bool(filters.get("status"))
-        now = time.time()
-        chosen = [
-            c
-            for c in svc.list(all=True, limit=None)
-            if _matches(c, filters) and (show_all or c.running or qint(request, "limit"))
-        ]
-        chosen = _relative(svc, chosen, filters)
-        chosen = [c for c in chosen if _on_networks_and_volumes(svc, c, filters)]
-        limit = qint(request, "limit")
-        if limit and limit > 0:
-            chosen = chosen[:limit]
-        docs = [summary(c, now, svc) for c in chosen]
-        if qbool(request, "size"):
-            await _with_sizes(svc, list(zip(chosen, docs, strict=True)))
+        docs = await views.list_summaries(
+            qfilters(request), qbool(request, "all"), qint(request, "limit"), qbool(request, "size")
+        )
         return json_response(docs)
 
     @r.post("/containers/create")
@@ -215,11 +102,7 @@ def routes(svc: ContainerService) -> web.RouteTableDef:
 
     @r.get("/containers/{id}/json")
     async def inspect_container(request: web.Request) -> web.Response:
-        c = svc.get(request.match_info["id"])
-        doc = inspect(c, svc)
-        if qbool(request, "size"):
-            await _with_sizes(svc, [(c, doc)])
-        return json_response(doc)
+        return json_response(await views.inspect(request.match_info["id"], qbool(request, "size")))
 
     @r.post("/containers/{id}/start")
     async def start(request: web.Request) -> web.Response:
@@ -275,7 +158,7 @@ def routes(svc: ContainerService) -> web.RouteTableDef:
     @r.delete("/containers/{id}")
     async def remove(request: web.Request) -> web.Response:
         if qbool(request, "link"):  # `docker rm --link NAME`: only /parent/alias is a link
-            _remove_link(svc, request.match_info["id"])
+            views.remove_link(request.match_info["id"])
             return web.Response(status=204)
         await svc.remove(
             request.match_info["id"], force=qbool(request, "force"), volumes=qbool(request, "v")
@@ -286,7 +169,7 @@ def routes(svc: ContainerService) -> web.RouteTableDef:
     async def remove_link(request: web.Request) -> web.Response:
         if not qbool(request, "link"):
             raise web.HTTPNotFound()
-        _remove_link(svc, f"{request.match_info['id']}/{request.match_info['alias']}")
+        views.remove_link(f"{request.match_info['id']}/{request.match_info['alias']}")
         return web.Response(status=204)
 
     @r.get("/containers/{id}/logs")
@@ -334,7 +217,7 @@ def routes(svc: ContainerService) -> web.RouteTableDef:
         keys = _detach_keys(request.query.get("detachKeys"))  # refused before the hijack
         q = svc.subscribe(c)
         stream = await hj.hijack(request, hj.RAW if tty else hj.MULTIPLEXED)
-        svc.events.publish("container", "attach", c.id, svc.attrs(c))
+        svc.publish(c, "attach")
         pump_in = None
         if want_stdin and c.config.get("OpenStdin"):
             # As dockerd: detach keys are scanned only with a TTY; without one,
@@ -365,7 +248,7 @@ def routes(svc: ContainerService) -> web.RouteTableDef:
         q = svc.subscribe(c)
         ws = web.WebSocketResponse()
         await ws.prepare(request)
-        svc.events.publish("container", "attach", c.id, svc.attrs(c))
+        svc.publish(c, "attach")
 
         async def pump_in() -> None:
             await c.live.linked.wait()
@@ -399,13 +282,6 @@ def routes(svc: ContainerService) -> web.RouteTableDef:
     return r
 
 
-def _remove_link(svc: ContainerService, name: str) -> None:
-    remove = getattr(svc.network, "remove_link", None)
-    if remove is None:
-        raise InvalidParameter("legacy links are not supported")
-    remove(name)
-
-
 def _detach_keys(spec: str | None) -> bytes:
     try:
         return detachkeys.parse(spec or detachkeys.DEFAULT)
@@ -414,7 +290,7 @@ def _detach_keys(spec: str | None) -> bytes:
 
 
 async def _pump_stdin(
-    svc: ContainerService,
+    svc: ContainerBackend,
     c: Container,
     stream: hj.HijackedStream,
     keys: bytes | None,

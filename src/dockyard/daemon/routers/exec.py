@@ -1,9 +1,11 @@
 """Routes of exec instances: POST /containers/{id}/exec, /exec/{id}/start|resize,
-GET /exec/{id}/json. Wire shapes only; the exec service owns the rules."""
+GET /exec/{id}/json. Wire shapes only, over the Backend it declares; the exec
+service owns the rules."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -11,12 +13,32 @@ from dockyard.api.errors import DockyardError, InvalidParameter
 from dockyard.api.models.exec import ExecConfig, ExecStartCheck
 from dockyard.daemon.server import hijack as hj
 from dockyard.daemon.server.params import json_response, model_body, qint
-from dockyard.daemon.services.exec import Exec, ExecService
+from dockyard.daemon.services.exec import Exec
 from dockyard.daemon.services.outputs import Subscription
 from dockyard.proto import detachkeys, stdcopy
 
 
-def routes(svc: ExecService) -> web.RouteTableDef:
+class ExecBackend(Protocol):
+    """What the exec routes need of the exec service."""
+
+    def create(self, ref: str, body: dict[str, Any]) -> str: ...
+
+    def get(self, exec_id: str) -> Exec: ...
+
+    def resize(self, exec_id: str, h: int, w: int) -> None: ...
+
+    async def start(self, exec_id: str) -> Exec: ...
+
+    def subscribe(self, e: Exec) -> Subscription: ...
+
+    def unsubscribe(self, e: Exec, q: Subscription) -> None: ...
+
+    async def send_stdin(self, e: Exec, data: bytes) -> None: ...
+
+    async def close_stdin(self, e: Exec) -> None: ...
+
+
+def routes(svc: ExecBackend) -> web.RouteTableDef:
     r = web.RouteTableDef()
 
     @r.post("/containers/{id}/exec")
@@ -81,7 +103,7 @@ def routes(svc: ExecService) -> web.RouteTableDef:
 
 
 async def _pump_stdin(
-    svc: ExecService,
+    svc: ExecBackend,
     e: Exec,
     stream: hj.HijackedStream,
     output: Subscription,

@@ -16,12 +16,14 @@ import contextlib
 import os
 import tempfile
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import Any, BinaryIO
 
-from dockyard.api.errors import Conflict, InvalidParameter, SystemError_
-from dockyard.daemon.services import cpmounts, names
+from dockyard.api.errors import Conflict, InvalidParameter, NotFound, SystemError_
+from dockyard.daemon.services import archive, cpmounts, names
 from dockyard.daemon.services.container_model import Container
 from dockyard.daemon.services.containers import ContainerService
+from dockyard.monitor import jsonlog
+from dockyard.proto.image import ZERO_TIME
 
 
 class ContainerOps:
@@ -31,6 +33,13 @@ class ContainerOps:
     # ---- runtime helpers ----------------------------------------------------------
     async def _runtime(self, c: Container, *args: str) -> str:
         return await self.svc.task_runtime.run(self.svc.runtime_of(c.host_config), *args)
+
+    def get(self, ref: str) -> Container:
+        return self.svc.get(ref)
+
+    def alive(self, c: Container) -> bool:
+        """Still there to be watched (not removed, the daemon not shutting down)."""
+        return not self.svc.closing and c.id in self.svc.containers
 
     def _running(self, ref: str) -> Container:
         c = self.svc.get(ref)
@@ -46,7 +55,7 @@ class ContainerOps:
         await self._runtime(c, "pause", c.id)
         c.state.update(Paused=True, Status="paused")
         self.svc.save(c)
-        self.svc.events.publish("container", "pause", c.id, self.svc.attrs(c))
+        self.svc.publish(c, "pause")
 
     async def unpause(self, ref: str) -> None:
         c = self._running(ref)
@@ -55,7 +64,7 @@ class ContainerOps:
         await self._runtime(c, "resume", c.id)
         c.state.update(Paused=False, Status="running")
         self.svc.save(c)
-        self.svc.events.publish("container", "unpause", c.id, self.svc.attrs(c))
+        self.svc.publish(c, "unpause")
 
     @contextlib.asynccontextmanager
     async def frozen(self, c: Container) -> AsyncIterator[None]:
@@ -85,7 +94,7 @@ class ContainerOps:
         self.svc.records.check_name_free(canonical, "Error when allocating new name: ")
         self.svc.records.rename(c, canonical)
         self.svc.save(c)
-        self.svc.events.publish("container", "rename", c.id, self.svc.attrs(c, oldName=old))
+        self.svc.publish(c, "rename", oldName=old)
 
     def resize(self, ref: str, h: int, w: int) -> None:
         c = self._running(ref)
@@ -156,7 +165,107 @@ class ContainerOps:
         return mount_points(c) if mount_points is not None else []
 
     def export_event(self, c: Container) -> None:
-        self.svc.events.publish("container", "export", c.id, self.svc.attrs(c))
+        self.svc.publish(c, "export")
+
+    async def export(self, ref: str) -> AsyncIterator[bytes]:
+        """`docker export`: the container's filesystem as a tar stream (GNU tar)."""
+        c = self.svc.get(ref)
+        async with self.root(c, live_view=False) as root:
+            proc = await asyncio.create_subprocess_exec(
+                *export_command(root), stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+            )  # fmt: skip
+            assert proc.stdout is not None
+            try:
+                while chunk := await proc.stdout.read(1 << 16):
+                    yield chunk
+            finally:
+                if proc.returncode is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        proc.kill()
+                await proc.wait()
+        self.export_event(c)
+
+    # ---- stats --------------------------------------------------------------------------
+    async def stats_sample(self, c: Container) -> tuple[dict[str, Any] | None, str]:
+        """One sample of a running container's counters and when it was read (in a
+        thread: it reads a dozen cgroup files); (None, zero time) when it is not running."""
+        if not c.running:
+            return None, ZERO_TIME
+        sample = await asyncio.to_thread(
+            self.svc.task_runtime.stats, c.id, int(c.state.get("Pid") or 0)
+        )
+        return sample, jsonlog.rfc3339_nano()
+
+    # ---- archive (docker cp) ------------------------------------------------------------
+    @contextlib.contextmanager
+    def _named(self, ref: str) -> Iterator[None]:
+        """Docker's wording: the container as the client named it."""
+        try:
+            yield
+        except archive.PathNotFound as exc:
+            raise NotFound(f"Could not find the file {exc.path} in container {ref}") from None
+
+    async def archive_stat(self, ref: str, path: str) -> str:
+        """HEAD /containers/{id}/archive: the path's stat header."""
+        c = self.svc.get(ref)
+        path = _archive_path(path)
+        with self._named(ref):
+            async with self.root(c) as root:
+                return await asyncio.to_thread(archive.stat_path, root, path)
+
+    @contextlib.asynccontextmanager
+    async def archive_read(
+        self, ref: str, path: str
+    ) -> AsyncIterator[tuple[str, AsyncIterator[bytes]]]:
+        """GET /containers/{id}/archive: the stat header and the tar's chunks, read in a
+        thread while the container is frozen."""
+        c = self.svc.get(ref)
+        with self._named(ref):
+            async with self.root(c) as root, self.frozen(c):
+                header, chunks = await asyncio.to_thread(
+                    archive.tar_path, root, _archive_path(path)
+                )
+                yield header, _in_thread(chunks)
+        self.svc.publish(c, "archive-path")
+
+    async def archive_write(self, ref: str, path: str, body: BinaryIO, no_overwrite: bool) -> None:
+        """PUT /containers/{id}/archive: extract a tar at the path (not onto a read-only
+        mount or rootfs)."""
+        c = self.svc.get(ref)
+        path = _archive_path(path)
+        cpmounts.check_writable(self.points(c), path, bool(c.host_config.get("ReadonlyRootfs")))
+        with self._named(ref):
+            async with self.root(c) as root, self.frozen(c):
+                await asyncio.to_thread(archive.extract, root, path, body, no_overwrite)
+        self.svc.publish(c, "extract-to-dir")
+
+
+def _archive_path(path: str) -> str:
+    if not path:
+        raise InvalidParameter("bad parameter: path cannot be empty")
+    return path
+
+
+async def _in_thread(it: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """A blocking byte iterator run in a thread; chunks come through a bounded queue."""
+    loop = asyncio.get_running_loop()
+    q: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue(maxsize=8)
+
+    def run() -> None:
+        try:
+            for chunk in it:
+                if chunk:
+                    asyncio.run_coroutine_threadsafe(q.put(chunk), loop).result()
+            asyncio.run_coroutine_threadsafe(q.put(None), loop).result()
+        except BaseException as exc:  # handed to the request task
+            asyncio.run_coroutine_threadsafe(q.put(exc), loop).result()
+
+    loop.run_in_executor(None, run)
+    while (item := await q.get()) is not None:
+        if isinstance(item, BaseException):
+            raise item
+        yield item
 
 
 def _cgroup_pids(cid: str) -> set[int]:

@@ -154,12 +154,6 @@ class ContainerService:
     def list(self, all: bool = False, limit: int | None = None) -> list[Container]:
         return self.records.list(all, limit)
 
-    def images_in_use(self, image_id: str) -> list[str]:
-        return self.records.images_in_use(image_id)
-
-    def images_running(self, image_id: str) -> list[str]:
-        return self.records.images_running(image_id)
-
     def save(self, c: Container, durable: bool = False) -> None:
         self.records.save(c, durable)
 
@@ -168,6 +162,9 @@ class ContainerService:
 
     def send(self, c: Container, msg: dict[str, Any]) -> None:
         self.link.send(c, msg)
+
+    def publish(self, c: Container, action: str, **extra: str) -> None:
+        self.records.publish(c, action, **extra)
 
     # ---- restore ----------------------------------------------------------------------
     async def restore(self) -> None:
