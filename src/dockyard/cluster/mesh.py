@@ -27,6 +27,8 @@ from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
 from dockyard.cluster.agent.agent import TASK_LABEL
+from dockyard.cluster.agent.containerspec import has_healthcheck
+from dockyard.cluster.model.objects import new_id
 from dockyard.cluster.model.repo import ClusterObjects
 from dockyard.cluster.overlay import OverlayAgent
 from dockyard.cluster.store import Delete, Range
@@ -34,7 +36,8 @@ from dockyard.network import vip
 from dockyard.network.ingress import HOST_IF, SANDBOX_IP, IngressSandbox
 
 log = logging.getLogger(__name__)
-KINDS = ("services", "tasks", "endpoints", "health")
+SBOX_SUFFIX = "-ingress"
+KINDS = ("services", "tasks", "task-status", "endpoints", "health")
 
 
 class Containers(Protocol):
@@ -47,11 +50,6 @@ class Containers(Protocol):
     def health_events(self) -> AsyncIterator[tuple[str, str]]: ...
 
 
-def has_check(task: dict[str, Any]) -> bool:
-    hc = ((task.get("Spec") or {}).get("ContainerSpec") or {}).get("Healthcheck") or {}
-    return bool(hc.get("Test")) and hc["Test"][0] != "NONE"
-
-
 class ServiceMesh:
     def __init__(self, objects: ClusterObjects, containers: Containers, node_id: str,
                  overlay: OverlayAgent) -> None:  # fmt: skip
@@ -60,11 +58,14 @@ class ServiceMesh:
         self.node_id = node_id
         self.overlay = overlay
         self.ingress = IngressSandbox(overlay.root)
-        self.sbox_task = f"ingress-sbox-{node_id}"
+        # the sandbox's endpoint on the ingress network, a fresh id each time it is made:
+        # its veths are named from the id's head and the last one's may linger a moment
+        self.sbox_task = ""
         self.services: dict[str, dict[str, Any]] = {}
         self.tasks: dict[str, dict[str, Any]] = {}
         self.endpoints: dict[str, dict[str, dict[str, Any]]] = {}  # net → task → endpoint
         self.health: dict[str, str] = {}
+        self.states: dict[str, str] = {}  # task → its observed state (agent-reported)
         self.applied: dict[str, str] = {}  # namespace → the table text last applied there
         self.cids: dict[str, str] = {}  # this node's task id → container id
         self._dirty = asyncio.Event()
@@ -81,6 +82,14 @@ class ServiceMesh:
                 self.endpoints.get(nid, {}).pop(tid, None)
             else:
                 self.endpoints.setdefault(nid, {})[tid] = json.loads(value)
+        elif kind == "task-status":
+            state = json.loads(value)["State"] if value is not None else None
+            if self.states.get(name) == state or (value is None and name not in self.states):
+                return  # most status writes change nothing the balancing looks at
+            if state is None:
+                self.states.pop(name, None)
+            else:
+                self.states[name] = state
         elif kind == "health":
             if value is None:
                 self.health.pop(name, None)
@@ -101,6 +110,12 @@ class ServiceMesh:
         for kvs in res.ranges:
             for kv in kvs:
                 self._apply_kv(kv.key, kv.value)
+        stale = [(nid, tid, ep["IP"]) for nid, eps in self.endpoints.items()
+                 for tid, ep in eps.items()
+                 if tid.endswith(SBOX_SUFFIX) and ep.get("Node") == self.node_id]  # fmt: skip
+        for nid, tid, ip in stale:  # this node's sandbox endpoint from before a restart
+            await store.txn([], [Delete(self.objects.key("endpoints", f"{nid}/{tid}")),
+                                 Delete(self.objects.key("ipam", f"{nid}/{ip}"))])  # fmt: skip
         loops = [asyncio.create_task(self._sync_loop()), asyncio.create_task(self._health_loop())]
         try:
             async for ev in store.watch(self.objects.prefix, res.revision + 1):
@@ -125,7 +140,9 @@ class ServiceMesh:
         t = self.tasks.get(tid)
         if t is None or t.get("DesiredState", "running") != "running":
             return False
-        return not has_check(t) or self.health.get(tid) == "healthy"
+        return not has_healthcheck(t) or (
+            self.states.get(tid) == "running" and self.health.get(tid, "healthy") == "healthy"
+        )
 
     def backends(self, svc_id: str, nid: str) -> tuple[str, ...]:
         eps = self.endpoints.get(nid, {})
@@ -208,6 +225,7 @@ class ServiceMesh:
         if not self.ingress.exists():
             await asyncio.to_thread(self.ingress.ensure)
             self.applied.pop(self.ingress.path, None)
+            self.sbox_task = f"{new_id()[:17]}{SBOX_SUFFIX}"
             task = {"ID": self.sbox_task, "Spec": {"Networks": [{"Target": ingress}]}}
             await self.overlay.attach(task, "ingress-sbox", self.ingress.path, "")
         await self._program(self.ingress.path, vip.render_ingress_sandbox(ports, "eth1"))

@@ -178,7 +178,8 @@ class OverlayAgent:
                 self.sandboxes[n["Id"]] = sb
                 self.local.setdefault(n["Id"], set()).add(task["ID"])
                 if fresh:
-                    for ep in self.remote.get(n["Id"], {}).values():
+                    # a copy: the watch adds endpoints while this awaits
+                    for ep in list(self.remote.get(n["Id"], {}).values()):
                         await asyncio.to_thread(sb.add_remote, ep["IP"], ep["Addr"])
                 tag = f"{task['ID'][:6]}{i}"
                 await asyncio.to_thread(sb.attach, pid, f"eth{i}", ip, tag)
@@ -197,6 +198,10 @@ class OverlayAgent:
 
         if internal and isinstance(pid, int):  # only internal overlays: no way out through docker_gwbridge (dockerd)
             await asyncio.to_thread(drop_default_route, pid)
+
+    def balanced(self, task_id: str) -> bool:
+        """The task has an endpoint on an overlay (so service VIPs may balance to it)."""
+        return any(task_id in tids for tids in self.local.values())
 
     async def detach(self, task_id: str) -> None:
         """The task's endpoints and addresses leave the store; a sandbox with no task left

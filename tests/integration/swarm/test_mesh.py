@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,7 +71,10 @@ def curl_many(src: Host, url: str, n: int) -> list[str]:
     return out
 
 
-def test_vips_and_routing_mesh(hosts: list[Host]) -> None:
+@pytest.fixture(scope="module")
+def swarm(hosts: list[Host]) -> dict[str, str]:
+    """The three hosts in one swarm with an overlay `ovl`; what each node's nft tables
+    were before (to compare at the end)."""
     h1, h2, h3 = hosts
     d1 = h1.daemon
     assert d1 is not None
@@ -83,6 +87,14 @@ def test_vips_and_routing_mesh(hosts: list[Host]) -> None:
         h.daemon.docker("swarm", "join", "--token", token, f"{h1.addr}:2377", timeout=60,
                         check=True)  # fmt: skip
     d1.docker("network", "create", "-d", "overlay", "ovl", check=True)
+    return before
+
+
+def test_vips_and_routing_mesh(hosts: list[Host], swarm: dict[str, str]) -> None:
+    h1, h2, h3 = hosts
+    d1 = h1.daemon
+    assert d1 is not None
+    before = swarm
     net_id = d1.docker("network", "inspect", "--format", "{{.Id}}", "ovl",
                        check=True).stdout.strip()  # fmt: skip
 
@@ -171,3 +183,137 @@ def test_vips_and_routing_mesh(hosts: list[Host]) -> None:
         rules = ruleset(h)
         assert "8080" not in rules and vip not in rules and "169.254.77" not in rules, rules
         assert in_ns(h, "nft", "list", "tables").stdout == before[h.name]
+
+
+REPO = Path(__file__).resolve().parents[3]
+HEALTHY_HTTPD = ("mkdir -p /www && hostname > /www/index.html && touch /www/ok && "
+                 "exec httpd -f -p 80 -h /www")  # fmt: skip
+
+
+def diagnose(hosts: list[Host], urls: list[str]) -> str:
+    out = [f"{u}: {curl_many(hosts[1], u, 1)}" for u in urls]
+    for h in hosts:
+        out.append(f"--- {h.name}\n{ruleset(h)}")
+        sbox = next((line.split()[4] for line in Path("/proc/self/mountinfo").read_text()
+                     .splitlines() if f"{h.root}/" in line and "ingress_sbox" in line), "")  # fmt: skip
+        r = subprocess.run(["nsenter", f"--net={sbox}", "sh", "-c", "nft list ruleset; ip -4 a"],
+                           capture_output=True, text=True)  # fmt: skip
+        out.append(f"sandbox: {r.stdout}{r.stderr}")
+        log = (h.root / "dockyardd.log").read_text().splitlines()
+        out.extend(line for line in log if "mesh" in line or "overlay" in line
+                   or "Error" in line)  # fmt: skip
+    return "\n".join(out)
+
+
+class Load:
+    """The load generator running in a host's namespace against every node's port."""
+
+    def __init__(self, src: Host, urls: list[str], tmp: Path, rate: int = 20) -> None:
+        self.stop_file = tmp / f"stop-{os.urandom(3).hex()}"
+        self.proc = subprocess.Popen(
+            ["ip", "netns", "exec", src.name, sys.executable, "-m",
+             "tests.integration.swarm.loadgen", str(self.stop_file), "600", str(rate), *urls],
+            cwd=REPO, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        self.t0 = time.monotonic()
+
+    def finish(self) -> dict:  # type: ignore[type-arg]
+        self.stop_file.touch()
+        out, _ = self.proc.communicate(timeout=60)
+        return json.loads(out)  # type: ignore[no-any-return]
+
+
+def running_healthy(d: object, service: str, n: int, env: str) -> bool:
+    ts = [t for t in tasks(d, service)  # type: ignore[arg-type]
+          if t["DesiredState"] == "running" and t["Status"]["State"] == "running"]
+    fresh = [t for t in ts if not env or env in (t["Spec"]["ContainerSpec"].get("Env") or [])]
+    return len(ts) == n and len(fresh) == n
+
+
+def test_rolling_update_behind_the_mesh(hosts: list[Host], swarm: dict[str, str],
+                                        tmp_path: Path) -> None:  # fmt: skip
+    """A start-first rolling update of 6 replicas with health checks under load through
+    every node's published port: no request fails. Then a task that turns unhealthy
+    leaves the balancing."""
+    d1 = hosts[0].daemon
+    assert d1 is not None
+    d1.docker("service", "create", "--detach", "--no-resolve-image", "--name", "roll",
+              "--replicas", "6", "--network", "ovl", "--publish", "8081:80", "--env", "V=1",
+              "--health-cmd", "test -f /www/ok", "--health-interval", "1s",
+              "--health-retries", "1", "--stop-grace-period", "1s",
+              "--update-order", "start-first", "--update-parallelism", "2",
+              "busybox", "sh", "-c", HEALTHY_HTTPD, check=True)  # fmt: skip
+    wait_for("6 healthy roll tasks", lambda: running_healthy(d1, "roll", 6, "V=1"), timeout=180)
+    urls = [f"http://{h.addr}:8081/" for h in hosts]
+    try:
+        wait_for("the mesh answering on every node",
+                 lambda: all(curl_many(hosts[1], u, 1) != ["FAIL"] for u in urls))  # fmt: skip
+    except AssertionError:
+        raise AssertionError(diagnose(hosts, urls)) from None
+    load = Load(hosts[1], urls, tmp_path)
+    try:
+        r = d1.docker("service", "update", "--detach", "--env-add", "V=2", "roll", timeout=60)
+        assert r.returncode == 0, r.stderr
+        wait_for("the update done", lambda: running_healthy(d1, "roll", 6, "V=2"), timeout=300)
+    finally:
+        result = load.finish()
+    print(f"rolling update under load: {result['ok']} requests answered, "
+          f"{result['failed']} failed")  # fmt: skip
+    assert result["ok"] > 0
+    assert result["failed"] == 0, result["failures"]
+
+    # a task that turns unhealthy leaves every node's balancing
+    h = hosts[2]
+    assert h.daemon is not None
+    cid = web_tasks(h, "roll")[0]
+    task_ip = next(w.split("/")[0] for w in h.daemon.docker(
+        "exec", cid, "ip", "-4", "-o", "addr", check=True).stdout.split()
+        if w.startswith("10.0.1."))  # fmt: skip
+    watcher_h = hosts[0]
+    watcher = web_tasks(watcher_h, "roll")[0]
+    wait_for("the task balanced to", lambda: task_ip in task_table(watcher_h, watcher))
+    h.daemon.docker("exec", cid, "rm", "/www/ok", check=True)
+    wait_for("the unhealthy task out of another node's balancing",
+             lambda: task_ip not in task_table(watcher_h, watcher), timeout=30)  # fmt: skip
+    d1.docker("service", "rm", "roll", check=True)
+
+
+def test_node_lost_under_load(hosts: list[Host], swarm: dict[str, str], tmp_path: Path) -> None:
+    """A node's engine SIGKILLed and its link cut while the mesh is under load: requests
+    to the other nodes' published port fail for a bounded window, then all succeed."""
+    d1 = hosts[0].daemon
+    assert d1 is not None
+    d1.docker("service", "create", "--detach", "--no-resolve-image", "--name", "lost",
+              "--replicas", "6", "--network", "ovl", "--publish", "8082:80",
+              "--stop-grace-period", "1s", "busybox", "sh", "-c", HTTPD,
+              check=True)  # fmt: skip
+    wait_for("6 lost tasks", lambda: running_healthy(d1, "lost", 6, ""), timeout=180)
+    survivors = hosts[:2]
+    urls = [f"http://{h.addr}:8082/" for h in survivors]
+    wait_for("the mesh answering", lambda: all(curl_many(hosts[1], u, 1) != ["FAIL"]
+                                               for u in urls))  # fmt: skip
+    load = Load(hosts[1], urls, tmp_path)
+    victim = hosts[2]
+    try:
+        victim.kill()
+        victim.link(False)
+        lost_at = time.monotonic() - load.t0
+        wait_for("the lost node's tasks replaced", lambda: sum(
+            t["DesiredState"] == "running" and t["Status"]["State"] == "running"
+            and t["NodeID"] != "" for t in tasks(d1, "lost")) == 6, timeout=120)  # fmt: skip
+        replaced = time.monotonic() - load.t0 - lost_at
+        wait_for("every survivor's port answering", lambda: all(
+            "FAIL" not in curl_many(hosts[0], u, 6) for u in urls))  # fmt: skip
+        converged = time.monotonic() - load.t0
+        wait_for("the load past convergence", lambda: time.monotonic() - load.t0 > converged + 3)
+    finally:
+        result = load.finish()
+        victim.link(True)
+    fails = result["failures"]
+    window = (fails[-1][0] + 3 - fails[0][0]) if fails else 0.0  # + the client's timeout
+    print(f"node lost under load: {result['ok']} answered, {result['failed']} failed; "
+          f"failures began {fails[0][0] - lost_at if fails else 0:.1f} s after the loss and "
+          f"lasted {window:.1f} s; tasks replaced after {replaced:.1f} s")  # fmt: skip
+    assert result["ok"] > 0
+    assert all(f[0] < converged for f in fails), fails  # none once the cluster converged
+    d1.docker("service", "rm", "lost", check=True)

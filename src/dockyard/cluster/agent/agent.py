@@ -25,6 +25,7 @@ from dockyard.cluster.overlay import OverlayAgent
 
 log = logging.getLogger(__name__)
 TASK_LABEL = "com.docker.swarm.task.id"
+BALANCING_CONVERGES = 1.0  # seconds
 
 
 class Agent:
@@ -110,6 +111,10 @@ class Agent:
             if desired == "running" and state_index(observed) < state_index("preparing"):
                 await self._start(t)
             elif state_index(desired) > state_index("running") and observed not in TERMINAL:
+                if cid and self.overlay is not None and self.overlay.balanced(tid):
+                    # every node's balancing drops a retired task on the same watch event;
+                    # its connections get this long to go elsewhere (dockerd waits 2 s)
+                    await asyncio.sleep(BALANCING_CONVERGES)
                 if cid:
                     with contextlib.suppress(Exception):
                         await self.containers.stop(cid, containerspec.stop_timeout(t))
@@ -158,6 +163,9 @@ class Agent:
                 await self.overlay.attach(
                     endpoints.with_ingress(t, svc), cid, self.containers.pid(cid), name
                 )
+            if containerspec.has_healthcheck(t):  # running (and balanced to) once healthy
+                await self._report(tid, task_status("starting", "starting"))
+                await self.containers.wait_healthy(cid)
         except Exception as exc:
             msg = getattr(exc, "message", None) or str(exc)
             await self._report(tid, task_status("rejected", "preparing", err=msg))

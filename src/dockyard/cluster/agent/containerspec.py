@@ -94,6 +94,11 @@ def create_body(
     return {**config, "HostConfig": {k: v for k, v in host.items() if v is not None}}
 
 
+def has_healthcheck(task: dict[str, Any]) -> bool:
+    hc = ((task.get("Spec") or {}).get("ContainerSpec") or {}).get("Healthcheck") or {}
+    return bool(hc.get("Test")) and hc["Test"][0] != "NONE"
+
+
 def stop_timeout(task: dict[str, Any]) -> int | None:
     grace = ((task.get("Spec") or {}).get("ContainerSpec") or {}).get("StopGracePeriod")
     return None if grace is None else max(0, int(grace) // 1_000_000_000)

@@ -31,6 +31,11 @@ class TaskContainers(Protocol):
         """label value → container id, for every container that carries `label`."""
         ...
 
+    async def wait_healthy(self, container_id: str) -> str:
+        """Until a container with a health check is healthy or unhealthy, or has stopped:
+        its health status then ("" without a check)."""
+        ...
+
     def health_events(self) -> AsyncIterator[tuple[str, str]]:
         """(container id, health status) each time a container's health changes."""
         ...

@@ -120,3 +120,21 @@ class ServiceTaskContainers:
                     yield ev.actor_id, ev.action.split(": ", 1)[1]
         finally:
             events.unsubscribe(q)
+
+    async def wait_healthy(self, container_id: str) -> str:
+        """Until the container's health check passed or failed, or it stopped: its health
+        status then ("" without a check)."""
+        events = self.containers.events
+        q = events.subscribe()
+        try:
+            while True:
+                try:
+                    c = self.containers.get(container_id)
+                except NotFound:
+                    return ""
+                status = str((c.state.get("Health") or {}).get("Status") or "")
+                if status != "starting" or not c.running:
+                    return status
+                await q.get()  # a health change or the container's end: look again
+        finally:
+            events.unsubscribe(q)
