@@ -3,7 +3,7 @@ to each target in turn, at most `rate` per second, until the stop file appears o
 time limit passes; prints {"ok", "failed", "failures": [[seconds since start, target,
 error]]} as JSON. Run it inside a test host's namespace:
 
-    ip netns exec NS python -m tests.integration.swarm.loadgen STOPFILE LIMIT RATE URL...
+    ip netns exec NS python -m tests.integration.swarm.loadgen STOPFILE LIMIT RATE TIMEOUT URL...
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import urllib.request
 
 
 def main(argv: list[str]) -> int:
-    stop, limit, rate, urls = argv[0], float(argv[1]), float(argv[2]), argv[3:]
+    stop, limit, rate, timeout = argv[0], float(argv[1]), float(argv[2]), float(argv[3])
+    urls = argv[4:]
     ok, failures = 0, []
     start = time.monotonic()
     i = 0
@@ -25,7 +26,7 @@ def main(argv: list[str]) -> int:
         i += 1
         began = time.monotonic()
         try:
-            with urllib.request.urlopen(url, timeout=3) as r:
+            with urllib.request.urlopen(url, timeout=timeout) as r:
                 r.read()
             ok += 1
         except OSError as exc:
