@@ -7,7 +7,8 @@ that has not changed. Like Python's `__pycache__`, a parsed document is kept in
 the text itself (and `FORMAT`), so an edited file can never be answered with a
 stale parse. `marshal` (built in, nothing to import) stores it; documents marshal
 cannot hold (`!reset`/`!override` markers, timestamps) are simply not kept. Any
-error reading or writing the cache is ignored: it only ever saves time.
+error reading or writing the cache is ignored: it only ever saves time. Every edit
+makes a new entry, so past KEEP entries the older half goes (on a miss only).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 # Bump when what parsing returns for the same text changes (yamlfile's constructors).
 FORMAT = "1"
 MISSING = object()
+KEEP = 256
 
 
 def directory(environ: Mapping[str, str] | None = None) -> str | None:
@@ -75,3 +77,18 @@ def put(text: str, document: Any) -> None:
             os.unlink(tmp)
         except OSError:
             pass
+        return
+    prune(os.path.dirname(path))
+
+
+def prune(where: str, keep: int = KEEP) -> None:
+    """Past `keep` entries, remove the older half (by when they were written)."""
+    try:
+        entries = [e for e in os.scandir(where) if e.name.endswith(".marshal")]
+        if len(entries) <= keep:
+            return
+        entries.sort(key=lambda e: e.stat().st_mtime_ns)
+        for e in entries[: len(entries) - keep // 2]:
+            os.unlink(e.path)
+    except OSError:
+        pass

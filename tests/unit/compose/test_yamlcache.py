@@ -56,3 +56,13 @@ def test_an_unwritable_cache_only_costs_time(cache: Path) -> None:
         assert yamlcache.directory() is None
     finally:
         del os.environ["DOCKYARD_COMPOSE_NO_CACHE"]
+
+
+def test_old_entries_are_pruned(cache: Path) -> None:
+    texts = [f"services:\n  s{i}: {{image: x}}\n" for i in range(6)]
+    for i, text in enumerate(texts):
+        yamlcache.put(text, {"n": i})
+        entry = yamlcache._path(text)
+        os.utime(entry, ns=(i * 10**9, i * 10**9))  # written one after another
+    yamlcache.prune(str(cache), keep=4)
+    assert [yamlcache.get(t) for t in texts] == [yamlcache.MISSING] * 4 + [{"n": 4}, {"n": 5}]
