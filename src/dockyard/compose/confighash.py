@@ -23,6 +23,7 @@ from dockyard.compose.gojson import go_json
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 NOT_HASHED = ("build", "pull_policy", "scale", "depends_on", "profiles")
@@ -46,8 +47,31 @@ TMPFS = "size mode"
 VOLUME = "nocopy subpath"
 
 
-def service_hash(config: dict[str, Any]) -> str:
+def service_hash(config: dict[str, Any], container_id: Callable[[str], str] | None = None) -> str:
+    """The hash; `container_id(service)` resolves references to other services' containers
+    first, as v2 hashes them (see `resolve_references`)."""
+    if container_id is not None:
+        config = resolve_references(config, container_id)
     return hashlib.sha256(go_json(go_service(config)).encode()).hexdigest()
+
+
+def resolve_references(
+    config: dict[str, Any], container_id: Callable[[str], str]
+) -> dict[str, Any]:
+    """v2 hashes a service after resolving what names other services' containers:
+    `network_mode: service:X` becomes `container:<id>`, a `volumes_from` entry `X[:mode]`
+    the bare `<id>` and `container:Y[:mode]` the bare `Y` (v2 drops the mode there);
+    `container_id(X)` is the first of X's containers by name, as v2 picks it."""
+    out = dict(config)
+    mode = out.get("network_mode") or ""
+    if mode.startswith("service:"):
+        out["network_mode"] = "container:" + container_id(mode[len("service:") :])
+    if out.get("volumes_from"):
+        out["volumes_from"] = [
+            v.split(":")[1] if v.startswith("container:") else container_id(v.split(":")[0])
+            for v in out["volumes_from"]
+        ]
+    return out
 
 
 def go_service(config: dict[str, Any]) -> dict[str, Any]:

@@ -78,6 +78,7 @@ class Converger:
         self._existing: list[dict[str, Any]] | None = None
         self._image_info: dict[str, Any] = {}
         self._image_lock = threading.Lock()
+        self._firsts: dict[str, str] = {}  # service -> its first container's id
 
     # -- networks and volumes --------------------------------------------------
     def ensure_networks(self) -> None:
@@ -306,7 +307,7 @@ class Converger:
             and (c.get("Labels") or {}).get(labels.ONEOFF) != "True"
         ]  # fmt: skip
         actions = plan.plan_service(
-            existing, service.scale, labels.config_hash(service),
+            existing, service.scale, labels.config_hash(service, self._first_container),
             self.image_ids.get(service.name), opts.recreate,
         )  # fmt: skip
         ids: list[tuple[int, str]] = []
@@ -347,8 +348,9 @@ class Converger:
     ) -> str:
         name = name or convert.container_name(self.project, service, number)
         image_id = self.image_ids.get(service.name, "")
-        lbls = labels.container_labels(self.project, service, number, oneoff, image_id)
-        mode = convert.network_mode(self.project, service, self._service_container)
+        lbls = labels.container_labels(self.project, service, number, oneoff, image_id,
+                                       self._first_container)  # fmt: skip
+        mode = convert.network_mode(self.project, service, self._first_container)
         nets = [self.project.networks[k]["name"] for k in convert.sorted_networks(service)]
         body = convert.create_body(self.project, service, lbls,
                                    convert.image_name(self.project, service), mode,
@@ -369,11 +371,16 @@ class Converger:
         self.progress.event("Container", name, "Created")
         return cid
 
-    def _service_container(self, service_name: str) -> str:
-        found = self.api.containers(self.project.name, True, False, service=service_name)
-        if not found:
-            raise ComposeError(f"service {service_name} has no container to share a network with")
-        return found[0]["Id"]
+    def _first_container(self, service_name: str) -> str:
+        """The first of a service's containers by name (v2's choice for `service:X`).
+
+        Asked only once that service has converged (it is an implicit dependency)."""
+        if service_name not in self._firsts:
+            found = self.api.containers(self.project.name, True, False, service=service_name)
+            if not found:
+                raise ComposeError(f"service {service_name} has no container to refer to")
+            self._firsts[service_name] = min(found, key=lambda c: c["Names"][0])["Id"]
+        return self._firsts[service_name]
 
     def recreate_container(
         self, service: Service, number: int, old: dict[str, Any], opts: UpOptions

@@ -14,6 +14,8 @@ import json
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from dockyard.compose.model import Project, Service
 
 PREFIX = "com.docker.compose."
@@ -37,10 +39,12 @@ REPLACE = PREFIX + "replace"
 VERSION = "2.30.0-dockyard"
 
 
-def config_hash(service: Service) -> str:
+def config_hash(service: Service, container_id: Callable[[str], str] | None = None) -> str:
+    """Compose v2's hash; `container_id(service)` names the containers the service
+    refers to (network_mode, volumes_from), as v2 resolves them before hashing."""
     from dockyard.compose.confighash import service_hash
 
-    return service_hash(service.config)
+    return service_hash(service.config, container_id)
 
 
 def project_labels(project: Project) -> dict[str, str]:
@@ -53,15 +57,16 @@ def project_labels(project: Project) -> dict[str, str]:
 
 
 def container_labels(
-    project: Project, service: Service, number: int, oneoff: bool, image_id: str = ""
-) -> dict[str, str]:
+    project: Project, service: Service, number: int, oneoff: bool, image_id: str = "",
+    container_id: Callable[[str], str] | None = None,
+) -> dict[str, str]:  # fmt: skip
     labels = {str(k): str(v) for k, v in (service.config.get("labels") or {}).items()}
     labels.update(project_labels(project))
     labels.update({
         SERVICE: service.name,
         NUMBER: str(number),
         ONEOFF: "True" if oneoff else "False",
-        HASH: config_hash(service),
+        HASH: config_hash(service, container_id),
         DEPENDS_ON: ",".join(
             f"{d}:{s.get('condition', 'service_started')}:{str(bool(s.get('restart'))).lower()}"
             for d, s in service.depends_on.items()

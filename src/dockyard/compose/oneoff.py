@@ -113,9 +113,10 @@ def cmd_run(ctx: Context, opts: dict[str, Any], args: list[str]) -> int:
 def _create_oneoff(conv: Any, svc: Any, number: int, name: str,
                    override: dict[str, Any], auto_remove: bool) -> str:  # fmt: skip
     project = conv.project
-    lbls = labels.container_labels(project, svc, number, True, conv.image_ids.get(svc.name, ""))
+    lbls = labels.container_labels(project, svc, number, True, conv.image_ids.get(svc.name, ""),
+                                   conv._first_container)  # fmt: skip
     lbls[labels.SLUG] = name.rsplit("-", 1)[-1]
-    mode = convert.network_mode(project, svc, conv._service_container)
+    mode = convert.network_mode(project, svc, conv._first_container)
     nets = [project.networks[k]["name"] for k in convert.sorted_networks(svc)]
     body = convert.create_body(project, svc, lbls, convert.image_name(project, svc), mode,
                                nets[0] if nets else None)  # fmt: skip

@@ -251,3 +251,51 @@ def test_a_failed_dependency_reports_its_own_error(target: Target, tmp_path: Pat
         assert running.stdout.strip() == ""
     finally:
         t.compose("-p", project, "down", "-t", "0", cwd=tmp_path)
+
+
+SHARED = """\
+services:
+  db:
+    image: busybox
+    command: ["sleep", "1000"]
+    stop_signal: SIGKILL
+    environment: [GEN={gen}]
+  side:
+    image: busybox
+    command: ["sleep", "1000"]
+    stop_signal: SIGKILL
+    network_mode: service:db
+    volumes_from: [db]
+"""
+
+
+def test_a_service_sharing_another_follows_its_recreation(target: Target, tmp_path: Path) -> None:
+    """`network_mode: service:db` is hashed with db's container, as v2 hashes it: an
+    unchanged project keeps both; db recreated recreates side into db's new namespace."""
+    t = target
+    project = "dys" + uuid.uuid4().hex[:8]
+    (tmp_path / "compose.yaml").write_text(SHARED.format(gen=1))
+
+    def c(*args: str) -> subprocess.CompletedProcess[str]:
+        r = t.compose("-p", project, *args, cwd=tmp_path)
+        assert r.returncode == 0, f"{args} exited {r.returncode}\n{r.stdout}\n{r.stderr}"
+        return r
+
+    def network_mode(name: str) -> str:  # container:<full id>
+        return t.docker("inspect", "-f", "{{.HostConfig.NetworkMode}}", name).stdout.strip()
+
+    try:
+        c("up", "-d")
+        ids = _ids(t, project)
+        assert network_mode(f"{project}-side-1").startswith(f"container:{ids[f'{project}-db-1']}")
+        assert "Recreate" not in c("up", "-d").stderr
+        assert _ids(t, project) == ids
+        (tmp_path / "compose.yaml").write_text(SHARED.format(gen=2))
+        c("up", "-d")
+        again = _ids(t, project)
+        assert again[f"{project}-db-1"] != ids[f"{project}-db-1"]
+        assert again[f"{project}-side-1"] != ids[f"{project}-side-1"]
+        assert network_mode(f"{project}-side-1").startswith(
+            f"container:{again[f'{project}-db-1']}")  # fmt: skip
+    finally:
+        t.compose("-p", project, "down", "-t", "0", cwd=tmp_path)

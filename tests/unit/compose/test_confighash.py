@@ -10,7 +10,7 @@ import hashlib
 from pathlib import Path
 
 from dockyard.compose import labels, loader
-from dockyard.compose.confighash import go_service
+from dockyard.compose.confighash import go_service, resolve_references
 from dockyard.compose.gojson import go_json
 from dockyard.proto.timetypes import go_duration_string
 
@@ -103,3 +103,25 @@ def test_go_duration_strings() -> None:
     cases = {0: "0s", 1500: "1.5µs", 2_000_000: "2ms", 10**9: "1s", 90 * 10**9: "1m30s",
              3600 * 10**9: "1h0m0s", 3603 * 10**9 + 5 * 10**8: "1h0m3.5s"}  # fmt: skip
     assert {ns: go_duration_string(ns) for ns in cases} == cases
+
+
+def test_references_to_other_services_are_hashed_resolved_as_v2_does(tmp_path: Path) -> None:
+    project = _project(tmp_path, """
+services:
+  db: {image: busybox}
+  side:
+    image: busybox
+    network_mode: service:db
+    volumes_from: [db, "db:ro", "container:other:rw"]
+""")
+    ids = {"db": "c0ffee"}
+    _check_with = go_json(go_service(resolve_references(project.services["side"].config, ids.get)))
+    assert _check_with == (
+        '{"command":null,"entrypoint":null,"image":"busybox","network_mode":"container:c0ffee",'
+        '"volumes_from":["c0ffee","c0ffee","other"]}'
+    )
+    assert labels.config_hash(project.services["side"], ids.get) == hashlib.sha256(
+        _check_with.encode()).hexdigest()  # fmt: skip
+    # a new container for db is a new hash for side, as v2 sees it
+    assert labels.config_hash(project.services["side"], {"db": "beef"}.get) != labels.config_hash(
+        project.services["side"], ids.get)  # fmt: skip
