@@ -53,6 +53,7 @@ KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "default-address-pools": ("default_address_pool", _pools),
     "iptables": ("iptables", _bool_text), "ip-forward": ("ip_forward", _bool_text),
     "mtu": ("mtu", int), "dns-forward": ("dns_forward", _bool_text),
+    "ipv6": ("ipv6", bool), "fixed-cidr-v6": ("fixed_cidr_v6", str),
     "cluster-store": ("cluster_store", str), "log-driver": ("log_driver", str),
     "log-opts": ("log_opt", _pairs),
 }  # fmt: skip

@@ -119,6 +119,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--iptables", default="true", choices=["true", "false"])
     p.add_argument("--ip-forward", default="true", choices=["true", "false"])
     p.add_argument("--mtu", type=int, default=1500)
+    p.add_argument("--ipv6", action="store_true", help="IPv6 on the default bridge")
+    p.add_argument("--fixed-cidr-v6", default="", help="the default bridge's IPv6 subnet")
     p.add_argument(
         "--dns-forward",
         default="true",

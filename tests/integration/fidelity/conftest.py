@@ -11,6 +11,7 @@ root.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
@@ -25,8 +26,10 @@ from tests.conftest import BUSYBOX_PATH, Daemon
 from tests.integration.cli.conftest import _stop, _wait_for_socket
 
 
-@pytest.fixture(scope="session")
-def peer(busybox_rootfs_tar: Path) -> Iterator[Daemon]:
+@contextlib.contextmanager
+def bridged_peer(busybox_rootfs_tar: Path, extra: list[str] | None = None) -> Iterator[Daemon]:
+    """A peer dockerd with a bridge of its own and busybox imported; `extra`: more
+    dockerd flags (e.g. `--ipv6 --fixed-cidr-v6 ...`)."""
     if shutil.which("dockerd") is None:
         pytest.skip("dockerd is not installed")
     if os.geteuid() != 0:
@@ -43,7 +46,7 @@ def peer(busybox_rootfs_tar: Path) -> Iterator[Daemon]:
             ["dockerd", "-H", f"unix://{sock}", "--data-root", f"{root}/data",
              "--exec-root", f"{root}/exec", "--pidfile", f"{root}/dockerd.pid",
              "--iptables=false", "--ip-forward=false", "--ip-masq=false",
-             f"--bridge={bridge}"],
+             f"--bridge={bridge}", *(extra or [])],
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     try:
@@ -57,6 +60,12 @@ def peer(busybox_rootfs_tar: Path) -> Iterator[Daemon]:
             _stop(proc, root)
         finally:
             subprocess.run(["ip", "link", "del", bridge], capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def peer(busybox_rootfs_tar: Path) -> Iterator[Daemon]:
+    with bridged_peer(busybox_rootfs_tar) as d:
+        yield d
 
 
 @pytest.fixture(params=["dockyardd", "dockerd"])

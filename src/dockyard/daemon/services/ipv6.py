@@ -83,9 +83,45 @@ def gateway(cfg: dict[str, Any]) -> str:
     return cfg.get("Gateway") or str(ipam.parse_any(cfg["Subnet"]).network_address + 1)
 
 
-def endpoint(n: dict[str, Any], endpoint_config: dict[str, Any], used: list[str]) -> dict[str, Any]:
+def fixed_cidr(enabled: bool, cidr: str) -> str:
+    """The daemon's `--ipv6 --fixed-cidr-v6` as the default bridge's IPv6 subnet ("" for
+    none); a bad one stops the daemon, as dockerd."""
+    if not (enabled and cidr):
+        return ""
+    try:
+        net = ipaddress.IPv6Network(cidr, strict=False)
+    except ValueError:
+        raise SystemExit(f"dockyardd: invalid --fixed-cidr-v6 {cidr!r}") from None
+    return str(net)
+
+
+def set_default_bridge(rec: dict[str, Any], cidr: str) -> None:
+    """The default bridge's record with the daemon's IPv6 subnet, or without IPv6
+    (the flags may change between starts)."""
+    rec["IPAM"]["Config"] = [c for c in rec["IPAM"]["Config"] if ":" not in c["Subnet"]]
+    rec["EnableIPv6"] = bool(cidr)
+    if cidr:
+        rec["IPAM"]["Config"].append({"Subnet": cidr})
+
+
+def _from_mac(cfg: dict[str, Any], mac: str) -> str:
+    """libnetwork's bridge driver on the default bridge: the subnet's prefix and the
+    MAC in the low 48 bits (the subnet must leave 48 bits for it, as dockerd says)."""
+    net = ipaddress.IPv6Network(cfg["Subnet"])
+    if net.prefixlen > 80:
+        raise Forbidden(
+            f"Cannot self generate an IPv6 address on network {net}: "
+            "At least 48 host bits are needed."
+        )
+    return str(net.network_address + int(mac.replace(":", ""), 16))
+
+
+def endpoint(
+    n: dict[str, Any], endpoint_config: dict[str, Any], used: list[str], mac: str
+) -> dict[str, Any]:
     """The IPv6 part of an endpoint record (ip6, gateway6, plen6); empty on a
-    network without IPv6, where an asked-for address is refused as dockerd does."""
+    network without IPv6, where an asked-for address is refused as dockerd does.
+    On the default bridge the address is made from the MAC, as dockerd makes it."""
     want = (endpoint_config.get("IPAMConfig") or {}).get("IPv6Address") or None
     cfg = config_of(n)
     if cfg is None:
@@ -93,7 +129,10 @@ def endpoint(n: dict[str, Any], endpoint_config: dict[str, Any], used: list[str]
             raise InvalidParameter(NO_USER_SUBNET)
         return {}
     gw = gateway(cfg)
-    ip = ipam.allocate(cfg["Subnet"], gw, used, cfg.get("IPRange"), want)
+    if n["Name"] == "bridge":
+        ip = _from_mac(cfg, mac)
+    else:
+        ip = ipam.allocate(cfg["Subnet"], gw, used, cfg.get("IPRange"), want)
     return {"ip6": ip, "gateway6": gw, "plen6": ipam.parse_any(cfg["Subnet"]).prefixlen}
 
 

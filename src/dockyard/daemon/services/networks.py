@@ -56,6 +56,7 @@ class Options:
     mtu: int = 1500
     dns_forward: bool = True
     warm_sandboxes: int = 2  # default-bridge sandboxes made ahead (netpool.py)
+    fixed_cidr_v6: str = ""  # the default bridge's IPv6 subnet (`--ipv6 --fixed-cidr-v6`)
 
 
 class NetworkNotFound(NotFound):
@@ -169,6 +170,7 @@ class NetworkService:
             rec = by_name["bridge"]
             rec["_bridge"] = self.opts.bridge
             rec["IPAM"]["Config"] = [{"Subnet": subnet, "Gateway": str(gw.ip)}]
+        ipv6.set_default_bridge(rec, self.opts.fixed_cidr_v6)
         for special, driver in (("host", "host"), ("none", "null")):  # dockerd's drivers
             if special in by_name:
                 by_name[special]["Driver"] = driver  # a record kept by an older daemon
@@ -598,16 +600,17 @@ class NetworkService:
         digest = hashlib.sha256((c.id + n["Id"]).encode()).hexdigest()
         veth = "veth" + digest[:7]
         ifname = f"eth{index}"
+        mac = cfg.get("MacAddress") or ipam.mac_for(ip)
         ep = {
             "ip": ip,
-            "mac": cfg.get("MacAddress") or ipam.mac_for(ip),
+            "mac": mac,
             "veth": veth,
             "ifname": ifname,
             "gateway": sub["Gateway"],
             "endpoint_id": digest,
             "aliases": list(cfg.get("Aliases") or []),
             "ports": [],
-            **ipv6.endpoint(n, cfg, self._ips_on(n["Id"], "ip6")),
+            **ipv6.endpoint(n, cfg, self._ips_on(n["Id"], "ip6"), mac),
         }
         if primary:
             ep["ports"] = self._bind_ports(c)
@@ -629,6 +632,8 @@ class NetworkService:
         """A warm sandbox when the container goes on the default bridge alone with
         an address of IPAM's choosing (the common `docker run`)."""
         if len(wanted) != 1 or wanted[0][0]["Name"] != "bridge":
+            return None
+        if ipv6.config_of(wanted[0][0]) is not None:
             return None
         if needs_own_interface(wanted[0][1]):
             return None
@@ -877,6 +882,7 @@ class NetworkService:
             "IPAddress": first.get("IPAddress", ""),
             "IPPrefixLen": first.get("IPPrefixLen", 0),
             "MacAddress": first.get("MacAddress", ""),
+            **{k: first.get(k, empty) for k, empty in ipv6.settings(None).items()},
             "Networks": nets,
         }
 
@@ -909,6 +915,9 @@ def options_from_flags(args: Any) -> Options:
         if "base" not in kv:
             raise SystemExit(f"dockyardd: invalid --default-address-pool {spec!r}")
         pools.append((kv["base"], int(kv.get("size", 24))))
+    fixed_cidr_v6 = ipv6.fixed_cidr(
+        getattr(args, "ipv6", False), getattr(args, "fixed_cidr_v6", "")
+    )
     return Options(
         bridge=args.bridge,
         bip=args.bip,
@@ -917,4 +926,7 @@ def options_from_flags(args: Any) -> Options:
         ip_forward=args.ip_forward == "true",
         mtu=args.mtu,
         dns_forward=getattr(args, "dns_forward", "true") == "true",
+        # warm sandboxes are IPv4-only: a dual-stack default bridge makes its own
+        warm_sandboxes=0 if fixed_cidr_v6 else Options.warm_sandboxes,
+        fixed_cidr_v6=fixed_cidr_v6,
     )
