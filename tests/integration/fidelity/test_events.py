@@ -51,6 +51,8 @@ def test_run_emits_attach_and_network_events(engine: Daemon) -> None:
             assert _order(evs, "container", "attach") < _order(evs, "container", "start")
             assert _order(evs, "network", "connect") < _order(evs, "container", "start")
             assert _order(evs, "container", "start") < _order(evs, "network", "disconnect")
+            # dockerd says the container died, then cleans up (its network first)
+            assert _order(evs, "container", "die") < _order(evs, "network", "disconnect")
             assert _order(evs, "network", "disconnect") < _order(evs, "container", "destroy")
     finally:
         engine.docker("network", "rm", net)
@@ -65,3 +67,36 @@ def test_predefined_networks_drivers(engine: Daemon) -> None:
     r = engine.docker("network", "ls", "-q", "-f", "driver=null", "--format", "{{.Name}}",
                       check=True)  # fmt: skip
     assert r.stdout.split() == ["none"]
+
+
+def _filtered(d: Daemon, since: float, *filters: str) -> list[tuple[str, str, str]]:
+    args = [a for f in filters for a in ("--filter", f)]
+    r = d.docker("events", "--since", f"{since:.3f}", "--until", f"{time.time() + 1:.3f}",
+                 *args, "--format", "{{json .}}", check=True)  # fmt: skip
+    out = []
+    for line in r.stdout.splitlines():
+        ev = json.loads(line)
+        out.append((ev["Type"], ev["Action"], ev["Actor"]["Attributes"].get("name", "")))
+    return out
+
+
+def test_events_filters_match_as_dockerd(engine: Daemon) -> None:
+    """dockerd's container, network and volume filters take a prefix of the actor's id
+    or name, whatever the event's type; its image filter also matches containers by
+    their image."""
+    tag = uuid.uuid4().hex[:8]
+    name = f"fidflt{tag}-long"
+    since = time.time() - 1
+    engine.docker("run", "--name", name, "--network", "none", "busybox", "true", check=True)
+    engine.docker("rm", name, check=True)
+    by_prefix = _filtered(engine, since, f"container=fidflt{tag}")
+    assert ("container", "create", name) in by_prefix
+    assert ("container", "destroy", name) in by_prefix
+    assert all(n == name for _, _, n in by_prefix), by_prefix  # `none`'s events: not its name
+    cid_events = _filtered(engine, since, f"container={name}", "event=create")
+    assert [(t, a) for t, a, _ in cid_events] == [("container", "create")]
+    mine = [e for e in _filtered(engine, since, "image=busybox") if e[2] == name]
+    assert ("container", "create", name) in mine and ("container", "die", name) in mine
+    # the image as the container names it ("busybox", as typed): a tag given must be
+    # there too
+    assert [e for e in _filtered(engine, since, "image=busybox:latest") if e[2] == name] == []

@@ -14,10 +14,10 @@ from aiohttp import web
 
 from dockyard import __version__
 from dockyard.api import version
-from dockyard.api.filters import labels_match
+from dockyard.api.eventfilters import event_matches
 from dockyard.buildinfo import build_info
 from dockyard.daemon.server.params import json_response, qfilters
-from dockyard.daemon.services.events import Event, EventBus
+from dockyard.daemon.services.events import EventBus
 
 
 class SystemBackend(Protocol):
@@ -69,23 +69,6 @@ def version_doc() -> dict[str, Any]:
 def _arch() -> str:
     m = os.uname().machine
     return {"x86_64": "amd64", "aarch64": "arm64"}.get(m, m)
-
-
-def _event_matches(ev: Event, filters: dict[str, list[str]]) -> bool:
-    for key, values in filters.items():
-        if key == "type" and ev.type not in values:
-            return False
-        if key == "event" and ev.action not in values:
-            return False
-        if key in ("container", "image", "network", "volume"):
-            if ev.type != key:
-                return False
-            name = ev.attributes.get("name", "")
-            if not any(v in (ev.actor_id, name) or ev.actor_id.startswith(v) for v in values):
-                return False
-        if key == "label" and not labels_match(ev.attributes, {"label": values}):
-            return False
-    return True
 
 
 def _ts(value: str | None) -> float | None:
@@ -141,7 +124,7 @@ def routes(
                 for ev in events.since(int(since * 1e9)):
                     if until is not None and ev.time_nano > until * 1e9:
                         break
-                    if _event_matches(ev, filters):
+                    if event_matches(ev, filters):
                         await resp.write(json.dumps(ev.to_api()).encode() + b"\n")
             while True:
                 timeout = None if until is None else max(0.0, until - time.time())
@@ -151,7 +134,7 @@ def routes(
                     ev = await asyncio.wait_for(q.get(), timeout)
                 except TimeoutError:
                     break
-                if _event_matches(ev, filters):
+                if event_matches(ev, filters):
                     await resp.write(json.dumps(ev.to_api()).encode() + b"\n")
         finally:
             events.unsubscribe(q)
