@@ -347,23 +347,26 @@ class ContainerService:
     async def _on_exit(self, c: Container, result: dict[str, Any]) -> None:
         code = int(result.get("exit_code", 255))
         await asyncio.to_thread(shared_ns.release_shm, self.paths.shm(c.id))
-        try:
-            await self.network.detach(c)
-        except Exception:
-            log.exception("network detach of %s failed", c.id[:12])
-        c.state.update(
-            Status="exited",
-            Running=False,
-            Paused=False,
-            Pid=0,
-            ExitCode=code,
-            OOMKilled=bool(result.get("oom_killed")),
-            FinishedAt=result.get("finished_at") or jsonlog.rfc3339_nano(),
-        )
-        self.save(c)
-        if c.state["OOMKilled"]:  # dockerd: the oom event, then die
-            self.records.publish(c, "oom")
-        self.records.publish(c, "die", exitCode=str(code))
+        # As dockerd: the container is stopped and dies, then its network is let go
+        # (die before network disconnect); a start waits for that (the lock).
+        async with c.live.lock:
+            c.state.update(
+                Status="exited",
+                Running=False,
+                Paused=False,
+                Pid=0,
+                ExitCode=code,
+                OOMKilled=bool(result.get("oom_killed")),
+                FinishedAt=result.get("finished_at") or jsonlog.rfc3339_nano(),
+            )
+            self.save(c)
+            if c.state["OOMKilled"]:  # dockerd: the oom event, then die
+                self.records.publish(c, "oom")
+            self.records.publish(c, "die", exitCode=str(code))
+            try:
+                await self.network.detach(c)
+            except Exception:
+                log.exception("network detach of %s failed", c.id[:12])
         for q in c.live.subscribers:
             q.put_nowait(None)
         c.live.output.set()
