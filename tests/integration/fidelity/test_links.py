@@ -64,3 +64,21 @@ def test_link_to_a_missing_container_is_refused_at_create(engine: Daemon) -> Non
     assert r.returncode != 0
     assert "could not get container for fidnosuchcontainer" in r.stderr, r.stderr
     assert "Unable to find image" not in r.stderr
+
+
+def test_a_removed_child_stays_in_the_parents_links(engine: Daemon) -> None:
+    """dockerd's link index forgets a removed child only as a parent: its parents keep
+    the link (inspect still shows it), and a parent cannot start without it."""
+    tag = uuid.uuid4().hex[:6]
+    db, web = f"fiddb{tag}", f"fidweb{tag}"
+    engine.docker("run", "-d", "--name", db, "busybox", "sleep", "300", check=True)
+    try:
+        engine.docker("create", "--name", web, "--link", f"{db}:dbx", "busybox", "sleep", "300",
+                      check=True)  # fmt: skip
+        engine.docker("rm", "-f", db, check=True)
+        assert inspect(engine, web)["HostConfig"]["Links"] == [f"/{db}:/{web}/dbx"]
+        r = engine.docker("start", web)
+        assert r.returncode == 1
+        assert f"Cannot link to a non running container: /{db} AS /{web}/dbx" in r.stderr
+    finally:
+        engine.docker("rm", "-f", web, db)

@@ -107,7 +107,11 @@ class LegacyLinks:
             try:
                 child = self.containers.get(child_name.lstrip("/"))
             except NoSuchContainer:
-                continue  # a removed child takes its links with it (dockerd's link index)
+                # dockerd's link index forgets a removed child as a parent only: its
+                # parents keep the link and cannot start without the child
+                raise SystemError_(
+                    f"Cannot link to a non running container: {child_name} AS {link_name}"
+                ) from None
             if not child.running:
                 raise SystemError_(
                     f"Cannot link to a non running container: {child.name} AS {link_name}"
