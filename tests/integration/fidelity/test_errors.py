@@ -95,3 +95,20 @@ def test_pull_after_logout_is_not_a_login_prompt(engine: Daemon, auth_registry: 
 
 def _is_token(reg: Registry) -> bool:
     return "token:" in (reg.root / "config.yml").read_text()
+
+
+def test_push_without_credentials(engine: Daemon, auth_registry: Registry) -> None:
+    """dockerd's words for a push nobody may make: the registry's (token) or Go's
+    `no basic auth credentials` alone (Basic), where a pull names the request."""
+    ref = f"{auth_registry.addr}/alice/fidpush{uuid.uuid4().hex[:6]}"
+    engine.docker("tag", "busybox", ref, check=True)
+    try:
+        r = engine.docker("push", ref, input=b"", timeout=120)
+        assert r.returncode == 1
+        assert "Username" not in r.stdout + r.stderr  # no interactive login prompt
+        if _is_token(auth_registry):
+            assert r.stderr == "denied: requested access to the resource is denied\n"
+        else:  # no request named, unlike a pull's
+            assert r.stderr == "no basic auth credentials\n"
+    finally:
+        engine.docker("rmi", ref)

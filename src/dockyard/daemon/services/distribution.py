@@ -29,7 +29,12 @@ from dockyard.registry.client import progress as pm
 from dockyard.registry.client.metadata import DistributionMetadata
 from dockyard.registry.client.pull import LayerJobs, Puller, fetch_blob, fetch_manifest
 from dockyard.registry.client.push import Pusher
-from dockyard.registry.client.transport import Denied, Transport
+from dockyard.registry.client.transport import (
+    Denied,
+    NoBasicAuthCredentials,
+    RegistryRequestError,
+    Transport,
+)
 
 Emit = Callable[[dict[str, Any]], None]
 # bytes per upload PATCH (the environment may set it smaller: tests, links that
@@ -176,7 +181,10 @@ class DistributionService:
             for r, image_id in sorted(targets, key=lambda x: x[0].tag or ""):
                 image = self.images.store.get(image_id)
                 pusher = Pusher(self.images, self.meta, emit, self.uploads, _UPLOAD_CHUNK)
-                digest, size = await pusher.push(t, ref.path, r.tag or "latest", image)
+                try:
+                    digest, size = await pusher.push(t, ref.path, r.tag or "latest", image)
+                except NoBasicAuthCredentials as exc:  # dockerd's push names no request
+                    raise RegistryRequestError(500, "", exc.bare) from None
                 self.images.store.add_reference(r.with_digest(digest), image_id)
                 emit(pm.status(f"{r.tag}: digest: {digest} size: {size}"))
                 emit({"progressDetail": {}, "aux": {"Tag": r.tag, "Digest": digest, "Size": size}})

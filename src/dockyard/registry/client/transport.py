@@ -54,6 +54,16 @@ class RegistryRequestError(DockyardError):
         self.code = code
 
 
+class NoBasicAuthCredentials(RegistryRequestError):
+    """A Basic challenge we had no credentials for: worded as Go's url.Error (a pull's
+    words); `bare` is dockerd's push's, which names no request."""
+
+    bare = "no basic auth credentials"
+
+    def __init__(self, method: str, url: str) -> None:
+        super().__init__(500, "", f'{method.title()} "{url}": {self.bare}')
+
+
 def is_loopback(host: str) -> bool:
     h = host.rsplit(":", 1)[0] if host.count(":") == 1 or host.startswith("[") else host
     h = h.strip("[]")
@@ -237,9 +247,7 @@ class Transport:
                 except _NoBasicCredentials:
                     # Go's url.Error, as dockerd words it; not a 401, which the
                     # docker CLI answers with an interactive Docker Hub login
-                    raise RegistryRequestError(
-                        500, "", f'{method.title()} "{url}": no basic auth credentials'
-                    ) from None
+                    raise NoBasicAuthCredentials(method, url) from None
                 continue
             if resp.status == 429 and throttled < _THROTTLE_RETRIES and replayable:
                 throttled += 1  # TOOMANYREQUESTS: wait as told (bounded), then again
