@@ -12,7 +12,12 @@ output is one syslog message, formatted as dockerd's driver (srslog) formats it:
 PRI is facility * 8 + severity (stdout: info, stderr: err); PID is the daemon's.
 A message ends in a newline (srslog adds it). The connection is made when the
 monitor starts; sockets only (the stdlib has no dependency to pick), so the
-zygote-forked monitor imports nothing new.
+zygote-forked monitor imports nothing new. `tcp+tls://` wraps the TCP connection
+with the stdlib's ssl (imported only then), verified as Go's crypto/tls verifies it
+(the `syslog-tls-ca-cert` or the system's CAs, the address's host or IP checked,
+unless `syslog-tls-skip-verify`; a client certificate from `syslog-tls-cert/-key`);
+there rfc5424 messages are framed by octet counting (RFC 5425: `LEN MSG`), as
+dockerd's driver frames them.
 """
 
 from __future__ import annotations
@@ -41,9 +46,25 @@ def _rfc3339(micro: bool) -> str:
     return base + (f".{int(now % 1 * 1e6):06d}".rstrip("0").rstrip(".") if micro else "") + tz
 
 
-def connect(address: str) -> tuple[socket.socket, bool]:
+def _tls(s: socket.socket, host: str, tls: dict[str, Any]) -> socket.socket:
+    import ssl
+
+    ctx = ssl.create_default_context(cafile=tls.get("ca") or None)
+    if tls.get("skip_verify"):
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    if tls.get("cert"):
+        ctx.load_cert_chain(tls["cert"], tls.get("key") or None)
+    try:
+        return ctx.wrap_socket(s, server_hostname=host)
+    except BaseException:
+        s.close()
+        raise
+
+
+def connect(address: str, tls: dict[str, Any] | None = None) -> tuple[socket.socket, bool]:
     """(socket, is_stream) for a `syslog-address` (unix://, unixgram://, tcp://,
-    udp://), or the local syslog (/dev/log, /var/run/syslog) when empty."""
+    tcp+tls://, udp://), or the local syslog (/dev/log, /var/run/syslog) when empty."""
     if not address:
         for path in ("/dev/log", "/var/run/syslog", "/var/run/log"):
             for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
@@ -67,6 +88,8 @@ def connect(address: str) -> tuple[socket.socket, bool]:
     host, _, port = rest.rpartition(":")
     kind = socket.SOCK_STREAM if proto in ("tcp", "tcp+tls") else socket.SOCK_DGRAM
     s = socket.create_connection((host, int(port))) if kind == socket.SOCK_STREAM else None
+    if s is not None and proto == "tcp+tls":
+        return _tls(s, host.strip("[]"), tls or {}), True
     if s is None:
         s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, kind)
         s.connect((host, int(port)))
@@ -77,12 +100,14 @@ class Sink:
     """Writes runs of lines (as `jsonlog.Writer.write_run` gets them) to syslog."""
 
     def __init__(self, cfg: dict[str, Any]) -> None:
-        self.sock, self.stream = connect(cfg.get("address") or "")
+        address = cfg.get("address") or ""
+        self.sock, self.stream = connect(address, cfg.get("tls"))
         self.facility = int(cfg.get("facility", 3))
         self.tag = cfg.get("tag") or ""
         self.format = cfg.get("format") or ""
         self.pid = int(cfg.get("pid") or 0)
         self.host = socket.gethostname()
+        self.octet_counting = address.startswith("tcp+tls://") and self.format.startswith("rfc5424")
 
     def _message(self, severity: int, line: str) -> bytes:
         pri = self.facility * 8 + severity
@@ -93,7 +118,8 @@ class Sink:
             text = f"<{pri}>{_stamp()} {self.host} {self.tag}[{self.pid}]: {line}"
         else:
             text = f"<{pri}>{_stamp()} {self.tag}[{self.pid}]: {line}"
-        return (text if text.endswith("\n") else text + "\n").encode()
+        msg = (text if text.endswith("\n") else text + "\n").encode()
+        return b"%d %s" % (len(msg), msg) if self.octet_counting else msg
 
     def write_run(self, stream: str, run: bytes) -> None:
         severity = _INFO if stream == "stdout" else _ERR

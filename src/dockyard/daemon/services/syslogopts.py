@@ -70,4 +70,12 @@ def monitor_config(log_config: dict[str, Any], c: Any) -> dict[str, Any] | None:
         "tag": render_tag(cfg.get("tag", ""), c),
         "format": cfg.get("syslog-format", ""),
         "pid": os.getpid(),
+        "tls": {
+            "ca": cfg.get("syslog-tls-ca-cert", ""),
+            "cert": cfg.get("syslog-tls-cert", ""),
+            "key": cfg.get("syslog-tls-key", ""),
+            # dockerd reads the value with strconv.ParseBool's true spellings
+            "skip_verify": cfg.get("syslog-tls-skip-verify", "")
+            in ("1", "t", "T", "true", "TRUE", "True"),
+        },
     }
