@@ -29,6 +29,7 @@ class MonitorConfig:
     log_path: str | None = None  # container: the json-file log (None: no local log)
     log_opts: dict[str, Any] | None = None  # its rotation (logopts.file_options)
     syslog: dict[str, Any] | None = None  # a syslog copy (logdrivers.Sink)
+    journald: dict[str, Any] | None = None  # a journald copy (logdrivers.JournalSink)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -40,6 +41,7 @@ class MonitorConfig:
         optional = {
             "rootfs": self.rootfs, "exit_file": self.exit_file, "process": self.process,
             "log_path": self.log_path, "log_opts": self.log_opts, "syslog": self.syslog,
+            "journald": self.journald,
         }  # fmt: skip
         out.update({k: v for k, v in optional.items() if v is not None})
         return out

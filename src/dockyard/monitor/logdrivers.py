@@ -1,6 +1,13 @@
 """The log a monitor writes a container's output to (`open_log`): the json-file
-log (`jsonlog.Writer`, which `docker logs` reads), and for the syslog driver a
-remote copy too (dockerd's dual logging keeps the local one).
+log (`jsonlog.Writer`, which `docker logs` reads), and for the syslog and journald
+drivers a remote copy too (dockerd's dual logging keeps the local one).
+
+The journald driver (`JournalSink`): each line is one entry sent as a datagram on
+journald's socket in sd_journal's native protocol (`FIELD=value` lines; a value
+holding a newline as `FIELD`, newline, its length in 64-bit little endian, the
+value, newline), with the fields the daemon gives (dockerd's) plus MESSAGE and
+PRIORITY (6 for stdout, 3 for stderr). A datagram that the socket refuses (journald
+gone, or busy) is dropped: the container must not wait on the journal.
 
 The syslog driver: each line of a container's
 output is one syslog message, formatted as dockerd's driver (srslog) formats it:
@@ -23,6 +30,7 @@ dockerd's driver frames them.
 from __future__ import annotations
 
 import socket
+import struct
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -137,6 +145,45 @@ class Sink:
         self.sock.close()
 
 
+def journal_entry(fields: dict[str, str]) -> bytes:
+    """sd_journal's native protocol for one entry."""
+    out = bytearray()
+    for key, value in fields.items():
+        data = value.encode("utf-8", errors="replace")
+        if b"\n" in data:
+            out += key.encode() + b"\n" + struct.pack("<Q", len(data)) + data + b"\n"
+        else:
+            out += key.encode() + b"=" + data + b"\n"
+    return bytes(out)
+
+
+class JournalSink:
+    def __init__(self, cfg: dict[str, Any]) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        try:
+            self.sock.connect(cfg["socket"])
+        except OSError:
+            self.sock.close()
+            raise
+        self.sock.setblocking(False)
+        self.fields = dict(cfg.get("fields") or {})
+
+    def write_run(self, stream: str, run: bytes) -> None:
+        priority = str(_INFO if stream == "stdout" else _ERR)
+        lines = run.split(b"\n")
+        if lines and lines[-1] == b"":
+            lines.pop()
+        for line in lines:
+            entry = {"MESSAGE": line.decode("utf-8", errors="replace"), "PRIORITY": priority}
+            try:
+                self.sock.send(journal_entry({**entry, **self.fields}))
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self.sock.close()
+
+
 class Tee:
     """The local copy (`docker logs` reads it: dockerd's dual logging) and a remote driver."""
 
@@ -169,6 +216,12 @@ def open_log(cfg: dict[str, Any], warn: Callable[[str], None]) -> Log | None:
             int(opts.get("max_file") or 1),
             bool(opts.get("compress")),
         )
+    if cfg.get("journald"):
+        try:
+            return Tee(local, JournalSink(cfg["journald"]))
+        except OSError as exc:  # the host's loop must not see it; the local log goes on
+            warn(f"journald: {exc}")
+            return local
     if not cfg.get("syslog"):
         return local
     try:

@@ -15,7 +15,8 @@ from dockyard.daemon.services import syslogopts
 from dockyard.proto.units import ram_in_bytes
 
 DRIVERS = ("json-file", "local", "none", "syslog", "journald")
-JOURNAL_SOCKET = "/run/systemd/journal/socket"
+# journald's socket (the environment may name another: tests bind one of their own)
+JOURNAL_SOCKET = os.environ.get("DOCKYARD_JOURNAL_SOCKET") or "/run/systemd/journal/socket"
 _OPTS = {
     "json-file": {"max-size", "max-file", "compress", "labels", "labels-regex", "env",
                   "env-regex", "tag"},
@@ -97,16 +98,33 @@ def monitor_log(log_config: dict[str, Any], path: str, c: Any) -> dict[str, Any]
     driver = log_config.get("Type") or "json-file"
     if driver == "none":
         return {"log_path": None, "log_opts": None}
+    # the local copy `docker logs` reads for syslog and journald (dockerd's
+    # dual-logging cache; dockerd reads journald's own journal, we have no reader)
+    local = {"max_size": 20 << 20, "max_file": 5, "compress": True}
     if driver == "journald":
-        # dockerd's check at start; sending to a running journald is not written yet
-        why = ("journald is not enabled on this host" if not os.path.exists(JOURNAL_SOCKET)
-               else "the journald driver is not implemented by dockyard yet")  # fmt: skip
-        raise SystemError_(f"failed to initialize logging driver: {why}")
-    if driver == "syslog":  # the local copy `docker logs` reads: dockerd's dual-logging cache
-        local = {"max_size": 20 << 20, "max_file": 5, "compress": True}
+        if not os.path.exists(JOURNAL_SOCKET):  # dockerd's check at start
+            raise SystemError_(
+                "failed to initialize logging driver: journald is not enabled on this host"
+            )
+        return {"log_path": path, "log_opts": local, "journald": journal_fields(log_config, c)}
+    if driver == "syslog":
         return {"log_path": path, "log_opts": local,
                 "syslog": syslogopts.monitor_config(log_config, c)}  # fmt: skip
     return {"log_path": path, "log_opts": file_options(log_config)}
+
+
+def journal_fields(log_config: dict[str, Any], c: Any) -> dict[str, Any]:
+    """The journald section of a monitor's config: the socket and the fields dockerd's
+    driver gives every entry (the tag: `{{.ID}}` unless `--log-opt tag`)."""
+    tag = syslogopts.render_tag((log_config.get("Config") or {}).get("tag", ""), c)
+    return {
+        "socket": JOURNAL_SOCKET,
+        "fields": {
+            "CONTAINER_ID": c.id[:12], "CONTAINER_ID_FULL": c.id,
+            "CONTAINER_NAME": c.name.lstrip("/"), "CONTAINER_TAG": tag,
+            "IMAGE_NAME": str(c.config.get("Image") or ""), "SYSLOG_IDENTIFIER": tag,
+        },
+    }  # fmt: skip
 
 
 def file_options(log_config: dict[str, Any]) -> dict[str, Any]:
