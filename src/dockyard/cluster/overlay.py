@@ -22,6 +22,7 @@ import logging
 import os
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 from dockyard.api.errors import Conflict, Forbidden, NotFound
@@ -99,15 +100,43 @@ async def find_network(objects: ClusterObjects, ref: str) -> dict[str, Any] | No
     return None
 
 
+async def resolve_networks(objects: ClusterObjects, task_template: dict[str, Any]) -> None:
+    """A service's network attachments name networks by id, as dockerd stores them (a
+    stack names them); one that names no swarm network is refused as dockerd does."""
+    for att in task_template.get("Networks") or []:
+        n = await find_network(objects, att.get("Target") or "")
+        if n is None:
+            raise NotFound(f"network {att.get('Target') or ''} not found")
+        att["Target"] = n["Id"]
+
+
+async def _check_unused(objects: ClusterObjects, nid: str) -> None:
+    """swarmkit's rule: no service names the network, and no task that is to run (or a
+    container attached by hand) has an endpoint on it; tasks being retired do not count,
+    so `stack rm` can remove a network right after its services."""
+
+    def busy(what: str, ref: str) -> Forbidden:
+        return Forbidden(f"rpc error: code = FailedPrecondition desc = network {nid} is in use "
+                         f"by {what} {ref}")  # fmt: skip
+
+    for svc in await objects.list("services"):
+        if any(a.get("Target") == nid
+               for a in (svc["Spec"].get("TaskTemplate") or {}).get("Networks") or []):  # fmt: skip
+            raise busy("service", svc["ID"])
+    kvs, _ = await objects.store.range(objects.key("endpoints", nid + "/"))
+    if kvs:
+        retiring = {t["ID"] for t in await objects.list("tasks") if t["DesiredState"] != "running"}
+        for kv in kvs:
+            ep_id = kv.key.rsplit("/", 1)[1]
+            if ep_id not in retiring:
+                raise busy("task", ep_id)
+
+
 async def remove_network(objects: ClusterObjects, ref: str) -> None:
     n = await find_network(objects, ref)
     if n is None:
         raise NotFound(f"network {ref} not found")
-    kvs, _ = await objects.store.range(objects.key("endpoints", n["Id"] + "/"))
-    if kvs:
-        raise Forbidden(
-            f"rpc error: code = FailedPrecondition desc = network {n['Id']} is in use by task {kvs[0].key.rsplit('/', 1)[1]}"
-        )
+    await _check_unused(objects, n["Id"])
     vni = n["Options"]["com.docker.network.driver.overlay.vxlanid_list"]
     await objects.store.txn([], [
         Delete(objects.key("overlay-networks", n["Id"])),
@@ -118,7 +147,9 @@ async def remove_network(objects: ClusterObjects, ref: str) -> None:
     ])  # fmt: skip
 
 
-async def allocate_ip(objects: ClusterObjects, n: dict[str, Any], owner: str) -> str:
+async def allocate_ip(
+    objects: ClusterObjects, n: dict[str, Any], owner: str, lease: int = 0
+) -> str:
     cfg = n["IPAM"]["Config"][0]
     net = ipaddress.ip_network(cfg["Subnet"])
     prefix = objects.key("ipam", n["Id"] + "/")
@@ -131,7 +162,7 @@ async def allocate_ip(objects: ClusterObjects, n: dict[str, Any], owner: str) ->
         else:
             raise Forbidden("could not find an available IP while allocating VIP")
         res = await objects.store.txn([Compare(prefix + str(ip), "create", 0)],
-                                      [Put(prefix + str(ip), owner.encode())])  # fmt: skip
+                                      [Put(prefix + str(ip), owner.encode(), lease)])  # fmt: skip
         if res.succeeded:
             return str(ip)
     raise Conflict("could not allocate an address: too much contention")
@@ -140,7 +171,18 @@ async def allocate_ip(objects: ClusterObjects, n: dict[str, Any], owner: str) ->
 class OverlayAgent:
     """This node's sandboxes and endpoints; `root` is under the exec root."""
 
-    def __init__(self, objects: ClusterObjects, node_id: str, addr: str, root: str) -> None:
+    def __init__(
+        self,
+        objects: ClusterObjects,
+        node_id: str,
+        addr: str,
+        root: str,
+        lease: Callable[[], int] = lambda: 0,
+    ) -> None:
+        """`lease`: the node's liveness lease now; this node's endpoints and addresses
+        are bound to it, so a node that dies or is removed takes them with it (every
+        node's watch then drops its FDB and neighbour entries) without a reaper."""
+        self.lease = lease
         self.objects = objects
         self.node_id = node_id
         self.addr = addr
@@ -150,6 +192,7 @@ class OverlayAgent:
         self.remote: dict[str, dict[str, dict[str, str]]] = {}  # net id → task → endpoint
         self.all: dict[str, dict[str, dict[str, Any]]] = {}  # every node's, for names
         self.task_of: dict[str, str] = {}  # this node's container id → task id
+        self.mine: dict[tuple[str, str], dict[str, Any]] = {}  # (net, endpoint) → this node's
         self._lock = asyncio.Lock()
 
     def _sandbox(self, n: dict[str, Any]) -> Sandbox:
@@ -158,60 +201,76 @@ class OverlayAgent:
         return Sandbox(self.root, n["Id"], vni, cfg["Subnet"], cfg["Gateway"])
 
     async def attach(self, task: dict[str, Any], cid: str, pid: int | str, service: str) -> None:
-        """Every overlay network the task names: an address, the sandbox, eth<i> in the
-        task's namespace (eth0 stays the node-local bridge, as docker_gwbridge), the
-        endpoint recorded for the other nodes."""
-        attachments = (task.get("Spec") or {}).get("Networks") or []
-        self.task_of[cid] = task["ID"]
-        internal = bool(attachments)
-        for i, att in enumerate(attachments, start=1):
+        """Every overlay network the task names: eth<i> in the namespace of process `pid`
+        (eth0 stays the node-local bridge, as docker_gwbridge), or at a path (the ingress
+        sandbox's)."""
+        nets = []
+        for att in (task.get("Spec") or {}).get("Networks") or []:
             ref = att.get("Target", "")
             n = await find_network(self.objects, ref)
             if n is None:
                 raise NotFound(f"network {ref} not found")
+            nets.append((n, list(att.get("Aliases") or [])))
+        ns = pid if isinstance(pid, str) else f"/proc/{pid}/ns/net"
+        await self.join(task["ID"], cid, ns, nets, service, first=1, isolate=isinstance(pid, int))
+
+    async def join(
+        self,
+        ep_id: str,
+        cid: str,
+        ns: str,
+        nets: list[tuple[dict[str, Any], list[str]]],
+        service: str,
+        first: int,
+        isolate: bool = True,
+    ) -> list[dict[str, Any]]:
+        """Endpoint `ep_id` (a task, or a container on an attachable network) on each
+        network: an address, the sandbox, eth<first+i> in namespace `ns`, the endpoint
+        recorded for the other nodes. On internal overlays only, no default route."""
+        self.task_of[cid] = ep_id
+        internal = bool(nets)
+        out = []
+        for i, (n, aliases) in enumerate(nets, start=first):
             internal = internal and bool(n.get("Internal"))
-            ip = await allocate_ip(self.objects, n, task["ID"])
+            ip = await allocate_ip(self.objects, n, ep_id, self.lease())
             async with self._lock:
                 sb = self.sandboxes.get(n["Id"]) or self._sandbox(n)
                 fresh = not sb.exists()
                 await asyncio.to_thread(sb.ensure)
                 self.sandboxes[n["Id"]] = sb
-                self.local.setdefault(n["Id"], set()).add(task["ID"])
+                self.local.setdefault(n["Id"], set()).add(ep_id)
                 if fresh:
                     # a copy: the watch adds endpoints while this awaits
                     for ep in list(self.remote.get(n["Id"], {}).values()):
                         await asyncio.to_thread(sb.add_remote, ep["IP"], ep["Addr"])
-                tag = f"{task['ID'][:6]}{i}"
-                await asyncio.to_thread(sb.attach, pid, f"eth{i}", ip, tag)
+                await asyncio.to_thread(sb.attach, ns, f"eth{i}", ip, f"{ep_id[:6]}{i}")
+            ep = {"IP": ip, "Addr": self.addr, "Node": self.node_id, "Service": service,
+                  "Aliases": aliases, "Interface": f"eth{i}"}  # fmt: skip
             await self.objects.store.put(
-                self.objects.key("endpoints", f"{n['Id']}/{task['ID']}"),
-                json.dumps(
-                    {
-                        "IP": ip,
-                        "Addr": self.addr,
-                        "Node": self.node_id,
-                        "Service": service,
-                        "Aliases": att.get("Aliases") or [],
-                    }
-                ).encode(),
-            )
-
-        if internal and isinstance(pid, int):  # only internal overlays: no way out through docker_gwbridge (dockerd)
-            await asyncio.to_thread(drop_default_route, pid)
+                self.objects.key("endpoints", f"{n['Id']}/{ep_id}"), json.dumps(ep).encode(),
+                lease=self.lease(),
+            )  # fmt: skip
+            self.mine[(n["Id"], ep_id)] = ep
+            out.append(ep)
+        if internal and isolate:  # only internal overlays: no way out via docker_gwbridge
+            await asyncio.to_thread(drop_default_route, ns)
+        return out
 
     def balanced(self, task_id: str) -> bool:
         """The task has an endpoint on an overlay (so service VIPs may balance to it)."""
         return any(task_id in tids for tids in self.local.values())
 
-    async def detach(self, task_id: str) -> None:
-        """The task's endpoints and addresses leave the store; a sandbox with no task left
-        on this node goes."""
-        for cid in [c for c, t in self.task_of.items() if t == task_id]:
-            del self.task_of[cid]
+    async def detach(self, task_id: str, only: str = "") -> None:
+        """The endpoint's entries and addresses leave the store (on network `only`, or
+        on all); a sandbox with no endpoint left on this node goes."""
+        if not only:
+            for cid in [c for c, t in self.task_of.items() if t == task_id]:
+                del self.task_of[cid]
         for nid, tids in list(self.local.items()):
-            if task_id not in tids:
+            if task_id not in tids or (only and nid != only):
                 continue
             tids.discard(task_id)
+            self.mine.pop((nid, task_id), None)
             kv = await self.objects.store.get(self.objects.key("endpoints", f"{nid}/{task_id}"))
             ops: list[Put | Delete] = [Delete(self.objects.key("endpoints", f"{nid}/{task_id}"))]
             if kv is not None:
@@ -280,6 +339,22 @@ class OverlayAgent:
                 if bare in names and ep["IP"] not in out:
                     out.append(ep["IP"])
         return out
+
+    async def renew(self) -> None:
+        """The node took a new lease (its old one expired while it was cut off): its
+        endpoints and addresses, gone with the old lease, are written again under the
+        new one; an address another node took meanwhile is left to it (logged)."""
+        for (nid, ep_id), ep in list(self.mine.items()):
+            ipkey = self.objects.key("ipam", f"{nid}/{ep['IP']}")
+            res = await self.objects.store.txn(
+                [Compare(ipkey, "create", 0)],
+                [Put(ipkey, ep_id.encode(), self.lease()),
+                 Put(self.objects.key("endpoints", f"{nid}/{ep_id}"),
+                     json.dumps(ep).encode(), self.lease())],
+            )  # fmt: skip
+            if not res.succeeded:
+                log.warning("overlay %s: address %s of %s was taken meanwhile",
+                            nid[:12], ep["IP"], ep_id[:12])  # fmt: skip
 
     async def leave(self) -> None:
         """The node leaves the swarm: its endpoints and addresses leave the store."""

@@ -57,6 +57,7 @@ from dockyard.daemon.services.logopts import default_log_config
 from dockyard.daemon.services.netevents import NetworkEvents
 from dockyard.daemon.services.networks import NetworkService
 from dockyard.daemon.services.networks import options_from_flags as network_options
+from dockyard.daemon.services.overlay_attach import OverlayAttachments
 from dockyard.daemon.services.overlay_networks import Networks
 from dockyard.daemon.services.runtimes import Runtimes, parse_add_runtime
 from dockyard.daemon.services.swarm import SwarmService
@@ -222,7 +223,8 @@ async def serve(args: argparse.Namespace) -> None:
         runtime_args=[*runtime_command(runtime)[1:], "--root", paths.runtime_root],
         security=security,
     )
-    containers.network = NetworkEvents(LegacyLinks(networks, containers), events)
+    attachments = OverlayAttachments(LegacyLinks(networks, containers), networks)
+    containers.network = NetworkEvents(attachments, events)
     networks.containers = containers
     volumes = VolumeService(paths, events)
     containers.volumes = volumes
@@ -260,6 +262,7 @@ async def serve(args: argparse.Namespace) -> None:
         Engine(**system.engine_description()),
         cluster_store_endpoints(args.cluster_store),
     )
+    attachments.cluster = cluster
     await cluster.restore()
     swarm = SwarmService(cluster)
     networks.resolvers.append(lambda cid, name: cluster.mesh.resolve(cid, name)
@@ -279,7 +282,7 @@ async def serve(args: argparse.Namespace) -> None:
             container_ops_router.routes(ContainerOps(containers)),
             images_router.routes(images, pull=distribution_router.pull_handler(distribution)),
             distribution_router.routes(distribution),
-            networks_router.routes(Networks(networks, cluster)),
+            networks_router.routes(Networks(networks, cluster, attachments)),
             volumes_router.routes(volumes),
             system_df_router.routes(DiskUsageService(images, containers, container_summary)),
             commit_router.routes(commits),

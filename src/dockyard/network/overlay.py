@@ -80,15 +80,13 @@ class Sandbox:
         sandbox ends of the endpoints' veths."""
         netns.remove(self.path)
 
-    def attach(self, pid: int | str, ifname: str, ip: str, tag: str) -> None:
-        """A veth from br0 into the namespace of process `pid` (or at a path: the ingress
-        sandbox's), named `ifname` there."""
-        ns = pid if isinstance(pid, str) else f"/proc/{pid}/ns/net"
+    def attach(self, ns: str, ifname: str, ip: str, tag: str) -> None:
+        """A veth from br0 into the network namespace at path `ns`, named `ifname` there."""
         host, peer = f"dyve{tag}", f"dyvp{tag}"
         prefix = self.subnet.prefixlen
         _ip([f"link add {host} mtu {MTU} type veth peer name {peer} mtu {MTU}",
              f"link set {host} netns {self.path}",
-             f"link set {peer} netns {pid}"])  # fmt: skip
+             f"link set {peer} netns {ns}"])  # fmt: skip
         _ip([f"link set {host} master br0", f"link set {host} up"], ns=self.path)
         _ip([f"link set {peer} name {ifname}",
              f"link set {ifname} address {mac_of(ip)}",
@@ -111,6 +109,11 @@ class Sandbox:
                 pass  # already gone
 
 
-def drop_default_route(pid: int) -> None:
-    """A task on internal overlays only keeps no route off its networks."""
-    _ip(["route del default"], ns=f"/proc/{pid}/ns/net")
+def drop_default_route(ns: str) -> None:
+    """An endpoint on internal overlays only keeps no route off its networks."""
+    _ip(["route del default"], ns=ns)
+
+
+def unplug(ns: str, ifname: str) -> None:
+    """Interface `ifname` leaves namespace `ns` (its veth peer in the sandbox goes too)."""
+    _ip([f"link del {ifname}"], ns=ns)

@@ -67,6 +67,9 @@ class NetworkNotFound(NotFound):
 class NetworkService:
     def __init__(self, paths: DaemonPaths, events: EventBus, opts: Options) -> None:
         self.resolvers: list[Callable[[str, str], list[str]]] = []  # swarm's names
+        # a container's networks less the swarm's overlays (daemon/services/overlay_attach.py)
+        self.local_part: Callable[[str, str, dict[str, Any]], tuple[str, dict[str, Any]]] = (
+            lambda cid, mode, eps: (mode, eps))  # fmt: skip
         self.paths = paths
         self.events = events
         self.opts = opts
@@ -280,7 +283,7 @@ class NetworkService:
                 return False
             if key == "driver" and n["Driver"] not in values:
                 return False
-            if key == "scope" and "local" not in values:
+            if key == "scope" and n.get("Scope", "local") not in values:
                 return False
             if key == "type":
                 kind = "builtin" if n["Name"] in PREDEFINED else "custom"
@@ -418,7 +421,7 @@ class NetworkService:
     def _set_detached(self, cid: str, ids: set[str]) -> None:
         self.files.write(self.paths.etc_file(cid, "networks-detached.json"), sorted(ids))
 
-    def _endpoint_configs(self, cid: str) -> dict[str, Any]:
+    def endpoint_configs(self, cid: str) -> dict[str, Any]:
         return dict(self.files.read(self._config_file(cid), None) or {})
 
     def created(self, c: Container, networking: dict[str, Any] | None) -> None:
@@ -452,8 +455,8 @@ class NetworkService:
         self.files.write(self._config_file(c.id), eps)
 
     def _wanted(self, c: Container) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-        mode = c.host_config.get("NetworkMode") or "default"
-        eps = self._endpoint_configs(c.id)
+        mode, eps = self.local_part(c.id, c.host_config.get("NetworkMode") or "default",
+                                    self.endpoint_configs(c.id))  # fmt: skip
         primary = self.get("bridge" if mode == "default" else mode)
         if primary["Id"] in self._detached(c.id):
             return [(n, cfg or {}) for n, cfg in ((self.get(r), v) for r, v in eps.items())
@@ -794,7 +797,7 @@ class NetworkService:
             raise Forbidden(
                 "network-scoped alias is supported only for containers in user defined networks"
             )
-        eps = self._endpoint_configs(c.id)
+        eps = self.endpoint_configs(c.id)
         detached = self._detached(c.id)
         attached = (
             n["Id"] in self.endpoints.get(c.id, {})
@@ -825,7 +828,7 @@ class NetworkService:
     async def disconnect(self, ref: str, body: dict[str, Any]) -> None:
         n = self.get(ref)
         c = self.containers.get(body.get("Container") or "")
-        eps = self._endpoint_configs(c.id)
+        eps = self.endpoint_configs(c.id)
         live = self.endpoints.get(c.id, {})
         if c.running:
             if n["Id"] not in live:

@@ -10,12 +10,16 @@ from dockyard.api.errors import NotFound
 from dockyard.cluster import overlay
 from dockyard.cluster.node import ClusterNode
 from dockyard.daemon.services.networks import NetworkService
+from dockyard.daemon.services.overlay_attach import OverlayAttachments
 
 
 class Networks:
-    def __init__(self, local: NetworkService, cluster: ClusterNode) -> None:
+    def __init__(
+        self, local: NetworkService, cluster: ClusterNode, attachments: OverlayAttachments
+    ) -> None:
         self.local = local
         self.cluster = cluster
+        self.attachments = attachments
 
     async def _cluster_nets(self) -> list[dict[str, Any]]:
         if not self.cluster.active or self.cluster.objects is None:
@@ -56,8 +60,23 @@ class Networks:
     async def prune(self, filters: dict[str, list[str]]) -> list[str]:
         return await self.local.prune(filters)
 
+    async def _overlay(self, ref: str) -> dict[str, Any] | None:
+        """The swarm's network `ref` names when no local network does."""
+        try:
+            self.local.get(ref)
+        except NotFound:
+            if self.cluster.active and self.cluster.objects is not None:
+                return await overlay.find_network(self.cluster.objects, ref)
+        return None
+
     async def connect(self, ref: str, body: dict[str, Any]) -> None:
+        n = await self._overlay(ref)
+        if n is not None:
+            return await self.attachments.connect(n, ref, body)
         await self.local.connect(ref, body)
 
     async def disconnect(self, ref: str, body: dict[str, Any]) -> None:
+        n = await self._overlay(ref)
+        if n is not None:
+            return await self.attachments.disconnect(n, body)
         await self.local.disconnect(ref, body)

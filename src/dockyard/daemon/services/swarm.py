@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from dockyard.api.errors import InvalidParameter, NotFound, Unavailable
-from dockyard.cluster import endpoints
+from dockyard.cluster import endpoints, overlay
 from dockyard.cluster.model import objects
 from dockyard.cluster.model.repo import ClusterObjects, OutOfSequence
 from dockyard.cluster.node import ClusterNode
@@ -109,6 +109,7 @@ class SwarmService:
                     raise InvalidParameter(
                         _rpc("InvalidArgument", f"{kind[:-1]} reference {name} not found")
                     ) from None
+        await overlay.resolve_networks(objs, tt)
         if "Name" not in spec:
             spec = {**spec, "Name": _random_name()}
         return objects.service_spec(spec)
@@ -195,9 +196,10 @@ class SwarmService:
             tasks = [t for t in tasks if t["DesiredState"] in filters["desired-state"]]
         if "id" in filters:
             tasks = [t for t in tasks if any(t["ID"].startswith(v) for v in filters["id"])]
-        if "label" in filters:
+        if "label" in filters:  # swarmkit matches the service's labels (stack ps asks so)
+            labels = {s["ID"]: s["Spec"].get("Labels") or {} for s in await objs.list("services")}
             tasks = [t for t in tasks if _match_filters(
-                {"ID": t["ID"], "Spec": {"Labels": t.get("Labels") or {}}}, "tasks",
+                {"ID": t["ID"], "Spec": {"Labels": labels.get(t["ServiceID"], {})}}, "tasks",
                 {"label": filters["label"]})]  # fmt: skip
         return tasks
 

@@ -14,10 +14,11 @@ import subprocess
 from collections.abc import AsyncIterator
 from typing import Any
 
-from dockyard.api.errors import Conflict, NotFound
+from dockyard.api.errors import NotFound
 from dockyard.cluster.agent.containerspec import GWBRIDGE
 from dockyard.daemon.services.containers import ContainerService
 from dockyard.daemon.services.networks import NetworkService
+from dockyard.daemon.services.overlay_attach import ensure_gwbridge
 
 
 class ServiceTaskContainers:
@@ -51,19 +52,9 @@ class ServiceTaskContainers:
             subprocess.run(["umount", "-l", d], capture_output=True)
             shutil.rmtree(d, ignore_errors=True)
 
-    async def _gwbridge(self) -> None:
-        """docker_gwbridge, made with the node's first overlay task (as dockerd)."""
-        assert self.networks is not None
-        try:
-            self.networks.get(GWBRIDGE)
-        except NotFound:
-            with contextlib.suppress(Conflict):
-                await self.networks.create({"Name": GWBRIDGE, "Driver": "bridge", "Options": {
-                    "com.docker.network.bridge.name": GWBRIDGE}})  # fmt: skip
-
     async def create(self, name: str, body: dict[str, Any], files: dict[str, bytes]) -> str:
         if (body.get("HostConfig") or {}).get("NetworkMode") == GWBRIDGE and self.networks:
-            await self._gwbridge()
+            await ensure_gwbridge(self.networks)
         if files:
             host = body.setdefault("HostConfig", {})
             host["Mounts"] = [*(host.get("Mounts") or []), *self._place_files(name, files)]
