@@ -144,3 +144,6 @@ printf '%-44s %-22s %-22s\n' "" dockyard "dockerd (peer)"
 printf '%-44s %-22s %-22s\n' "container->container TCP, ${mb} MB (wget)" "${res[dockyard,tp]:-n/a}" "${res[dockerd,tp]:-n/a}"
 printf '%-44s %-22s %-22s\n' "host->127.0.0.1 published port, ${requests} GETs" "${res[dockyard,rps]:-n/a}" "${res[dockerd,rps]:-n/a}"
 printf '%-44s %-22s %-22s\n' "network + ${count} containers create/rm" "${res[dockyard,fan]:-n/a}" "${res[dockerd,fan]:-n/a}"
+# cross-host: container to container over an overlay vs the underlying link, on 2 test
+# hosts (network namespaces), Dockyard and dockerd swarm mode (bench/overlay.py)
+"$py" "$repo/bench/overlay.py" "$mb"

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,6 +73,7 @@ class ClusterNode:
         self._role: asyncio.Task[None] | None = None
         self.overlay: OverlayAgent | None = None
         self.mesh: ServiceMesh | None = None
+        self.left: list[Callable[[], Awaitable[None]]] = []  # run after a leave
 
     # ---- state on disk -----------------------------------------------------------------
     @property
@@ -296,6 +298,9 @@ class ClusterNode:
         self.store = self.objects = None
         self.state = {}
         shutil.rmtree(self.state_dir, ignore_errors=True)
+        for hook in self.left:  # the daemon's own leftovers (docker_gwbridge)
+            with contextlib.suppress(Exception):
+                await hook()
 
     async def shutdown(self) -> None:
         """The daemon stops: the swarm state stays on disk for the next start."""
@@ -312,7 +317,8 @@ class ClusterNode:
         await self.store.put(self.objects.key("alive", self.node_id), b"1", lease=self.lease)
         node = await self.objects.get("nodes", self.node_id)
         self.overlay = OverlayAgent(self.objects, self.node_id, node["Status"]["Addr"],
-                                    os.path.join(self.state_dir, "overlay"))  # fmt: skip
+                                    os.path.join(self.state_dir, "overlay"),
+                                    lease=lambda: self.lease)  # fmt: skip
         agent = Agent(self.objects, self.containers, self.node_id, self.overlay)
         self.mesh = ServiceMesh(self.objects, self.containers, self.node_id, self.overlay)
         self._loops = [
@@ -361,6 +367,8 @@ class ClusterNode:
                 self.lease = await self.store.grant(LEASE_TTL)
                 await self.store.put(self.objects.key("alive", self.node_id), b"1",
                                      lease=self.lease)  # fmt: skip
+                if self.overlay is not None:  # its endpoints went with the old lease
+                    await self.overlay.renew()
                 await self.stop_role()  # leadership went with the old lease
                 self.start_role()
             except StoreError as exc:

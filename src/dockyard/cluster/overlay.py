@@ -28,6 +28,7 @@ from typing import Any
 from dockyard.api.errors import Conflict, Forbidden, NotFound
 from dockyard.cluster.model.repo import ClusterObjects
 from dockyard.cluster.store import Compare, Delete, Put
+from dockyard.network import ipsec
 from dockyard.network.overlay import Sandbox, drop_default_route
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,12 @@ async def create_network(objects: ClusterObjects, body: dict[str, Any]) -> dict[
     name = body.get("Name") or ""
     opts = body.get("Options") or {}
     if "encrypted" in opts:
-        raise Forbidden("encrypted overlay networks are not supported by this engine yet")
+        why = await asyncio.to_thread(ipsec.missing)
+        raise Forbidden(
+            "encrypted overlay networks need IPsec ESP with rfc4106(gcm(aes)), which this "
+            f"kernel refuses ({why})" if why else
+            "encrypted overlay networks are not supported by this engine yet"
+        )  # fmt: skip
     ipam_cfg = ((body.get("IPAM") or {}).get("Config") or [{}])[0] or {}
     for _ in range(20):
         nets = [json.loads(kv.value) for kv in (await objects.store.range(
@@ -284,7 +290,11 @@ class OverlayAgent:
                         await asyncio.to_thread(sb.remove)
 
     async def run(self) -> None:
-        """Programs remote endpoints into the sandboxes from the store, as they come and go."""
+        """Programs remote endpoints into the sandboxes from the store, as they come and go.
+        Sandboxes a previous run of the daemon left are removed first: what they held
+        is unknown now (their endpoints went with that run's lease)."""
+        async with self._lock:
+            await asyncio.to_thread(self.cleanup, set(self.sandboxes))
         prefix = self.objects.key("endpoints")
         kvs, rev = await self.objects.store.range(prefix)
         for kv in kvs:
@@ -361,13 +371,15 @@ class OverlayAgent:
         for tid in {t for tids in self.local.values() for t in tids}:
             await self.detach(tid)
 
-    def cleanup(self) -> None:
-        """Every sandbox this node made (swarm leave): namespaces and all inside them."""
-        for sb in self.sandboxes.values():
+    def cleanup(self, keep: set[str] | None = None) -> None:
+        """Every sandbox this node made (swarm leave), but those of networks in `keep`:
+        namespaces and all inside them."""
+        keep = keep or set()
+        for nid in [nid for nid in self.sandboxes if nid not in keep]:
             with contextlib.suppress(Exception):
-                sb.remove()
-        self.sandboxes.clear()
+                self.sandboxes.pop(nid).remove()
+        kept = {os.path.basename(sb.path) for sb in self.sandboxes.values()}
         if os.path.isdir(self.root):
-            for name in os.listdir(self.root):
+            for name in set(os.listdir(self.root)) - kept:
                 with contextlib.suppress(Exception):
                     Sandbox(self.root, name[3:], 0, "0.0.0.0/32", "").remove()

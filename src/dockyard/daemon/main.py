@@ -57,7 +57,7 @@ from dockyard.daemon.services.logopts import default_log_config
 from dockyard.daemon.services.netevents import NetworkEvents
 from dockyard.daemon.services.networks import NetworkService
 from dockyard.daemon.services.networks import options_from_flags as network_options
-from dockyard.daemon.services.overlay_attach import OverlayAttachments
+from dockyard.daemon.services.overlay_attach import OverlayAttachments, drop_gwbridge
 from dockyard.daemon.services.overlay_networks import Networks
 from dockyard.daemon.services.runtimes import Runtimes, parse_add_runtime
 from dockyard.daemon.services.swarm import SwarmService
@@ -263,6 +263,7 @@ async def serve(args: argparse.Namespace) -> None:
         cluster_store_endpoints(args.cluster_store),
     )
     attachments.cluster = cluster
+    cluster.left.append(lambda: drop_gwbridge(networks))
     await cluster.restore()
     swarm = SwarmService(cluster)
     networks.resolvers.append(lambda cid, name: cluster.mesh.resolve(cid, name)

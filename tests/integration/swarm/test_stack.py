@@ -2,12 +2,19 @@
 official docker CLI: `docker run --network` and `network connect` to an attachable
 overlay on any node (reaching a service by name and reached by name from other
 nodes; a non-attachable overlay refused with dockerd's words; the container's leaving
-removes its endpoint on every node)."""
+removes its endpoint on every node); `docker stack deploy|ls|ps|services|rm`; a dead
+node's endpoints dropped by the others; `--opt encrypted` refused with the kernel's
+reason; after `swarm leave --force` everywhere, each host's devices, routes, firewall
+rules, mounts (namespaces) and processes are as before the swarm."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +35,7 @@ def hosts(busybox_rootfs_tar: Path) -> Iterator[list[Host]]:
         pytest.skip("needs root and etcd")
     with cluster_up(3, busybox_rootfs_tar, "dystk-") as hosts:
         h1, h2, h3 = hosts
+        BEFORE.update({h.name: host_state(h) for h in hosts})
         assert h1.daemon is not None
         h1.daemon.docker("swarm", "init", "--advertise-addr", h1.addr, timeout=60, check=True)
         token = h1.daemon.docker("swarm", "join-token", "-q", "worker", check=True).stdout
@@ -36,6 +44,50 @@ def hosts(busybox_rootfs_tar: Path) -> Iterator[list[Host]]:
             h.daemon.docker("swarm", "join", "--token", token.strip(), f"{h1.addr}:2377",
                             timeout=60, check=True)  # fmt: skip
         yield hosts
+
+
+BEFORE: dict[str, dict[str, list[str]]] = {}  # each host's state before the swarm
+
+
+def host_state(h: Host) -> dict[str, list[str]]:
+    """What a swarm could leave behind on host h: devices, routes, nftables and iptables
+    rules in its namespace, mounts under its root (sandbox namespaces, tmpfs), and
+    processes (etcd, containers) other than its daemon."""
+
+    def run(*cmd: str) -> list[str]:
+        p = subprocess.run(["ip", "netns", "exec", h.name, *cmd], capture_output=True,
+                           text=True)  # fmt: skip
+        return sorted(line for line in p.stdout.splitlines()
+                      if line.strip() and not line.startswith("#"))  # fmt: skip
+
+    assert h.daemon is not None
+    procs = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError):
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            if str(h.root) in cmd and int(pid) != h.daemon.proc.pid:
+                procs.append(cmd)
+    devices = [x.split(": ")[1].split("@")[0] for x in run("ip", "-o", "link", "show")]
+    mounts = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()
+              if f"{h.root}/" in line.split()[4]]  # fmt: skip
+    # the default bridge's warm sandboxes (a namespace and a veth each) come and go with
+    # the daemon's pool: counted against each other, so a leaked veth still shows
+    pool = [m for m in mounts if "/netns/pool-" in m]
+    veths = [d for d in devices if d.startswith("veth")]
+    return {
+        "devices": sorted(d for d in devices if not d.startswith("veth")),
+        "veths not pooled": [str(len(veths) - len(pool))],
+        "routes": run("ip", "route", "show", "table", "all"),
+        "nft": [re.sub(r"packets \d+ bytes \d+", "", x) for x in run("nft", "list", "ruleset")],
+        "iptables": [re.sub(r"\[\d+:\d+\]", "", x) for x in run("iptables-save")],
+        "mounts": sorted(m for m in mounts if m not in pool),
+        "processes": sorted(procs),
+    }
+
+
+def sandboxes(h: Host) -> list[str]:
+    return [line for line in Path("/proc/self/mountinfo").read_text().splitlines()
+            if f"{h.root}/" in line and "/swarm/overlay/ov-" in line]  # fmt: skip
 
 
 def sandbox_fdb(h: Host) -> str:
@@ -209,3 +261,138 @@ def test_stack_deploy(hosts: list[Host], tmp_path: Path) -> None:
     wait_for("st_front gone", lambda: "st_front" not in d1.docker("network", "ls").stdout)
     r = d1.docker("stack", "ps", "st")
     assert r.returncode != 0 and "nothing found in stack: st" in r.stderr
+
+
+THREE_TIER = """
+version: "3.8"
+services:
+  front:
+    image: busybox
+    command: ["nc", "-ll", "-p", "80", "-e", "sh", "-c", "nc -w 5 app 9000 </dev/null"]
+    networks: [front]
+    ports: [{target: 80, published: 8080, mode: host}]
+    deploy: {mode: global}
+  app:
+    image: busybox
+    command: ["nc", "-ll", "-p", "9000", "-e", "sh", "-c", "echo app $$(hostname); nc -w 5 db 5432 </dev/null"]
+    networks: [front, back]
+    deploy: {replicas: 3}
+  db:
+    image: busybox
+    command: ["nc", "-ll", "-p", "5432", "-e", "cat", "/data/rows"]
+    networks: [back]
+    volumes: ["dbdata:/data"]
+volumes:
+  dbdata: {}
+networks:
+  front: {}
+  back: {}
+"""
+
+
+def host_get(h: Host, port: int) -> str:
+    """A TCP exchange with h's address from h's own namespace (the test host's side)."""
+    code = (f"import socket; s = socket.create_connection(('{h.addr}', {port}), 10); "
+            "s.settimeout(10); print(s.makefile().read())")  # fmt: skip
+    p = subprocess.run(["ip", "netns", "exec", h.name, sys.executable, "-c", code],
+                       capture_output=True, text=True, timeout=30)  # fmt: skip
+    return p.stdout
+
+
+def test_three_tier_stack(hosts: list[Host], tmp_path: Path) -> None:
+    """Issue 16's three tiers as far as the mesh has landed: the front end (global, a
+    host-mode published port) answers on every node's address and reaches the app by
+    name, the app the database; the database is not reachable from the front network."""
+    d1 = hosts[0].daemon
+    assert d1 is not None
+    (tmp_path / "stack.yml").write_text(THREE_TIER)
+    d1.docker("stack", "deploy", "-c", str(tmp_path / "stack.yml"), "--resolve-image", "never",
+              "tt", timeout=120, check=True)  # fmt: skip
+    wait_for("front on 3 nodes, app 3, db 1", lambda: running(d1, "tt_front") == 3
+             and running(d1, "tt_app") == 3 and running(d1, "tt_db") == 1, timeout=120)  # fmt: skip
+    db = next(h for h in hosts if h.daemon is not None and h.daemon.docker(
+        "ps", "-q", "--filter", "label=com.docker.swarm.service.name=tt_db").stdout.split())  # fmt: skip
+    assert db.daemon is not None
+    dbc = db.daemon.docker("ps", "-q", "--filter", "label=com.docker.swarm.service.name=tt_db",
+                           check=True).stdout.split()[0]  # fmt: skip
+    db.daemon.docker("exec", dbc, "sh", "-c", "echo row-1 > /data/rows", check=True)
+    for h in hosts:
+        out = str(wait_for(f"front on {h.addr}:8080", lambda h=h: "row-1" in host_get(h, 8080)
+                           and host_get(h, 8080), timeout=30))  # fmt: skip
+        assert out.startswith("app "), out
+        assert h.daemon is not None
+        fc = h.daemon.docker("ps", "-q", "--filter", "label=com.docker.swarm.service.name=tt_front",
+                             check=True).stdout.split()[0]  # fmt: skip
+        r = h.daemon.docker("exec", fc, "nslookup", "db")
+        assert "Name:" not in r.stdout.split("127.0.0.11")[-1], r.stdout
+        db_ip = db.daemon.docker("exec", dbc, "ip", "-4", "-o", "addr", "show", "dev", "eth1",
+                                 check=True).stdout.split()[3].split("/")[0]  # fmt: skip
+        r = h.daemon.docker("exec", fc, "sh", "-c", f"nc -w 2 {db_ip} 5432 </dev/null")
+        assert "row-1" not in r.stdout, f"front on {h.name} reached the database"
+    d1.docker("stack", "rm", "tt", timeout=120, check=True)
+    wait_for("tt's networks gone", lambda: "tt_" not in d1.docker("network", "ls").stdout)
+
+
+def test_dead_node_endpoints_dropped(hosts: list[Host]) -> None:
+    """A node whose engine dies (SIGKILL, link cut): its endpoints and addresses leave
+    the store with its lease, and the other nodes drop its FDB entries."""
+    h1, h2, h3 = hosts
+    d1 = h1.daemon
+    assert d1 is not None
+    d1.docker("network", "create", "-d", "overlay", "dn", check=True)
+    d1.docker("service", "create", "--detach", "--no-resolve-image", "--name", "dn",
+              "--replicas", "3", "--network", "dn", "--stop-grace-period", "1s",
+              "busybox", "sleep", "100000", check=True)  # fmt: skip
+    wait_for("dn on every node", lambda: len({t["NodeID"] for t in tasks(d1, "dn")
+             if t["Status"]["State"] == "running"}) == 3, timeout=90)  # fmt: skip
+    wait_for("h1 knows h3's endpoint", lambda: f"dst {h3.addr}" in sandbox_fdb(h1))
+    wait_for("h2 knows h3's endpoint", lambda: f"dst {h3.addr}" in sandbox_fdb(h2))
+    h3.kill()
+    h3.link(False)
+    wait_for("h3's endpoints dropped on h1 and h2", lambda: not any(
+        f"dst {h3.addr}" in sandbox_fdb(h) for h in (h1, h2)), timeout=30)  # fmt: skip
+    wait_for("dn running 3 again", lambda: running(d1, "dn") == 3, timeout=90)
+    # the engine comes back: it stops its stale task and removes its old sandbox
+    h3.link(True)
+    h3.start()
+    wait_for("h3's stale dn task gone", lambda: not h3.daemon.docker(  # type: ignore[union-attr]
+        "ps", "-q", "--filter", "label=com.docker.swarm.service.name=dn").stdout.split())  # fmt: skip
+    d1.docker("service", "rm", "dn", check=True)
+    wait_for("no sandbox left on any node", lambda: not any(sandboxes(h) for h in hosts))
+
+
+def test_encrypted_refused(hosts: list[Host]) -> None:
+    d1 = hosts[0].daemon
+    assert d1 is not None
+    r = d1.docker("network", "create", "-d", "overlay", "--opt", "encrypted", "sec")
+    assert r.returncode != 0 and "encrypted overlay networks" in r.stderr, r.stderr
+    probe = subprocess.run(["unshare", "--net", "ip", "xfrm", "state", "add", "src", "192.0.2.1",
+                            "dst", "192.0.2.2", "proto", "esp", "spi", "0x100", "mode",
+                            "transport", "aead", "rfc4106(gcm(aes))", "0x" + "11" * 20, "128"],
+                           capture_output=True, text=True)  # fmt: skip
+    if probe.returncode != 0:  # this kernel cannot: the refusal quotes it
+        assert probe.stderr.strip() in r.stderr, r.stderr
+    assert "sec" not in d1.docker("network", "ls", "--format", "{{.Name}}").stdout.split()
+
+
+def test_leave_leaves_nothing(hosts: list[Host]) -> None:
+    """Last: tasks, an attachable container and a stack's networks on every node, then
+    `swarm leave --force` on each; every host is as it was before the swarm."""
+    h1, h2, h3 = hosts
+    d1 = h1.daemon
+    assert d1 is not None
+    d1.docker("network", "create", "-d", "overlay", "--attachable", "last", check=True)
+    d1.docker("service", "create", "--detach", "--no-resolve-image", "--name", "last",
+              "--replicas", "3", "--network", "last", "--stop-grace-period", "1s",
+              "busybox", "sleep", "100000", check=True)  # fmt: skip
+    wait_for("last on every node", lambda: len({t["NodeID"] for t in tasks(d1, "last")
+             if t["Status"]["State"] == "running"}) == 3, timeout=90)  # fmt: skip
+    assert h2.daemon is not None
+    h2.daemon.docker("run", "--rm", "--network", "last", "busybox", "true", check=True)
+    for h in (h3, h2, h1):
+        assert h.daemon is not None
+        h.daemon.docker("swarm", "leave", "--force", timeout=60, check=True)
+    for h in hosts:
+        with contextlib.suppress(AssertionError):
+            wait_for(f"{h.name} as before", lambda h=h: host_state(h) == BEFORE[h.name])
+        assert host_state(h) == BEFORE[h.name], h.name

@@ -50,6 +50,15 @@ async def ensure_gwbridge(networks: NetworkService) -> None:
                 "com.docker.network.bridge.name": GWBRIDGE}})  # fmt: skip
 
 
+async def drop_gwbridge(networks: NetworkService) -> None:
+    """After the node left the swarm: docker_gwbridge goes unless a container still uses
+    it, so a leave leaves no device, route or rule behind."""
+    with contextlib.suppress(NotFound):
+        n = networks.get(GWBRIDGE)
+        if not any(n["Id"] in per for per in networks.endpoints.values()):
+            await networks.remove(GWBRIDGE)
+
+
 @dataclass
 class Joined:
     """A running container's endpoints on overlays: by the reference it used."""

@@ -1,0 +1,129 @@
+"""Cross-host figures on 2 test hosts (a daemon per network namespace, veths on a
+bridge), Dockyard's dockyardd and Docker's dockerd swarm mode side by side in one run:
+  throughput  one HTTP download of MB megabytes (busybox httpd from a tmpfs on host 2,
+              wget on host 1), timed inside the client from /proc/uptime
+  latency     ping's average round trip over 20 pings, 0.2 s apart
+each container to container over an attachable overlay (VXLAN), and over the
+underlying link (the same containers with --network host: the hosts' veth addresses).
+    bench/network.sh runs it after its single-host figures; alone: bench/overlay.py [MB]
+Traffic stays on the hosts' bridge and their namespaces.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from cluster import DockerdHost, docker  # type: ignore[import-not-found]  # noqa: E402
+
+from tests.conftest import BUSYBOX_PATH, busybox_tar, kill_leftovers, stop_daemon  # noqa: E402
+from tests.integration.swarm.hosts import Cluster  # noqa: E402
+
+
+def measure(a: str, b: str, net: str, addr_b: str, mb: int) -> dict[str, str]:
+    """From a container on socket a to one on socket b, both on `net`."""
+    docker(b, "run", "-d", "--name", "sink", "--network", net, "--tmpfs",
+           f"/w:size={mb + 16}m", "busybox", "sh", "-c",
+           f"dd if=/dev/zero of=/w/.big bs=1048576 count={mb} 2>/dev/null && mv /w/.big /w/big"
+           " && httpd -f -p 8099 -h /w")  # fmt: skip
+    try:
+        ip = addr_b if net == "host" else docker(
+            b, "inspect", "-f", f"{{{{(index .NetworkSettings.Networks \"{net}\").IPAddress}}}}",
+            "sink").strip()  # fmt: skip
+        for _ in range(300):
+            try:
+                docker(b, "exec", "sink", "test", "-f", "/w/big")
+                break
+            except RuntimeError:
+                time.sleep(0.1)
+        out = docker(a, "run", "--rm", "--network", net, "busybox", "sh", "-c",
+                     f"sleep 0.3; read s _ </proc/uptime; wget -qO /dev/null http://{ip}:8099/big"
+                     " && read e _ </proc/uptime && echo ok $s $e; ping -c 20 -i 0.2 " + ip)  # fmt: skip
+        words = out.split()
+        i = words.index("ok")
+        secs = float(words[i + 2]) - float(words[i + 1])
+        rtt = re.search(r"min/avg/max = [\d.]+/([\d.]+)/", out)
+        return {"throughput": f"{mb / secs:.0f} MB/s" if secs > 0 else "n/a",
+                "latency": f"{float(rtt.group(1)) * 1000:.0f} us" if rtt else "n/a"}  # fmt: skip
+    finally:
+        docker(b, "rm", "-f", "sink")
+
+
+def scenario(socks: list[str], addrs: list[str], mb: int) -> dict[str, dict[str, str]]:
+    a, b = socks
+    docker(a, "swarm", "init", "--advertise-addr", addrs[0])
+    token = docker(a, "swarm", "join-token", "-q", "worker").strip()
+    docker(b, "swarm", "join", "--token", token, f"{addrs[0]}:2377")
+    docker(a, "network", "create", "-d", "overlay", "--attachable", "benchov")
+    out = {"underlying link": measure(a, b, "host", addrs[1], mb),
+           "overlay": measure(a, b, "benchov", addrs[1], mb)}  # fmt: skip
+    for s in (b, a):
+        docker(s, "swarm", "leave", "--force")
+    return out
+
+
+def dockyard(base: Path, tar: Path, mb: int) -> dict[str, dict[str, str]]:
+    c = Cluster(base)
+    try:
+        hosts = c.up(2, tar)
+        return scenario([h.daemon.sock for h in hosts], [h.addr for h in hosts], mb)  # type: ignore[union-attr]
+    finally:
+        c.down()
+
+
+def dockerd(base: Path, tar: Path, mb: int) -> dict[str, dict[str, str]]:
+    c = Cluster(base)
+    peers: list[DockerdHost] = []
+    try:
+        hosts = c.up(2, tar)
+        for h in hosts:
+            assert h.daemon is not None
+            stop_daemon(h.daemon)
+            kill_leftovers(h.root)
+            h.daemon = None
+            p = DockerdHost(h)
+            peers.append(p)
+            p.start()
+            docker(p.sock, "import", "-c", 'CMD ["sh"]', "-c", f"ENV PATH={BUSYBOX_PATH}",
+                   str(tar), "busybox:latest")  # fmt: skip
+        return scenario([p.sock for p in peers], [h.addr for h in hosts], mb)
+    finally:
+        for p in peers:
+            p.stop()
+        c.down()
+
+
+def main() -> int:
+    mb = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+    base = Path(tempfile.mkdtemp(prefix="dyov-bench-"))
+    results: dict[str, dict[str, dict[str, str]]] = {}
+    try:
+        tar = busybox_tar(base / "busybox.tar")
+        for name, run in (("dockyard", dockyard), ("dockerd swarm", dockerd)):
+            if name != "dockyard" and not shutil.which("dockerd"):
+                continue
+            (base / name[:2]).mkdir()
+            try:
+                results[name] = run(base / name[:2], tar, mb)
+            except Exception as exc:  # one engine failing still prints the other's
+                print(f"({name} failed: {exc})", file=sys.stderr)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    print(f"\ncross-host, 2 hosts in network namespaces, container to container, {mb} MB")
+    print(f"{'':34}" + "".join(f"{k:>18}" for k in results))
+    for path in ("underlying link", "overlay"):
+        for what in ("throughput", "latency"):
+            row = [r.get(path, {}).get(what, "n/a") for r in results.values()]
+            print(f"{path + ' ' + what:34}" + "".join(f"{v:>18}" for v in row))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
