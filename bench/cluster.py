@@ -176,22 +176,28 @@ def dockyard(base: Path, tar: Path, R: int, P: int) -> dict[str, float]:
         c.down()
 
 
+def dockerd_in(hosts: list[Host], tar: Path, peers: list[DockerdHost]) -> None:
+    """Each host's dockyardd replaced by a dockerd (appended to `peers` as it starts, so
+    the caller stops every one that did), busybox imported."""
+    for h in hosts:
+        assert h.daemon is not None
+        stop_daemon(h.daemon)
+        kill_leftovers(h.root)
+        h.daemon = None
+        p = DockerdHost(h)
+        peers.append(p)
+        p.start()
+        docker(p.sock, "import", "-c", 'CMD ["sh"]', "-c", f"ENV PATH={BUSYBOX_PATH}",
+               str(tar), "busybox:latest")  # fmt: skip
+
+
 def dockerd(base: Path, tar: Path, R: int, P: int) -> dict[str, float]:
     """The same namespaces and links, with dockerd in them instead of dockyardd."""
     c = Cluster(base)
     peers: list[DockerdHost] = []
     try:
         hosts = c.up(3, tar)
-        for h in hosts:
-            assert h.daemon is not None
-            stop_daemon(h.daemon)
-            kill_leftovers(h.root)
-            h.daemon = None
-            p = DockerdHost(h)
-            peers.append(p)
-            p.start()
-            docker(p.sock, "import", "-c", 'CMD ["sh"]', "-c", f"ENV PATH={BUSYBOX_PATH}",
-                   str(tar), "busybox:latest")  # fmt: skip
+        dockerd_in(hosts, tar, peers)
         return scenario([p.sock for p in peers], [h.addr for h in hosts], peers[2].kill,
                         lambda: hosts[2].link(False), R, P)  # fmt: skip
     finally:

@@ -21,9 +21,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cluster import DockerdHost, docker  # type: ignore[import-not-found]  # noqa: E402
+from cluster import DockerdHost, docker, dockerd_in  # type: ignore[import-not-found]  # noqa: E402
 
-from tests.conftest import BUSYBOX_PATH, busybox_tar, kill_leftovers, stop_daemon  # noqa: E402
+from tests.conftest import busybox_tar  # noqa: E402
 from tests.integration.swarm.hosts import Cluster  # noqa: E402
 
 
@@ -83,16 +83,7 @@ def dockerd(base: Path, tar: Path, mb: int) -> dict[str, dict[str, str]]:
     peers: list[DockerdHost] = []
     try:
         hosts = c.up(2, tar)
-        for h in hosts:
-            assert h.daemon is not None
-            stop_daemon(h.daemon)
-            kill_leftovers(h.root)
-            h.daemon = None
-            p = DockerdHost(h)
-            peers.append(p)
-            p.start()
-            docker(p.sock, "import", "-c", 'CMD ["sh"]', "-c", f"ENV PATH={BUSYBOX_PATH}",
-                   str(tar), "busybox:latest")  # fmt: skip
+        dockerd_in(hosts, tar, peers)
         return scenario([p.sock for p in peers], [h.addr for h in hosts], mb)
     finally:
         for p in peers:
