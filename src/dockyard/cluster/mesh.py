@@ -68,6 +68,7 @@ class ServiceMesh:
         self.states: dict[str, str] = {}  # task → its observed state (agent-reported)
         self.applied: dict[str, str] = {}  # namespace → the table text last applied there
         self.cids: dict[str, str] = {}  # this node's task id → container id
+        self.plain: set[str] = set()  # namespaces of plain containers on attachable overlays
         self._dirty = asyncio.Event()
 
     # ---- the store's view ----------------------------------------------------------------
@@ -191,25 +192,34 @@ class ServiceMesh:
         local: dict[str, set[str]] = {}
         for nid, eps in self.endpoints.items():
             for tid, ep in eps.items():
-                if ep.get("Node") == self.node_id and tid in self.tasks:
+                # a task, or a plain container on an attachable overlay (its endpoint
+                # is its container id: daemon/services/overlay_attach.py)
+                mine = tid in self.tasks or self.overlay.task_of.get(tid) == tid
+                if ep.get("Node") == self.node_id and mine:
                     local.setdefault(tid, set()).add(nid)
-        if any(t not in self.cids for t in local):
+        if any(t not in self.cids for t in local if t in self.tasks):
             self.cids = dict(self.containers.by_label(TASK_LABEL))
         live = set()
         for tid, nets in local.items():
-            pid = self.containers.pid(self.cids.get(tid, "")) if tid in self.cids else 0
-            if not pid:
+            if tid in self.tasks:
+                pid = self.containers.pid(self.cids.get(tid, "")) if tid in self.cids else 0
+                ns = f"/proc/{pid}/ns/net" if pid else ""
+            else:  # a plain container's namespace exists before its process does
+                ns = self.overlay.ns_of.get(tid, "")
+                self.plain.add(ns)
+            if not ns:
                 continue
             vips = [vip.Balanced(self.backends(sid, v["NetworkID"]), vip=v["Addr"].split("/")[0])
                     for sid, svc in sorted(self.services.items())
                     for v in (svc.get("Endpoint") or {}).get("VirtualIPs") or []
                     if v["NetworkID"] in nets and v["NetworkID"] != ingress]  # fmt: skip
-            ns = f"/proc/{pid}/ns/net"
             live.add(ns)
             with contextlib.suppress(Exception):  # the task may be gone meanwhile
                 await self._program(ns, vip.render_task(vips))
-        for ns in [k for k in self.applied if k.startswith("/proc/") and k not in live]:
+        for ns in [k for k in self.applied
+                   if (k.startswith("/proc/") or k in self.plain) and k not in live]:  # fmt: skip
             del self.applied[ns]
+            self.plain.discard(ns)
         for tid in [t for t in self.cids if t not in self.tasks]:
             del self.cids[tid]
             with contextlib.suppress(Exception):

@@ -199,6 +199,7 @@ class OverlayAgent:
         self.all: dict[str, dict[str, dict[str, Any]]] = {}  # every node's, for names
         self.task_of: dict[str, str] = {}  # this node's container id → task id
         self.mine: dict[tuple[str, str], dict[str, Any]] = {}  # (net, endpoint) → this node's
+        self.ns_of: dict[str, str] = {}  # this node's endpoint → its namespace's path
         self._lock = asyncio.Lock()
 
     def _sandbox(self, n: dict[str, Any]) -> Sandbox:
@@ -234,6 +235,7 @@ class OverlayAgent:
         network: an address, the sandbox, eth<first+i> in namespace `ns`, the endpoint
         recorded for the other nodes. On internal overlays only, no default route."""
         self.task_of[cid] = ep_id
+        self.ns_of[ep_id] = ns
         internal = bool(nets)
         out = []
         for i, (n, aliases) in enumerate(nets, start=first):
@@ -272,6 +274,7 @@ class OverlayAgent:
         if not only:
             for cid in [c for c, t in self.task_of.items() if t == task_id]:
                 del self.task_of[cid]
+            self.ns_of.pop(task_id, None)
         for nid, tids in list(self.local.items()):
             if task_id not in tids or (only and nid != only):
                 continue
