@@ -118,8 +118,8 @@ async def resolve_networks(objects: ClusterObjects, task_template: dict[str, Any
 
 async def _check_unused(objects: ClusterObjects, nid: str) -> None:
     """swarmkit's rule: no service names the network, and no task that is to run (or a
-    container attached by hand) has an endpoint on it; tasks being retired do not count,
-    so `stack rm` can remove a network right after its services."""
+    container attached by hand) has an endpoint on it; tasks being retired or removed do
+    not count, so `stack rm` can remove a network right after its services."""
 
     def busy(what: str, ref: str) -> Forbidden:
         return Forbidden(f"rpc error: code = FailedPrecondition desc = network {nid} is in use "
@@ -131,10 +131,13 @@ async def _check_unused(objects: ClusterObjects, nid: str) -> None:
             raise busy("service", svc["ID"])
     kvs, _ = await objects.store.range(objects.key("endpoints", nid + "/"))
     if kvs:
-        retiring = {t["ID"] for t in await objects.list("tasks") if t["DesiredState"] != "running"}
+        tasks = {t["ID"]: t for t in await objects.list("tasks")}
         for kv in kvs:
             ep_id = kv.key.rsplit("/", 1)[1]
-            if ep_id not in retiring:
+            t = tasks.get(ep_id)
+            # a task to run, or a plain container (no service); not a task being retired
+            # or one already deleted whose node has not released its endpoint yet
+            if (t["DesiredState"] == "running") if t else not json.loads(kv.value).get("Service"):
                 raise busy("task", ep_id)
 
 
