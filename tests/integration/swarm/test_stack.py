@@ -78,7 +78,12 @@ def host_state(h: Host) -> dict[str, list[str]]:
         "devices": sorted(d for d in devices if not d.startswith("veth")),
         "veths not pooled": [str(len(veths) - len(pool))],
         # a bridge's route says linkdown while no port is up (the warm pool refilling)
-        "routes": [x.replace(" linkdown", "") for x in run("ip", "route", "show", "table", "all")],
+        # (and the pool's veths' own link-local routes come and go with them)
+        "routes": [
+            x.replace(" linkdown", "")
+            for x in run("ip", "route", "show", "table", "all")
+            if " dev veth" not in x
+        ],  # fmt: skip
         "nft": [re.sub(r"packets \d+ bytes \d+", "", x) for x in run("nft", "list", "ruleset")],
         "iptables": [re.sub(r"\[\d+:\d+\]", "", x) for x in run("iptables-save")],
         "mounts": sorted(m for m in mounts if m not in pool),
@@ -400,4 +405,5 @@ def test_leave_leaves_nothing(hosts: list[Host]) -> None:
         diff = {k: {"gone": sorted(set(was[k]) - set(now[k])),
                     "left": sorted(set(now[k]) - set(was[k]))}
                 for k in now if now[k] != was[k]}  # fmt: skip
-        assert not diff, f"{h.name}: {diff}"
+        assert h.daemon is not None
+        assert not diff, f"{h.name}: {diff}; " + h.daemon.docker("ps", "-a", "--no-trunc").stdout
