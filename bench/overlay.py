@@ -100,9 +100,10 @@ def main() -> int:
         for name, run in (("dockyard", dockyard), ("dockerd swarm", dockerd)):
             if name != "dockyard" and not shutil.which("dockerd"):
                 continue
-            (base / name[:2]).mkdir()
+            work = base / name.split()[0]
+            work.mkdir()
             try:
-                results[name] = run(base / name[:2], tar, mb)
+                results[name] = run(work, tar, mb)
             except Exception as exc:  # one engine failing still prints the other's
                 print(f"({name} failed: {exc})", file=sys.stderr)
     finally:
