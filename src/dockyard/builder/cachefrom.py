@@ -14,7 +14,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from dockyard.daemon.services.commit import image_config
+from dockyard.proto.image import image_config
 from dockyard.store.images import Image
 
 

@@ -14,10 +14,13 @@ class ClientError(Exception):
     pass
 
 
+_PROGRAM = "dockyard"  # docker's "Is the docker daemon running?", with our name
+
+
 class DaemonUnreachable(ClientError):
     def __init__(self, host: str) -> None:
         super().__init__(
-            f"Cannot connect to the Dockyard daemon at {host}. Is the dockyard daemon running?"
+            f"Cannot connect to the Dockyard daemon at {host}. Is the {_PROGRAM} daemon running?"
         )
         self.host = host
 

@@ -42,6 +42,7 @@ from dockyard.daemon.routers import volumes as volumes_router
 from dockyard.daemon.server.app import make_app
 from dockyard.daemon.services import ocispec
 from dockyard.daemon.services.build import BuildService, tmp_dir
+from dockyard.daemon.services.buildsteps import BuildSteps
 from dockyard.daemon.services.commit import CommitService
 from dockyard.daemon.services.container_ops import ContainerOps
 from dockyard.daemon.services.container_views import ContainerViews
@@ -238,7 +239,17 @@ async def serve(args: argparse.Namespace) -> None:
     build_tmp = tmp_dir(paths)
     build_cache = BuildCache(os.path.join(os.path.dirname(build_tmp), "cache.db"))
     builds = BuildService(
-        Builder(containers, images, commits, build_cache, mount_all, unmount), build_tmp
+        Builder(
+            BuildSteps(containers, unmount),
+            images,
+            commits,
+            images.snapshotter,
+            build_cache,
+            mount_all,
+            unmount,
+            images.paths.tmp,
+        ),
+        build_tmp,
     )
     if runtime_command(runtime)[0] == sys.executable:
         containers.runtime_inproc = ["--root", paths.runtime_root]

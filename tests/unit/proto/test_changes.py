@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from dockyard.proto.changes import InvalidChange, apply_changes, split_words
+from dockyard.proto.changes import InvalidChange, apply_changes
 
 
 def test_cmd_json_and_shell_forms() -> None:
@@ -69,7 +69,9 @@ def test_healthcheck() -> None:
         ("RUN echo", "run is not a valid change command"),
         ("FROM busybox", "from is not a valid change command"),
         ("EXPOSE 80/xyz", "invalid proto: xyz"),
-        ("LABEL novalue", "LABEL requires key=value form: novalue"),
+        ("LABEL novalue", "LABEL must have two arguments"),
+        ("USER", "USER requires exactly one argument"),
+        ("HEALTHCHECK --interval=5x CMD true", 'time: unknown unit "x" in duration "5x"'),
         ("ONBUILD FROM x", "FROM isn't allowed as an ONBUILD trigger"),
     ],
 )
@@ -79,11 +81,43 @@ def test_invalid(line: str, message: str) -> None:
     assert e.value.message == message
 
 
-def test_split_words_quotes() -> None:
-    assert split_words(r"""a "b c" 'd $X' e\ f "$X" """, {"X": "1"}) == [
-        "a",
-        "b c",
-        "d $X",
-        "e f",
-        "1",
-    ]
+def test_words_quotes_and_escapes() -> None:
+    out = apply_changes({"Env": ["X=1"]}, [r"""LABEL a="b c" b='d $X' c=e\ f d="$X" """])
+    assert out["Labels"] == {"a": "b c", "b": "d $X", "c": "e f", "d": "1"}
+
+
+# What the --change engine did apart from the builder's before they became one
+# (`dockerfile.config`). BuildFromConfig runs the builder's dispatchers; the
+# answers were checked with `docker import --change` on dockerd 20.10, except the
+# substitution forms (20.10's lexer refuses ${X-w}; buildkit's, ours, has them).
+
+
+def test_env_replaces_a_variable_in_place() -> None:
+    # the old --change engine moved a replaced variable to the end
+    out = apply_changes({"Env": ["A=1", "B=1"]}, ["ENV A=2"])
+    assert out["Env"] == ["A=2", "B=1"]
+
+
+def test_words_expand_against_the_env_before_the_instruction() -> None:
+    # (both engines did this; kept as dockerd's rule)
+    out = apply_changes({"Env": ["A=1"]}, ["ENV A=2 B=$A"])
+    assert out["Env"] == ["A=2", "B=1"]
+
+
+def test_every_substitution_form_of_the_builders_lexer() -> None:
+    # the old expander knew only ${X:-w} and ${X:+w}; ${X-w} read as a name
+    out = apply_changes(
+        {"Env": ["E="]}, ["LABEL a=${NOPE-d} b=${E-d} c=${E:-d} e=${NOPE+s} f=${E+s}"]
+    )
+    assert out["Labels"] == {"a": "d", "b": "", "c": "d", "e": "", "f": "s"}
+
+
+def test_shell_form_runs_under_the_configs_shell() -> None:
+    # the old engine always wrote /bin/sh -c
+    out = apply_changes({"Shell": ["/bin/bash", "-xc"]}, ["CMD echo hi"])
+    assert out["Cmd"] == ["/bin/bash", "-xc", "echo hi"]
+
+
+def test_empty_entrypoint_is_unset() -> None:
+    # the old engine stored []; the builder (and dockerd) store null
+    assert apply_changes({"Entrypoint": ["x"]}, ["ENTRYPOINT"])["Entrypoint"] is None

@@ -19,73 +19,18 @@ import tempfile
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
-from dockyard import __version__
 from dockyard.api.errors import InvalidParameter
 from dockyard.daemon.services.containers import ContainerService
 from dockyard.daemon.services.events import EventBus
 from dockyard.daemon.services.images import ImageService
 from dockyard.proto import reference as refs
 from dockyard.proto.changes import apply_changes
-from dockyard.proto.image import host_platform
-from dockyard.proto.timetypes import rfc3339_nano
+from dockyard.proto.image import image_config
 from dockyard.snapshot.diff import write_diff
 from dockyard.snapshot.snapshotter import upper_dir
 from dockyard.store.images import Layer
 
-__all__ = ["CommitService", "image_config"]
-
-
-def image_config(
-    parent: dict[str, Any] | None,
-    container_config: dict[str, Any],
-    created_by: str,
-    diff_id: str | None,
-    *,
-    created: str | None = None,
-    comment: str = "",
-    author: str = "",
-    container_id: str = "",
-    ordinary_container_config: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The image config of a child of `parent` (an image config, or None for
-    scratch): `diff_id` None means an empty layer (a config-only step)."""
-    created = created or rfc3339_nano()
-    parent = parent or {}
-    os_, arch, variant = host_platform()
-    history = copy.deepcopy(list(parent.get("history") or []))
-    entry: dict[str, Any] = {"created": created}
-    if author:
-        entry["author"] = author
-    if created_by:
-        entry["created_by"] = created_by
-    if comment:
-        entry["comment"] = comment
-    if diff_id is None:
-        entry["empty_layer"] = True
-    history.append(entry)
-    diff_ids = list((parent.get("rootfs") or {}).get("diff_ids") or [])
-    if diff_id is not None:
-        diff_ids.append(diff_id)
-    cfg: dict[str, Any] = {
-        "architecture": parent.get("architecture") or arch,
-        "config": container_config,
-        "created": created,
-        "docker_version": __version__,
-        "history": history,
-        "os": parent.get("os") or os_,
-        "rootfs": {"type": "layers", "diff_ids": diff_ids},
-    }
-    if parent.get("variant") or (variant and not parent):
-        cfg["variant"] = parent.get("variant") or variant
-    if author:
-        cfg["author"] = author
-    if comment:
-        cfg["comment"] = comment
-    if container_id:
-        cfg["container"] = container_id
-    if ordinary_container_config is not None:
-        cfg["container_config"] = ordinary_container_config
-    return cfg
+__all__ = ["CommitService"]
 
 
 class Freezer(Protocol):

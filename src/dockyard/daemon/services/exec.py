@@ -39,6 +39,7 @@ from dockyard.daemon.services.signals import parse_signal
 from dockyard.daemon.services.stdin import StdinLink
 from dockyard.monitor import protocol
 from dockyard.monitor.config import MonitorConfig
+from dockyard.proto.envvars import replace_or_append_env
 
 log = logging.getLogger("dockyard.exec")
 
@@ -103,7 +104,7 @@ def exec_process(
     if cfg.get("Tty") and not any(e.startswith("TERM=") for e in env):
         env.append("TERM=xterm")
     for item in cfg.get("Env") or []:
-        env = ocispec.replace_or_append_env(env, item)
+        env = replace_or_append_env(env, item)
     proc["env"] = env
     if cfg.get("WorkingDir"):
         proc["cwd"] = cfg["WorkingDir"]

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dockyard.api.errors import InvalidParameter
+from dockyard.proto.envvars import replace_or_append_env
 
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -113,16 +114,6 @@ def command_line(cfg: dict[str, Any]) -> list[str]:
     if not args:
         raise InvalidParameter("No command specified")
     return args
-
-
-def replace_or_append_env(env: list[str], item: str) -> list[str]:
-    key = item.split("=", 1)[0]
-    out = [e for e in env if e.split("=", 1)[0] != key]
-    if "=" not in item:
-        return out  # `-e NAME` without a value and without the var set: dropped
-    if len(out) == len(env):
-        return [*env, item]
-    return [item if e.split("=", 1)[0] == key else e for e in env]
 
 
 def process_env(
