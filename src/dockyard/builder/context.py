@@ -1,11 +1,9 @@
 """The build context: the request body (a tar, plain or compressed), kept in
 memory as received or spooled to one file when large, and indexed
-(`TarContext`); `.dockerignore` applied to the index, and content checksums
-of COPY/ADD sources (path, type, mode, size, link target and bytes; not
-mtimes or owners, so a fresh checkout of the same files hits the cache)
-hashed as the body arrives (`TarStreamHasher`) or from it. Only what a
-COPY/ADD step that misses the cache copies is unpacked: a rebuild with
-nothing changed writes nothing.
+(`TarContext`; the body itself is `ctxbody`'s); `.dockerignore` applied to the
+index; content checksums (`ctxsum`) taken as the body arrives or from the
+index. Only what a COPY/ADD step that misses the cache copies is unpacked
+(`ctxwrite`): a rebuild with nothing changed writes nothing.
 
 The index answers the same `FileView` reads an unpacked directory does, so
 globbing and checksums run one code path and give one key either way
@@ -23,27 +21,23 @@ write outside it.
 
 from __future__ import annotations
 
-import bisect
 import hashlib
-import io
 import mmap
 import os
 import posixpath
-import shutil
 import stat
 import tarfile
 import threading
-from collections.abc import Iterator
-from typing import Any
 
+from dockyard.builder import ctxwrite
 from dockyard.builder.copy import resolve_in_root
-from dockyard.builder.dockerignore import Matcher, read_patterns
+from dockyard.builder.ctxbody import Pieces, PiecesFile, decompress_in_place, is_tar_header
 from dockyard.builder.fsview import HOST, FileView
+from dockyard.dockerfile.dockerignore import Matcher, read_patterns
 from dockyard.rootpath import open_in_root
-from dockyard.store.compression import NONE, decompressed, detect
+from dockyard.store.compression import NONE, detect
 
 _CHUNK = 1 << 20
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class BuildContext:
@@ -104,7 +98,7 @@ class TarContext:
     """A context tar (in memory or spooled to `spool`) indexed by path, seen as
     if it were unpacked at `root` (a `FileView`); `unpack` makes it so."""
 
-    def __init__(self, root: str, spool: str, kept: _Pieces | None = None) -> None:
+    def __init__(self, root: str, spool: str, kept: Pieces | None = None) -> None:
         self.root = os.path.normpath(root)
         self.spool = spool
         self._prefix = self.root + "/"
@@ -133,16 +127,16 @@ class TarContext:
         Dockerfile itself (`docker build - < Dockerfile`, dockerd's rule).
         `hashed` is a `TarStreamHasher`'s digests of the body as received
         (unused if it was compressed)."""
-        pieces = _Pieces(kept) if kept is not None else None
+        pieces = Pieces(kept) if kept is not None else None
         if pieces is not None and detect(pieces.pread(0, 6)) != NONE:
             with open(spool, "wb") as f:
                 f.writelines(pieces.pieces)
             pieces = None
         if pieces is not None:
-            is_tar, was_plain = _is_tar_header(pieces.pread(0, 512)), True
+            is_tar, was_plain = is_tar_header(pieces.pread(0, 512)), True
             data_size = pieces.size
         else:
-            is_tar, was_plain = _decompress_in_place(spool)
+            is_tar, was_plain = decompress_in_place(spool)
             data_size = os.path.getsize(spool)
         known = hashed if was_plain and hashed else {}
         if is_tar:  # the docker CLI's tar with a Dockerfile from outside ends unpadded, unclosed
@@ -179,7 +173,7 @@ class TarContext:
         if self._size == 0:
             return
         try:
-            src = _PiecesFile(self._kept) if self._kept else open(self.spool, "rb")  # noqa: SIM115
+            src = PiecesFile(self._kept) if self._kept else open(self.spool, "rb")  # noqa: SIM115
             with src, tarfile.open(fileobj=src, mode="r:") as tf:  # type: ignore[call-overload]
                 while (m := tf.next()) is not None:
                     tf.members.clear()  # the index is what is kept, not a TarInfo per file
@@ -382,47 +376,15 @@ class TarContext:
             if wanted is not None and "" in wanted:
                 wanted = None
             todo = [(rel, e) for rel, e in self._entries.items() if rel not in self._written
-                    and (wanted is None or _under(rel, wanted))]  # fmt: skip
-            fds: dict[str, int] = {"": os.open(self.root, _DIR_FLAGS)}
+                    and (wanted is None or ctxwrite.under(rel, wanted))]  # fmt: skip
+            fds: dict[str, int] = {"": os.open(self.root, ctxwrite.DIR_FLAGS)}
             try:
-                self._unpack(fds, todo)
+                ctxwrite.write_entries(fds, todo, self._copy_data)
             finally:
                 for fd in fds.values():
                     os.close(fd)
             self._written.update(rel for rel, _ in todo)
             self._unpacked = wanted is None
-
-    def _unpack(self, fds: dict[str, int], todo: list[tuple[str, _Entry]]) -> None:
-        dirs = []
-        for rel, e in todo:
-            kind = stat.S_IFMT(e.st_mode)
-            if kind == stat.S_IFDIR:
-                _dir_fd(fds, rel)
-                dirs.append((rel, e))
-                continue
-            parent, _, name = rel.rpartition("/")
-            pfd = _dir_fd(fds, parent)
-            _remove(pfd, name)
-            if kind == stat.S_IFLNK:
-                os.symlink(e.link, name, dir_fd=pfd)
-                if e.mtime_ns is not None:
-                    os.utime(name, ns=(e.mtime_ns, e.mtime_ns), dir_fd=pfd, follow_symlinks=False)
-                continue
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-            fd = os.open(name, flags, 0o600, dir_fd=pfd)
-            try:
-                self._copy_data(e, fd)
-                os.fchmod(fd, stat.S_IMODE(e.st_mode))
-                if e.mtime_ns is not None:
-                    os.utime(fd, ns=(e.mtime_ns, e.mtime_ns))
-            finally:
-                os.close(fd)
-        # directories last and deepest first, so adding their entries left their mtimes alone
-        for rel, e in sorted(dirs, key=lambda d: d[0].count("/") + bool(d[0]), reverse=True):
-            fd = fds[rel]
-            os.fchmod(fd, stat.S_IMODE(e.st_mode))
-            if e.mtime_ns is not None:
-                os.utime(fd, ns=(e.mtime_ns, e.mtime_ns))
 
     def _copy_data(self, e: _Entry, fd: int) -> None:
         if self._kept:
@@ -440,206 +402,3 @@ class TarContext:
                 raise OSError("unexpected end of the context data")
             off += n
             left -= n
-
-
-class _Pieces:
-    """A body kept in memory as the pieces it arrived in (not joined: no copy)."""
-
-    def __init__(self, pieces: list[bytes]) -> None:
-        self.pieces: list[bytes] = []
-        self.starts: list[int] = []
-        self.size = 0
-        for p in pieces:
-            self.append(p)
-
-    def append(self, piece: bytes) -> None:
-        self.pieces.append(piece)
-        self.starts.append(self.size)
-        self.size += len(piece)
-
-    def views(self, off: int, n: int) -> Iterator[memoryview]:
-        i = max(bisect.bisect_right(self.starts, off) - 1, 0)
-        while n > 0 and i < len(self.pieces):
-            piece = self.pieces[i]
-            lo = off - self.starts[i]
-            take = min(n, len(piece) - lo)
-            yield memoryview(piece)[lo : lo + take]
-            off, n, i = off + take, n - take, i + 1
-
-    def pread(self, off: int, n: int) -> bytes:
-        return b"".join(self.views(off, n))
-
-
-class _PiecesFile(io.RawIOBase):
-    """`_Pieces` as the seekable file tarfile reads headers from."""
-
-    def __init__(self, pieces: _Pieces) -> None:
-        self._p = pieces
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def seek(self, off: int, whence: int = 0) -> int:
-        self._pos = off if whence == 0 else self._pos + off if whence == 1 else self._p.size + off
-        return self._pos
-
-    def tell(self) -> int:
-        return self._pos
-
-    def read(self, n: int | None = -1) -> bytes:
-        if n is None or n < 0:
-            n = max(self._p.size - self._pos, 0)
-        data = self._p.pread(self._pos, n)
-        self._pos += len(data)
-        return data
-
-
-def _under(rel: str, tops: set[str]) -> bool:
-    """Whether `rel` is one of `tops` or lies below one."""
-    while True:
-        if rel in tops:
-            return True
-        if not rel:
-            return False
-        rel = rel.rpartition("/")[0]
-
-
-def _dir_fd(fds: dict[str, int], rel: str) -> int:
-    """An fd of directory `rel`, made where missing or not a directory (no symlink followed)."""
-    fd = fds.get(rel)
-    if fd is not None:
-        return fd
-    parent, _, name = rel.rpartition("/")
-    pfd = _dir_fd(fds, parent)
-    try:
-        fd = os.open(name, _DIR_FLAGS, dir_fd=pfd)
-    except FileNotFoundError:
-        os.mkdir(name, 0o755, dir_fd=pfd)
-        fd = os.open(name, _DIR_FLAGS, dir_fd=pfd)
-    except OSError:  # a symlink (ELOOP) or a file (ENOTDIR) where a directory goes
-        _remove(pfd, name)
-        os.mkdir(name, 0o755, dir_fd=pfd)
-        fd = os.open(name, _DIR_FLAGS, dir_fd=pfd)
-    fds[rel] = fd
-    return fd
-
-
-def _remove(dir_fd: int, name: str) -> None:
-    try:
-        os.unlink(name, dir_fd=dir_fd)
-    except FileNotFoundError:
-        pass
-    except IsADirectoryError:
-        shutil.rmtree(name, dir_fd=dir_fd)
-
-
-def _decompress_in_place(spool: str) -> tuple[bool, bool]:
-    """Replace a compressed spool by its plain bytes; (whether they are a tar,
-    whether they were plain already)."""
-    with open(spool, "rb") as f:
-        kind, raw = decompressed(f)
-        if kind == NONE:
-            f.seek(0)
-            return _is_tar_header(f.read(512)), True
-        with open(spool + ".plain", "wb") as out:
-            while chunk := raw.read(_CHUNK):
-                out.write(chunk)
-    os.rename(spool + ".plain", spool)
-    with open(spool, "rb") as plain:
-        return _is_tar_header(plain.read(512)), False
-
-
-class TarStreamHasher:
-    """The sha256 of each regular file's bytes in a tar stream, computed as the
-    stream passes (bytes in, no I/O), by (data offset, size): receiving a
-    context and hashing it overlap. A key names a byte range of the stream,
-    so a digest is right whatever the parse; anything odd (a bad header, a
-    PAX size, compressed input) just stops it, and the index hashes the rest
-    itself."""
-
-    def __init__(self) -> None:
-        self.digests: dict[tuple[int, int], str] = {}
-        self._pos = 0  # stream offset of the next byte fed
-        self._next = 0  # offset of the next header
-        self._head = b""  # a header's first bytes, when it straddles chunks
-        self._hash: Any = None  # the current file's hash, while inside its bytes
-        self._start = self._end = 0
-        self._done = False
-
-    def feed(self, chunk: bytes) -> None:
-        base, n = self._pos, len(chunk)
-        self._pos += n
-        view = memoryview(chunk)
-        i = 0
-        while i < n and not self._done:
-            off = base + i
-            if self._hash is not None:
-                take = min(n - i, self._end - off)
-                self._hash.update(view[i : i + take])
-                i += take
-                if off + take == self._end:
-                    self.digests[(self._start, self._end - self._start)] = self._hash.hexdigest()
-                    self._hash = None
-            elif off < self._next:
-                i += min(n - i, self._next - off)
-            else:
-                take = min(n - i, 512 - len(self._head))
-                self._head += view[i : i + take].tobytes()
-                i += take
-                if len(self._head) == 512:
-                    self._header(self._head, base + i)
-                    self._head = b""
-
-    def _header(self, head: bytes, data: int) -> None:
-        try:
-            ti = tarfile.TarInfo.frombuf(head, "utf-8", "surrogateescape")
-        except tarfile.HeaderError:  # the end blocks, or not a tar
-            self._done = True
-            return
-        self._next = data + ti.size + (-ti.size % 512)
-        if ti.type in (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE) and ti.size:
-            self._hash = hashlib.sha256()
-            self._start, self._end = data, data + ti.size
-
-
-def _is_tar_header(head: bytes) -> bool:
-    if len(head) < 512:
-        return head == b"" or not head.strip(b"\0")
-    if head[257:262] == b"ustar" or not head.strip(b"\0"):
-        return True
-    try:
-        tarfile.TarInfo.frombuf(head, "utf-8", "surrogateescape")
-        return True
-    except tarfile.HeaderError:
-        return False
-
-
-def checksum(
-    paths: list[tuple[str, str]], fs: FileView = HOST, known: dict[str, str] | None = None
-) -> str:
-    """A content hash of (host path, name in the hash) pairs, walking dirs;
-    `known` maps host paths to their bytes' sha256 where already hashed."""
-    known = known or {}
-    h = hashlib.sha256()
-
-    def add(path: str, name: str) -> None:
-        st = fs.lstat(path)
-        mode = st.st_mode
-        h.update(f"{name}\0{stat.S_IFMT(mode)}\0{stat.S_IMODE(mode):o}\0".encode())
-        if stat.S_ISREG(mode):
-            h.update(f"{st.st_size}\0".encode())
-            digest = known.get(path)
-            h.update((digest or fs.sha256(path)).encode())
-        elif stat.S_ISLNK(mode):
-            h.update(fs.readlink(path).encode() + b"\0")
-        elif stat.S_ISDIR(mode):
-            for child in sorted(fs.listdir(path)):
-                add(os.path.join(path, child), f"{name}/{child}")
-
-    for path, name in paths:
-        add(path, name)
-    return h.hexdigest()

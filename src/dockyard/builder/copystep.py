@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from dockyard.api.errors import NotFound
 from dockyard.builder import copy as fcopy
-from dockyard.builder.context import checksum
+from dockyard.builder.ctxsum import checksum
 from dockyard.builder.errors import BuildError
 from dockyard.builder.fsview import HOST, is_dir
 from dockyard.builder.state import StepState

@@ -76,7 +76,7 @@ def _entries(root: str) -> list[tuple[str, str, Any]]:
     except FileNotFoundError:
         text = ""
     if text:  # the matcher (and `re`'s compiler) only when there are patterns
-        from dockyard.builder.dockerignore import Matcher, read_patterns
+        from dockyard.dockerfile.dockerignore import Matcher, read_patterns
 
         patterns = read_patterns(text)
         m = Matcher(patterns)

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.builder.context import TarContext, checksum
+from dockyard.builder.context import TarContext
 from dockyard.builder.copy import CopyError, glob_sources
+from dockyard.builder.ctxsum import checksum
 from dockyard.builder.fsview import HOST
 
 
@@ -230,7 +231,7 @@ def test_an_unclosed_tar_is_read_and_a_truncated_one_refused(tmp_path: Path) -> 
 def test_hashes_taken_while_receiving_match_the_index(tmp_path: Path, piece: int) -> None:
     import hashlib
 
-    from dockyard.builder.context import TarStreamHasher
+    from dockyard.builder.ctxsum import TarStreamHasher
 
     members = [*CONTEXT, _member("big", data=os.urandom(300_000)), _member("zero", data=b"")]
     data = _tar(tmp_path / "in.tar", members).read_bytes()

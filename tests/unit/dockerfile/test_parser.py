@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dockyard.builder.copy import match
-from dockyard.builder.dockerignore import Matcher
+from dockyard.dockerfile.dockerignore import Matcher
 from dockyard.dockerfile.parser import DockerfileError, parse
 from dockyard.dockerfile.shell import ShellError, expand_heredoc, process_word, process_words
 from dockyard.dockerfile.stages import expand, split_stages

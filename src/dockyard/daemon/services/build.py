@@ -18,8 +18,9 @@ from typing import Any
 from dockyard.api.errors import InvalidParameter
 from dockyard.api.timefilters import unix_time
 from dockyard.builder.builder import Builder, BuildOptions, Emit
-from dockyard.builder.context import BuildContext, TarContext, TarStreamHasher
+from dockyard.builder.context import BuildContext, TarContext
 from dockyard.builder.contexts import PRIVATE_DOCKERFILE, ContextStore, Manifest
+from dockyard.builder.ctxsum import TarStreamHasher
 from dockyard.daemon.paths import DaemonPaths
 from dockyard.dockerfile.parser import Dockerfile, parse
 
