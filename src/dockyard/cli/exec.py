@@ -50,10 +50,10 @@ ATTACH = Command(
 
 def _session(cli: Cli, stream: Any, tty: bool, stdin: bool, keys: str | None) -> bool:
     """Relay until the daemon closes the stream; True if the user detached."""
-    from dockyard.cli.container import _RawTerminal, copy_output
+    from dockyard.cli.attach import RawTerminal, copy_output
     from dockyard.cli.terminal import end, pump_stdin
 
-    terminal = _RawTerminal(tty and stdin)
+    terminal = RawTerminal(tty and stdin)
     detached = threading.Event()
     try:
         if stdin:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from dockyard.cli.filterflag import filter_flag
 from dockyard.cli.flags import BOOL, LIST, STRING, Command, Flag
 from dockyard.cli.format import human_size, json_message_line, short_id, since, split_reference
 from dockyard.cli.main import Cli
@@ -21,7 +22,7 @@ IMAGES = Command(
     (
         Flag("all", "a", BOOL, "Show all images (default hides intermediate images)"),
         Flag("digests", "", BOOL, "Show digests"),
-        Flag("filter", "f", LIST, "Filter output based on conditions provided", metavar="filter"),
+        filter_flag("Filter output based on conditions provided"),
         Flag("format", "", STRING, "Pretty-print images using a Go template", metavar="string"),
         Flag("no-trunc", "", BOOL, "Don't truncate output"),
         Flag("quiet", "q", BOOL, "Only show image IDs"),
@@ -143,17 +144,13 @@ def image_rows(images: list[dict[str, Any]], digests: bool, trunc: bool) -> list
 
 
 def images(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
-    from dockyard.cli.container import parse_filters
-    from dockyard.cli.template import TemplateError, render
+    from dockyard.cli.filterflag import parse_filters
+    from dockyard.cli.template import print_rows
 
     filter_items = list(opts["filter"])
     if args:
         filter_items.append(f"reference={args[0]}")
-    try:
-        filters = parse_filters(filter_items)
-    except ValueError as e:
-        cli.err(f"{e}\n")
-        return 125
+    filters = parse_filters(filter_items)
     found = cli.client.get("/images/json", {"all": opts["all"] or None, "filters": filters})
     rows = image_rows(found or [], opts["digests"], not opts["no_trunc"])
     if opts["quiet"] and not opts["format"]:
@@ -164,12 +161,7 @@ def images(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
             fmt = IMAGES_TABLE_DIGESTS if opts["digests"] else IMAGES_TABLE
         elif fmt.startswith("table") and opts["digests"] and "{{.Digest}}" not in fmt:
             fmt += "\t{{.Digest}}"  # docker's NewImageFormat
-    try:
-        cli.out(render(fmt, rows, _ImageHeader()))
-    except TemplateError as e:
-        cli.err(f"template parsing error: {e}\n")
-        return 1
-    return 0
+    return print_rows(cli, fmt, rows, _ImageHeader())
 
 
 # -- import ------------------------------------------------------------------------
@@ -384,7 +376,7 @@ def _rfc3339(timestamp: float) -> str:
 
 
 def history(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
-    from dockyard.cli.template import TemplateError, render
+    from dockyard.cli.template import print_rows
 
     params = {"platform": opts["platform"]} if opts["platform"] else None
     found = cli.client.get(f"/images/{quote(args[0], safe='/:@')}/history", params) or []
@@ -395,12 +387,7 @@ def history(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
         fmt = opts["format"] or "table"
         if fmt == "table":
             fmt = HISTORY_TABLE if opts["human"] else HISTORY_TABLE_NOHUMAN
-    try:
-        cli.out(render(fmt, rows, _HistoryHeader()))
-    except TemplateError as e:
-        cli.err(f"template parsing error: {e}\n")
-        return 1
-    return 0
+    return print_rows(cli, fmt, rows, _HistoryHeader())
 
 
 # -- image prune -------------------------------------------------------------------
@@ -410,9 +397,7 @@ PRUNE = Command(
     "Remove unused images",
     (
         Flag("all", "a", BOOL, "Remove all unused images, not just dangling ones"),
-        Flag(
-            "filter", "", LIST, 'Provide filter values (e.g. "until=<timestamp>")', metavar="filter"
-        ),
+        filter_flag('Provide filter values (e.g. "until=<timestamp>")', ""),
         Flag("force", "f", BOOL, "Do not prompt for confirmation"),
     ),
     max_args=0,
@@ -432,16 +417,12 @@ def confirm(cli: Cli, message: str) -> bool:
 
 
 def image_prune(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
-    from dockyard.cli.container import parse_filters
+    from dockyard.cli.filterflag import parse_filters
 
     items = list(opts["filter"])
     if opts["all"]:
         items.append("dangling=false")
-    try:
-        filters = parse_filters(items)
-    except ValueError as e:
-        cli.err(f"{e}\n")
-        return 125
+    filters = parse_filters(items)
     if not opts["force"] and not confirm(
         cli, _PRUNE_ALL_WARNING if opts["all"] else _PRUNE_WARNING
     ):

@@ -1,22 +1,137 @@
-"""Container life-cycle commands beyond run/stop: `update` and `events`."""
+"""Container life-cycle commands beyond run/create/start: `stop`, `restart`, `kill`,
+`rm`, `wait` (each applied to every container named, as `each` does), `update` and
+`events`."""
 
 from __future__ import annotations
 
-import json
 import time
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from dockyard.cli.container import _each, parse_restart
-from dockyard.cli.flags import INT, LIST, STRING, Command, Flag
+from dockyard.cli.filterflag import filter_flag, parse_filters
+from dockyard.cli.flags import BOOL, INT, STRING, Command, Flag
 from dockyard.cli.template import TemplateError, render
 from dockyard.cli.timeflags import since_until
+from dockyard.client.errors import APIError
 from dockyard.proto.units import ram_in_bytes
 
 if TYPE_CHECKING:
     from typing import Any
 
     from dockyard.cli.main import Cli
+
+
+def parse_restart(policy: str) -> dict[str, Any]:
+    name, _, count = policy.partition(":")
+    if name not in ("no", "always", "on-failure", "unless-stopped", ""):
+        raise ValueError(f"invalid restart policy {name}")
+    result: dict[str, Any] = {"Name": "" if name == "no" else name}
+    if count:
+        if name != "on-failure":
+            raise ValueError(f"maximum retry count cannot be used with restart policy '{name}'")
+        result["MaximumRetryCount"] = int(count)
+    return result
+
+
+def each(cli: Cli, names: list[str], action: Any, verb: str | None = None) -> int:
+    """Apply `action` to each container, echo its name; errors last, exit 1."""
+    errors = []
+    for name in names:
+        try:
+            result = action(name)
+        except APIError as e:
+            errors.append(str(e))
+            continue
+        cli.out(f"{name if result is None else result}\n")
+    if errors:
+        if verb:
+            errors.append(f"Error: failed to {verb} containers: {', '.join(names)}")
+        cli.err("\n".join(errors) + "\n")
+        return 1
+    return 0
+
+
+STOP = Command(
+    "stop",
+    "[OPTIONS] CONTAINER [CONTAINER...]",
+    "Stop one or more running containers",
+    (
+        Flag("signal", "s", STRING, "Signal to send to the container", metavar="string"),
+        Flag("time", "t", INT, "Seconds to wait before killing the container", metavar="int"),
+    ),
+    min_args=1,
+)
+RESTART = Command(
+    "restart",
+    "[OPTIONS] CONTAINER [CONTAINER...]",
+    "Restart one or more containers",
+    STOP.flags,
+    min_args=1,
+)
+KILL = Command(
+    "kill",
+    "[OPTIONS] CONTAINER [CONTAINER...]",
+    "Kill one or more running containers",
+    (Flag("signal", "s", STRING, "Signal to send to the container", "KILL", "string"),),
+    min_args=1,
+)
+RM = Command(
+    "rm",
+    "[OPTIONS] CONTAINER [CONTAINER...]",
+    "Remove one or more containers",
+    (
+        Flag("force", "f", BOOL, "Force the removal of a running container (uses SIGKILL)"),
+        Flag("link", "l", BOOL, "Remove the specified link"),
+        Flag("volumes", "v", BOOL, "Remove anonymous volumes associated with the container"),
+    ),
+    min_args=1,
+)
+WAIT = Command(
+    "wait",
+    "CONTAINER [CONTAINER...]",
+    "Block until one or more containers stop, then print their exit codes",
+    min_args=1,
+)
+
+
+def _stop_params(opts: dict[str, Any]) -> dict[str, Any]:
+    return {"t": opts["time"], "signal": opts["signal"] or None}
+
+
+def stop(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
+    params = _stop_params(opts)
+    return each(cli, args, lambda n: cli.client.post(f"/containers/{quote(n)}/stop", params))
+
+
+def restart(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
+    params = _stop_params(opts)
+    return each(cli, args, lambda n: cli.client.post(f"/containers/{quote(n)}/restart", params))
+
+
+def kill(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
+    params = {"signal": opts["signal"]}
+    return each(cli, args, lambda n: cli.client.post(f"/containers/{quote(n)}/kill", params))
+
+
+def rm(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
+    params = {
+        "force": opts["force"] or None,
+        "v": opts["volumes"] or None,
+        "link": opts["link"] or None,
+    }
+    # as docker's CLI: names are trimmed of "/" (a link is parent/alias in the path)
+    return each(
+        cli, args, lambda n: cli.client.delete(f"/containers/{quote(n.strip('/'))}", params)
+    )
+
+
+def wait(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
+    def one(name: str) -> str:
+        result = cli.client.post(f"/containers/{quote(name)}/wait") or {}
+        return str(result.get("StatusCode", ""))
+
+    return each(cli, args, one)
+
 
 UPDATE = Command(
     "update",
@@ -44,7 +159,7 @@ EVENTS = Command(
     "[OPTIONS]",
     "Get real time events from the server",
     (
-        Flag("filter", "f", LIST, "Filter output based on conditions provided", metavar="filter"),
+        filter_flag("Filter output based on conditions provided"),
         Flag("format", "", STRING, "Format output using a custom template", metavar="string"),
         Flag("since", "", STRING, "Show all events created since timestamp", metavar="string"),
         Flag("until", "", STRING, "Stream events until this timestamp", metavar="string"),
@@ -75,15 +190,7 @@ def update(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
             cli.err(f"{warning}\n")
         return name
 
-    return _each(cli, args, one, "update")
-
-
-def _filters(items: list[str]) -> str | None:
-    out: dict[str, list[str]] = {}
-    for item in items:
-        key, _, value = item.partition("=")
-        out.setdefault(key, []).append(value)
-    return json.dumps(out) if out else None
+    return each(cli, args, one, "update")
 
 
 def _line(ev: dict[str, Any]) -> str:
@@ -102,7 +209,7 @@ def _line(ev: dict[str, Any]) -> str:
 def events(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     params = {
         **since_until(opts),
-        "filters": _filters(opts["filter"]),
+        "filters": parse_filters(opts["filter"]),
     }
     fmt = opts["format"]
     for ev in cli.client.json_stream(cli.client.request("GET", "/events", params)):
@@ -117,4 +224,12 @@ def events(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"update": (UPDATE, update), "events": (EVENTS, events)}
+COMMANDS = {
+    "stop": (STOP, stop),
+    "restart": (RESTART, restart),
+    "kill": (KILL, kill),
+    "rm": (RM, rm),
+    "wait": (WAIT, wait),
+    "update": (UPDATE, update),
+    "events": (EVENTS, events),
+}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dockyard.cli.filterflag import filter_flag, parse_filters
 from dockyard.cli.flags import BOOL, LIST, STRING, Command, Flag
 from dockyard.cli.main import Cli
 from dockyard.client.errors import APIError
@@ -32,12 +33,9 @@ def inspect_objects(cli: Cli, opts: dict[str, Any], paths: list[tuple[str, str]]
         except APIError as e:
             cli.err(f"{e}\n")
             status = 1
-    from dockyard.cli.template import TemplateError, render_inspected
+    from dockyard.cli.template import print_inspected
 
-    try:
-        cli.out(render_inspected(opts["format"], found))
-    except TemplateError as e:
-        cli.err(f"template parsing error: {e}\n")
+    if print_inspected(cli, opts["format"], found):
         return 1
     return status
 
@@ -62,21 +60,10 @@ def remove_each(
 def list_rows(cli: Cli, opts: dict[str, Any], rows: list[Any], table: str, header: Any,
               quiet: str) -> int:  # fmt: skip
     """`ls` output: --quiet, --format (or `table`), or the default table."""
-    from dockyard.cli.template import TemplateError, render
+    from dockyard.cli.template import print_rows
 
     fmt = quiet if opts["quiet"] and not opts["format"] else (opts["format"] or table)
-    try:
-        cli.out(render(table if fmt == "table" else fmt, rows, header))
-    except TemplateError as e:
-        cli.err(f"template parsing error: {e}\n")
-        return 1
-    return 0
-
-
-def _filters(cli: Cli, items: list[str]) -> str | None:
-    from dockyard.cli.container import parse_filters
-
-    return parse_filters(items)
+    return print_rows(cli, table if fmt == "table" else fmt, rows, header)
 
 
 # -- network create ----------------------------------------------------------------------
@@ -136,7 +123,7 @@ LS = Command(
     "[OPTIONS]",
     "List networks",
     (
-        Flag("filter", "f", LIST, 'Provide filter values (e.g. "driver=bridge")', metavar="filter"),
+        filter_flag('Provide filter values (e.g. "driver=bridge")'),
         Flag("format", "", STRING, "Format output using a custom template", metavar="string"),
         Flag("no-trunc", "", BOOL, "Do not truncate the output"),
         Flag("quiet", "q", BOOL, "Only display network IDs"),
@@ -179,7 +166,7 @@ class _Header:
 
 def ls(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     try:
-        filters = _filters(cli, list(opts["filter"]))
+        filters = parse_filters(list(opts["filter"]))
     except ValueError as e:
         cli.err(f"{e}\n")
         return 125
@@ -220,9 +207,7 @@ PRUNE = Command(
     "[OPTIONS]",
     "Remove all unused networks",
     (
-        Flag(
-            "filter", "", LIST, 'Provide filter values (e.g. "until=<timestamp>")', metavar="filter"
-        ),  # fmt: skip
+        filter_flag('Provide filter values (e.g. "until=<timestamp>")', ""),  # fmt: skip
         Flag("force", "f", BOOL, "Do not prompt for confirmation"),
     ),
     max_args=0,
@@ -237,7 +222,7 @@ def prune(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
         "WARNING! This will remove all custom networks not used by at least one container.\n",
     ):
         return 0
-    report = cli.client.post("/networks/prune", {"filters": _filters(cli, opts["filter"])}) or {}
+    report = cli.client.post("/networks/prune", {"filters": parse_filters(opts["filter"])}) or {}
     gone = report.get("NetworksDeleted") or []
     if gone:
         cli.out("Deleted Networks:\n" + "".join(n + "\n" for n in gone))

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from dockyard.cli.flags import BOOL, LIST, Command, Flag
+from dockyard.cli.filterflag import filter_flag
+from dockyard.cli.flags import BOOL, Command, Flag
 from dockyard.cli.format import human_size
 from dockyard.cli.main import Cli
 from dockyard.client.http import quote
@@ -15,8 +16,7 @@ PORT = Command(
     "port", "CONTAINER [PRIVATE_PORT[/PROTO]]",
     "List port mappings or a specific mapping for the container", min_args=1, max_args=2,
 )  # fmt: skip
-_FILTER = Flag("filter", "", LIST, 'Provide filter values (e.g. "until=<timestamp>")',
-               metavar="filter")  # fmt: skip
+_FILTER = filter_flag('Provide filter values (e.g. "until=<timestamp>")', "")  # fmt: skip
 _FORCE = Flag("force", "f", BOOL, "Do not prompt for confirmation")
 CONTAINER_PRUNE = Command("container prune", "[OPTIONS]", "Remove all stopped containers",
                           (_FILTER, _FORCE), max_args=0)  # fmt: skip
@@ -57,19 +57,11 @@ def _addr(b: dict[str, str]) -> str:
     return f"[{ip}]:{b['HostPort']}" if ":" in ip else f"{ip}:{b['HostPort']}"
 
 
-class _BadFilter(Exception):
-    pass
-
-
-def _filters(cli: Cli, opts: dict[str, Any], *more: str) -> str | None:
+def _filters(opts: dict[str, Any], *more: str) -> str | None:
     """The --filter values (and `more`) as the JSON the API takes (None: no filter)."""
-    from dockyard.cli.container import parse_filters
+    from dockyard.cli.filterflag import parse_filters
 
-    try:
-        return parse_filters([*opts["filter"], *more])
-    except ValueError as e:
-        cli.err(f"{e}\n")
-        raise _BadFilter from None
+    return parse_filters([*opts["filter"], *more])
 
 
 def _section(title: str, ids: list[str]) -> str:
@@ -79,10 +71,7 @@ def _section(title: str, ids: list[str]) -> str:
 def container_prune(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     from dockyard.cli.image import confirm
 
-    try:
-        filters = _filters(cli, opts)
-    except _BadFilter:
-        return 125
+    filters = _filters(opts)
     if not opts["force"] and not confirm(
         cli, "WARNING! This will remove all stopped containers.\n"
     ):
@@ -96,10 +85,7 @@ def container_prune(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
 def builder_prune(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     from dockyard.cli.image import confirm
 
-    try:
-        filters = _filters(cli, opts)
-    except _BadFilter:
-        return 125
+    filters = _filters(opts)
     what = "all build cache" if opts["all"] else "all dangling build cache"
     if not opts["force"] and not confirm(cli, f"WARNING! This will remove {what}.\n"):
         return 0
@@ -113,10 +99,7 @@ def builder_prune(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
 def system_prune(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     from dockyard.cli.image import confirm
 
-    try:
-        filters = _filters(cli, opts)
-    except _BadFilter:
-        return 125
+    filters = _filters(opts)
     warning = "WARNING! This will remove:\n  - all stopped containers\n"
     warning += "  - all networks not used by at least one container\n"
     if opts["volumes"]:
@@ -137,7 +120,7 @@ def system_prune(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
         space += report.get("SpaceReclaimed") or 0
     report = cli.client.post("/networks/prune", q) or {}
     out += _section("Deleted Networks", report.get("NetworksDeleted") or [])
-    img_filters = _filters(cli, opts, "dangling=false" if opts["all"] else "dangling=true")
+    img_filters = _filters(opts, "dangling=false" if opts["all"] else "dangling=true")
     report = cli.client.post("/images/prune", {"filters": img_filters}) or {}
     images = []
     for item in report.get("ImagesDeleted") or []:

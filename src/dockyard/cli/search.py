@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from dockyard.cli.flags import BOOL, INT, LIST, STRING, Command, Flag
+from dockyard.cli.filterflag import filter_flag
+from dockyard.cli.flags import BOOL, INT, STRING, Command, Flag
 from dockyard.cli.format import ellipsis
 from dockyard.cli.main import Cli
 
 SEARCH = Command(
     "search", "[OPTIONS] TERM", "Search Docker Hub for images",
-    (Flag("filter", "f", LIST, "Filter output based on conditions provided", metavar="filter"),
+    (filter_flag("Filter output based on conditions provided"),
      Flag("format", "", STRING, "Pretty-print search using a Go template", metavar="string"),
      Flag("limit", "", INT, "Max number of search results", metavar="int"),
      Flag("no-trunc", "", BOOL, "Don't truncate output")),
@@ -23,7 +24,7 @@ _HEADER = {"Name": "NAME", "Description": "DESCRIPTION", "StarCount": "STARS",
 
 
 def search(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
-    from dockyard.cli.container import parse_filters
+    from dockyard.cli.filterflag import parse_filters
     from dockyard.cli.network import list_rows
 
     params: dict[str, Any] = {"term": args[0]}

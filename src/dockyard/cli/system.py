@@ -24,14 +24,9 @@ def _arch() -> str:
 
 
 def _render_one(cli: Cli, format_text: str, data: Any) -> int:
-    from dockyard.cli.template import TemplateError, render
+    from dockyard.cli.template import print_rows
 
-    try:
-        cli.out(render(format_text, [data]))
-    except TemplateError as e:
-        cli.err(f"template parsing error: {e}\n")
-        return 1
-    return 0
+    return print_rows(cli, format_text, [data])
 
 
 # -- version -------------------------------------------------------------------
@@ -238,12 +233,9 @@ def inspect(cli: Cli, opts: dict[str, Any], args: list[str], kinds: list[str] | 
         except LookupError as e:
             errors.append(str(e))
     status = 0
-    from dockyard.cli.template import TemplateError, render_inspected
+    from dockyard.cli.template import print_inspected
 
-    try:
-        cli.out(render_inspected(opts["format"], found))
-    except TemplateError as e:
-        cli.err(f"template parsing error: {e}\n")
+    if print_inspected(cli, opts["format"], found):
         return 1
     for error in errors:
         cli.err(f"{error}\n")
@@ -347,7 +339,7 @@ def df_rows(d: dict[str, Any]) -> list[DfRow]:
 
 
 def system_df(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
-    from dockyard.cli.template import TemplateError, render
+    from dockyard.cli.template import print_rows
 
     data = cli.client.get("/system/df") or {}
     if opts["verbose"] and not opts["format"]:
@@ -355,12 +347,7 @@ def system_df(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     fmt = opts["format"] or "table"
     if fmt == "table":
         fmt = DF_TABLE
-    try:
-        cli.out(render(fmt, df_rows(data), _DfHeader()))
-    except TemplateError as e:
-        cli.err(f"template parsing error: {e}\n")
-        return 1
-    return 0
+    return print_rows(cli, fmt, df_rows(data), _DfHeader())
 
 
 def _df_size(size: int) -> str:

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
+    from dockyard.cli.main import Cli
+
 _ACTION = re.compile(r"\{\{(-\s)?(.*?)(\s-)?\}\}", re.S)
 _TOKEN = re.compile(r'\s*(?:(\|)|("(?:[^"\\]|\\.)*")|(`[^`]*`)|(\.[\w.]*)|(-?\d+)|(\w+))')
 # Fields that are maps in Docker's types: a JSON null there prints as `map[]`.
@@ -266,6 +268,26 @@ def render(format_text: str, rows: list[Any], header: Any = None) -> str:
     if not lines:
         return ""
     return tabwrite("\n".join(lines)) + "\n"
+
+
+def print_rows(cli: Cli, format_text: str, rows: list[Any], header: Any = None) -> int:
+    """`render` printed; 1 with docker's message when the template does not parse."""
+    try:
+        cli.out(render(format_text, rows, header))
+    except TemplateError as e:
+        cli.err(f"template parsing error: {e}\n")
+        return 1
+    return 0
+
+
+def print_inspected(cli: Cli, format_text: str | None, found: list[Any]) -> int:
+    """`render_inspected` printed; 1 with docker's message when the template does not parse."""
+    try:
+        cli.out(render_inspected(format_text, found))
+    except TemplateError as e:
+        cli.err(f"template parsing error: {e}\n")
+        return 1
+    return 0
 
 
 def render_inspected(format_text: str | None, found: list[Any]) -> str:

@@ -42,15 +42,15 @@ def top(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
 
 
 def pause(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
-    from dockyard.cli.container import _each
+    from dockyard.cli.lifecycle import each
 
-    return _each(cli, args, lambda n: cli.client.post(f"/containers/{quote(n)}/pause"))
+    return each(cli, args, lambda n: cli.client.post(f"/containers/{quote(n)}/pause"))
 
 
 def unpause(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
-    from dockyard.cli.container import _each
+    from dockyard.cli.lifecycle import each
 
-    return _each(cli, args, lambda n: cli.client.post(f"/containers/{quote(n)}/unpause"), "unpause")
+    return each(cli, args, lambda n: cli.client.post(f"/containers/{quote(n)}/unpause"), "unpause")
 
 
 def rename(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:

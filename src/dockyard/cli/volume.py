@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dockyard.cli.filterflag import filter_flag
 from dockyard.cli.flags import BOOL, LIST, STRING, Command, Flag
 from dockyard.cli.format import human_size
 from dockyard.cli.main import Cli
@@ -44,7 +45,7 @@ LS = Command(
     "[OPTIONS]",
     "List volumes",
     (
-        Flag("filter", "f", LIST, 'Provide filter values (e.g. "dangling=true")', metavar="filter"),
+        filter_flag('Provide filter values (e.g. "dangling=true")'),
         Flag("format", "", STRING, "Format output using a custom template", metavar="string"),
         Flag("quiet", "q", BOOL, "Only display volume names"),
     ),
@@ -87,13 +88,9 @@ class _Header:
 
 
 def ls(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
-    from dockyard.cli.container import parse_filters
+    from dockyard.cli.filterflag import parse_filters
 
-    try:
-        filters = parse_filters(list(opts["filter"]))
-    except ValueError as e:
-        cli.err(f"{e}\n")
-        return 125
+    filters = parse_filters(list(opts["filter"]))
     found = (cli.client.get("/volumes", {"filters": filters}) or {}).get("Volumes") or []
     rows = [VolumeRow(v) for v in sorted(found, key=lambda v: v["Name"])]
     return list_rows(cli, opts, rows, _LS_TABLE, _Header(), "{{.Name}}")
@@ -131,7 +128,7 @@ PRUNE = Command(
     "Remove unused local volumes",
     (
         Flag("all", "a", BOOL, "Remove all unused volumes, not just anonymous ones"),
-        Flag("filter", "", LIST, 'Provide filter values (e.g. "label=<label>")', metavar="filter"),
+        filter_flag('Provide filter values (e.g. "label=<label>")', ""),
         Flag("force", "f", BOOL, "Do not prompt for confirmation"),
     ),
     max_args=0,
@@ -139,7 +136,7 @@ PRUNE = Command(
 
 
 def prune(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
-    from dockyard.cli.container import parse_filters
+    from dockyard.cli.filterflag import parse_filters
     from dockyard.cli.image import confirm
 
     items = list(opts["filter"]) + (["all=true"] if opts["all"] else [])

@@ -2,7 +2,7 @@
 image commands build, pull and push.
 
 exec, run and cp reuse the docker-like CLI's stream handling (`dockyard.cli.exec`,
-`dockyard.cli.container.attach_and_start`, `dockyard.cli.cp`): one implementation
+`dockyard.cli.attach.attach_and_start`, `dockyard.cli.cp`): one implementation
 of hijacked streams, TTYs and tar copies, given a `Cli` bound to our client.
 """
 
@@ -49,7 +49,7 @@ def cmd_exec(ctx: Context, opts: dict[str, Any], args: list[str]) -> int:
 
 
 def cmd_run(ctx: Context, opts: dict[str, Any], args: list[str]) -> int:
-    from dockyard.cli.container import attach_and_start
+    from dockyard.cli.attach import attach_and_start
     from dockyard.compose.converge import UpOptions
     from dockyard.compose.normalize import kv_list, ports, volumes
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from dockyard.cli.container import CREATE, PS, RUN, build_create_body, start_error_status
+from dockyard.cli.attach import start_error_status
+from dockyard.cli.container import CREATE, RUN, build_create_body
 from dockyard.cli.flags import UsageError, help_text, parse, usage_error_text
+from dockyard.cli.ps import PS
 
 
 def test_run_stops_at_the_image() -> None:
@@ -33,7 +35,7 @@ def test_bool_with_explicit_value_and_help_short_is_hostname_for_run() -> None:
 
 
 def test_interspersed_commands_accept_flags_after_positionals() -> None:
-    from dockyard.cli.container import STOP
+    from dockyard.cli.lifecycle import STOP
 
     opts, args = parse(STOP, ["c1", "-t", "3", "c2"])
     assert opts["time"] == 3
@@ -41,7 +43,7 @@ def test_interspersed_commands_accept_flags_after_positionals() -> None:
 
 
 def test_double_dash_ends_flags() -> None:
-    from dockyard.cli.container import RM
+    from dockyard.cli.lifecycle import RM
 
     _, args = parse(RM, ["--", "-weird"])
     assert args == ["-weird"]
