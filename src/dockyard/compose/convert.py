@@ -12,17 +12,14 @@ from __future__ import annotations
 import re
 
 from dockyard.compose.errors import ComposeError
+from dockyard.proto.timetypes import go_duration
+from dockyard.proto.units import ram_in_bytes
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
     from dockyard.compose.model import Project, Service
-
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
-_UNITS_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9,
-             "h": 3600 * 10**9}  # fmt: skip
-_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b?)$", re.I)
 
 
 def duration_ns(value: Any) -> int:
@@ -34,26 +31,20 @@ def duration_ns(value: Any) -> int:
         return 0
     if re.fullmatch(r"\d+(\.\d+)?", text):
         return int(float(text) * 10**9)
-    pos, total = 0, 0.0
-    for m in _DURATION.finditer(text):
-        if m.start() != pos:
-            break
-        total += float(m.group(1)) * _UNITS_NS[m.group(2)]
-        pos = m.end()
-    if pos != len(text):
-        raise ComposeError(f"invalid duration {text!r}")
-    return int(total)
+    try:
+        return go_duration(text)
+    except ValueError:
+        raise ComposeError(f"invalid duration {text!r}") from None
 
 
 def size_bytes(value: Any) -> int:
-    """ "512m", "1g", "1GB", 1024 → bytes (binary multiples, as docker's units.RAMInBytes)."""
+    """ "512m", "1g", "1GB", 1024 → bytes (docker's units.RAMInBytes: binary multiples)."""
     if isinstance(value, int | float):
         return int(value)
-    m = _SIZE.match(str(value).strip())
-    if m is None:
-        raise ComposeError(f"invalid size: {value!r}")
-    power = " kmgtp".index(m.group(2).lower() or " ")
-    return int(float(m.group(1)) * 1024**power)
+    try:
+        return ram_in_bytes(str(value).strip())
+    except ValueError:
+        raise ComposeError(f"invalid size: {value!r}") from None
 
 
 def container_name(project: Project, service: Service, number: int) -> str:
