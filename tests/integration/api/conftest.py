@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import BUSYBOX_PATH
-from tests.integration.cli.conftest import peer_dockerd
+from tests.peers import peer_dockerd
 
 
 def docker(host: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:

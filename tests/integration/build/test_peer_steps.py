@@ -20,8 +20,8 @@ import pytest
 
 from tests.conftest import Daemon
 from tests.integration.build.conftest import docker_at
-from tests.integration.cli.conftest import peer_dockerd
 from tests.integration.daemon.rawapi import request
+from tests.peers import peer_dockerd
 
 _NOISE = ("DEPRECATED", "BuildKit is currently", "environment-variable", "Sending build context")
 

@@ -9,19 +9,16 @@ private socket, data root and exec root under /tmp, and stopped at the end
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.peers import peer_dockerd
 
 REPO = Path(__file__).resolve().parents[3]
 BUSYBOX_CHANGES = [
@@ -63,80 +60,6 @@ class Dockyard:
             result.stdout.decode(errors="replace"),
             result.stderr.decode(errors="replace"),
         )
-
-
-def _wait_for_socket(path: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    import socket
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"dockerd exited: {log.read_text()[-2000:]}")
-        try:
-            with socket.socket(socket.AF_UNIX) as s:
-                s.connect(path)
-                s.sendall(b"GET /_ping HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n")
-                if s.recv(64).startswith(b"HTTP/1.1 200"):
-                    return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError("dockerd did not come up in 60 s")
-
-
-def _stop(proc: subprocess.Popen[bytes], root: str) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    with open("/proc/self/mounts") as f:
-        mounts = [line.split()[1] for line in f if root in line.split()[1]]
-    for mount in sorted(mounts, key=len, reverse=True):
-        subprocess.run(["umount", "-l", mount], check=False)
-    shutil.rmtree(root, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def peer_dockerd(prefix: str, config: dict | None = None) -> Iterator[str]:
-    """A peer dockerd on its own socket, data root, exec root and pidfile under a
-    temp dir, with no bridge and no iptables rules (and `config` as its daemon.json
-    when given); stopped by pid, its mounts and directory gone afterwards. Skips
-    the test unless root."""
-    if os.geteuid() != 0:
-        pytest.skip("a peer dockerd needs root")
-    root = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
-    sock = f"{root}/d.sock"
-    log = Path(root) / "dockerd.log"
-    conf_args: list[str] = []
-    if config is not None:
-        conf = Path(root) / "daemon.json"
-        conf.write_text(json.dumps(config))
-        conf_args = ["--config-file", str(conf)]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [
-                "dockerd",
-                "-H", f"unix://{sock}",
-                "--data-root", f"{root}/data",
-                "--exec-root", f"{root}/exec",
-                "--pidfile", f"{root}/dockerd.pid",
-                "--iptables=false",
-                "--ip-forward=false",
-                "--bridge=none",
-                *conf_args,
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-    try:
-        _wait_for_socket(sock, proc, log)
-        yield f"unix://{sock}"
-    finally:
-        _stop(proc, root)
 
 
 @pytest.fixture(scope="session")

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import BIN, BUSYBOX_PATH, Daemon
-from tests.integration.cli.conftest import _stop, _wait_for_socket
+from tests.peers import peer_process
 
 
 @dataclass
@@ -65,32 +63,15 @@ def _env(host: str, config: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def peer_dockerd(busybox_rootfs_tar: Path) -> Iterator[str]:
-    if shutil.which("dockerd") is None:
-        pytest.skip("dockerd is not installed")
-    if os.geteuid() != 0:
-        pytest.skip("a peer dockerd needs root")
-    root = tempfile.mkdtemp(prefix="dy-compose-", dir="/tmp")
-    sock = f"{root}/d.sock"
-    log = Path(root) / "dockerd.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            ["dockerd", "-H", f"unix://{sock}", "--data-root", f"{root}/data",
-             "--exec-root", f"{root}/exec", "--pidfile", f"{root}/dockerd.pid",
-             "--iptables=false", "--ip-forward=false", "--bridge=none"],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    try:
-        _wait_for_socket(sock, proc, log)
-        env = {**os.environ, "DOCKER_HOST": f"unix://{sock}"}
+    with peer_process("dy-compose-") as peer:
+        env = {**os.environ, "DOCKER_HOST": peer.host}
         r = subprocess.run(
             ["docker", "import", "-c", 'CMD ["sh"]', "-c", f"ENV PATH={BUSYBOX_PATH}",
              str(busybox_rootfs_tar), "busybox:latest"],
             env=env, capture_output=True, text=True, timeout=120,
         )  # fmt: skip
         assert r.returncode == 0, r.stderr
-        yield f"unix://{sock}"
-    finally:
-        _stop(proc, root)
+        yield peer.host
 
 
 @pytest.fixture(params=["docker-compose-plugin", "dockyard-compose", "peer-dockerd"])

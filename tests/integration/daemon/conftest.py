@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import BUSYBOX_PATH, Daemon, kill_leftovers, start_daemon, stop_daemon
-from tests.integration.cli.conftest import peer_dockerd
+from tests.peers import peer_dockerd
 
 
 @pytest.fixture()

@@ -16,14 +16,13 @@ import os
 import random
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import BUSYBOX_PATH, Daemon
-from tests.integration.cli.conftest import _stop, _wait_for_socket
+from tests.peers import peer_process
 
 
 @contextlib.contextmanager
@@ -34,32 +33,18 @@ def bridged_peer(busybox_rootfs_tar: Path, extra: list[str] | None = None) -> It
         pytest.skip("dockerd is not installed")
     if os.geteuid() != 0:
         pytest.skip("a peer dockerd needs root")
-    root = tempfile.mkdtemp(prefix="dy-fid-peer-", dir="/tmp")
     bridge = f"dyp{random.SystemRandom().randrange(0x10000):04x}"
     subprocess.run(["ip", "link", "add", bridge, "type", "bridge"], check=True)
-    subprocess.run(["ip", "addr", "add", "169.254.231.1/24", "dev", bridge], check=True)
-    subprocess.run(["ip", "link", "set", bridge, "up"], check=True)
-    sock = f"{root}/d.sock"
-    log = Path(root) / "dockerd.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            ["dockerd", "-H", f"unix://{sock}", "--data-root", f"{root}/data",
-             "--exec-root", f"{root}/exec", "--pidfile", f"{root}/dockerd.pid",
-             "--iptables=false", "--ip-forward=false", "--ip-masq=false",
-             f"--bridge={bridge}", *(extra or [])],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
     try:
-        _wait_for_socket(sock, proc, log)
-        d = Daemon(Path(root), sock, proc, log)  # type: ignore[arg-type]
-        d.docker("import", "-c", 'CMD ["sh"]', "-c", f"ENV PATH={BUSYBOX_PATH}",
-                 str(busybox_rootfs_tar), "busybox:latest", check=True)  # fmt: skip
-        yield d
+        subprocess.run(["ip", "addr", "add", "169.254.231.1/24", "dev", bridge], check=True)
+        subprocess.run(["ip", "link", "set", bridge, "up"], check=True)
+        args = ("--ip-masq=false", *(extra or []))
+        with peer_process("dy-fid-peer-", bridge=bridge, args=args) as d:
+            d.docker("import", "-c", 'CMD ["sh"]', "-c", f"ENV PATH={BUSYBOX_PATH}",
+                     str(busybox_rootfs_tar), "busybox:latest", check=True)  # fmt: skip
+            yield d
     finally:
-        try:
-            _stop(proc, root)
-        finally:
-            subprocess.run(["ip", "link", "del", bridge], capture_output=True)
+        subprocess.run(["ip", "link", "del", bridge], capture_output=True)
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,20 +15,15 @@ import docker
 import pytest
 
 from tests.integration.swarm.conftest import tasks, wait_for
-from tests.integration.swarm.hosts import Cluster, Host
+from tests.integration.swarm.hosts import Host, cluster_up
 
 
 @pytest.fixture(scope="module")
 def hosts(busybox_rootfs_tar: Path) -> Iterator[list[Host]]:
     if os.geteuid() != 0 or not shutil.which("etcd"):
         pytest.skip("needs root and etcd")
-    base = Path(tempfile.mkdtemp(prefix="dysw-"))
-    c = Cluster(base)
-    try:
-        yield c.up(3, busybox_rootfs_tar)
-    finally:
-        c.down()
-        shutil.rmtree(base, ignore_errors=True)
+    with cluster_up(3, busybox_rootfs_tar, "dysw-") as hosts:
+        yield hosts
 
 
 def test_leader_lost_with_three_managers(hosts: list[Host]) -> None:

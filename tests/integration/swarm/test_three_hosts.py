@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,20 +16,15 @@ from pathlib import Path
 import pytest
 
 from tests.integration.swarm.conftest import tasks, wait_for
-from tests.integration.swarm.hosts import Cluster, Host
+from tests.integration.swarm.hosts import Host, cluster_up
 
 
 @pytest.fixture(scope="module")
 def hosts(busybox_rootfs_tar: Path) -> Iterator[list[Host]]:
     if os.geteuid() != 0 or not shutil.which("etcd"):
         pytest.skip("needs root and etcd")
-    base = Path(tempfile.mkdtemp(prefix="dysw-"))
-    c = Cluster(base)
-    try:
-        yield c.up(3, busybox_rootfs_tar)
-    finally:
-        c.down()
-        shutil.rmtree(base, ignore_errors=True)
+    with cluster_up(3, busybox_rootfs_tar, "dysw-") as hosts:
+        yield hosts
 
 
 def running_by_node(h: Host, service: str) -> Counter[str]:
