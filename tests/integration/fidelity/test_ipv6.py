@@ -112,3 +112,18 @@ def test_ipv6_without_subnet(engine: Daemon) -> None:
         "could not find an available, non-overlapping IPv6 address pool among the "
         "defaults to assign to the network" in r.stderr
     )
+
+
+def test_connect_with_ip6(v6net: tuple[Daemon, str, str]) -> None:
+    """`network connect --ip6` to a running container: the address on a new interface."""
+    d, name, prefix = v6net
+    d.docker("run", "-d", "--name", f"{name}-c", "busybox", "sleep", "300", check=True)
+    d.docker("network", "connect", "--ip6", f"{prefix}::77", name, f"{name}-c", check=True)
+    ep = _inspect(d, "inspect", f"{name}-c")["NetworkSettings"]["Networks"][name]
+    assert (ep["GlobalIPv6Address"], ep["GlobalIPv6PrefixLen"]) == (f"{prefix}::77", 64)
+    assert ep["IPAMConfig"] == {"IPv6Address": f"{prefix}::77"}
+    addrs = d.docker("exec", f"{name}-c", "ip", "-6", "addr", check=True).stdout
+    assert f"{prefix}::77/64" in addrs
+    d.docker("network", "disconnect", name, f"{name}-c", check=True)
+    addrs = d.docker("exec", f"{name}-c", "ip", "-6", "addr", check=True).stdout
+    assert prefix not in addrs
