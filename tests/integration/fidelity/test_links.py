@@ -80,5 +80,10 @@ def test_a_removed_child_stays_in_the_parents_links(engine: Daemon) -> None:
         r = engine.docker("start", web)
         assert r.returncode == 1
         assert f"Cannot link to a non running container: /{db} AS /{web}/dbx" in r.stderr
+        # a new container of the child's name is not the child
+        engine.docker("run", "-d", "--name", db, "busybox", "sleep", "300", check=True)
+        r = engine.docker("start", web)
+        assert r.returncode == 1
+        assert f"Cannot link to a non running container: /{db} AS /{web}/dbx" in r.stderr
     finally:
         engine.docker("rm", "-f", web, db)

@@ -19,6 +19,7 @@ from typing import Any
 
 from dockyard.api.errors import InvalidParameter, NoSuchContainer, SystemError_
 from dockyard.daemon.services.container_model import Container, SandboxInfo
+from dockyard.monitor.jsonlog import parse_rfc3339_nano as _ns
 
 _BRIDGE_MODES = ("default", "bridge")
 
@@ -107,11 +108,15 @@ class LegacyLinks:
             try:
                 child = self.containers.get(child_name.lstrip("/"))
             except NoSuchContainer:
-                # dockerd's link index forgets a removed child as a parent only: its
-                # parents keep the link and cannot start without the child
+                child = None
+            # dockerd's link index forgets a removed child as a parent only: its parents
+            # keep the link and cannot start without the child. A container made after
+            # the parent under the child's name is not the child (the child existed
+            # when the parent was created).
+            if child is None or _ns(child.created) > _ns(c.created):
                 raise SystemError_(
                     f"Cannot link to a non running container: {child_name} AS {link_name}"
-                ) from None
+                )
             if not child.running:
                 raise SystemError_(
                     f"Cannot link to a non running container: {child.name} AS {link_name}"
