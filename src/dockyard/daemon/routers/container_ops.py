@@ -8,10 +8,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import tempfile
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
-from typing import Any, BinaryIO, Protocol
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -50,7 +49,7 @@ class OpsBackend(Protocol):
     ) -> AbstractAsyncContextManager[tuple[str, AsyncIterator[bytes]]]: ...
 
     async def archive_write(
-        self, ref: str, path: str, body: BinaryIO, no_overwrite: bool
+        self, ref: str, path: str, body: AsyncIterator[bytes], no_overwrite: bool
     ) -> None: ...
 
 
@@ -154,17 +153,14 @@ def routes(ops: OpsBackend) -> web.RouteTableDef:
 
     @r.put("/containers/{id}/archive")
     async def archive_put(request: web.Request) -> web.Response:
-        no_overwrite = qbool(request, "noOverwriteDirNonDir")
-        with tempfile.SpooledTemporaryFile(max_size=8 << 20) as body:
-            async for chunk in request.content.iter_chunked(1 << 16):
-                body.write(chunk)
-            body.seek(0)
-            await ops.archive_write(
-                request.match_info["id"],
-                request.query.get("path", ""),
-                body,
-                no_overwrite,  # type: ignore[arg-type]
-            )
+        # The body is handed over unread: the service refuses a target it cannot
+        # extract to before reading it, as dockerd does.
+        await ops.archive_write(
+            request.match_info["id"],
+            request.query.get("path", ""),
+            request.content.iter_chunked(1 << 16),
+            qbool(request, "noOverwriteDirNonDir"),
+        )
         return web.Response(status=200)
 
     return r

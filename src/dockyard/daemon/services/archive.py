@@ -28,7 +28,7 @@ import time
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
-from dockyard.api.errors import InvalidParameter, NotFound
+from dockyard.api.errors import InvalidParameter, NotFound, SystemError_
 from dockyard.rootpath import openat_in_root
 from dockyard.untar import PLAIN, untar
 
@@ -268,8 +268,9 @@ def _stream(fd: int, name: str, st: os.stat_result) -> Iterator[bytes]:
         os.close(fd)
 
 
-def extract(root: str, path: str, stream: BinaryIO, no_overwrite_dir_non_dir: bool) -> None:
-    """Unpack the tar `stream` into the directory `path` inside root."""
+def _extract_point(root: str, path: str) -> int:
+    """An O_PATH fd of the directory `path` inside root: dockerd's checks of a PUT's
+    target (missing: 404; not a directory: 500, as dockerd wraps it)."""
     root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         try:
@@ -280,9 +281,21 @@ def extract(root: str, path: str, stream: BinaryIO, no_overwrite_dir_non_dir: bo
             raise
     finally:
         os.close(root_fd)
+    if not stat.S_ISDIR(os.stat(fd).st_mode):
+        os.close(fd)
+        raise SystemError_("extraction point is not a directory")
+    return fd
+
+
+def check_extract_point(root: str, path: str) -> None:
+    """Refuse a PUT's target before its body is read."""
+    os.close(_extract_point(root, path))
+
+
+def extract(root: str, path: str, stream: BinaryIO, no_overwrite_dir_non_dir: bool) -> None:
+    """Unpack the tar `stream` into the directory `path` inside root."""
+    fd = _extract_point(root, path)
     try:
-        if not stat.S_ISDIR(os.stat(fd).st_mode):
-            raise InvalidParameter("extraction point is not a directory")
         untar(f"/proc/self/fd/{fd}", stream, mode=PLAIN, scope=(root, _clean(path)),
               no_overwrite_dir_non_dir=_clean(path) if no_overwrite_dir_non_dir else None)  # fmt: skip
     finally:

@@ -16,7 +16,7 @@ import contextlib
 import os
 import tempfile
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, BinaryIO
+from typing import Any
 
 from dockyard.api.errors import Conflict, InvalidParameter, NotFound, SystemError_
 from dockyard.daemon.services import archive, cpmounts, names
@@ -229,15 +229,27 @@ class ContainerOps:
                 yield header, _in_thread(chunks)
         self.svc.publish(c, "archive-path")
 
-    async def archive_write(self, ref: str, path: str, body: BinaryIO, no_overwrite: bool) -> None:
+    async def archive_write(
+        self, ref: str, path: str, body: AsyncIterator[bytes], no_overwrite: bool
+    ) -> None:
         """PUT /containers/{id}/archive: extract a tar at the path (not onto a read-only
-        mount or rootfs)."""
+        mount or rootfs). The target is checked before the body is read, as dockerd
+        does: a refused upload is answered at once, not after the client sent it all.
+        The container is frozen for the extraction only, not while the body arrives."""
         c = self.svc.get(ref)
         path = _archive_path(path)
-        cpmounts.check_writable(self.points(c), path, bool(c.host_config.get("ReadonlyRootfs")))
         with self._named(ref):
-            async with self.root(c) as root, self.frozen(c):
-                await asyncio.to_thread(archive.extract, root, path, body, no_overwrite)
+            async with self.root(c) as root:
+                await asyncio.to_thread(archive.check_extract_point, root, path)
+                cpmounts.check_writable(
+                    self.points(c), path, bool(c.host_config.get("ReadonlyRootfs"))
+                )
+                with tempfile.SpooledTemporaryFile(max_size=8 << 20) as spool:
+                    async for chunk in body:
+                        spool.write(chunk)
+                    spool.seek(0)
+                    async with self.frozen(c):
+                        await asyncio.to_thread(archive.extract, root, path, spool, no_overwrite)
         self.svc.publish(c, "extract-to-dir")
 
 

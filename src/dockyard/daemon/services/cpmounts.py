@@ -17,7 +17,7 @@ import os
 import posixpath
 from typing import Any
 
-from dockyard.api.errors import InvalidParameter
+from dockyard.api.errors import SystemError_
 from dockyard.rootpath import openat_in_root
 from dockyard.snapshot.mount import Mount, mount, remount_bind, unmount
 
@@ -99,7 +99,8 @@ def unmount_points(done: list[str]) -> None:
 
 def check_writable(points: list[dict[str, Any]], path: str, readonly_rootfs: bool) -> None:
     """dockerd's check before a PUT: the mount the path falls in must be writable
-    (the deepest mount whose destination holds the path), or the rootfs if none."""
+    (the deepest mount whose destination holds the path), or the rootfs if none.
+    A 500, as dockerd (20.10) answers: it wraps these errors as system errors."""
     clean = posixpath.normpath("/" + path.lstrip("/"))
     best: dict[str, Any] | None = None
     for p in points:
@@ -110,6 +111,6 @@ def check_writable(points: list[dict[str, Any]], path: str, readonly_rootfs: boo
             best = p
     if best is not None:
         if not best.get("RW", True):
-            raise InvalidParameter("mounted volume is marked read-only")
+            raise SystemError_("mounted volume is marked read-only")
     elif readonly_rootfs:
-        raise InvalidParameter("container rootfs is marked read-only")
+        raise SystemError_("container rootfs is marked read-only")

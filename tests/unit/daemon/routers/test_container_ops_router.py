@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
-from typing import Any, BinaryIO
+from typing import Any
 
 from dockyard.api.errors import Conflict, NoSuchContainer, NotFound
 from dockyard.daemon.routers import container_ops as router
@@ -70,8 +70,10 @@ class FakeOps(Calls):
         self.record("archive_read", ref, path)
         yield "aGVhZGVy", chunks(b"part1", b"part2")
 
-    async def archive_write(self, ref: str, path: str, body: BinaryIO, no_overwrite: bool) -> None:
-        self.record("archive_write", ref, path, body.read(), no_overwrite)
+    async def archive_write(
+        self, ref: str, path: str, body: AsyncIterator[bytes], no_overwrite: bool
+    ) -> None:
+        self.record("archive_write", ref, path, b"".join([c async for c in body]), no_overwrite)
 
 
 def _run(ops: FakeOps, *requests: tuple[str, str, bytes]) -> list:
