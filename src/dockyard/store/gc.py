@@ -42,6 +42,18 @@ def _roots(store: ImageStore) -> tuple[set[str], set[str], set[str]]:
     return image_ids, diff_ids, chains
 
 
+def _layers(store: ImageStore, diff_ids: set[str]) -> tuple[set[str], list[str]]:
+    """(the blobs of the layers an image uses, the diff ids of the layers none uses)."""
+    used: set[str] = set()
+    unused: list[str] = []
+    for layer in store.layers():
+        if layer.diff_id in diff_ids:
+            used.add(layer.blob)
+        else:
+            unused.append(layer.diff_id)
+    return used, unused
+
+
 def collect(
     content: ContentStore,
     store: ImageStore,
@@ -50,13 +62,11 @@ def collect(
 ) -> Collected:
     out = Collected()
     image_ids, diff_ids, chains = _roots(store)
-    keep_blobs = set(image_ids)
-    for layer in store.layers():
-        if layer.diff_id in diff_ids:
-            keep_blobs.add(layer.blob)
-        else:
-            store.delete_layer(layer.diff_id)
-            out.layers.append(layer.diff_id)
+    used, unused = _layers(store, diff_ids)
+    keep_blobs = set(image_ids) | used
+    for diff_id in unused:
+        store.delete_layer(diff_id)
+        out.layers.append(diff_id)
     for blob in list(content.walk()):
         if blob.digest not in keep_blobs:
             try:
@@ -146,12 +156,9 @@ def check(
 def _dangling(content: FileContentStore, store: ImageStore, snapshotter: Snapshotter) -> list[str]:
     problems: list[str] = []
     image_ids, diff_ids, chains = _roots(store)
-    keep = set(image_ids)
-    for layer in store.layers():
-        if layer.diff_id in diff_ids:
-            keep.add(layer.blob)
-        else:
-            problems.append(f"layer {layer.diff_id}: no image refers to it")
+    used, unused = _layers(store, diff_ids)
+    keep = set(image_ids) | used
+    problems += [f"layer {diff_id}: no image refers to it" for diff_id in unused]
     problems += [f"blob {b.digest}: no image or layer refers to it" for b in content.walk()]
     problems = [p for p in problems if not any(p.startswith(f"blob {k}:") for k in keep)]
     infos = list(snapshotter.walk())
