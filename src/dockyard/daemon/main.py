@@ -40,7 +40,7 @@ from dockyard.daemon.routers import system as system_router
 from dockyard.daemon.routers import system_df as system_df_router
 from dockyard.daemon.routers import volumes as volumes_router
 from dockyard.daemon.server.app import make_app
-from dockyard.daemon.services import ocispec
+from dockyard.daemon.services import spec_host
 from dockyard.daemon.services.build import BuildService, tmp_dir
 from dockyard.daemon.services.buildsteps import BuildSteps
 from dockyard.daemon.services.commit import CommitService
@@ -200,7 +200,7 @@ async def serve(args: argparse.Namespace) -> None:
     paths = DaemonPaths(os.path.abspath(args.data_root), os.path.abspath(args.exec_root))
     if args.userns_remap and args.userns_remap.partition(":")[0] == "default":
         remapuser.ensure()
-    security = ocispec.load_security_defaults(
+    security = spec_host.load_security_defaults(
         args.seccomp_profile, args.default_ulimit, args.userns_remap
     )
     remap = security.userns_remap

@@ -11,7 +11,16 @@ import uuid
 
 import pytest
 
-from dockyard.daemon.services import ocispec
+from dockyard.daemon.services.container_model import SandboxInfo
+from dockyard.daemon.services.spec_builder import build_spec
+from dockyard.daemon.services.spec_host import known_capabilities
+from dockyard.daemon.services.spec_inputs import (
+    HostFacts,
+    Joins,
+    SecurityDefaults,
+    SpecMounts,
+    User,
+)
 from tests.integration.security.test_userns_remap import (
     BASE,
     SIZE,
@@ -35,32 +44,27 @@ PRIVILEGED_USERNS = (
 
 def test_domainname_in_spec_reaches_container(dockyard, bundle):
     """build_spec's ``domainname`` is the spec's, set in the container's UTS namespace."""
-    spec = ocispec.build_spec(
-        args=["sh", "-c", "hostname; cat /proc/sys/kernel/domainname"],
-        env=["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
-        cwd="/",
-        user=ocispec.User(0, 0, [], "/root"),
-        hostname="dyhost",
-        rootfs=str(bundle.rootfs),
-        tty=False,
-        read_only=False,
-        extra_mounts=[],
-        cgroups_path=f"dytest-{uuid.uuid4().hex[:12]}",  # removed with the container
-        domainname="example.org",
-    )
+    spec = _spec(str(bundle.rootfs), "example.org")
     assert spec["domainname"] == "example.org"
-    assert "domainname" not in ocispec.build_spec(**{**_args(spec), "domainname": ""})
+    assert "domainname" not in _spec(str(bundle.rootfs), "")
     (bundle.path / "config.json").write_text(json.dumps(spec))
     r = dockyard.run(bundle.path)
     assert (r.returncode, r.stdout) == (0, b"dyhost\nexample.org\n"), r.stderr
 
 
-def _args(spec: dict) -> dict:
-    return {
-        "args": ["true"], "env": [], "cwd": "/", "user": ocispec.User(0, 0, [], "/"),
-        "hostname": "h", "rootfs": spec["root"]["path"], "tty": False, "read_only": False,
-        "extra_mounts": [], "cgroups_path": "dytest-x",
-    }  # fmt: skip
+def _spec(rootfs: str, domainname: str) -> dict:
+    return build_spec(
+        cid=f"dytest-{uuid.uuid4().hex[:12]}",  # its cgroup is removed with the container
+        command=["sh", "-c", "hostname; cat /proc/sys/kernel/domainname"],
+        config={"Hostname": "dyhost", "Domainname": domainname},
+        host_config={},
+        rootfs=rootfs,
+        sandbox=SandboxInfo(),
+        mounts=SpecMounts(),
+        host=HostFacts(User(0, 0, [], "/root"), tuple(known_capabilities())),
+        joins=Joins(),
+        defaults=SecurityDefaults(),
+    )
 
 
 def test_docker_run_domainname(daemon):

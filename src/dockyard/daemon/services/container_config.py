@@ -10,7 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 from dockyard.api.errors import InvalidParameter
-from dockyard.daemon.services import hostcheck, logopts, ocispec
+from dockyard.daemon.services import hostcheck, hostconfig, logopts
+from dockyard.daemon.services.spec_inputs import SecurityDefaults
 
 _CONFIG_DEFAULTS: tuple[tuple[str, Any], ...] = (
     ("Domainname", ""),
@@ -42,7 +43,7 @@ def fill_host_config(
     host_config: dict[str, Any],
     *,
     log_default: dict[str, Any],
-    security: ocispec.SecurityDefaults,
+    security: SecurityDefaults,
     runtime_name: str,
     check_runtime: Callable[[str | None], None],
 ) -> list[str]:
@@ -55,10 +56,10 @@ def fill_host_config(
     )
     host_config.setdefault("RestartPolicy", {"Name": "no", "MaximumRetryCount": 0})
     host_config.setdefault("AutoRemove", False)
-    ocispec.validate_host_config(host_config, security)
+    hostconfig.validate_host_config(host_config, security)
     warnings = hostcheck.discard_unsupported(host_config)
     check_runtime(host_config.get("Runtime"))
-    ocispec.fill_host_config(host_config, runtime_name)
+    hostconfig.fill_host_config(host_config, runtime_name)
     logopts.check_names(host_config.get("LogConfig") or {})
     return warnings
 
@@ -86,5 +87,5 @@ def apply_update(
     if not changed:
         return None, warnings
     merged = {**host_config, **changed}
-    ocispec.validate_host_config(merged)
+    hostconfig.validate_host_config(merged)
     return merged, warnings

@@ -40,7 +40,7 @@ from dockyard.api.filters import labels_match
 from dockyard.api.timefilters import unix_time
 from dockyard.daemon.paths import DaemonPaths
 from dockyard.daemon.services import container_teardown as teardown
-from dockyard.daemon.services import logopts, names, ocispec, shared_ns
+from dockyard.daemon.services import hostconfig, logopts, names, ocispec, shared_ns
 from dockyard.daemon.services.container_config import (
     apply_update,
     check_auto_remove,
@@ -71,6 +71,7 @@ from dockyard.daemon.services.outputs import Subscription
 from dockyard.daemon.services.reclaim import container_leftovers
 from dockyard.daemon.services.runtimes import Runtime, Runtimes, check_runtime, runtime_for
 from dockyard.daemon.services.signals import parse_signal
+from dockyard.daemon.services.spec_inputs import SecurityDefaults
 from dockyard.daemon.services.task_runtime import TaskRuntime
 from dockyard.fsutil import write_json_atomic
 from dockyard.monitor import jsonlog
@@ -94,9 +95,9 @@ class ContainerService:
         runtime_args: list[str] | None = None,
         network: NetworkAttacher | None = None,
         volumes: VolumeMounter | None = None,
-        security: ocispec.SecurityDefaults | None = None,
+        security: SecurityDefaults | None = None,
     ) -> None:
-        self.security = security or ocispec.SecurityDefaults()
+        self.security = security or SecurityDefaults()
         self.network: NetworkAttacher = network or NoNetwork()
         self.volumes: VolumeMounter = volumes or NoVolumes()
         self.paths = paths
@@ -465,7 +466,7 @@ class ContainerService:
         if merged is not None:
             if c.running:
                 await self.task_runtime.update(
-                    self.runtime_of(c.host_config), c.id, ocispec.resources(merged)
+                    self.runtime_of(c.host_config), c.id, hostconfig.resources(merged)
                 )
             c.host_config = merged
         self.save(c)

@@ -31,11 +31,11 @@ from dockyard.api.errors import (
 )
 from dockyard.daemon.services import ocispec
 from dockyard.daemon.services.container_model import Container
-from dockyard.daemon.services.container_spec import read_in_root
 from dockyard.daemon.services.containers import ContainerService
 from dockyard.daemon.services.monitors import output_wanted, read_link
 from dockyard.daemon.services.outputs import Fanout, Subscription
 from dockyard.daemon.services.signals import parse_signal
+from dockyard.daemon.services.spec_host import known_capabilities, read_in_root
 from dockyard.daemon.services.stdin import StdinLink
 from dockyard.monitor import protocol
 from dockyard.monitor.config import MonitorConfig
@@ -112,7 +112,7 @@ def exec_process(
         u = ocispec.resolve_user(cfg["User"], passwd, group)
         proc["user"] = {"uid": u.uid, "gid": u.gid, "additionalGids": u.additional_gids}
     if cfg.get("Privileged"):
-        caps = ocispec._capabilities(True, [], [])
+        caps = known_capabilities()
         proc["capabilities"] = {"bounding": caps, "effective": caps, "permitted": caps}
     proc.pop("consoleSize", None)
     if cfg.get("ConsoleSize"):

@@ -3,7 +3,8 @@ dockerd decides them.
 
 - ``--pid container:X`` and ``--ipc container:X`` join X's namespaces: the OCI spec's
   namespace gets X's init's ``/proc/PID/ns/...`` as its ``path`` (the runtime setns(2)s
-  into it). At create the mode is kept by X's id (a missing X is a 400 there); at
+  into it; :func:`resolve_at_start` gives `Joins`, which `spec_builder` puts in the
+  spec). At create the mode is kept by X's id (a missing X is a 400 there); at
   start X must be running, and for IPC shareable, with dockerd's wording otherwise.
 - ``--ipc shareable``: the container's /dev/shm is a tmpfs the daemon mounts on the
   host (:func:`mount_shm`, released at exit) instead of one inside; containers that
@@ -25,14 +26,15 @@ from collections.abc import Callable
 from typing import Any
 
 from dockyard.api.errors import InvalidParameter, NotFound, SystemError_
+from dockyard.daemon.services.hostconfig import DEFAULT_SHM_SIZE
+from dockyard.daemon.services.spec_inputs import Joins
 from dockyard.snapshot.mount import Mount, is_mounted, mount_all, unmount
 
-__all__ = ["resolve_at_create", "join_at_start", "mount_shm", "release_shm"]
+__all__ = ["resolve_at_create", "resolve_at_start", "mount_shm", "release_shm"]
 
 Lookup = Callable[[str], Any]  # name or id -> the container (raises NoSuchContainer)
 _SHAREABLE_IPC = ("shareable",)
 _SHM_OPTIONS = ("nosuid", "noexec", "nodev", "mode=1777")
-_SHM_SIZE = 64 << 20  # dockerd's default ShmSize
 
 
 def _other(mode: str) -> str | None:
@@ -60,7 +62,7 @@ def mount_shm(host_config: dict[str, Any], path: str) -> None:
     if (host_config.get("IpcMode") or "") not in _SHAREABLE_IPC or is_mounted(path):
         return
     os.makedirs(path, mode=0o700, exist_ok=True)
-    size = int(host_config.get("ShmSize") or _SHM_SIZE)
+    size = int(host_config.get("ShmSize") or DEFAULT_SHM_SIZE)
     mount_all([Mount("tmpfs", "shm", (*_SHM_OPTIONS, f"size={size}"))], path)
 
 
@@ -72,18 +74,19 @@ def release_shm(path: str) -> None:
         pass  # never mounted: not a shareable container
 
 
-def join_at_start(spec: dict[str, Any], host_config: dict[str, Any], cid: str,
-                  lookup: Lookup, shm_dir: Callable[[str], str]) -> None:  # fmt: skip
-    """Point the spec's pid and ipc namespaces at the other container's, if asked, and
-    /dev/shm at the shareable one's tmpfs on the host."""
+def resolve_at_start(host_config: dict[str, Any], cid: str, lookup: Lookup,
+                     shm_dir: Callable[[str], str]) -> Joins:  # fmt: skip
+    """The other container's pid and ipc namespaces to join, if asked, and the host
+    tmpfs to bind at /dev/shm (a shareable container's own, or the one it joins)."""
+    pid = ipc = shm = None
     if (host_config.get("IpcMode") or "") in _SHAREABLE_IPC:
-        _bind_shm(spec, shm_dir(cid))
+        shm = shm_dir(cid)
     ref = _other(host_config.get("PidMode") or "")
     if ref is not None:
         other = lookup(ref)
         if not other.running:
             raise SystemError_(f"container {other.id} is not running")
-        _join(spec, "pid", other)
+        pid = _ns_path(other, "pid")
     ref = _other(host_config.get("IpcMode") or "")
     if ref is not None:
         prefix = f"can't join IPC of container {ref}"
@@ -98,27 +101,16 @@ def join_at_start(spec: dict[str, Any], host_config: dict[str, Any], cid: str,
             raise SystemError_(
                 f"{prefix}: non-shareable IPC (hint: use IpcMode:shareable for the donor container)"
             )
-        _join(spec, "ipc", other)
+        ipc = _ns_path(other, "ipc")
         for _ in range(8):  # a chain of joins ends at the shareable container
             ref = _other(other.host_config.get("IpcMode") or "")
             if ref is None:
                 break
             other = lookup(ref)
         if is_mounted(shm_dir(other.id)):  # else started before it was mounted there
-            _bind_shm(spec, shm_dir(other.id))
+            shm = shm_dir(other.id)
+    return Joins(pid=pid, ipc=ipc, shm_source=shm)
 
 
-def _bind_shm(spec: dict[str, Any], source: str) -> None:
-    for m in spec["mounts"]:
-        if m["destination"] == "/dev/shm":
-            m.update(type="bind", source=source, options=["rbind", "rprivate"])
-
-
-def _join(spec: dict[str, Any], kind: str, other: Any) -> None:
-    path = f"/proc/{int(other.state.get('Pid') or 0)}/ns/{kind}"
-    namespaces = spec["linux"]["namespaces"]
-    for ns in namespaces:
-        if ns["type"] == kind:
-            ns["path"] = path
-            return
-    namespaces.append({"type": kind, "path": path})
+def _ns_path(other: Any, kind: str) -> str:
+    return f"/proc/{int(other.state.get('Pid') or 0)}/ns/{kind}"
