@@ -1,7 +1,8 @@
 """A container's endpoint on a network as the Engine API shows and asks for it:
-the EndpointSettings document of inspect (`NetworkSettings.Networks[name]`) and
-the parts of a request that shape the interface (a chosen MAC address, link-local
-addresses), kept apart from the network service that plugs veths.
+the EndpointSettings document of inspect (`NetworkSettings.Networks[name]`), the
+NetworkSettings around them, and the parts of a request that shape the interface (a
+chosen MAC address, link-local addresses) or that dockerd refuses, kept apart from
+the network service that plugs veths.
 
 dockerd keeps what the client sent (Links, DriverOpts, IPAMConfig) and fills the
 rest (MacAddress, EndpointID, addresses) only once the endpoint exists, at start.
@@ -9,10 +10,14 @@ rest (MacAddress, EndpointID, addresses) only once the endpoint exists, at start
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from typing import Any
 
+from dockyard.api.errors import Forbidden, InvalidParameter
 from dockyard.daemon.services import ipv6
+from dockyard.daemon.services.net_records import prefixlen
+from dockyard.network import ports
 
 # libnetwork gives link-local addresses the whole link-local range's mask
 _LINK_LOCAL_PREFIX = {4: 16, 6: 64}
@@ -39,6 +44,31 @@ def needs_own_interface(cfg: dict[str, Any]) -> bool:
         ipam.get("IPv4Address") or ipam.get("IPv6Address") or cfg.get("MacAddress")
         or link_local_ips(cfg)
     )  # fmt: skip
+
+
+def refuse_on_default_bridge(cfg: dict[str, Any]) -> None:
+    """What dockerd refuses in an endpoint config on the default bridge."""
+    if cfg.get("IPAMConfig"):
+        raise InvalidParameter(
+            "user specified IP address is supported on user defined networks only"
+        )
+    if cfg.get("Aliases"):
+        raise InvalidParameter(
+            "network-scoped alias is supported only for containers in user defined networks"
+        )
+
+
+def refuse_connect(mode: str, n: dict[str, Any], cfg: dict[str, Any]) -> None:
+    """What dockerd refuses at `network connect` of a container in NetworkMode ``mode``
+    to network ``n`` with endpoint config ``cfg`` (403s, its wording)."""
+    if mode in ("host", "none") or mode.startswith("container:") or n["Driver"] != "bridge":
+        raise Forbidden(
+            "container cannot be disconnected from host network or connected to host network"
+        )
+    if n["Name"] == "bridge" and (cfg.get("Aliases") or cfg.get("IPAMConfig")):
+        raise Forbidden(
+            "network-scoped alias is supported only for containers in user defined networks"
+        )
 
 
 def link_local_commands(cfg: dict[str, Any], ifname: str) -> list[str]:
@@ -71,4 +101,40 @@ def endpoint_settings(
         "DNSNames": [c.name.lstrip("/"), c.id[:12], *((ep or {}).get("aliases") or [])]
         if n["Name"] != "bridge"
         else None,
+    }
+
+
+def network_settings(
+    c: Any,
+    wanted: list[tuple[dict[str, Any], dict[str, Any]]],
+    live: dict[str, dict[str, Any]],
+    sandbox_key: str,
+) -> dict[str, Any]:
+    """inspect's NetworkSettings for container c: an EndpointSettings per network it
+    asked for (``wanted``: record and endpoint config), filled from its ``live``
+    endpoints (by network id; none when it is not running); the primary network's
+    address at the top level, as the default bridge shows it."""
+    mode = c.host_config.get("NetworkMode") or "default"
+    nets: dict[str, Any] = {}
+    bindings: list[ports.Binding] = []
+    for n, cfg in wanted:
+        ep = live.get(n["Id"])
+        nets[n["Name"]] = endpoint_settings(c, n, cfg, ep, prefixlen(n))
+        if ep:
+            bindings += [ports.Binding(p[0], p[3], p[1], p[2]) for p in ep.get("ports", [])]
+    first = next(iter(nets.values()), {}) if mode == "default" or mode == "bridge" else {}
+    return {
+        "Bridge": "",
+        "SandboxID": hashlib.sha256(c.id.encode()).hexdigest() if live else "",
+        "SandboxKey": sandbox_key if live else "",
+        "Ports": ports.ports_view(bindings, c.config.get("ExposedPorts")) if c.running else {},
+        "HairpinMode": False,
+        "LinkLocalIPv6Address": "",
+        "LinkLocalIPv6PrefixLen": 0,
+        "Gateway": first.get("Gateway", ""),
+        "IPAddress": first.get("IPAddress", ""),
+        "IPPrefixLen": first.get("IPPrefixLen", 0),
+        "MacAddress": first.get("MacAddress", ""),
+        **{k: first.get(k, empty) for k, empty in ipv6.settings(None).items()},
+        "Networks": nets,
     }

@@ -29,7 +29,7 @@ class Networks:
     async def list(self, filters: dict[str, list[str]]) -> list[dict[str, Any]]:
         out = self.local.list(filters)
         for n in await self._cluster_nets():
-            if self.local._match(n, filters):
+            if self.local.matches(n, filters):
                 out.append(n)
         return out
 
