@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import queue
-import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -23,12 +21,17 @@ from dockyard.api.errors import Conflict, InvalidParameter, NoSuchImage, NotFoun
 from dockyard.api.filters import labels_match
 from dockyard.api.timefilters import unix_time
 from dockyard.daemon.services import imagehistory
+from dockyard.daemon.services.bodypipe import BodyPipe
 from dockyard.daemon.services.events import EventBus
+from dockyard.daemon.services.image_delete import (
+    is_id_reference,
+    remove_stored,
+    single_repository,
+)
 from dockyard.proto import reference as refs
 from dockyard.proto.changes import apply_changes
 from dockyard.proto.image import (
     api_container_config,
-    chain_ids,
     import_config,
     parse_platform,
     parse_rfc3339,
@@ -47,7 +50,6 @@ from dockyard.store.paths import StorePaths
 __all__ = ["Image", "ImageService", "open_image_service"]
 
 UsageCheck = Callable[[str], list[str]]
-_EOF = object()
 
 
 def open_image_service(data_root: Path, events: EventBus) -> ImageService:
@@ -62,72 +64,6 @@ def open_image_service(data_root: Path, events: EventBus) -> ImageService:
         content, store, snapshotter, stale_extracts=True
     )  # an import cut short by a crash
     return ImageService(paths, content, store, snapshotter, events)
-
-
-class BodyPipe:
-    """An HTTP body handed from the event loop to a worker thread, in order,
-    with bounded memory (a few MiB in flight)."""
-
-    def __init__(self, depth: int = 8) -> None:
-        self._q: queue.Queue[object] = queue.Queue(maxsize=depth)
-        self._buf = b""
-        self._eof = False
-        self.closed = threading.Event()
-
-    # worker side
-    def read(self, n: int = -1) -> bytes:
-        if n is None or n < 0:
-            out = bytearray()
-            while chunk := self.read(1 << 20):
-                out += chunk
-            return bytes(out)
-        while not self._buf and not self._eof:
-            item = self._q.get()
-            if item is _EOF:
-                self._eof = True
-            elif isinstance(item, BaseException):
-                self._eof = True
-                raise InvalidParameter(f"error reading request body: {item}")
-            else:
-                self._buf = item  # type: ignore[assignment]
-        out, self._buf = self._buf[:n], self._buf[n:]
-        return out
-
-    def close_reader(self) -> None:
-        """The worker is done: let a blocked feeder go, discard what is queued."""
-        self.closed.set()
-        try:
-            while True:
-                self._q.get_nowait()
-        except queue.Empty:
-            pass
-
-    # loop side
-    async def feed(self, body: AsyncIterator[bytes]) -> None:
-        try:
-            async for chunk in body:
-                if self.closed.is_set():
-                    break
-                if chunk:
-                    await self._put(chunk)
-        except BaseException as exc:
-            await self._put(exc)
-            raise
-        await self._put(_EOF)
-
-    async def _put(self, item: object) -> None:
-        try:
-            self._q.put_nowait(item)
-        except queue.Full:
-            await asyncio.to_thread(self._put_blocking, item)
-
-    def _put_blocking(self, item: object) -> None:
-        while not self.closed.is_set():
-            try:
-                self._q.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
 
 
 class ImageService:
@@ -147,6 +83,11 @@ class ImageService:
         self._in_use: UsageCheck = lambda image_id: []
         self._running: UsageCheck | None = None
         self._lock = asyncio.Lock()
+
+    @property
+    def ingest_dir(self) -> Path:
+        """Where a push writes compressed copies of layers (registry.client.sink)."""
+        return self.paths.ingest
 
     def set_usage_check(self, fn: UsageCheck, running: UsageCheck | None = None) -> None:
         """`fn(image_id)` -> ids of containers using the image; `running`, if
@@ -402,7 +343,7 @@ class ImageService:
         for name in names:
             image = self.resolve(name)
             item = items.setdefault(image.id, archive.SaveItem(image))
-            if self._is_id_reference(name, image.id):
+            if is_id_reference(name, image.id):
                 continue
             ref = refs.parse_normalized(name)
             if ref.tag is None and ref.digest is None:
@@ -534,10 +475,10 @@ class ImageService:
             image = self.resolve(name)
             image_id = image.id
             repo_refs = self.store.references(image_id)
-            by_id = self._is_id_reference(name, image_id)
+            by_id = is_id_reference(name, image_id)
             if not by_id:
                 ref = refs.parse_normalized(name).tag_name_only()
-                if not force and _single_repository(repo_refs):
+                if not force and single_repository(repo_refs):
                     users = self._in_use(image_id)
                     if users:
                         raise Conflict(
@@ -559,7 +500,7 @@ class ImageService:
                 quiet = True
             else:
                 quiet = False
-                if _single_repository(repo_refs):
+                if single_repository(repo_refs):
                     self._check_conflict(image_id, force, ignore_refs=True)
                     for r in repo_refs:
                         self._untag(image_id, r, records)
@@ -571,7 +512,9 @@ class ImageService:
                 raise
             for r in self.store.references(image_id):
                 self._untag(image_id, r, records)
-            removed = await asyncio.to_thread(self._delete_image, image)
+            removed = await asyncio.to_thread(
+                remove_stored, self.content, self.store, self.snapshotter, image
+            )
             self.events.publish("image", "delete", image_id, {"name": image_id})
             records.append({"Deleted": image_id})
             records.extend({"Deleted": c} for c in removed)
@@ -588,18 +531,13 @@ class ImageService:
                 return
             if any(i.parent == parent_id for i in self.store.list()):
                 return
-            removed = await asyncio.to_thread(self._delete_image, parent)
+            removed = await asyncio.to_thread(
+                remove_stored, self.content, self.store, self.snapshotter, parent
+            )
             self.events.publish("image", "delete", parent_id, {"name": parent_id})
             records.append({"Deleted": parent_id})
             records.extend({"Deleted": c} for c in removed)
             parent_id = parent.parent
-
-    @staticmethod
-    def _is_id_reference(name: str, image_id: str) -> bool:
-        prefix = refs.short_id_prefix(name)
-        if prefix is None:
-            return False
-        return image_id.removeprefix("sha256:").startswith(prefix)
 
     def _untag(self, image_id: str, ref: Reference, records: list[dict[str, str]]) -> None:
         self.store.remove_reference(ref)
@@ -628,42 +566,6 @@ class ImageService:
                 f"image is being used by stopped container {refs.truncate_id(users[0])}"
             )
 
-    def _delete_image(self, image: Image) -> list[str]:
-        """Drop the record, then the snapshots and blobs no other image uses; returns the removed chain ids."""
-        self.store.delete(image.id)
-        keep = self.store.snapshots_in_use()
-        removed: list[str] = []
-        chains = chain_ids(image.diff_ids)
-        for chain in reversed(chains):
-            if chain in keep:
-                continue
-            try:
-                self.snapshotter.remove(chain)
-                removed.append(chain)
-            except NotFound:
-                pass
-            except Conflict:
-                continue  # a container's snapshot still sits on it
-        in_use_diffs = {
-            d
-            for i in self.store.ids()
-            for d in self.store.config(i).get("rootfs", {}).get("diff_ids", [])
-        }
-        for diff_id in image.diff_ids:
-            if diff_id not in in_use_diffs:
-                layer = self.store.layer(diff_id)
-                self.store.delete_layer(diff_id)
-                try:  # the stored tar, or the compressed blob of a pulled layer
-                    self.content.delete(layer.blob if layer is not None else diff_id)
-                except NotFound:
-                    pass
-        if image.id not in {i for i in self.store.ids()}:
-            try:
-                self.content.delete(image.id)
-            except NotFound:
-                pass
-        return removed
-
 
 def load_progress(diff_id: str, done: int, total: int) -> dict[str, Any]:
     """dockerd's "Loading layer" progress message (jsonmessage with a 50-wide bar)."""
@@ -679,14 +581,6 @@ def load_progress(diff_id: str, done: int, total: int) -> dict[str, Any]:
         "progress": text,
         "id": diff_id.removeprefix("sha256:")[:12],
     }
-
-
-def _single_repository(repo_refs: list[Reference]) -> bool:
-    """dockerd's isSingleReference: at most one tag, all references in one repository."""
-    tags = [r for r in repo_refs if r.digest is None]
-    if len(tags) > 1:
-        return False
-    return len({r.name for r in repo_refs}) <= 1
 
 
 def _ref_match(image: Image, pattern: str) -> bool:

@@ -37,6 +37,7 @@ from dockyard.proto.reference import Reference
 from dockyard.registry import proto
 from dockyard.registry.client import progress as pm
 from dockyard.registry.client.metadata import BlobSource, DistributionMetadata
+from dockyard.registry.client.sink import PullSink
 from dockyard.registry.client.transport import ALL_MANIFESTS, Scope, Transport
 from dockyard.snapshot.apply import ApplyResult, HashingReader
 from dockyard.store import archive
@@ -254,7 +255,7 @@ class LayerJobs:
 class Puller:
     def __init__(
         self,
-        images: Any,  # the image service: paths, content, store, snapshotter
+        images: PullSink,
         metadata: DistributionMetadata,
         emit: Emit,
         jobs: LayerJobs | None = None,

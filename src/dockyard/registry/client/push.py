@@ -30,8 +30,9 @@ from dockyard.api.errors import DockyardError, InvalidParameter, Unavailable
 from dockyard.registry import proto
 from dockyard.registry.client import progress as pm
 from dockyard.registry.client.metadata import BlobSource, DistributionMetadata
+from dockyard.registry.client.sink import PushSource
 from dockyard.registry.client.transport import Scope, Transport
-from dockyard.store.images import LAYER_TAR
+from dockyard.store.images import LAYER_TAR, Image, Layer
 
 Emit = Callable[[dict[str, Any]], None]
 _CHUNK = 1 << 20
@@ -61,7 +62,7 @@ def compress_file(src_path: str, dst_path: str) -> tuple[str, int]:
 class Pusher:
     def __init__(
         self,
-        images: Any,
+        images: PushSource,
         metadata: DistributionMetadata,
         emit: Emit,
         concurrency: int = 5,
@@ -74,7 +75,7 @@ class Pusher:
         self.uploaded = 0  # blobs that actually moved (for tests and benches)
         self.chunk_size = chunk_size
 
-    async def push(self, t: Transport, repo: str, tag: str, image: Any) -> tuple[str, int]:
+    async def push(self, t: Transport, repo: str, tag: str, image: Image) -> tuple[str, int]:
         """Push `image` as repo:tag; returns (manifest digest, manifest size)."""
         scope = Scope(repo, ("pull", "push"))
         store = self.images.store
@@ -124,7 +125,7 @@ class Pusher:
         resp.release()
         return resp.status == 200
 
-    async def _layer(self, t: Transport, scope: Scope, repo: str, ly: Any) -> BlobSource:
+    async def _layer(self, t: Transport, scope: Scope, repo: str, ly: Layer) -> BlobSource:
         ident = pm.short(ly.diff_id)
         async with self.sem:
             known = [
@@ -161,7 +162,7 @@ class Pusher:
                 known[0].media_type if known and known[0].media_type else proto.DOCKER_LAYER
             )
             src = str(self.images.content.path(ly.blob))
-            tmp = str(self.images.paths.ingest / f"push-{os.urandom(8).hex()}.gz")
+            tmp = str(self.images.ingest_dir / f"push-{os.urandom(8).hex()}.gz")
             try:
                 if ly.media_type != LAYER_TAR:  # pulled: the compressed blob as it came
                     digest, size, tmp = ly.blob, ly.blob_size, src
