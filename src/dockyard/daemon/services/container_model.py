@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from dockyard.api.errors import InvalidParameter
 from dockyard.daemon.services.outputs import Fanout
 from dockyard.daemon.services.stdin import StdinLink
 from dockyard.humanize import human_duration
@@ -55,15 +56,31 @@ class SandboxInfo:
 
 
 class NetworkAttacher(Protocol):
-    """The seam to the network layer: called around each run of a container."""
+    """The seam to the network layer: told of each new container (it checks and keeps
+    the create request's NetworkingConfig), then called around each run."""
+
+    def created(self, c: Container, networking: dict[str, Any] | None) -> None: ...
 
     async def attach(self, c: Container) -> SandboxInfo: ...
 
     async def detach(self, c: Container) -> None: ...
 
+    def settings(self, c: Container) -> dict[str, Any]: ...  # inspect's NetworkSettings
+
+    def ps_ports(
+        self, c: Container, settings: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]: ...
+
+    def remove_link(self, name: str) -> None: ...  # `docker rm --link /parent/alias`
+
 
 class VolumeMounter(Protocol):
-    """The seam to the volume layer: OCI mounts for Binds/Mounts/Tmpfs/Volumes."""
+    """The seam to the volume layer: Binds/Mounts checked at create, OCI mounts for
+    Binds/Mounts/Tmpfs/Volumes at each start, inspect's Mounts."""
+
+    def validate(self, c: Container) -> None: ...
+
+    def mount_points(self, c: Container) -> list[dict[str, Any]]: ...
 
     async def mounts(self, c: Container, rootfs: str) -> list[dict[str, Any]]: ...
 
@@ -71,6 +88,20 @@ class VolumeMounter(Protocol):
 
 
 class NoNetwork:
+    def created(self, c: Container, networking: dict[str, Any] | None) -> None:
+        return None
+
+    def settings(self, c: Container) -> dict[str, Any]:
+        return {"Bridge": "", "SandboxID": "", "SandboxKey": "", "Ports": {}, "Networks": {}}
+
+    def ps_ports(
+        self, c: Container, settings: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        return []
+
+    def remove_link(self, name: str) -> None:
+        raise InvalidParameter("legacy links are not supported")
+
     async def attach(self, c: Container) -> SandboxInfo:
         return SandboxInfo()
 
@@ -79,6 +110,12 @@ class NoNetwork:
 
 
 class NoVolumes:
+    def validate(self, c: Container) -> None:
+        return None
+
+    def mount_points(self, c: Container) -> list[dict[str, Any]]:
+        return []
+
     async def mounts(self, c: Container, rootfs: str) -> list[dict[str, Any]]:
         return []
 

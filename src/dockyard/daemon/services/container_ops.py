@@ -161,8 +161,7 @@ class ContainerOps:
 
     def points(self, c: Container) -> list[dict[str, Any]]:
         """The container's volumes and mounts (inspect's Mounts)."""
-        mount_points = getattr(self.svc.volumes, "mount_points", None)
-        return mount_points(c) if mount_points is not None else []
+        return self.svc.volumes.mount_points(c)
 
     def export_event(self, c: Container) -> None:
         self.svc.publish(c, "export")

@@ -11,7 +11,6 @@ import asyncio
 import time
 from typing import Any
 
-from dockyard.api.errors import InvalidParameter
 from dockyard.api.filters import labels_match, match
 from dockyard.daemon.services.container_model import Container, status_text
 from dockyard.daemon.services.containers import ContainerService
@@ -82,22 +81,16 @@ class ContainerViews:
         self.svc = svc
 
     def network_settings(self, c: Container) -> dict[str, Any]:
-        """NetworkSettings from the network layer when it has a view (else empty)."""
-        settings = getattr(self.svc.network, "settings", None)
-        if settings is not None:
-            return settings(c)
-        return {"Bridge": "", "SandboxID": "", "SandboxKey": "", "Ports": {}, "Networks": {}}
+        return self.svc.network.settings(c)
 
     def mount_points(self, c: Container) -> list[dict[str, Any]]:
-        mount_points = getattr(self.svc.volumes, "mount_points", None)
-        return mount_points(c) if mount_points is not None else []
+        return self.svc.volumes.mount_points(c)
 
     def summary(self, c: Container, now: float) -> dict[str, Any]:
         ns = self.network_settings(c)
-        ps_ports = getattr(self.svc.network, "ps_ports", None)
         return {
             **summary(c, now),
-            "Ports": ps_ports(c, ns) if ps_ports is not None else [],
+            "Ports": self.svc.network.ps_ports(c, ns),
             "NetworkSettings": {"Networks": ns["Networks"]},
             "Mounts": self.mount_points(c),
         }
@@ -191,7 +184,4 @@ class ContainerViews:
 
     def remove_link(self, name: str) -> None:
         """`docker rm --link /parent/alias`."""
-        remove = getattr(self.svc.network, "remove_link", None)
-        if remove is None:
-            raise InvalidParameter("legacy links are not supported")
-        remove(name)
+        self.svc.network.remove_link(name)

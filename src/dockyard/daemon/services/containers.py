@@ -251,12 +251,8 @@ class ContainerService:
                 args=args[1:],
                 state=initial_state(),
             )
-            created = getattr(self.network, "created", None)
-            if created is not None:  # the network layer checks and keeps NetworkingConfig
-                created(c, networking)
-            validate = getattr(self.volumes, "validate", None)
-            if validate is not None:  # the volume layer checks Binds/Mounts (--mount errors)
-                validate(c)
+            self.network.created(c, networking)  # checks and keeps NetworkingConfig
+            self.volumes.validate(c)  # checks Binds/Mounts (--mount errors)
             self.save(c, durable=True)
         except BaseException:
             with contextlib.suppress(Exception):

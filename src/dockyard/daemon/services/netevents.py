@@ -22,9 +22,8 @@ class NetworkEvents:
         self.events = events
 
     def __getattr__(self, name: str) -> Any:
-        # the rest of the network layer's optional seams (created, settings, ps_ports,
-        # ...) are the network service's own: the container service and its routers
-        # look them up with getattr
+        # the rest of NetworkAttacher (created, settings, ps_ports, remove_link) is the
+        # wrapped layer's own: this adds events to attach and detach only
         return getattr(self.networks, name)
 
     async def attach(self, c: Container) -> SandboxInfo:
