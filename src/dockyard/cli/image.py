@@ -8,6 +8,7 @@ from dockyard.cli.filterflag import filter_flag
 from dockyard.cli.flags import BOOL, LIST, STRING, Command, Flag
 from dockyard.cli.format import human_size, json_message_line, short_id, since, split_reference
 from dockyard.cli.main import Cli
+from dockyard.cli.template import Header, columns_json
 from dockyard.client.errors import APIError, ClientError
 from dockyard.client.http import quote
 
@@ -90,12 +91,7 @@ class ImageRow:
         return fields[name]
 
     def template_json(self) -> dict[str, Any]:
-        return {k: self.template_field(k) for k in sorted(_IMAGE_HEADERS)}
-
-
-class _ImageHeader:
-    def template_field(self, name: str) -> str:
-        return _IMAGE_HEADERS[name]
+        return columns_json(self, _IMAGE_HEADERS)
 
 
 def _na(value: int, fmt: Any = str) -> str:
@@ -161,7 +157,7 @@ def images(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
             fmt = IMAGES_TABLE_DIGESTS if opts["digests"] else IMAGES_TABLE
         elif fmt.startswith("table") and opts["digests"] and "{{.Digest}}" not in fmt:
             fmt += "\t{{.Digest}}"  # docker's NewImageFormat
-    return print_rows(cli, fmt, rows, _ImageHeader())
+    return print_rows(cli, fmt, rows, Header(_IMAGE_HEADERS))
 
 
 # -- import ------------------------------------------------------------------------
@@ -353,12 +349,7 @@ class HistoryRow:
         raise KeyError(name)
 
     def template_json(self) -> dict[str, Any]:
-        return {k: self.template_field(k) for k in sorted(_HISTORY_HEADERS)}
-
-
-class _HistoryHeader:
-    def template_field(self, name: str) -> str:
-        return _HISTORY_HEADERS[name]
+        return columns_json(self, _HISTORY_HEADERS)
 
 
 def _rfc3339(timestamp: float) -> str:
@@ -387,7 +378,7 @@ def history(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
         fmt = opts["format"] or "table"
         if fmt == "table":
             fmt = HISTORY_TABLE if opts["human"] else HISTORY_TABLE_NOHUMAN
-    return print_rows(cli, fmt, rows, _HistoryHeader())
+    return print_rows(cli, fmt, rows, Header(_HISTORY_HEADERS))
 
 
 # -- image prune -------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dockyard.cli.filterflag import filter_flag, parse_filters
 from dockyard.cli.flags import BOOL, LIST, STRING, Command, Flag
 from dockyard.cli.main import Cli
+from dockyard.cli.template import Header, columns_json
 from dockyard.client.errors import APIError
 from dockyard.client.http import quote
 
@@ -156,23 +157,14 @@ class NetworkRow:
         return fields[name]
 
     def template_json(self) -> dict[str, Any]:
-        return {k: self.template_field(k) for k in sorted(_HEADERS)}
-
-
-class _Header:
-    def template_field(self, name: str) -> str:
-        return _HEADERS[name]
+        return columns_json(self, _HEADERS)
 
 
 def ls(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
-    try:
-        filters = parse_filters(list(opts["filter"]))
-    except ValueError as e:
-        cli.err(f"{e}\n")
-        return 125
+    filters = parse_filters(list(opts["filter"]))  # each value checked as the flag was parsed
     nets = sorted(cli.client.get("/networks", {"filters": filters}) or [], key=lambda n: n["Name"])
     rows = [NetworkRow(n, not opts["no_trunc"]) for n in nets]
-    return list_rows(cli, opts, rows, _LS_TABLE, _Header(), "{{.ID}}")
+    return list_rows(cli, opts, rows, _LS_TABLE, Header(_HEADERS), "{{.ID}}")
 
 
 # -- inspect, rm, prune --------------------------------------------------------------------

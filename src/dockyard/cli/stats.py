@@ -9,6 +9,7 @@ import sys
 from dockyard.cli.flags import BOOL, STRING, Command, Flag
 from dockyard.cli.format import human_size, short_id
 from dockyard.cli.main import Cli
+from dockyard.cli.template import Header, columns_json
 from dockyard.client.errors import APIError
 from dockyard.client.http import quote
 from dockyard.proto.units import bytes_size
@@ -91,12 +92,7 @@ class StatsRow:
         return fields[name]
 
     def template_json(self) -> dict[str, Any]:
-        return {k: self.template_field(k) for k in sorted(_HEADERS)}
-
-
-class _Header:
-    def template_field(self, name: str) -> str:
-        return _HEADERS[name]
+        return columns_json(self, _HEADERS)
 
 
 def stats(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
@@ -122,7 +118,7 @@ def stats(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
             cli.err("\n".join(errors) + "\n")
             return 1
         try:
-            text = render(fmt, rows, _Header())
+            text = render(fmt, rows, Header(_HEADERS))
         except TemplateError as e:
             cli.err(f"template parsing error: {e}\n")
             return 1

@@ -8,6 +8,7 @@ import sys
 
 from dockyard.cli.flags import STRING, Command, Flag
 from dockyard.cli.main import VERSION, Cli
+from dockyard.cli.template import Header, columns_json
 from dockyard.client.errors import APIError, ClientError
 from dockyard.proto.units import bytes_size
 
@@ -290,12 +291,7 @@ class DfRow:
         raise KeyError(name)
 
     def template_json(self) -> dict[str, Any]:
-        return {k: self.template_field(k) for k in sorted(_DF_HEADERS)}
-
-
-class _DfHeader:
-    def template_field(self, name: str) -> str:
-        return _DF_HEADERS[name]
+        return columns_json(self, _DF_HEADERS)
 
 
 def df_rows(d: dict[str, Any]) -> list[DfRow]:
@@ -347,7 +343,7 @@ def system_df(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     fmt = opts["format"] or "table"
     if fmt == "table":
         fmt = DF_TABLE
-    return print_rows(cli, fmt, df_rows(data), _DfHeader())
+    return print_rows(cli, fmt, df_rows(data), Header(_DF_HEADERS))
 
 
 def _df_size(size: int) -> str:

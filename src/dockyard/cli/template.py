@@ -270,6 +270,23 @@ def render(format_text: str, rows: list[Any], header: Any = None) -> str:
     return tabwrite("\n".join(lines)) + "\n"
 
 
+class Header:
+    """A table's header row (docker's SubHeaderContext): each column's title by name."""
+
+    __slots__ = ("titles",)
+
+    def __init__(self, titles: dict[str, str]) -> None:
+        self.titles = titles
+
+    def template_field(self, name: str) -> str:
+        return self.titles[name]
+
+
+def columns_json(row: Any, titles: dict[str, str]) -> dict[str, Any]:
+    """A row's `{{json .}}`: every column by name, sorted (docker's context MarshalJSON)."""
+    return {k: row.template_field(k) for k in sorted(titles)}
+
+
 def print_rows(cli: Cli, format_text: str, rows: list[Any], header: Any = None) -> int:
     """`render` printed; 1 with docker's message when the template does not parse."""
     try:

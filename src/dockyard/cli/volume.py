@@ -7,6 +7,7 @@ from dockyard.cli.flags import BOOL, LIST, STRING, Command, Flag
 from dockyard.cli.format import human_size
 from dockyard.cli.main import Cli
 from dockyard.cli.network import inspect_objects, kv_list, list_rows, remove_each
+from dockyard.cli.template import Header, columns_json
 from dockyard.client.http import quote
 
 TYPE_CHECKING = False
@@ -79,12 +80,7 @@ class VolumeRow:
         return fields[name]
 
     def template_json(self) -> dict[str, Any]:
-        return {k: self.template_field(k) for k in sorted(_HEADERS)}
-
-
-class _Header:
-    def template_field(self, name: str) -> str:
-        return _HEADERS[name]
+        return columns_json(self, _HEADERS)
 
 
 def ls(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
@@ -93,7 +89,7 @@ def ls(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     filters = parse_filters(list(opts["filter"]))
     found = (cli.client.get("/volumes", {"filters": filters}) or {}).get("Volumes") or []
     rows = [VolumeRow(v) for v in sorted(found, key=lambda v: v["Name"])]
-    return list_rows(cli, opts, rows, _LS_TABLE, _Header(), "{{.Name}}")
+    return list_rows(cli, opts, rows, _LS_TABLE, Header(_HEADERS), "{{.Name}}")
 
 
 INSPECT = Command(
