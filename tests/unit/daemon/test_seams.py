@@ -42,3 +42,11 @@ def test_implementations_have_every_method(proto: type, impl: tuple[type, ...]) 
         assert found, f"{impl[0].__name__} lacks {name}"
         want = inspect.iscoroutinefunction(getattr(proto, name))
         assert inspect.iscoroutinefunction(found[0]) == want, name
+
+
+def test_image_service_is_what_docker_info_lists() -> None:
+    from dockyard.daemon.services.images import ImageService
+    from dockyard.daemon.services.system import ImageLister
+
+    for name in members(ImageLister):
+        assert callable(getattr(ImageService, name, None)), name

@@ -6,7 +6,7 @@ import os
 import platform
 import socket
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from dockyard import __version__
 from dockyard.buildinfo import build_info
@@ -43,12 +43,18 @@ def cgroup_version() -> str:
     return "2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "1"
 
 
+class ImageLister(Protocol):
+    """What `docker info` needs of the image service: its images (top-level only)."""
+
+    def list_images(self) -> list[dict[str, Any]]: ...
+
+
 class SystemService:
     def __init__(
         self,
         paths: DaemonPaths,
         containers: ContainerService,
-        images: Any,
+        images: ImageLister,
         runtime_name: str,
         daemon_id: str,
     ) -> None:
@@ -60,10 +66,9 @@ class SystemService:
         self.daemon_id = daemon_id
 
     def _image_count(self) -> int:
-        lister = getattr(self.images, "list_images", None) or getattr(self.images, "list", None)
         try:
-            return len(lister()) if lister else 0
-        except Exception:
+            return len(self.images.list_images())
+        except Exception:  # noqa: BLE001 - `docker info` answers without the count
             return 0
 
     def engine_description(self) -> dict[str, Any]:
