@@ -132,12 +132,17 @@ async def _check_unused(objects: ClusterObjects, nid: str) -> None:
     kvs, _ = await objects.store.range(objects.key("endpoints", nid + "/"))
     if kvs:
         tasks = {t["ID"]: t for t in await objects.list("tasks")}
+        services = {s["ID"] for s in await objects.list("services")}
         for kv in kvs:
             ep_id = kv.key.rsplit("/", 1)[1]
             t = tasks.get(ep_id)
-            # a task to run, or a plain container (no service); not a task being retired
-            # or one already deleted whose node has not released its endpoint yet
-            if (t["DesiredState"] == "running") if t else not json.loads(kv.value).get("Service"):
+            # a task to run, or a plain container (no service); not a task being retired,
+            # one whose service is gone (stack rm: its tasks are not retired yet), or one
+            # already deleted whose node has not released its endpoint yet
+            if t is not None:
+                if t["DesiredState"] == "running" and t["ServiceID"] in services:
+                    raise busy("task", ep_id)
+            elif not json.loads(kv.value).get("Service"):
                 raise busy("task", ep_id)
 
 

@@ -78,11 +78,12 @@ def host_state(h: Host) -> dict[str, list[str]]:
         "devices": sorted(d for d in devices if not d.startswith("veth")),
         "veths not pooled": [str(len(veths) - len(pool))],
         # a bridge's route says linkdown while no port is up (the warm pool refilling)
-        # (and the pool's veths' own link-local routes come and go with them)
+        # (and the pool's veths' own routes come and go with them, IPv6 link-local ones
+        # with the daemon's IPv6 settings)
         "routes": [
             x.replace(" linkdown", "")
             for x in run("ip", "route", "show", "table", "all")
-            if " dev veth" not in x
+            if " dev veth" not in x and "fe80::" not in x
         ],  # fmt: skip
         "nft": [re.sub(r"packets \d+ bytes \d+", "", x) for x in run("nft", "list", "ruleset")],
         "iptables": [re.sub(r"\[\d+:\d+\]", "", x) for x in run("iptables-save")],
@@ -235,7 +236,8 @@ def test_stack_deploy(hosts: list[Host], tmp_path: Path) -> None:
                     check=True).stdout.split("\n")  # fmt: skip
     assert sorted(filter(None, out)) == ["st_api 3/3", "st_web 3/3"], out
     names = d1.docker("stack", "ps", "--format", "{{.Name}}", "st", check=True).stdout.split()
-    assert sorted(names) == [f"st_{s}.{i}" for s in ("api", "web") for i in (1, 2, 3)], names
+    # (a task that failed and was replaced under load is listed again as history)
+    assert sorted(set(names)) == [f"st_{s}.{i}" for s in ("api", "web") for i in (1, 2, 3)], names
 
     # on every node: a web task reaches the api by its alias and by the service's name
     for h in hosts:
@@ -364,7 +366,8 @@ def test_dead_node_endpoints_dropped(hosts: list[Host]) -> None:
     wait_for("h3 ready again", lambda: d1.docker("node", "ls", "--format", "{{.Status}}")
              .stdout.split() == ["Ready"] * 3, timeout=60)  # fmt: skip
     d1.docker("service", "rm", "dn", check=True)
-    wait_for("no sandbox left on any node", lambda: not any(sandboxes(h) for h in hosts))
+    wait_for("no sandbox left on any node", lambda: not any(sandboxes(h) for h in hosts),
+             timeout=120)  # fmt: skip
 
 
 def test_encrypted_refused(hosts: list[Host]) -> None:
