@@ -139,7 +139,11 @@ def start_daemon(
         cmd, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=preexec_fn
     )
     logf.close()
-    deadline = time.monotonic() + 20
+    # A deadline to catch a daemon that hangs, not a timing: one that exits fails at once.
+    # 20 s was too short on a loaded machine for a restart with containers to restore
+    # (issue 18: test_stack, test_warm_sandboxes and test_daemon_restart failed so, with
+    # the daemon listening moments later).
+    deadline = time.monotonic() + 90
     while not _accepts(sock):  # (the path exists a moment before listen(2))
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
