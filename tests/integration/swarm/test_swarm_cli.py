@@ -241,3 +241,20 @@ def _get(url: str) -> bytes | None:
             return r.read()
     except OSError:
         return None
+
+
+def test_reservation_beyond_the_node_stays_pending(node: Daemon) -> None:
+    """--reserve-cpu more than the node has: pending with swarmkit's reason in service ps;
+    a reservation that fits runs."""
+    ncpu = int(node.docker("info", "--format", "{{.NCPU}}", check=True).stdout)
+    node.docker("service", "create", "--detach", "--no-resolve-image", "--name", "big",
+                "--reserve-cpu", str(ncpu + 1), "busybox", "sleep", "100000", check=True)  # fmt: skip
+    node.docker("service", "create", "--detach", "--no-resolve-image", "--name", "small",
+                "--reserve-memory", "1MB", "busybox", "sleep", "100000", check=True)  # fmt: skip
+    wait_for("small running", lambda: [t for t in tasks(node, "small")
+                                       if t["Status"]["State"] == "running"])  # fmt: skip
+    ps = wait_for("big pending with a reason", lambda: (lambda out: out if "insufficient" in out else None)(
+        node.docker("service", "ps", "--no-trunc", "--format", "{{.CurrentState}} {{.Error}}", "big",
+                    check=True).stdout))  # fmt: skip
+    assert "Pending" in ps and '"no suitable node (insufficient resources on 1 node)"' in ps  # type: ignore[operator]
+    node.docker("service", "rm", "big", "small", check=True)

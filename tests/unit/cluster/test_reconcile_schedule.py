@@ -124,3 +124,38 @@ def test_replicated_job_runs_each_completion_once() -> None:
         t["Status"] = objects.task_status("complete", "finished")
     tasks = run_to_fixpoint(svc, nodes, alive, tasks)
     assert len(tasks) == 3 and all(t["DesiredState"] == "shutdown" for t in tasks)
+
+
+def test_reservations_fill_nodes_then_pend_with_swarmkits_reason() -> None:
+    """2 CPUs and 1 GiB per node; each task reserves 1 CPU: 2 per node, the 5th pends."""
+    nodes = [mknode("a"), mknode("b")]
+    for n in nodes:
+        n["Description"]["Resources"] = {"NanoCPUs": 2 * objects.SECOND, "MemoryBytes": 1 << 30}
+    alive = {n["ID"] for n in nodes}
+    svc = mkservice(5, Resources={"Reservations": {"NanoCPUs": objects.SECOND}})
+    tasks = run_to_fixpoint(svc, nodes, alive, [])
+    assert sorted(live_on(tasks).values()) == [2, 2]
+    pending = [t for t in tasks if t["Status"]["State"] == "pending"]
+    assert len(pending) == 1
+    assert pending[0]["Status"]["Err"] == "no suitable node (insufficient resources on 2 nodes)"
+    # memory counts too: 600 MiB each, two do not fit on one node
+    svc = mkservice(3, Resources={"Reservations": {"MemoryBytes": 600 << 20}})
+    tasks = run_to_fixpoint(svc, nodes, alive, [])
+    assert sorted(live_on(tasks).values()) == [1, 1]
+
+
+def test_placement_preference_spreads_over_label_values_first() -> None:
+    """Two nodes labelled zone=x, one zone=y: spread=node.labels.zone puts half the tasks
+    in each zone (so the lone y node gets as many as both x nodes together)."""
+    nodes = [mknode("a"), mknode("b"), mknode("c")]
+    for n, zone in zip(nodes, ("x", "x", "y"), strict=True):
+        n["Spec"]["Labels"] = {"zone": zone}
+    alive = {n["ID"] for n in nodes}
+    svc = mkservice(
+        4, Placement={"Preferences": [{"Spread": {"SpreadDescriptor": "node.labels.zone"}}]}
+    )
+    tasks = run_to_fixpoint(svc, nodes, alive, [])
+    on = live_on(tasks)
+    assert (
+        on.get(nodes[2]["ID"]) == 2 and on.get(nodes[0]["ID"]) == 1 and on.get(nodes[1]["ID"]) == 1
+    )
