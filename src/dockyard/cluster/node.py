@@ -11,6 +11,7 @@ running node), `status` (node views, `docker info`, the messages).
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import logging
@@ -30,8 +31,18 @@ from dockyard.cluster.model import objects
 from dockyard.cluster.model.repo import ClusterObjects
 from dockyard.cluster.orchestrator import leader as orchestrator
 from dockyard.cluster.overlay import OverlayAgent
+from dockyard.cluster.security import keys, pki, rbac
+from dockyard.cluster.security.join import (
+    INVALID_TOKEN,
+    TIMEOUT,
+    JoinService,
+    fetch_secret,
+    request_join,
+)
+from dockyard.cluster.security.lock import LOCKED, SwarmLock
 from dockyard.cluster.status import ALREADY, NOT_A_MANAGER, NOT_IN_SWARM, WORKER_NOT_MANAGER
 from dockyard.cluster.store import Compare, EtcdStore, StoreError, election
+from dockyard.cluster.store.etcd import Credentials
 from dockyard.cluster.store.member import EtcdMember, MemberConfig, member_add, remove_member
 
 log = logging.getLogger(__name__)
@@ -74,6 +85,8 @@ class ClusterNode:
         self.overlay: OverlayAgent | None = None
         self.mesh: ServiceMesh | None = None
         self.left: list[Callable[[], Awaitable[None]]] = []  # run after a leave
+        self.join_service: JoinService | None = None
+        self.lock = SwarmLock()
 
     # ---- state on disk -----------------------------------------------------------------
     @property
@@ -92,10 +105,16 @@ class ClusterNode:
     def node_id(self) -> str:
         return str(self.state.get("NodeID", ""))
 
+    @property
+    def tls(self) -> pki.NodeTLS:
+        return pki.NodeTLS(os.path.join(self.state_dir, "tls"))
+
     def save(self) -> None:
+        """0600: the state holds this node's store password."""
         os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
         tmp = self.state_file + ".tmp"
-        with open(tmp, "w") as f:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
             json.dump(self.state, f)
         os.replace(tmp, self.state_file)
 
@@ -112,7 +131,7 @@ class ClusterNode:
                     MemberConfig(**{**self.state["Member"], "existing": True}), self._etcd_log()
                 )
                 await self.member.start()
-            self._connect(self.state["Endpoints"])
+            self._connect(self.state["Endpoints"], self.node_id, self.state.get("Password", ""))
             await self._activate()
         except Exception as exc:
             log.error("could not rejoin the swarm: %s", exc)
@@ -120,8 +139,13 @@ class ClusterNode:
     def _etcd_log(self) -> str:
         return os.path.join(self.state_dir, "etcd.log")
 
-    def _connect(self, endpoints: list[str]) -> None:
-        self.store = EtcdStore(endpoints)
+    def _connect(self, endpoints: list[str], user: str = "", password: str = "") -> None:
+        """Embedded members: TLS with this node's certificate, as its etcd user."""
+        creds = None
+        if not self.external_store:
+            tls = self.tls
+            creds = Credentials(tls.ca, tls.client_cert, tls.key, user, password)
+        self.store = EtcdStore(endpoints, creds)
         self.objects = ClusterObjects(self.store)
 
     # ---- init / join / leave ------------------------------------------------------------
@@ -133,9 +157,15 @@ class ClusterNode:
         os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
         member: dict[str, Any] | None = None
         endpoints = list(self.external_store)
+        ca: pki.CA | None = None
+        password = ""
         if not endpoints:
+            ca = pki.CA.create()
+            ca.save(os.path.join(self.state_dir, "ca"))
+            ca.issue_files(self.tls, node_id, "manager", [host, "127.0.0.1"])
             cfg = MemberConfig(name=node_id, data_dir=os.path.join(self.state_dir, "etcd"),
-                               host=host, client_port=port, peer_port=port + 1)  # fmt: skip
+                               host=host, client_port=port, peer_port=port + 1,
+                               tls_dir=self.tls.directory)  # fmt: skip
             shutil.rmtree(cfg.data_dir, ignore_errors=True)
             self.member = EtcdMember(cfg, self._etcd_log())
             await self.member.start()
@@ -154,12 +184,22 @@ class ClusterNode:
                 spec, default_addr_pool=req.get("DefaultAddrPool") or [],
                 subnet_size=int(req.get("SubnetSize") or 0),
                 data_path_port=int(req.get("DataPathPort") or 0),
+                ca_digest=pki.digest(ca.pem) if ca else "",
+                trust_root=ca.pem.decode() if ca else "",
             )  # fmt: skip
             await self.objects.create_swarm(swarm)
             node = self._node_object(node_id, "manager", host, f"{host}:{port}")
             if req.get("Availability"):
                 node["Spec"]["Availability"] = req["Availability"]
             await self.objects.create("nodes", node)
+            await self.lock.create(self.objects, bool(req.get("AutoLockManagers")))
+            if ca is not None:  # from here on the store knows who asks
+                await keys.put_ca(self.objects, ca)
+                assert self.store is not None
+                password = rbac.new_password()
+                await rbac.enable(self.store, node_id, password)
+                await self.store.close()
+                self._connect(endpoints, node_id, password)
         except BaseException:
             if self.member is not None:
                 await self.member.stop()
@@ -170,6 +210,7 @@ class ClusterNode:
         self.state = {
             "NodeID": node_id, "Role": "manager", "Addr": host, "Port": port,
             "ManagerAddr": f"{host}:{port}", "Endpoints": endpoints, "Member": member,
+            "Password": password,
         }  # fmt: skip
         self.save()
         await self._activate()
@@ -188,38 +229,67 @@ class ClusterNode:
         remotes = req.get("RemoteAddrs") or []
         if not remotes:
             raise InvalidParameter("at least 1 RemoteAddr is required to join")
-        endpoints = list(self.external_store)
-        for r in remotes if not endpoints else []:
-            h, p = split_addr(r, DEFAULT_PORT)
-            endpoints.append(f"http://{h}:{p}")
-        store = EtcdStore(endpoints)
+        if self.external_store:
+            await self._join_external(req)
+            return
+        token = str(req.get("JoinToken") or "")
+        key = pki.new_key()
+        last: Exception | None = None
+        grant: dict[str, Any] = {}
+        for remote in remotes:
+            manager = split_addr(remote, DEFAULT_PORT)
+            host, port = advertise_addr(req, manager[0])
+            body = {"addr": host, "port": port, "hostname": self.engine.hostname,
+                    "version": self.engine.version, "ncpu": self.engine.ncpu,
+                    "memory": self.engine.memory, "availability": req.get("Availability") or ""}  # fmt: skip
+            try:
+                grant = await request_join(manager, token, body, pki.key_pem(key), pki.csr_pem(key))
+                break
+            except Unavailable as exc:  # that manager is away: the next one
+                last = exc
+        if not grant:
+            assert last is not None
+            raise last
+        node_id, role = grant["NodeID"], grant["Role"]
+        os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
+        self.tls.write(grant["CA"].encode(), grant["Cert"].encode(),
+                       grant["ClientCert"].encode(), pki.key_pem(key))  # fmt: skip
+        endpoints = list(grant["Endpoints"])
+        member: dict[str, Any] | None = None
+        self._connect(endpoints, node_id, grant["Password"])
+        if grant.get("DataKey"):  # a manager joining an autolocked swarm is not locked
+            self.lock.data_key = keys.DataKey(base64.b64decode(grant["DataKey"]))
+        if role == "manager":
+            assert self.store is not None
+            cfg = await self.add_member(self.store, node_id, host, port)
+            self.store.endpoints[:0] = [cfg.client_url]
+            endpoints, member = list(self.store.endpoints), cfg.record()
+        self.state = {"NodeID": node_id, "Role": role, "Addr": host, "Port": port,
+                      "ManagerAddr": f"{host}:{port}" if member else "",
+                      "Endpoints": endpoints, "Member": member,
+                      "Password": grant["Password"]}  # fmt: skip
+        self.save()
+        await self._activate()
+
+    async def _join_external(self, req: dict[str, Any]) -> None:
+        """With --cluster-store the user's etcd is the way in: the token is checked
+        against the swarm it holds (no CA, no per-node users: the user secures that etcd)."""
+        remotes = req.get("RemoteAddrs") or []
+        store = EtcdStore(self.external_store)
         try:
             swarm = await ClusterObjects(store).get_swarm()
         except StoreError:
             await store.close()
-            raise Unavailable(
-                "Timeout was reached before node joined. The attempt to join the swarm will "
-                'continue in the background. Use the "docker info" command to see the '
-                "current swarm status of your node."
-            ) from None
+            raise Unavailable(TIMEOUT) from None
         token = req.get("JoinToken") or ""
         tokens = (swarm or {}).get("JoinTokens") or {}
+        await store.close()
         if swarm is None or token not in (tokens.get("Worker"), tokens.get("Manager")):
-            await store.close()
-            raise InvalidParameter(
-                "rpc error: code = InvalidArgument desc = A valid join token is necessary to "
-                "join this cluster"
-            )
+            raise InvalidParameter(INVALID_TOKEN)
         role = "manager" if token == tokens.get("Manager") else "worker"
         host, port = advertise_addr(req, split_addr(remotes[0], DEFAULT_PORT)[0])
         node_id = objects.new_id()
-        member: dict[str, Any] | None = None
-        if role == "manager" and not self.external_store:
-            cfg = await self.add_member(store, node_id, host, port)
-            endpoints = [cfg.client_url, *endpoints]
-            member = cfg.record()
-        await store.close()
-        self._connect(endpoints)
+        self._connect(list(self.external_store))
         assert self.objects is not None
         node = self._node_object(node_id, role, host, f"{host}:{port}")
         if role == "worker":
@@ -228,8 +298,8 @@ class ClusterNode:
             node["Spec"]["Availability"] = req["Availability"]
         await self.objects.create("nodes", node)
         self.state = {"NodeID": node_id, "Role": role, "Addr": host, "Port": port,
-                      "ManagerAddr": f"{host}:{port}" if member else "",
-                      "Endpoints": endpoints, "Member": member}  # fmt: skip
+                      "ManagerAddr": f"{host}:{port}" if role == "manager" else "",
+                      "Endpoints": list(self.external_store), "Member": None}  # fmt: skip
         self.save()
         await self._activate()
 
@@ -238,7 +308,8 @@ class ClusterNode:
     ) -> MemberConfig:
         """This node's etcd member, added to the cluster through the member API and started."""
         cfg = MemberConfig(name=node_id, data_dir=os.path.join(self.state_dir, "etcd"),
-                           host=host, client_port=port, peer_port=port + 1)  # fmt: skip
+                           host=host, client_port=port, peer_port=port + 1,
+                           tls_dir="" if self.external_store else self.tls.directory)  # fmt: skip
         members = await member_add(store, cfg.peer_url)
         initial = ",".join(f"{m.get('name') or node_id}={m['peerURLs'][0]}" for m in members)
         cfg = MemberConfig(**{**cfg.record(), "initial_cluster": initial, "existing": True})
@@ -297,6 +368,7 @@ class ClusterNode:
         self.member = None
         self.store = self.objects = None
         self.state = {}
+        self.lock.forget()
         shutil.rmtree(self.state_dir, ignore_errors=True)
         for hook in self.left:  # the daemon's own leftovers (docker_gwbridge)
             with contextlib.suppress(Exception):
@@ -319,7 +391,8 @@ class ClusterNode:
         self.overlay = OverlayAgent(self.objects, self.node_id, node["Status"]["Addr"],
                                     os.path.join(self.state_dir, "overlay"),
                                     lease=lambda: self.lease)  # fmt: skip
-        agent = Agent(self.objects, self.containers, self.node_id, self.overlay)
+        agent = Agent(self.objects, self.containers, self.node_id, self.overlay,
+                      self.secret_value)  # fmt: skip
         self.mesh = ServiceMesh(self.objects, self.containers, self.node_id, self.overlay)
         self._loops = [
             asyncio.create_task(self._heartbeat()),
@@ -328,7 +401,30 @@ class ClusterNode:
             asyncio.create_task(self.mesh.run()),
             asyncio.create_task(roles.follow_role(self)),
         ]
+        if self.role == "manager":
+            await self.lock.load(self.objects)
         self.start_role()
+        await self.serve_joins()
+
+    async def serve_joins(self) -> None:
+        """Managers of an embedded store let nodes join through them."""
+        if (self.role != "manager" or self.external_store or self.join_service is not None
+                or self.lock.locked):  # fmt: skip
+            return
+        assert self.objects is not None
+        try:
+            ca = await keys.load_ca(self.objects)
+            self.join_service = JoinService(self.objects, ca, self.tls, self.state["Addr"],
+                                            int(self.state["Port"]), self.lock)  # fmt: skip
+            await self.join_service.start()
+        except Exception:
+            log.exception("swarm: cannot serve joins")
+            self.join_service = None
+
+    async def stop_joins(self) -> None:
+        if self.join_service is not None:
+            await self.join_service.stop()
+            self.join_service = None
 
     def start_role(self) -> None:
         if self.role == "manager":
@@ -375,6 +471,7 @@ class ClusterNode:
                 log.warning("swarm: store unreachable: %s", exc)
 
     async def _deactivate(self) -> None:
+        await self.stop_joins()
         tasks = [*self._loops, *([self._role] if self._role else [])]
         for t in tasks:
             t.cancel()
@@ -394,8 +491,30 @@ class ClusterNode:
             raise Unavailable(NOT_A_MANAGER)
         if self.role != "manager":
             raise Unavailable(WORKER_NOT_MANAGER)
+        self.lock.require_unlocked()
         assert self.objects is not None
         return self.objects
+
+    async def unlock(self, unlock_key: str) -> None:
+        if not self.active or self.objects is None:
+            raise Unavailable(NOT_IN_SWARM)
+        await self.lock.unlock(self.objects, unlock_key)
+        await self.serve_joins()
+
+    async def secret_value(self, task: dict[str, Any], secret_id: str) -> bytes:
+        """A secret's bytes for one of this node's tasks: opened here by an unlocked
+        manager, else asked of a manager's join service (workers never hold the key)."""
+        assert self.objects is not None
+        if self.role == "manager" and self.lock.data_key is not None:
+            return self.lock.data_key.open(await self.objects.secret_data(secret_id))
+        if self.external_store:  # no join service there: the key is in the user's etcd
+            dek = await keys.load_data_key(self.objects)
+            if dek is None:
+                raise Unavailable(LOCKED)
+            return dek.open(await self.objects.secret_data(secret_id))
+        managers = [n["ManagerStatus"]["Addr"] for n in await self.objects.list("nodes")
+                    if n.get("ManagerStatus")]  # fmt: skip
+        return await fetch_secret(managers, self.tls, task["ID"], secret_id)
 
     async def nodes(self) -> list[dict[str, Any]]:
         return await status.nodes(self.require_manager())
@@ -406,4 +525,7 @@ class ClusterNode:
         return f"active/{self.role}"
 
     async def info(self) -> dict[str, Any]:
-        return await status.info(self.objects, self.state)
+        doc = await status.info(self.objects, self.state)
+        if self.lock.locked:
+            doc["LocalNodeState"] = "locked"
+        return doc

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from dockyard.cluster.addresses import DEFAULT_PORT
 from dockyard.cluster.model.repo import OutOfSequence
+from dockyard.cluster.security import rbac
 from dockyard.cluster.store import election
 from dockyard.cluster.store.member import remove_member
 
@@ -67,12 +68,14 @@ async def promote(node: ClusterNode) -> None:
     node.save()
     await set_manager_status(node, {"Reachability": "reachable", "Addr": f"{host}:{port}"})
     node.start_role()
+    await node.serve_joins()
     log.info("swarm: this node was promoted to a manager")
 
 
 async def demote(node: ClusterNode) -> None:
     assert node.store is not None and node.objects is not None
     await node.stop_role()
+    await node.stop_joins()
     await set_manager_status(node, None)
     with contextlib.suppress(Exception):
         await election.resign(node.store, node.objects.key("leader")[:-1], node.lease)
@@ -80,8 +83,12 @@ async def demote(node: ClusterNode) -> None:
         await remove_member(node.store, node.node_id)
         await node.member.stop()
         shutil.rmtree(node.member.config.data_dir, ignore_errors=True)
-    own = f"http://{node.state['Addr']}:{node.state.get('Port') or DEFAULT_PORT}"
+    scheme = "http" if node.external_store else "https"
+    own = f"{scheme}://{node.state['Addr']}:{node.state.get('Port') or DEFAULT_PORT}"
     node.store.endpoints = [e for e in node.store.endpoints if e != own]
+    if not node.external_store:  # the last thing done with etcd's root role
+        with contextlib.suppress(Exception):
+            await rbac.set_role(node.store, node.node_id, "worker")
     node.member = None
     node.state.update(Role="worker", Member=None, ManagerAddr="",
                       Endpoints=list(node.store.endpoints))  # fmt: skip

@@ -5,6 +5,7 @@ and processes are gone with the daemon's temp root."""
 from __future__ import annotations
 
 import os
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,12 +38,21 @@ def node(session_tmp: Path, busybox_rootfs_tar: Path) -> Iterator[Daemon]:
 
 def init_swarm(d: Daemon) -> str:
     (port,) = free_ports(1)
-    while port + 1 in free_ports(0) or port > 65000:
+    while port > 65000 or not all(_bindable(port + i) for i in (1, 2)):  # etcd peer, joins
         (port,) = free_ports(1)
     r = d.docker("swarm", "init", "--advertise-addr", "127.0.0.1",
                  "--listen-addr", f"127.0.0.1:{port}", timeout=60)  # fmt: skip
     assert r.returncode == 0, r.stderr + d.log_path.read_text()[-3000:]
     return r.stdout
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def wait_for(what: str, cond, timeout: float = 60) -> object:  # type: ignore[no-untyped-def]

@@ -14,6 +14,7 @@ import base64
 import contextlib
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from dockyard.cluster import endpoints
@@ -35,8 +36,12 @@ class Agent:
         containers: TaskContainers,
         node_id: str,
         overlay: OverlayAgent | None = None,
+        secret_value: Callable[[dict[str, Any], str], Awaitable[bytes]] | None = None,
     ) -> None:
+        """`secret_value(task, secret id)`: the secret's bytes (sealed in the store; the
+        node knows who may open them)."""
         self.objects = objects
+        self.secret_value = secret_value
         self.overlay = overlay
         self.containers = containers
         self.node_id = node_id
@@ -91,7 +96,7 @@ class Agent:
     async def _report(self, tid: str, status: dict[str, Any]) -> None:
         self.observed[tid] = status["State"]
         try:
-            await self.objects.set_task_status(tid, status)
+            await self.objects.set_task_status(self.node_id, tid, status)
         except Exception as exc:  # the store is away: the next event reports again
             log.warning("task %s: could not report %s: %s", tid, status["State"], exc)
 
@@ -139,7 +144,10 @@ class Agent:
     async def _files(self, t: dict[str, Any]) -> dict[str, bytes]:
         files = {}
         for secret_id, path in containerspec.secret_targets(t):
-            files[path] = await self.objects.secret_data(secret_id)
+            if self.secret_value is None:
+                files[path] = await self.objects.secret_data(secret_id)
+            else:
+                files[path] = await self.secret_value(t, secret_id)
         for config_id, path in containerspec.config_targets(t):
             cfg = await self.objects.get("configs", config_id)
             files[path] = base64.b64decode(cfg["Spec"].get("Data") or "")

@@ -53,12 +53,12 @@ def join_token(ca_digest: str) -> str:
 
 
 def swarm(spec: dict[str, Any], *, default_addr_pool: list[str], subnet_size: int,
-          data_path_port: int) -> dict[str, Any]:  # fmt: skip
-    ca_digest = new_id() + new_id()[:25]
+          data_path_port: int, ca_digest: str = "", trust_root: str = "") -> dict[str, Any]:  # fmt: skip
+    ca_digest = ca_digest or new_id() + new_id()[:25]
     return {
         **header(),
         "Spec": swarm_spec(spec),
-        "TLSInfo": {"TrustRoot": "", "CertIssuerSubject": "", "CertIssuerPublicKey": ""},
+        "TLSInfo": {"TrustRoot": trust_root, "CertIssuerSubject": "", "CertIssuerPublicKey": ""},
         "RootRotationInProgress": False,
         "DefaultAddrPool": default_addr_pool or ["10.0.0.0/8"],
         "SubnetSize": subnet_size or 24,

@@ -7,7 +7,8 @@ Layout (under one prefix, "/dockyard/" by default):
     services/<id>, secrets/<id>, configs/<id>
     names/<kind>/<name>     → id: a name is unique per kind (claimed in the create's txn)
     tasks/<id>              a Task's desired state (written by the orchestrator/scheduler)
-    task-status/<id>        its observed Status (written by the agent of its node only)
+    task-status/<node>/<id> its observed Status (written by the agent of its node only: per
+                            node, so that the store's RBAC can confine a node to its own)
     secret-data/<id>        a secret's bytes, never part of the object shown
     leader                  the orchestrator/scheduler election key
 A key's etcd mod revision is the object's `Version.Index`; an update names the index it
@@ -66,6 +67,9 @@ class ClusterObjects:
     def key(self, kind: str, obj_id: str = "") -> str:
         return f"{self.prefix}{kind}/{obj_id}"
 
+    def status_key(self, task: dict[str, Any]) -> str:
+        return self.key("task-status", f"{task.get('NodeID') or '-'}/{task['ID']}")
+
     # ---- the swarm -------------------------------------------------------------------
     async def get_swarm(self) -> dict[str, Any] | None:
         kv = await self.store.get(self.prefix + "swarm")
@@ -89,10 +93,9 @@ class ClusterObjects:
         res = await self.store.txn(
             [], [Range(self.key("tasks"), prefix=True), Range(self.key("task-status"), prefix=True)]
         )
-        by_id = {kv.key.rsplit("/", 1)[1]: kv for kv in res.ranges[1]}
-        return [
-            merge_status(_load(kv), by_id.get(kv.key.rsplit("/", 1)[1])) for kv in res.ranges[0]
-        ]
+        by_key = {kv.key: kv for kv in res.ranges[1]}
+        tasks = [_load(kv) for kv in res.ranges[0]]
+        return [merge_status(t, by_key.get(self.status_key(t))) for t in tasks]
 
     async def get(self, kind: str, ref: str) -> dict[str, Any]:
         """By full ID, then by name, then by unique ID prefix, as dockerd resolves them."""
@@ -102,7 +105,7 @@ class ClusterObjects:
         if kv is not None:
             obj = _load(kv)
             if kind == "tasks":
-                obj = merge_status(obj, await self.store.get(self.key("task-status", ref)))
+                obj = merge_status(obj, await self.store.get(self.status_key(obj)))
             return obj
         objs = await self.list(kind)
         named = [o for o in objs if object_name(kind, o) == ref]
@@ -155,12 +158,13 @@ class ClusterObjects:
         if name:
             ops.append(Delete(self.key("names", f"{kind}/{name}")))
         if kind == "tasks":
-            ops.append(Delete(self.key("task-status", obj["ID"])))
+            ops.append(Delete(self.status_key(obj)))
         await self.store.txn([], ops)  # type: ignore[arg-type]
 
-    async def set_task_status(self, task_id: str, status: dict[str, Any]) -> None:
+    async def set_task_status(self, node_id: str, task_id: str, status: dict[str, Any]) -> None:
         """The agent's report: its own key, so it never races the orchestrator's writes."""
-        await self.store.put(self.key("task-status", task_id), json.dumps(status).encode())
+        key = self.status_key({"NodeID": node_id, "ID": task_id})
+        await self.store.put(key, json.dumps(status).encode())
 
     async def secret_data(self, secret_id: str) -> bytes:
         kv = await self.store.get(self.key("secret-data", secret_id))

@@ -65,7 +65,7 @@ async def one_pass(objects: ClusterObjects, fence: Compare) -> float | None:
         after[t["ID"]] = t
     ops: list[Put | Delete] = []
     for t in plan.delete:
-        ops += [Delete(objects.key("tasks", t["ID"])), Delete(objects.key("task-status", t["ID"]))]
+        ops += [Delete(objects.key("tasks", t["ID"])), Delete(objects.status_key(t))]
     for tid, t in after.items():
         if _changed(before.get(tid), t):
             ops.append(Put(objects.key("tasks", tid), dump(t)))

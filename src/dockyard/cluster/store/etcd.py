@@ -8,6 +8,13 @@ etcd 3.4 over a kept-alive connection: a get costs 1.8 ms, a get plus guarded pu
 which the raft fsync of each write dominates whichever client sends it. The gateway speaks JSON with base64 keys
 and values and int64s as strings; a watch is one long POST whose response is a stream
 of newline-delimited JSON messages.
+
+Security (the embedded members): https with the swarm's CA and client certificates, and
+etcd's RBAC. Through the gateway etcd refuses a client certificate that carries a CN
+once auth is on (it would be ignored: the gateway calls etcd as itself), so the gateway
+client's certificate names no one and the user is proven by a token from
+`/v3/auth/authenticate` (user = node id, password issued at join); the token is taken
+again when etcd calls it invalid (simple tokens expire after a while unused).
 """
 
 from __future__ import annotations
@@ -16,7 +23,9 @@ import asyncio
 import base64
 import json
 import logging
+import ssl
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -88,29 +97,85 @@ def _compare(c: Compare) -> dict[str, Any]:
     return out
 
 
+_AUTH_AGAIN = ("invalid auth token", "user name is empty")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """TLS files (PEM paths) and the etcd user; an empty user: auth is not (yet) on."""
+
+    ca: str
+    cert: str
+    key: str
+    user: str = ""
+    password: str = ""
+
+    def ssl_context(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(cafile=self.ca)
+        ctx.load_cert_chain(self.cert, self.key)
+        return ctx
+
+
 class EtcdStore:
     """A client of one etcd cluster; `endpoints` are tried in order until one answers."""
 
-    def __init__(self, endpoints: list[str]) -> None:
+    def __init__(self, endpoints: list[str], credentials: Credentials | None = None) -> None:
         self.endpoints = [e.rstrip("/") for e in endpoints]
+        self.credentials = credentials
+        self._ssl: ssl.SSLContext | None = credentials.ssl_context() if credentials else None
+        self._token = ""
         self._session: aiohttp.ClientSession | None = None
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
+            conn = aiohttp.TCPConnector(ssl=self._ssl) if self._ssl else None
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=None), connector=conn
+            )
         return self._session
 
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": self._token} if self._token else {}
+
+    async def authenticate(self) -> None:
+        """Takes a token for the credentials' user (once auth is on)."""
+        if self.credentials is None or not self.credentials.user:
+            return
+        self._token = ""
+        data = await self._post("/v3/auth/authenticate", {
+            "name": self.credentials.user, "password": self.credentials.password,
+        }, 10)  # fmt: skip
+        self._token = str(data["token"])
+
     async def _call(self, path: str, body: dict[str, Any], timeout: float = 10) -> dict[str, Any]:
+        if not self._token and self.credentials is not None and self.credentials.user:
+            await self.authenticate()
+        try:
+            return await self._post(path, body, timeout)
+        except StoreError as exc:
+            if not any(m in str(exc) for m in _AUTH_AGAIN) or not self._token:
+                raise
+        await self.authenticate()
+        return await self._post(path, body, timeout)
+
+    async def _post(self, path: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
         last: Exception | None = None
         for i, ep in enumerate(self.endpoints):
             try:
                 async with self._http().post(
-                    ep + path, json=body, timeout=aiohttp.ClientTimeout(total=timeout)
+                    ep + path,
+                    json=body,
+                    timeout=aiohttp.ClientTimeout(total=timeout),
+                    headers=self._headers(),
                 ) as resp:
-                    data = await resp.json(content_type=None)
+                    text = await resp.text()
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
                 last = exc
                 continue
+            try:
+                data = json.loads(text)
+            except ValueError:
+                raise StoreError(text.strip() or f"etcd answered {resp.status}") from None
             if resp.status != 200 or "error" in data:
                 raise StoreError(data.get("message") or data.get("error") or str(data))
             if i:  # the one that answered goes first next time
@@ -183,18 +248,26 @@ class EtcdStore:
                 }
             }
             try:
-                async with self._http().post(self.endpoints[0] + "/v3/watch", json=body) as resp:
+                if not self._token and self.credentials is not None and self.credentials.user:
+                    await self.authenticate()
+                async with self._http().post(
+                    self.endpoints[0] + "/v3/watch", json=body, headers=self._headers()
+                ) as resp:
                     async for line in resp.content:
                         if not line.strip():
                             continue
                         result = json.loads(line).get("result") or {}
                         if int(result.get("compact_revision", 0)):
                             raise Compacted(f"revision {next_rev} compacted")
+                        if result.get("canceled"):  # refused (a token gone stale): again
+                            log.debug("watch on %s: %s", prefix, result.get("cancel_reason"))
+                            self._token = ""
+                            break
                         for ev in result.get("events") or []:
                             kv = _kv(ev["kv"])
                             next_rev = kv.mod_revision + 1
                             yield Event("delete" if ev.get("type") == "DELETE" else "put", kv)
-            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            except (TimeoutError, aiohttp.ClientError, OSError, StoreError) as exc:
                 log.debug("watch on %s broke (%s); reconnecting", prefix, exc)
             await asyncio.sleep(0.2)
             if len(self.endpoints) > 1:  # another member may answer
@@ -214,6 +287,10 @@ class EtcdStore:
         except StoreError as exc:
             if "not found" not in str(exc):
                 raise
+
+    async def auth(self, op: str, body: dict[str, Any]) -> dict[str, Any]:
+        """etcd's auth API (`user/add`, `role/grant`, `enable` ...)."""
+        return await self._call(f"/v3/auth/{op}", body)
 
     async def member_add(self, peer_url: str) -> list[dict[str, Any]]:
         """Adds a voting member; the cluster's members afterwards (name, peerURLs)."""

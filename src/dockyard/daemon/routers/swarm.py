@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from dockyard.api.errors import InvalidParameter, Unavailable
+from dockyard.api.errors import InvalidParameter
 from dockyard.cluster.node import ClusterNode
 from dockyard.daemon.server.params import json_body, json_response, qbool, qint
 from dockyard.daemon.services.swarm import SwarmService
@@ -43,22 +43,21 @@ def routes(node: ClusterNode, swarm: SwarmService) -> web.RouteTableDef:
     @r.post("/swarm/update")
     async def update(request: web.Request) -> web.Response:
         version = version_of(request, "swarm")
-        rotate = {role for role, q in (("Worker", "rotateWorkerToken"),
-                                       ("Manager", "rotateManagerToken")) if qbool(request, q)}  # fmt: skip
+        rotate = {what for what, q in (("Worker", "rotateWorkerToken"),
+                                       ("Manager", "rotateManagerToken"),
+                                       ("UnlockKey", "rotateManagerUnlockKey"))
+                  if qbool(request, q)}  # fmt: skip
         await swarm.update(version, await json_body(request, {}) or {}, rotate)
         return web.Response(status=200)
 
     @r.get("/swarm/unlockkey")
     async def unlockkey(request: web.Request) -> web.Response:
-        s = await swarm.inspect()
-        if not s["Spec"]["EncryptionConfig"].get("AutoLockManagers"):
-            raise Unavailable("no unlock key is set")
-        raise Unavailable("autolock is not supported by Dockyard yet")
+        return json_response({"UnlockKey": await swarm.unlock_key()})
 
     @r.post("/swarm/unlock")
     async def unlock(request: web.Request) -> web.Response:
-        if not node.active:
-            raise Unavailable("This node is not part of a swarm")
-        raise Unavailable("swarm is not locked")
+        body = await json_body(request, {}) or {}
+        await node.unlock(str(body.get("UnlockKey") or ""))
+        return web.Response(status=200)
 
     return r

@@ -18,7 +18,8 @@ from dockyard.cluster.model import objects
 from dockyard.cluster.model.repo import ClusterObjects, OutOfSequence
 from dockyard.cluster.node import ClusterNode
 from dockyard.cluster.scheduler import constraints
-from dockyard.cluster.store import Delete, Put, StoreError
+from dockyard.cluster.security import rbac
+from dockyard.cluster.store import Delete, EtcdStore, Put, StoreError
 
 MAX_SECRET = 500 * 1024
 
@@ -64,6 +65,11 @@ class SwarmService:
     def _objs(self) -> ClusterObjects:
         return self.node.require_manager()
 
+    def _rbac(self) -> EtcdStore | None:
+        """The store whose users and roles this swarm manages (embedded members only)."""
+        store = self._objs().store
+        return store if isinstance(store, EtcdStore) and not self.node.external_store else None
+
     # ---- the swarm ---------------------------------------------------------------------
     async def inspect(self) -> dict[str, Any]:
         swarm = await self._objs().get_swarm()
@@ -79,9 +85,14 @@ class SwarmService:
         swarm["Spec"] = objects.swarm_spec(spec)
         swarm["UpdatedAt"] = objects.now()
         digest = swarm["JoinTokens"]["Worker"].split("-")[2]
-        for role in rotate:
+        for role in rotate & {"Worker", "Manager"}:
             swarm["JoinTokens"][role] = objects.join_token(digest)
         await objs.update_swarm(swarm, version)
+        autolock = bool((swarm["Spec"].get("EncryptionConfig") or {}).get("AutoLockManagers"))
+        await self.node.lock.set_autolock(objs, autolock, "UnlockKey" in rotate)
+
+    async def unlock_key(self) -> str:
+        return await self.node.lock.unlock_key(self._objs())
 
     # ---- services ----------------------------------------------------------------------
     async def _validate_service(self, spec: dict[str, Any]) -> dict[str, Any]:
@@ -236,6 +247,8 @@ class SwarmService:
                      "Availability": spec.get("Availability") or "active",
                      **({"Name": spec["Name"]} if spec.get("Name") else {})}  # fmt: skip
         n["UpdatedAt"] = objects.now()
+        if self._rbac() and n["Spec"]["Role"] == "manager":  # before the node acts on it
+            await rbac.set_role(self._rbac(), n["ID"], "manager")
         await objs.update("nodes", n, version)
 
     async def remove_node(self, ref: str, force: bool) -> None:
@@ -251,6 +264,8 @@ class SwarmService:
                 _rpc("FailedPrecondition", "node is not down and can't be removed")
             )
         await objs.delete("nodes", n, [Delete(objs.key("alive", n["ID"]))])
+        if self._rbac():
+            await rbac.remove_node(self._rbac(), n["ID"])
 
     # ---- secrets and configs -------------------------------------------------------------
     async def create_secret(self, kind: str, spec: dict[str, Any]) -> str:
@@ -273,7 +288,8 @@ class SwarmService:
                 _rpc("InvalidArgument", "config data must be larger than 0 and less than 500 KiB")
             )
         obj = objects.secret(spec, keep_data=kind == "configs")
-        extra = [Put(objs.key("secret-data", obj["ID"]), data)] if kind == "secrets" else []
+        sealed = self.node.lock.require_unlocked().seal(data) if kind == "secrets" else b""
+        extra = [Put(objs.key("secret-data", obj["ID"]), sealed)] if kind == "secrets" else []
         await objs.create(kind, obj, extra)
         return str(obj["ID"])
 
