@@ -258,3 +258,36 @@ def test_reservation_beyond_the_node_stays_pending(node: Daemon) -> None:
                     check=True).stdout))  # fmt: skip
     assert "Pending" in ps and '"no suitable node (insufficient resources on 1 node)"' in ps  # type: ignore[operator]
     node.docker("service", "rm", "big", "small", check=True)
+
+
+def test_update_failure_action_pause_and_rollback(node: Daemon) -> None:
+    """A new spec whose tasks exit at once: --update-failure-action pause stops the update
+    with swarmkit's message; rollback brings the previous spec back and completes."""
+
+    def update_status(name: str) -> dict:  # type: ignore[type-arg]
+        svc = json.loads(node.docker("service", "inspect", name, check=True).stdout)[0]
+        return svc.get("UpdateStatus") or {}
+
+    for action, final in (("pause", "paused"), ("rollback", "rollback_completed")):
+        name = f"fail{action}"
+        node.docker("service", "create", "--detach", "--no-resolve-image", "--name", name,
+                    "--replicas", "2", "--stop-grace-period", "1s", "--restart-delay", "1s",
+                    "busybox", "sleep", "100000", check=True)  # fmt: skip
+        wait_for("2 running", lambda n=name: len(running(node, n)) == 2)  # type: ignore[misc]
+        node.docker("service", "update", "--detach", "--no-resolve-image",
+                    "--update-failure-action", action, "--update-monitor", "10s",
+                    "--update-parallelism", "1", "--args", "sh -c 'exit 3'", name,
+                    check=True)  # fmt: skip
+        st = wait_for(f"update {final}", lambda n=name, f=final: (  # type: ignore[misc]
+            lambda s: s if s.get("State") == f else None)(update_status(n)))  # fmt: skip
+        if action == "pause":
+            assert st["Message"].startswith(  # type: ignore[index]
+                "update paused due to failure or early termination of task "
+            )
+            svc = json.loads(node.docker("service", "inspect", name, check=True).stdout)[0]
+            assert svc["Spec"]["TaskTemplate"]["ContainerSpec"]["Args"] == ["sh", "-c", "exit 3"]
+        else:
+            svc = json.loads(node.docker("service", "inspect", name, check=True).stdout)[0]
+            assert svc["Spec"]["TaskTemplate"]["ContainerSpec"]["Args"] == ["sleep", "100000"]
+            wait_for("the old spec running twice", lambda n=name: len(running(node, n)) == 2)  # type: ignore[misc]
+        node.docker("service", "rm", name, check=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import time
 from typing import Any
 
 import pytest
@@ -9,6 +11,7 @@ import pytest
 from dockyard.api.errors import InvalidParameter
 from dockyard.cluster.model import objects
 from dockyard.cluster.orchestrator.reconcile import reconcile
+from dockyard.cluster.orchestrator.updates import update_progress
 from dockyard.cluster.scheduler import constraints
 from dockyard.cluster.scheduler.spread import schedule
 
@@ -159,3 +162,72 @@ def test_placement_preference_spreads_over_label_values_first() -> None:
     assert (
         on.get(nodes[2]["ID"]) == 2 and on.get(nodes[0]["ID"]) == 1 and on.get(nodes[1]["ID"]) == 1
     )
+
+
+def _updating(svc: dict[str, Any], tasks: list[dict[str, Any]], **cfg: Any) -> dict[str, Any]:
+    """svc updated (new env) with UpdateConfig `cfg`, its old tasks running."""
+    for t in tasks:
+        t["Status"] = objects.task_status("running", "started")
+    new = {**svc, "PreviousSpec": svc["Spec"], "Spec": copy.deepcopy(svc["Spec"])}
+    new["Spec"]["TaskTemplate"]["ContainerSpec"]["Env"] = ["A=1"]
+    new["Spec"]["UpdateConfig"] = cfg
+    new["UpdateStatus"] = {
+        "State": "updating",
+        "StartedAt": objects.now(),
+        "Message": "update in progress",
+    }
+    return new
+
+
+def test_update_failure_pauses_or_rolls_back_as_configured() -> None:
+    nodes = [mknode("a")]
+    alive = {nodes[0]["ID"]}
+    svc = mkservice(3)
+    tasks = run_to_fixpoint(svc, nodes, alive, [])
+    for action, state, msg in (
+        ("pause", "paused", "update paused due to failure or early termination of task "),
+        (
+            "rollback",
+            "rollback_started",
+            "update rolled back due to failure or early termination of task ",
+        ),
+    ):
+        new = _updating(svc, [dict(t) for t in tasks], Parallelism=1, FailureAction=action)
+        plan = reconcile([new], tasks, nodes, alive, now=time.time())
+        (started,) = plan.create
+        failed = {
+            **started,
+            "NodeID": nodes[0]["ID"],
+            "Status": objects.task_status("failed", "started", err="task: non-zero exit (1)"),
+        }
+        out = update_progress(new, [*tasks, failed], now=time.time())
+        assert out is not None and out["UpdateStatus"]["State"] == state
+        assert out["UpdateStatus"]["Message"] == msg + started["ID"]
+        if action == "rollback":
+            assert out["Spec"] == svc["Spec"] and out["PreviousSpec"] == new["Spec"]
+        else:  # paused: no further slot is updated
+            plan = reconcile([out], [*tasks, failed], nodes, alive, now=time.time())
+            assert not [t for t in plan.create if t["Spec"] == new["Spec"]["TaskTemplate"]]
+    # continue: a failure is no reason to stop
+    new = _updating(svc, [dict(t) for t in tasks], Parallelism=1, FailureAction="continue")
+    (started,) = reconcile([new], tasks, nodes, alive, now=time.time()).create
+    failed = {**started, "Status": objects.task_status("failed", "started", err="x")}
+    assert update_progress(new, [*tasks, failed], now=time.time()) is None
+
+
+def test_update_delay_waits_between_batches() -> None:
+    nodes = [mknode("a")]
+    alive = {nodes[0]["ID"]}
+    svc = mkservice(2)
+    tasks = run_to_fixpoint(svc, nodes, alive, [])
+    new = _updating(svc, tasks, Parallelism=1, Delay=10 * objects.SECOND)
+    t0 = time.time()
+    (first,) = reconcile([new], tasks, nodes, alive, now=t0).create
+    first = {**first, "NodeID": nodes[0]["ID"], "Status": objects.task_status("running", "started")}
+    old_done = [
+        {**t, "DesiredState": "shutdown"} if t["Slot"] == first["Slot"] else t for t in tasks
+    ]
+    plan = reconcile([new], [*old_done, first], nodes, alive, now=t0 + 1)
+    assert not plan.create and plan.wake_at is not None and plan.wake_at >= t0 + 9
+    plan = reconcile([new], [*old_done, first], nodes, alive, now=t0 + 11)
+    assert len(plan.create) == 1

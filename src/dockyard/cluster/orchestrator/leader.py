@@ -10,9 +10,9 @@ import logging
 import time
 from typing import Any
 
-from dockyard.cluster.model.objects import now
 from dockyard.cluster.model.repo import ClusterObjects, dump
 from dockyard.cluster.orchestrator.reconcile import reconcile
+from dockyard.cluster.orchestrator.updates import update_progress
 from dockyard.cluster.scheduler.spread import schedule
 from dockyard.cluster.store import Compare, Delete, Put
 
@@ -52,6 +52,14 @@ async def one_pass(objects: ClusterObjects, fence: Compare) -> float | None:
     tasks = await objects.list("tasks")
     nodes = await objects.list("nodes")
     alive = await alive_nodes(objects)
+    moved = False
+    for svc in services:  # an update that failed pauses or rolls back before it goes on
+        status = update_progress(svc, tasks, time.time())
+        if status is not None and status["UpdateStatus"]["State"] not in _DONE:
+            await _write_service(objects, fence, svc, status)
+            moved = True
+    if moved:  # the next pass rolls with the new status (its write wakes it anyway)
+        return time.time()
     plan = reconcile(services, tasks, nodes, alive, limit)
     before = {t["ID"]: t for t in tasks}
     after = dict(before)
@@ -74,30 +82,21 @@ async def one_pass(objects: ClusterObjects, fence: Compare) -> float | None:
         if not res.succeeded:
             raise LostLeadership()
     for svc in services:
-        done = update_completed(svc, list(after.values()))
-        if done is not None:  # guarded by the service's revision: a newer update wins
-            key = objects.key("services", svc["ID"])
-            await objects.store.txn(
-                [fence, Compare(key, "mod", svc["Version"]["Index"])], [Put(key, dump(done))]
-            )
+        done = update_progress(svc, list(after.values()), time.time())
+        if done is not None and done["UpdateStatus"]["State"] in _DONE:
+            await _write_service(objects, fence, svc, done)
     return plan.wake_at
 
 
-def update_completed(svc: dict[str, Any], tasks: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The service with UpdateStatus completed once every live task runs the current spec
-    (the docker CLI's progress waits for it), or None while the update goes on."""
-    status = svc.get("UpdateStatus") or {}
-    if status.get("State") not in ("updating", "rollback_started"):
-        return None
-    spec = svc["Spec"].get("TaskTemplate")
-    mine = [t for t in tasks if t["ServiceID"] == svc["ID"] and t["DesiredState"] == "running"]
-    if any(t["Spec"] != spec or t["Status"]["State"] != "running" for t in mine):
-        return None
-    rollback = status["State"] == "rollback_started"
-    return {**svc, "UpdateStatus": {
-        **status, "State": "rollback_completed" if rollback else "completed",
-        "CompletedAt": now(), "Message": "rollback completed" if rollback else "update completed",
-    }}  # fmt: skip
+_DONE = ("completed", "rollback_completed")
+
+
+async def _write_service(objects: ClusterObjects, fence: Compare, svc: dict[str, Any],
+                         new: dict[str, Any]) -> None:  # fmt: skip
+    """Guarded by the service's revision: a newer update by a user wins."""
+    key = objects.key("services", svc["ID"])
+    await objects.store.txn([fence, Compare(key, "mod", svc["Version"]["Index"])],
+                            [Put(key, dump(new))])  # fmt: skip
 
 
 async def run(objects: ClusterObjects, fence: Compare) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from dockyard.cluster.model import objects
 from dockyard.cluster.model.objects import SECOND, TERMINAL
+from dockyard.cluster.orchestrator import updates
 from dockyard.cluster.scheduler import constraints
 from dockyard.cluster.scheduler.spread import accepts_new, constraints_of
 from dockyard.proto.image import parse_rfc3339
@@ -164,7 +165,7 @@ def _service(
                 if t["DesiredState"] == "running":
                     _retire(t, plan)
     # 4. rolling update: tasks of an older spec, Parallelism slots at a time
-    _rolling_update(svc, spec, by_slot, wanted, replicas is None, plan)
+    _rolling_update(svc, spec, by_slot, wanted, replicas is None, plan, now)
 
 
 def _rolling_update(
@@ -174,25 +175,45 @@ def _rolling_update(
     wanted: list[Any],
     global_mode: bool,
     plan: Plan,
+    now: float,
 ) -> None:
-    cfg = svc["Spec"].get("UpdateConfig") or {}
+    """A paused update starts no more slots; with `Delay`, the next batch waits that long
+    after the last new task came up (RollbackConfig's settings while rolling back)."""
+    cfg = updates.config(svc)
     parallelism = int(cfg.get("Parallelism", 1) or 0) or len(wanted) or 1
     start_first = cfg.get("Order") == "start-first"
+    paused = (svc.get("UpdateStatus") or {}).get("State") in updates.PAUSED
     in_progress = 0
+    last_up = 0.0
     outdated = []
     for slot in wanted:
-        live = [t for t in by_slot.get(slot, []) if t["DesiredState"] == "running"]
+        slot_tasks = by_slot.get(slot, [])
+        live = [t for t in slot_tasks if t["DesiredState"] == "running"]
         new = [t for t in live if t["Spec"] == spec]
         old = [t for t in live if t["Spec"] != spec]
         if new and new[0]["Status"]["State"] != "running":
             in_progress += 1
             continue
+        last = max(slot_tasks, key=lambda t: t["CreatedAt"], default=None)
+        if not live and last is not None and last["Spec"] == spec:
+            in_progress += 1  # updated, ended, awaiting its restart: the update waits
+            continue
+        if new and old:
+            last_up = max(last_up, parse_rfc3339(new[0]["Status"].get("Timestamp")))
         if new and old:  # start-first: the new one runs, the old one goes
             for t in old:
                 _retire(t, plan)
             continue
         if old:
             outdated.append((slot, old))
+        elif new and svc.get("UpdateStatus", {}).get("State") in updates.ACTIVE:
+            last_up = max(last_up, parse_rfc3339(new[0]["Status"].get("Timestamp")))
+    if paused:
+        outdated = []
+    delay = int(cfg.get("Delay") or 0) / SECOND
+    if outdated and delay and last_up and now < last_up + delay:
+        plan.wake(last_up + delay)
+        outdated = []
     for slot, old in outdated[: max(0, parallelism - in_progress)]:
         if not start_first:
             for t in old:
