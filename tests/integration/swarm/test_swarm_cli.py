@@ -291,3 +291,19 @@ def test_update_failure_action_pause_and_rollback(node: Daemon) -> None:
             assert svc["Spec"]["TaskTemplate"]["ContainerSpec"]["Args"] == ["sleep", "100000"]
             wait_for("the old spec running twice", lambda n=name: len(running(node, n)) == 2)  # type: ignore[misc]
         node.docker("service", "rm", name, check=True)
+
+
+def test_unhealthy_task_is_replaced(node: Daemon) -> None:
+    """A task whose health check fails is killed, fails with dockerd's error and is
+    replaced in its slot by the restart policy."""
+    node.docker("service", "create", "--detach", "--no-resolve-image", "--name", "sick",
+                "--health-cmd", "false", "--health-interval", "1s", "--health-retries", "1",
+                "--restart-delay", "1s", "busybox", "sleep", "100000", check=True)  # fmt: skip
+    failed = wait_for("an unhealthy task failed", lambda: [
+        t for t in tasks(node, "sick") if t["Status"]["State"] == "failed"], timeout=90)  # fmt: skip
+    err = failed[0]["Status"]["Err"]  # type: ignore[index]
+    assert err.startswith("task: non-zero exit (") and err.endswith(
+        "): dockerexec: unhealthy container"
+    )
+    wait_for("a replacement in slot 1", lambda: len(tasks(node, "sick")) >= 2)
+    node.docker("service", "rm", "sick", check=True)

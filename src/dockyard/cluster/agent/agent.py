@@ -5,6 +5,7 @@ tasks' task-status/ keys. A task that should run and has no container gets one; 
 whose desired state moved past running is stopped; a task whose key is gone has its
 container removed. Containers found at start whose task no longer exists are removed,
 so a node that returns after being replaced elsewhere stops its stale tasks at once.
+A running task whose container turns unhealthy is killed and reported failed.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class Agent:
         self.container_of: dict[str, str] = dict(containers.by_label(TASK_LABEL))
         self._locks: dict[str, asyncio.Lock] = {}
         self._work: set[asyncio.Task[None]] = set()
+        self._unhealthy: set[str] = set()  # tasks killed for failing their health check
 
     async def run(self) -> None:
         prefix = self.objects.key("tasks")
@@ -70,6 +72,8 @@ class Agent:
                 self._work.add(w)
                 w.add_done_callback(self._work.discard)
             self._kick(tid)
+        health = asyncio.create_task(self._watch_health())
+        self._work.add(health)
         try:
             async for ev in self.objects.store.watch(prefix, rev + 1):
                 tid = ev.kv.key.rsplit("/", 1)[1]
@@ -186,17 +190,34 @@ class Agent:
         self._work.add(w)
         w.add_done_callback(self._work.discard)
 
+    async def _watch_health(self) -> None:
+        """A running task whose container turns unhealthy is killed and fails (dockerd's
+        executor does the same); its restart policy replaces it."""
+        async for cid, health in self.containers.health_events():
+            if health != "unhealthy":
+                continue
+            tid = next((t for t, c in self.container_of.items() if c == cid), "")
+            if not tid or tid not in self.tasks or self.observed.get(tid) != "running":
+                continue
+            self._unhealthy.add(tid)
+            with contextlib.suppress(Exception):
+                await self.containers.stop(cid, 0)
+
     async def _wait(self, tid: str, cid: str) -> None:
         code = await self.containers.wait(cid)
         async with self._locks.setdefault(tid, asyncio.Lock()):
             if self.observed.get(tid) in TERMINAL or tid not in self.tasks:
                 return  # stopped on purpose: already reported
             await self._leave_networks(tid)
-            if code == 0:
+            unhealthy = tid in self._unhealthy
+            self._unhealthy.discard(tid)
+            if code == 0 and not unhealthy:
                 status = task_status("complete", "finished", container_id=cid, exit_code=0)
             else:
+                err = f"task: non-zero exit ({code})"
+                if unhealthy:
+                    err += ": dockerexec: unhealthy container"
                 status = task_status(
-                    "failed", "started", err=f"task: non-zero exit ({code})",
-                    container_id=cid, exit_code=code,
+                    "failed", "started", err=err, container_id=cid, exit_code=code,
                 )  # fmt: skip
             await self._report(tid, status)
