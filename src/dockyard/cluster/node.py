@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dockyard.api.errors import InvalidParameter, Unavailable
-from dockyard.cluster import roles, status
+from dockyard.cluster import roles, status, tasklogs
 from dockyard.cluster.addresses import DEFAULT_PORT, advertise_addr, split_addr
 from dockyard.cluster.agent.agent import TASK_LABEL, Agent
 from dockyard.cluster.agent.protocol import TaskContainers
@@ -407,19 +407,27 @@ class ClusterNode:
         await self.serve_joins()
 
     async def serve_joins(self) -> None:
-        """Managers of an embedded store let nodes join through them."""
-        if (self.role != "manager" or self.external_store or self.join_service is not None
-                or self.lock.locked):  # fmt: skip
+        """Every node of an embedded store serves its tasks' logs to managers on its TLS
+        service; unlocked managers also let nodes join through it."""
+        if self.external_store or self.objects is None:
             return
-        assert self.objects is not None
+        joins = self.role == "manager" and not self.lock.locked
+        if self.join_service is not None:
+            if (self.join_service.ca is not None) == joins:
+                return
+            await self.stop_joins()  # promoted, demoted or unlocked: serve anew
         try:
-            ca = await keys.load_ca(self.objects)
-            self.join_service = JoinService(self.objects, ca, self.tls, self.state["Addr"],
-                                            int(self.state["Port"]), self.lock)  # fmt: skip
-            await self.join_service.start()
+            ca = await keys.load_ca(self.objects) if joins else None
+            extra = {"/tasks/{id}/logs": tasklogs.handler(self.objects, self.containers,
+                                                          self.node_id)}  # fmt: skip
+            svc = JoinService(self.objects, ca, self.tls, self.state["Addr"],
+                              int(self.state["Port"]), self.lock, extra)  # fmt: skip
+            await svc.start()
+            self.join_service = svc
+            await self.objects.store.put(self.objects.key("agents", self.node_id),
+                                         f"{svc.host}:{svc.port}".encode())  # fmt: skip
         except Exception:
-            log.exception("swarm: cannot serve joins")
-            self.join_service = None
+            log.exception("swarm: cannot serve this node's TLS service")
 
     async def stop_joins(self) -> None:
         if self.join_service is not None:

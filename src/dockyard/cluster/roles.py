@@ -93,4 +93,5 @@ async def demote(node: ClusterNode) -> None:
     node.state.update(Role="worker", Member=None, ManagerAddr="",
                       Endpoints=list(node.store.endpoints))  # fmt: skip
     node.save()
+    await node.serve_joins()  # its tasks' logs, without joins
     log.info("swarm: this node was demoted to a worker")

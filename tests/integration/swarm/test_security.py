@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -194,3 +195,39 @@ def test_secrets_sealed_at_rest_and_autolock(hosts: list[Host]) -> None:
     d1.docker("swarm", "update", "--autolock=false", check=True)
     none = d1.docker("swarm", "unlock-key", "-q")
     assert none.returncode != 0 and "no unlock key is set" in none.stderr
+
+
+def test_service_logs_from_every_node(hosts: list[Host]) -> None:
+    """`docker service logs` (and -f) on the manager shows the lines of tasks on all three
+    nodes: each node serves its tasks' logs to managers over the swarm's TLS."""
+    d1 = hosts[0].daemon
+    assert d1 is not None
+    d1.docker("service", "create", "--detach", "--no-resolve-image", "--name", "talk",
+              "--mode", "global", "busybox", "sh", "-c", "echo said-hello; sleep 100000",
+              check=True)  # fmt: skip
+    ids = wait_for("a running task on each node", lambda: (lambda ts: ts if len(ts) == 3 else None)(
+        {t["ID"] for t in tasks(d1, "talk") if t["Status"]["State"] == "running"}))  # fmt: skip
+
+    def seen(out: str) -> set[str]:
+        return {
+            i for i in ids if any(i in line and "said-hello" in line for line in out.splitlines())
+        }  # type: ignore[union-attr]
+
+    wait_for("lines from all three", lambda: seen(d1.docker(
+        "service", "logs", "--no-trunc", "talk", check=True).stdout) == ids)  # fmt: skip
+    follow = subprocess.Popen(["docker", "service", "logs", "-f", "--no-trunc", "talk"],
+                              env=d1.env(), stdout=subprocess.PIPE, text=True)  # fmt: skip
+    watchdog = threading.Timer(90, follow.kill)  # a readline that never returns
+    watchdog.start()
+    try:
+        got = ""
+        assert follow.stdout is not None
+        while seen(got) != ids:
+            line = follow.stdout.readline()
+            assert line, "logs -f ended early: " + got
+            got += line
+    finally:
+        watchdog.cancel()
+        follow.kill()
+        follow.wait()
+    d1.docker("service", "rm", "talk", check=True)

@@ -36,6 +36,11 @@ class TaskContainers(Protocol):
         its health status then ("" without a check)."""
         ...
 
+    def logs(self, container_id: str, *, stdout: bool, stderr: bool, follow: bool,
+             timestamps: bool, tail: int | None) -> AsyncIterator[tuple[int, bytes]]:  # fmt: skip
+        """(stream, bytes) of the container's log, as `docker logs` reads it."""
+        ...
+
     def health_events(self) -> AsyncIterator[tuple[str, str]]:
         """(container id, health status) each time a container's health changes."""
         ...

@@ -8,6 +8,10 @@ token against the swarm's, picks the node id, signs the node's certificates (CN 
 id, OU = role), makes its etcd user and role (`rbac`), stores the Node object and
 answers with what the node needs to talk to the store. Kept apart from etcd's port
 because etcd serves only clients that already hold a certificate.
+
+Every node runs this service, a worker (or a locked manager) without the join part
+(`ca` None): the routes in `extra` (a task's logs: `cluster.tasklogs`) are served to
+callers holding a certificate of the swarm's CA, named by its CN.
 """
 
 from __future__ import annotations
@@ -30,6 +34,9 @@ from dockyard.cluster.store.etcd import EtcdStore
 
 log = logging.getLogger(__name__)
 
+# GET routes for callers with a certificate: path → handler(caller's node id, request)
+Extra = dict[str, Callable[[str, web.Request], Awaitable[web.StreamResponse]]]
+
 JOIN_PORT_OFFSET = 2
 INVALID_TOKEN = (
     "rpc error: code = InvalidArgument desc = A valid join token is necessary to join this cluster"
@@ -48,21 +55,25 @@ def _token_digest(token: str) -> str:
 
 
 class JoinService:
-    def __init__(self, objs: ClusterObjects, ca: pki.CA, tls: pki.NodeTLS,
-                 host: str, port: int, lock: SwarmLock) -> None:  # fmt: skip
+    def __init__(self, objs: ClusterObjects, ca: pki.CA | None, tls: pki.NodeTLS,
+                 host: str, port: int, lock: SwarmLock, extra: Extra | None = None) -> None:  # fmt: skip
         self.objects = objs
         self.ca = ca
         self.tls = tls
         self.host = host
         self.port = port + JOIN_PORT_OFFSET
         self.lock = lock
+        self.extra = extra or {}
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
         app = web.Application()
-        app.router.add_get("/ca", self._ca)
-        app.router.add_post("/join", self._join)
-        app.router.add_get("/secrets/{id}", self._authenticated(self._secret))
+        if self.ca is not None:
+            app.router.add_get("/ca", self._ca)
+            app.router.add_post("/join", self._join)
+            app.router.add_get("/secrets/{id}", self._authenticated(self._secret))
+        for path, handler in self.extra.items():
+            app.router.add_get(path, self._authenticated(handler))
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=self.tls.ca)
         ctx.load_cert_chain(self.tls.cert, self.tls.key)
         ctx.verify_mode = ssl.CERT_OPTIONAL  # a joiner has no certificate yet
@@ -106,6 +117,7 @@ class JoinService:
         return web.Response(body=dek.open(await self.objects.secret_data(secret_id)))
 
     async def _ca(self, request: web.Request) -> web.Response:
+        assert self.ca is not None
         return web.Response(body=self.ca.pem, content_type="application/x-pem-file")
 
     async def _join(self, request: web.Request) -> web.Response:
@@ -117,6 +129,7 @@ class JoinService:
             return web.json_response({"message": INVALID_TOKEN}, status=400)
         role = "manager" if token == tokens.get("Manager") else "worker"
         addr, port = str(body["addr"]), int(body["port"])
+        assert self.ca is not None
         node_id = objects.new_id()
         cert, client = self.ca.issue_for_csr(body["csr"].encode(), node_id, role,
                                              [addr, "127.0.0.1"])  # fmt: skip

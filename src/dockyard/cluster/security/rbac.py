@@ -7,7 +7,7 @@ named by its node id (password issued at join); managers hold etcd's `root` role
 A worker's role (`node-<id>`) grants:
   - read on the whole swarm prefix except the `swarm` keys (the Swarm object with its
     join tokens and the managers' key material: `swarm`, `swarm-keys`);
-  - readwrite on its own `alive/<id>` and `task-status/<id>/`;
+  - readwrite on its own `alive/<id>`, `agents/<id>` and `task-status/<id>/`;
   - readwrite on the overlay's `endpoints/` and `ipam/` and the mesh's `health/`: their
     keys are per network and task, not per node, so a node cannot be confined to its
     own there (left as is).
@@ -46,6 +46,7 @@ def worker_perms(prefix: str, node_id: str) -> list[tuple[str, str, str | None]]
         ("READ", prefix, _b64(swarm)),
         ("READ", swarm + "\x7f", prefix_end(prefix)),  # past "swarm", "swarm-keys"...
         ("READWRITE", f"{prefix}alive/{node_id}", None),
+        ("READWRITE", f"{prefix}agents/{node_id}", None),
         ("READWRITE", f"{prefix}task-status/{node_id}/", prefix_end(f"{prefix}task-status/{node_id}/")),
         ("READWRITE", f"{prefix}endpoints/", prefix_end(f"{prefix}endpoints/")),
         ("READWRITE", f"{prefix}ipam/", prefix_end(f"{prefix}ipam/")),

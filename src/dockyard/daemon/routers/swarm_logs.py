@@ -2,7 +2,8 @@
 this node, each line prefixed with swarm's details (node, service and task ids), which
 the docker CLI parses to print `<service>.<slot>.<task>@<node> | line`.
 
-Tasks that ran on other nodes are not included yet: that needs a path between engines.
+Tasks on other nodes: read from that node's TLS service (`cluster.tasklogs`), so
+`docker service logs -f` follows every node.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from dockyard.api.errors import InvalidParameter, NotFound
+from dockyard.cluster import tasklogs
 from dockyard.daemon.server import hijack as hj
 from dockyard.daemon.server.params import qbool, qint
 from dockyard.daemon.services.containers import ContainerService
@@ -55,6 +57,13 @@ async def _merged(
             p.cancel()
 
 
+async def _prefixed(
+    frames: AsyncIterator[tuple[int, bytes]], prefix: bytes
+) -> AsyncIterator[tuple[int, bytes]]:
+    async for stream, data in frames:
+        yield stream, prefix + data
+
+
 def routes(swarm: SwarmService, containers: ContainerService) -> web.RouteTableDef:
     r = web.RouteTableDef()
 
@@ -65,13 +74,20 @@ def routes(swarm: SwarmService, containers: ContainerService) -> web.RouteTableD
         tail_raw = request.query.get("tail", "all")
         tail = None if tail_raw in ("all", "") else qint(request, "tail")
         details = qbool(request, "details")
+        flags = {"stdout": stdout, "stderr": stderr, "follow": qbool(request, "follow"),
+                 "timestamps": qbool(request, "timestamps"), "tail": tail}  # fmt: skip
+        node = swarm.node
         streams = []
         for t in tasks:
-            cid = ((t.get("Status") or {}).get("ContainerStatus") or {}).get("ContainerID")
+            cid = tasklogs.container_of(t)
             try:
                 c = containers.get(cid or "")
             except NotFound:
-                continue  # on another node, or removed
+                if t.get("NodeID") and t["NodeID"] != node.node_id and node.objects is not None:
+                    streams.append(_prefixed(
+                        tasklogs.remote_logs(node.objects, node.tls, t, flags),
+                        _details(t) if details else b""))  # fmt: skip
+                continue  # removed, or on a node that is away
 
             async def tagged(
                 c_id: str = c.id, prefix: bytes = _details(t)

@@ -101,6 +101,12 @@ class ServiceTaskContainers:
                 out[value] = c.id
         return out
 
+    async def logs(self, container_id: str, *, stdout: bool, stderr: bool, follow: bool,
+                   timestamps: bool, tail: int | None) -> AsyncIterator[tuple[int, bytes]]:  # fmt: skip
+        async for item in self.containers.logs(container_id, stdout=stdout, stderr=stderr,
+                                               follow=follow, timestamps=timestamps, tail=tail):  # fmt: skip
+            yield item
+
     async def health_events(self) -> AsyncIterator[tuple[str, str]]:
         events = self.containers.events
         q = events.subscribe()
