@@ -359,6 +359,7 @@ class ClusterNode:
                 # the last manager leaves: the swarm's state goes with it, as with dockerd
                 with contextlib.suppress(Exception):
                     await self.store.delete(self.objects.prefix, prefix=True)
+                    await self.store.delete(self.objects.private, prefix=True)
             if self.member is not None and managers > 1:
                 with contextlib.suppress(Exception):
                     await remove_member(self.store, self.node_id)

@@ -66,6 +66,8 @@ async def promote(node: ClusterNode) -> None:
     node.state.update(Role="manager", Endpoints=list(node.store.endpoints),
                       ManagerAddr=f"{host}:{port}")  # fmt: skip
     node.save()
+    assert node.objects is not None
+    await node.lock.load(node.objects)  # a manager holds the data key (locked if autolocked)
     await set_manager_status(node, {"Reachability": "reachable", "Addr": f"{host}:{port}"})
     node.start_role()
     await node.serve_joins()
@@ -90,6 +92,7 @@ async def demote(node: ClusterNode) -> None:
         with contextlib.suppress(Exception):
             await rbac.set_role(node.store, node.node_id, "worker")
     node.member = None
+    node.lock.forget()
     node.state.update(Role="worker", Member=None, ManagerAddr="",
                       Endpoints=list(node.store.endpoints))  # fmt: skip
     node.save()

@@ -122,11 +122,11 @@ def test_store_is_tls_with_the_swarms_ca_and_per_node_rights(hosts: list[Host]) 
     own = etcdctl(h2, endpoint, "put", f"/dockyard/task-status/{ids[1]}/probe", "x")
     assert own.returncode == 0, own.stderr
     for key in (f"/dockyard/alive/{ids[2]}", f"/dockyard/task-status/{ids[2]}/probe",
-                f"/dockyard/nodes/{ids[1]}", "/dockyard/tasks/x", "/dockyard/swarm"):  # fmt: skip
+                f"/dockyard/nodes/{ids[1]}", "/dockyard/tasks/x", "/dockyard-private/swarm"):  # fmt: skip
         other = etcdctl(h2, endpoint, "put", key, "x")
         assert other.returncode != 0 and "permission denied" in other.stderr, (key, other)
     # nor may it read the join tokens (the Swarm object) or the managers' keys
-    for key in ("/dockyard/swarm", "/dockyard/swarm-keys/ca"):
+    for key in ("/dockyard-private/swarm", "/dockyard-private/swarm-keys/ca"):
         read = etcdctl(h2, endpoint, "get", key)
         assert read.returncode != 0 and "permission denied" in read.stderr, (key, read)
     # a manager's credentials may (etcd's root role)

@@ -1,7 +1,6 @@
 """Where the swarm objects live in the cluster store, and their optimistic concurrency.
 
 Layout (under one prefix, "/dockyard/" by default):
-    swarm                   the Swarm object
     nodes/<id>              a Node (its Spec written by managers, its Status by the node)
     alive/<id>              a node's liveness key, bound to its short-TTL lease
     services/<id>, secrets/<id>, configs/<id>
@@ -11,6 +10,10 @@ Layout (under one prefix, "/dockyard/" by default):
                             node, so that the store's RBAC can confine a node to its own)
     secret-data/<id>        a secret's bytes, never part of the object shown
     leader                  the orchestrator/scheduler election key
+and beside it, under "<prefix>-private/" (managers only: workers may read all of the
+prefix above, so a watch on it works for them, but never the join tokens or keys):
+    swarm                   the Swarm object (with the join tokens)
+    swarm-keys/             the CA's key, the data key (`security.keys`)
 A key's etcd mod revision is the object's `Version.Index`; an update names the index it
 read and fails with swarmkit's "update out of sequence" when the key has moved on.
 """
@@ -63,24 +66,28 @@ class ClusterObjects:
     def __init__(self, store: ClusterStore, prefix: str = "/dockyard/") -> None:
         self.store = store
         self.prefix = prefix
+        self.private = prefix.rstrip("/") + "-private/"
 
     def key(self, kind: str, obj_id: str = "") -> str:
         return f"{self.prefix}{kind}/{obj_id}"
+
+    def private_key(self, kind: str, obj_id: str = "") -> str:
+        return f"{self.private}{kind}/{obj_id}" if obj_id else f"{self.private}{kind}"
 
     def status_key(self, task: dict[str, Any]) -> str:
         return self.key("task-status", f"{task.get('NodeID') or '-'}/{task['ID']}")
 
     # ---- the swarm -------------------------------------------------------------------
     async def get_swarm(self) -> dict[str, Any] | None:
-        kv = await self.store.get(self.prefix + "swarm")
+        kv = await self.store.get(self.private_key("swarm"))
         return _load(kv) if kv else None
 
     async def create_swarm(self, obj: dict[str, Any]) -> None:
-        await self.store.put(self.prefix + "swarm", dump(obj), expect=0)
+        await self.store.put(self.private_key("swarm"), dump(obj), expect=0)
 
     async def update_swarm(self, obj: dict[str, Any], version: int) -> None:
         try:
-            await self.store.put(self.prefix + "swarm", dump(obj), expect=version)
+            await self.store.put(self.private_key("swarm"), dump(obj), expect=version)
         except RevisionMismatch:
             raise OutOfSequence() from None
 

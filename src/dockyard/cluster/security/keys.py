@@ -1,5 +1,5 @@
-"""The managers' key material in the store, under `swarm-keys/` (etcd's root role only:
-the workers' read grants stop short of every `swarm*` key, see `rbac`): the CA's key and
+"""The managers' key material in the store, under `<prefix>-private/swarm-keys/` (etcd's
+root role only: workers read the swarm's prefix, not the private one; see `rbac`): the CA's key and
 certificate, so that every manager can serve joins; and the data key that seals secret
 values (below)."""
 
@@ -23,11 +23,11 @@ from dockyard.cluster.security import pki
 
 async def put_ca(objs: ClusterObjects, ca: pki.CA) -> None:
     doc = {"cert": ca.pem.decode(), "key": pki.key_pem(ca.key).decode()}
-    await objs.store.put(objs.key("swarm-keys", "ca"), json.dumps(doc).encode())
+    await objs.store.put(objs.private_key("swarm-keys", "ca"), json.dumps(doc).encode())
 
 
 async def load_ca(objs: ClusterObjects) -> pki.CA:
-    kv = await objs.store.get(objs.key("swarm-keys", "ca"))
+    kv = await objs.store.get(objs.private_key("swarm-keys", "ca"))
     if kv is None:
         raise LookupError("the swarm's CA is not in the store")
     doc = json.loads(kv.value)
@@ -97,12 +97,12 @@ async def put_data_key(objs: ClusterObjects, dek: DataKey, unlock_key: str = "")
         doc["unlock"] = base64.b64encode(dek.seal(unlock_key.encode())).decode()
     else:
         doc["key"] = base64.b64encode(dek.key).decode()
-    await objs.store.put(objs.key("swarm-keys", "dek"), json.dumps(doc).encode())
+    await objs.store.put(objs.private_key("swarm-keys", "dek"), json.dumps(doc).encode())
 
 
 async def load_data_key(objs: ClusterObjects, unlock_key: str = "") -> DataKey | None:
     """The data key; None when it is wrapped and no unlock key is given (locked)."""
-    kv = await objs.store.get(objs.key("swarm-keys", "dek"))
+    kv = await objs.store.get(objs.private_key("swarm-keys", "dek"))
     if kv is None:
         raise LookupError("the swarm's data key is not in the store")
     doc = json.loads(kv.value)
@@ -119,7 +119,7 @@ async def load_data_key(objs: ClusterObjects, unlock_key: str = "") -> DataKey |
 
 async def unlock_key(objs: ClusterObjects, dek: DataKey) -> str:
     """The current unlock key ("" without autolock)."""
-    kv = await objs.store.get(objs.key("swarm-keys", "dek"))
+    kv = await objs.store.get(objs.private_key("swarm-keys", "dek"))
     doc = json.loads(kv.value) if kv else {}
     if not doc.get("wrapped"):
         return ""

@@ -5,8 +5,9 @@ watches tasks/ and writes its own task-status/) stays as it is and etcd itself r
 what a node may not do: no second authority to keep right. Each node is an etcd user
 named by its node id (password issued at join); managers hold etcd's `root` role.
 A worker's role (`node-<id>`) grants:
-  - read on the whole swarm prefix except the `swarm` keys (the Swarm object with its
-    join tokens and the managers' key material: `swarm`, `swarm-keys`);
+  - read on the whole swarm prefix (so its watches work), which holds neither the Swarm
+    object with its join tokens nor the managers' keys: those live under the private
+    prefix (`repo.ClusterObjects.private`), root only;
   - readwrite on its own `alive/<id>`, `agents/<id>` and `task-status/<id>/`;
   - readwrite on the overlay's `endpoints/` and `ipam/` and the mesh's `health/`: their
     keys are per network and task, not per node, so a node cannot be confined to its
@@ -41,10 +42,8 @@ def _perm(kind: str, key: str, range_end: str | None) -> dict[str, object]:
 
 def worker_perms(prefix: str, node_id: str) -> list[tuple[str, str, str | None]]:
     """(READ|READWRITE, key, base64 range end or None for the one key)."""
-    swarm = prefix + "swarm"
     return [
-        ("READ", prefix, _b64(swarm)),
-        ("READ", swarm + "\x7f", prefix_end(prefix)),  # past "swarm", "swarm-keys"...
+        ("READ", prefix, prefix_end(prefix)),
         ("READWRITE", f"{prefix}alive/{node_id}", None),
         ("READWRITE", f"{prefix}agents/{node_id}", None),
         ("READWRITE", f"{prefix}task-status/{node_id}/", prefix_end(f"{prefix}task-status/{node_id}/")),

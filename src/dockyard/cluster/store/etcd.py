@@ -259,9 +259,12 @@ class EtcdStore:
                         result = json.loads(line).get("result") or {}
                         if int(result.get("compact_revision", 0)):
                             raise Compacted(f"revision {next_rev} compacted")
-                        if result.get("canceled"):  # refused (a token gone stale): again
-                            log.debug("watch on %s: %s", prefix, result.get("cancel_reason"))
-                            self._token = ""
+                        if result.get("canceled"):  # refused: a stale token, or no right
+                            reason = str(result.get("cancel_reason") or "")
+                            log.warning("watch on %s refused: %s", prefix, reason)
+                            if any(m in reason for m in _AUTH_AGAIN):
+                                self._token = ""
+                            await asyncio.sleep(2)  # never a tight loop of refusals
                             break
                         for ev in result.get("events") or []:
                             kv = _kv(ev["kv"])
