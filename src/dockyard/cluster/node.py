@@ -48,6 +48,8 @@ from dockyard.cluster.store.member import EtcdMember, MemberConfig, member_add, 
 log = logging.getLogger(__name__)
 
 LEASE_TTL = 3  # seconds: a node silent this long is down and its tasks are replaced
+REJOIN_WAIT = 8  # seconds a daemon's start waits for its swarm to be back
+REJOINING = "This node is rejoining the swarm after a restart; try again in a moment"
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,7 @@ class ClusterNode:
         self.left: list[Callable[[], Awaitable[None]]] = []  # run after a leave
         self.join_service: JoinService | None = None
         self.lock = SwarmLock()
+        self._rejoining: asyncio.Task[None] | None = None
 
     # ---- state on disk -----------------------------------------------------------------
     @property
@@ -125,13 +128,20 @@ class ClusterNode:
                 self.state = json.load(f)
         except FileNotFoundError:
             return
+        self._connect(self.state["Endpoints"], self.node_id, self.state.get("Password", ""))
+        self._rejoining = asyncio.create_task(self._rejoin())
+        # a member that rejoins a busy cluster can take a while to be healthy: the daemon
+        # serves its API meanwhile (swarm calls answer REJOINING until it is done)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._rejoining), REJOIN_WAIT)
+
+    async def _rejoin(self) -> None:
         try:
             if self.state.get("Member"):
                 self.member = EtcdMember(
                     MemberConfig(**{**self.state["Member"], "existing": True}), self._etcd_log()
                 )
-                await self.member.start()
-            self._connect(self.state["Endpoints"], self.node_id, self.state.get("Password", ""))
+                await self.member.start(timeout=120)
             await self._activate()
         except Exception as exc:
             log.error("could not rejoin the swarm: %s", exc)
@@ -480,6 +490,10 @@ class ClusterNode:
                 log.warning("swarm: store unreachable: %s", exc)
 
     async def _deactivate(self) -> None:
+        if self._rejoining is not None and not self._rejoining.done():
+            self._rejoining.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._rejoining
         await self.stop_joins()
         tasks = [*self._loops, *([self._role] if self._role else [])]
         for t in tasks:
@@ -500,6 +514,8 @@ class ClusterNode:
             raise Unavailable(NOT_A_MANAGER)
         if self.role != "manager":
             raise Unavailable(WORKER_NOT_MANAGER)
+        if self._rejoining is not None and not self._rejoining.done():
+            raise Unavailable(REJOINING)
         self.lock.require_unlocked()
         assert self.objects is not None
         return self.objects
