@@ -84,6 +84,7 @@ class ServiceMesh:
             else:
                 self.endpoints.setdefault(nid, {})[tid] = json.loads(value)
         elif kind == "task-status":
+            name = name.rsplit("/", 1)[-1]  # task-status/<node>/<task> (the agent's own prefix)
             state = json.loads(value)["State"] if value is not None else None
             if self.states.get(name) == state or (value is None and name not in self.states):
                 return  # most status writes change nothing the balancing looks at
