@@ -1,10 +1,14 @@
 """The container service: Docker's container life cycle over monitors and a runtime.
 
-It owns the life cycle and composes the pieces of a container's keeping:
-`container_store` (records and names), `container_link` (the monitor link),
-`container_supervision` (restart policy, health checks), `container_spec` (the
-OCI spec of a start), `container_teardown` and `task_runtime` (the one caller of
-runtimes). Images and snapshots come from the image service. A container's states:
+It owns the life cycle's decisions (its locks, states and exits) and is the facade
+others import; each step with a body of its own lives beside it and is called with
+the service: `container_create`, `container_start` (one launch),
+`container_remove` (rm, prune), `container_restore` (daemon start, a monitor lost
+while away). It composes `container_store` (records and names), `container_link`
+(the monitor link), `container_supervision` (restart policy, health checks),
+`container_spec` (the OCI spec of a start), `container_teardown` and `task_runtime`
+(the one caller of runtimes). Images and snapshots come from the image service.
+A container's states:
 
   create → "created" (snapshot prepared, nothing running)
   start  → rootfs mounted, monitor spawned (runtime create), {"op":"start"} → "running"
@@ -17,36 +21,20 @@ The daemon never forks into a container: the monitor and runtime are exec'd.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import logging
 import os
-import secrets
 import shutil
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
-from dockyard.api.errors import (
-    Conflict,
-    DockyardError,
-    InvalidParameter,
-    NotFound,
-    NotModified,
-    SystemError_,
-)
-from dockyard.api.filters import labels_match
-from dockyard.api.timefilters import unix_time
+from dockyard.api.errors import Conflict, DockyardError, InvalidParameter, NotModified
 from dockyard.daemon.paths import DaemonPaths
 from dockyard.daemon.services import container_teardown as teardown
-from dockyard.daemon.services import hostconfig, logopts, names, ocispec, shared_ns
-from dockyard.daemon.services.container_config import (
-    apply_update,
-    check_auto_remove,
-    fill_config,
-    fill_host_config,
-)
+from dockyard.daemon.services import hostconfig, shared_ns
+from dockyard.daemon.services.container_config import apply_update
+from dockyard.daemon.services.container_create import create_container
 from dockyard.daemon.services.container_link import MonitorLink
 from dockyard.daemon.services.container_model import (
     Container,
@@ -56,26 +44,22 @@ from dockyard.daemon.services.container_model import (
     NoVolumes,
     SandboxInfo,
     VolumeMounter,
-    initial_state,
-    restart_policy,
     status_text,
 )
-from dockyard.daemon.services.container_spec import container_spec
+from dockyard.daemon.services.container_remove import prune_containers, remove_container
+from dockyard.daemon.services.container_restore import exited_while_away, restore
+from dockyard.daemon.services.container_start import launch
 from dockyard.daemon.services.container_store import ContainerRecords
 from dockyard.daemon.services.container_supervision import Supervisor
-from dockyard.daemon.services.disk_usage import rw_size
 from dockyard.daemon.services.events import EventBus
 from dockyard.daemon.services.logreader import Follow, LogQuery, read_log
 from dockyard.daemon.services.monitors import MonitorHosts
 from dockyard.daemon.services.outputs import Subscription
-from dockyard.daemon.services.reclaim import container_leftovers
-from dockyard.daemon.services.runtimes import Runtime, Runtimes, check_runtime, runtime_for
+from dockyard.daemon.services.runtimes import Runtime, Runtimes, runtime_for
 from dockyard.daemon.services.signals import parse_signal
 from dockyard.daemon.services.spec_inputs import SecurityDefaults
 from dockyard.daemon.services.task_runtime import TaskRuntime
-from dockyard.fsutil import write_json_atomic
 from dockyard.monitor import jsonlog
-from dockyard.monitor.config import MonitorConfig
 
 # Importable from here as before the split (their home is container_model).
 __all__ = ["Container", "ContainerService", "SandboxInfo", "status_text"]
@@ -116,7 +100,11 @@ class ContainerService:
         )
         self.task_runtime = TaskRuntime(self.monitors)
         self.link = MonitorLink(
-            paths, self.records, self.task_runtime, self._on_exit, self._exited_while_away
+            paths,
+            self.records,
+            self.task_runtime,
+            self.on_exit,
+            lambda c: exited_while_away(self, c),
         )
         self.supervisor = Supervisor(
             self.records, paths, self.task_runtime, self.runtime_of, self._start,
@@ -167,101 +155,13 @@ class ContainerService:
     def publish(self, c: Container, action: str, **extra: str) -> None:
         self.records.publish(c, action, **extra)
 
-    # ---- restore ----------------------------------------------------------------------
+    # ---- restore, create (their own modules) --------------------------------------
     async def restore(self) -> None:
         """Load records; reconnect to monitors of running containers (live restore)."""
-        self.records.load()
-        await asyncio.to_thread(
-            container_leftovers, self.paths.containers_root, self.paths.bundles_root,
-            os.path.basename(self.paths.container_record("x")), set(self.containers),
-            self.images.snapshotter,
-        )  # fmt: skip
-        for c in list(self.containers.values()):
-            if c.running:
-                try:
-                    await self.link.connect(c)
-                    self.send(c, {"op": "status"})
-                    self.supervisor.start_health(c)
-                except OSError:
-                    await self._exited_while_away(c)
-            else:
-                if c.state.get("Restarting"):
-                    c.state.update(Restarting=False, Status="exited")
-                if await teardown.kill_orphan_monitor(self.paths.monitor_socket(c.id)):
-                    await self._runtime_delete(c.id)
-                await asyncio.to_thread(self._unmount_container, c.id)
-        for c in list(self.containers.values()):
-            policy = restart_policy(c.host_config)[0]
-            if not c.running and not c.manually_stopped and policy in ("always", "unless-stopped"):
-                try:
-                    await self.start(c.id)
-                except DockyardError as exc:
-                    log.warning("restart of %s on daemon start failed: %s", c.id[:12], exc.message)
+        await restore(self)
 
-    async def _exited_while_away(self, c: Container) -> None:
-        try:
-            with open(self.paths.exit_file(c.id)) as f:
-                result = json.load(f)
-        except (OSError, json.JSONDecodeError):
-            result = {"exit_code": 255, "finished_at": jsonlog.rfc3339_nano(), "error": ""}
-        await asyncio.to_thread(self._unmount_container, c.id)
-        await self._runtime_delete(c.id)
-        await self._on_exit(c, result)
-
-    async def _runtime_delete(self, cid: str) -> None:
-        c = self.containers.get(cid)
-        await self.task_runtime.delete(self.runtime_of(c.host_config if c else {}), cid)
-
-    # ---- create -----------------------------------------------------------------------
     def create(self, name: str | None, body: dict[str, Any]) -> tuple[str, list[str]]:
-        if not isinstance(body, dict):
-            raise InvalidParameter("invalid container config")
-        host_config = body.pop("HostConfig", None) or {}
-        networking = body.pop("NetworkingConfig", None)
-        image_ref = body.get("Image") or ""
-        if not image_ref:
-            raise InvalidParameter("invalid reference format")
-        check_auto_remove(host_config)
-        canonical = names.validate(name) if name else names.random_name(set(self.by_name))
-        self.records.check_name_free(canonical)
-        image = self.images.resolve(image_ref)
-        cfg = ocispec.merge_config(body, (image.config or {}).get("config") or {})
-        args = ocispec.command_line(cfg)
-        cid = secrets.token_hex(32)
-        cfg["Image"] = image_ref
-        cfg.setdefault("Hostname", "")
-        shared_ns.resolve_at_create(host_config, cfg, cid, self.get)
-        fill_config(cfg)
-        warnings = fill_host_config(
-            host_config, log_default=self.log_default, security=self.security,
-            runtime_name=self.runtime_name, check_runtime=lambda n: check_runtime(self, n),
-        )  # fmt: skip
-        os.makedirs(self.paths.container_dir(cid), mode=0o700)
-        try:
-            self.images.snapshotter.prepare(cid, image.snapshot)
-            c = Container(
-                id=cid,
-                name=canonical,
-                created=jsonlog.rfc3339_nano(),
-                image=image_ref,
-                image_id=image.id,
-                config=cfg,
-                host_config=host_config,
-                path=args[0],
-                args=args[1:],
-                state=initial_state(),
-            )
-            self.network.created(c, networking)  # checks and keeps NetworkingConfig
-            self.volumes.validate(c)  # checks Binds/Mounts (--mount errors)
-            self.save(c, durable=True)
-        except BaseException:
-            with contextlib.suppress(Exception):
-                self.images.snapshotter.remove(cid)
-            teardown.remove_files(self.paths, cid)
-            raise
-        self.records.add(c)
-        self.records.publish(c, "create")
-        return cid, warnings
+        return create_container(self, name, body)
 
     # ---- start ------------------------------------------------------------------------
     async def start(self, ref: str) -> None:
@@ -292,56 +192,9 @@ class ContainerService:
                 raise
 
     async def _start(self, c: Container) -> None:
-        cid = c.id
-        bundle = self.paths.bundle(cid)
-        rootfs = self.paths.rootfs(cid)
-        os.makedirs(rootfs, exist_ok=True)
-        mounts = self.images.snapshotter.mounts(cid)
-        await asyncio.to_thread(self.mount_all, mounts, rootfs)
-        sandbox: SandboxInfo | None = None
-        try:
-            await asyncio.to_thread(shared_ns.mount_shm, c.host_config, self.paths.shm(cid))
-            sandbox = await self.network.attach(c)
-            spec = container_spec(
-                c, rootfs, sandbox, await self.volumes.mounts(c, rootfs), paths=self.paths,
-                security=self.security, init_binary=self.init_binary, lookup=self.get,
-            )  # fmt: skip
-            write_json_atomic(os.path.join(bundle, "config.json"), spec, durable=False)
-            try:
-                os.unlink(self.paths.exit_file(cid))
-            except FileNotFoundError:
-                pass
-            rt = self.runtime_of(c.host_config)
-            log_keys = logopts.monitor_log(c.host_config.get("LogConfig") or {},
-                                           self.paths.log(cid), c)  # fmt: skip
-            config = MonitorConfig(
-                id=cid, bundle=bundle, socket=self.paths.monitor_socket(cid), runtime=rt.argv[0],
-                runtime_args=rt.argv[1:], runtime_inproc=rt.inproc, rootfs=rootfs,
-                exit_file=self.paths.exit_file(cid), stdin=bool(c.config.get("OpenStdin")),
-                tty=bool(c.config.get("Tty")), **log_keys,
-            )  # fmt: skip
-            await self.task_runtime.create(config, self.paths.monitor_config(cid))
-        except BaseException:
-            await asyncio.to_thread(self._unmount_container, cid)
-            if sandbox is not None:
-                await self.network.detach(c)
-            raise
-        c.live.exited = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        c.live.started = loop.create_future()
-        await self.link.connect(c)
-        self.send(c, {"op": "start"})
-        result = await c.live.started
-        if result.get("event") == "error":
-            raise SystemError_(
-                "failed to start container: OCI runtime start failed: "
-                f"{result.get('message', '')}: unknown"
-            )
-        # The link recorded "running" when the monitor said so: it sees "started"
-        # and "exit" in order, so a container that exits at once is never left
-        # marked running by a late update here.
+        await launch(self, c)
 
-    async def _on_exit(self, c: Container, result: dict[str, Any]) -> None:
+    async def on_exit(self, c: Container, result: dict[str, Any]) -> None:
         code = int(result.get("exit_code", 255))
         await asyncio.to_thread(shared_ns.release_shm, self.paths.shm(c.id))
         # As dockerd: the container is stopped and dies, then its network is let go
@@ -470,72 +323,13 @@ class ContainerService:
         return warnings
 
     async def prune(self, filters: dict[str, list[str]]) -> dict[str, Any]:
-        """`docker container prune`: every stopped container, filtered by `until` and `label`."""
-        until = filters.get("until", [])
-        cutoff = min((unix_time(u) for u in until), default=None)
-        deleted: list[str] = []
-        reclaimed = 0
-        for c in list(self.containers.values()):
-            too_new = cutoff is not None and jsonlog.parse_rfc3339_nano(c.created) / 1e9 >= cutoff
-            if c.running or c.live.restart_task is not None or too_new:
-                continue
-            if not labels_match(c.config.get("Labels") or {}, filters):
-                continue
-            size = await asyncio.to_thread(rw_size, self.images.snapshotter, c.id)
-            await self.remove(c.id)
-            deleted.append(c.id)
-            reclaimed += size
-        self.events.publish("container", "prune", "", {"reclaimed": str(reclaimed)})
-        return {"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed}
+        return await prune_containers(self, filters)
 
     # ---- remove ------------------------------------------------------------------------
     async def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
-        c = self.get(ref)
-        if c.live.restart_task is not None:
-            if not force:
-                raise Conflict(
-                    f"You cannot remove a restarting container {c.id}. Stop the container "
-                    "before attempting removal or force remove"
-                )
-            self.supervisor.cancel_restart(c)
-        if c.running:
-            if not force:
-                raise Conflict(
-                    f"You cannot remove a running container {c.id}. Stop the container "
-                    "before attempting removal or force remove"
-                )
-            if c.live.removing:
-                raise Conflict(f"removal of container {c.id} is already in progress")
-            c.live.removing = True
-            self.send(c, {"op": "kill", "signal": int(signal.SIGKILL)})
-            await c.live.exited.wait()
-            if c.id not in self.containers:
-                return
-        elif c.live.removing and c.id not in self.containers:
-            return
-        c.live.removing = True
-        task = c.live.reader_task
-        if task is not None and not task.done() and task is not asyncio.current_task():
-            try:
-                await asyncio.wait_for(asyncio.shield(task), 5)
-            except TimeoutError:
-                pass
-        await asyncio.to_thread(self._unmount_container, c.id)
-        try:
-            await asyncio.to_thread(self.images.snapshotter.remove, c.id)
-        except NotFound:
-            pass
-        await self.volumes.release(c, remove_anonymous=volumes)
-        await asyncio.to_thread(teardown.remove_cgroups, c.id)
-        await asyncio.to_thread(teardown.remove_files, self.paths, c.id)
-        self.records.drop(c)
-        self.records.publish(c, "destroy")
-        for _, fut in c.live.waiters:
-            if not fut.done():
-                fut.set_result({"StatusCode": c.state.get("ExitCode", 0), "Error": None})
-        c.live.waiters = []
+        await remove_container(self, ref, force, volumes)
 
-    def _unmount_container(self, cid: str) -> None:
+    def unmount_container(self, cid: str) -> None:
         teardown.unmount_container(self.paths, self.unmount, cid)
 
     # ---- attach and logs ----------------------------------------------------------------
