@@ -175,17 +175,23 @@ class Agent:
                 await self.overlay.attach(
                     endpoints.with_ingress(t, svc), cid, self.containers.pid(cid), name
                 )
+            healthy = True
             if containerspec.has_healthcheck(t):  # running (and balanced to) once healthy
                 await self._report(tid, task_status("starting", "starting"))
-                await self.containers.wait_healthy(cid)
+                healthy = await self.containers.wait_healthy(cid) != "unhealthy"
         except Exception as exc:
             msg = getattr(exc, "message", None) or str(exc)
             await self._report(tid, task_status("rejected", "preparing", err=msg))
             return
-        await self._report(
-            tid,
-            task_status("running", "started", container_id=cid, pid=self.containers.pid(cid)),
-        )
+        if not healthy:  # never healthy: it fails as dockerd's executor fails it, unbalanced
+            self._unhealthy.add(tid)
+            with contextlib.suppress(Exception):
+                await self.containers.stop(cid, 0)
+        else:
+            await self._report(
+                tid,
+                task_status("running", "started", container_id=cid, pid=self.containers.pid(cid)),
+            )
         w = asyncio.create_task(self._wait(tid, cid))
         self._work.add(w)
         w.add_done_callback(self._work.discard)
