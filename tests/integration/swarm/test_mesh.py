@@ -232,6 +232,13 @@ def running_healthy(d: object, service: str, n: int, env: str) -> bool:
     return len(ts) == n and len(fresh) == n
 
 
+@pytest.mark.xfail(
+    strict=False,
+    reason="issue 16/18, open: about 1 request in 25-120 times out during a start-first update "
+    "(a remote task balanced to before this node's FDB entries are programmed, and a retired "
+    "task's address handed out again at once); the fix is on branch mesh-unlanded, not landed: "
+    "it failed test_vips_and_routing_mesh in the lead's check",
+)
 def test_rolling_update_behind_the_mesh(hosts: list[Host], swarm: dict[str, str],
                                         tmp_path: Path) -> None:  # fmt: skip
     """A start-first rolling update of 6 replicas with health checks under load through
