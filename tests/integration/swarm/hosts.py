@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,7 +123,10 @@ class Cluster:
     def down(self) -> None:
         for h in self.hosts:
             if h.daemon is not None:
-                h.daemon.docker("swarm", "leave", "--force", timeout=60)
+                try:
+                    h.daemon.docker("swarm", "leave", "--force", timeout=60)
+                except subprocess.TimeoutExpired:  # known, open (issue 15): the rest still goes
+                    warnings.warn(f"{h.name}: docker swarm leave --force hung 60 s", stacklevel=1)
                 stop_daemon(h.daemon)
             kill_leftovers(h.root)
         teardown(self.base)
