@@ -3,16 +3,14 @@ temp Unix socket to ask them through (the routers' wire handling, no daemon)."""
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
 from dockyard.daemon.server.app import make_app
 from dockyard.daemon.services.container_model import Container, initial_state
+from tests.unit.daemon.serving import serve_raw
 
 
 def container(cid: str = "c" * 64, name: str = "/web", tty: bool = False) -> Container:
@@ -38,21 +36,7 @@ async def ask(
     tables: list[web.RouteTableDef], requests: list[tuple[str, str, bytes]]
 ) -> list[Answer]:
     """(method, path, body) each, in order, to an app of `tables`."""
-    app = make_app(tables)
-    with tempfile.TemporaryDirectory() as d:
-        sock = str(Path(d) / "api.sock")
-        runner = web.AppRunner(app)
-        await runner.setup()
-        await web.UnixSite(runner, sock).start()
-        out = []
-        try:
-            async with aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=sock)) as s:
-                for method, path, body in requests:
-                    async with s.request(method, "http://d" + path, data=body) as resp:
-                        out.append(Answer(resp.status, dict(resp.headers), await resp.read()))
-        finally:
-            await runner.cleanup()
-        return out
+    return [Answer(st, h, b) for st, h, b in await serve_raw(make_app(tables), requests)]
 
 
 async def chunks(*parts: bytes) -> AsyncIterator[bytes]:
