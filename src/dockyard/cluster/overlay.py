@@ -324,7 +324,10 @@ class OverlayAgent:
         self.remote.setdefault(nid, {})[tid] = ep
         async with self._lock:
             sb = self.sandboxes.get(nid)
-            if sb is not None:
+            # an event handled late: the address is this node's now (released there, taken
+            # here since), and the bridge must keep sending its frames to the local task
+            here = any(m["IP"] == ep["IP"] for (n, _), m in self.mine.items() if n == nid)
+            if sb is not None and not here:
                 with contextlib.suppress(Exception):
                     await asyncio.to_thread(sb.add_remote, ep["IP"], ep["Addr"])
 

@@ -92,17 +92,26 @@ class Sandbox:
              f"link set {ifname} address {mac_of(ip)}",
              f"addr add {ip}/{prefix} dev {ifname}",
              f"link set {ifname} up"], ns=ns)  # fmt: skip
+        # the bridge knows where the address lives now, before the task sends a frame
+        _ip([f"fdb replace {mac_of(ip)} dev {host} master static"], ns=self.path, tool="bridge")
 
     def add_remote(self, ip: str, node_addr: str) -> None:
+        """Frames for `ip` go to the node at `node_addr`. The bridge's entry is static
+        too: it must not keep a MAC it learned elsewhere (an address moves between nodes
+        with its MAC, and a task may send nothing before its first request)."""
         mac = mac_of(ip)
         _ip([f"neigh replace {ip} lladdr {mac} dev vxlan0 nud permanent"], ns=self.path)
-        _ip([f"fdb replace {mac} dev vxlan0 dst {node_addr} self permanent"], ns=self.path,
+        _ip([f"fdb replace {mac} dev vxlan0 dst {node_addr} self permanent",
+             f"fdb replace {mac} dev vxlan0 master static"], ns=self.path,
             tool="bridge")  # fmt: skip
 
     def del_remote(self, ip: str, node_addr: str) -> None:
+        """The remote entries go; the bridge's only if it still points at the VXLAN
+        device (the kernel checks the port: a local endpoint's entry stays)."""
         mac = mac_of(ip)
         for tool, cmd in (("ip", f"neigh del {ip} dev vxlan0"),
-                          ("bridge", f"fdb del {mac} dev vxlan0 dst {node_addr} self")):  # fmt: skip
+                          ("bridge", f"fdb del {mac} dev vxlan0 dst {node_addr} self"),
+                          ("bridge", f"fdb del {mac} dev vxlan0 master")):  # fmt: skip
             try:
                 _ip([cmd], ns=self.path, tool=tool)
             except SystemError_:

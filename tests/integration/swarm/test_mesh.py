@@ -141,8 +141,7 @@ def test_vips_and_routing_mesh(hosts: list[Host], swarm: dict[str, str]) -> None
         for dst in hosts:
             got = curl_many(src, f"http://{dst.addr}:8080/", 15)
             assert "FAIL" not in got, f"{src.name} → {dst.name}:8080: {got}"
-            if len(set(got)) != 3:  # known, open (issue 16): see design notes' flaky list
-                pytest.xfail(f"a task unreached through the mesh: {src.name} → {dst.name}:8080: {got}")
+            assert len(set(got)) == 3, f"{src.name} → {dst.name}:8080: {got}"  # round robin
 
     # dnsrr: no VIP, the name answers the tasks
     d1.docker("service", "create", "--detach", "--no-resolve-image", "--name", "rr",
