@@ -75,3 +75,14 @@ def tasks(d: Daemon, service: str) -> list[dict]:
         return client.tasks(filters={"service": service})
     finally:
         client.close()
+
+
+def talking_service(d: Daemon, name: str, nodes: int) -> set[str]:
+    """A global service whose tasks say 'said-hello' once, then sleep; the ids of its
+    tasks once one runs on each of `nodes` nodes."""
+    d.docker("service", "create", "--detach", "--no-resolve-image", "--name", name,
+             "--mode", "global", "busybox", "sh", "-c", "echo said-hello; sleep 100000",
+             check=True)  # fmt: skip
+    return wait_for(f"a running task of {name} on each node", lambda: (  # type: ignore[return-value]
+        lambda ts: ts if len(ts) == nodes else None)(
+        {t["ID"] for t in tasks(d, name) if t["Status"]["State"] == "running"}))  # fmt: skip

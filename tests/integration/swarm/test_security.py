@@ -18,7 +18,7 @@ import pytest
 from cryptography import x509
 
 from tests.conftest import stop_daemon
-from tests.integration.swarm.conftest import tasks, wait_for
+from tests.integration.swarm.conftest import talking_service, tasks, wait_for
 from tests.integration.swarm.hosts import Host, cluster_up
 
 
@@ -202,11 +202,7 @@ def test_service_logs_from_every_node(hosts: list[Host]) -> None:
     nodes: each node serves its tasks' logs to managers over the swarm's TLS."""
     d1 = hosts[0].daemon
     assert d1 is not None
-    d1.docker("service", "create", "--detach", "--no-resolve-image", "--name", "talk",
-              "--mode", "global", "busybox", "sh", "-c", "echo said-hello; sleep 100000",
-              check=True)  # fmt: skip
-    ids = wait_for("a running task on each node", lambda: (lambda ts: ts if len(ts) == 3 else None)(
-        {t["ID"] for t in tasks(d1, "talk") if t["Status"]["State"] == "running"}))  # fmt: skip
+    ids = talking_service(d1, "talk", 3)
 
     def seen(out: str) -> set[str]:
         return {

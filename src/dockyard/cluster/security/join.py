@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 Extra = dict[str, Callable[[str, web.Request], Awaitable[web.StreamResponse]]]
 
 JOIN_PORT_OFFSET = 2
+STOP_GRACE = 1.0  # seconds a request in flight may finish when the service stops
 INVALID_TOKEN = (
     "rpc error: code = InvalidArgument desc = A valid join token is necessary to join this cluster"
 )
@@ -77,7 +78,11 @@ class JoinService:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=self.tls.ca)
         ctx.load_cert_chain(self.tls.cert, self.tls.key)
         ctx.verify_mode = ssl.CERT_OPTIONAL  # a joiner has no certificate yet
-        self._runner = web.AppRunner(app, access_log=None)
+        # a request still running at stop is cancelled after STOP_GRACE (aiohttp waits
+        # 60 s by default: a worker's `swarm leave` waited so on a log follower), and a
+        # caller that goes away cancels its request (a follower would follow on forever)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=STOP_GRACE,
+                                     handler_cancellation=True)  # fmt: skip
         await self._runner.setup()
         await web.TCPSite(self._runner, self.host, self.port, ssl_context=ctx).start()
 
