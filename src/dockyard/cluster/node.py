@@ -26,6 +26,7 @@ from dockyard.cluster import roles, status, tasklogs
 from dockyard.cluster.addresses import DEFAULT_PORT, advertise_addr, split_addr
 from dockyard.cluster.agent.agent import TASK_LABEL, Agent
 from dockyard.cluster.agent.protocol import TaskContainers
+from dockyard.cluster.endpoints import ensure_ingress
 from dockyard.cluster.mesh import ServiceMesh
 from dockyard.cluster.model import objects
 from dockyard.cluster.model.repo import ClusterObjects
@@ -198,6 +199,7 @@ class ClusterNode:
                 trust_root=ca.pem.decode() if ca else "",
             )  # fmt: skip
             await self.objects.create_swarm(swarm)
+            await ensure_ingress(self.objects)  # as dockerd: `network ls` shows it at once
             node = self._node_object(node_id, "manager", host, f"{host}:{port}")
             if req.get("Availability"):
                 node["Spec"]["Availability"] = req["Availability"]

@@ -97,6 +97,11 @@ def test_vips_and_routing_mesh(hosts: list[Host], swarm: dict[str, str]) -> None
     before = swarm
     net_id = d1.docker("network", "inspect", "--format", "{{.Id}}", "ovl",
                        check=True).stdout.strip()  # fmt: skip
+    for h in hosts:  # made at swarm init, as dockerd: every node lists it before any service
+        assert h.daemon is not None
+        r = h.daemon.docker("network", "ls", "--filter", "driver=overlay", "--format",
+                            "{{.Name}} {{.Scope}}")  # fmt: skip
+        assert "ingress swarm" in r.stdout.splitlines(), r.stdout
 
     r = d1.docker("service", "create", "--detach", "--no-resolve-image", "--name", "web",
                   "--replicas", "3", "--network", "ovl", "--publish", "8080:80",
@@ -232,13 +237,6 @@ def running_healthy(d: object, service: str, n: int, env: str) -> bool:
     return len(ts) == n and len(fresh) == n
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 16/18, open: about 1 request in 25-120 times out during a start-first update "
-    "(a remote task balanced to before this node's FDB entries are programmed, and a retired "
-    "task's address handed out again at once); the fix is on branch mesh-unlanded, not landed: "
-    "it failed test_vips_and_routing_mesh in the lead's check",
-)
 def test_rolling_update_behind_the_mesh(hosts: list[Host], swarm: dict[str, str],
                                         tmp_path: Path) -> None:  # fmt: skip
     """A start-first rolling update of 6 replicas with health checks under load through
