@@ -63,8 +63,12 @@ class Sandbox:
                 + [f"link add {self._tmp} mtu {MTU} type vxlan id {self.vni} dstport {VXLAN_PORT} "
                    "nolearning proxy",
                    f"link set {self._tmp} netns {self.path}"])  # fmt: skip
+            # a MAC of its own (locally administered, outside dockerd's 02:42 range that
+            # endpoints use): a bridge given none follows its lowest port's as ports come
+            # and go (network/links.py _pin_mac says what that broke)
+            mac = "06:" + ":".join(f"{b:02x}" for b in os.urandom(5))
             _ip([
-                "link add br0 type bridge",
+                f"link add br0 address {mac} type bridge",
                 f"addr add {self.gateway}/{self.subnet.prefixlen} dev br0",
                 f"link set {self._tmp} name vxlan0",
                 "link set vxlan0 master br0",

@@ -125,3 +125,22 @@ def test_an_address_moved_from_a_remote_to_a_silent_local_task(nodes: tuple[Node
 def bridge_fdb(n: Node) -> str:
     return run("nsenter", f"--net={n.root}/ov-net012345678", "bridge", "fdb", "show", "br",
                "br0", check=False).stdout  # fmt: skip
+
+
+def test_the_sandbox_bridge_keeps_its_mac(nodes: tuple[Node, Node]) -> None:
+    """A bridge given no MAC takes its lowest port's and changes it as ports come and go
+    (the gateway's way out of issue 18); a sandbox's bridge keeps the one it was made with."""
+    a, _ = nodes
+    a.sandbox("sb.ensure()")
+
+    def mac() -> str:
+        out = run("nsenter", f"--net={a.root}/ov-net012345678", "ip", "-br", "link", "show",
+                  "br0").stdout.split()  # fmt: skip
+        return out[2]
+
+    first = mac()
+    a.task("tm1", "10.199.0.30")
+    # the sandbox end of its veth gets the lowest address a port can have
+    run("nsenter", f"--net={a.root}/ov-net012345678", "ip", "link", "set", "dyvetm1",
+        "address", "02:00:00:00:00:01")  # fmt: skip
+    assert mac() == first
