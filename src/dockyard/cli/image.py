@@ -1,4 +1,4 @@
-"""Image commands: images, import, tag, rmi, history, image prune."""
+"""Image commands: images, import, tag, rmi, history (image prune is prune.py's)."""
 
 from __future__ import annotations
 
@@ -381,61 +381,8 @@ def history(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     return print_rows(cli, fmt, rows, Header(_HISTORY_HEADERS))
 
 
-# -- image prune -------------------------------------------------------------------
-PRUNE = Command(
-    "image prune",
-    "[OPTIONS]",
-    "Remove unused images",
-    (
-        Flag("all", "a", BOOL, "Remove all unused images, not just dangling ones"),
-        filter_flag('Provide filter values (e.g. "until=<timestamp>")', ""),
-        Flag("force", "f", BOOL, "Do not prompt for confirmation"),
-    ),
-    max_args=0,
-)
-_PRUNE_WARNING = "WARNING! This will remove all dangling images.\n"
-_PRUNE_ALL_WARNING = (
-    "WARNING! This will remove all images without at least one container associated to them.\n"
-)
-
-
-def confirm(cli: Cli, message: str) -> bool:
-    """docker's PromptForConfirmation: anything but y/Y (or no input) is a no."""
-    cli.out(message + "Are you sure you want to continue? [y/N] ")
-    sys.stdout.flush()
-    answer = sys.stdin.readline()
-    return answer.strip().lower() == "y"
-
-
-def image_prune(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
-    from dockyard.cli.filterflag import parse_filters
-
-    items = list(opts["filter"])
-    if opts["all"]:
-        items.append("dangling=false")
-    filters = parse_filters(items)
-    if not opts["force"] and not confirm(
-        cli, _PRUNE_ALL_WARNING if opts["all"] else _PRUNE_WARNING
-    ):
-        return 0
-    report = cli.client.post("/images/prune", {"filters": filters}) or {}
-    out = ""
-    deleted = report.get("ImagesDeleted") or []
-    if deleted:
-        out = "Deleted Images:\n"
-        for item in deleted:
-            if item.get("Untagged"):
-                out += f"untagged: {item['Untagged']}\n"
-            if item.get("Deleted"):
-                out += f"deleted: {item['Deleted']}\n"
-        out += "\n"
-    cli.out(out + f"Total reclaimed space: {human_size(report.get('SpaceReclaimed') or 0, 4)}\n")
-    return 0
-
-
 COMMANDS = {
     "history": (HISTORY, history),
-    "image prune": (PRUNE, image_prune),
     "images": (IMAGES, images),
     "import": (IMPORT, import_),
     "tag": (TAG, tag),

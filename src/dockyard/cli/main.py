@@ -36,7 +36,7 @@ _MODULES = {
     "build": "build",
     "commit": "commit",
     "load": "save",
-    "image prune": "image",
+    "image prune": "prune",
     "inspect": "system",
     "version": "system",
     "info": "system",
@@ -65,8 +65,9 @@ _MODULES = {
     "context show": "context",
 }
 _MODULES.update({f"network {c}": "network" for c in
-                 ("create", "ls", "inspect", "rm", "prune", "connect", "disconnect")})  # fmt: skip
-_MODULES.update({f"volume {c}": "volume" for c in ("create", "ls", "inspect", "rm", "prune")})
+                 ("create", "ls", "inspect", "rm", "connect", "disconnect")})  # fmt: skip
+_MODULES.update({f"volume {c}": "volume" for c in ("create", "ls", "inspect", "rm")})
+_MODULES.update({"volume prune": "prune", "network prune": "prune"})
 # management commands: `dockyard container ls` runs `ps`, and so on
 _GROUPS = {
     "container": {

@@ -1,4 +1,5 @@
-"""Network commands: network create, ls, inspect, rm, prune, connect, disconnect."""
+"""Network commands: network create, ls, inspect, rm, connect, disconnect (network prune
+is prune.py's)."""
 
 from __future__ import annotations
 
@@ -167,7 +168,7 @@ def ls(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     return list_rows(cli, opts, rows, _LS_TABLE, Header(_HEADERS), "{{.ID}}")
 
 
-# -- inspect, rm, prune --------------------------------------------------------------------
+# -- inspect, rm --------------------------------------------------------------------------
 INSPECT = Command(
     "network inspect",
     "[OPTIONS] NETWORK [NETWORK...]",
@@ -192,33 +193,6 @@ RM = Command(
 
 def rm(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     return remove_each(cli, args, "networks", ignore_missing=opts["force"])
-
-
-PRUNE = Command(
-    "network prune",
-    "[OPTIONS]",
-    "Remove all unused networks",
-    (
-        filter_flag('Provide filter values (e.g. "until=<timestamp>")', ""),  # fmt: skip
-        Flag("force", "f", BOOL, "Do not prompt for confirmation"),
-    ),
-    max_args=0,
-)
-
-
-def prune(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
-    from dockyard.cli.image import confirm
-
-    if not opts["force"] and not confirm(
-        cli,
-        "WARNING! This will remove all custom networks not used by at least one container.\n",
-    ):
-        return 0
-    report = cli.client.post("/networks/prune", {"filters": parse_filters(opts["filter"])}) or {}
-    gone = report.get("NetworksDeleted") or []
-    if gone:
-        cli.out("Deleted Networks:\n" + "".join(n + "\n" for n in gone))
-    return 0
 
 
 # -- connect, disconnect --------------------------------------------------------------------
@@ -270,7 +244,6 @@ COMMANDS = {
     "network ls": (LS, ls),
     "network inspect": (INSPECT, inspect),
     "network rm": (RM, rm),
-    "network prune": (PRUNE, prune),
     "network connect": (CONNECT, connect),
     "network disconnect": (DISCONNECT, disconnect),
 }

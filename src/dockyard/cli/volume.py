@@ -1,4 +1,4 @@
-"""Volume commands: volume create, ls, inspect, rm, prune."""
+"""Volume commands: volume create, ls, inspect, rm (volume prune is prune.py's)."""
 
 from __future__ import annotations
 
@@ -118,40 +118,9 @@ def rm(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     return remove_each(cli, args, "volumes", {"force": opts["force"] or None})
 
 
-PRUNE = Command(
-    "volume prune",
-    "[OPTIONS]",
-    "Remove unused local volumes",
-    (
-        Flag("all", "a", BOOL, "Remove all unused volumes, not just anonymous ones"),
-        filter_flag('Provide filter values (e.g. "label=<label>")', ""),
-        Flag("force", "f", BOOL, "Do not prompt for confirmation"),
-    ),
-    max_args=0,
-)
-
-
-def prune(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
-    from dockyard.cli.filterflag import parse_filters
-    from dockyard.cli.image import confirm
-
-    items = list(opts["filter"]) + (["all=true"] if opts["all"] else [])
-    if not opts["force"] and not confirm(
-        cli,
-        "WARNING! This will remove anonymous local volumes not used by at least one container.\n",
-    ):  # noqa: E501
-        return 0
-    report = cli.client.post("/volumes/prune", {"filters": parse_filters(items)}) or {}
-    gone = report.get("VolumesDeleted") or []
-    out = "Deleted Volumes:\n" + "".join(v + "\n" for v in gone) + "\n" if gone else ""
-    cli.out(out + f"Total reclaimed space: {human_size(report.get('SpaceReclaimed') or 0, 4)}\n")
-    return 0
-
-
 COMMANDS = {
     "volume create": (CREATE, create),
     "volume ls": (LS, ls),
     "volume inspect": (INSPECT, inspect),
     "volume rm": (RM, rm),
-    "volume prune": (PRUNE, prune),
 }

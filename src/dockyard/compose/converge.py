@@ -88,12 +88,8 @@ class Converger:
     def _network(self, key: str) -> None:
         spec = self.project.networks[key]
         name = spec["name"]
-        existing = self.api.network(name)
-        if spec.get("external"):
-            if existing is None:
-                raise ComposeError(f"network {name} declared as external, but could not be found")
-            return
-        if existing is not None:
+        missing = f"network {name} declared as external, but could not be found"
+        if not _to_create(spec, self.api.network(name), missing):
             return
         body: dict[str, Any] = {
             "Name": name,
@@ -137,12 +133,7 @@ class Converger:
     def _volume(self, key: str) -> None:
         spec = self.project.volumes[key]
         name = spec["name"]
-        existing = self.api.volume(name)
-        if spec.get("external"):
-            if existing is None:
-                raise ComposeError(f'external volume "{name}" not found')
-            return
-        if existing is not None:
+        if not _to_create(spec, self.api.volume(name), f'external volume "{name}" not found'):
             return
         self.progress.event("Volume", f'"{name}"', "Creating")
         self.api.create_volume({
@@ -458,3 +449,13 @@ class Converger:
                 sleep(POLL)
 
         gather(*(lambda c=c, s=s: one(c, s) for s, ids in self.created.items() for c in ids))
+
+
+def _to_create(spec: dict[str, Any], existing: dict[str, Any] | None, missing: str) -> bool:
+    """Whether `up` creates this network or volume: one that exists is kept; an external
+    one must exist already (ComposeError `missing` when it does not)."""
+    if spec.get("external"):
+        if existing is None:
+            raise ComposeError(missing)
+        return False
+    return existing is None

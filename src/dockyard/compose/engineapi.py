@@ -7,6 +7,7 @@ services proceed in parallel while the client stays the simple, synchronous one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 from dockyard.client.errors import APIError
@@ -21,9 +22,29 @@ if TYPE_CHECKING:
     from dockyard.client.api import Client
 
 
+@contextlib.contextmanager
+def _tolerating(*statuses: int) -> Iterator[None]:
+    """An answer with one of these statuses is what the caller wanted anyway (gone
+    already, not modified, in use elsewhere): not an error."""
+    try:
+        yield
+    except APIError as e:
+        if e.status not in statuses:
+            raise
+
+
 class EngineAPI:
     def __init__(self, client: Client) -> None:
         self.client = client
+
+    def _find(self, path: str) -> dict[str, Any] | None:
+        """The object at `path`, None when there is none (404)."""
+        try:
+            return self.client.get(path)
+        except APIError as e:
+            if e.status == 404:
+                return None
+            raise
 
     # -- containers --------------------------------------------------------
     def containers(
@@ -44,18 +65,12 @@ class EngineAPI:
         return self.client.post("/containers/create", {"name": name}, body)["Id"]
 
     def start(self, ref: str) -> None:
-        try:
+        with _tolerating(304):
             self.client.post(f"/containers/{quote(ref)}/start")
-        except APIError as e:
-            if e.status != 304:
-                raise
 
     def stop(self, ref: str, timeout: int | None = None) -> None:
-        try:
+        with _tolerating(304, 404):
             self.client.post(f"/containers/{quote(ref)}/stop", {"t": timeout})
-        except APIError as e:
-            if e.status not in (304, 404):
-                raise
 
     def restart(self, ref: str, timeout: int | None = None) -> None:
         self.client.post(f"/containers/{quote(ref)}/restart", {"t": timeout})
@@ -70,11 +85,8 @@ class EngineAPI:
         self.client.post(f"/containers/{quote(ref)}/unpause")
 
     def remove(self, ref: str, volumes: bool = False, force: bool = False) -> None:
-        try:
+        with _tolerating(404):
             self.client.delete(f"/containers/{quote(ref)}", {"v": volumes, "force": force})
-        except APIError as e:
-            if e.status != 404:
-                raise
 
     def rename(self, ref: str, name: str) -> None:
         self.client.post(f"/containers/{quote(ref)}/rename", {"name": name})
@@ -104,12 +116,7 @@ class EngineAPI:
 
     # -- networks and volumes ------------------------------------------------
     def network(self, name: str) -> dict[str, Any] | None:
-        try:
-            return self.client.get(f"/networks/{quote(name)}")
-        except APIError as e:
-            if e.status == 404:
-                return None
-            raise
+        return self._find(f"/networks/{quote(name)}")
 
     def networks(self, project: str) -> list[dict[str, Any]]:
         filters = json.dumps({"label": [f"{labels.PROJECT}={project}"]})
@@ -123,42 +130,23 @@ class EngineAPI:
         self.client.post(f"/networks/{quote(network)}/connect", None, body)
 
     def remove_network(self, name: str) -> None:
-        try:
+        with _tolerating(404):
             self.client.delete(f"/networks/{quote(name)}")
-        except APIError as e:
-            if e.status != 404:
-                raise
 
     def volume(self, name: str) -> dict[str, Any] | None:
-        try:
-            return self.client.get(f"/volumes/{quote(name)}")
-        except APIError as e:
-            if e.status == 404:
-                return None
-            raise
+        return self._find(f"/volumes/{quote(name)}")
 
     def create_volume(self, body: dict[str, Any]) -> None:
         self.client.post("/volumes/create", None, body)
 
     def remove_volume(self, name: str) -> None:
-        try:
+        with _tolerating(404):
             self.client.delete(f"/volumes/{quote(name)}")
-        except APIError as e:
-            if e.status != 404:
-                raise
 
     # -- images --------------------------------------------------------------
     def image(self, ref: str) -> dict[str, Any] | None:
-        try:
-            return self.client.get(f"/images/{quote(ref, safe='/:@')}/json")
-        except APIError as e:
-            if e.status == 404:
-                return None
-            raise
+        return self._find(f"/images/{quote(ref, safe='/:@')}/json")
 
     def remove_image(self, ref: str) -> None:
-        try:
+        with _tolerating(404, 409):
             self.client.delete(f"/images/{quote(ref, safe='/:@')}")
-        except APIError as e:
-            if e.status not in (404, 409):
-                raise

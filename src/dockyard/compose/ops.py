@@ -14,6 +14,7 @@ from dockyard.compose.plan import is_running, number_of
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from dockyard.compose.engineapi import EngineAPI
@@ -171,20 +172,25 @@ class Ops:
             self._remove_images(rmi)
 
     def _remove_network(self, spec: dict[str, Any]) -> None:
-        info = self.api.network(spec["name"])
-        if info is None or (info.get("Labels") or {}).get(labels.PROJECT) != self.project.name:
-            return
-        self.progress.event("Network", spec["name"], "Removing")
-        self.api.remove_network(spec["name"])
-        self.progress.event("Network", spec["name"], "Removed")
+        self._remove_owned("Network", spec["name"], self.api.network, self.api.remove_network)
 
     def _remove_volume(self, spec: dict[str, Any]) -> None:
-        info = self.api.volume(spec["name"])
+        self._remove_owned("Volume", spec["name"], self.api.volume, self.api.remove_volume)
+
+    def _remove_owned(
+        self,
+        kind: str,
+        name: str,
+        find: Callable[[str], dict[str, Any] | None],
+        remove: Callable[[str], None],
+    ) -> None:
+        """Remove a network or volume only if this project made it (its label says so)."""
+        info = find(name)
         if info is None or (info.get("Labels") or {}).get(labels.PROJECT) != self.project.name:
             return
-        self.progress.event("Volume", spec["name"], "Removing")
-        self.api.remove_volume(spec["name"])
-        self.progress.event("Volume", spec["name"], "Removed")
+        self.progress.event(kind, name, "Removing")
+        remove(name)
+        self.progress.event(kind, name, "Removed")
 
     def _remove_images(self, mode: str) -> None:
         from dockyard.compose.convert import image_name

@@ -219,7 +219,7 @@ def cmd_port(ctx: Context, opts: dict[str, Any], args: list[str]) -> int:
 
 
 def cmd_images(ctx: Context, opts: dict[str, Any], args: list[str]) -> int:
-    from dockyard.cli.format import human_size, short_id, split_reference, tabwrite
+    from dockyard.cli.format import human_size, short_id, split_reference
 
     project = ctx.project(args)
     containers = ctx.ops(project).containers(args or None)
@@ -230,20 +230,12 @@ def cmd_images(ctx: Context, opts: dict[str, Any], args: list[str]) -> int:
         rows.append({"ContainerName": c["Names"][0].lstrip("/"), "Repository": repo,
                      "Tag": tag or "latest", "ID": img.get("Id", c.get("ImageID", "")),
                      "Size": img.get("Size", 0)})  # fmt: skip
-    if opts["quiet"]:
-        _write("".join(f"{r['ID']}\n" for r in rows))
-    elif opts["format"] == "json":
-        _write(json.dumps(rows) + "\n")
-    else:
-        lines = ["CONTAINER\tREPOSITORY\tTAG\tIMAGE ID\tSIZE"] + [
-            f"{r['ContainerName']}\t{r['Repository']}\t{r['Tag']}\t{short_id(r['ID'])}\t"
-            f"{human_size(r['Size'])}" for r in rows]  # fmt: skip
-        _write(tabwrite("\n".join(lines)) + "\n")
-    return 0
+    return _listing(opts, rows, "ID", ["CONTAINER\tREPOSITORY\tTAG\tIMAGE ID\tSIZE"] + [
+        f"{r['ContainerName']}\t{r['Repository']}\t{r['Tag']}\t{short_id(r['ID'])}\t"
+        f"{human_size(r['Size'])}" for r in rows])  # fmt: skip
 
 
 def cmd_ls(ctx: Context, opts: dict[str, Any], args: list[str]) -> int:
-    from dockyard.cli.format import tabwrite
     from dockyard.compose.ops import list_projects
 
     rows = list_projects(ctx.api, opts["all"])
@@ -252,14 +244,20 @@ def cmd_ls(ctx: Context, opts: dict[str, Any], args: list[str]) -> int:
         if key != "name":
             raise ComposeError(f"unsupported filter: {key}")
         rows = [r for r in rows if value in r["Name"]]
+    return _listing(opts, rows, "Name", ["NAME\tSTATUS\tCONFIG FILES"] + [
+        f"{r['Name']}\t{r['Status']}\t{r['ConfigFiles']}" for r in rows])  # fmt: skip
+
+
+def _listing(opts: dict[str, Any], rows: list[dict[str, Any]], key: str, table: list[str]) -> int:
+    """A listing as --quiet (each row's `key`), --format json (the rows) or a table."""
+    from dockyard.cli.format import tabwrite
+
     if opts["quiet"]:
-        _write("".join(f"{r['Name']}\n" for r in rows))
+        _write("".join(f"{r[key]}\n" for r in rows))
     elif opts["format"] == "json":
         _write(json.dumps(rows) + "\n")
     else:
-        lines = ["NAME\tSTATUS\tCONFIG FILES"] + [
-            f"{r['Name']}\t{r['Status']}\t{r['ConfigFiles']}" for r in rows]  # fmt: skip
-        _write(tabwrite("\n".join(lines)) + "\n")
+        _write(tabwrite("\n".join(table)) + "\n")
     return 0
 
 

@@ -39,6 +39,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from dockyard.monitor.reaping import exited_children
 from dockyard.monitor.shim import Monitor
 from dockyard.monitor.sockets import accept, unix_listener
 from dockyard.runtime.signals import reset_inherited
@@ -119,13 +120,7 @@ class Host:
             self.by_pid[pid] = m
 
     def reap(self) -> None:
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
+        for pid, status in exited_children():
             waiter = self.waiters.pop(pid, None)
             if waiter is not None:
                 owner, done = waiter

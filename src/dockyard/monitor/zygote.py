@@ -28,6 +28,8 @@ import signal
 import socket
 import sys
 
+from dockyard.monitor.reaping import exited_children
+
 
 def _serve_child(conn: socket.socket, listener: socket.socket, request: str) -> None:
     """In the forked child: become a monitor host answering "ready" on the connection."""
@@ -59,16 +61,6 @@ def _set_name(name: bytes) -> None:
 
     PR_SET_NAME = 15
     ctypes.CDLL(None).prctl(PR_SET_NAME, ctypes.c_char_p(name), 0, 0, 0)
-
-
-def _reap() -> None:
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
 
 
 def serve(path: str) -> None:
@@ -112,7 +104,8 @@ def serve(path: str) -> None:
                 if os.fork() == 0:
                     _serve_child(conn, listener, request)
                 conn.close()
-            _reap()
+            for _ in exited_children():  # the hosts it forked are reaped, nothing more
+                pass
     finally:
         listener.close()
         try:

@@ -299,18 +299,9 @@ async def _pump_stdin(
     # Input may come before `start`: hold it until the monitor link is up.
     await c.live.linked.wait()
     scanner = detachkeys.Scanner(keys) if keys else None
-    while True:
-        data = await stream.read()
-        if not data:
-            break
-        detached = False
-        if scanner is not None:
-            data, detached = scanner.feed(data)
-        if data:
-            await svc.send_stdin(c, data)
-        if detached:  # the detach keys end this attach; stdin stays open
-            output.put_nowait(None)
-            return
+    if await hj.pump_input(stream, scanner, lambda data: svc.send_stdin(c, data)):
+        output.put_nowait(None)  # the detach keys end this attach; stdin stays open
+        return
     # dockerd: CloseStdin = StdinOnce && !Tty
     if c.config.get("StdinOnce") and not c.config.get("Tty"):
         await svc.close_stdin(c)

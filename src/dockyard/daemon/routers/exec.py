@@ -115,16 +115,7 @@ async def _pump_stdin(
     if e.tty:
         keys = e.config.get("DetachKeys") or detachkeys.DEFAULT
         scanner = detachkeys.Scanner(detachkeys.parse(keys))
-    while True:
-        data = await stream.read()
-        if not data:
-            break
-        detach = False
-        if scanner is not None:
-            data, detach = scanner.feed(data)
-        if data:
-            await svc.send_stdin(e, data)
-        if detach:  # the exec goes on; this stream ends
-            output.put_nowait(None)
-            return
+    if await hj.pump_input(stream, scanner, lambda data: svc.send_stdin(e, data)):
+        output.put_nowait(None)  # the exec goes on; this stream ends
+        return
     await svc.close_stdin(e)

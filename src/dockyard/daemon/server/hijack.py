@@ -27,12 +27,12 @@ import socket
 import struct
 import termios
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
 from dockyard.daemon.services.outputs import Subscription
-from dockyard.proto import stdcopy
+from dockyard.proto import detachkeys, stdcopy
 
 MULTIPLEXED = "application/vnd.docker.multiplexed-stream"
 RAW = "application/vnd.docker.raw-stream"
@@ -193,6 +193,24 @@ async def relay(
     while (frame := await frames.get()) is not None:
         if frame.stream in want:
             await stream.write(frame.data if tty else stdcopy.encode(frame.stream, frame.data))
+
+
+async def pump_input(
+    stream: HijackedStream,
+    scanner: detachkeys.Scanner | None,
+    send: Callable[[bytes], Awaitable[None]],
+) -> bool:
+    """The client's input into `send` until it half-closes (False) or types the detach
+    keys (True: what came before them is sent, the rest of that read is dropped)."""
+    while data := await stream.read():
+        detached = False
+        if scanner is not None:
+            data, detached = scanner.feed(data)
+        if data:
+            await send(data)
+        if detached:
+            return True
+    return False
 
 
 async def close(stream: HijackedStream, pump_in: asyncio.Task[None] | None) -> None:

@@ -8,11 +8,14 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import TypeVar
 
 from dockyard.api.errors import InvalidParameter
 
-__all__ = ["BodyPipe"]
+__all__ = ["BodyPipe", "read_in_thread"]
+
+T = TypeVar("T")
 
 _EOF = object()
 
@@ -81,3 +84,24 @@ class BodyPipe:
                 return
             except queue.Full:
                 continue
+
+
+async def read_in_thread(body: AsyncIterator[bytes], work: Callable[[BodyPipe], T]) -> T:
+    """`work(pipe)` in a worker thread while `body` is fed into the pipe on the loop;
+    its result. The pipe lets go of the body once `work` ends; if feeding fails, the
+    worker is waited for (it sees the error as InvalidParameter) before the error goes on."""
+    pipe = BodyPipe()
+
+    def run() -> T:
+        try:
+            return work(pipe)
+        finally:
+            pipe.close_reader()
+
+    worker = asyncio.ensure_future(asyncio.to_thread(run))
+    try:
+        await pipe.feed(body)
+    except BaseException:
+        await asyncio.wait([worker])
+        raise
+    return await worker

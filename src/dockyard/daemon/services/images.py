@@ -21,7 +21,7 @@ from dockyard.api.errors import Conflict, InvalidParameter, NoSuchImage, NotFoun
 from dockyard.api.filters import labels_match
 from dockyard.api.timefilters import unix_time
 from dockyard.daemon.services import imagehistory
-from dockyard.daemon.services.bodypipe import BodyPipe
+from dockyard.daemon.services.bodypipe import BodyPipe, read_in_thread
 from dockyard.daemon.services.events import EventBus
 from dockyard.daemon.services.image_delete import (
     is_id_reference,
@@ -159,16 +159,9 @@ class ImageService:
             raise InvalidParameter("tag without repository")
         plat = parse_platform(platform)
         container_config = apply_changes({}, list(changes or []))
-        pipe = BodyPipe()
-        worker = asyncio.ensure_future(
-            asyncio.to_thread(self._import_sync, pipe, container_config, message, plat)
+        image_id = await read_in_thread(
+            body, lambda pipe: self._import_sync(pipe, container_config, message, plat)
         )
-        try:
-            await pipe.feed(body)
-        except BaseException:
-            await asyncio.wait([worker])
-            raise
-        image_id = await worker
         if ref is not None:
             self._tag(image_id, ref)
         self.events.publish("image", "import", image_id, {"name": image_id})
@@ -181,11 +174,8 @@ class ImageService:
         message: str,
         plat: tuple[str, str, str],
     ) -> str:
-        try:
-            _, raw = decompressed(pipe)  # type: ignore[arg-type]
-            layer = self.unpack_layer(raw, None)
-        finally:
-            pipe.close_reader()
+        _, raw = decompressed(pipe)  # type: ignore[arg-type]
+        layer = self.unpack_layer(raw, None)
         created = rfc3339_nano()
         cfg = import_config(container_config, layer.diff_id, message, plat, created, __version__)
         return self.store.create(json.dumps(cfg, separators=(",", ":")).encode())
@@ -387,7 +377,6 @@ class ImageService:
         """`docker load`: returns the lines docker prints ("Loaded image: busybox:latest").
         `progress`, if given, gets docker's "Loading layer" JSON messages (on the loop)."""
         plat = parse_platform(platform)
-        pipe = BodyPipe()
         loop = asyncio.get_running_loop()
         hook = None
         if progress is not None:
@@ -395,19 +384,10 @@ class ImageService:
             def hook(diff_id: str, done: int, total: int) -> None:
                 loop.call_soon_threadsafe(progress, load_progress(diff_id, done, total))
 
-        def work() -> list[archive.Loaded]:
-            try:
-                return archive.load(self.content, self.store, self.snapshotter, pipe, plat, hook)  # type: ignore[arg-type]
-            finally:
-                pipe.close_reader()
+        def work(pipe: BodyPipe) -> list[archive.Loaded]:
+            return archive.load(self.content, self.store, self.snapshotter, pipe, plat, hook)  # type: ignore[arg-type]
 
-        worker = asyncio.ensure_future(asyncio.to_thread(work))
-        try:
-            await pipe.feed(body)
-        except BaseException:
-            await asyncio.wait([worker])
-            raise
-        loaded = await worker
+        loaded = await read_in_thread(body, work)
         lines: list[str] = []
         for item in loaded:
             for ref in item.refs:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat as stat_
+from collections.abc import Callable
 from typing import Any
 
 from dockyard.api.errors import InvalidParameter
@@ -158,24 +159,26 @@ def load_security_defaults(
         import grp
         import pwd
 
-        names_u: tuple[str, ...] = (user,)
-        with contextlib.suppress(KeyError, ValueError):
-            names_u = (
-                (user, str(pwd.getpwnam(user).pw_uid))
-                if not user.isdigit()
-                else (user, pwd.getpwuid(int(user)).pw_name)
-            )
-        names_g: tuple[str, ...] = (group,)
-        with contextlib.suppress(KeyError, ValueError):
-            names_g = (
-                (group, str(grp.getgrnam(group).gr_gid))
-                if not group.isdigit()
-                else (group, grp.getgrgid(int(group)).gr_name)
-            )
+        names_u = _id_names(
+            user, lambda n: pwd.getpwnam(n).pw_uid, lambda i: pwd.getpwuid(i).pw_name
+        )
+        names_g = _id_names(
+            group, lambda n: grp.getgrnam(n).gr_gid, lambda i: grp.getgrgid(i).gr_name
+        )
         uid, usize = _subid_range(subuid, names_u)
         gid, gsize = _subid_range(subgid, names_g)
         remap = (uid, gid, min(usize, gsize))
     return SecurityDefaults(profile, limits, remap)
+
+
+def _id_names(
+    name: str, to_id: Callable[[str], int], to_name: Callable[[int], str]
+) -> tuple[str, ...]:
+    """A user or group as both its name and its number (either may stand in
+    /etc/subuid and /etc/subgid); as given alone when the system does not know it."""
+    with contextlib.suppress(KeyError, ValueError):
+        return (name, to_name(int(name))) if name.isdigit() else (name, str(to_id(name)))
+    return (name,)
 
 
 def _make_reachable(path: str, tops: list[str]) -> None:
