@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 from dockyard.cli.filterflag import filter_flag, parse_filters
 from dockyard.cli.flags import BOOL, INT, STRING, Command, Flag
+from dockyard.cli.runspecs import parse_restart_policy
 from dockyard.cli.template import TemplateError, render
 from dockyard.cli.timeflags import since_until
 from dockyard.client.errors import APIError
@@ -19,18 +20,6 @@ if TYPE_CHECKING:
     from typing import Any
 
     from dockyard.cli.main import Cli
-
-
-def parse_restart(policy: str) -> dict[str, Any]:
-    name, _, count = policy.partition(":")
-    if name not in ("no", "always", "on-failure", "unless-stopped", ""):
-        raise ValueError(f"invalid restart policy {name}")
-    result: dict[str, Any] = {"Name": "" if name == "no" else name}
-    if count:
-        if name != "on-failure":
-            raise ValueError(f"maximum retry count cannot be used with restart policy '{name}'")
-        result["MaximumRetryCount"] = int(count)
-    return result
 
 
 def each(cli: Cli, names: list[str], action: Any, verb: str | None = None) -> int:
@@ -170,8 +159,8 @@ EVENTS = Command(
 def update_body(opts: dict[str, Any]) -> dict[str, Any]:
     """POST /containers/{id}/update's body; --memory is go-units (parsed by its flag, as `run`)."""
     body: dict[str, Any] = {}
-    if opts["restart"]:
-        body["RestartPolicy"] = parse_restart(opts["restart"])
+    if opts["restart"]:  # read as `run` reads it; the name is the daemon's to check
+        body["RestartPolicy"] = parse_restart_policy(opts["restart"])
     if opts["cpu_shares"] is not None:
         body["CpuShares"] = opts["cpu_shares"]
     if opts["memory"]:
@@ -182,7 +171,11 @@ def update_body(opts: dict[str, Any]) -> dict[str, Any]:
 
 
 def update(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
-    body = update_body(opts)
+    try:
+        body = update_body(opts)
+    except ValueError as e:  # as docker's runUpdate: the error alone, exit 1
+        cli.err(f"{e}\n")
+        return 1
 
     def one(name: str) -> str:
         result = cli.client.post(f"/containers/{quote(name)}/update", json_body=body) or {}
@@ -190,7 +183,7 @@ def update(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
             cli.err(f"{warning}\n")
         return name
 
-    return each(cli, args, one, "update")
+    return each(cli, args, one)
 
 
 def _line(ev: dict[str, Any]) -> str:

@@ -85,3 +85,20 @@ def test_events_through_our_cli(daemon: Daemon) -> None:
     # as dockerd: `run` attaches before it starts
     assert actions[:3] == ["create", "attach", "start"] and "destroy" in actions
     assert f"name={name}" in lines[0]
+
+
+@pytest.mark.parametrize("policy", ["bogus", "always:3", "on-failure:x", ":3", "no:1"])
+def test_update_restart_parsed_as_docker_does(daemon: Daemon, policy: str) -> None:
+    """`dockyard update --restart` reads the policy as `run` does and as the docker CLI
+    does (the format on the client, the name the daemon's to check): same exit, same words."""
+    name = _name()
+    daemon.docker("create", "--name", name, "--network", "none", "busybox", "true", check=True)
+    try:
+        ours = daemon.dockyard("update", "--restart", policy, name)
+        theirs = daemon.docker("update", "--restart", policy, name)
+        assert theirs.returncode != 0, theirs.stdout
+        assert (ours.returncode, ours.stderr) == (theirs.returncode, theirs.stderr)
+        hc = json.loads(daemon.docker("inspect", name, check=True).stdout)[0]["HostConfig"]
+        assert hc["RestartPolicy"]["Name"] == "no"
+    finally:
+        daemon.docker("rm", "-f", name)

@@ -72,20 +72,28 @@ def apply_update(
     if not isinstance(body, dict):
         raise InvalidParameter("invalid update body")
     policy = body.pop("RestartPolicy", None)
+    new_policy = None
     # The CLI sends {"Name": ""} when --restart is not given: keep the policy (dockerd)
+    if policy:
+        hostconfig.check_restart_policy(policy)
     if policy and policy.get("Name"):
         if host_config.get("AutoRemove") and policy.get("Name") not in ("", "no"):
             raise InvalidParameter(
                 "Restart policy cannot be updated because AutoRemove is enabled for the container"
             )
-        host_config["RestartPolicy"] = {
+        new_policy = {
             "Name": policy.get("Name") or "no",
             "MaximumRetryCount": int(policy.get("MaximumRetryCount") or 0),
         }
     warnings = hostcheck.discard_unsupported(body)
     changed = {k: v for k, v in body.items() if v not in (None, 0, "", [], {})}
-    if not changed:
-        return None, warnings
-    merged = {**host_config, **changed}
-    hostconfig.validate_host_config(merged)
+    merged = None
+    if changed:
+        merged = {**host_config, **changed}
+        hostconfig.validate_host_config(merged)
+    # only now, when nothing was refused: a refused update changes nothing
+    if new_policy is not None:
+        host_config["RestartPolicy"] = new_policy
+        if merged is not None:
+            merged["RestartPolicy"] = new_policy
     return merged, warnings

@@ -139,11 +139,9 @@ def fill_host_config(hc: dict[str, Any], runtime: str) -> None:
             hc["ReadonlyPaths"] = list(READONLY_PATHS)
 
 
-def validate_host_config(hc: dict[str, Any], defaults: SecurityDefaults | None = None) -> None:
-    """What dockerd refuses at create time, with its wording."""
-    if defaults is not None:
-        check_userns_conflicts(hc, defaults)
-    policy = hc.get("RestartPolicy") or {}
+def check_restart_policy(policy: dict[str, Any]) -> None:
+    """A restart policy from a client, at create and at update (moby's
+    ValidateRestartPolicy, in its wording since API 1.44)."""
     name, retries = policy.get("Name") or "", int(policy.get("MaximumRetryCount") or 0)
     if name not in ("", "no", "always", "unless-stopped", "on-failure"):
         raise InvalidParameter(
@@ -156,6 +154,13 @@ def validate_host_config(hc: dict[str, Any], defaults: SecurityDefaults | None =
         )
     if retries < 0:
         raise InvalidParameter("invalid restart policy: maximum retry count cannot be negative")
+
+
+def validate_host_config(hc: dict[str, Any], defaults: SecurityDefaults | None = None) -> None:
+    """What dockerd refuses at create time, with its wording."""
+    if defaults is not None:
+        check_userns_conflicts(hc, defaults)
+    check_restart_policy(hc.get("RestartPolicy") or {})
     if hc.get("CgroupnsMode") not in (None, "", "host", "private"):
         raise InvalidParameter(f"invalid cgroup namespace mode: {hc['CgroupnsMode']}")
     memory = hc.get("Memory") or 0
