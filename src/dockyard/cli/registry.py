@@ -211,7 +211,7 @@ LOGIN = Command(
 
 
 def login(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
-    from dockyard.registry.client.auth import normalize_host
+    from dockyard.proto.reference import normalize_host
 
     host = normalize_host(args[0]) if args else DEFAULT_SERVER
     user, password = opts["username"] or "", opts["password"] or ""
@@ -240,7 +240,7 @@ LOGOUT = Command("logout", "[SERVER]", "Log out from a registry", max_args=1)
 
 
 def logout(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
-    from dockyard.registry.client.auth import normalize_host
+    from dockyard.proto.reference import normalize_host
 
     host = normalize_host(args[0]) if args else DEFAULT_SERVER
     if erase_credentials(host):

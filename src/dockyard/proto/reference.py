@@ -210,3 +210,17 @@ def short_id_prefix(s: str) -> str | None:
 def truncate_id(image_id: str) -> str:
     """docker's stringid.TruncateID: 12 hex characters, no algorithm."""
     return image_id.removeprefix("sha256:")[:12]
+
+
+def normalize_host(server: str) -> str:
+    """A registry as `login`, `logout` and the daemon's auth and mirrors name it: the
+    host of an address (`https://localhost:5000/v2/` is `localhost:5000`), Docker
+    Hub's aliases as `docker.io`."""
+    s = server.strip()
+    for prefix in ("https://", "http://"):
+        if s.startswith(prefix):
+            s = s[len(prefix) :]
+    s = s.split("/", 1)[0]
+    if s in (LEGACY_DEFAULT_DOMAIN, "registry-1.docker.io", "registry.hub.docker.com", ""):
+        return DEFAULT_DOMAIN
+    return s

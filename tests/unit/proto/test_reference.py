@@ -5,6 +5,7 @@ import pytest
 from dockyard.proto.reference import (
     InvalidReference,
     is_full_id,
+    normalize_host,
     parse_docker_ref,
     parse_normalized,
     parse_repository_tag,
@@ -99,3 +100,11 @@ def test_ids() -> None:
     assert short_id_prefix("abc1") == "abc1"
     assert short_id_prefix("busybox") is None
     assert truncate_id("sha256:" + HEX) == "a" * 12
+
+
+def test_normalize_host() -> None:
+    assert normalize_host("https://index.docker.io/v1/") == "docker.io"
+    assert normalize_host("registry-1.docker.io") == "docker.io"
+    assert normalize_host("") == "docker.io"
+    assert normalize_host("http://localhost:5000/") == "localhost:5000"
+    assert normalize_host(" [::1]:5000/v2/ ") == "[::1]:5000"

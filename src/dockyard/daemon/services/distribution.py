@@ -58,7 +58,7 @@ class DistributionService:
         self.meta = DistributionMetadata(paths.distribution_metadata)
         self.insecure = frozenset(insecure_registries or [])
         # mirrors serve docker.io's repositories (`library/busybox`) under their own host
-        self.mirrors = [regauth.normalize_host(m) for m in registry_mirrors or []]
+        self.mirrors = [refs.normalize_host(m) for m in registry_mirrors or []]
         self.layer_jobs = LayerJobs(max_concurrent_downloads)  # shared by concurrent pulls
         # registries' CAs and client certificates, Docker's certs.d layout; read per
         # connection, so a CA placed there works without a restart
@@ -228,7 +228,7 @@ class DistributionService:
 
     async def login(self, body: dict[str, Any]) -> dict[str, Any]:
         creds = regauth.from_json(body)
-        host = regauth.normalize_host(creds.server or "docker.io")
+        host = refs.normalize_host(creds.server or "docker.io")
         async with self._transport(host, creds) as t:
             await t.ping()
         return {"Status": "Login Succeeded", "IdentityToken": ""}
@@ -272,7 +272,7 @@ def split_search_term(term: str) -> tuple[str, str]:
     first part looks like a host (a dot, a port, or localhost); else Docker Hub."""
     first, sep, rest = term.partition("/")
     if sep and ("." in first or ":" in first or first == "localhost"):
-        return regauth.normalize_host(first), rest
+        return refs.normalize_host(first), rest
     return "docker.io", term
 
 

@@ -60,14 +60,3 @@ def decode_header(value: str | None) -> Credentials:
     if not isinstance(doc, dict):
         return Credentials()
     return from_json(doc)
-
-
-def normalize_host(server: str) -> str:
-    s = server.strip()
-    for prefix in ("https://", "http://"):
-        if s.startswith(prefix):
-            s = s[len(prefix) :]
-    s = s.split("/", 1)[0]
-    if s in ("index.docker.io", "registry-1.docker.io", "registry.hub.docker.com", ""):
-        return "docker.io"
-    return s
