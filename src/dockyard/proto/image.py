@@ -289,13 +289,7 @@ def image_config(
     parent = parent or {}
     os_, arch, variant = host_platform()
     history = copy.deepcopy(list(parent.get("history") or []))
-    entry: dict[str, Any] = {"created": created}
-    if author:
-        entry["author"] = author
-    if created_by:
-        entry["created_by"] = created_by
-    if comment:
-        entry["comment"] = comment
+    entry = {"created": created, **_given(author=author, created_by=created_by, comment=comment)}
     if diff_id is None:
         entry["empty_layer"] = True
     history.append(entry)
@@ -313,12 +307,13 @@ def image_config(
     }
     if parent.get("variant") or (variant and not parent):
         cfg["variant"] = parent.get("variant") or variant
-    if author:
-        cfg["author"] = author
-    if comment:
-        cfg["comment"] = comment
-    if container_id:
-        cfg["container"] = container_id
+    cfg.update(_given(author=author, comment=comment, container=container_id))
     if ordinary_container_config is not None:
         cfg["container_config"] = ordinary_container_config
     return cfg
+
+
+def _given(**fields: Any) -> dict[str, Any]:
+    """The fields that have a value, in the order given (an image config's key order is
+    part of its digest)."""
+    return {k: v for k, v in fields.items() if v}

@@ -223,7 +223,7 @@ def routes(svc: ContainerBackend, views: ViewBackend) -> web.RouteTableDef:
             # As dockerd: detach keys are scanned only with a TTY; without one,
             # stdin is binary data passed byte for byte (0x10 0x11 included).
             pump_in = asyncio.create_task(_pump_stdin(svc, c, stream, keys if tty else None, q))
-        try:
+        async with hj.exchange(stream, pump_in, lambda: svc.unsubscribe(c, q)):
             if qbool(request, "logs"):
                 async for s, data in svc.logs(
                     c.id, stdout=stdcopy.STDOUT in want, stderr=stdcopy.STDERR in want
@@ -231,11 +231,6 @@ def routes(svc: ContainerBackend, views: ViewBackend) -> web.RouteTableDef:
                     await stream.write(data if tty else stdcopy.encode(s, data))
             if qbool(request, "stream", True) and (c.running or c.state["Status"] == "created"):
                 await hj.relay(stream, q, want, tty)
-        except ConnectionError:
-            pass
-        finally:
-            svc.unsubscribe(c, q)
-            await hj.close(stream, pump_in)
         return stream.response
 
     @r.get("/containers/{id}/attach/ws")

@@ -81,7 +81,7 @@ def routes(svc: ExecBackend) -> web.RouteTableDef:
         pump_in = None
         if e.config.get("AttachStdin"):
             pump_in = asyncio.create_task(_pump_stdin(svc, e, stream, q))
-        try:
+        async with hj.exchange(stream, pump_in, lambda: svc.unsubscribe(e, q)):
             try:
                 await svc.start(e.id)
             except DockyardError as exc:
@@ -92,11 +92,6 @@ def routes(svc: ExecBackend) -> web.RouteTableDef:
             if e.config.get("AttachStderr"):
                 want.add(stdcopy.STDERR)
             await hj.relay(stream, q, want, tty)
-        except ConnectionError:
-            pass
-        finally:
-            svc.unsubscribe(e, q)
-            await hj.close(stream, pump_in)
         return stream.response
 
     return r

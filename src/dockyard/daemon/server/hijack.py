@@ -27,7 +27,7 @@ import socket
 import struct
 import termios
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
@@ -211,6 +211,23 @@ async def pump_input(
         if detached:
             return True
     return False
+
+
+@contextlib.asynccontextmanager
+async def exchange(
+    stream: HijackedStream,
+    pump_in: asyncio.Task[None] | None,
+    unsubscribe: Callable[[], None],
+) -> AsyncIterator[None]:
+    """The output side of a hijacked exchange (attach, exec start): a client that goes
+    away ends it quietly; however it ends, the output subscription ends, then `close`."""
+    try:
+        yield
+    except ConnectionError:
+        pass
+    finally:
+        unsubscribe()
+        await close(stream, pump_in)
 
 
 async def close(stream: HijackedStream, pump_in: asyncio.Task[None] | None) -> None:

@@ -108,6 +108,19 @@ def tls_context(host: str, cert_dirs: Sequence[str]) -> ssllib.SSLContext | bool
     return True
 
 
+def _unreachable(base: str, host: str, exc: aiohttp.ClientError) -> str:
+    """A request that reached no registry, in dockerd's words (most specific first:
+    the certificate, then TLS, then the connection)."""
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return f'Get "{base}/v2/": {_x509_message(exc.certificate_error)}'
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return f'Get "{base}/v2/": tls: {exc}'
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        reason = exc.os_error.strerror if exc.os_error else exc
+        return f'Get "{base}/v2/": dial tcp {host}: connect: {reason}'
+    return f"registry {host}: {exc}"
+
+
 def _x509_message(exc: ssllib.SSLCertVerificationError | BaseException) -> str:
     """Go's wording for a certificate that does not verify (what dockerd prints)."""
     code = getattr(exc, "verify_code", None)
@@ -221,22 +234,9 @@ class Transport:
                 resp = await self.session.request(
                     method, url, headers=h, data=data, allow_redirects=True, ssl=self.ssl
                 )
-            except aiohttp.ClientConnectorCertificateError as exc:
-                _PROBED.pop(self.host, None)  # probe again next time
-                raise Unavailable(
-                    f'Get "{self.base}/v2/": {_x509_message(exc.certificate_error)}'
-                ) from None
-            except aiohttp.ClientSSLError as exc:
-                _PROBED.pop(self.host, None)
-                raise Unavailable(f'Get "{self.base}/v2/": tls: {exc}') from None
-            except aiohttp.ClientConnectorError as exc:
-                _PROBED.pop(self.host, None)
-                raise Unavailable(
-                    f'Get "{self.base}/v2/": dial tcp {self.host}: connect: {exc.os_error.strerror if exc.os_error else exc}'
-                ) from None
             except aiohttp.ClientError as exc:
-                _PROBED.pop(self.host, None)
-                raise Unavailable(f"registry {self.host}: {exc}") from None
+                _PROBED.pop(self.host, None)  # probe again next time
+                raise Unavailable(_unreachable(self.base, self.host, exc)) from None
             if resp.status == 401 and not answered and replayable:
                 answered = True
                 challenge = resp.headers.get("WWW-Authenticate", "")
