@@ -23,18 +23,20 @@ if TYPE_CHECKING:
 
 
 def each(cli: Cli, names: list[str], action: Any, verb: str | None = None) -> int:
-    """Apply `action` to each container, echo its name; errors last, exit 1."""
-    errors = []
+    """Apply `action` to each container, echo its name; errors last, exit 1 (`verb`:
+    docker's closing `failed to <verb> containers` line, which only `start` prints)."""
+    errors, failed = [], []
     for name in names:
         try:
             result = action(name)
         except APIError as e:
             errors.append(str(e))
+            failed.append(name)
             continue
         cli.out(f"{name if result is None else result}\n")
     if errors:
         if verb:
-            errors.append(f"Error: failed to {verb} containers: {', '.join(names)}")
+            errors.append(f"Error: failed to {verb} containers: {', '.join(failed)}")
         cli.err("\n".join(errors) + "\n")
         return 1
     return 0

@@ -50,7 +50,7 @@ def pause(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
 def unpause(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     from dockyard.cli.lifecycle import each
 
-    return each(cli, args, lambda n: cli.client.post(f"/containers/{quote(n)}/unpause"), "unpause")
+    return each(cli, args, lambda n: cli.client.post(f"/containers/{quote(n)}/unpause"))
 
 
 def rename(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:

@@ -102,3 +102,31 @@ def test_update_restart_parsed_as_docker_does(daemon: Daemon, policy: str) -> No
         assert hc["RestartPolicy"]["Name"] == "no"
     finally:
         daemon.docker("rm", "-f", name)
+
+
+@pytest.mark.parametrize(
+    "command", ["start", "stop", "kill", "restart", "pause", "unpause", "wait"]
+)
+def test_errors_for_each_container_as_docker_prints_them(daemon: Daemon, command: str) -> None:
+    """The commands that act on each named container report the ones that failed as
+    the docker CLI 28 does: the daemon's errors, then `failed to start containers`
+    for `start` only (`unpause` and `update` printed one too), exit 1."""
+    missing = "nosuch-" + _name()
+    ours = daemon.dockyard(command, missing)
+    theirs = daemon.docker(command, missing)
+    assert theirs.returncode != 0
+    assert (ours.returncode, ours.stdout, ours.stderr) == (
+        theirs.returncode, theirs.stdout, theirs.stderr)  # fmt: skip
+
+
+def test_start_names_only_the_containers_that_failed(daemon: Daemon) -> None:
+    name = _name()
+    daemon.docker("create", "--name", name, "--network", "none", "busybox", "true", check=True)
+    try:
+        args = ("start", name, "nosuch-" + name)
+        ours, theirs = daemon.dockyard(*args), daemon.docker(*args)
+        assert f"failed to start containers: nosuch-{name}\n" in theirs.stderr
+        assert (ours.returncode, ours.stdout, ours.stderr) == (
+            theirs.returncode, theirs.stdout, theirs.stderr)  # fmt: skip
+    finally:
+        daemon.docker("rm", "-f", name)
