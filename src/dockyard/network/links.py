@@ -22,17 +22,33 @@ def _sysctl(path: str, value: str) -> None:
 
 
 def ensure_bridge(name: str, gateway: str, prefixlen: int, mtu: int = 1500) -> None:
+    """The bridge with its gateway address, up; its MAC address pinned (see _pin_mac)."""
     with IPRoute() as ipr:
         idx = ipr.link_lookup(ifname=name)
         if not idx:
             ipr.link("add", ifname=name, kind="bridge")
             idx = ipr.link_lookup(ifname=name)
         i = idx[0]
+        _pin_mac(ipr, i)
         have = {a.get("IFA_ADDRESS") for a in ipr.get_addr(index=i, family=2)}
         if gateway not in have:
             ipr.addr("add", index=i, address=gateway, prefixlen=prefixlen)
         ipr.link("set", index=i, state="up", mtu=mtu)
     _sysctl(f"/proc/sys/net/ipv4/conf/{name}/route_localnet", "1")
+
+
+def _pin_mac(ipr: IPRoute, index: int) -> None:
+    """The bridge keeps the MAC address it has now. A bridge given none takes the lowest
+    MAC of its ports and changes it as ports come and go; a container that resolved its
+    gateway before then sends to a MAC the bridge no longer owns, and its frames are
+    dropped as another host's until its neighbour entry expires (up to a minute: the
+    lost way out of issue 18). libnetwork gives each bridge a MAC for the same reason.
+    Setting the current address (not a new one) keeps the one that containers of an
+    existing bridge resolved; once set by a user, the kernel no longer recomputes it.
+    Set every time (creation and daemon start only): whether it was set before is in
+    sysfs, which shows the namespace it was mounted in, not necessarily the daemon's."""
+    mac = ipr.get_links(index)[0].get_attr("IFLA_ADDRESS")
+    ipr.link("set", index=index, address=mac)
 
 
 IFA_F_NODAD = 0x02
