@@ -8,7 +8,8 @@ its neighbour entry expires, up to about a minute later. Every new container's
 host-side veth has a random MAC, so this happened at random (issue 18:
 test_overlay's task lost its way to its node over docker_gwbridge). Here the test
 plugs in a port whose MAC is lower than any the kernel picks at random, as an
-unlucky container's veth would be.
+unlucky container's veth would be; the same test runs against the peer dockerd,
+whose bridges keep their MAC (libnetwork sets one at creation).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Daemon
+from tests.conftest import BUSYBOX_PATH, Daemon
+from tests.peers import peer_process
 
 LOWEST = "00:00:00:00:00:01"  # below any kernel-random (locally administered) MAC
 
@@ -30,9 +32,21 @@ def _mac(link: str) -> str:
     return Path(f"/sys/class/net/{link}/address").read_text().strip()
 
 
+@pytest.fixture(params=["dockyardd", "peer-dockerd"])
+def engine(request: pytest.FixtureRequest, busybox_rootfs_tar: Path) -> Iterator[Daemon]:
+    if request.param == "dockyardd":
+        yield request.getfixturevalue("daemon")
+        return
+    with peer_process("dy-brmac-") as peer:
+        peer.docker("import", "-c", 'CMD ["sh"]', "-c", f"ENV PATH={BUSYBOX_PATH}",
+                    str(busybox_rootfs_tar), "busybox:latest", check=True)  # fmt: skip
+        yield peer
+
+
 @pytest.fixture
-def net(daemon: Daemon) -> Iterator[tuple[str, str]]:
+def net(engine: Daemon) -> Iterator[tuple[str, str]]:
     """A bridge network (its name, its bridge's name); gone afterwards."""
+    daemon = engine
     name, br = f"mac-{secrets.token_hex(3)}", f"dym{secrets.token_hex(2)}"
     daemon.docker("network", "create", "-o", f"com.docker.network.bridge.name={br}", name,
                   check=True)  # fmt: skip
@@ -42,8 +56,8 @@ def net(daemon: Daemon) -> Iterator[tuple[str, str]]:
         daemon.docker("network", "rm", name)
 
 
-def test_gateway_mac_stays_when_a_lower_port_joins(daemon: Daemon, net: tuple[str, str]) -> None:
-    name, br = net
+def test_gateway_mac_stays_when_a_lower_port_joins(engine: Daemon, net: tuple[str, str]) -> None:
+    daemon, (name, br) = engine, net
     cs = [f"c-{secrets.token_hex(3)}" for _ in range(2)]
     veth = f"dymv{secrets.token_hex(3)}"
     try:
