@@ -5,6 +5,8 @@ Dockyard's dockyardd and Docker's dockerd side by side in one run, busybox tasks
   update     a start-first rolling update of the 2R replicas, parallelism P
   node loss  a worker's engine SIGKILLed and its link cut, until 2R run again elsewhere
              (and the time until the manager marks the node down)
+  return     its link back up and its engine started again (until it answers), then until
+             none of its stale tasks runs there
     bench/cluster.sh [R] [P]      (defaults 30, 2; needs root; dockerd optional)
 Only the hosts' own addresses and unix sockets are used; images are not resolved on a
 registry (--no-resolve-image).
@@ -116,8 +118,17 @@ def _ok(sock: str) -> bool:
         return False
 
 
-def scenario(socks: list[str], addrs: list[str], kill, link_down, R: int,  # type: ignore[no-untyped-def]
-             P: int) -> dict[str, float]:  # fmt: skip
+def stale_gone(sock: str, service: str) -> bool:
+    """No container of the service runs on that engine (False while it does not answer)."""
+    try:
+        out = docker(sock, "ps", "-q", "--filter", f"label=com.docker.swarm.service.name={service}")
+    except (RuntimeError, subprocess.TimeoutExpired):
+        return False
+    return not out.split()
+
+
+def scenario(socks: list[str], addrs: list[str], kill, link_down, revive,  # type: ignore[no-untyped-def]
+             R: int, P: int) -> dict[str, float]:  # fmt: skip
     m = socks[0]
     docker(m, "swarm", "init", "--advertise-addr", addrs[0])
     token = docker(m, "swarm", "join-token", "-q", "worker").strip()
@@ -162,6 +173,12 @@ def scenario(socks: list[str], addrs: list[str], kill, link_down, R: int,  # typ
     out["node down"] = time.monotonic() - t0
     until(lambda: running(m, "b", exclude_node=victim) == 2 * R, 600)
     out["replaced"] = time.monotonic() - t0
+    t0 = time.monotonic()
+    revive()  # returns once the engine answers on its socket: the node is back
+    out["engine up"] = time.monotonic() - t0
+    t0 = time.monotonic()
+    until(lambda: stale_gone(socks[2], "b"), 300)
+    out["stale gone"] = time.monotonic() - t0
     return out
 
 
@@ -171,7 +188,8 @@ def dockyard(base: Path, tar: Path, R: int, P: int) -> dict[str, float]:
         hosts = c.up(3, tar)
         socks = [h.daemon.sock for h in hosts]  # type: ignore[union-attr]
         return scenario(socks, [h.addr for h in hosts], hosts[2].kill,
-                        lambda: hosts[2].link(False), R, P)  # fmt: skip
+                        lambda: hosts[2].link(False),
+                        lambda: (hosts[2].link(True), hosts[2].start()), R, P)  # fmt: skip
     finally:
         c.down()
 
@@ -199,7 +217,8 @@ def dockerd(base: Path, tar: Path, R: int, P: int) -> dict[str, float]:
         hosts = c.up(3, tar)
         dockerd_in(hosts, tar, peers)
         return scenario([p.sock for p in peers], [h.addr for h in hosts], peers[2].kill,
-                        lambda: hosts[2].link(False), R, P)  # fmt: skip
+                        lambda: hosts[2].link(False),
+                        lambda: (hosts[2].link(True), peers[2].start()), R, P)  # fmt: skip
     finally:
         for p in peers:
             p.stop()
@@ -223,7 +242,8 @@ def main() -> int:
     print(f"swarm mode, 3 hosts in network namespaces, busybox, R={R}, update parallelism {P}")
     print(f"{'':12}" + "".join(f"{k:>12}" for k in results))
     labels = {"converge": f"create {R}", "scale": f"scale {2 * R}", "update": f"update {2 * R}",
-              "node down": "node down", "replaced": "replaced"}  # fmt: skip
+              "node down": "node down", "replaced": "replaced",
+              "engine up": "engine up", "stale gone": "stale gone"}  # fmt: skip
     for k, label in labels.items():
         print(f"{label:12}" + "".join(f"{r.get(k, float('nan')):11.1f}s" for r in results.values()))
     print(json.dumps(results))

@@ -52,6 +52,7 @@ class Agent:
         self._locks: dict[str, asyncio.Lock] = {}
         self._work: set[asyncio.Task[None]] = set()
         self._unhealthy: set[str] = set()  # tasks killed for failing their health check
+        self._services: dict[str, dict[str, Any]] = {}  # service id → as last read
 
     async def run(self) -> None:
         prefix = self.objects.key("tasks")
@@ -159,11 +160,11 @@ class Agent:
 
     async def _start(self, t: dict[str, Any]) -> None:
         tid = t["ID"]
-        # accepted and starting are passed through without a write of their own: every
-        # write is an event each manager's watch and the CLI's progress wake for
-        await self._report(tid, task_status("preparing", "preparing"))
+        # accepted, preparing and starting pass without a write of their own: every write
+        # is a raft commit on the start's way and an event every node's watches wake for
+        self.observed[tid] = "preparing"
         try:
-            svc = await self.objects.get("services", t["ServiceID"])
+            svc = await self._service(t)
             name = svc["Spec"]["Name"]
             body = containerspec.create_body(name, t, svc["Spec"].get("EndpointSpec"))
             cid = await self.containers.create(
@@ -195,6 +196,17 @@ class Agent:
         w = asyncio.create_task(self._wait(tid, cid))
         self._work.add(w)
         w.add_done_callback(self._work.discard)
+
+    async def _service(self, t: dict[str, Any]) -> dict[str, Any]:
+        """The task's service, read once per version: a batch of its tasks starting
+        together asks the store once (a version at least the task's is as good)."""
+        sid = t["ServiceID"]
+        svc = self._services.get(sid)
+        if svc is None or svc["Version"]["Index"] < int(
+            (t.get("SpecVersion") or {}).get("Index") or 0
+        ):
+            svc = self._services[sid] = await self.objects.get("services", sid)
+        return svc
 
     async def _watch_health(self) -> None:
         """A running task whose container turns unhealthy is killed and fails (dockerd's

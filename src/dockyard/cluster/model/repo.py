@@ -46,7 +46,7 @@ class OutOfSequence(SystemError_):
         super().__init__(OUT_OF_SEQUENCE)
 
 
-def _load(kv: KeyValue) -> dict[str, Any]:
+def load(kv: KeyValue) -> dict[str, Any]:
     obj: dict[str, Any] = json.loads(kv.value)
     obj["Version"] = {"Index": kv.mod_revision}
     return obj
@@ -80,7 +80,7 @@ class ClusterObjects:
     # ---- the swarm -------------------------------------------------------------------
     async def get_swarm(self) -> dict[str, Any] | None:
         kv = await self.store.get(self.private_key("swarm"))
-        return _load(kv) if kv else None
+        return load(kv) if kv else None
 
     async def create_swarm(self, obj: dict[str, Any]) -> None:
         await self.store.put(self.private_key("swarm"), dump(obj), expect=0)
@@ -95,13 +95,19 @@ class ClusterObjects:
     async def list(self, kind: str) -> list[dict[str, Any]]:
         if kind != "tasks":
             kvs, _ = await self.store.range(self.key(kind))
-            return [_load(kv) for kv in kvs]
+            return [load(kv) for kv in kvs]
         # tasks and their statuses read at one revision: a consistent snapshot
         res = await self.store.txn(
             [], [Range(self.key("tasks"), prefix=True), Range(self.key("task-status"), prefix=True)]
         )
-        by_key = {kv.key: kv for kv in res.ranges[1]}
-        tasks = [_load(kv) for kv in res.ranges[0]]
+        return self.with_status(res.ranges[0], res.ranges[1])
+
+    def with_status(
+        self, task_kvs: list[KeyValue], status_kvs: list[KeyValue]
+    ) -> list[dict[str, Any]]:
+        """Tasks as shown, from their keys and the task-status/ keys read with them."""
+        by_key = {kv.key: kv for kv in status_kvs}
+        tasks = [load(kv) for kv in task_kvs]
         return [merge_status(t, by_key.get(self.status_key(t))) for t in tasks]
 
     async def get(self, kind: str, ref: str) -> dict[str, Any]:
@@ -110,7 +116,7 @@ class ClusterObjects:
             raise NotFound(f"{_SINGULAR[kind]} {ref} not found")
         kv = await self.store.get(self.key(kind, ref))
         if kv is not None:
-            obj = _load(kv)
+            obj = load(kv)
             if kind == "tasks":
                 obj = merge_status(obj, await self.store.get(self.status_key(obj)))
             return obj

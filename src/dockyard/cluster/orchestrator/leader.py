@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from typing import Any
 
-from dockyard.cluster.model.repo import ClusterObjects, dump
+from dockyard.cluster.model.repo import ClusterObjects, dump, load
 from dockyard.cluster.orchestrator.reconcile import reconcile
 from dockyard.cluster.orchestrator.updates import update_progress
 from dockyard.cluster.scheduler.spread import schedule
-from dockyard.cluster.store import Compare, Delete, Put
+from dockyard.cluster.store import Compare, Delete, Event, Put, Range
 
 _TXN_OPS = 100
 
@@ -36,22 +37,63 @@ def _changed(old: dict[str, Any] | None, new: dict[str, Any]) -> bool:
     return bool(o.get("State") != n.get("State") or o.get("Err") != n.get("Err"))
 
 
+async def _snapshot(objects: ClusterObjects) -> tuple[
+    dict[str, Any] | None, list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]],
+    set[str],
+]:  # fmt: skip
+    """The swarm, services, tasks (with their statuses), nodes and live nodes in one read
+    at one revision: a pass read them in five round trips before."""
+    res = await objects.store.txn([], [
+        Range(objects.private_key("swarm")), Range(objects.key("services"), prefix=True),
+        Range(objects.key("tasks"), prefix=True), Range(objects.key("task-status"), prefix=True),
+        Range(objects.key("nodes"), prefix=True), Range(objects.key("alive"), prefix=True),
+    ])  # fmt: skip
+    swarm_kvs, svc_kvs, task_kvs, status_kvs, node_kvs, alive_kvs = res.ranges
+    return (
+        load(swarm_kvs[0]) if swarm_kvs else None,
+        [load(kv) for kv in svc_kvs],
+        objects.with_status(task_kvs, status_kvs),
+        [load(kv) for kv in node_kvs],
+        {kv.key.rsplit("/", 1)[1] for kv in alive_kvs},
+    )
+
+
+# a task's status on its way to running changes no plan (no write of them wakes a pass)
+_NO_CHANGE_STATES = frozenset({"new", "pending", "assigned", "accepted", "preparing", "starting"})
+_PLAN_INPUTS = ("services/", "tasks/", "task-status/", "nodes/", "alive/")
+
+
+def wakes_a_pass(objects: ClusterObjects, ev: Event, own: set[int]) -> bool:
+    """Does this change feed the plan? Not the leader's own task writes (`own`: their
+    revisions), nor keys reconcile never reads (names, secrets, the overlay's and mesh's
+    keys), nor a status on its way to running: each pass reads everything, so on a busy
+    swarm every pass saved is CPU the nodes' container starts have."""
+    rel = ev.kv.key[len(objects.prefix) :]
+    if not rel.startswith(_PLAN_INPUTS):
+        return False
+    if ev.kv.mod_revision in own:
+        return False
+    if rel.startswith("task-status/") and ev.type == "put":
+        with contextlib.suppress(ValueError, AttributeError):
+            return json.loads(ev.kv.value).get("State") not in _NO_CHANGE_STATES
+    return True
+
+
 class LostLeadership(Exception):
     """The election key is no longer ours: another manager leads now."""
 
 
-async def one_pass(objects: ClusterObjects, fence: Compare) -> float | None:
+async def one_pass(
+    objects: ClusterObjects, fence: Compare, own: set[int] | None = None
+) -> float | None:
     """Reconcile and schedule once; when to come back for a restart delay (or None).
     Its writes go in transactions guarded by `fence` (the election key still names this
-    node), so a deposed leader that has not noticed yet writes nothing."""
-    swarm = await objects.get_swarm()
+    node), so a deposed leader that has not noticed yet writes nothing; the revisions of
+    its task writes are added to `own`."""
+    swarm, services, tasks, nodes, alive = await _snapshot(objects)
     limit = 5
     if swarm is not None:
         limit = int(swarm["Spec"]["Orchestration"].get("TaskHistoryRetentionLimit") or 5)
-    services = await objects.list("services")
-    tasks = await objects.list("tasks")
-    nodes = await objects.list("nodes")
-    alive = await alive_nodes(objects)
     moved = False
     for svc in services:  # an update that failed pauses or rolls back before it goes on
         status = update_progress(svc, tasks, time.time())
@@ -81,6 +123,8 @@ async def one_pass(objects: ClusterObjects, fence: Compare) -> float | None:
         res = await objects.store.txn([fence], ops[i : i + _TXN_OPS])
         if not res.succeeded:
             raise LostLeadership()
+        if own is not None:
+            own.add(res.revision)
     for svc in services:
         done = update_progress(svc, list(after.values()), time.time())
         if done is not None and done["UpdateStatus"]["State"] in _DONE:
@@ -103,10 +147,14 @@ async def run(objects: ClusterObjects, fence: Compare) -> None:
     """Until cancelled (the node leaves) or the leadership is lost."""
     trigger = asyncio.Event()
     _, rev = await objects.store.range(objects.key("services"))
+    own: set[int] = set()
 
     async def watch() -> None:
-        async for _ in objects.store.watch(objects.prefix, rev + 1):
-            trigger.set()
+        async for ev in objects.store.watch(objects.prefix, rev + 1):
+            if wakes_a_pass(objects, ev, own):
+                trigger.set()
+            elif len(own) > 64:  # revisions already seen go: the watch is in order
+                own.difference_update({r for r in own if r < ev.kv.mod_revision})
 
     watcher = asyncio.create_task(watch())
     wake: float | None = None
@@ -120,7 +168,7 @@ async def run(objects: ClusterObjects, fence: Compare) -> None:
             await asyncio.sleep(0.02)  # a burst of writes (a service create) is one pass
             trigger.clear()
             try:
-                wake = await one_pass(objects, fence)
+                wake = await one_pass(objects, fence, own)
             except (asyncio.CancelledError, LostLeadership):
                 raise
             except Exception:
