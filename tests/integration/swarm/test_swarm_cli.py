@@ -307,3 +307,23 @@ def test_unhealthy_task_is_replaced(node: Daemon) -> None:
     )
     wait_for("a replacement in slot 1", lambda: len(tasks(node, "sick")) >= 2)
     node.docker("service", "rm", "sick", check=True)
+
+
+def test_replicated_job_max_concurrent(node: Daemon) -> None:
+    """--mode replicated-job --replicas 4 --max-concurrent 2: never more than two tasks
+    run at once, and the job ends with four completions."""
+    node.docker("service", "create", "--detach", "--no-resolve-image", "--name", "job",
+                "--mode", "replicated-job", "--replicas", "4", "--max-concurrent", "2",
+                "busybox", "sleep", "3", check=True)  # fmt: skip
+    most = 0
+
+    def finished() -> bool:
+        nonlocal most
+        ts = tasks(node, "job")
+        most = max(most, sum(t["Status"]["State"] == "running" for t in ts))
+        return sum(t["Status"]["State"] == "complete" for t in ts) == 4
+
+    wait_for("four completions", finished, timeout=120)
+    assert 1 <= most <= 2, most
+    assert len(tasks(node, "job")) == 4
+    node.docker("service", "rm", "job", check=True)

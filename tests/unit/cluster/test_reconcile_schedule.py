@@ -231,3 +231,27 @@ def test_update_delay_waits_between_batches() -> None:
     assert not plan.create and plan.wake_at is not None and plan.wake_at >= t0 + 9
     plan = reconcile([new], [*old_done, first], nodes, alive, now=t0 + 11)
     assert len(plan.create) == 1
+
+
+def test_replicated_job_runs_at_most_max_concurrent() -> None:
+    """TotalCompletions 5, MaxConcurrent 2: two run at a time, a completion lets the next
+    slot start, and the job ends with five completions (swarmkit's jobs orchestrator)."""
+    nodes = [mknode("a"), mknode("b")]
+    alive = {n["ID"] for n in nodes}
+    svc = objects.service({"Name": "j", "TaskTemplate": {"ContainerSpec": {"Image": "x"}},
+                           "Mode": {"ReplicatedJob": {"TotalCompletions": 5,
+                                                      "MaxConcurrent": 2}}})  # fmt: skip
+    tasks = run_to_fixpoint(svc, nodes, alive, [])
+    live = [t for t in tasks if t["DesiredState"] == "running"]
+    assert sorted(t["Slot"] for t in live) == [1, 2]
+    done: set[int] = set()
+    for _ in range(5):
+        live = [t for t in tasks if t["DesiredState"] == "running"]
+        assert 1 <= len(live) <= 2
+        first = min(live, key=lambda t: t["Slot"])
+        first["Status"] = objects.task_status("complete", "finished")
+        done.add(first["Slot"])
+        tasks = run_to_fixpoint(svc, nodes, alive, tasks)
+    assert done == {1, 2, 3, 4, 5}
+    assert not [t for t in tasks if t["DesiredState"] == "running"]
+    assert len(tasks) == 5

@@ -178,10 +178,20 @@ def replicas(svc: dict[str, Any]) -> int | None:
     mode = svc["Spec"].get("Mode") or {}
     if "Replicated" in mode:
         return int(mode["Replicated"].get("Replicas", 1))
-    if "ReplicatedJob" in mode:  # every completion its own slot (MaxConcurrent: not yet)
+    if "ReplicatedJob" in mode:  # every completion its own slot
         job = mode["ReplicatedJob"] or {}
         return int(job.get("TotalCompletions") or job.get("MaxConcurrent") or 1)
     return None
+
+
+def max_concurrent(svc: dict[str, Any]) -> int | None:
+    """How many tasks of a replicated job may run at once (None: no limit, also for a job
+    without MaxConcurrent; the CLI sends TotalCompletions when --max-concurrent is not
+    given, as the API says TotalCompletions defaults to MaxConcurrent)."""
+    job = (svc["Spec"].get("Mode") or {}).get("ReplicatedJob")
+    if job is None or not job.get("MaxConcurrent"):
+        return None
+    return int(job["MaxConcurrent"])
 
 
 def is_job(svc: dict[str, Any]) -> bool:

@@ -140,10 +140,16 @@ def _service(
             n["ID"] for n in nodes
             if accepts_new(n, alive) and constraints.matches(n, constraints_of({"Spec": spec}))
         ]  # fmt: skip
+    # a replicated job runs at most MaxConcurrent of its slots at a time, lowest first
+    budget = objects.max_concurrent(svc)
+    if budget is not None:
+        budget -= sum(any(t["DesiredState"] == "running" for t in ts) for ts in by_slot.values())
     for slot in wanted:
         slot_tasks = by_slot.get(slot, [])
         if any(t["DesiredState"] == "running" for t in slot_tasks):
             continue
+        if budget is not None and budget <= 0:
+            break
         last = max(slot_tasks, key=lambda t: t["CreatedAt"], default=None)
         if last is not None and last["Status"]["State"] in _ENDED_BY_ITSELF:
             if not _restart_wanted(svc, last, False) or not _attempts_left(svc, slot_tasks):
@@ -152,6 +158,8 @@ def _service(
             if due > now:
                 plan.wake(due)
                 continue
+        if budget is not None:
+            budget -= 1
         new = objects.task(svc, slot if replicas is not None else 0,
                            node_id="" if replicas is not None else slot)  # fmt: skip
         if replicas is None:
