@@ -28,6 +28,7 @@ from dockyard.cluster.overlay import OverlayAgent
 log = logging.getLogger(__name__)
 TASK_LABEL = "com.docker.swarm.task.id"
 BALANCING_CONVERGES = 1.0  # seconds
+ACTING_GRACE = 15.0  # seconds a stopping agent gives a task's start or stop under way
 
 
 class Agent:
@@ -51,6 +52,7 @@ class Agent:
         self.container_of: dict[str, str] = dict(containers.by_label(TASK_LABEL))
         self._locks: dict[str, asyncio.Lock] = {}
         self._work: set[asyncio.Task[None]] = set()
+        self._acting: set[asyncio.Task[None]] = set()  # of _work: starts and stops
         self._unhealthy: set[str] = set()  # tasks killed for failing their health check
         self._services: dict[str, dict[str, Any]] = {}  # service id → as last read
 
@@ -90,13 +92,25 @@ class Agent:
                 self.tasks[tid] = t
                 self._kick(tid)
         finally:
-            for w in list(self._work):
-                w.cancel()
+            await self._finish()
+
+    async def _finish(self) -> None:
+        """The agent stops (leave, daemon stop): a task's start or stop under way may end
+        first (a container start cancelled halfway left its network namespace mounted
+        with no container to unmount it at a manager's leave); waits on exits end now."""
+        for w in list(self._work - self._acting):
+            w.cancel()
+        if self._acting:
+            await asyncio.wait(list(self._acting), timeout=ACTING_GRACE)
+        for w in list(self._work):
+            w.cancel()
 
     def _kick(self, tid: str) -> None:
         w = asyncio.create_task(self._reconcile(tid))
         self._work.add(w)
+        self._acting.add(w)
         w.add_done_callback(self._work.discard)
+        w.add_done_callback(self._acting.discard)
 
     async def _report(self, tid: str, status: dict[str, Any]) -> None:
         self.observed[tid] = status["State"]
