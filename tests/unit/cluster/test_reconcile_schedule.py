@@ -14,6 +14,7 @@ from dockyard.cluster.orchestrator.reconcile import reconcile
 from dockyard.cluster.orchestrator.updates import update_progress
 from dockyard.cluster.scheduler import constraints
 from dockyard.cluster.scheduler.spread import schedule
+from dockyard.proto.timetypes import rfc3339_nano
 
 
 def mknode(host: str, role: str = "worker", availability: str = "active") -> dict[str, Any]:
@@ -255,3 +256,31 @@ def test_replicated_job_runs_at_most_max_concurrent() -> None:
     assert done == {1, 2, 3, 4, 5}
     assert not [t for t in tasks if t["DesiredState"] == "running"]
     assert len(tasks) == 5
+
+
+def test_update_monitor_counts_from_the_tasks_start() -> None:
+    """swarmkit's updater: a new task that fails within Monitor of its start (when it was
+    seen running) is a failure, however long it took to start; one that ran longer is not."""
+    nodes = [mknode("a")]
+    alive = {nodes[0]["ID"]}
+    svc = mkservice(1)
+    tasks = run_to_fixpoint(svc, nodes, alive, [])
+    new = _updating(svc, [dict(t) for t in tasks], Parallelism=1, FailureAction="pause",
+                    Monitor=5 * objects.SECOND)  # fmt: skip
+    base = time.time() - 100
+    new["UpdateStatus"]["StartedAt"] = rfc3339_nano(int((base - 1) * 1e9))
+    (started,) = reconcile([new], tasks, nodes, alive, now=time.time()).create
+
+    def failed_at(at: float) -> dict[str, Any]:
+        st = objects.task_status("failed", "started", err="task: non-zero exit (1)")
+        st["Timestamp"] = rfc3339_nano(int(at * 1e9))
+        return {**started, "NodeID": nodes[0]["ID"], "CreatedAt": rfc3339_nano(int(base * 1e9)),
+                "Status": st}  # fmt: skip
+
+    slow_start = failed_at(base + 12)  # created at base, running at base+10: ran 2 s
+    out = update_progress(new, [*tasks, slow_start], now=time.time(),
+                          running_since={started["ID"]: base + 10})  # fmt: skip
+    assert out is not None and out["UpdateStatus"]["State"] == "paused"
+    ran_long = failed_at(base + 10)  # running at base+1: ran 9 s, beyond the monitor
+    assert update_progress(new, [*tasks, ran_long], now=time.time(),
+                           running_since={started["ID"]: base + 1}) is None  # fmt: skip

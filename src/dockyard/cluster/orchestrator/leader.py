@@ -9,11 +9,12 @@ import contextlib
 import json
 import logging
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from dockyard.cluster.model.repo import ClusterObjects, dump, load
 from dockyard.cluster.orchestrator.reconcile import reconcile
-from dockyard.cluster.orchestrator.updates import update_progress
+from dockyard.cluster.orchestrator.updates import note_running, update_progress
 from dockyard.cluster.scheduler.spread import schedule
 from dockyard.cluster.store import Compare, Delete, Event, Put, Range
 
@@ -83,20 +84,30 @@ class LostLeadership(Exception):
     """The election key is no longer ours: another manager leads now."""
 
 
+@dataclass
+class Memory:
+    """What the leader keeps between passes: the revisions of its own task writes (their
+    events wake no pass) and when each task started running (the update monitor)."""
+
+    own: set[int] = field(default_factory=set)
+    running_since: dict[str, float] = field(default_factory=dict)
+
+
 async def one_pass(
-    objects: ClusterObjects, fence: Compare, own: set[int] | None = None
+    objects: ClusterObjects, fence: Compare, memory: Memory | None = None
 ) -> float | None:
     """Reconcile and schedule once; when to come back for a restart delay (or None).
     Its writes go in transactions guarded by `fence` (the election key still names this
-    node), so a deposed leader that has not noticed yet writes nothing; the revisions of
-    its task writes are added to `own`."""
+    node), so a deposed leader that has not noticed yet writes nothing."""
+    memory = memory or Memory()
     swarm, services, tasks, nodes, alive = await _snapshot(objects)
+    note_running(tasks, memory.running_since)
     limit = 5
     if swarm is not None:
         limit = int(swarm["Spec"]["Orchestration"].get("TaskHistoryRetentionLimit") or 5)
     moved = False
     for svc in services:  # an update that failed pauses or rolls back before it goes on
-        status = update_progress(svc, tasks, time.time())
+        status = update_progress(svc, tasks, time.time(), memory.running_since)
         if status is not None and status["UpdateStatus"]["State"] not in _DONE:
             await _write_service(objects, fence, svc, status)
             moved = True
@@ -123,10 +134,9 @@ async def one_pass(
         res = await objects.store.txn([fence], ops[i : i + _TXN_OPS])
         if not res.succeeded:
             raise LostLeadership()
-        if own is not None:
-            own.add(res.revision)
+        memory.own.add(res.revision)
     for svc in services:
-        done = update_progress(svc, list(after.values()), time.time())
+        done = update_progress(svc, list(after.values()), time.time(), memory.running_since)
         if done is not None and done["UpdateStatus"]["State"] in _DONE:
             await _write_service(objects, fence, svc, done)
     return plan.wake_at
@@ -147,7 +157,8 @@ async def run(objects: ClusterObjects, fence: Compare) -> None:
     """Until cancelled (the node leaves) or the leadership is lost."""
     trigger = asyncio.Event()
     _, rev = await objects.store.range(objects.key("services"))
-    own: set[int] = set()
+    memory = Memory()
+    own = memory.own
 
     async def watch() -> None:
         async for ev in objects.store.watch(objects.prefix, rev + 1):
@@ -168,7 +179,7 @@ async def run(objects: ClusterObjects, fence: Compare) -> None:
             await asyncio.sleep(0.02)  # a burst of writes (a service create) is one pass
             trigger.clear()
             try:
-                wake = await one_pass(objects, fence, own)
+                wake = await one_pass(objects, fence, memory)
             except (asyncio.CancelledError, LostLeadership):
                 raise
             except Exception:
