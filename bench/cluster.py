@@ -71,6 +71,9 @@ def until(cond, timeout: float = 300) -> float:  # type: ignore[no-untyped-def]
     return time.monotonic() - t0
 
 
+BRIDGE = "dyswdk0"  # inside each host's namespace, gone with it
+
+
 class DockerdHost:
     """dockerd in a test host's namespace: own data root, exec root, socket, pid file."""
 
@@ -81,12 +84,21 @@ class DockerdHost:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        """Its tasks get a bridge as Dockyard's do (swarm tasks without networks go on the
+        default bridge): one of its own, made inside the host's namespace (its address
+        and dockerd's rules exist there only)."""
         self.root.mkdir(parents=True, exist_ok=True)
+        ns = ["ip", "-n", self.host.name]
+        if subprocess.run([*ns, "link", "show", BRIDGE], capture_output=True).returncode:
+            for args in (["link", "add", BRIDGE, "type", "bridge"],
+                         ["addr", "add", "192.168.250.1/24", "dev", BRIDGE],
+                         ["link", "set", BRIDGE, "up"]):  # fmt: skip
+                subprocess.run([*ns, *args], check=True, capture_output=True)
         log = open(self.root / "dockerd.log", "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
             ["dockerd", "--data-root", str(self.root / "data"),
              "--exec-root", str(self.root / "exec"), "--pidfile", str(self.root / "pid"),
-             "-H", f"unix://{self.sock}", "--bridge", "none"],
+             "-H", f"unix://{self.sock}", "--bridge", BRIDGE],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             preexec_fn=lambda: enter_netns(self.host.name),
         )  # fmt: skip
