@@ -39,7 +39,7 @@ import shutil
 import stat
 import tarfile
 from collections import OrderedDict
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from dockyard.api.errors import InvalidParameter, SystemError_
 from dockyard.rootpath import openat_in_root
@@ -377,12 +377,14 @@ class _Extractor:
             for k, v in m.pax_headers.items()
             if k.startswith(_XATTR_PREFIX)
         ]
-        ns = int(m.mtime * 1_000_000_000)
-        owner = (m.uid, m.gid) if chown else None
+        meta = _FileMeta(
+            mode, (m.uid, m.gid) if chown else None, chmod, xattrs, int(m.mtime * 1_000_000_000)
+        )
         if m.size <= _POOL_MAX_FILE and not self.aliased:
             data = self.read_exact(tf.fileobj, m.size + (-m.size % 512), m.name)
-            self.writers.submit(rel, _write_file, m.size, pfd, base,
-                                memoryview(data)[: m.size], mode, owner, chmod, xattrs, ns)  # fmt: skip
+            self.writers.submit(
+                rel, _write_file, m.size, pfd, base, memoryview(data)[: m.size], meta
+            )
             self.size += m.size
             return
         fd = os.open(base, _CREATE_FLAGS, mode & 0o777, dir_fd=pfd)
@@ -397,7 +399,7 @@ class _Extractor:
                 remaining -= len(buf)
             if m.size % 512:
                 self.read_exact(src, 512 - m.size % 512, m.name)
-            _finish_file(fd, mode, owner, chmod, xattrs, ns)
+            meta.apply(fd)
         finally:
             os.close(fd)
         self.size += m.size
@@ -477,38 +479,32 @@ def _umask() -> int:
     return 0o022
 
 
-def _finish_file(
-    fd: int,
-    mode: int,
-    owner: tuple[int, int] | None,
-    chmod: bool,
-    xattrs: list[tuple[str, bytes]],
-    ns: int,
-) -> None:
-    if owner is not None:
-        os.fchown(fd, *owner)
-    if chmod:  # after chown, which clears setuid bits
-        os.fchmod(fd, mode)
-    for k, v in xattrs:
-        os.setxattr(fd, k, v)
-    os.utime(fd, ns=(ns, ns))
+class _FileMeta(NamedTuple):
+    """What a regular file is given once its content is written: owner (None keeps
+    ours), mode (set only when `chmod`: the umask would not give it), xattrs, mtime."""
+
+    mode: int
+    owner: tuple[int, int] | None
+    chmod: bool
+    xattrs: list[tuple[str, bytes]]
+    ns: int
+
+    def apply(self, fd: int) -> None:
+        if self.owner is not None:
+            os.fchown(fd, *self.owner)
+        if self.chmod:  # after chown, which clears setuid bits
+            os.fchmod(fd, self.mode)
+        for k, v in self.xattrs:
+            os.setxattr(fd, k, v)
+        os.utime(fd, ns=(self.ns, self.ns))
 
 
-def _write_file(
-    pfd: int,
-    base: str,
-    data: memoryview,
-    mode: int,
-    owner: tuple[int, int] | None,
-    chmod: bool,
-    xattrs: list[tuple[str, bytes]],
-    ns: int,
-) -> None:
-    fd = os.open(base, _CREATE_FLAGS, mode & 0o777, dir_fd=pfd)
+def _write_file(pfd: int, base: str, data: memoryview, meta: _FileMeta) -> None:
+    fd = os.open(base, _CREATE_FLAGS, meta.mode & 0o777, dir_fd=pfd)
     try:
         if data:
             _write_all(fd, data)  # type: ignore[arg-type]
-        _finish_file(fd, mode, owner, chmod, xattrs, ns)
+        meta.apply(fd)
     finally:
         os.close(fd)
 
