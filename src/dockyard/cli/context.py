@@ -9,12 +9,12 @@ import json
 import os
 from typing import Any
 
-from dockyard.cli.flags import BOOL, STRING, Command, Flag
+from dockyard.cli.flags import BOOL, FORMAT, Command, Flag
 from dockyard.cli.main import Cli
 
 LS = Command(
     "context ls", "[OPTIONS]", "List contexts",
-    (Flag("format", "", STRING, "Format output using a custom template", metavar="string"),
+    (FORMAT,
      Flag("quiet", "q", BOOL, "Only show context names")),
     max_args=0,
 )  # fmt: skip

@@ -56,6 +56,12 @@ class Flag:
         return self.default
 
 
+# Flags several commands share, with docker's own help texts: one home, so they agree.
+FORMAT = Flag("format", "", STRING, "Format output using a custom template", metavar="string")
+FORMAT_F = Flag("format", "f", STRING, "Format output using a custom template", metavar="string")
+NO_TRUNC = Flag("no-trunc", "", BOOL, "Don't truncate output")
+
+
 class Command:
     """A command's name, usage line, flags and argument rules (plain class: dataclasses
     costs ~11 ms to import, a fifth of the start-up budget)."""

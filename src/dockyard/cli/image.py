@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from dockyard.cli.filterflag import filter_flag
-from dockyard.cli.flags import BOOL, LIST, STRING, Command, Flag
+from dockyard.cli.flags import BOOL, FORMAT, LIST, NO_TRUNC, STRING, Command, Flag
 from dockyard.cli.format import human_size, json_message_line, short_id, since, split_reference
 from dockyard.cli.main import Cli
 from dockyard.cli.template import Header, columns_json
@@ -25,7 +25,7 @@ IMAGES = Command(
         Flag("digests", "", BOOL, "Show digests"),
         filter_flag("Filter output based on conditions provided"),
         Flag("format", "", STRING, "Pretty-print images using a Go template", metavar="string"),
-        Flag("no-trunc", "", BOOL, "Don't truncate output"),
+        NO_TRUNC,
         Flag("quiet", "q", BOOL, "Only show image IDs"),
     ),
     max_args=1,
@@ -294,9 +294,9 @@ HISTORY = Command(
     "[OPTIONS] IMAGE",
     "Show the history of an image",
     (
-        Flag("format", "", STRING, "Format output using a custom template", metavar="string"),
+        FORMAT,
         Flag("human", "H", BOOL, "Print sizes and dates in human readable format", default=True),
-        Flag("no-trunc", "", BOOL, "Don't truncate output"),
+        NO_TRUNC,
         Flag("quiet", "q", BOOL, "Only show image IDs"),
         Flag("platform", "", STRING, "Show history for the given platform", metavar="string"),
     ),

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from dockyard.cli.filterflag import filter_flag, parse_filters
-from dockyard.cli.flags import BOOL, INT, STRING, Command, Flag
+from dockyard.cli.flags import BOOL, FORMAT, INT, STRING, Command, Flag
 from dockyard.cli.runspecs import parse_restart_policy
 from dockyard.cli.template import TemplateError, render
 from dockyard.cli.timeflags import since_until
@@ -151,7 +151,7 @@ EVENTS = Command(
     "Get real time events from the server",
     (
         filter_flag("Filter output based on conditions provided"),
-        Flag("format", "", STRING, "Format output using a custom template", metavar="string"),
+        FORMAT,
         Flag("since", "", STRING, "Show all events created since timestamp", metavar="string"),
         Flag("until", "", STRING, "Stream events until this timestamp", metavar="string"),
     ),

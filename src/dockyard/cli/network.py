@@ -4,7 +4,7 @@ is prune.py's)."""
 from __future__ import annotations
 
 from dockyard.cli.filterflag import filter_flag, parse_filters
-from dockyard.cli.flags import BOOL, LIST, STRING, Command, Flag
+from dockyard.cli.flags import BOOL, FORMAT, FORMAT_F, LIST, STRING, Command, Flag
 from dockyard.cli.main import Cli
 from dockyard.cli.template import Header, columns_json
 from dockyard.client.errors import APIError
@@ -13,8 +13,6 @@ from dockyard.client.http import quote
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
-
-_FORMAT = Flag("format", "f", STRING, "Format output using a custom template", metavar="string")
 
 
 def kv_list(items: list[str]) -> dict[str, str]:
@@ -26,12 +24,13 @@ def kv_list(items: list[str]) -> dict[str, str]:
     return out
 
 
-def inspect_objects(cli: Cli, opts: dict[str, Any], paths: list[tuple[str, str]]) -> int:
-    """GET each path; print JSON (indented as docker does) or each through --format."""
+def inspect_objects(cli: Cli, opts: dict[str, Any], kind: str, names: list[str]) -> int:
+    """GET /<kind>/<name> for each name; print JSON (indented as docker does) or each
+    through --format."""
     found, status = [], 0
-    for _name, path in paths:
+    for name in names:
         try:
-            found.append(cli.client.get(path))
+            found.append(cli.client.get(f"/{kind}/{quote(name, safe='')}"))
         except APIError as e:
             cli.err(f"{e}\n")
             status = 1
@@ -126,7 +125,7 @@ LS = Command(
     "List networks",
     (
         filter_flag('Provide filter values (e.g. "driver=bridge")'),
-        Flag("format", "", STRING, "Format output using a custom template", metavar="string"),
+        FORMAT,
         Flag("no-trunc", "", BOOL, "Do not truncate the output"),
         Flag("quiet", "q", BOOL, "Only display network IDs"),
     ),
@@ -173,13 +172,13 @@ INSPECT = Command(
     "network inspect",
     "[OPTIONS] NETWORK [NETWORK...]",
     "Display detailed information on one or more networks",
-    (_FORMAT, Flag("verbose", "v", BOOL, "Verbose output for diagnostics")),
+    (FORMAT_F, Flag("verbose", "v", BOOL, "Verbose output for diagnostics")),
     min_args=1,
 )
 
 
 def inspect(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
-    return inspect_objects(cli, opts, [(a, f"/networks/{quote(a, safe='')}") for a in args])
+    return inspect_objects(cli, opts, "networks", args)
 
 
 RM = Command(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 from dockyard.cli.filterflag import filter_flag, parse_filters
-from dockyard.cli.flags import BOOL, INT, STRING, Command, Flag
+from dockyard.cli.flags import BOOL, INT, NO_TRUNC, STRING, Command, Flag
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ PS = Command(
         Flag("format", "", STRING, "Pretty-print containers using a Go template", metavar="string"),
         Flag("last", "n", INT, "Show n last created containers (includes all states)", -1, "int"),
         Flag("latest", "l", BOOL, "Show the latest created container (includes all states)"),
-        Flag("no-trunc", "", BOOL, "Don't truncate output"),
+        NO_TRUNC,
         Flag("quiet", "q", BOOL, "Only display container IDs"),
         Flag("size", "s", BOOL, "Display total file sizes"),
     ),

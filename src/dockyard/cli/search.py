@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from dockyard.cli.filterflag import filter_flag
-from dockyard.cli.flags import BOOL, INT, STRING, Command, Flag
+from dockyard.cli.flags import INT, NO_TRUNC, STRING, Command, Flag
 from dockyard.cli.format import ellipsis
 from dockyard.cli.main import Cli
 
@@ -15,7 +15,7 @@ SEARCH = Command(
     (filter_flag("Filter output based on conditions provided"),
      Flag("format", "", STRING, "Pretty-print search using a Go template", metavar="string"),
      Flag("limit", "", INT, "Max number of search results", metavar="int"),
-     Flag("no-trunc", "", BOOL, "Don't truncate output")),
+     NO_TRUNC),
     min_args=1, max_args=1,
 )  # fmt: skip
 _TABLE = "table {{.Name}}\t{{.Description}}\t{{.StarCount}}\t{{.IsOfficial}}"

@@ -6,7 +6,7 @@ import json
 import os
 import sys
 
-from dockyard.cli.flags import STRING, Command, Flag
+from dockyard.cli.flags import FORMAT, FORMAT_F, STRING, Command, Flag
 from dockyard.cli.main import VERSION, Cli
 from dockyard.cli.template import Header, columns_json
 from dockyard.client.errors import APIError, ClientError
@@ -15,8 +15,6 @@ from dockyard.proto.units import bytes_size
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
-
-_FORMAT = Flag("format", "f", STRING, "Format output using a custom template", metavar="string")
 
 
 def _arch() -> str:
@@ -32,7 +30,7 @@ def _render_one(cli: Cli, format_text: str, data: Any) -> int:
 
 # -- version -------------------------------------------------------------------
 VERSION_CMD = Command(
-    "version", "[OPTIONS]", "Show the Dockyard version information", (_FORMAT,), max_args=0
+    "version", "[OPTIONS]", "Show the Dockyard version information", (FORMAT_F,), max_args=0
 )
 
 _CLIENT_TEMPLATE = """Client:
@@ -122,7 +120,7 @@ def _ansic(timestamp: str) -> str:
 
 
 # -- info ----------------------------------------------------------------------
-INFO = Command("info", "[OPTIONS]", "Display system-wide information", (_FORMAT,), max_args=0)
+INFO = Command("info", "[OPTIONS]", "Display system-wide information", (FORMAT_F,), max_args=0)
 
 
 def info(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
@@ -179,7 +177,7 @@ INSPECT = Command(
     "[OPTIONS] NAME|ID [NAME|ID...]",
     "Return low-level information on Dockyard objects",
     (
-        _FORMAT,
+        FORMAT_F,
         Flag("size", "s", help="Display total file sizes if the type is container"),
         Flag("type", "", STRING, "Return JSON for specified type", metavar="string"),
     ),
@@ -189,14 +187,14 @@ CONTAINER_INSPECT = Command(
     "container inspect",
     "[OPTIONS] CONTAINER [CONTAINER...]",
     "Display detailed information on one or more containers",
-    (_FORMAT, Flag("size", "s", help="Display total file sizes")),
+    (FORMAT_F, Flag("size", "s", help="Display total file sizes")),
     min_args=1,
 )
 IMAGE_INSPECT = Command(
     "image inspect",
     "[OPTIONS] IMAGE [IMAGE...]",
     "Display detailed information on one or more images",
-    (_FORMAT,),
+    (FORMAT_F,),
     min_args=1,
 )
 _KINDS = {
@@ -250,7 +248,7 @@ DF = Command(
     "[OPTIONS]",
     "Show disk usage",
     (
-        Flag("format", "", STRING, "Format output using a custom template", metavar="string"),
+        FORMAT,
         Flag("verbose", "v", help="Show detailed information on space usage"),
     ),
     max_args=0,

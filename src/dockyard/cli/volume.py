@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from dockyard.cli.filterflag import filter_flag
-from dockyard.cli.flags import BOOL, LIST, STRING, Command, Flag
+from dockyard.cli.flags import BOOL, FORMAT, FORMAT_F, LIST, STRING, Command, Flag
 from dockyard.cli.format import human_size
 from dockyard.cli.main import Cli
 from dockyard.cli.network import inspect_objects, kv_list, list_rows, remove_each
 from dockyard.cli.template import Header, columns_json
-from dockyard.client.http import quote
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -47,7 +46,7 @@ LS = Command(
     "List volumes",
     (
         filter_flag('Provide filter values (e.g. "dangling=true")'),
-        Flag("format", "", STRING, "Format output using a custom template", metavar="string"),
+        FORMAT,
         Flag("quiet", "q", BOOL, "Only display volume names"),
     ),
     max_args=0,
@@ -96,13 +95,13 @@ INSPECT = Command(
     "volume inspect",
     "[OPTIONS] VOLUME [VOLUME...]",
     "Display detailed information on one or more volumes",
-    (Flag("format", "f", STRING, "Format output using a custom template", metavar="string"),),
+    (FORMAT_F,),
     min_args=1,
 )
 
 
 def inspect(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
-    return inspect_objects(cli, opts, [(a, f"/volumes/{quote(a, safe='')}") for a in args])
+    return inspect_objects(cli, opts, "volumes", args)
 
 
 RM = Command(

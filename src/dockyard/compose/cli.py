@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 
-from dockyard.cli.flags import BOOL, INT, LIST, STRING, Command, Flag
+from dockyard.cli.flags import BOOL, INT, LIST, NO_TRUNC, STRING, Command, Flag
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -36,14 +36,19 @@ GLOBAL = Command(
     interspersed=False,
 )  # fmt: skip
 
+# flags several commands take, with Compose v2's help texts
 _T = Flag("timeout", "t", INT, "Specify a shutdown timeout in seconds")
+_ORPHANS = Flag("remove-orphans", "", BOOL, "Remove containers for services not defined in the Compose file")  # fmt: skip
+_NO_DEPS = Flag("no-deps", "", BOOL, "Don't start linked services")
+_QUIET_PULL = Flag("quiet-pull", "", BOOL, "Pull without printing progress information")
+_INDEX = Flag("index", "", INT, "Index of the container if service has multiple replicas", default=0)  # fmt: skip
 # what `create` takes, and `up` too (it creates first), as Compose v2's createOptions
 _CREATE = (
     Flag("build", "", BOOL, "Build images before starting containers"),
     Flag("no-build", "", BOOL, "Don't build an image, even if it's policy"),
     Flag("force-recreate", "", BOOL, "Recreate containers even if their configuration and image haven't changed"),
     Flag("no-recreate", "", BOOL, "If containers already exist, don't recreate them."),
-    Flag("remove-orphans", "", BOOL, "Remove containers for services not defined in the Compose file"),
+    _ORPHANS,
     Flag("scale", "", LIST, "Scale SERVICE to NUM instances. Overrides the `scale` setting in the Compose file if present."),
     Flag("pull", "", STRING, 'Pull image before running ("always"|"missing"|"never")'),
 )  # fmt: skip
@@ -60,14 +65,14 @@ COMMANDS: dict[str, Command] = {
                *_CREATE,
                Flag("wait", "", BOOL, "Wait for services to be running|healthy. Implies detached mode."),
                Flag("wait-timeout", "", INT, "Maximum duration in seconds to wait for the project to be running|healthy"),
-               Flag("no-deps", "", BOOL, "Don't start linked services"),
+               _NO_DEPS,
                Flag("abort-on-container-exit", "", BOOL, "Stops all containers if any container was stopped."),
                Flag("exit-code-from", "", STRING, "Return the exit code of the selected service container."),
                Flag("attach", "", LIST, "Restrict attaching to the specified services."),
                Flag("no-attach", "", LIST, "Do not attach (stream logs) to the specified services"),
                Flag("renew-anon-volumes", "V", BOOL, "Recreate anonymous volumes instead of retrieving data from the previous containers"),
                Flag("no-start", "", BOOL, "Don't start the services after creating them"),
-               Flag("quiet-pull", "", BOOL, "Pull without printing progress information"),
+               _QUIET_PULL,
                Flag("no-color", "", BOOL, "Produce monochrome output"),
                Flag("no-log-prefix", "", BOOL, "Don't print prefix in logs"),
                Flag("always-recreate-deps", "", BOOL, "Recreate dependent containers."),
@@ -75,7 +80,7 @@ COMMANDS: dict[str, Command] = {
     "down": _cmd("down", "[OPTIONS] [SERVICES]", "Stop and remove containers, networks",
                  Flag("volumes", "v", BOOL, "Remove named volumes declared in the \"volumes\" section of the Compose file and anonymous volumes attached to containers"),
                  Flag("rmi", "", STRING, 'Remove images used by services. "local" remove only images that don\'t have a custom tag ("local"|"all")'),
-                 Flag("remove-orphans", "", BOOL, "Remove containers for services not defined in the Compose file"), _T),
+                 _ORPHANS, _T),
     "create": _cmd("create", "[OPTIONS] [SERVICE...]", "Creates containers for a service",
                    *_CREATE),
     "ps": _cmd("ps", "[OPTIONS] [SERVICE...]", "List containers",
@@ -85,7 +90,7 @@ COMMANDS: dict[str, Command] = {
                Flag("status", "", LIST, "Filter services by status. Values: [paused | restarting | removing | running | dead | created | exited]"),
                Flag("filter", "", STRING, "Filter services by a property (supported filters: status)"),
                Flag("format", "", STRING, _PS_FORMAT, default="table"),
-               Flag("no-trunc", "", BOOL, "Don't truncate output"),
+               NO_TRUNC,
                Flag("orphans", "", BOOL, "Include orphaned services (not declared by project)", default=True)),
     "logs": _cmd("logs", "[OPTIONS] [SERVICE...]", "View output from containers",
                  Flag("follow", "f", BOOL, "Follow log output"),
@@ -104,7 +109,7 @@ COMMANDS: dict[str, Command] = {
                  Flag("user", "u", STRING, "Run the command as this user"),
                  Flag("workdir", "w", STRING, "Path to workdir directory for this command"),
                  Flag("privileged", "", BOOL, "Give extended privileges to the process"),
-                 Flag("index", "", INT, "Index of the container if service has multiple replicas", default=0),
+                 _INDEX,
                  min_args=2, interspersed=False),
     "run": _cmd("run", "[OPTIONS] SERVICE [COMMAND] [ARGS...]", "Run a one-off command on a service",
                 Flag("rm", "", BOOL, "Automatically remove the container when it exits"),
@@ -121,10 +126,10 @@ COMMANDS: dict[str, Command] = {
                 Flag("volume", "v", LIST, "Bind mount a volume"),
                 Flag("user", "u", STRING, "Run as specified username or uid"),
                 Flag("workdir", "w", STRING, "Working directory inside the container"),
-                Flag("no-deps", "", BOOL, "Don't start linked services"),
+                _NO_DEPS,
                 Flag("build", "", BOOL, "Build image before starting container"),
-                Flag("remove-orphans", "", BOOL, "Remove containers for services not defined in the Compose file"),
-                Flag("quiet-pull", "", BOOL, "Pull without printing progress information"),
+                _ORPHANS,
+                _QUIET_PULL,
                 min_args=1, interspersed=False),
     "build": _cmd("build", "[OPTIONS] [SERVICE...]", "Build or rebuild services",
                   Flag("no-cache", "", BOOL, "Do not use cache when building the image"),
@@ -158,7 +163,7 @@ COMMANDS: dict[str, Command] = {
                     Flag("no-deps", "", BOOL, "Don't restart dependent services")),
     "kill": _cmd("kill", "[OPTIONS] [SERVICE...]", "Force stop service containers",
                  Flag("signal", "s", STRING, "SIGNAL to send to the container", default="SIGKILL"),
-                 Flag("remove-orphans", "", BOOL, "Remove containers for services not defined in the Compose file")),
+                 _ORPHANS),
     "rm": _cmd("rm", "[OPTIONS] [SERVICE...]", "Removes stopped service containers",
                Flag("force", "f", BOOL, "Don't ask to confirm removal"),
                Flag("stop", "s", BOOL, "Stop the containers, if required, before removing"),
@@ -168,11 +173,11 @@ COMMANDS: dict[str, Command] = {
     "top": _cmd("top", "[SERVICES...]", "Display the running processes"),
     "port": _cmd("port", "[OPTIONS] SERVICE PRIVATE_PORT", "Print the public port for a port binding",
                  Flag("protocol", "", STRING, "tcp or udp", default="tcp"),
-                 Flag("index", "", INT, "Index of the container if service has multiple replicas", default=0),
+                 _INDEX,
                  min_args=2, max_args=2),
     "cp": _cmd("cp", "[OPTIONS] SERVICE:SRC_PATH DEST_PATH|-\n\tdocker compose cp [OPTIONS] SRC_PATH|- SERVICE:DEST_PATH",
                "Copy files/folders between a service container and the local filesystem",
-               Flag("index", "", INT, "Index of the container if service has multiple replicas", default=0),
+               _INDEX,
                Flag("all", "", BOOL, "Include containers created by the run command"),
                Flag("archive", "a", BOOL, "Archive mode (copy all uid/gid information)"),
                Flag("follow-link", "L", BOOL, "Always follow symbol link in SRC_PATH"),
