@@ -6,25 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from aiohttp import web
 
+from dockyard.api.backend import ImportConfig
 from dockyard.api.errors import DockyardError, InvalidParameter
 from dockyard.daemon.server.params import json_response, qbool, qfilters
 
 
 class ImagesBackend(Protocol):
-    async def import_image(
-        self,
-        body: AsyncIterator[bytes],
-        repo: str = "",
-        tag: str = "",
-        changes: list[str] | None = None,
-        message: str = "",
-        platform: str = "",
-    ) -> str: ...
+    async def import_image(self, req: ImportConfig) -> str: ...
 
     async def pull(self, from_image: str, tag: str = "", platform: str = "") -> None: ...
 
@@ -69,12 +62,14 @@ def routes(
                     f"importing from a URL ({from_src}) is not supported: send the archive as the request body"
                 )
             image_id = await backend.import_image(
-                request.content.iter_chunked(1 << 20),
-                repo=q.get("repo", ""),
-                tag=q.get("tag", ""),
-                changes=q.getall("changes", []),
-                message=q.get("message", ""),
-                platform=platform,
+                ImportConfig(
+                    request.content.iter_chunked(1 << 20),
+                    repo=q.get("repo", ""),
+                    tag=q.get("tag", ""),
+                    changes=q.getall("changes", []),
+                    message=q.get("message", ""),
+                    platform=platform,
+                )
             )
             return web.Response(
                 body=_status_line({"status": image_id}), content_type="application/json"

@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
+from dockyard.api.backend import CommitConfig
 from dockyard.api.errors import InvalidParameter
 from dockyard.daemon.services.containers import ContainerService
 from dockyard.daemon.services.events import EventBus
@@ -78,37 +79,27 @@ class CommitService:
 
     # -- POST /commit -----------------------------------------------------------
 
-    async def commit(
-        self,
-        container: str,
-        repo: str = "",
-        tag: str = "",
-        comment: str = "",
-        author: str = "",
-        pause: bool = True,
-        changes: list[str] | None = None,
-        config: dict[str, Any] | None = None,
-    ) -> str:
-        c = self.containers.get(container)
-        if tag and not repo:
+    async def commit(self, req: CommitConfig) -> str:
+        c = self.containers.get(req.container)
+        if req.tag and not req.repo:
             raise InvalidParameter("tag without repository")
-        ref = refs.parse_repository_tag(repo, tag) if repo else None
+        ref = refs.parse_repository_tag(req.repo, req.tag) if req.repo else None
         parent = self.images.store.get(c.image_id)
         new_config = copy.deepcopy(c.config)
-        for key, value in (config or {}).items():
+        for key, value in (req.config or {}).items():
             if value not in (None, "", [], {}):
                 new_config[key] = value
-        new_config = apply_changes(new_config, list(changes or []))
+        new_config = apply_changes(new_config, list(req.changes))
         created_by = " ".join([c.path, *c.args]) if c.path else ""
-        async with self._paused(c, pause):
+        async with self._paused(c, req.pause):
             layer = await asyncio.to_thread(self.layer_of, c.id, parent.snapshot)
         cfg = image_config(
             parent.config,
             new_config,
             created_by,
             layer.diff_id,
-            comment=comment,
-            author=author,
+            comment=req.comment,
+            author=req.author,
             container_id=c.id,
             ordinary_container_config=copy.deepcopy(c.config),
         )
@@ -120,7 +111,7 @@ class CommitService:
             "commit",
             c.id,
             {
-                "comment": comment,
+                "comment": req.comment,
                 "imageID": image_id,
                 "imageRef": ref.familiar() if ref else "",
                 "name": c.name.lstrip("/"),

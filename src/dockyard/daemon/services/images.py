@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from dockyard import __version__
+from dockyard.api.backend import ImportConfig
 from dockyard.api.errors import Conflict, InvalidParameter, NoSuchImage, NotFound
 from dockyard.api.filters import labels_match
 from dockyard.api.timefilters import unix_time
@@ -144,23 +145,15 @@ class ImageService:
 
     # -- import ---------------------------------------------------------------
 
-    async def import_image(
-        self,
-        body: AsyncIterator[bytes],
-        repo: str = "",
-        tag: str = "",
-        changes: list[str] | None = None,
-        message: str = "",
-        platform: str = "",
-    ) -> str:
+    async def import_image(self, req: ImportConfig) -> str:
         """`docker import -`: a rootfs tar (plain or compressed) becomes a one-layer image."""
-        ref = refs.parse_repository_tag(repo, tag) if repo else None
-        if tag and not repo:
+        ref = refs.parse_repository_tag(req.repo, req.tag) if req.repo else None
+        if req.tag and not req.repo:
             raise InvalidParameter("tag without repository")
-        plat = parse_platform(platform)
-        container_config = apply_changes({}, list(changes or []))
+        plat = parse_platform(req.platform)
+        container_config = apply_changes({}, list(req.changes))
         image_id = await read_in_thread(
-            body, lambda pipe: self._import_sync(pipe, container_config, message, plat)
+            req.body, lambda pipe: self._import_sync(pipe, container_config, req.message, plat)
         )
         if ref is not None:
             self._tag(image_id, ref)
