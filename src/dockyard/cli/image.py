@@ -9,7 +9,7 @@ from dockyard.cli.flags import BOOL, FORMAT, LIST, NO_TRUNC, STRING, Command, Fl
 from dockyard.cli.format import human_size, json_message_line, short_id, since, split_reference
 from dockyard.cli.main import Cli
 from dockyard.cli.template import Header, columns_json
-from dockyard.client.errors import APIError, ClientError
+from dockyard.client.errors import ClientError
 from dockyard.client.http import quote
 
 TYPE_CHECKING = False
@@ -269,23 +269,20 @@ RMI = Command(
 
 
 def rmi(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
+    from dockyard.cli.lifecycle import each
+
     params = {"force": opts["force"] or None, "noprune": opts["no_prune"] or None}
-    errors = []
-    for name in args:
-        try:
-            deleted = cli.client.delete(f"/images/{quote(name, safe='/:@')}", params) or []
-        except APIError as e:
-            errors.append(str(e))
-            continue
-        for item in deleted:
-            if item.get("Untagged"):
-                cli.out(f"Untagged: {item['Untagged']}\n")
-            if item.get("Deleted"):
-                cli.out(f"Deleted: {item['Deleted']}\n")
-    if errors:
-        cli.err("\n".join(errors) + "\n")
-        return 1
-    return 0
+
+    def one(name: str) -> str:
+        deleted = cli.client.delete(f"/images/{quote(name, safe='/:@')}", params) or []
+        return "\n".join(
+            f"{what}: {item[what]}"
+            for item in deleted
+            for what in ("Untagged", "Deleted")
+            if item.get(what)
+        )
+
+    return each(cli, args, one)
 
 
 # -- history -----------------------------------------------------------------------

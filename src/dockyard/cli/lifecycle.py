@@ -23,8 +23,9 @@ if TYPE_CHECKING:
 
 
 def each(cli: Cli, names: list[str], action: Any, verb: str | None = None) -> int:
-    """Apply `action` to each container, echo its name; errors last, exit 1 (`verb`:
-    docker's closing `failed to <verb> containers` line, which only `start` prints)."""
+    """Apply `action` to each name, echo the name (or what `action` returns, nothing for
+    ""); errors last, exit 1 (`verb`: docker's closing `failed to <verb> containers`
+    line, which only `start` prints)."""
     errors, failed = [], []
     for name in names:
         try:
@@ -33,7 +34,8 @@ def each(cli: Cli, names: list[str], action: Any, verb: str | None = None) -> in
             errors.append(str(e))
             failed.append(name)
             continue
-        cli.out(f"{name if result is None else result}\n")
+        if result != "":
+            cli.out(f"{name if result is None else result}\n")
     if errors:
         if verb:
             errors.append(f"Error: failed to {verb} containers: {', '.join(failed)}")
