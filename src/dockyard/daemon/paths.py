@@ -20,6 +20,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from dockyard.pathtable import below
+
 
 @dataclass(frozen=True)
 class DaemonPaths:
@@ -30,49 +32,18 @@ class DaemonPaths:
         for d in (self.containers_root, self.bundles_root, self.runtime_root, self.sockets_root):
             os.makedirs(d, mode=0o700, exist_ok=True)
 
-    @property
-    def containers_root(self) -> str:
-        return os.path.join(self.data_root, "containers")
-
-    @property
-    def bundles_root(self) -> str:
-        return os.path.join(self.exec_root, "containers")
-
-    @property
-    def swarm_root(self) -> str:
-        return os.path.join(self.data_root, "swarm")
-
-    @property
-    def engine_id_file(self) -> str:
-        return os.path.join(self.data_root, "engine-id")
-
-    @property
-    def volumes_root(self) -> str:
-        return os.path.join(self.data_root, "volumes")
-
-    @property
-    def networks_root(self) -> str:
-        return os.path.join(self.data_root, "network")
-
-    @property
-    def netns_root(self) -> str:
-        return os.path.join(self.exec_root, "netns")
-
-    @property
-    def distribution_metadata(self) -> str:
-        return os.path.join(self.data_root, "distribution", "v2metadata.json")
-
-    @property
-    def certs_dir(self) -> str:
-        return os.path.join(self.data_root, "certs.d")
-
-    @property
-    def builder_tmp(self) -> str:
-        return os.path.join(self.data_root, "builder", "tmp")
-
-    @property
-    def runtime_root(self) -> str:
-        return os.path.join(self.exec_root, "runtime")
+    containers_root = below("data_root", "containers")
+    bundles_root = below("exec_root", "containers")
+    swarm_root = below("data_root", "swarm")
+    engine_id_file = below("data_root", "engine-id")
+    volumes_root = below("data_root", "volumes")
+    networks_root = below("data_root", "network")
+    netns_root = below("exec_root", "netns")
+    distribution_metadata = below("data_root", "distribution", "v2metadata.json")
+    certs_dir = below("data_root", "certs.d")
+    builder_tmp = below("data_root", "builder", "tmp")
+    runtime_root = below("exec_root", "runtime")
+    sockets_root = below("exec_root", "s")
 
     def container_dir(self, cid: str) -> str:
         return os.path.join(self.containers_root, cid)
@@ -98,10 +69,6 @@ class DaemonPaths:
     def shm(self, cid: str) -> str:
         """A shareable container's /dev/shm, a tmpfs mounted here on the host."""
         return os.path.join(self.bundle(cid), "shm")
-
-    @property
-    def sockets_root(self) -> str:
-        return os.path.join(self.exec_root, "s")
 
     def monitor_socket(self, cid: str) -> str:
         # Short on purpose: AF_UNIX paths are limited to 108 bytes, and a bundle

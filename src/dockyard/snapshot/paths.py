@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from dockyard.pathtable import path_below
+
 
 @dataclass(frozen=True, slots=True)
 class OverlayPaths:
@@ -25,17 +27,9 @@ class OverlayPaths:
     def under(cls, data_root: Path) -> OverlayPaths:
         return cls(Path(data_root) / "snapshots" / "overlay")
 
-    @property
-    def db(self) -> Path:
-        return self.root / "metadata.db"
-
-    @property
-    def snapshots(self) -> Path:
-        return self.root / "snapshots"
-
-    @property
-    def tmp(self) -> Path:
-        return self.root / "tmp"
+    db = path_below("root", "metadata.db")
+    snapshots = path_below("root", "snapshots")
+    tmp = path_below("root", "tmp")
 
     def snapshot_dir(self, sid: int) -> Path:
         return self.snapshots / str(sid)

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from dockyard.pathtable import path_below
 from dockyard.proto.reference import validate_digest
 
 
@@ -29,25 +30,11 @@ class StorePaths:
     def under(cls, data_root: Path) -> StorePaths:
         return cls(Path(data_root) / "image")
 
-    @property
-    def db(self) -> Path:
-        return self.root / "metadata.db"
-
-    @property
-    def content(self) -> Path:
-        return self.root / "content"
-
-    @property
-    def blobs(self) -> Path:
-        return self.root / "content" / "blobs" / "sha256"
-
-    @property
-    def ingest(self) -> Path:
-        return self.root / "content" / "ingest"
-
-    @property
-    def tmp(self) -> Path:
-        return self.root / "tmp"
+    db = path_below("root", "metadata.db")
+    content = path_below("root", "content")
+    blobs = path_below("root", "content", "blobs", "sha256")
+    ingest = path_below("root", "content", "ingest")
+    tmp = path_below("root", "tmp")
 
     def blob(self, digest: str) -> Path:
         return self.blobs / validate_digest(digest)[len("sha256:") :]
