@@ -9,7 +9,7 @@ import os
 import sys
 
 from dockyard.api.buildresources import RESOURCES
-from dockyard.cli.flags import BOOL, INT, LIST, STRING, Command, Flag
+from dockyard.cli.flags import BOOL, INT, LIST, PLATFORM, STRING, Command, Flag
 from dockyard.cli.main import Cli
 from dockyard.client.errors import ClientError
 from dockyard.proto.units import ram_in_bytes
@@ -50,7 +50,7 @@ BUILD = Command(
         Flag("rm", "", BOOL, "Remove intermediate containers after a successful build", default=True),
         Flag("force-rm", "", BOOL, "Always remove intermediate containers"),
         Flag("pull", "", BOOL, "Always attempt to pull a newer version of the image"),
-        Flag("platform", "", STRING, "Set platform if server is multi-platform capable", metavar="string"),
+        PLATFORM,
         *_RESOURCE_FLAGS,
     ),
     min_args=1,

@@ -16,13 +16,16 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+_DETACH_KEYS = Flag(
+    "detach-keys", "", STRING, "Override the key sequence for detaching a container"
+)
 EXEC = Command(
     "exec",
     "[OPTIONS] CONTAINER COMMAND [ARG...]",
     "Execute a command in a running container",
     (
         Flag("detach", "d", BOOL, "Detached mode: run command in the background"),
-        Flag("detach-keys", "", STRING, "Override the key sequence for detaching a container"),
+        _DETACH_KEYS,
         Flag("env", "e", LIST, "Set environment variables", metavar="list"),
         Flag("env-file", "", LIST, "Read in a file of environment variables", metavar="list"),
         Flag("interactive", "i", BOOL, "Keep STDIN open even if not attached"),
@@ -40,7 +43,7 @@ ATTACH = Command(
     "[OPTIONS] CONTAINER",
     "Attach local standard input, output, and error streams to a running container",
     (
-        Flag("detach-keys", "", STRING, "Override the key sequence for detaching a container"),
+        _DETACH_KEYS,
         Flag("no-stdin", "", BOOL, "Do not attach STDIN"),
     ),
     min_args=1,

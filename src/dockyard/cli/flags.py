@@ -60,6 +60,9 @@ class Flag:
 FORMAT = Flag("format", "", STRING, "Format output using a custom template", metavar="string")
 FORMAT_F = Flag("format", "f", STRING, "Format output using a custom template", metavar="string")
 NO_TRUNC = Flag("no-trunc", "", BOOL, "Don't truncate output")
+PLATFORM = Flag(
+    "platform", "", STRING, "Set platform if server is multi-platform capable", metavar="string"
+)  # build, import, pull
 
 
 class Command:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from dockyard.cli.filterflag import filter_flag
-from dockyard.cli.flags import BOOL, FORMAT, LIST, NO_TRUNC, STRING, Command, Flag
+from dockyard.cli.flags import BOOL, FORMAT, LIST, NO_TRUNC, PLATFORM, STRING, Command, Flag
 from dockyard.cli.format import human_size, json_message_line, short_id, since, split_reference
 from dockyard.cli.main import Cli
 from dockyard.cli.template import Header, columns_json
@@ -16,6 +16,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+_QUIET_IDS = Flag("quiet", "q", BOOL, "Only show image IDs")  # images, history
 IMAGES = Command(
     "images",
     "[OPTIONS] [REPOSITORY[:TAG]]",
@@ -26,7 +27,7 @@ IMAGES = Command(
         filter_flag("Filter output based on conditions provided"),
         Flag("format", "", STRING, "Pretty-print images using a Go template", metavar="string"),
         NO_TRUNC,
-        Flag("quiet", "q", BOOL, "Only show image IDs"),
+        _QUIET_IDS,
     ),
     max_args=1,
     aliases=("image ls", "image list"),
@@ -170,13 +171,7 @@ IMPORT = Command(
             "change", "c", LIST, "Apply Dockerfile instruction to the created image", metavar="list"
         ),
         Flag("message", "m", STRING, "Set commit message for imported image", metavar="string"),
-        Flag(
-            "platform",
-            "",
-            STRING,
-            "Set platform if server is multi-platform capable",
-            metavar="string",
-        ),
+        PLATFORM,
     ),
     min_args=1,
     max_args=2,
@@ -294,7 +289,7 @@ HISTORY = Command(
         FORMAT,
         Flag("human", "H", BOOL, "Print sizes and dates in human readable format", default=True),
         NO_TRUNC,
-        Flag("quiet", "q", BOOL, "Only show image IDs"),
+        _QUIET_IDS,
         Flag("platform", "", STRING, "Show history for the given platform", metavar="string"),
     ),
     min_args=1,

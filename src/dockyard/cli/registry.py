@@ -17,7 +17,7 @@ import subprocess
 import sys
 from typing import Any
 
-from dockyard.cli.flags import BOOL, STRING, Command, Flag
+from dockyard.cli.flags import BOOL, PLATFORM, STRING, Command, Flag
 from dockyard.cli.image import show_progress
 from dockyard.cli.main import Cli
 from dockyard.client.errors import ClientError
@@ -108,6 +108,8 @@ def auth_header(host: str) -> dict[str, str]:
     return {"X-Registry-Auth": base64.urlsafe_b64encode(doc).decode()}
 
 
+_QUIET = Flag("quiet", "q", BOOL, "Suppress verbose output")  # pull, push
+
 # -- pull / push ---------------------------------------------------------------------
 PULL = Command(
     "pull",
@@ -115,14 +117,8 @@ PULL = Command(
     "Download an image from a registry",
     (
         Flag("all-tags", "a", BOOL, "Download all tagged images in the repository"),
-        Flag("quiet", "q", BOOL, "Suppress verbose output"),
-        Flag(
-            "platform",
-            "",
-            STRING,
-            "Set platform if server is multi-platform capable",
-            metavar="string",
-        ),
+        _QUIET,
+        PLATFORM,
     ),
     min_args=1,
     max_args=1,
@@ -179,7 +175,7 @@ PUSH = Command(
     "Upload an image to a registry",
     (
         Flag("all-tags", "a", BOOL, "Push all tags of an image to the repository"),
-        Flag("quiet", "q", BOOL, "Suppress verbose output"),
+        _QUIET,
     ),
     min_args=1,
     max_args=1,

@@ -41,6 +41,8 @@ _T = Flag("timeout", "t", INT, "Specify a shutdown timeout in seconds")
 _ORPHANS = Flag("remove-orphans", "", BOOL, "Remove containers for services not defined in the Compose file")  # fmt: skip
 _NO_DEPS = Flag("no-deps", "", BOOL, "Don't start linked services")
 _QUIET_PULL = Flag("quiet-pull", "", BOOL, "Pull without printing progress information")
+_LOG_STYLE = (Flag("no-color", "", BOOL, "Produce monochrome output"),
+              Flag("no-log-prefix", "", BOOL, "Don't print prefix in logs"))  # fmt: skip
 _INDEX = Flag("index", "", INT, "Index of the container if service has multiple replicas", default=0)  # fmt: skip
 # what `create` takes, and `up` too (it creates first), as Compose v2's createOptions
 _CREATE = (
@@ -73,8 +75,7 @@ COMMANDS: dict[str, Command] = {
                Flag("renew-anon-volumes", "V", BOOL, "Recreate anonymous volumes instead of retrieving data from the previous containers"),
                Flag("no-start", "", BOOL, "Don't start the services after creating them"),
                _QUIET_PULL,
-               Flag("no-color", "", BOOL, "Produce monochrome output"),
-               Flag("no-log-prefix", "", BOOL, "Don't print prefix in logs"),
+               *_LOG_STYLE,
                Flag("always-recreate-deps", "", BOOL, "Recreate dependent containers."),
                Flag("timestamps", "", BOOL, "Show timestamps"), _T),
     "down": _cmd("down", "[OPTIONS] [SERVICES]", "Stop and remove containers, networks",
@@ -98,8 +99,7 @@ COMMANDS: dict[str, Command] = {
                  Flag("timestamps", "t", BOOL, "Show timestamps"),
                  Flag("since", "", STRING, "Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)"),
                  Flag("until", "", STRING, "Show logs before a timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)"),
-                 Flag("no-color", "", BOOL, "Produce monochrome output"),
-                 Flag("no-log-prefix", "", BOOL, "Don't print prefix in logs"),
+                 *_LOG_STYLE,
                  Flag("index", "", INT, "index of the container if service has multiple replicas")),
     "exec": _cmd("exec", "[OPTIONS] SERVICE COMMAND [ARGS...]", "Execute a command in a running container",
                  Flag("detach", "d", BOOL, "Detached mode: Run command in the background"),
