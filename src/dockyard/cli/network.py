@@ -25,20 +25,16 @@ def kv_list(items: list[str]) -> dict[str, str]:
 
 
 def inspect_objects(cli: Cli, opts: dict[str, Any], kind: str, names: list[str]) -> int:
-    """GET /<kind>/<name> for each name; print JSON (indented as docker does) or each
-    through --format."""
-    found, status = [], 0
-    for name in names:
-        try:
-            found.append(cli.client.get(f"/{kind}/{quote(name, safe='')}"))
-        except APIError as e:
-            cli.err(f"{e}\n")
-            status = 1
-    from dockyard.cli.template import print_inspected
+    """`network inspect`, `volume inspect`: GET /<kind>/<name> for each name."""
+    from dockyard.cli.system import inspect_each
 
-    if print_inspected(cli, opts["format"], found):
-        return 1
-    return status
+    def fetch(name: str) -> Any:
+        try:
+            return cli.client.get(f"/{kind}/{quote(name, safe='')}")
+        except APIError as e:  # any refusal is reported with the rest, as docker does
+            raise LookupError(str(e)) from None
+
+    return inspect_each(cli, opts["format"], names, fetch)
 
 
 def remove_each(

@@ -14,6 +14,7 @@ from dockyard.proto.units import bytes_size
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 
@@ -225,21 +226,30 @@ def inspect(cli: Cli, opts: dict[str, Any], args: list[str], kinds: list[str] | 
             cli.err(f'"{kind}" is not a valid value for --type\n')
             return 1
         kinds = [kind] if kind else ["container", "image"]
+    return inspect_each(
+        cli, opts["format"], args, lambda name: _fetch(cli, kinds, name, opts.get("size", False))
+    )
+
+
+def inspect_each(
+    cli: Cli, format_text: str | None, names: list[str], fetch: Callable[[str], Any]
+) -> int:
+    """docker's inspect.Inspect, for every `inspect` command: fetch each name, print
+    what was found (indented JSON, or each through --format), then what was not
+    (each LookupError's message); exit 1 if anything was not found."""
     found, errors = [], []
-    for name in args:
+    for name in names:
         try:
-            found.append(_fetch(cli, kinds, name, opts.get("size", False)))
+            found.append(fetch(name))
         except LookupError as e:
             errors.append(str(e))
-    status = 0
     from dockyard.cli.template import print_inspected
 
-    if print_inspected(cli, opts["format"], found):
+    if print_inspected(cli, format_text, found):
         return 1
     for error in errors:
         cli.err(f"{error}\n")
-        status = 1
-    return status
+    return 1 if errors else 0
 
 
 # -- system df -----------------------------------------------------------------

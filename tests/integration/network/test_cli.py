@@ -28,6 +28,19 @@ def test_dockyard_network_and_volume_commands(daemon: Daemon) -> None:
         assert r.stdout.split() == [vol]
         r = daemon.dockyard("volume", "inspect", vol, check=True)
         assert json.loads(r.stdout)[0]["Name"] == vol
+        for kind, name in (("network", net), ("volume", vol)):
+            # one found, one not: the found one printed, the daemon's error after it, exit 1
+            ours = daemon.dockyard(kind, "inspect", "-f", "{{.Name}}", name, "nope-" + name)
+            theirs = daemon.docker(kind, "inspect", "-f", "{{.Name}}", name, "nope-" + name)
+            assert (
+                (ours.returncode, ours.stdout)
+                == (1, name + "\n")
+                == (theirs.returncode, theirs.stdout)
+            ), (ours, theirs)
+            assert (
+                ours.stderr.startswith("Error response from daemon: ")
+                and f"nope-{name}" in ours.stderr
+            )
         r = daemon.dockyard("network", "rm", "nope-" + net)
         assert r.returncode == 1 and "not found" in r.stderr
     finally:
