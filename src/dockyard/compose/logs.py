@@ -15,6 +15,7 @@ import threading
 
 from dockyard.client.errors import ClientError
 from dockyard.compose import labels
+from dockyard.compose.parallel import take
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -133,7 +134,7 @@ def attach(api: EngineAPI, containers: list[dict[str, Any]], printer: Printer,
     aborting = False
     try:
         while remaining:
-            c, code = ended.get()
+            c, code = take(ended)
             remaining -= 1
             printer.event(f"{display_name(c)} exited with code {code}")
             service = (c.get("Labels") or {}).get(labels.SERVICE)

@@ -15,6 +15,7 @@ threads wait on: a service's "created" or "ready".
 from __future__ import annotations
 
 import contextvars
+import queue
 import threading
 
 TYPE_CHECKING = False
@@ -25,7 +26,8 @@ if TYPE_CHECKING:
     T = TypeVar("T")
 
 # The main thread wakes this often while it waits, so a Ctrl-C (or the docker CLI
-# going away, which the plugin turns into an interrupt) is noticed promptly.
+# going away, which the plugin turns into an interrupt) is noticed promptly, even when
+# the kernel delivered the signal to another thread.
 _WAKE = 0.25
 
 
@@ -49,6 +51,19 @@ def _wait(event: threading.Event, timeout: float | None = None) -> bool:
     while not event.wait(_WAKE):
         pass
     return True
+
+
+def take(q: queue.Queue[T]) -> T:
+    """The next item of `q`; on the main thread it wakes every _WAKE, as `_wait` does: a
+    SIGINT the kernel handed to another thread (a log reader's) leaves a main thread
+    blocked in a lock's wait asleep until the lock moves."""
+    if threading.current_thread() is not threading.main_thread():
+        return q.get()
+    while True:
+        try:
+            return q.get(timeout=_WAKE)
+        except queue.Empty:
+            pass
 
 
 def gather(*thunks: Callable[[], T]) -> list[T]:

@@ -299,3 +299,39 @@ def test_a_service_sharing_another_follows_its_recreation(target: Target, tmp_pa
             f"container:{again[f'{project}-db-1']}")  # fmt: skip
     finally:
         t.compose("-p", project, "down", "-t", "0", cwd=tmp_path)
+
+
+@pytest.mark.parametrize("target", ["dockyard-compose"], indirect=True)
+def test_ctrl_c_taken_by_another_thread_still_stops_the_project(
+    target: Target, tmp_path: Path
+) -> None:
+    """The kernel may hand a process's SIGINT to any of its threads; a log reader's thread
+    taking it must still stop the project (the main thread slept in a lock's wait until a
+    container ended: the test above hung once under a CPU burner, alive after 60 s, and
+    this is a way it can). Sent to a reader thread on purpose (tgkill)."""
+    import ctypes
+    import os
+    import signal
+
+    t = target
+    project = "dyt" + uuid.uuid4().hex[:8]
+    (tmp_path / "compose.yaml").write_text(LIFE)
+    up = subprocess.Popen([*t.argv, "-p", project, "up", "--no-color"], cwd=tmp_path,
+                          env=t.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                          text=True, start_new_session=True)  # fmt: skip
+    try:
+        assert up.stdout is not None
+        for line in up.stdout:  # attached and running
+            if line.rstrip().endswith("| up"):
+                break
+        others = [int(tid) for tid in os.listdir(f"/proc/{up.pid}/task") if int(tid) != up.pid]
+        assert others, "compose up runs its log readers in threads"
+        sys_tgkill = 234  # x86_64
+        libc = ctypes.CDLL(None, use_errno=True)
+        assert libc.syscall(sys_tgkill, up.pid, others[0], signal.SIGINT) == 0
+        assert up.wait(30) == 130
+        state = t.docker("inspect", "-f", "{{.State.Status}}", f"{project}-a-1").stdout.strip()
+        assert state == "exited"
+    finally:
+        end_group(up)
+        t.compose("-p", project, "down", "-t", "0", cwd=tmp_path)
