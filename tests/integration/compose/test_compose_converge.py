@@ -195,25 +195,38 @@ def test_events_json(target: Target, tmp_path: Path) -> None:
         t.compose("-p", project, "down", "-t", "0", cwd=tmp_path)
 
 
-def test_interrupted_foreground_up_stops_the_project(target: Target, tmp_path: Path) -> None:
-    """Ctrl-C (SIGINT to the foreground process group) stops the containers; exit 130."""
-    import os
-    import signal
+def _up_attached(t: Target, project: str, tmp_path: Path) -> subprocess.Popen[str]:
+    """`up` of LIFE in the foreground, in a session of its own, once its container's own
+    output came through (attached and running)."""
     import time
 
-    t = target
-    project = "dyi" + uuid.uuid4().hex[:8]
     (tmp_path / "compose.yaml").write_text(LIFE)
     up = subprocess.Popen([*t.argv, "-p", project, "up", "--no-color"], cwd=tmp_path,
                           env=t.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                           text=True, start_new_session=True)  # fmt: skip
+    assert up.stdout is not None
+    deadline = time.monotonic() + 120
     try:
-        assert up.stdout is not None
-        deadline = time.monotonic() + 120
-        for line in up.stdout:  # the container's own output: attached and running
+        for line in up.stdout:
             if line.rstrip().endswith("| up"):
-                break
+                return up
             assert time.monotonic() < deadline
+        raise AssertionError("compose up ended before its container's output came")
+    except BaseException:
+        end_group(up)
+        t.compose("-p", project, "down", "-t", "0", cwd=tmp_path)
+        raise
+
+
+def test_interrupted_foreground_up_stops_the_project(target: Target, tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT to the foreground process group) stops the containers; exit 130."""
+    import os
+    import signal
+
+    t = target
+    project = "dyi" + uuid.uuid4().hex[:8]
+    up = _up_attached(t, project, tmp_path)
+    try:
         os.killpg(up.pid, signal.SIGINT)
         assert up.wait(60) == 130
         state = t.docker("inspect", "-f", "{{.State.Status}}", f"{project}-a-1").stdout.strip()
@@ -315,15 +328,8 @@ def test_ctrl_c_taken_by_another_thread_still_stops_the_project(
 
     t = target
     project = "dyt" + uuid.uuid4().hex[:8]
-    (tmp_path / "compose.yaml").write_text(LIFE)
-    up = subprocess.Popen([*t.argv, "-p", project, "up", "--no-color"], cwd=tmp_path,
-                          env=t.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                          text=True, start_new_session=True)  # fmt: skip
+    up = _up_attached(t, project, tmp_path)
     try:
-        assert up.stdout is not None
-        for line in up.stdout:  # attached and running
-            if line.rstrip().endswith("| up"):
-                break
         others = [int(tid) for tid in os.listdir(f"/proc/{up.pid}/task") if int(tid) != up.pid]
         assert others, "compose up runs its log readers in threads"
         sys_tgkill = 234  # x86_64
