@@ -228,12 +228,23 @@ HANDLERS = {
 }  # fmt: skip
 
 
+def _take_sigint() -> None:
+    """Ctrl-C stops a foreground `up` even when we were started with SIGINT ignored (a
+    background job of a shell without job control, `nohup`-like launchers), as Compose v2
+    does: Go's signal.Notify takes an ignored SIGINT back. Python leaves it ignored."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main(
     argv: list[str] | None = None, prog: str = "docker compose", host: str | None = None
 ) -> int:
     from dockyard.cli.flags import UsageError, help_text, parse
 
     argv = sys.argv[1:] if argv is None else argv
+    _take_sigint()
     try:
         gopts, rest = parse(GLOBAL, argv)
     except UsageError as e:
