@@ -14,6 +14,7 @@ the engine is declared in `needs`; it imports nothing of the daemon.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from dockyard.builder.cache import BuildCache
@@ -29,27 +30,18 @@ from dockyard.snapshot.snapshotter import Snapshotter
 __all__ = ["Builder", "BuildError", "BuildOptions", "Emit"]
 
 
+@dataclass(eq=False)
 class Builder:
-    def __init__(
-        self,
-        runner: StepRunner,
-        images: ImageSource,
-        layers: LayerStore,
-        snapshotter: Snapshotter,
-        cache: BuildCache,
-        mount_all: Callable[[list[Any], str], None],
-        unmount: Callable[[str], None],
-        tmp: str,
-    ) -> None:
-        self.runner = runner
-        self.images = images
-        self.layers = layers
-        self.snapshotter = snapshotter
-        self.cache = cache
-        self.steps = StepLocks()  # one build of a step at a time, across stages and builds
-        self.mount_all = mount_all
-        self.unmount = unmount
-        self.tmp = tmp  # where the builder's mount points go
+    runner: StepRunner
+    images: ImageSource
+    layers: LayerStore
+    snapshotter: Snapshotter
+    cache: BuildCache
+    mount_all: Callable[[list[Any], str], None]
+    unmount: Callable[[str], None]
+    tmp: str  # where the builder's mount points go
+    # one build of a step at a time, across stages and builds
+    steps: StepLocks = field(default_factory=StepLocks, init=False)
 
     async def build(self, df: Dockerfile, context: BuildContext, opts: BuildOptions,
                     emit: Emit) -> str:  # fmt: skip

@@ -17,6 +17,7 @@ import copy
 import json
 import tempfile
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from dockyard.api.backend import CommitConfig
@@ -40,18 +41,12 @@ class Freezer(Protocol):
     def frozen(self, c: Any) -> contextlib.AbstractAsyncContextManager[None]: ...
 
 
+@dataclass(eq=False)
 class CommitService:
-    def __init__(
-        self,
-        containers: ContainerService,
-        images: ImageService,
-        events: EventBus,
-        freezer: Freezer | None = None,
-    ) -> None:
-        self.containers = containers
-        self.images = images
-        self.events = events
-        self.freezer = freezer
+    containers: ContainerService
+    images: ImageService
+    events: EventBus
+    freezer: Freezer | None = None
 
     # -- building blocks (shared with the builder) -----------------------------
 

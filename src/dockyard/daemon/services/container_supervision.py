@@ -15,7 +15,7 @@ import os
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from dockyard.api.errors import DockyardError
@@ -71,6 +71,7 @@ def health_config(config: dict[str, Any]) -> HealthCheck | None:
     )
 
 
+@dataclass(eq=False)
 class Supervisor:
     """Restarts and health checks of the containers in `records`.
 
@@ -78,24 +79,14 @@ class Supervisor:
     stop: its stop with the container's own timeout; background: a task holder.
     """
 
-    def __init__(
-        self,
-        records: ContainerRecords,
-        paths: DaemonPaths,
-        runtime: TaskRuntime,
-        runtime_of: Callable[[dict[str, Any]], Runtime],
-        start_again: Step,
-        stop: Step,
-        background: Callable[[Coroutine[Any, Any, Any]], asyncio.Task[Any]],
-    ) -> None:
-        self.records = records
-        self.paths = paths
-        self.runtime = runtime
-        self.runtime_of = runtime_of
-        self.start_again = start_again
-        self.stop = stop
-        self.background = background
-        self.closing = False
+    records: ContainerRecords
+    paths: DaemonPaths
+    runtime: TaskRuntime
+    runtime_of: Callable[[dict[str, Any]], Runtime]
+    start_again: Step
+    stop: Step
+    background: Callable[[Coroutine[Any, Any, Any]], asyncio.Task[Any]]
+    closing: bool = field(default=False, init=False)
 
     # ---- restart policy ------------------------------------------------------------
     def should_restart(self, c: Container, code: int) -> bool:

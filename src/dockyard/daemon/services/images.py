@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -67,23 +68,20 @@ def open_image_service(data_root: Path, events: EventBus) -> ImageService:
     return ImageService(paths, content, store, snapshotter, events)
 
 
+def _unused(image_id: str) -> list[str]:
+    return []
+
+
+@dataclass(eq=False)
 class ImageService:
-    def __init__(
-        self,
-        paths: StorePaths,
-        content: ContentStore,
-        store: ImageStore,
-        snapshotter: OverlaySnapshotter,
-        events: EventBus,
-    ) -> None:
-        self.paths = paths
-        self.content = content
-        self.store = store
-        self.snapshotter = snapshotter
-        self.events = events
-        self._in_use: UsageCheck = lambda image_id: []
-        self._running: UsageCheck | None = None
-        self._lock = asyncio.Lock()
+    paths: StorePaths
+    content: ContentStore
+    store: ImageStore
+    snapshotter: OverlaySnapshotter
+    events: EventBus
+    _in_use: UsageCheck = field(default=_unused, init=False)
+    _running: UsageCheck | None = field(default=None, init=False)
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
 
     @property
     def ingest_dir(self) -> Path:

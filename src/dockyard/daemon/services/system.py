@@ -6,6 +6,7 @@ import os
 import platform
 import socket
 import time
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from dockyard import __version__
@@ -49,21 +50,14 @@ class ImageLister(Protocol):
     def list_images(self) -> list[dict[str, Any]]: ...
 
 
+@dataclass(eq=False)
 class SystemService:
-    def __init__(
-        self,
-        paths: DaemonPaths,
-        containers: ContainerService,
-        images: ImageLister,
-        runtime_name: str,
-        daemon_id: str,
-    ) -> None:
-        self.paths = paths
-        self.containers = containers
-        self.images = images
-        self.runtime_name = runtime_name
-        self.runtimes: Runtimes | None = None
-        self.daemon_id = daemon_id
+    paths: DaemonPaths
+    containers: ContainerService
+    images: ImageLister
+    runtime_name: str
+    daemon_id: str
+    runtimes: Runtimes | None = field(default=None, init=False)
 
     def _image_count(self) -> int:
         try:

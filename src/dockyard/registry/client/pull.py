@@ -252,18 +252,12 @@ class LayerJobs:
                 self._blob_locks[digest] = (lock, users - 1)
 
 
+@dataclass(eq=False)
 class Puller:
-    def __init__(
-        self,
-        images: PullSink,
-        metadata: DistributionMetadata,
-        emit: Emit,
-        jobs: LayerJobs | None = None,
-    ) -> None:
-        self.images = images
-        self.meta = metadata
-        self.emit = emit
-        self.jobs = jobs or LayerJobs()
+    images: PullSink
+    meta: DistributionMetadata
+    emit: Emit
+    jobs: LayerJobs = field(default_factory=LayerJobs)
 
     async def pull(
         self, t: Transport, ref: Reference, platform: tuple[str, str, str]
