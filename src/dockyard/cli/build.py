@@ -10,7 +10,7 @@ import sys
 
 from dockyard.api.buildresources import RESOURCES
 from dockyard.cli.flags import BOOL, INT, LIST, PLATFORM, STRING, Command, Flag
-from dockyard.cli.main import Cli
+from dockyard.cli.main import Cli, command_table, handles
 from dockyard.client.errors import ClientError
 from dockyard.proto.units import ram_in_bytes
 
@@ -263,6 +263,7 @@ def context_source(
     return entries, dockerfile, df_text
 
 
+@handles(BUILD)
 def build(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     path = args[0]
     dockerfile = opts["file"] or ""
@@ -341,4 +342,4 @@ def build(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"build": (BUILD, build)}
+COMMANDS = command_table(build)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dockyard.cli.flags import BOOL, LIST, STRING, Command, Flag
-from dockyard.cli.main import Cli
+from dockyard.cli.main import Cli, command_table, handles
 from dockyard.client.errors import ClientError
 
 TYPE_CHECKING = False
@@ -25,6 +25,7 @@ COMMIT = Command(
 )  # fmt: skip
 
 
+@handles(COMMIT)
 def commit(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     params: dict[str, Any] = {
         "container": args[0],
@@ -44,4 +45,4 @@ def commit(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"commit": (COMMIT, commit)}
+COMMANDS = command_table(commit)

@@ -15,7 +15,7 @@ import sys
 from dockyard.cli import runopts
 from dockyard.cli.attach import attach_and_start, report, start_error_status
 from dockyard.cli.flags import BOOL, Command, Flag
-from dockyard.cli.main import Cli
+from dockyard.cli.main import Cli, command_table, handles
 from dockyard.client.errors import APIError, ClientError
 from dockyard.client.http import quote
 
@@ -255,6 +255,7 @@ def _parse_create(cli: Cli, opts: dict[str, Any], args: list[str], command: str)
         return 125
 
 
+@handles(CREATE)
 def create(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     body = _parse_create(cli, opts, args, "create")
     if isinstance(body, int):
@@ -268,6 +269,7 @@ def create(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     return 0
 
 
+@handles(RUN)
 def run(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     body = _parse_create(cli, opts, args, "run")
     if isinstance(body, int):
@@ -316,6 +318,7 @@ START = Command(
 )
 
 
+@handles(START)
 def start(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     if opts["attach"] or opts["interactive"]:
         if len(args) > 1:
@@ -338,8 +341,4 @@ def start(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     )
 
 
-COMMANDS = {
-    "run": (RUN, run),
-    "create": (CREATE, create),
-    "start": (START, start),
-}
+COMMANDS = command_table(run, create, start)

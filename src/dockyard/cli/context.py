@@ -10,7 +10,7 @@ import os
 from typing import Any
 
 from dockyard.cli.flags import BOOL, FORMAT, Command, Flag
-from dockyard.cli.main import Cli
+from dockyard.cli.main import Cli, command_table, handles
 
 LS = Command(
     "context ls", "[OPTIONS]", "List contexts",
@@ -50,6 +50,7 @@ def _stored() -> list[dict[str, Any]]:
     return out
 
 
+@handles(LS)
 def ls(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     from dockyard.cli.network import list_rows
     from dockyard.client.api import resolve_host
@@ -71,9 +72,10 @@ def ls(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     return list_rows(cli, opts, rows, _TABLE, _HEADER, "{{.Name}}")
 
 
+@handles(SHOW)
 def show(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     cli.out(current() + "\n")
     return 0
 
 
-COMMANDS = {"context ls": (LS, ls), "context show": (SHOW, show)}
+COMMANDS = command_table(ls, show)

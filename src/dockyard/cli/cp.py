@@ -21,7 +21,7 @@ import tarfile
 import tempfile
 
 from dockyard.cli.flags import BOOL, STRING, Command, Flag
-from dockyard.cli.main import Cli
+from dockyard.cli.main import Cli, command_table, handles
 from dockyard.client.errors import APIError, ClientError
 from dockyard.client.http import quote
 
@@ -151,6 +151,7 @@ def _to_container(cli: Cli, src: str, container: str, dest: str) -> int:
     return 0
 
 
+@handles(CP)
 def cp(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     (sc, src), (dc, dest) = split(args[0]), split(args[1])
     try:
@@ -172,6 +173,7 @@ def cp(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     return 1
 
 
+@handles(EXPORT)
 def export(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     if not opts["output"] and sys.stdout.isatty():
         cli.err("cowardly refusing to save to a terminal. Use the -o flag or redirect\n")
@@ -190,4 +192,4 @@ def export(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"cp": (CP, cp), "export": (EXPORT, export)}
+COMMANDS = command_table(cp, export)

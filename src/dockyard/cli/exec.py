@@ -8,7 +8,7 @@ import sys
 import threading
 
 from dockyard.cli.flags import BOOL, LIST, STRING, Command, Flag
-from dockyard.cli.main import Cli
+from dockyard.cli.main import Cli, command_table, handles
 from dockyard.client.errors import APIError
 from dockyard.client.http import quote
 
@@ -73,6 +73,7 @@ def _session(cli: Cli, stream: Any, tty: bool, stdin: bool, keys: str | None) ->
     return detached.is_set()
 
 
+@handles(EXEC)
 def exec_(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     from dockyard.cli.terminal import follow_size, size
 
@@ -117,6 +118,7 @@ def exec_(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     return int(info.get("ExitCode") or 0)
 
 
+@handles(ATTACH)
 def attach(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     from dockyard.cli.terminal import follow_size
 
@@ -141,4 +143,4 @@ def attach(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     return int(info["State"].get("ExitCode") or 0)
 
 
-COMMANDS = {"exec": (EXEC, exec_), "attach": (ATTACH, attach)}
+COMMANDS = command_table(exec_, attach)

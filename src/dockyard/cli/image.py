@@ -7,7 +7,7 @@ import sys
 from dockyard.cli.filterflag import filter_flag
 from dockyard.cli.flags import BOOL, FORMAT, LIST, NO_TRUNC, PLATFORM, STRING, Command, Flag
 from dockyard.cli.format import human_size, json_message_line, short_id, since, split_reference
-from dockyard.cli.main import Cli
+from dockyard.cli.main import Cli, command_table, handles
 from dockyard.cli.template import Header, columns_json
 from dockyard.client.errors import ClientError
 from dockyard.client.http import quote
@@ -140,6 +140,7 @@ def image_rows(images: list[dict[str, Any]], digests: bool, trunc: bool) -> list
     return rows
 
 
+@handles(IMAGES)
 def images(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     from dockyard.cli.filterflag import parse_filters
     from dockyard.cli.template import print_rows
@@ -193,6 +194,7 @@ def show_progress(messages: Any, out: Any) -> None:
             out.flush()
 
 
+@handles(IMPORT)
 def import_(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     source = args[0]
     repo, tag = split_reference(args[1]) if len(args) > 1 else ("", "")
@@ -239,6 +241,7 @@ TAG = Command(
 )
 
 
+@handles(TAG)
 def tag(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     repo, tag_name = split_reference(args[1])
     if "@" in repo:
@@ -263,6 +266,7 @@ RMI = Command(
 )
 
 
+@handles(RMI)
 def rmi(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     from dockyard.cli.lifecycle import each
 
@@ -358,6 +362,7 @@ def _rfc3339(timestamp: float) -> str:
     return _time.strftime("%Y-%m-%dT%H:%M:%S", t) + zone
 
 
+@handles(HISTORY)
 def history(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     from dockyard.cli.template import print_rows
 
@@ -373,10 +378,4 @@ def history(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     return print_rows(cli, fmt, rows, Header(_HISTORY_HEADERS))
 
 
-COMMANDS = {
-    "history": (HISTORY, history),
-    "images": (IMAGES, images),
-    "import": (IMPORT, import_),
-    "tag": (TAG, tag),
-    "rmi": (RMI, rmi),
-}
+COMMANDS = command_table(history, images, import_, tag, rmi)

@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 from dockyard.cli.filterflag import filter_flag, parse_filters
 from dockyard.cli.flags import BOOL, FORMAT, INT, STRING, Command, Flag
+from dockyard.cli.main import command_table, handles
 from dockyard.cli.runspecs import parse_restart_policy
 from dockyard.cli.template import TemplateError, render
 from dockyard.cli.timeflags import since_until
@@ -91,21 +92,25 @@ def _stop_params(opts: dict[str, Any]) -> dict[str, Any]:
     return {"t": opts["time"], "signal": opts["signal"] or None}
 
 
+@handles(STOP)
 def stop(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     params = _stop_params(opts)
     return each(cli, args, lambda n: cli.client.post(f"/containers/{quote(n)}/stop", params))
 
 
+@handles(RESTART)
 def restart(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     params = _stop_params(opts)
     return each(cli, args, lambda n: cli.client.post(f"/containers/{quote(n)}/restart", params))
 
 
+@handles(KILL)
 def kill(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     params = {"signal": opts["signal"]}
     return each(cli, args, lambda n: cli.client.post(f"/containers/{quote(n)}/kill", params))
 
 
+@handles(RM)
 def rm(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     params = {
         "force": opts["force"] or None,
@@ -118,6 +123,7 @@ def rm(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     )
 
 
+@handles(WAIT)
 def wait(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     def one(name: str) -> str:
         result = cli.client.post(f"/containers/{quote(name)}/wait") or {}
@@ -174,6 +180,7 @@ def update_body(opts: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+@handles(UPDATE)
 def update(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     try:
         body = update_body(opts)
@@ -203,6 +210,7 @@ def _line(ev: dict[str, Any]) -> str:
     )
 
 
+@handles(EVENTS)
 def events(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     params = {
         **since_until(opts),
@@ -221,12 +229,4 @@ def events(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     return 0
 
 
-COMMANDS = {
-    "stop": (STOP, stop),
-    "restart": (RESTART, restart),
-    "kill": (KILL, kill),
-    "rm": (RM, rm),
-    "wait": (WAIT, wait),
-    "update": (UPDATE, update),
-    "events": (EVENTS, events),
-}
+COMMANDS = command_table(stop, restart, kill, rm, wait, update, events)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dockyard.cli.attach import copy_output
 from dockyard.cli.flags import BOOL, STRING, Command, Flag
+from dockyard.cli.main import command_table, handles
 from dockyard.client.http import quote
 
 TYPE_CHECKING = False
@@ -49,6 +50,7 @@ LOGS = Command(
 )
 
 
+@handles(LOGS)
 def logs(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     from dockyard.cli.timeflags import since_until
 
@@ -79,4 +81,4 @@ def logs(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"logs": (LOGS, logs)}
+COMMANDS = command_table(logs)

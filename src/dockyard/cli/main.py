@@ -11,7 +11,18 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from collections.abc import Callable
+    from typing import Any, Protocol
+
+    from dockyard.cli.flags import Command
+
+    class Handler(Protocol):
+        """A command's handler, marked with its Command by `handles`."""
+
+        command: Command
+
+        def __call__(self, cli: Cli, opts: dict[str, Any], args: list[str]) -> int: ...
+
 
 VERSION = "0.1.0"
 
@@ -185,6 +196,22 @@ Commands:
 
 Run 'dockyard COMMAND --help' for more information on a command.
 """
+
+
+def handles(command: Command) -> Callable[[Callable[..., int]], Handler]:
+    """Marks the decorated function as `command`'s handler, for its module's `command_table`."""
+
+    def mark(handler: Any) -> Handler:
+        handler.command = command
+        return handler
+
+    return mark
+
+
+def command_table(*handlers: Handler) -> dict[str, tuple[Command, Handler]]:
+    """A command module's COMMANDS: each handler and its Command under the command's name,
+    the key `main` looks up after importing the module `_MODULES` names."""
+    return {h.command.name: (h.command, h) for h in handlers}
 
 
 class Cli:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dockyard.cli.filterflag import filter_flag, parse_filters
 from dockyard.cli.flags import BOOL, FORMAT, FORMAT_F, LIST, STRING, Command, Flag
-from dockyard.cli.main import Cli
+from dockyard.cli.main import Cli, command_table, handles
 from dockyard.cli.template import Header, columns_json
 from dockyard.client.errors import APIError
 from dockyard.client.http import quote
@@ -90,6 +90,7 @@ CREATE = Command(
 )
 
 
+@handles(CREATE)
 def create(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     config = []
     for i, subnet in enumerate(opts["subnet"]):
@@ -156,6 +157,7 @@ class NetworkRow:
         return columns_json(self, _HEADERS)
 
 
+@handles(LS)
 def ls(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     filters = parse_filters(list(opts["filter"]))  # each value checked as the flag was parsed
     nets = sorted(cli.client.get("/networks", {"filters": filters}) or [], key=lambda n: n["Name"])
@@ -173,6 +175,7 @@ INSPECT = Command(
 )
 
 
+@handles(INSPECT)
 def inspect(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     return inspect_objects(cli, opts, "networks", args)
 
@@ -186,6 +189,7 @@ RM = Command(
 )
 
 
+@handles(RM)
 def rm(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     return remove_each(cli, args, "networks", ignore_missing=opts["force"])
 
@@ -205,6 +209,7 @@ CONNECT = Command(
 )
 
 
+@handles(CONNECT)
 def connect(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     ep: dict[str, Any] = {"Aliases": opts["alias"] or None, "Links": opts["link"] or None}
     if opts["ip"]:
@@ -226,6 +231,7 @@ DISCONNECT = Command(
 )
 
 
+@handles(DISCONNECT)
 def disconnect(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     cli.client.post(
         f"/networks/{quote(args[0], safe='')}/disconnect",
@@ -234,11 +240,4 @@ def disconnect(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     return 0
 
 
-COMMANDS = {
-    "network create": (CREATE, create),
-    "network ls": (LS, ls),
-    "network inspect": (INSPECT, inspect),
-    "network rm": (RM, rm),
-    "network connect": (CONNECT, connect),
-    "network disconnect": (DISCONNECT, disconnect),
-}
+COMMANDS = command_table(create, ls, inspect, rm, connect, disconnect)

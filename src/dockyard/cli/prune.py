@@ -11,7 +11,7 @@ from typing import Any
 from dockyard.cli.filterflag import filter_flag
 from dockyard.cli.flags import BOOL, Command, Flag
 from dockyard.cli.format import human_size
-from dockyard.cli.main import Cli
+from dockyard.cli.main import Cli, command_table, handles
 from dockyard.client.http import quote
 
 PORT = Command(
@@ -49,6 +49,7 @@ SYSTEM_PRUNE = Command(
 )  # fmt: skip
 
 
+@handles(PORT)
 def port(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     ports = cli.client.get(f"/containers/{quote(args[0])}/json")["NetworkSettings"]["Ports"] or {}
     if len(args) > 1:
@@ -128,12 +129,14 @@ def _deleted_images(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+@handles(CONTAINER_PRUNE)
 def container_prune(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     warning = "WARNING! This will remove all stopped containers.\n"
     query = {"filters": _filters(opts)}
     return _prune(cli, opts, warning, "/containers/prune", query, "ContainersDeleted")
 
 
+@handles(IMAGE_PRUNE)
 def image_prune(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     query = {"filters": _filters(opts, *(["dangling=false"] if opts["all"] else []))}
     warning = (
@@ -144,6 +147,7 @@ def image_prune(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     return _prune(cli, opts, warning, "/images/prune", query, "ImagesDeleted")
 
 
+@handles(VOLUME_PRUNE)
 def volume_prune(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     query = {"filters": _filters(opts, *(["all=true"] if opts["all"] else []))}
     warning = "WARNING! This will remove anonymous local volumes not used by at least one"
@@ -151,6 +155,7 @@ def volume_prune(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     return _prune(cli, opts, warning, "/volumes/prune", query, "VolumesDeleted")
 
 
+@handles(NETWORK_PRUNE)
 def network_prune(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     filters = _filters(opts)
     warning = "WARNING! This will remove all custom networks not used by at least one container.\n"
@@ -162,6 +167,7 @@ def network_prune(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     return 0
 
 
+@handles(BUILDER_PRUNE)
 def builder_prune(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     what = "all build cache" if opts["all"] else "all dangling build cache"
     query = {"filters": _filters(opts), "all": "1" if opts["all"] else None}
@@ -169,6 +175,7 @@ def builder_prune(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     return _prune(cli, opts, warning, "/build/prune", query, "CachesDeleted")
 
 
+@handles(SYSTEM_PRUNE)
 def system_prune(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     warning = "WARNING! This will remove:\n  - all stopped containers\n"
     warning += "  - all networks not used by at least one container\n"
@@ -197,12 +204,6 @@ def system_prune(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     return 0
 
 
-COMMANDS = {
-    "port": (PORT, port),
-    "container prune": (CONTAINER_PRUNE, container_prune),
-    "image prune": (IMAGE_PRUNE, image_prune),
-    "volume prune": (VOLUME_PRUNE, volume_prune),
-    "network prune": (NETWORK_PRUNE, network_prune),
-    "system prune": (SYSTEM_PRUNE, system_prune),
-    "builder prune": (BUILDER_PRUNE, builder_prune),
-}
+COMMANDS = command_table(
+    port, container_prune, image_prune, volume_prune, network_prune, system_prune, builder_prune
+)

@@ -7,6 +7,7 @@ import os
 
 from dockyard.cli.filterflag import filter_flag, parse_filters
 from dockyard.cli.flags import BOOL, INT, NO_TRUNC, STRING, Command, Flag
+from dockyard.cli.main import command_table, handles
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ PS_TABLE = (
 )
 
 
+@handles(PS)
 def ps(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     from dockyard.cli.pscontext import ContainerRow, ps_header
     from dockyard.cli.template import print_rows
@@ -62,4 +64,4 @@ def ps(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     return print_rows(cli, fmt, rows, ps_header())
 
 
-COMMANDS = {"ps": (PS, ps)}
+COMMANDS = command_table(ps)

@@ -19,7 +19,7 @@ from typing import Any
 
 from dockyard.cli.flags import BOOL, PLATFORM, STRING, Command, Flag
 from dockyard.cli.image import show_progress
-from dockyard.cli.main import Cli
+from dockyard.cli.main import Cli, command_table, handles
 from dockyard.client.errors import ClientError
 
 DEFAULT_SERVER = "docker.io"
@@ -150,6 +150,7 @@ def stream(cli: Cli, path: str, params: dict[str, Any], name: str, quiet: bool) 
     return 0
 
 
+@handles(PULL)
 def pull(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     ref = args[0]
     name, tag = split_tag(ref, opts["all_tags"], cli)
@@ -183,6 +184,7 @@ PUSH = Command(
 )
 
 
+@handles(PUSH)
 def push(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     name, tag = split_tag(args[0], opts["all_tags"], cli)
     if stream(cli, f"/images/{name}/push", {"tag": tag or None}, name, opts["quiet"]):
@@ -206,6 +208,7 @@ LOGIN = Command(
 )
 
 
+@handles(LOGIN)
 def login(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     from dockyard.proto.reference import normalize_host
 
@@ -235,6 +238,7 @@ def login(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
 LOGOUT = Command("logout", "[SERVER]", "Log out from a registry", max_args=1)
 
 
+@handles(LOGOUT)
 def logout(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     from dockyard.proto.reference import normalize_host
 
@@ -246,12 +250,7 @@ def logout(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     return 0
 
 
-COMMANDS = {
-    "pull": (PULL, pull),
-    "push": (PUSH, push),
-    "login": (LOGIN, login),
-    "logout": (LOGOUT, logout),
-}
+COMMANDS = command_table(pull, push, login, logout)
 
 
 def registry_main(args: list[str]) -> int:

@@ -10,7 +10,7 @@ import os
 import sys
 
 from dockyard.cli.flags import BOOL, STRING, Command, Flag
-from dockyard.cli.main import Cli
+from dockyard.cli.main import Cli, command_table, handles
 from dockyard.client.errors import ClientError
 
 TYPE_CHECKING = False
@@ -30,6 +30,7 @@ SAVE = Command(
 )
 
 
+@handles(SAVE)
 def save(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     output = opts["output"]
     if not output and os.isatty(sys.stdout.fileno()):
@@ -89,6 +90,7 @@ LOAD = Command(
 )
 
 
+@handles(LOAD)
 def load(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     if opts["input"]:
         try:
@@ -154,7 +156,4 @@ def _show(messages: Any, out: Any, tty: bool) -> None:
         out.write("\n")
 
 
-COMMANDS = {
-    "save": (SAVE, save),
-    "load": (LOAD, load),
-}
+COMMANDS = command_table(save, load)

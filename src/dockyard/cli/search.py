@@ -8,7 +8,7 @@ from typing import Any
 from dockyard.cli.filterflag import filter_flag
 from dockyard.cli.flags import INT, NO_TRUNC, STRING, Command, Flag
 from dockyard.cli.format import ellipsis
-from dockyard.cli.main import Cli
+from dockyard.cli.main import Cli, command_table, handles
 
 SEARCH = Command(
     "search", "[OPTIONS] TERM", "Search Docker Hub for images",
@@ -23,6 +23,7 @@ _HEADER = {"Name": "NAME", "Description": "DESCRIPTION", "StarCount": "STARS",
            "IsOfficial": "OFFICIAL"}  # fmt: skip
 
 
+@handles(SEARCH)
 def search(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     from dockyard.cli.filterflag import parse_filters
     from dockyard.cli.network import list_rows
@@ -48,4 +49,4 @@ def search(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     return list_rows(cli, {**opts, "quiet": False}, rows, _TABLE, _HEADER, "")
 
 
-COMMANDS = {"search": (SEARCH, search)}
+COMMANDS = command_table(search)

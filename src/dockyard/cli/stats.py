@@ -8,7 +8,7 @@ import sys
 
 from dockyard.cli.flags import BOOL, FORMAT, Command, Flag
 from dockyard.cli.format import human_size, short_id
-from dockyard.cli.main import Cli
+from dockyard.cli.main import Cli, command_table, handles
 from dockyard.cli.template import Header, columns_json
 from dockyard.client.errors import APIError
 from dockyard.client.http import quote
@@ -95,6 +95,7 @@ class StatsRow:
         return columns_json(self, _HEADERS)
 
 
+@handles(STATS)
 def stats(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     from dockyard.cli.template import TemplateError, render
 
@@ -131,4 +132,4 @@ def stats(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
         sys.stdout.flush()
 
 
-COMMANDS = {"stats": (STATS, stats)}
+COMMANDS = command_table(stats)

@@ -7,7 +7,7 @@ import os
 import sys
 
 from dockyard.cli.flags import FORMAT, FORMAT_F, STRING, Command, Flag
-from dockyard.cli.main import VERSION, Cli
+from dockyard.cli.main import VERSION, Cli, command_table, handles
 from dockyard.cli.template import Header, columns_json
 from dockyard.client.errors import APIError, ClientError
 from dockyard.proto.units import bytes_size
@@ -43,6 +43,7 @@ _CLIENT_TEMPLATE = """Client:
 """
 
 
+@handles(VERSION_CMD)
 def version(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     from dockyard.api.version import API_VERSION
 
@@ -124,6 +125,7 @@ def _ansic(timestamp: str) -> str:
 INFO = Command("info", "[OPTIONS]", "Display system-wide information", (FORMAT_F,), max_args=0)
 
 
+@handles(INFO)
 def info(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     data = cli.client.get("/info")
     if opts["format"]:
@@ -219,6 +221,7 @@ def _fetch(cli: Cli, kinds: list[str], name: str, size: bool) -> Any:
     raise LookupError(f"Error: No such object: {name}")
 
 
+@handles(INSPECT)
 def inspect(cli: Cli, opts: dict[str, Any], args: list[str], kinds: list[str] | None = None) -> int:
     if kinds is None:
         kind = opts.get("type") or ""
@@ -229,6 +232,16 @@ def inspect(cli: Cli, opts: dict[str, Any], args: list[str], kinds: list[str] | 
     return inspect_each(
         cli, opts["format"], args, lambda name: _fetch(cli, kinds, name, opts.get("size", False))
     )
+
+
+@handles(CONTAINER_INSPECT)
+def container_inspect(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
+    return inspect(cli, opts, args, ["container"])
+
+
+@handles(IMAGE_INSPECT)
+def image_inspect(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
+    return inspect(cli, opts, args, ["image"])
 
 
 def inspect_each(
@@ -342,6 +355,7 @@ def df_rows(d: dict[str, Any]) -> list[DfRow]:
     ]
 
 
+@handles(DF)
 def system_df(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     from dockyard.cli.template import print_rows
 
@@ -413,11 +427,4 @@ def _df_verbose(cli: Cli, d: dict[str, Any]) -> int:
     return 0
 
 
-COMMANDS = {
-    "system df": (DF, system_df),
-    "version": (VERSION_CMD, version),
-    "info": (INFO, info),
-    "inspect": (INSPECT, inspect),
-    "container inspect": (CONTAINER_INSPECT, lambda c, o, a: inspect(c, o, a, ["container"])),
-    "image inspect": (IMAGE_INSPECT, lambda c, o, a: inspect(c, o, a, ["image"])),
-}
+COMMANDS = command_table(system_df, version, info, inspect, container_inspect, image_inspect)

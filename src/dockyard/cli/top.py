@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dockyard.cli.flags import Command
 from dockyard.cli.format import tabwrite
-from dockyard.cli.main import Cli
+from dockyard.cli.main import Cli, command_table, handles
 from dockyard.client.errors import APIError
 from dockyard.client.http import quote
 
@@ -32,6 +32,7 @@ DIFF = Command(
 )  # fmt: skip
 
 
+@handles(TOP)
 def top(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     params = {"ps_args": " ".join(args[1:])} if len(args) > 1 else None
     res = cli.client.get(f"/containers/{quote(args[0])}/top", params)
@@ -41,18 +42,21 @@ def top(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     return 0
 
 
+@handles(PAUSE)
 def pause(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     from dockyard.cli.lifecycle import each
 
     return each(cli, args, lambda n: cli.client.post(f"/containers/{quote(n)}/pause"))
 
 
+@handles(UNPAUSE)
 def unpause(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     from dockyard.cli.lifecycle import each
 
     return each(cli, args, lambda n: cli.client.post(f"/containers/{quote(n)}/unpause"))
 
 
+@handles(RENAME)
 def rename(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     old, new = args
     try:
@@ -63,16 +67,11 @@ def rename(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     return 0
 
 
+@handles(DIFF)
 def diff(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     changes = cli.client.get(f"/containers/{quote(args[0])}/changes") or []
     cli.out("".join(f"{'CAD'[c['Kind']]} {c['Path']}\n" for c in changes))
     return 0
 
 
-COMMANDS = {
-    "top": (TOP, top),
-    "pause": (PAUSE, pause),
-    "unpause": (UNPAUSE, unpause),
-    "rename": (RENAME, rename),
-    "diff": (DIFF, diff),
-}
+COMMANDS = command_table(top, pause, unpause, rename, diff)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dockyard.cli.filterflag import filter_flag
 from dockyard.cli.flags import BOOL, FORMAT, FORMAT_F, LIST, STRING, Command, Flag
 from dockyard.cli.format import human_size
-from dockyard.cli.main import Cli
+from dockyard.cli.main import Cli, command_table, handles
 from dockyard.cli.network import inspect_objects, kv_list, list_rows, remove_each
 from dockyard.cli.template import Header, columns_json
 
@@ -27,6 +27,7 @@ CREATE = Command(
 )
 
 
+@handles(CREATE)
 def create(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     name = args[0] if args else opts["name"] or ""
     body = {
@@ -82,6 +83,7 @@ class VolumeRow:
         return columns_json(self, _HEADERS)
 
 
+@handles(LS)
 def ls(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     from dockyard.cli.filterflag import parse_filters
 
@@ -100,6 +102,7 @@ INSPECT = Command(
 )
 
 
+@handles(INSPECT)
 def inspect(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     return inspect_objects(cli, opts, "volumes", args)
 
@@ -113,13 +116,9 @@ RM = Command(
 )
 
 
+@handles(RM)
 def rm(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     return remove_each(cli, args, "volumes", {"force": opts["force"] or None})
 
 
-COMMANDS = {
-    "volume create": (CREATE, create),
-    "volume ls": (LS, ls),
-    "volume inspect": (INSPECT, inspect),
-    "volume rm": (RM, rm),
-}
+COMMANDS = command_table(create, ls, inspect, rm)
