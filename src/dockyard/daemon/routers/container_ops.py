@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from dockyard.daemon.routers.handlers import by_id
 from dockyard.daemon.server.params import json_response, qbool, qint
 from dockyard.daemon.services import archive, stats
 from dockyard.daemon.services.container_model import Container
@@ -61,15 +62,8 @@ def routes(ops: OpsBackend) -> web.RouteTableDef:
         ops.resize(request.match_info["id"], qint(request, "h", 0) or 0, qint(request, "w", 0) or 0)
         return web.Response(status=200)
 
-    @r.post("/containers/{id}/pause")
-    async def pause(request: web.Request) -> web.Response:
-        await ops.pause(request.match_info["id"])
-        return web.Response(status=204)
-
-    @r.post("/containers/{id}/unpause")
-    async def unpause(request: web.Request) -> web.Response:
-        await ops.unpause(request.match_info["id"])
-        return web.Response(status=204)
+    r.post("/containers/{id}/pause")(by_id(ops.pause, status=204))
+    r.post("/containers/{id}/unpause")(by_id(ops.unpause, status=204))
 
     @r.post("/containers/{id}/rename")
     async def rename(request: web.Request) -> web.Response:

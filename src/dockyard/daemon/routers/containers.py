@@ -18,6 +18,7 @@ from dockyard.api import versions
 from dockyard.api.errors import InvalidParameter
 from dockyard.api.models.container import UpdateConfig, create_config
 from dockyard.api.timefilters import unix_time
+from dockyard.daemon.routers.handlers import by_id, doc_by_filters
 from dockyard.daemon.server import hijack as hj
 from dockyard.daemon.server.app import API_VERSION_KEY
 from dockyard.daemon.server.params import json_response, model_body, qbool, qfilters, qint
@@ -104,10 +105,7 @@ def routes(svc: ContainerBackend, views: ViewBackend) -> web.RouteTableDef:
     async def inspect_container(request: web.Request) -> web.Response:
         return json_response(await views.inspect(request.match_info["id"], qbool(request, "size")))
 
-    @r.post("/containers/{id}/start")
-    async def start(request: web.Request) -> web.Response:
-        await svc.start(request.match_info["id"])
-        return web.Response(status=204)
+    r.post("/containers/{id}/start")(by_id(svc.start, status=204))
 
     @r.post("/containers/{id}/stop")
     async def stop(request: web.Request) -> web.Response:
@@ -145,9 +143,7 @@ def routes(svc: ContainerBackend, views: ViewBackend) -> web.RouteTableDef:
         await resp.write_eof()
         return resp
 
-    @r.post("/containers/prune")
-    async def prune(request: web.Request) -> web.Response:
-        return json_response(await svc.prune(qfilters(request)))
+    r.post("/containers/prune")(doc_by_filters(svc.prune))
 
     @r.post("/containers/{id}/update")
     async def update(request: web.Request) -> web.Response:

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from dockyard.api.backend import ImportConfig
 from dockyard.api.errors import DockyardError, InvalidParameter
+from dockyard.daemon.routers.handlers import doc_by_filters
 from dockyard.daemon.server.params import json_response, qbool, qfilters
 
 
@@ -177,8 +178,6 @@ def routes(
         await resp.write_eof()
         return resp
 
-    @r.post("/images/prune")
-    async def prune(request: web.Request) -> web.Response:
-        return json_response(await backend.prune(qfilters(request)))
+    r.post("/images/prune")(doc_by_filters(backend.prune))
 
     return r

@@ -7,6 +7,7 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from dockyard.api.models.network import NetworkConnect, NetworkCreateRequest, NetworkDisconnect
+from dockyard.daemon.routers.handlers import by_id, doc_by_filters, doc_by_id
 from dockyard.daemon.server.params import json_response, model_body, qfilters
 
 
@@ -29,13 +30,8 @@ class NetworksBackend(Protocol):
 def routes(svc: NetworksBackend) -> web.RouteTableDef:
     r = web.RouteTableDef()
 
-    @r.get("/networks")
-    async def list_networks(request: web.Request) -> web.Response:
-        return json_response(await svc.list(qfilters(request)))
-
-    @r.get("/networks/{id}")
-    async def inspect(request: web.Request) -> web.Response:
-        return json_response(await svc.inspect(request.match_info["id"]))
+    r.get("/networks")(doc_by_filters(svc.list))
+    r.get("/networks/{id}")(doc_by_id(svc.inspect))
 
     @r.post("/networks/create")
     async def create(request: web.Request) -> web.Response:
@@ -43,10 +39,7 @@ def routes(svc: NetworksBackend) -> web.RouteTableDef:
             await svc.create(await model_body(request, NetworkCreateRequest, {})), status=201
         )
 
-    @r.delete("/networks/{id}")
-    async def remove(request: web.Request) -> web.Response:
-        await svc.remove(request.match_info["id"])
-        return web.Response(status=204)
+    r.delete("/networks/{id}")(by_id(svc.remove, status=204))
 
     @r.post("/networks/prune")
     async def prune(request: web.Request) -> web.Response:

@@ -4,21 +4,17 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from dockyard.daemon.routers.handlers import doc_by_filters, doc_by_id
 from dockyard.daemon.routers.swarm import version_of
-from dockyard.daemon.server.params import json_body, json_response, qbool, qfilters
+from dockyard.daemon.server.params import json_body, qbool
 from dockyard.daemon.services.swarm import SwarmService
 
 
 def routes(swarm: SwarmService) -> web.RouteTableDef:
     r = web.RouteTableDef()
 
-    @r.get("/nodes")
-    async def ls(request: web.Request) -> web.Response:
-        return json_response(await swarm.nodes(qfilters(request)))
-
-    @r.get("/nodes/{id}")
-    async def inspect(request: web.Request) -> web.Response:
-        return json_response(await swarm.inspect_node(request.match_info["id"]))
+    r.get("/nodes")(doc_by_filters(swarm.nodes))
+    r.get("/nodes/{id}")(doc_by_id(swarm.inspect_node))
 
     @r.post("/nodes/{id}/update")
     async def update(request: web.Request) -> web.Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from dockyard.daemon.routers.handlers import by_id, doc_by_filters, doc_by_id
 from dockyard.daemon.routers.swarm import version_of
 from dockyard.daemon.server.params import json_body, json_response, qfilters, qparse_bool
 from dockyard.daemon.services.swarm import SwarmService
@@ -25,9 +26,7 @@ def routes(swarm: SwarmService) -> web.RouteTableDef:
             await swarm.services(qfilters(request), qparse_bool(request, "status"))
         )
 
-    @r.get("/services/{id}")
-    async def inspect(request: web.Request) -> web.Response:
-        return json_response(await swarm.service(request.match_info["id"]))
+    r.get("/services/{id}")(doc_by_id(swarm.service))
 
     @r.post("/services/{id}/update")
     async def update(request: web.Request) -> web.Response:
@@ -37,17 +36,8 @@ def routes(swarm: SwarmService) -> web.RouteTableDef:
         await swarm.update_service(request.match_info["id"], version, spec, rollback)
         return json_response({"Warnings": None})
 
-    @r.delete("/services/{id}")
-    async def remove(request: web.Request) -> web.Response:
-        await swarm.remove_service(request.match_info["id"])
-        return web.Response(status=200)
-
-    @r.get("/tasks")
-    async def tasks(request: web.Request) -> web.Response:
-        return json_response(await swarm.tasks(qfilters(request)))
-
-    @r.get("/tasks/{id}")
-    async def task(request: web.Request) -> web.Response:
-        return json_response(await swarm.task(request.match_info["id"]))
+    r.delete("/services/{id}")(by_id(swarm.remove_service, status=200))
+    r.get("/tasks")(doc_by_filters(swarm.tasks))
+    r.get("/tasks/{id}")(doc_by_id(swarm.task))
 
     return r
