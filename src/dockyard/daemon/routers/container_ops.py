@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from dockyard.daemon.routers.handlers import by_id
+from dockyard.daemon.routers.streaming import stream_lazily
 from dockyard.daemon.server.params import json_response, qbool, qint
 from dockyard.daemon.services import archive, stats
 from dockyard.daemon.services.container_model import Container
@@ -115,17 +116,7 @@ def routes(ops: OpsBackend) -> web.RouteTableDef:
     async def export(request: web.Request) -> web.StreamResponse:
         resp = web.StreamResponse(status=200)
         resp.content_type = "application/x-tar"
-        chunks = ops.export(request.match_info["id"])
-        first = True
-        async for chunk in chunks:
-            if first:
-                await resp.prepare(request)
-                first = False
-            await resp.write(chunk)
-        if first:
-            await resp.prepare(request)
-        await resp.write_eof()
-        return resp
+        return await stream_lazily(request, resp, ops.export(request.match_info["id"]))
 
     @r.head("/containers/{id}/archive")
     async def archive_head(request: web.Request) -> web.Response:

@@ -19,6 +19,7 @@ from dockyard.api.errors import InvalidParameter
 from dockyard.api.models.container import UpdateConfig, create_config
 from dockyard.api.timefilters import unix_time
 from dockyard.daemon.routers.handlers import by_id, doc_by_filters
+from dockyard.daemon.routers.streaming import stream_lazily
 from dockyard.daemon.server import hijack as hj
 from dockyard.daemon.server.app import API_VERSION_KEY
 from dockyard.daemon.server.params import json_response, model_body, qbool, qfilters, qint
@@ -189,16 +190,8 @@ def routes(svc: ContainerBackend, views: ViewBackend) -> web.RouteTableDef:
         tty = bool(c.config.get("Tty"))
         resp = web.StreamResponse(status=200)
         resp.content_type = hj.RAW if tty else hj.MULTIPLEXED
-        first = True
-        async for stream, data in entries:
-            if first:
-                await resp.prepare(request)
-                first = False
-            await resp.write(data if tty else stdcopy.encode(stream, data))
-        if first:
-            await resp.prepare(request)
-        await resp.write_eof()
-        return resp
+        frames = (data if tty else stdcopy.encode(stream, data) async for stream, data in entries)
+        return await stream_lazily(request, resp, frames)
 
     @r.post("/containers/{id}/attach")
     async def attach(request: web.Request) -> web.StreamResponse:
