@@ -61,8 +61,11 @@ def cmd_run(ctx: Context, opts: dict[str, Any], args: list[str]) -> int:
     conv.ensure_networks()
     conv.ensure_volumes()
     if deps and not opts["no_deps"]:
-        conv.up(UpOptions(services=deps))
-        conv.image_ids.clear()
+        # the dependencies only, as docker compose's startDependencies: no container of
+        # the service itself, which counts as disabled (not an orphan) meanwhile
+        needed = project.with_services(deps, deps=False)
+        needed = needed.replace(disabled={**project.disabled, name: service})
+        ctx.converger(needed).up(UpOptions())
     one = _selected(project, [name], False)
     ctx.converger(one).ensure_images(UpOptions(build="always" if opts["build"] else "auto"))
     cfg = dict(service.config)
