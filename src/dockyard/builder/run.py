@@ -17,6 +17,7 @@ import contextvars
 import copy
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dockyard.api.errors import NotFound
@@ -40,21 +41,22 @@ _STEP: contextvars.ContextVar[contextlib.AsyncExitStack | None] = contextvars.Co
 )
 
 
+@dataclass(eq=False)
 class BuildRun:
-    def __init__(
-        self, b: Builder, df: Dockerfile, context: BuildContext, opts: BuildOptions, emit: Emit
-    ) -> None:
-        self.b = b
-        self.df = df
-        self.context = context
-        self.opts = opts
-        self.emit = emit
-        self.streams = StageStreams(emit, opts.quiet)
-        self.esc = df.escape
-        self.total = 0
-        self.results: dict[int, StepState] = {}
-        self.used_args: set[str] = set()
-        self.cachefrom: CacheFrom | None = None  # when the build names cache-from images
+    b: Builder
+    df: Dockerfile
+    context: BuildContext
+    opts: BuildOptions
+    emit: Emit
+    total: int = field(default=0, init=False)
+    results: dict[int, StepState] = field(default_factory=dict, init=False)
+    used_args: set[str] = field(default_factory=set, init=False)
+    # when the build names cache-from images
+    cachefrom: CacheFrom | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.streams = StageStreams(self.emit, self.opts.quiet)
+        self.esc = self.df.escape
 
     async def out(self, text: str) -> None:
         await self.streams.out(text)

@@ -135,7 +135,7 @@ def _env_bool(environ: Mapping[str, str], name: str) -> bool:
     return environ.get(name, "").lower() in ("1", "true", "yes")
 
 
-def _up_options(opts: dict[str, Any], args: list[str], environ: Mapping[str, str]) -> Any:
+def _up_options(opts: dict[str, Any], environ: Mapping[str, str], start: bool) -> Any:
     from dockyard.compose.converge import UpOptions
 
     if opts.get("build") and opts.get("no_build"):
@@ -146,14 +146,13 @@ def _up_options(opts: dict[str, Any], args: list[str], environ: Mapping[str, str
         build="always" if opts.get("build") else "never" if opts.get("no_build") else "auto",
         recreate="force" if opts.get("force_recreate") else
         "never" if opts.get("no_recreate") else "diverged",
+        start=start,
         remove_orphans=bool(opts.get("remove_orphans"))
         or _env_bool(environ, "COMPOSE_REMOVE_ORPHANS"),
         ignore_orphans=_env_bool(environ, "COMPOSE_IGNORE_ORPHANS"),
-        no_deps=bool(opts.get("no_deps")),
         renew_anon_volumes=bool(opts.get("renew_anon_volumes")),
         timeout=opts.get("timeout"),
         pull=opts.get("pull") or None,
-        services=args,
     )  # fmt: skip
 
 
@@ -162,8 +161,7 @@ def cmd_up(ctx: Context, opts: dict[str, Any], args: list[str]) -> int:
     if opts["scale"]:
         project = project.with_scale(_scales(opts["scale"]))
     project = _selected(project, args, not opts["no_deps"])
-    up = _up_options(opts, args, ctx.environ)
-    up.start = not opts["no_start"]
+    up = _up_options(opts, ctx.environ, start=not opts["no_start"])
     conv = ctx.converger(project)
     detach = opts["detach"] or opts["wait"]
     if opts["exit_code_from"]:
@@ -200,9 +198,7 @@ def cmd_create(ctx: Context, opts: dict[str, Any], args: list[str]) -> int:
     if opts["scale"]:
         project = project.with_scale(_scales(opts["scale"]))
     project = _selected(project, args)
-    up = _up_options(opts, args, ctx.environ)
-    up.start = False
-    ctx.converger(project).up(up)
+    ctx.converger(project).up(_up_options(opts, ctx.environ, start=False))
     return 0
 
 
@@ -295,7 +291,7 @@ def cmd_watch(ctx: Context, opts: dict[str, Any], args: list[str]) -> int:
 
     def recreate(service: Any) -> None:
         one = project.with_services([service.name], deps=False)
-        ctx.converger(one).up(UpOptions(recreate="force", services=[service.name]))
+        ctx.converger(one).up(UpOptions(recreate="force"))
 
     def say(text: str) -> None:
         sys.stderr.write(text + "\n")

@@ -17,6 +17,7 @@ from dockyard.client.errors import APIError
 from dockyard.compose import convert, images, labels, plan
 from dockyard.compose.errors import ComposeError
 from dockyard.compose.injectfiles import inject
+from dockyard.compose.model import Record
 from dockyard.compose.parallel import Outcome, each, gather, sleep
 
 TYPE_CHECKING = False
@@ -30,38 +31,29 @@ if TYPE_CHECKING:
 POLL = 0.2
 
 
-class UpOptions:
-    """What `up` (and `create`, `run`, `watch`) asks of the convergence."""
+_UP_DEFAULTS = {"build": "auto", "recreate": "diverged", "start": True, "remove_orphans": False,
+                "ignore_orphans": False, "renew_anon_volumes": False, "timeout": None,
+                "pull": None}  # fmt: skip
 
-    def __init__(
-        self,
-        build: str = "auto",  # "auto" (missing images), "always" (--build), "never" (--no-build)
-        recreate: str = "diverged",  # "diverged" | "force" | "never"
-        start: bool = True,
-        remove_orphans: bool = False,
-        ignore_orphans: bool = False,  # COMPOSE_IGNORE_ORPHANS: no warning
-        no_deps: bool = False,
-        wait: bool = False,
-        wait_timeout: float | None = None,
-        renew_anon_volumes: bool = False,
-        timeout: int | None = None,
-        pull: str | None = None,  # --pull always|missing|never
-        quiet_pull: bool = False,
-        services: list[str] | None = None,
-    ) -> None:
-        self.build = build
-        self.recreate = recreate
-        self.start = start
-        self.remove_orphans = remove_orphans
-        self.ignore_orphans = ignore_orphans
-        self.no_deps = no_deps
-        self.wait = wait
-        self.wait_timeout = wait_timeout
-        self.renew_anon_volumes = renew_anon_volumes
-        self.timeout = timeout
-        self.pull = pull
-        self.quiet_pull = quiet_pull
-        self.services = services or []
+
+class UpOptions(Record):
+    """What `up` (and `create`, `run`, `watch`) asks of the convergence, by keyword;
+    a frozen record as the model's classes are. Which services: the project's."""
+
+    __slots__ = tuple(_UP_DEFAULTS)
+    _fields = __slots__
+    build: str  # "auto" (missing images), "always" (--build), "never" (--no-build)
+    recreate: str  # "diverged" | "force" | "never"
+    start: bool
+    remove_orphans: bool
+    ignore_orphans: bool  # COMPOSE_IGNORE_ORPHANS: no warning
+    renew_anon_volumes: bool
+    timeout: int | None
+    pull: str | None  # --pull always|missing|never
+
+    @classmethod
+    def _defaults(cls) -> dict[str, Any]:
+        return {key: (lambda v=value: v) for key, value in _UP_DEFAULTS.items()}
 
 
 class Converger:
