@@ -19,34 +19,33 @@ from dockyard.snapshot import Snapshotter
 from dockyard.store.content import ContentStore
 from dockyard.store.images import ImageStore
 
-__all__ = ["PullSink", "PushSource"]
+__all__ = ["ImageStores", "PullSink", "PushSource"]
 
 
-class PullSink(Protocol):
+class ImageStores(Protocol):
+    """What both read and write: blobs and configs in ``content``, images and their
+    layers in ``store``."""
+
+    @property
+    def content(self) -> ContentStore: ...
+
+    @property
+    def store(self) -> ImageStore: ...
+
+
+class PullSink(ImageStores, Protocol):
     """Where a pull puts what it fetches: blobs (and resumable ingests) in
     ``content``, layers unpacked in ``snapshotter`` and recorded, with the image's
     config, in ``store``."""
 
     @property
-    def content(self) -> ContentStore: ...
-
-    @property
     def snapshotter(self) -> Snapshotter: ...
 
-    @property
-    def store(self) -> ImageStore: ...
 
-
-class PushSource(Protocol):
+class PushSource(ImageStores, Protocol):
     """What a push reads: the image's layers (``store``) and their blobs and config
     (``content``); ``ingest_dir``: where compressed copies of uncompressed layers
     are written before they are uploaded (removed after)."""
-
-    @property
-    def content(self) -> ContentStore: ...
-
-    @property
-    def store(self) -> ImageStore: ...
 
     @property
     def ingest_dir(self) -> Path: ...
