@@ -74,6 +74,17 @@ class NetworkAttacher(Protocol):
     def remove_link(self, name: str) -> None: ...  # `docker rm --link /parent/alias`
 
 
+@dataclass(eq=False)
+class NetworkLayer:
+    """A layer over the network seam that adds to some of its calls (legacy links,
+    network events); every other call is the wrapped layer's own."""
+
+    networks: Any  # the NetworkAttacher it wraps
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.networks, name)
+
+
 class VolumeMounter(Protocol):
     """The seam to the volume layer: Binds/Mounts checked at create, OCI mounts for
     Binds/Mounts/Tmpfs/Volumes at each start, inspect's Mounts."""

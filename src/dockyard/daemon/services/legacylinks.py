@@ -9,7 +9,7 @@ ALIAS_NAME, ALIAS_ENV_*; port ranges get no _START/_END here). `docker rm --link
 /parent/alias` removes the link, never a container.
 
 `LegacyLinks` wraps the network layer at the container service's seam (the network
-service stays as it is); everything else is the wrapped layer's (`__getattr__`).
+service stays as it is); everything else is the wrapped layer's (`NetworkLayer`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import dataclasses
 from typing import Any
 
 from dockyard.api.errors import InvalidParameter, NoSuchContainer, SystemError_
-from dockyard.daemon.services.container_model import Container, SandboxInfo
+from dockyard.daemon.services.container_model import Container, NetworkLayer, SandboxInfo
 from dockyard.monitor.jsonlog import parse_rfc3339_nano as _ns
 
 _BRIDGE_MODES = ("default", "bridge")
@@ -57,13 +57,9 @@ def link_env(link_name: str, ip: str, ports: list[str], child_env: list[str]) ->
     return out
 
 
-class LegacyLinks:
-    def __init__(self, networks: Any, containers: Any) -> None:
-        self.networks = networks
-        self.containers = containers
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.networks, name)
+@dataclasses.dataclass(eq=False)
+class LegacyLinks(NetworkLayer):
+    containers: Any
 
     def created(self, c: Container, networking: dict[str, Any] | None) -> None:
         mode = c.host_config.get("NetworkMode") or "default"

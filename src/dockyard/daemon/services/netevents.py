@@ -10,21 +10,19 @@ network service stay as they are.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from dockyard.daemon.services.container_model import Container, SandboxInfo
+from dockyard.daemon.services.container_model import Container, NetworkLayer, SandboxInfo
 from dockyard.daemon.services.events import EventBus
 
 
-class NetworkEvents:
-    def __init__(self, networks: Any, events: EventBus) -> None:
-        self.networks = networks
-        self.events = events
+@dataclass(eq=False)
+class NetworkEvents(NetworkLayer):
+    """Adds events to attach and detach only; the rest of NetworkAttacher (created,
+    settings, ps_ports, remove_link) is the wrapped layer's own."""
 
-    def __getattr__(self, name: str) -> Any:
-        # the rest of NetworkAttacher (created, settings, ps_ports, remove_link) is the
-        # wrapped layer's own: this adds events to attach and detach only
-        return getattr(self.networks, name)
+    events: EventBus
 
     async def attach(self, c: Container) -> SandboxInfo:
         info = await self.networks.attach(c)
