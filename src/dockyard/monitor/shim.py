@@ -52,12 +52,12 @@ from dockyard.monitor import console, jsonlog, logdrivers, oom, protocol, relay
 from dockyard.monitor.relay import Client
 from dockyard.monitor.runtimeout import read_nonblocking, runtime_error
 from dockyard.monitor.sockets import accept, unix_listener
+from dockyard.mountflags import MNT_DETACH
 from dockyard.proto import stdcopy
 
 if TYPE_CHECKING:
     from dockyard.monitor.host import Host
 
-MNT_DETACH = 2
 _READ = 1 << 20  # bytes per read of the container's output; its pipes hold as much
 F_SETPIPE_SZ = 1031
 DRAIN_AFTER_EXIT = 2.0

@@ -18,9 +18,9 @@ import os
 import subprocess
 
 from dockyard.api.errors import SystemError_
+from dockyard.mountflags import MNT_DETACH
 
 _libc = ctypes.CDLL(None, use_errno=True)
-_MNT_DETACH = 2
 _V6_OFF = "/proc/sys/net/ipv6/conf/{}/disable_ipv6"
 
 
@@ -66,7 +66,7 @@ def remove(path: str) -> None:
     """Unmount and unlink: the kernel frees the namespace when no process is left
     in it, and with it the container's ends of its veth pairs (so the host's
     ends go too, a few ms later). umount2(2) directly: no namespace change."""
-    if _libc.umount2(os.fsencode(path), _MNT_DETACH) != 0:
+    if _libc.umount2(os.fsencode(path), MNT_DETACH) != 0:
         err = ctypes.get_errno()
         if err not in (errno.EINVAL, errno.ENOENT):
             raise SystemError_(f"failed to remove network namespace {path}: {os.strerror(err)}")

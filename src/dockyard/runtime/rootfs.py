@@ -14,8 +14,7 @@ import errno
 import os
 import stat
 
-from .spec import Mount, Spec, parse_mount_options, propagation_flag
-from .syscalls import (
+from dockyard.mountflags import (
     MNT_DETACH,
     MS_BIND,
     MS_NODEV,
@@ -25,8 +24,11 @@ from .syscalls import (
     MS_REC,
     MS_REMOUNT,
     MS_SLAVE,
-    Syscall,
+    parse_options,
 )
+
+from .spec import Mount, Spec, propagation_flag
+from .syscalls import Syscall
 
 __all__ = [
     "RootfsError",
@@ -143,7 +145,7 @@ def _mount_at(sys: Syscall, root: str, dest: str, source, fstype, flags, data) -
 
 def _mount_one(sys: Syscall, spec: Spec, m: Mount, cgroups: dict[str, str]) -> None:
     root = spec.root_path
-    flags, propagation, data = parse_mount_options(m.options)
+    flags, propagation, data = parse_options(m.options)
     dest = secure_join(root, m.destination, sys)
     if m.type == "cgroup":
         _mount_cgroup(sys, spec, dest, flags, cgroups)

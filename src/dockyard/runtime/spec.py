@@ -11,30 +11,10 @@ from __future__ import annotations
 
 import os
 
+from dockyard.mountflags import PROPAGATION
+
 from . import jsontext
-from .syscalls import (
-    MS_BIND,
-    MS_DIRSYNC,
-    MS_LAZYTIME,
-    MS_MANDLOCK,
-    MS_NOATIME,
-    MS_NODEV,
-    MS_NODIRATIME,
-    MS_NOEXEC,
-    MS_NOSUID,
-    MS_NOSYMFOLLOW,
-    MS_PRIVATE,
-    MS_RDONLY,
-    MS_REC,
-    MS_RELATIME,
-    MS_REMOUNT,
-    MS_SHARED,
-    MS_SLAVE,
-    MS_STRICTATIME,
-    MS_SYNCHRONOUS,
-    MS_UNBINDABLE,
-    NAMESPACE_FLAGS,
-)
+from .syscalls import NAMESPACE_FLAGS
 
 __all__ = [
     "SpecError",
@@ -46,7 +26,6 @@ __all__ = [
     "parse_spec",
     "parse_process",
     "default_spec",
-    "parse_mount_options",
     "validate_container_id",
     "RLIMITS",
 ]
@@ -57,55 +36,6 @@ OCI_VERSION = "1.1.0"
 class SpecError(ValueError):
     """config.json (or a process.json) is not a valid OCI spec for this runtime."""
 
-
-# option -> (clear?, flag); runc's mountFlags table.
-_MOUNT_FLAGS: dict[str, tuple[bool, int]] = {
-    "acl": (False, 1 << 16),
-    "async": (True, MS_SYNCHRONOUS),
-    "atime": (True, MS_NOATIME),
-    "bind": (False, MS_BIND),
-    "defaults": (False, 0),
-    "dev": (True, MS_NODEV),
-    "diratime": (True, MS_NODIRATIME),
-    "dirsync": (False, MS_DIRSYNC),
-    "exec": (True, MS_NOEXEC),
-    "iversion": (False, 1 << 23),
-    "lazytime": (False, MS_LAZYTIME),
-    "loud": (True, 0x8000),
-    "mand": (False, MS_MANDLOCK),
-    "noacl": (True, 1 << 16),
-    "noatime": (False, MS_NOATIME),
-    "nodev": (False, MS_NODEV),
-    "nodiratime": (False, MS_NODIRATIME),
-    "noexec": (False, MS_NOEXEC),
-    "noiversion": (True, 1 << 23),
-    "nolazytime": (True, MS_LAZYTIME),
-    "nomand": (True, MS_MANDLOCK),
-    "norelatime": (True, MS_RELATIME),
-    "nostrictatime": (True, MS_STRICTATIME),
-    "nosuid": (False, MS_NOSUID),
-    "nosymfollow": (False, MS_NOSYMFOLLOW),
-    "rbind": (False, MS_BIND | MS_REC),
-    "relatime": (False, MS_RELATIME),
-    "remount": (False, MS_REMOUNT),
-    "ro": (False, MS_RDONLY),
-    "rw": (True, MS_RDONLY),
-    "silent": (False, 0x8000),
-    "strictatime": (False, MS_STRICTATIME),
-    "suid": (True, MS_NOSUID),
-    "symfollow": (True, MS_NOSYMFOLLOW),
-    "sync": (False, MS_SYNCHRONOUS),
-}
-_PROPAGATION: dict[str, int] = {
-    "private": MS_PRIVATE,
-    "rprivate": MS_PRIVATE | MS_REC,
-    "shared": MS_SHARED,
-    "rshared": MS_SHARED | MS_REC,
-    "slave": MS_SLAVE,
-    "rslave": MS_SLAVE | MS_REC,
-    "unbindable": MS_UNBINDABLE,
-    "runbindable": MS_UNBINDABLE | MS_REC,
-}
 
 RLIMITS: dict[str, int] = {
     "RLIMIT_CPU": 0,
@@ -127,27 +57,11 @@ RLIMITS: dict[str, int] = {
 }
 
 
-def parse_mount_options(options: list[str]) -> tuple[int, list[int], str]:
-    """Mount options -> (flags, propagation flags in order, comma-joined fs data)."""
-    flags = 0
-    propagation: list[int] = []
-    data: list[str] = []
-    for option in options:
-        if option in _MOUNT_FLAGS:
-            clear, flag = _MOUNT_FLAGS[option]
-            flags = flags & ~flag if clear else flags | flag
-        elif option in _PROPAGATION:
-            propagation.append(_PROPAGATION[option])
-        else:
-            data.append(option)
-    return flags, propagation, ",".join(data)
-
-
 def propagation_flag(name: str) -> int:
     """``rootfsPropagation`` value -> mount flags (SpecError if unknown)."""
-    if name not in _PROPAGATION:
+    if name not in PROPAGATION:
         raise SpecError(f"invalid rootfsPropagation {name!r}")
-    return _PROPAGATION[name]
+    return PROPAGATION[name]
 
 
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-.")

@@ -2,7 +2,8 @@
 
 A snapshotter returns `Mount`s; whoever owns the target (the container monitor)
 mounts them. ctypes, not the `mount` binary: one fork+exec saved on every
-`docker run`, and no dependence on util-linux's option parsing.
+`docker run`, and no dependence on util-linux's option parsing: the option names
+are the runtime's (`dockyard.mountflags`, runc's table).
 """
 
 from __future__ import annotations
@@ -12,39 +13,7 @@ import ctypes.util
 import os
 from dataclasses import dataclass
 
-MS_RDONLY = 1
-MS_NOSUID = 2
-MS_NODEV = 4
-MS_NOEXEC = 8
-MS_SYNCHRONOUS = 16
-MS_REMOUNT = 32
-MS_NOATIME = 1024
-MS_NODIRATIME = 2048
-MS_BIND = 4096
-MS_REC = 16384
-MS_PRIVATE = 1 << 18
-MS_RELATIME = 1 << 21
-MS_STRICTATIME = 1 << 24
-MNT_DETACH = 2
-
-# option -> (flags to set, flags to clear)
-_FLAGS: dict[str, tuple[int, int]] = {
-    "ro": (MS_RDONLY, 0),
-    "rw": (0, MS_RDONLY),
-    "nosuid": (MS_NOSUID, 0),
-    "suid": (0, MS_NOSUID),
-    "nodev": (MS_NODEV, 0),
-    "dev": (0, MS_NODEV),
-    "noexec": (MS_NOEXEC, 0),
-    "exec": (0, MS_NOEXEC),
-    "sync": (MS_SYNCHRONOUS, 0),
-    "noatime": (MS_NOATIME, 0),
-    "nodiratime": (MS_NODIRATIME, 0),
-    "relatime": (MS_RELATIME, 0),
-    "strictatime": (MS_STRICTATIME, 0),
-    "bind": (MS_BIND, 0),
-    "rbind": (MS_BIND | MS_REC, 0),
-}
+from dockyard.mountflags import MNT_DETACH, MS_BIND, MS_REC, MS_REMOUNT, parse_options
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,19 +51,6 @@ def _lib() -> ctypes.CDLL:
     return _libc
 
 
-def parse_options(options: tuple[str, ...] | list[str]) -> tuple[int, str]:
-    """Split fstab options into mount(2) flags and the filesystem data string."""
-    flags = 0
-    data: list[str] = []
-    for opt in options:
-        if opt in _FLAGS:
-            set_, clear = _FLAGS[opt]
-            flags = (flags | set_) & ~clear
-        else:
-            data.append(opt)
-    return flags, ",".join(data)
-
-
 def _mount(source: str, target: str, fstype: str, flags: int, data: str) -> None:
     rc = _lib().mount(
         source.encode(), target.encode(), fstype.encode(), flags, data.encode() if data else None
@@ -106,22 +62,23 @@ def _mount(source: str, target: str, fstype: str, flags: int, data: str) -> None
 
 
 def mount(m: Mount, target: str) -> None:
-    flags, data = parse_options(m.options)
+    flags, propagation, data = parse_options(m.options)
     if m.type == "bind" or flags & MS_BIND:
         _mount(m.source, target, "none", flags & (MS_BIND | MS_REC) | MS_BIND, "")
         if flags & ~(MS_BIND | MS_REC):
             # A bind mount ignores the other flags until it is remounted.
             _mount("none", target, "none", flags | MS_BIND | MS_REMOUNT, "")
-        return
-    if m.type == "overlay" and len(data) > MAX_MOUNT_DATA:
+    elif m.type == "overlay" and len(data) > MAX_MOUNT_DATA:
         _mount_short_lowers(m.source, target, flags, data)
-        return
-    _mount(m.source, target, m.type, flags, data)
+    else:
+        _mount(m.source, target, m.type, flags, data)
+    for flag in propagation:  # a call of its own, as moby's mount.Mount does
+        _mount("none", target, "none", flag, "")
 
 
 def remount_bind(target: str, options: tuple[str, ...]) -> None:
     """Apply `options` (ro, nosuid...) to the bind mount at `target`."""
-    flags, _ = parse_options(options)
+    flags, _, _ = parse_options(options)
     _mount("none", target, "none", flags | MS_BIND | MS_REMOUNT, "")
 
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 from fake_syscall import FakeSyscall
 
+from dockyard.mountflags import MS_BIND, MS_RDONLY, MS_REC, MS_REMOUNT, MS_SLAVE
 from dockyard.runtime import rootfs
 from dockyard.runtime.spec import default_spec, parse_spec
-from dockyard.runtime.syscalls import MS_BIND, MS_RDONLY, MS_REC, MS_REMOUNT, MS_SLAVE
 
 ROOT = "/b/rootfs"
 

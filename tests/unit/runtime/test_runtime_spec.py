@@ -4,16 +4,23 @@ import json
 
 import pytest
 
+from dockyard.mountflags import (
+    MS_BIND,
+    MS_NODEV,
+    MS_NOSUID,
+    MS_PRIVATE,
+    MS_RDONLY,
+    MS_REC,
+    parse_options,
+)
 from dockyard.runtime import jsontext
 from dockyard.runtime.signals import parse_signal, signal_name
 from dockyard.runtime.spec import (
     SpecError,
     default_spec,
-    parse_mount_options,
     parse_spec,
     validate_container_id,
 )
-from dockyard.runtime.syscalls import MS_BIND, MS_NODEV, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC
 
 
 def test_default_spec_is_valid_and_like_runc():
@@ -46,7 +53,7 @@ def test_invalid_specs(edit, message):
 
 
 def test_mount_options():
-    flags, propagation, data = parse_mount_options(
+    flags, propagation, data = parse_options(
         ["rbind", "ro", "nosuid", "nodev", "rw", "rprivate", "mode=755", "size=1k"]
     )
     assert flags == MS_BIND | MS_REC | MS_NOSUID | MS_NODEV

@@ -11,7 +11,7 @@ import pytest
 
 from dockyard.api.errors import Conflict, NotFound
 from dockyard.snapshot import Mount, OverlaySnapshotter, mount_all, unmount, upper_dir
-from dockyard.snapshot.mount import is_mounted, parse_options
+from dockyard.snapshot.mount import is_mounted
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (mount)")
 
@@ -125,11 +125,6 @@ def test_reopen_keeps_records_and_sweeps_orphans(tmp_path: Path) -> None:
     assert [i.key for i in sn.walk()] == ["l1"]
     assert not (tmp_path / "d/snapshots/overlay/snapshots/999").exists()
     sn.close()
-
-
-def test_parse_options() -> None:
-    flags, data = parse_options(("ro", "nosuid", "lowerdir=/a:/b", "index=off"))
-    assert flags == 1 | 2 and data == "lowerdir=/a:/b,index=off"
 
 
 def test_deep_chain_beyond_the_mount_option_limit(tmp_path: Path) -> None:

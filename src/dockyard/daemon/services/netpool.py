@@ -27,11 +27,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from dockyard.mountflags import MS_BIND
 from dockyard.network import ipam, links, netns
 
 log = logging.getLogger(__name__)
 _libc = ctypes.CDLL(None, use_errno=True)
-_MS_BIND = 0x1000
 
 
 @dataclass
@@ -84,7 +84,7 @@ class SandboxPool:
         """The sandbox's namespace becomes the container's (`path`); blocking, ~0.1 ms."""
         with open(path, "w"):
             pass
-        if _libc.mount(os.fsencode(sb.path), os.fsencode(path), None, _MS_BIND, None) != 0:
+        if _libc.mount(os.fsencode(sb.path), os.fsencode(path), None, MS_BIND, None) != 0:
             err = ctypes.get_errno()
             raise OSError(err, f"bind mount of {sb.path}: {os.strerror(err)}")
         netns.remove(sb.path)  # the namespace stays: `path` holds it now
