@@ -9,7 +9,7 @@ import os
 import sys
 
 from dockyard.api.buildresources import RESOURCES
-from dockyard.cli.flags import BOOL, INT, LIST, PLATFORM, STRING, Command, Flag
+from dockyard.cli.flags import BOOL, INT, LIST, NO_CACHE, PLATFORM, PULL, STRING, Command, Flag
 from dockyard.cli.main import Cli, command_table, handles
 from dockyard.client.errors import ClientError
 from dockyard.proto.units import ram_in_bytes
@@ -41,7 +41,7 @@ BUILD = Command(
         Flag("file", "f", STRING, "Name of the Dockerfile (Default is 'PATH/Dockerfile')", metavar="string"),
         Flag("build-arg", "", LIST, "Set build-time variables", metavar="list"),
         Flag("target", "", STRING, "Set the target build stage to build.", metavar="string"),
-        Flag("no-cache", "", BOOL, "Do not use cache when building the image"),
+        NO_CACHE,
         Flag("quiet", "q", BOOL, "Suppress the build output and print image ID on success"),
         Flag("label", "", LIST, "Set metadata for an image", metavar="list"),
         Flag("iidfile", "", STRING, "Write the image ID to the file", metavar="string"),
@@ -49,7 +49,7 @@ BUILD = Command(
         Flag("add-host", "", LIST, "Add a custom host-to-IP mapping (host:ip)", metavar="list"),
         Flag("rm", "", BOOL, "Remove intermediate containers after a successful build", default=True),
         Flag("force-rm", "", BOOL, "Always remove intermediate containers"),
-        Flag("pull", "", BOOL, "Always attempt to pull a newer version of the image"),
+        PULL,
         PLATFORM,
         *_RESOURCE_FLAGS,
     ),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dockyard.cli.flags import BOOL, LIST, STRING, Command, Flag
+from dockyard.cli.flags import BOOL, CHANGE, STRING, Command, Flag
 from dockyard.cli.main import Cli, command_table, handles
 from dockyard.client.errors import ClientError
 
@@ -16,7 +16,7 @@ COMMIT = Command(
     "Create a new image from a container's changes",
     (
         Flag("author", "a", STRING, "Author", metavar="string"),
-        Flag("change", "c", LIST, "Apply Dockerfile instruction to the created image", metavar="list"),
+        CHANGE,
         Flag("message", "m", STRING, "Commit message", metavar="string"),
         Flag("pause", "p", BOOL, "Pause container during commit", default=True),
     ),

@@ -20,7 +20,7 @@ import sys
 import tarfile
 import tempfile
 
-from dockyard.cli.flags import BOOL, STRING, Command, Flag
+from dockyard.cli.flags import ARCHIVE, BOOL, FOLLOW_LINK, OUTPUT, Command, Flag
 from dockyard.cli.main import Cli, command_table, handles
 from dockyard.client.errors import APIError, ClientError
 from dockyard.client.http import quote
@@ -34,8 +34,8 @@ CP = Command(
     "[OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tdockyard cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH",
     "Copy files/folders between a container and the local filesystem",
     (
-        Flag("archive", "a", BOOL, "Archive mode (copy all uid/gid information)"),
-        Flag("follow-link", "L", BOOL, "Always follow symbol link in SRC_PATH"),
+        ARCHIVE,
+        FOLLOW_LINK,
         Flag("quiet", "q", BOOL, "Suppress progress output during copy"),
     ),
     min_args=2,
@@ -45,7 +45,7 @@ EXPORT = Command(
     "export",
     "[OPTIONS] CONTAINER",
     "Export a container's filesystem as a tar archive",
-    (Flag("output", "o", STRING, "Write to a file, instead of STDOUT", metavar="string"),),
+    (OUTPUT,),
     min_args=1,
     max_args=1,
 )

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 import threading
 
-from dockyard.cli.flags import BOOL, LIST, STRING, Command, Flag
+from dockyard.cli.flags import BOOL, ENV, INTERACTIVE, LIST, STRING, TTY, WORKDIR, Command, Flag
 from dockyard.cli.main import Cli, command_table, handles
 from dockyard.client.errors import APIError
 from dockyard.client.http import quote
@@ -26,13 +26,13 @@ EXEC = Command(
     (
         Flag("detach", "d", BOOL, "Detached mode: run command in the background"),
         _DETACH_KEYS,
-        Flag("env", "e", LIST, "Set environment variables", metavar="list"),
+        ENV,
         Flag("env-file", "", LIST, "Read in a file of environment variables", metavar="list"),
-        Flag("interactive", "i", BOOL, "Keep STDIN open even if not attached"),
+        INTERACTIVE,
         Flag("privileged", "", BOOL, "Give extended privileges to the command"),
-        Flag("tty", "t", BOOL, "Allocate a pseudo-TTY"),
+        TTY,
         Flag("user", "u", STRING, 'Username or UID (format: "<name|uid>[:<group|gid>]")'),
-        Flag("workdir", "w", STRING, "Working directory inside the container"),
+        WORKDIR,
     ),
     min_args=2,
     interspersed=False,

@@ -63,6 +63,32 @@ NO_TRUNC = Flag("no-trunc", "", BOOL, "Don't truncate output")
 PLATFORM = Flag(
     "platform", "", STRING, "Set platform if server is multi-platform capable", metavar="string"
 )  # build, import, pull
+# ps and stats; ps and container inspect; commit and import; export and save
+ALL_CONTAINERS = Flag("all", "a", BOOL, "Show all containers (default shows just running)")
+SIZE = Flag("size", "s", BOOL, "Display total file sizes")
+CHANGE = Flag("change", "c", LIST, "Apply Dockerfile instruction to the created image")
+OUTPUT = Flag("output", "o", STRING, "Write to a file, instead of STDOUT")
+# network and volume create; run, create and exec
+DRIVER_OPTS = Flag("opt", "o", LIST, "Set driver specific options", metavar="map")
+INTERACTIVE = Flag("interactive", "i", BOOL, "Keep STDIN open even if not attached")
+TTY = Flag("tty", "t", BOOL, "Allocate a pseudo-TTY")
+# docker's, and `docker compose`'s commands that took them as they were: exec's --env (compose
+# exec and run), --workdir (compose run), run's --detach (compose run), logs, cp and build
+ENV = Flag("env", "e", LIST, "Set environment variables")
+WORKDIR = Flag("workdir", "w", STRING, "Working directory inside the container")
+DETACH_RUN = Flag("detach", "d", BOOL, "Run container in background and print container ID")
+FOLLOW = Flag("follow", "f", BOOL, "Follow log output")
+TIMESTAMPS = Flag("timestamps", "t", BOOL, "Show timestamps")
+LOGS_SINCE = Flag(
+    "since",
+    "",
+    STRING,
+    "Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)",
+)
+ARCHIVE = Flag("archive", "a", BOOL, "Archive mode (copy all uid/gid information)")
+FOLLOW_LINK = Flag("follow-link", "L", BOOL, "Always follow symbol link in SRC_PATH")
+NO_CACHE = Flag("no-cache", "", BOOL, "Do not use cache when building the image")
+PULL = Flag("pull", "", BOOL, "Always attempt to pull a newer version of the image")
 
 
 class Command:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from dockyard.cli.filterflag import filter_flag
-from dockyard.cli.flags import BOOL, FORMAT, LIST, NO_TRUNC, PLATFORM, STRING, Command, Flag
+from dockyard.cli.flags import BOOL, CHANGE, FORMAT, NO_TRUNC, PLATFORM, STRING, Command, Flag
 from dockyard.cli.format import human_size, json_message_line, short_id, since, split_reference
 from dockyard.cli.main import Cli, command_table, handles
 from dockyard.cli.template import Header, columns_json
@@ -168,9 +168,7 @@ IMPORT = Command(
     "[OPTIONS] file|URL|- [REPOSITORY[:TAG]]",
     "Import the contents from a tarball to create a filesystem image",
     (
-        Flag(
-            "change", "c", LIST, "Apply Dockerfile instruction to the created image", metavar="list"
-        ),
+        CHANGE,
         Flag("message", "m", STRING, "Set commit message for imported image", metavar="string"),
         PLATFORM,
     ),

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dockyard.cli.attach import copy_output
-from dockyard.cli.flags import BOOL, STRING, Command, Flag
+from dockyard.cli.flags import BOOL, FOLLOW, LOGS_SINCE, STRING, TIMESTAMPS, Command, Flag
 from dockyard.cli.main import command_table, handles
 from dockyard.client.http import quote
 
@@ -20,14 +20,8 @@ LOGS = Command(
     "Fetch the logs of a container",
     (
         Flag("details", "", BOOL, "Show extra details provided to logs"),
-        Flag("follow", "f", BOOL, "Follow log output"),
-        Flag(
-            "since",
-            "",
-            STRING,
-            "Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)",
-            metavar="string",
-        ),
+        FOLLOW,
+        LOGS_SINCE,
         Flag(
             "tail",
             "n",
@@ -36,7 +30,7 @@ LOGS = Command(
             "all",
             "string",
         ),
-        Flag("timestamps", "t", BOOL, "Show timestamps"),
+        TIMESTAMPS,
         Flag(
             "until",
             "",

@@ -4,7 +4,7 @@ is prune.py's)."""
 from __future__ import annotations
 
 from dockyard.cli.filterflag import filter_flag, parse_filters
-from dockyard.cli.flags import BOOL, FORMAT, FORMAT_F, LIST, STRING, Command, Flag
+from dockyard.cli.flags import BOOL, DRIVER_OPTS, FORMAT, FORMAT_F, LIST, STRING, Command, Flag
 from dockyard.cli.main import Cli, command_table, handles
 from dockyard.cli.template import Header, columns_json
 from dockyard.client.errors import APIError
@@ -76,7 +76,7 @@ CREATE = Command(
         Flag("ip-range", "", LIST, "Allocate container ip from a sub-range", metavar="strings"),
         Flag("ipv6", "", BOOL, "Enable IPv6 networking"),
         Flag("label", "", LIST, "Set metadata on a network", metavar="list"),
-        Flag("opt", "o", LIST, "Set driver specific options", metavar="map"),
+        DRIVER_OPTS,
         Flag(
             "subnet",
             "",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 from dockyard.cli.filterflag import filter_flag, parse_filters
-from dockyard.cli.flags import BOOL, INT, NO_TRUNC, STRING, Command, Flag
+from dockyard.cli.flags import ALL_CONTAINERS, BOOL, INT, NO_TRUNC, SIZE, STRING, Command, Flag
 from dockyard.cli.main import command_table, handles
 
 TYPE_CHECKING = False
@@ -20,14 +20,14 @@ PS = Command(
     "[OPTIONS]",
     "List containers",
     (
-        Flag("all", "a", BOOL, "Show all containers (default shows just running)"),
+        ALL_CONTAINERS,
         filter_flag("Filter output based on conditions provided"),
         Flag("format", "", STRING, "Pretty-print containers using a Go template", metavar="string"),
         Flag("last", "n", INT, "Show n last created containers (includes all states)", -1, "int"),
         Flag("latest", "l", BOOL, "Show the latest created container (includes all states)"),
         NO_TRUNC,
         Flag("quiet", "q", BOOL, "Only display container IDs"),
-        Flag("size", "s", BOOL, "Display total file sizes"),
+        SIZE,
     ),
     max_args=0,
     aliases=("container ls", "container list", "container ps"),

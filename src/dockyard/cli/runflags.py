@@ -5,7 +5,7 @@ value's parser (runvalues.py). Pure data and small constructors.
 
 from __future__ import annotations
 
-from dockyard.cli.flags import BOOL, INT, LIST, STRING, Flag
+from dockyard.cli.flags import BOOL, DETACH_RUN, INT, INTERACTIVE, LIST, STRING, TTY, Flag
 from dockyard.cli.runvalues import (
     _int_flag,
     gpu_request,
@@ -148,7 +148,7 @@ CONTAINER_FLAGS = (
         BOOL,
         "Run an init inside the container that forwards signals and reaps processes",
     ),
-    Flag("interactive", "i", BOOL, "Keep STDIN open even if not attached"),
+    INTERACTIVE,
     _bytes("io-maxbandwidth", "Maximum IO bandwidth limit for the system drive (Windows only)"),
     Flag(
         "io-maxiops",
@@ -220,7 +220,7 @@ CONTAINER_FLAGS = (
     _list("storage-opt", "Storage driver options for the container"),
     _list("sysctl", "Sysctl options (default map[])", convert=validate_sysctl, metavar="map"),
     _list("tmpfs", "Mount a tmpfs directory"),
-    Flag("tty", "t", BOOL, "Allocate a pseudo-TTY"),
+    TTY,
     _list("ulimit", "Ulimit options (default [])", convert=ulimit, metavar="ulimit"),
     Flag("use-api-socket", "", BOOL, "Bind mount Docker API socket and required auth"),
     _str("user", "Username or UID (format: <name|uid>[:<group|gid>])", "u", ""),
@@ -232,7 +232,7 @@ CONTAINER_FLAGS = (
     _str("workdir", "Working directory inside the container", "w", ""),
 )
 RUN_ONLY_FLAGS = (
-    Flag("detach", "d", BOOL, "Run container in background and print container ID"),
+    DETACH_RUN,
     _str("detach-keys", "Override the key sequence for detaching a container", default=""),
     Flag("sig-proxy", "", BOOL, "Proxy received signals to the process (default true)", True),
 )

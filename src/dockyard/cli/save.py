@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from dockyard.cli.flags import BOOL, STRING, Command, Flag
+from dockyard.cli.flags import BOOL, OUTPUT, STRING, Command, Flag
 from dockyard.cli.main import Cli, command_table, handles
 from dockyard.client.errors import ClientError
 
@@ -22,7 +22,7 @@ SAVE = Command(
     "[OPTIONS] IMAGE [IMAGE...]",
     "Save one or more images to a tar archive (streamed to STDOUT by default)",
     (
-        Flag("output", "o", STRING, "Write to a file, instead of STDOUT", metavar="string"),
+        OUTPUT,
         Flag("platform", "", STRING, "Save only the given platform variant", metavar="string"),
     ),
     min_args=1,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 
-from dockyard.cli.flags import BOOL, FORMAT, Command, Flag
+from dockyard.cli.flags import ALL_CONTAINERS, BOOL, FORMAT, Command, Flag
 from dockyard.cli.format import human_size, short_id
 from dockyard.cli.main import Cli, command_table, handles
 from dockyard.cli.template import Header, columns_json
@@ -23,7 +23,7 @@ STATS = Command(
     "[OPTIONS] [CONTAINER...]",
     "Display a live stream of container(s) resource usage statistics",
     (
-        Flag("all", "a", BOOL, "Show all containers (default shows just running)"),
+        ALL_CONTAINERS,
         FORMAT,
         Flag("no-stream", "", BOOL, "Disable streaming stats and only pull the first result"),
         Flag("no-trunc", "", BOOL, "Do not truncate output"),

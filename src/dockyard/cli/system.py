@@ -6,7 +6,7 @@ import json
 import os
 import sys
 
-from dockyard.cli.flags import FORMAT, FORMAT_F, STRING, Command, Flag
+from dockyard.cli.flags import FORMAT, FORMAT_F, SIZE, STRING, Command, Flag
 from dockyard.cli.main import VERSION, Cli, command_table, handles
 from dockyard.cli.template import Header, columns_json
 from dockyard.client.errors import APIError, ClientError
@@ -190,7 +190,7 @@ CONTAINER_INSPECT = Command(
     "container inspect",
     "[OPTIONS] CONTAINER [CONTAINER...]",
     "Display detailed information on one or more containers",
-    (FORMAT_F, Flag("size", "s", help="Display total file sizes")),
+    (FORMAT_F, SIZE),
     min_args=1,
 )
 IMAGE_INSPECT = Command(

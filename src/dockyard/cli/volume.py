@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dockyard.cli.filterflag import filter_flag
-from dockyard.cli.flags import BOOL, FORMAT, FORMAT_F, LIST, STRING, Command, Flag
+from dockyard.cli.flags import BOOL, DRIVER_OPTS, FORMAT, FORMAT_F, LIST, STRING, Command, Flag
 from dockyard.cli.format import human_size
 from dockyard.cli.main import Cli, command_table, handles
 from dockyard.cli.network import inspect_objects, kv_list, list_rows, remove_each
@@ -21,7 +21,7 @@ CREATE = Command(
         Flag("driver", "d", STRING, "Specify volume driver name", metavar="string"),
         Flag("label", "", LIST, "Set metadata for a volume", metavar="list"),
         Flag("name", "", STRING, "Specify volume name", metavar="string"),
-        Flag("opt", "o", LIST, "Set driver specific options", metavar="map"),
+        DRIVER_OPTS,
     ),
     max_args=1,
 )
