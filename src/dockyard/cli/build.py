@@ -33,8 +33,7 @@ if TYPE_CHECKING:
     from typing import IO, Any
 
 BUILD = Command(
-    "build",
-    "[OPTIONS] PATH | -",
+    "build [OPTIONS] PATH | -",
     "Build an image from a Dockerfile",
     (
         Flag("tag", "t", LIST, "Name and optionally a tag in the 'name:tag' format", metavar="list"),

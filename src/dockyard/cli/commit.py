@@ -11,8 +11,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 COMMIT = Command(
-    "commit",
-    "[OPTIONS] CONTAINER [REPOSITORY[:TAG]]",
+    "commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]",
     "Create a new image from a container's changes",
     (
         Flag("author", "a", STRING, "Author", metavar="string"),

@@ -27,8 +27,7 @@ if TYPE_CHECKING:
 _CREATE_FLAGS = runopts.CONTAINER_FLAGS
 _RUN_ONLY = runopts.RUN_ONLY_FLAGS
 RUN = Command(
-    "run",
-    "[OPTIONS] IMAGE [COMMAND] [ARG...]",
+    "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
     "Create and run a new container from an image",
     _CREATE_FLAGS + (runopts.pull_flag("running"),) + _RUN_ONLY,
     min_args=1,
@@ -36,8 +35,7 @@ RUN = Command(
     aliases=("container run", "run"),
 )
 CREATE = Command(
-    "create",
-    "[OPTIONS] IMAGE [COMMAND] [ARG...]",
+    "create [OPTIONS] IMAGE [COMMAND] [ARG...]",
     "Create a new container",
     _CREATE_FLAGS + (runopts.pull_flag("creating"),),
     min_args=1,
@@ -307,8 +305,7 @@ def run(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
 
 # -- start -----------------------------------------------------------------------
 START = Command(
-    "start",
-    "[OPTIONS] CONTAINER [CONTAINER...]",
+    "start [OPTIONS] CONTAINER [CONTAINER...]",
     "Start one or more stopped containers",
     (
         Flag("attach", "a", BOOL, "Attach STDOUT/STDERR and forward signals"),

@@ -13,12 +13,12 @@ from dockyard.cli.flags import BOOL, FORMAT, Command, Flag
 from dockyard.cli.main import Cli, command_table, handles
 
 LS = Command(
-    "context ls", "[OPTIONS]", "List contexts",
+    "context ls [OPTIONS]", "List contexts",
     (FORMAT,
      Flag("quiet", "q", BOOL, "Only show context names")),
     max_args=0,
 )  # fmt: skip
-SHOW = Command("context show", "", "Print the name of the current context", max_args=0)
+SHOW = Command("context show", "Print the name of the current context", max_args=0)
 _DEFAULT_DESCRIPTION = "Current DOCKER_HOST based configuration"
 _TABLE = "table {{.Name}}\t{{.Description}}\t{{.DockerEndpoint}}\t{{.Error}}"
 _HEADER = {"Name": "NAME", "Description": "DESCRIPTION", "DockerEndpoint": "DOCKER ENDPOINT",

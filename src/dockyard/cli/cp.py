@@ -30,8 +30,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 CP = Command(
-    "cp",
-    "[OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tdockyard cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH",
+    "cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tdockyard cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH",
     "Copy files/folders between a container and the local filesystem",
     (
         ARCHIVE,
@@ -42,8 +41,7 @@ CP = Command(
     max_args=2,
 )
 EXPORT = Command(
-    "export",
-    "[OPTIONS] CONTAINER",
+    "export [OPTIONS] CONTAINER",
     "Export a container's filesystem as a tar archive",
     (OUTPUT,),
     min_args=1,

@@ -20,8 +20,7 @@ _DETACH_KEYS = Flag(
     "detach-keys", "", STRING, "Override the key sequence for detaching a container"
 )
 EXEC = Command(
-    "exec",
-    "[OPTIONS] CONTAINER COMMAND [ARG...]",
+    "exec [OPTIONS] CONTAINER COMMAND [ARG...]",
     "Execute a command in a running container",
     (
         Flag("detach", "d", BOOL, "Detached mode: run command in the background"),
@@ -39,8 +38,7 @@ EXEC = Command(
 )
 
 ATTACH = Command(
-    "attach",
-    "[OPTIONS] CONTAINER",
+    "attach [OPTIONS] CONTAINER",
     "Attach local standard input, output, and error streams to a running container",
     (
         _DETACH_KEYS,

@@ -92,16 +92,20 @@ PULL = Flag("pull", "", BOOL, "Always attempt to pull a newer version of the ima
 
 
 class Command:
-    """A command's name, usage line, flags and argument rules (plain class: dataclasses
-    costs ~11 ms to import, a fifth of the start-up budget)."""
+    """A command as cobra declares one: its use line, description, flags and argument rules
+    (plain class: dataclasses costs ~11 ms to import, a fifth of the start-up budget).
 
-    __slots__ = ("name", "usage", "description", "flags", "min_args", "max_args")
+    `use` is what --help prints after "Usage:  dockyard": the command's words, then its
+    arguments ("stop [OPTIONS] CONTAINER [CONTAINER...]"); `name` is those leading words
+    ("stop", or "network create" for a group's command), as cobra's Name() is Use's first.
+    """
+
+    __slots__ = ("use", "name", "description", "flags", "min_args", "max_args")
     __slots__ += ("interspersed", "aliases")
 
     def __init__(
         self,
-        name: str,
-        usage: str,
+        use: str,
         description: str,
         flags: tuple[Flag, ...] = (),
         min_args: int = 0,
@@ -109,14 +113,23 @@ class Command:
         interspersed: bool = True,
         aliases: tuple[str, ...] = (),
     ) -> None:
-        self.name = name  # "run", or "container inspect" for group-only commands
-        self.usage = usage  # after the name: "[OPTIONS] IMAGE [COMMAND] [ARG...]"
+        self.use = use
+        self.name = " ".join(_leading_words(use))
         self.description = description
         self.flags = flags
         self.min_args = min_args
         self.max_args = max_args
         self.interspersed = interspersed  # False: flags end at the first positional
         self.aliases = aliases
+
+
+def _leading_words(use: str) -> list[str]:
+    words = []
+    for word in use.split(" "):
+        if not (word.islower() and word.replace("-", "").isalpha()):
+            break  # "[OPTIONS]", "CONTAINER", "file|URL|-": the arguments begin
+        words.append(word)
+    return words
 
 
 class UsageError(Exception):
@@ -263,7 +276,7 @@ def help_text(command: Command) -> str:
     """`dockyard CMD --help`, laid out like docker's."""
     lines = [
         "",
-        f"Usage:  dockyard {command.name} {command.usage}".rstrip(),
+        f"Usage:  dockyard {command.use}",
         "",
         command.description,
     ]
@@ -292,5 +305,5 @@ def usage_error_text(command_name: str, error: UsageError, command: Command | No
     """What docker 20.10 prints for a usage error (to stderr)."""
     text = f"{error.message}\nSee 'dockyard {command_name} --help'.\n"
     if error.show_usage and command is not None:
-        text += f"\nUsage:  dockyard {command.name} {command.usage}\n\n{command.description}\n"
+        text += f"\nUsage:  dockyard {command.use}\n\n{command.description}\n"
     return text

@@ -18,8 +18,7 @@ if TYPE_CHECKING:
 
 _QUIET_IDS = Flag("quiet", "q", BOOL, "Only show image IDs")  # images, history
 IMAGES = Command(
-    "images",
-    "[OPTIONS] [REPOSITORY[:TAG]]",
+    "images [OPTIONS] [REPOSITORY[:TAG]]",
     "List images",
     (
         Flag("all", "a", BOOL, "Show all images (default hides intermediate images)"),
@@ -164,8 +163,7 @@ def images(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
 
 # -- import ------------------------------------------------------------------------
 IMPORT = Command(
-    "import",
-    "[OPTIONS] file|URL|- [REPOSITORY[:TAG]]",
+    "import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]",
     "Import the contents from a tarball to create a filesystem image",
     (
         CHANGE,
@@ -230,8 +228,7 @@ def import_(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
 
 # -- tag, rmi ----------------------------------------------------------------------
 TAG = Command(
-    "tag",
-    "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
+    "tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
     "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
     min_args=2,
     max_args=2,
@@ -252,8 +249,7 @@ def tag(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
 
 
 RMI = Command(
-    "rmi",
-    "[OPTIONS] IMAGE [IMAGE...]",
+    "rmi [OPTIONS] IMAGE [IMAGE...]",
     "Remove one or more images",
     (
         Flag("force", "f", BOOL, "Force removal of the image"),
@@ -284,8 +280,7 @@ def rmi(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
 
 # -- history -----------------------------------------------------------------------
 HISTORY = Command(
-    "history",
-    "[OPTIONS] IMAGE",
+    "history [OPTIONS] IMAGE",
     "Show the history of an image",
     (
         FORMAT,

@@ -46,8 +46,7 @@ def each(cli: Cli, names: list[str], action: Any, verb: str | None = None) -> in
 
 
 STOP = Command(
-    "stop",
-    "[OPTIONS] CONTAINER [CONTAINER...]",
+    "stop [OPTIONS] CONTAINER [CONTAINER...]",
     "Stop one or more running containers",
     (
         Flag("signal", "s", STRING, "Signal to send to the container", metavar="string"),
@@ -56,22 +55,19 @@ STOP = Command(
     min_args=1,
 )
 RESTART = Command(
-    "restart",
-    "[OPTIONS] CONTAINER [CONTAINER...]",
+    "restart [OPTIONS] CONTAINER [CONTAINER...]",
     "Restart one or more containers",
     STOP.flags,
     min_args=1,
 )
 KILL = Command(
-    "kill",
-    "[OPTIONS] CONTAINER [CONTAINER...]",
+    "kill [OPTIONS] CONTAINER [CONTAINER...]",
     "Kill one or more running containers",
     (Flag("signal", "s", STRING, "Signal to send to the container", "KILL", "string"),),
     min_args=1,
 )
 RM = Command(
-    "rm",
-    "[OPTIONS] CONTAINER [CONTAINER...]",
+    "rm [OPTIONS] CONTAINER [CONTAINER...]",
     "Remove one or more containers",
     (
         Flag("force", "f", BOOL, "Force the removal of a running container (uses SIGKILL)"),
@@ -81,8 +77,7 @@ RM = Command(
     min_args=1,
 )
 WAIT = Command(
-    "wait",
-    "CONTAINER [CONTAINER...]",
+    "wait CONTAINER [CONTAINER...]",
     "Block until one or more containers stop, then print their exit codes",
     min_args=1,
 )
@@ -133,8 +128,7 @@ def wait(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
 
 
 UPDATE = Command(
-    "update",
-    "[OPTIONS] CONTAINER [CONTAINER...]",
+    "update [OPTIONS] CONTAINER [CONTAINER...]",
     "Update configuration of one or more containers",
     (
         Flag(
@@ -154,8 +148,7 @@ UPDATE = Command(
 )
 
 EVENTS = Command(
-    "events",
-    "[OPTIONS]",
+    "events [OPTIONS]",
     "Get real time events from the server",
     (
         filter_flag("Filter output based on conditions provided"),

@@ -15,8 +15,7 @@ if TYPE_CHECKING:
     from dockyard.cli.main import Cli
 
 LOGS = Command(
-    "logs",
-    "[OPTIONS] CONTAINER",
+    "logs [OPTIONS] CONTAINER",
     "Fetch the logs of a container",
     (
         Flag("details", "", BOOL, "Show extra details provided to logs"),

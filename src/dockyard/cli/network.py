@@ -65,8 +65,7 @@ def list_rows(cli: Cli, opts: dict[str, Any], rows: list[Any], table: str, heade
 
 # -- network create ----------------------------------------------------------------------
 CREATE = Command(
-    "network create",
-    "[OPTIONS] NETWORK",
+    "network create [OPTIONS] NETWORK",
     "Create a network",
     (
         Flag("attachable", "", BOOL, "Enable manual container attachment"),
@@ -117,8 +116,7 @@ def create(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
 
 # -- network ls --------------------------------------------------------------------------
 LS = Command(
-    "network ls",
-    "[OPTIONS]",
+    "network ls [OPTIONS]",
     "List networks",
     (
         filter_flag('Provide filter values (e.g. "driver=bridge")'),
@@ -167,8 +165,7 @@ def ls(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
 
 # -- inspect, rm --------------------------------------------------------------------------
 INSPECT = Command(
-    "network inspect",
-    "[OPTIONS] NETWORK [NETWORK...]",
+    "network inspect [OPTIONS] NETWORK [NETWORK...]",
     "Display detailed information on one or more networks",
     (FORMAT_F, Flag("verbose", "v", BOOL, "Verbose output for diagnostics")),
     min_args=1,
@@ -181,8 +178,7 @@ def inspect(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
 
 
 RM = Command(
-    "network rm",
-    "NETWORK [NETWORK...]",
+    "network rm NETWORK [NETWORK...]",
     "Remove one or more networks",
     (Flag("force", "f", BOOL, "Do not error if the network does not exist"),),
     min_args=1,
@@ -196,8 +192,7 @@ def rm(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
 
 # -- connect, disconnect --------------------------------------------------------------------
 CONNECT = Command(
-    "network connect",
-    "[OPTIONS] NETWORK CONTAINER",
+    "network connect [OPTIONS] NETWORK CONTAINER",
     "Connect a container to a network",
     (
         Flag("alias", "", LIST, "Add network-scoped alias for the container", metavar="strings"),
@@ -222,8 +217,7 @@ def connect(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
 
 
 DISCONNECT = Command(
-    "network disconnect",
-    "[OPTIONS] NETWORK CONTAINER",
+    "network disconnect [OPTIONS] NETWORK CONTAINER",
     "Disconnect a container from a network",
     (Flag("force", "f", BOOL, "Force the container to disconnect from a network"),),
     min_args=2,

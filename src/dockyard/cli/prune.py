@@ -15,34 +15,34 @@ from dockyard.cli.main import Cli, command_table, handles
 from dockyard.client.http import quote
 
 PORT = Command(
-    "port", "CONTAINER [PRIVATE_PORT[/PROTO]]",
+    "port CONTAINER [PRIVATE_PORT[/PROTO]]",
     "List port mappings or a specific mapping for the container", min_args=1, max_args=2,
 )  # fmt: skip
 _FILTER = filter_flag('Provide filter values (e.g. "until=<timestamp>")', "")  # fmt: skip
 _FORCE = Flag("force", "f", BOOL, "Do not prompt for confirmation")
 IMAGE_PRUNE = Command(
-    "image prune", "[OPTIONS]", "Remove unused images",
+    "image prune [OPTIONS]", "Remove unused images",
     (Flag("all", "a", BOOL, "Remove all unused images, not just dangling ones"), _FILTER, _FORCE),
     max_args=0,
 )  # fmt: skip
 VOLUME_PRUNE = Command(
-    "volume prune", "[OPTIONS]", "Remove unused local volumes",
+    "volume prune [OPTIONS]", "Remove unused local volumes",
     (Flag("all", "a", BOOL, "Remove all unused volumes, not just anonymous ones"),
      filter_flag('Provide filter values (e.g. "label=<label>")', ""), _FORCE),
     max_args=0,
 )  # fmt: skip
-NETWORK_PRUNE = Command("network prune", "[OPTIONS]", "Remove all unused networks",
+NETWORK_PRUNE = Command("network prune [OPTIONS]", "Remove all unused networks",
                         (_FILTER, _FORCE), max_args=0)  # fmt: skip
-CONTAINER_PRUNE = Command("container prune", "[OPTIONS]", "Remove all stopped containers",
+CONTAINER_PRUNE = Command("container prune [OPTIONS]", "Remove all stopped containers",
                           (_FILTER, _FORCE), max_args=0)  # fmt: skip
 BUILDER_PRUNE = Command(
-    "builder prune", "[OPTIONS]", "Remove build cache",
+    "builder prune [OPTIONS]", "Remove build cache",
     (Flag("all", "a", BOOL, "Remove all unused build cache, not just dangling ones"), _FILTER,
      _FORCE),
     max_args=0,
 )  # fmt: skip
 SYSTEM_PRUNE = Command(
-    "system prune", "[OPTIONS]", "Remove unused data",
+    "system prune [OPTIONS]", "Remove unused data",
     (Flag("all", "a", BOOL, "Remove all unused images not just dangling ones"), _FILTER, _FORCE,
      Flag("volumes", "", BOOL, "Prune anonymous volumes")),
     max_args=0,

@@ -16,8 +16,7 @@ if TYPE_CHECKING:
     from dockyard.cli.main import Cli
 
 PS = Command(
-    "ps",
-    "[OPTIONS]",
+    "ps [OPTIONS]",
     "List containers",
     (
         ALL_CONTAINERS,

@@ -112,8 +112,7 @@ _QUIET = Flag("quiet", "q", BOOL, "Suppress verbose output")  # pull, push
 
 # -- pull / push ---------------------------------------------------------------------
 PULL = Command(
-    "pull",
-    "[OPTIONS] NAME[:TAG|@DIGEST]",
+    "pull [OPTIONS] NAME[:TAG|@DIGEST]",
     "Download an image from a registry",
     (
         Flag("all-tags", "a", BOOL, "Download all tagged images in the repository"),
@@ -171,8 +170,7 @@ class _Quiet:
 
 
 PUSH = Command(
-    "push",
-    "[OPTIONS] NAME[:TAG]",
+    "push [OPTIONS] NAME[:TAG]",
     "Upload an image to a registry",
     (
         Flag("all-tags", "a", BOOL, "Push all tags of an image to the repository"),
@@ -196,8 +194,7 @@ def push(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
 
 # -- login / logout --------------------------------------------------------------------
 LOGIN = Command(
-    "login",
-    "[OPTIONS] [SERVER]",
+    "login [OPTIONS] [SERVER]",
     "Authenticate to a registry",
     (
         Flag("username", "u", STRING, "Username", metavar="string"),
@@ -235,7 +232,7 @@ def login(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
     return 0
 
 
-LOGOUT = Command("logout", "[SERVER]", "Log out from a registry", max_args=1)
+LOGOUT = Command("logout [SERVER]", "Log out from a registry", max_args=1)
 
 
 @handles(LOGOUT)

@@ -18,8 +18,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 SAVE = Command(
-    "save",
-    "[OPTIONS] IMAGE [IMAGE...]",
+    "save [OPTIONS] IMAGE [IMAGE...]",
     "Save one or more images to a tar archive (streamed to STDOUT by default)",
     (
         OUTPUT,
@@ -75,8 +74,7 @@ def _copy_to_file(chunks: Any, path: str) -> None:
 
 
 LOAD = Command(
-    "load",
-    "[OPTIONS]",
+    "load [OPTIONS]",
     "Load an image from a tar archive or STDIN",
     (
         Flag(

@@ -11,7 +11,7 @@ from dockyard.cli.format import ellipsis
 from dockyard.cli.main import Cli, command_table, handles
 
 SEARCH = Command(
-    "search", "[OPTIONS] TERM", "Search Docker Hub for images",
+    "search [OPTIONS] TERM", "Search Docker Hub for images",
     (filter_flag("Filter output based on conditions provided"),
      Flag("format", "", STRING, "Pretty-print search using a Go template", metavar="string"),
      Flag("limit", "", INT, "Max number of search results", metavar="int"),

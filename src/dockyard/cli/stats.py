@@ -19,8 +19,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 STATS = Command(
-    "stats",
-    "[OPTIONS] [CONTAINER...]",
+    "stats [OPTIONS] [CONTAINER...]",
     "Display a live stream of container(s) resource usage statistics",
     (
         ALL_CONTAINERS,

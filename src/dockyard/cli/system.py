@@ -31,7 +31,7 @@ def _render_one(cli: Cli, format_text: str, data: Any) -> int:
 
 # -- version -------------------------------------------------------------------
 VERSION_CMD = Command(
-    "version", "[OPTIONS]", "Show the Dockyard version information", (FORMAT_F,), max_args=0
+    "version [OPTIONS]", "Show the Dockyard version information", (FORMAT_F,), max_args=0
 )
 
 _CLIENT_TEMPLATE = """Client:
@@ -122,7 +122,7 @@ def _ansic(timestamp: str) -> str:
 
 
 # -- info ----------------------------------------------------------------------
-INFO = Command("info", "[OPTIONS]", "Display system-wide information", (FORMAT_F,), max_args=0)
+INFO = Command("info [OPTIONS]", "Display system-wide information", (FORMAT_F,), max_args=0)
 
 
 @handles(INFO)
@@ -176,8 +176,7 @@ def format_info(d: dict[str, Any]) -> str:
 
 # -- inspect -------------------------------------------------------------------
 INSPECT = Command(
-    "inspect",
-    "[OPTIONS] NAME|ID [NAME|ID...]",
+    "inspect [OPTIONS] NAME|ID [NAME|ID...]",
     "Return low-level information on Dockyard objects",
     (
         FORMAT_F,
@@ -187,15 +186,13 @@ INSPECT = Command(
     min_args=1,
 )
 CONTAINER_INSPECT = Command(
-    "container inspect",
-    "[OPTIONS] CONTAINER [CONTAINER...]",
+    "container inspect [OPTIONS] CONTAINER [CONTAINER...]",
     "Display detailed information on one or more containers",
     (FORMAT_F, SIZE),
     min_args=1,
 )
 IMAGE_INSPECT = Command(
-    "image inspect",
-    "[OPTIONS] IMAGE [IMAGE...]",
+    "image inspect [OPTIONS] IMAGE [IMAGE...]",
     "Display detailed information on one or more images",
     (FORMAT_F,),
     min_args=1,
@@ -267,8 +264,7 @@ def inspect_each(
 
 # -- system df -----------------------------------------------------------------
 DF = Command(
-    "system df",
-    "[OPTIONS]",
+    "system df [OPTIONS]",
     "Show disk usage",
     (
         FORMAT,

@@ -14,20 +14,20 @@ if TYPE_CHECKING:
     from typing import Any
 
 TOP = Command(
-    "top", "CONTAINER [ps OPTIONS]", "Display the running processes of a container",
+    "top CONTAINER [ps OPTIONS]", "Display the running processes of a container",
     min_args=1, interspersed=False,
 )  # fmt: skip
 PAUSE = Command(
-    "pause", "CONTAINER [CONTAINER...]", "Pause all processes within one or more containers",
+    "pause CONTAINER [CONTAINER...]", "Pause all processes within one or more containers",
     min_args=1,
 )  # fmt: skip
 UNPAUSE = Command(
-    "unpause", "CONTAINER [CONTAINER...]",
+    "unpause CONTAINER [CONTAINER...]",
     "Unpause all processes within one or more containers", min_args=1,
 )  # fmt: skip
-RENAME = Command("rename", "CONTAINER NEW_NAME", "Rename a container", min_args=2, max_args=2)
+RENAME = Command("rename CONTAINER NEW_NAME", "Rename a container", min_args=2, max_args=2)
 DIFF = Command(
-    "diff", "CONTAINER", "Inspect changes to files or directories on a container's filesystem",
+    "diff CONTAINER", "Inspect changes to files or directories on a container's filesystem",
     min_args=1, max_args=1,
 )  # fmt: skip
 

@@ -14,8 +14,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 CREATE = Command(
-    "volume create",
-    "[OPTIONS] [VOLUME]",
+    "volume create [OPTIONS] [VOLUME]",
     "Create a volume",
     (
         Flag("driver", "d", STRING, "Specify volume driver name", metavar="string"),
@@ -42,8 +41,7 @@ def create(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
 
 
 LS = Command(
-    "volume ls",
-    "[OPTIONS]",
+    "volume ls [OPTIONS]",
     "List volumes",
     (
         filter_flag('Provide filter values (e.g. "dangling=true")'),
@@ -94,8 +92,7 @@ def ls(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
 
 
 INSPECT = Command(
-    "volume inspect",
-    "[OPTIONS] VOLUME [VOLUME...]",
+    "volume inspect [OPTIONS] VOLUME [VOLUME...]",
     "Display detailed information on one or more volumes",
     (FORMAT_F,),
     min_args=1,
@@ -108,8 +105,7 @@ def inspect(cli: Cli, opts: dict[str, Any], args: list[str]) -> int:
 
 
 RM = Command(
-    "volume rm",
-    "[OPTIONS] VOLUME [VOLUME...]",
+    "volume rm [OPTIONS] VOLUME [VOLUME...]",
     "Remove one or more volumes",
     (Flag("force", "f", BOOL, "Force the removal of one or more volumes"),),
     min_args=1,

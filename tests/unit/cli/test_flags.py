@@ -6,7 +6,7 @@ import pytest
 
 from dockyard.cli.attach import start_error_status
 from dockyard.cli.container import CREATE, RUN, build_create_body
-from dockyard.cli.flags import UsageError, help_text, parse, usage_error_text
+from dockyard.cli.flags import Command, UsageError, help_text, parse, usage_error_text
 from dockyard.cli.ps import PS
 
 
@@ -158,3 +158,40 @@ def test_env_without_value_comes_from_our_environment(monkeypatch: pytest.Monkey
 )
 def test_start_error_status(message: str, status: int) -> None:
     assert start_error_status(message) == status
+
+
+@pytest.mark.parametrize(
+    ("use", "name"),
+    [
+        ("stop [OPTIONS] CONTAINER [CONTAINER...]", "stop"),
+        ("network create [OPTIONS] NETWORK", "network create"),
+        ("top CONTAINER [ps OPTIONS]", "top"),
+        ("import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]", "import"),
+        ("context show", "context show"),
+        ("compose up [OPTIONS] [SERVICE...]", "compose up"),
+    ],
+)
+def test_a_commands_name_is_the_leading_words_of_its_use_line(use: str, name: str) -> None:
+    assert Command(use, "").name == name
+
+
+def test_usage_of_a_command_without_arguments_ends_at_its_name() -> None:
+    from dockyard.cli.context import SHOW
+
+    with pytest.raises(UsageError) as e:
+        parse(SHOW, ["extra"])
+    # docker 28.2's `docker context show x`: "Usage:  docker context show\n", no trailing blank
+    assert "\nUsage:  dockyard context show\n\n" in usage_error_text("context show", e.value, SHOW)
+
+
+def test_every_command_main_dispatches_to_is_in_its_modules_table() -> None:
+    import importlib
+
+    from dockyard.cli import main
+
+    keys = set(main._MODULES) | {k for subs in main._GROUPS.values() for k in subs.values()}
+    for key in keys:
+        module = importlib.import_module(f"dockyard.cli.{main._MODULES.get(key, 'system')}")
+        command, handler = module.COMMANDS[key]
+        assert command.name == key
+        assert handler.command is command
