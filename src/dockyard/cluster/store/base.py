@@ -13,6 +13,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+__all__ = [
+    "ClusterStore", "Compacted", "Compare", "Delete", "Event", "KeyValue", "Put", "Range",
+    "RevisionMismatch", "StoreError", "TxnResult",
+]  # fmt: skip
+
 
 class StoreError(Exception):
     """The store could not be reached or refused a request."""
