@@ -42,9 +42,7 @@ from dockyard.daemon.services.container_model import (
     NetworkAttacher,
     NoNetwork,
     NoVolumes,
-    SandboxInfo,
     VolumeMounter,
-    status_text,
 )
 from dockyard.daemon.services.container_remove import prune_containers, remove_container
 from dockyard.daemon.services.container_restore import exited_while_away, restore
@@ -61,8 +59,7 @@ from dockyard.daemon.services.spec_inputs import SecurityDefaults
 from dockyard.daemon.services.task_runtime import TaskRuntime
 from dockyard.monitor import jsonlog
 
-# Importable from here as before the split (their home is container_model).
-__all__ = ["Container", "ContainerService", "SandboxInfo", "status_text"]
+__all__ = ["ContainerService"]
 
 log = logging.getLogger("dockyard.containers")
 

@@ -24,7 +24,7 @@ from dockyard.api.errors import Conflict, Forbidden, NotFound, SystemError_
 from dockyard.cluster import overlay
 from dockyard.cluster.agent.containerspec import GWBRIDGE
 from dockyard.cluster.node import ClusterNode
-from dockyard.daemon.services.containers import Container, SandboxInfo
+from dockyard.daemon.services.container_model import Container, SandboxInfo
 from dockyard.daemon.services.endpoint_settings import endpoint_settings
 from dockyard.daemon.services.networks import NetworkNotFound, NetworkService
 from dockyard.network.overlay import mac_of, unplug
