@@ -155,17 +155,19 @@ def create(
         if child == 0:
             os.close(c2p_r)
             os.close(p2c_w)
-            from .init import bootstrap
+            from .init import InitConfig, bootstrap
 
             bootstrap(
-                sys,
-                spec,
-                Channel(p2c_r, c2p_w),
-                fifo_fd,
-                preserve_fds,
-                console_fd,
-                seccomp,
-                manager.hierarchy_paths(),
+                InitConfig(
+                    sys,
+                    spec,
+                    Channel(p2c_r, c2p_w),
+                    fifo_fd,
+                    preserve_fds,
+                    console_fd,
+                    seccomp,
+                    manager.hierarchy_paths(),
+                )
             )
         os.close(c2p_w)
         os.close(p2c_r)

@@ -30,6 +30,7 @@ from .syscalls import (
 )
 
 __all__ = [
+    "InitConfig",
     "bootstrap",
     "container_init",
     "preload",
@@ -130,21 +131,46 @@ def _error_text(e: BaseException) -> str:
     return str(e) or type(e).__name__
 
 
-def bootstrap(
-    sys: Syscall,
-    spec: Spec,
-    channel: Channel,
-    exec_fifo: int,
-    extra_fds: int,
-    console_fd: int = -1,
-    seccomp=None,
-    cgroups: dict[str, str] | None = None,
-) -> None:
+class InitConfig:
+    """What ``create`` hands the container's init, through ``bootstrap``: the kernel
+    calls, the spec, the channel to the parent, the exec fifo, how many extra fds
+    pass, the console (-1: none), the compiled seccomp filter (or None) and the
+    container's cgroups (controller -> path in its hierarchy)."""
+
+    __slots__ = (
+        "sys",
+        "spec",
+        "channel",
+        "exec_fifo",
+        "extra_fds",
+        "console_fd",
+        "seccomp",
+        "cgroups",
+    )
+
+    def __init__(
+        self,
+        sys: Syscall,
+        spec: Spec,
+        channel: Channel,
+        exec_fifo: int,
+        extra_fds: int,
+        console_fd: int = -1,
+        seccomp=None,
+        cgroups: dict[str, str] | None = None,
+    ):
+        self.sys, self.spec, self.channel, self.exec_fifo = sys, spec, channel, exec_fifo
+        self.extra_fds, self.console_fd, self.seccomp = extra_fds, console_fd, seccomp
+        self.cgroups = cgroups
+
+
+def bootstrap(init: InitConfig) -> None:
     """Child of ``create``: namespaces, then fork the init. Never returns.
 
     The parent moves the init into the container's cgroups while the init sets up
     its rootfs; a new cgroup namespace is unshared by the init once it is inside
     them (its root is the cgroup it is in at that moment), as runc does."""
+    sys, spec, channel, console_fd = init.sys, init.spec, init.channel, init.console_fd
     code = 1
     try:
         sys.prctl(PR_SET_DUMPABLE, 0)
@@ -175,17 +201,7 @@ def bootstrap(
             sys.unshare(flags)
         pid = os.fork()
         if pid == 0:
-            container_init(
-                sys,
-                spec,
-                channel,
-                exec_fifo,
-                extra_fds,
-                new_net=bool(flags & CLONE_NEWNET),
-                console_fd=console_fd,
-                seccomp=seccomp,
-                cgroups=cgroups,
-            )
+            container_init(init, new_net=bool(flags & CLONE_NEWNET))
         channel.send("pid", pid=pid)
         code = 0
     except BaseException as e:  # noqa: B036 - whatever happens, the parent must hear of it
@@ -202,21 +218,11 @@ def _set_user(user) -> None:
         os.umask(user.umask)
 
 
-def container_init(
-    sys: Syscall,
-    spec: Spec,
-    channel: Channel,
-    exec_fifo: int,
-    extra_fds: int,
-    new_net: bool,
-    console_fd: int = -1,
-    seccomp=None,
-    cgroups: dict[str, str] | None = None,
-) -> None:
+def container_init(init: InitConfig, new_net: bool) -> None:
     """PID 1 of the container: the set-up steps, in order, then exec. Never returns.
 
-    ``cgroups`` (controller -> path in its hierarchy) are the container's, which the
-    parent moves this process into meanwhile (``cgroups-joined``)."""
+    The parent moves this process into ``init.cgroups`` meanwhile (``cgroups-joined``)."""
+    sys, spec, channel, console_fd = init.sys, init.spec, init.channel, init.console_fd
     try:
         process = spec.process
         preload(process, console_fd)
@@ -254,7 +260,7 @@ def container_init(
                 spec,
                 create_cwd=process.cwd,
                 before_pivot=create_container_hooks,
-                cgroups=cgroups,
+                cgroups=init.cgroups,
             )
         else:
             create_container_hooks()
@@ -277,7 +283,13 @@ def container_init(
         if not joined:
             channel.expect("cgroups-joined")  # nothing of the user's runs outside them
         exec_user_process(
-            sys, process, channel, extra_fds, exec_fifo, seccomp, start_container_hooks
+            sys,
+            process,
+            channel,
+            init.extra_fds,
+            init.exec_fifo,
+            init.seccomp,
+            start_container_hooks,
         )
     except BaseException as e:  # noqa: B036 - report, never fall back into the runtime's code
         report_error(channel, e)
