@@ -13,6 +13,7 @@ from runc 1.1 (Debian 12's) are tests of their own, each saying why.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import time
@@ -641,3 +642,19 @@ def test_domainname_differs_from_runc_1_1(runtimes, bundle):
     bundle.write(SH + ["hostname; cat /proc/sys/kernel/domainname"])
     out = {r.name: r.run(bundle.path).stdout.decode() for r in runtimes}
     assert out == {"runc": "runc\n(none)\n", "dockyard": "runc\ndy.example\n"}
+
+
+def test_spec_template_is_runcs(tmp_path):
+    """``spec`` writes runc's template, masked and read-only paths included (runc's list,
+    not Docker's default one: the daemon's is `ocispec.MASKED_PATHS`, with Docker's
+    order and its /proc/interrupts and powercap); only the spec version is ours."""
+    from tests.integration.runtime.conftest import DOCKYARD_RUNTIME, RUNC
+
+    written = {}
+    for name, argv0 in (("runc", RUNC), ("dockyard", DOCKYARD_RUNTIME)):
+        where = tmp_path / name
+        where.mkdir()
+        subprocess.run([argv0, "spec", "--bundle", str(where)], check=True)
+        written[name] = json.loads((where / "config.json").read_text())
+        written[name].pop("ociVersion")
+    assert written["dockyard"] == written["runc"]
