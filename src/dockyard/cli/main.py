@@ -1,5 +1,8 @@
 """`dockyard`: global flags, command lookup, error reporting and exit codes.
 
+A command module declares each handler's Command with `@handles(SPEC)` and its
+COMMANDS with `command_table(handler, ...)`; `_MODULES` says which module to import.
+
 Start-up is the budget: this module imports only `sys` and `os`; a command's
 module (and the client) is imported when that command runs.
 """
