@@ -79,7 +79,8 @@ class ImageService:
     store: ImageStore
     snapshotter: OverlaySnapshotter
     events: EventBus
-    _in_use: UsageCheck = field(default=_unused, init=False)
+    # a factory: a function as the default would be read through the class, as a method
+    _in_use: UsageCheck = field(default_factory=lambda: _unused, init=False)
     _running: UsageCheck | None = field(default=None, init=False)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
 
