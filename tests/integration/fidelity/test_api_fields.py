@@ -82,6 +82,30 @@ def test_info_images_counts_every_image(engine: Daemon) -> None:
         engine.docker("rm", "-f", name)
 
 
+def test_info_images_counts_intermediate_images(engine: Daemon) -> None:
+    """An untagged parent of another image is hidden from `docker images` but is an
+    image all the same: /info counts the whole store (moby's CountImages), as
+    `docker images -a` lists it."""
+    first, second = (f"fid-mid-{uuid.uuid4().hex[:8]}" for _ in range(2))
+    made: list[str] = []
+    try:
+        engine.docker("run", "--name", first, "--network", "none", "busybox", "touch", "/x",
+                      check=True)  # fmt: skip
+        made.append(engine.docker("commit", first, check=True).stdout.strip())
+        engine.docker("run", "--name", second, "--network", "none", made[0], "touch", "/y",
+                      check=True)  # fmt: skip
+        made.append(engine.docker("commit", second, check=True).stdout.strip())
+        every = set(engine.docker("images", "-a", "-q", "--no-trunc", check=True).stdout.split())
+        top = set(engine.docker("images", "-q", "--no-trunc", check=True).stdout.split())
+        assert made[0] in every and made[0] not in top  # the intermediate image
+        _, info = api(engine, "GET", "/info")
+        assert isinstance(info, dict) and info["Images"] == len(every)
+    finally:
+        engine.docker("rm", "-f", first, second)
+        for image_id in reversed(made):
+            engine.docker("rmi", image_id)
+
+
 def test_version_fields(engine: Daemon) -> None:
     status, doc = api(engine, "GET", "/version")
     assert status == 200 and isinstance(doc, dict)

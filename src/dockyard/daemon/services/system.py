@@ -45,9 +45,10 @@ def cgroup_version() -> str:
 
 
 class ImageLister(Protocol):
-    """What `docker info` needs of the image service: its images (top-level only)."""
+    """What `docker info` needs of the image service: its images, intermediate ones
+    included (`show_all`): dockerd counts the whole image store."""
 
-    def list_images(self) -> list[dict[str, Any]]: ...
+    def list_images(self, show_all: bool = False) -> list[dict[str, Any]]: ...
 
 
 @dataclass(eq=False)
@@ -61,7 +62,7 @@ class SystemService:
 
     def _image_count(self) -> int:
         try:
-            return len(self.images.list_images())
+            return len(self.images.list_images(show_all=True))
         except Exception:  # noqa: BLE001 - `docker info` answers without the count
             return 0
 
