@@ -127,12 +127,14 @@ def attach(api: EngineAPI, containers: list[dict[str, Any]], printer: Printer,
             code = -1
         ended.put((c, code))
 
-    follow(api, containers, printer, {"follow": True, "stdout": True, "stderr": True},
-           on_end)  # fmt: skip
     remaining = len(containers)
     status = 0
     aborting = False
     try:
+        # inside: a Ctrl-C answered as soon as the first follower prints may come
+        # while the others are still being set up, and must stop them all too
+        follow(api, containers, printer, {"follow": True, "stdout": True, "stderr": True},
+               on_end)  # fmt: skip
         while remaining:
             c, code = take(ended)
             remaining -= 1
