@@ -128,18 +128,34 @@ def test_clients_keep_working_while_the_leader_dies_and_returns(hosts: list[Host
     d = others[0].daemon
     assert d is not None
 
+    why: list[str] = []
+
     def converged() -> bool:
+        """Every service's desired count of running tasks, each of its current spec; else
+        `why` says which service is off and how (its tasks: slot, state, desired, node)."""
+        why.clear()
         for i in range(4):
             svc = json.loads(d.docker("service", "inspect", f"c{i}", check=True).stdout)[0]
             want = svc["Spec"]["Mode"]["Replicated"]["Replicas"]
-            run = [t for t in tasks(d, f"c{i}") if t["DesiredState"] == "running"
+            all_tasks = tasks(d, f"c{i}")
+            run = [t for t in all_tasks if t["DesiredState"] == "running"
                    and t["Status"]["State"] == "running"]  # fmt: skip
-            if len(run) != want or any(t["Spec"] != svc["Spec"]["TaskTemplate"] for t in run):
-                return False
-        return True
+            stale = [t["Slot"] for t in run if t["Spec"] != svc["Spec"]["TaskTemplate"]]
+            if len(run) != want or stale:
+                why.append(f"c{i} v{svc['Version']['Index']} {svc.get('UpdateStatus')}: "
+                           f"want {want}, running {len(run)}, "
+                           f"old spec in slots {stale}; tasks: " + ", ".join(
+                               f"{t.get('Slot')}:{t['Status']['State']}/{t['DesiredState']}"
+                               f"@{t['NodeID'][:6]}" for t in all_tasks))  # fmt: skip
+        return not why
 
     assert len(updates) >= 4, errors[-5:]
-    wait_for("every service at its desired tasks", converged, 120)
+    try:
+        wait_for("every service at its desired tasks", converged, 120)
+    except AssertionError as e:
+        logs = "".join(f"\n--- {h.name}\n" + h.daemon.log_path.read_text()[-3000:]
+                       for h in hosts if h.daemon is not None)  # fmt: skip
+        raise AssertionError(f"{e}: {why}{logs}") from None
     c = docker.APIClient(base_url=d.host, version="1.41")
     live = {t["Status"]["ContainerStatus"]["ContainerID"]: t["NodeID"] for t in c.tasks()
             if t["DesiredState"] == "running" and t["Status"].get("ContainerStatus")}  # fmt: skip

@@ -16,7 +16,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from dockyard.cluster import endpoints
 from dockyard.cluster.agent import containerspec
@@ -24,11 +24,14 @@ from dockyard.cluster.agent.protocol import TaskContainers
 from dockyard.cluster.model.objects import TERMINAL, state_index, task_status
 from dockyard.cluster.model.repo import ClusterObjects
 from dockyard.cluster.overlay import OverlayAgent
+from dockyard.cluster.store import StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 TASK_LABEL = "com.docker.swarm.task.id"
 BALANCING_CONVERGES = 1.0  # seconds
 ACTING_GRACE = 15.0  # seconds a stopping agent gives a task's start or stop under way
+STORE_RETRY_FIRST, STORE_RETRY_MAX = 0.2, 2.0  # seconds between tries of a refused call
 
 
 class Agent:
@@ -55,6 +58,7 @@ class Agent:
         self._acting: set[asyncio.Task[None]] = set()  # of _work: starts and stops
         self._unhealthy: set[str] = set()  # tasks killed for failing their health check
         self._services: dict[str, dict[str, Any]] = {}  # service id → as last read
+        self._stopping = False
 
     async def run(self) -> None:
         prefix = self.objects.key("tasks")
@@ -98,6 +102,7 @@ class Agent:
         """The agent stops (leave, daemon stop): a task's start or stop under way may end
         first (a container start cancelled halfway left its network namespace mounted
         with no container to unmount it at a manager's leave); waits on exits end now."""
+        self._stopping = True
         for w in list(self._work - self._acting):
             w.cancel()
         if self._acting:
@@ -113,11 +118,35 @@ class Agent:
         w.add_done_callback(self._acting.discard)
 
     async def _report(self, tid: str, status: dict[str, Any]) -> None:
+        """Writes the status until the store takes it. Nothing else would send it again:
+        a lost "running" left the task shown as assigned for good (and a rolling update
+        waiting on it). Callers hold the task's lock, so a later report cannot be
+        overtaken by this one's retries."""
         self.observed[tid] = status["State"]
         try:
-            await self.objects.set_task_status(self.node_id, tid, status)
-        except Exception as exc:  # the store is away: the next event reports again
+            await self._through_elections(
+                lambda: self.objects.set_task_status(self.node_id, tid, status),
+                f"task {tid}: report {status['State']}",
+            )
+        except StoreError as exc:  # refused for good, or the agent stops
             log.warning("task %s: could not report %s: %s", tid, status["State"], exc)
+
+    async def _through_elections(self, op: Callable[[], Awaitable[T]], what: str) -> T:
+        """`op()`, tried again while the store is unavailable: etcd refuses reads and
+        writes during an election ("request timed out, possibly due to previous leader
+        failure") and while it has no quorum. Other refusals, and a stopping agent's,
+        are raised."""
+        delay = STORE_RETRY_FIRST
+        while True:
+            try:
+                return await op()
+            except StoreUnavailable as exc:
+                if self._stopping:
+                    raise
+                if delay == STORE_RETRY_FIRST:
+                    log.warning("%s: the store refused it (trying again): %s", what, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, STORE_RETRY_MAX)
 
     async def _reconcile(self, tid: str) -> None:
         lock = self._locks.setdefault(tid, asyncio.Lock())
@@ -178,11 +207,13 @@ class Agent:
         # is a raft commit on the start's way and an event every node's watches wake for
         self.observed[tid] = "preparing"
         try:
-            svc = await self._service(t)
+            svc = await self._through_elections(lambda: self._service(t), f"task {tid}: start")
             name = svc["Spec"]["Name"]
             body = containerspec.create_body(name, t, svc["Spec"].get("EndpointSpec"))
             cid = await self.containers.create(
-                containerspec.container_name(name, t), body, await self._files(t)
+                containerspec.container_name(name, t),
+                body,
+                await self._through_elections(lambda: self._files(t), f"task {tid}: start"),
             )
             self.container_of[tid] = cid
             await self.containers.start(cid)

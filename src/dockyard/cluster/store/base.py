@@ -15,12 +15,18 @@ from typing import Literal, Protocol
 
 __all__ = [
     "ClusterStore", "Compacted", "Compare", "Delete", "Event", "KeyValue", "Put", "Range",
-    "RevisionMismatch", "StoreError", "TxnResult",
+    "RevisionMismatch", "StoreError", "StoreUnavailable", "TxnResult",
 ]  # fmt: skip
 
 
 class StoreError(Exception):
     """The store could not be reached or refused a request."""
+
+
+class StoreUnavailable(StoreError):
+    """The store is away for now: not reached, electing a leader, or without a quorum.
+    The same request may succeed later; other StoreErrors (a permission, a bad
+    request) would not."""
 
 
 class RevisionMismatch(StoreError):

@@ -40,6 +40,7 @@ from dockyard.cluster.store.base import (
     Range,
     RevisionMismatch,
     StoreError,
+    StoreUnavailable,
     TxnResult,
 )
 
@@ -98,6 +99,17 @@ def _compare(c: Compare) -> dict[str, Any]:
 
 
 _AUTH_AGAIN = ("invalid auth token", "user name is empty")
+# etcd's words for "not now" (an election, a lost quorum, a member stopping)
+_UNAVAILABLE = ("request timed out", "leader changed", "no leader", "too many requests",
+                "server stopped")  # fmt: skip
+
+
+def refusal(message: str) -> StoreError:
+    """The error for etcd's answer `message`: StoreUnavailable where trying again later
+    may succeed."""
+    if any(m in message for m in _UNAVAILABLE):
+        return StoreUnavailable(message)
+    return StoreError(message)
 
 
 @dataclass(frozen=True)
@@ -177,11 +189,11 @@ class EtcdStore:
             except ValueError:
                 raise StoreError(text.strip() or f"etcd answered {resp.status}") from None
             if resp.status != 200 or "error" in data:
-                raise StoreError(data.get("message") or data.get("error") or str(data))
+                raise refusal(str(data.get("message") or data.get("error") or data))
             if i:  # the one that answered goes first next time
                 self.endpoints.insert(0, self.endpoints.pop(i))
             return data  # type: ignore[no-any-return]
-        raise StoreError(f"cluster store unreachable: {last}")
+        raise StoreUnavailable(f"cluster store unreachable: {last}")
 
     async def get(self, key: str) -> KeyValue | None:
         data = await self._call("/v3/kv/range", {"key": _b64(key)})
