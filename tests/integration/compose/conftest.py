@@ -36,6 +36,12 @@ class Target:
         return subprocess.run([*self.argv, *args], cwd=cwd, env=self.env, capture_output=True,
                               text=True, timeout=timeout, input=input)  # fmt: skip
 
+    def compose_ok(self, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+        """`compose(*args)`, which must succeed; a failure shows both streams."""
+        r = self.compose(*args, cwd=cwd)
+        assert r.returncode == 0, f"{args} exited {r.returncode}\n{r.stdout}\n{r.stderr}"
+        return r
+
     def docker(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(["docker", *args], env=self.env, capture_output=True, text=True,
                               timeout=120)  # fmt: skip

@@ -88,9 +88,7 @@ def test_lifecycle_commands(target: Target, tmp_path: Path) -> None:
     (tmp_path / "compose.yaml").write_text(LIFE)
 
     def c(*args: str) -> subprocess.CompletedProcess[str]:
-        r = t.compose("-p", project, *args, cwd=tmp_path)
-        assert r.returncode == 0, f"{args} exited {r.returncode}\n{r.stdout}\n{r.stderr}"
-        return r
+        return t.compose_ok("-p", project, *args, cwd=tmp_path)
 
     def state() -> str:
         return t.docker("inspect", "-f", "{{.State.Status}}", f"{project}-a-1").stdout.strip()
@@ -141,9 +139,7 @@ def test_orphans_warned_then_removed(target: Target, tmp_path: Path) -> None:
     (tmp_path / "compose.yaml").write_text(two)
 
     def c(*args: str) -> subprocess.CompletedProcess[str]:
-        r = t.compose("-p", project, *args, cwd=tmp_path)
-        assert r.returncode == 0, f"{args} exited {r.returncode}\n{r.stdout}\n{r.stderr}"
-        return r
+        return t.compose_ok("-p", project, *args, cwd=tmp_path)
 
     try:
         c("up", "-d")
@@ -301,9 +297,7 @@ def test_a_service_sharing_another_follows_its_recreation(target: Target, tmp_pa
     (tmp_path / "compose.yaml").write_text(SHARED.format(gen=1))
 
     def c(*args: str) -> subprocess.CompletedProcess[str]:
-        r = t.compose("-p", project, *args, cwd=tmp_path)
-        assert r.returncode == 0, f"{args} exited {r.returncode}\n{r.stdout}\n{r.stderr}"
-        return r
+        return t.compose_ok("-p", project, *args, cwd=tmp_path)
 
     def network_mode(name: str) -> str:  # container:<full id>
         return t.docker("inspect", "-f", "{{.HostConfig.NetworkMode}}", name).stdout.strip()

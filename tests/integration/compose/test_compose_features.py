@@ -50,9 +50,7 @@ def test_service_features(target: Target, tmp_path: Path) -> None:
     (tmp_path / "settings.ini").write_text("[x]\ny=1\n")
 
     def c(*args: str) -> subprocess.CompletedProcess[str]:
-        r = t.compose("-p", project, *args, cwd=tmp_path)
-        assert r.returncode == 0, f"{args} exited {r.returncode}\n{r.stdout}\n{r.stderr}"
-        return r
+        return t.compose_ok("-p", project, *args, cwd=tmp_path)
 
     def sh(script: str) -> str:
         return c("exec", "-T", "app", "sh", "-c", script).stdout.strip()
@@ -115,9 +113,7 @@ def test_secrets_and_configs_from_environment_and_content(target: Target, tmp_pa
     (tmp_path / ".env").write_text("API_KEY=k-123\nWHO=world\n")
 
     def c(*args: str) -> subprocess.CompletedProcess[str]:
-        r = t.compose("-p", project, *args, cwd=tmp_path)
-        assert r.returncode == 0, f"{args} exited {r.returncode}\n{r.stdout}\n{r.stderr}"
-        return r
+        return t.compose_ok("-p", project, *args, cwd=tmp_path)
 
     def sh(script: str) -> str:
         return c("exec", "-T", "app", "sh", "-c", script).stdout.strip()

@@ -33,9 +33,7 @@ def test_run_starts_dependencies_not_the_service(target: Target, tmp_path: Path)
     (tmp_path / "compose.yaml").write_text(APP)
 
     def c(*args: str) -> subprocess.CompletedProcess[str]:
-        r = t.compose("-p", project, *args, cwd=tmp_path)
-        assert r.returncode == 0, f"{args} exited {r.returncode}\n{r.stdout}\n{r.stderr}"
-        return r
+        return t.compose_ok("-p", project, *args, cwd=tmp_path)
 
     try:
         assert c("run", "--rm", "web", "echo", "one-off").stdout.strip().endswith("one-off")
